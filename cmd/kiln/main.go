@@ -1,0 +1,49 @@
+// Command kiln builds build.hcl files into content-addressed, reproducible
+// outputs. It wires lang -> compiler -> realize -> export and owns all
+// terminal I/O.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// exitError carries an exit code through cobra: 1 for build or check
+// failures, 2 for usage errors.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// reported marks an error whose diagnostics were already printed.
+var errReported = errors.New("reported")
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	if !errors.Is(err, errReported) {
+		fmt.Fprintln(os.Stderr, "kiln:", err)
+	}
+	return code
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	file     string // path of build.hcl
+	store    string
+	vars     []string
+	varFiles []string
+	epoch    string
+	progress string
+	noColor  bool
+}
+
+// subcommands is filled by each command's file in init, so commands live in
+// one file each and root.go does not change when one is added.
+var subcommands []func(*globals) *cobra.Command
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "kiln",
+		Short:         "Build build.hcl into reproducible, content-addressed outputs",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%v\nRun '%s --help' for usage.", err, c.CommandPath())
+	})
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.file, "file", "f", "build.hcl", "the build file")
+	pf.StringVar(&g.store, "store", "", "the store's root (default $KILN_STORE, /var/lib/kiln as root, else $XDG_DATA_HOME/kiln)")
+	pf.StringArrayVar(&g.vars, "var", nil, "set a variable, NAME=VALUE (repeatable)")
+	pf.StringArrayVar(&g.varFiles, "var-file", nil, "read variables from a .kilnvars.hcl file (repeatable)")
+	pf.StringVar(&g.epoch, "source-date-epoch", "", "SOURCE_DATE_EPOCH when build.hcl does not set it")
+	pf.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain or json")
+	pf.BoolVar(&g.noColor, "no-color", false, "never colour diagnostics")
+	for _, f := range subcommands {
+		root.AddCommand(f(g))
+	}
+	return root
+}

@@ -1,0 +1,239 @@
+package compiler
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Kind names the operation a Derivation performs. The set mirrors BuildKit's
+// LLB ops (solver/pb/ops.proto).
+type Kind string
+
+const (
+	KindSource Kind = "source"
+	KindExec   Kind = "exec"
+	KindFile   Kind = "file"
+	KindMerge  Kind = "merge"
+	KindDiff   Kind = "diff"
+)
+
+// Derivation is one node of the build graph: an operation plus the digests of
+// the derivations it reads. Everything that can change the realized output is
+// a hashed field; everything that cannot (display names, source ranges,
+// limits) is tagged json:"-" so it never reaches the canonical encoding.
+//
+// This struct set is frozen: renaming a JSON key or changing a field's
+// meaning changes every digest ever recorded. Add fields only with omitempty
+// so that existing derivations keep their encoding.
+type Derivation struct {
+	Kind Kind `json:"kind"`
+	// Inputs are the states this derivation reads, by derivation digest.
+	// Mounts and file actions refer to them by index.
+	Inputs []digest.Digest `json:"inputs,omitempty"`
+	// Platform is os/arch[/variant] for derivations whose result depends on
+	// it (exec, and image sources).
+	Platform string `json:"platform,omitempty"`
+	// SourceDateEpoch is part of every derivation that produces files, since
+	// normalization clamps mtimes to it.
+	SourceDateEpoch int64 `json:"epoch"`
+
+	Source *SourceOp `json:"source,omitempty"`
+	Exec   *ExecOp   `json:"exec,omitempty"`
+	File   *FileOp   `json:"file,omitempty"`
+	Merge  *MergeOp  `json:"merge,omitempty"`
+	Diff   *DiffOp   `json:"diff,omitempty"`
+
+	// Name is the build.hcl address that produced this derivation, such as
+	// "stage.build/run[2]". Display only.
+	Name string `json:"-"`
+	// Description is a one-line human summary for plan and progress output.
+	Description string `json:"-"`
+	// Unresolved is set when the derivation, or one of its inputs, is a
+	// source without a pin in the lockfile. Its digest is then provisional.
+	Unresolved bool `json:"-"`
+	// Limits bound the sandbox; they can make a step fail but never change a
+	// successful result, so they are not hashed.
+	Limits Limits `json:"-"`
+}
+
+// Limits are resource bounds for an exec step. Zero means the global default.
+type Limits struct {
+	MemoryBytes int64
+	Pids        int64
+	TimeoutSec  int64
+}
+
+// SourceOp is an external input identified by what pins it.
+type SourceOp struct {
+	// Type is one of image, http, git, local, oci-layout, deb.
+	Type string `json:"type"`
+	// Identifier is what was asked for: an image reference, a URL, a git
+	// remote, or for local sources the path relative to the build file's
+	// folder (never absolute, so the folder a checkout lives in is not
+	// hashed).
+	Identifier string `json:"id"`
+	// Pin is what identifies the content: an image manifest digest, an
+	// http sha256, a git commit, the content hash of a local directory. Empty
+	// when the lockfile has no pin (the derivation is then Unresolved).
+	Pin string `json:"pin,omitempty"`
+	// Attrs are type-specific settings that shape the result (filename,
+	// mode, include/exclude patterns, keep-git-dir, ...).
+	Attrs map[string]string `json:"attrs,omitempty"`
+}
+
+// ExecOp runs a command in a sandbox whose root filesystem is Inputs[0]
+// (or empty when Root is -1) plus the given mounts. Its result is the root
+// state with one new layer: the normalized upper directory.
+type ExecOp struct {
+	Args []string `json:"args"`
+	// Env is sorted KEY=VALUE, including the fixed sandbox environment, so
+	// that changing the sandbox defaults changes digests.
+	Env      []string `json:"env"`
+	Cwd      string   `json:"cwd"`
+	User     string   `json:"user,omitempty"`
+	Hostname string   `json:"hostname"`
+	// Network is "none" (loopback only) or "host"-like access, allowed only
+	// for fixed-output derivations.
+	Network string `json:"network"`
+	// Root is the index in Inputs of the root filesystem, or -1 for scratch.
+	Root   int     `json:"root"`
+	Mounts []Mount `json:"mounts,omitempty"`
+	// OutputHash pins the output of a fixed-output derivation (the only kind
+	// allowed network access), as "sha256:<hex>" of the produced layer.
+	OutputHash string `json:"output_hash,omitempty"`
+}
+
+// Mount is a non-root mount of an exec step.
+type Mount struct {
+	// Type is input, cache, tmpfs or secret.
+	Type string `json:"type"`
+	Dest string `json:"dest"`
+	// Input is the index in Inputs for type input; -1 otherwise.
+	Input int `json:"input"`
+	// Selector is a path inside the input state to mount instead of its root.
+	Selector string `json:"selector,omitempty"`
+	ReadOnly bool   `json:"readonly,omitempty"`
+	// CacheID names a cache mount's persistent directory. The cache's
+	// contents are deliberately not hashed: like BuildKit's cache mounts,
+	// they must not change the result.
+	CacheID string `json:"cache_id,omitempty"`
+	Sharing string `json:"sharing,omitempty"`
+	// SizeBytes bounds a tmpfs.
+	SizeBytes int64 `json:"size,omitempty"`
+	// SecretID names a secret; its value is never hashed or stored.
+	SecretID string `json:"secret_id,omitempty"`
+	// SecretEnv, when set, exposes the secret as this environment variable
+	// instead of a file at Dest.
+	SecretEnv string `json:"secret_env,omitempty"`
+	Required  bool   `json:"required,omitempty"`
+	Mode      uint32 `json:"mode,omitempty"`
+}
+
+// FileOp applies filesystem actions on top of Inputs[Base] (or scratch when
+// Base is -1). Its result is the base state plus one new layer.
+type FileOp struct {
+	Base    int          `json:"base"`
+	Actions []FileAction `json:"actions"`
+}
+
+// FileAction is one of mkdir, mkfile, rm, copy, symlink.
+type FileAction struct {
+	Action string `json:"action"`
+	Path   string `json:"path"`
+	Mode   uint32 `json:"mode,omitempty"`
+	UID    int    `json:"uid"`
+	GID    int    `json:"gid"`
+	// Data is the content of mkfile, byte-exact.
+	Data string `json:"data,omitempty"`
+	// Target is the link target of symlink.
+	Target string `json:"target,omitempty"`
+	// SrcInput is the index in Inputs that copy reads from; Src is a path
+	// in it, and may contain glob patterns.
+	SrcInput int    `json:"src_input,omitempty"`
+	Src      string `json:"src,omitempty"`
+	// Parents creates missing parent directories (mkdir -p, copy into a
+	// new directory).
+	Parents bool `json:"parents,omitempty"`
+	// AllowNotFound makes rm of a missing path, or copy of an empty glob,
+	// succeed.
+	AllowNotFound bool `json:"allow_not_found,omitempty"`
+	// KeepMode keeps the source mode on copy when Mode is zero.
+	ChmodSet bool `json:"chmod_set,omitempty"`
+}
+
+// MergeOp stacks its inputs, first at the bottom: the layer lists are
+// concatenated.
+type MergeOp struct{}
+
+// DiffOp is what Inputs[1] (upper) adds on top of Inputs[0] (lower).
+type DiffOp struct{}
+
+// Digest is the sha256 of the derivation's canonical encoding.
+func (d *Derivation) Digest() (digest.Digest, error) {
+	b, err := d.Canonical()
+	if err != nil {
+		return "", err
+	}
+	return digest.FromBytes(b), nil
+}
+
+// Canonical returns the canonical JSON encoding that Digest hashes.
+func (d *Derivation) Canonical() ([]byte, error) {
+	if err := d.checkStrings(); err != nil {
+		return nil, err
+	}
+	return Canonical(d)
+}
+
+// checkStrings rejects invalid UTF-8: JSON cannot carry it byte-exactly, and
+// silently substituting U+FFFD would make two different inputs share a digest.
+func (d *Derivation) checkStrings() error {
+	bad := func(what, s string) error {
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("%s %q is not valid UTF-8", what, s)
+		}
+		return nil
+	}
+	var errs []error
+	add := func(e error) {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	if s := d.Source; s != nil {
+		add(bad("source identifier", s.Identifier))
+		for k, v := range s.Attrs {
+			add(bad("source attribute", k))
+			add(bad("source attribute", v))
+		}
+	}
+	if e := d.Exec; e != nil {
+		for _, a := range e.Args {
+			add(bad("argument", a))
+		}
+		for _, v := range e.Env {
+			add(bad("environment entry", v))
+		}
+		add(bad("working directory", e.Cwd))
+		add(bad("user", e.User))
+		for _, m := range e.Mounts {
+			add(bad("mount destination", m.Dest))
+			add(bad("mount selector", m.Selector))
+			add(bad("cache id", m.CacheID))
+		}
+	}
+	if f := d.File; f != nil {
+		for _, a := range f.Actions {
+			add(bad("path", a.Path))
+			add(bad("file content", a.Data))
+			add(bad("link target", a.Target))
+			add(bad("copy source", a.Src))
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}

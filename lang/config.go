@@ -1,0 +1,230 @@
+package lang
+
+import (
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is an evaluated build.hcl: every expression has been evaluated,
+// every reference checked, every variable bound. It is what the compiler
+// lowers; it holds no cty values, so the compiler needs no HCL knowledge
+// beyond source ranges for diagnostics.
+type Config struct {
+	// Dir is the absolute folder of the build file. It is used to find
+	// local sources and the lockfile, and never hashed.
+	Dir string
+	// Filename is the build file's name relative to Dir (build.hcl).
+	Filename string
+
+	Project   Project
+	Variables map[string]string // evaluated variable values, rendered for display
+
+	// Blocks in the order the file declares them; names are unique per kind.
+	Sources   []*Source
+	Stages    []*Stage
+	Images    []*Image
+	Artifacts []*Artifact
+	Groups    []*Group
+}
+
+// Project is the kiln { ... } block.
+type Project struct {
+	// SourceDateEpoch is nil when build.hcl does not set it; the CLI then
+	// applies its own order (flag, environment, git, 0).
+	SourceDateEpoch *int64
+	// Platform is the default os/arch[/variant] of stages and images.
+	Platform string
+	// Default lists the targets built when none is named.
+	Default []string
+	Range   hcl.Range
+}
+
+// Ref is a reference to another block, written as a traversal in build.hcl:
+// source.image.base, stage.build. The zero Ref (Kind "") means scratch.
+type Ref struct {
+	Kind  string // "source", "stage", or "" for scratch
+	Type  string // the source type, for Kind "source"
+	Name  string
+	Range hcl.Range // where the reference is written
+}
+
+// IsScratch reports whether r is the empty state.
+func (r Ref) IsScratch() bool { return r.Kind == "" }
+
+// Address is the build.hcl address of the referenced block, as used in the
+// lockfile and in diagnostics: "source.image.base", "stage.build".
+func (r Ref) Address() string {
+	switch r.Kind {
+	case "":
+		return "scratch"
+	case "source":
+		return "source." + r.Type + "." + r.Name
+	default:
+		return r.Kind + "." + r.Name
+	}
+}
+
+// Source is a source "TYPE" "NAME" block.
+type Source struct {
+	Type, Name string
+	DeclRange  hcl.Range
+
+	// image: Ref is the reference asked for (registry/repo:tag or @digest);
+	// Platforms are locked all at once.
+	Ref       string
+	Platforms []string
+
+	// http: URL and the file name it is stored under inside the state
+	// (default: the URL's last path element). Mode defaults to 0644.
+	URL      string
+	Filename string
+	Mode     uint32
+
+	// git: URL is the remote, GitRef the branch or tag asked for.
+	GitRef     string
+	KeepGitDir bool
+
+	// local and oci-layout: Path is relative to the build file's folder.
+	// Include/Exclude are patterns as in .dockerignore.
+	Path    string
+	Include []string
+	Exclude []string
+
+	// deb: packages resolved against a Debian repository (the deb issue).
+	Packages     []string
+	Suite        string
+	Architecture string
+	Repository   string
+}
+
+// Address is "source.TYPE.NAME".
+func (s *Source) Address() string { return "source." + s.Type + "." + s.Name }
+
+// Stage is a stage "NAME" block: a chain of steps on top of From.
+type Stage struct {
+	Name      string
+	DeclRange hcl.Range
+
+	From     Ref
+	Platform string // empty: the project default
+	Env      map[string]string
+	Workdir  string
+	User     string
+	Network  string // "none" (default) or "host"
+	Limits   Limits
+
+	Steps []*Step
+}
+
+// Address is "stage.NAME".
+func (s *Stage) Address() string { return "stage." + s.Name }
+
+// Limits are a stage's or step's sandbox limits; zero means inherit.
+type Limits struct {
+	MemoryBytes int64
+	Pids        int64
+	TimeoutSec  int64
+}
+
+// Step is one sub-block of a stage, in file order. Kind says which fields
+// apply: run, copy, mkdir, file, symlink, remove, env, workdir, user.
+type Step struct {
+	Kind  string
+	Range hcl.Range
+
+	// run: Args is the exec form; Shell, when set, runs as ["/bin/sh", "-c",
+	// Shell]. Env/Workdir/User/Network override the stage's for this step.
+	Args    []string
+	Shell   string
+	Env     map[string]string
+	Workdir string
+	User    string
+	Network string
+	Mounts  []*Mount
+	Limits  Limits
+	// OutputHash makes a run step fixed-output (network allowed), pinned
+	// in the lockfile by its address.
+	FixedOutput bool
+
+	// copy: From is the state to copy out of (scratch From means the
+	// stage's own previous state is not used: copy needs a From). Src are
+	// paths or globs in it; Dest is a path in the stage.
+	From  Ref
+	Src   []string
+	Dest  string
+	Chown string // "uid:gid" numeric
+	Chmod string // octal, empty to keep
+
+	// mkdir, file, symlink, remove: Path; Content for file; Target for
+	// symlink; Mode octal; Parents for mkdir.
+	Path    string
+	Content string
+	Target  string
+	Mode    string
+	Parents bool
+}
+
+// Mount is a mount "TYPE" { ... } block of a run step.
+type Mount struct {
+	Type      string // input, cache, tmpfs, secret
+	Range     hcl.Range
+	Target    string
+	From      Ref    // input
+	Source    string // input: path inside From
+	ReadWrite bool   // input mounts are read-only unless this is set
+	ID        string // cache id or secret id
+	Sharing   string // cache: shared, private, locked
+	SizeBytes int64  // tmpfs
+	Env       string // secret: expose as env var instead of a file
+	Required  bool   // secret
+	Mode      string // secret/cache file mode, octal
+}
+
+// Image is an image "NAME" block, an exportable target.
+type Image struct {
+	Name      string
+	DeclRange hcl.Range
+
+	From      Ref
+	Platforms []string // empty: the project default
+
+	Entrypoint  []string
+	Cmd         []string
+	Env         map[string]string
+	Workdir     string
+	User        string
+	Labels      map[string]string
+	Annotations map[string]string
+	Expose      []string
+	Volumes     []string
+	StopSignal  string
+	Squash      bool
+
+	Compression      string // gzip (default), zstd, estargz, uncompressed
+	CompressionLevel *int
+	Outputs          []string // --output specs declared in the block
+	Tags             []string
+}
+
+// Address is "image.NAME".
+func (i *Image) Address() string { return "image." + i.Name }
+
+// Artifact is an artifact "NAME" block: files out of a state.
+type Artifact struct {
+	Name      string
+	DeclRange hcl.Range
+
+	From      Ref
+	Platforms []string
+	Paths     []string // paths inside From; empty means the whole state
+	Outputs   []string
+}
+
+// Address is "artifact.NAME".
+func (a *Artifact) Address() string { return "artifact." + a.Name }
+
+// Group is a group "NAME" block: a named set of targets.
+type Group struct {
+	Name      string
+	DeclRange hcl.Range
+	Targets   []string
+}
