@@ -7,7 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/kiln-build/kiln/realize/sandbox"
 )
+
+// init hands over to the container init when libcontainer re-executes kiln
+// inside a new sandbox; it returns at once in a normal run.
+func init() { sandbox.Init() }
 
 // exitError carries an exit code through cobra: 1 for build or check
 // failures, 2 for usage errors.

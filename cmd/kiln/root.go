@@ -41,5 +41,34 @@ func newRootCmd() *cobra.Command {
 	for _, f := range subcommands {
 		root.AddCommand(f(g))
 	}
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes wrong positional arguments and unknown commands exit 2,
+// like flag errors: they are the caller's mistake, not a build failure.
+func usageArgs(c *cobra.Command) {
+	if c.Args != nil {
+		check := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageErrorf("%v\nRun '%s --help' for usage.", err, cmd.CommandPath())
+			}
+			return nil
+		}
+	}
+	if c.HasSubCommands() && c.RunE == nil && c.Run == nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("unknown command %q for %q\nRun '%s --help' for usage.", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return usageErrorf("%s needs a subcommand\nRun '%s --help' for usage.", cmd.CommandPath(), cmd.CommandPath())
+		}
+		if c.Args == nil {
+			c.Args = cobra.ArbitraryArgs
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }

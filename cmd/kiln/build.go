@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/realize"
+	"github.com/kiln-build/kiln/store"
+)
+
+func init() { subcommands = append(subcommands, newBuildCmd) }
+
+type buildFlags struct {
+	jobs      int
+	keepGoing bool
+	locked    bool
+	secrets   []string
+}
+
+func newBuildCmd(g *globals) *cobra.Command {
+	var f buildFlags
+	cmd := &cobra.Command{
+		Use:   "build [TARGET...]",
+		Short: "Realize targets: build every derivation the store does not have",
+		Long: `build compiles build.hcl for the named targets (default: the default
+targets), realizes every derivation missing from the store, running exec
+steps in sandboxes, and prints each target's state and where it is stored.
+A build never changes build.lock.hcl: a source without a pin is an error
+that says to run 'kiln lock'.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := runBuild(cmd.Context(), g, f, args)
+			if err != nil {
+				return err
+			}
+			defer res.st.Close()
+			for _, t := range res.graph.Targets {
+				for _, pl := range t.Platforms {
+					s := t.States[pl]
+					if s == "" {
+						fmt.Printf("%s (%s): empty state\n", t.Address, pl)
+						continue
+					}
+					out := res.outs[s]
+					fmt.Printf("%s (%s): %s\n", t.Address, pl, s)
+					fmt.Printf("  output %s, %d layers", realize.OutputID(out), len(out.Layers))
+					if n := len(out.Layers); n > 0 {
+						fmt.Printf(", top %s", res.st.LayerPath(out.Layers[n-1]))
+					}
+					fmt.Println()
+				}
+			}
+			return nil
+		},
+	}
+	addBuildFlags(cmd, &f)
+	return cmd
+}
+
+func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
+	fl := cmd.Flags()
+	fl.IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "derivations built at once")
+	fl.BoolVar(&f.keepGoing, "keep-going", false, "build everything not depending on a failure instead of stopping at the first")
+	fl.BoolVar(&f.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+}
+
+type buildResult struct {
+	st    *store.Store
+	graph *compiler.Graph
+	proj  *project
+	outs  map[digest.Digest]store.Output
+}
+
+// runBuild loads, compiles and realizes; the caller closes res.st.
+func runBuild(ctx context.Context, g *globals, f buildFlags, targets []string) (*buildResult, error) {
+	p, err := loadProject(g)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := parseSecrets(f.secrets)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(g)
+	if err != nil {
+		return nil, err
+	}
+	graph, err := p.compile(g, targets, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if f.locked {
+		if err := checkLocked(p, graph); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	roots := compiler.TargetRoots(graph.Targets)
+	prog, err := newProgress(g.progress, os.Stderr, len(graph.Closure(roots...)))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r := realize.New(st, realize.Options{
+		Jobs:      f.jobs,
+		KeepGoing: f.keepGoing,
+		Events:    prog.Event,
+		Dir:       p.cfg.Dir,
+		Secrets:   secrets,
+	})
+	outs, err := r.Realize(ctx, graph, roots)
+	prog.Close()
+	if err != nil {
+		st.Close()
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return nil, fmt.Errorf("interrupted: running steps were stopped and nothing half-built was kept")
+		}
+		return nil, err
+	}
+	for _, t := range graph.Targets {
+		var ds []digest.Digest
+		for _, pl := range t.Platforms {
+			if s := t.States[pl]; s != "" {
+				ds = append(ds, s)
+			}
+		}
+		if err := st.AddRoot("last-build:"+p.cfg.Dir+":"+t.Address, ds...); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return &buildResult{st: st, graph: graph, proj: p, outs: outs}, nil
+}
+
+// checkLocked refuses a build whose lock does not pin everything it needs.
+func checkLocked(p *project, graph *compiler.Graph) error {
+	var missing []string
+	for _, d := range graph.Closure(compiler.TargetRoots(graph.Targets)...) {
+		n := graph.Nodes[d]
+		if n.Unresolved && (n.Kind == compiler.KindSource || n.Exec != nil) {
+			missing = append(missing, n.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("--locked: build.lock.hcl does not pin %s; run 'kiln lock' and commit build.lock.hcl", strings.Join(dedupe(missing), ", "))
+	}
+	return nil
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func parseSecrets(specs []string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, s := range specs {
+		kv := map[string]string{}
+		for _, part := range strings.Split(s, ",") {
+			k, v, ok := strings.Cut(part, "=")
+			if !ok {
+				return nil, usageErrorf("--secret %q: want id=ID,src=FILE or id=ID,env=VAR", s)
+			}
+			kv[k] = v
+		}
+		id := kv["id"]
+		if id == "" {
+			return nil, usageErrorf("--secret %q: missing id=", s)
+		}
+		switch {
+		case kv["src"] != "":
+			b, err := os.ReadFile(kv["src"])
+			if err != nil {
+				return nil, fmt.Errorf("reading secret %q: %w", id, err)
+			}
+			out[id] = b
+		case kv["env"] != "":
+			v, ok := os.LookupEnv(kv["env"])
+			if !ok {
+				return nil, fmt.Errorf("secret %q: environment variable %s is not set", id, kv["env"])
+			}
+			out[id] = []byte(v)
+		default:
+			return nil, usageErrorf("--secret %q: give src=FILE or env=VAR", s)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/kiln-build/kiln/lang"
+)
+
+func init() { subcommands = append(subcommands, newFmtCmd) }
+
+func newFmtCmd(g *globals) *cobra.Command {
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "fmt [FILE...]",
+		Short: "Rewrite build files in canonical format (like terraform fmt)",
+		Long: `fmt rewrites each file (default: the build file) in kiln's canonical
+HCL layout. With --check it changes nothing, lists the files that are not
+formatted and exits 1 if there are any.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			files := args
+			if len(files) == 0 {
+				files = []string{g.file}
+			}
+			unformatted := 0
+			for _, f := range files {
+				src, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				out, diags := lang.Format(src, f)
+				if diags.HasErrors() {
+					printDiags(g, map[string]*hcl.File{f: {Bytes: src}}, diags)
+					return errReported
+				}
+				if bytes.Equal(src, out) {
+					continue
+				}
+				unformatted++
+				if check {
+					fmt.Println(f)
+					continue
+				}
+				if err := writeFileAtomic(f, out); err != nil {
+					return err
+				}
+				fmt.Println(f)
+			}
+			if check && unformatted > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("%d file(s) not formatted: run 'kiln fmt'", unformatted)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&check, "check", false, "list unformatted files and exit 1 instead of rewriting")
+	return cmd
+}
+
+// writeFileAtomic replaces path with data via a temporary sibling, keeping
+// the file's mode, so a crash never leaves a half-written file.
+func writeFileAtomic(path string, data []byte) error {
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	tmp := path + ".kiln-tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kiln-build/kiln/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"kiln": func() { os.Exit(run(os.Args[1:])) },
+	})
+}
+
+// scriptSetup gives each script its own store and a busybox root
+// filesystem at $WORK/base/rootfs, the layout the examples expect.
+func scriptSetup(env *testscript.Env) error {
+	env.Setenv("KILN_STORE", filepath.Join(env.WorkDir, ".store"))
+	env.Setenv("CI", "")
+	env.Setenv("NO_COLOR", "1")
+	env.Setenv("SOURCE_DATE_EPOCH", "")
+	return testutil.WriteBusyboxRootfs(filepath.Join(env.WorkDir, "base", "rootfs"), testutil.BusyboxPath)
+}
+
+// TestScripts runs the CLI behaviour scripts in testdata/script.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{Dir: "testdata/script", Setup: scriptSetup, Condition: condition})
+}
+
+// TestBadInput runs the corpus of broken build files: each must fail with
+// exit 1 or 2 and a diagnostic naming file, line and column, never a panic.
+func TestBadInput(t *testing.T) {
+	testscript.Run(t, testscript.Params{Dir: "testdata/script/bad", Setup: scriptSetup, Condition: condition})
+}
+
+// condition adds [root]: sandboxes need it, and CI runs as root.
+func condition(cond string) (bool, error) {
+	switch cond {
+	case "root":
+		return os.Geteuid() == 0, nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/store"
+)
+
+func init() { subcommands = append(subcommands, newPlanCmd) }
+
+type planEntry struct {
+	Digest      digest.Digest   `json:"digest"`
+	Kind        compiler.Kind   `json:"kind"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Status      string          `json:"status"`
+	Inputs      []digest.Digest `json:"inputs,omitempty"`
+}
+
+type planTarget struct {
+	Address string                   `json:"address"`
+	States  map[string]digest.Digest `json:"states"`
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "plan [TARGET...]",
+		Short: "Show the derivations a build needs, in order, and which are cached",
+		Long: `plan compiles build.hcl and lists every derivation the targets need,
+inputs first, with its digest, kind, what it does and its status:
+cached (in the store), to build, or unresolved (a source has no pin in
+build.lock.hcl: run 'kiln lock').`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := loadProject(g)
+			if err != nil {
+				return err
+			}
+			st, err := openStoreIfExists(g)
+			if err != nil {
+				return err
+			}
+			if st != nil {
+				defer st.Close()
+			}
+			graph, err := p.compile(g, args, st)
+			if err != nil {
+				return err
+			}
+			entries, err := planEntries(graph, st)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				var ts []planTarget
+				for _, t := range graph.Targets {
+					ts = append(ts, planTarget{Address: t.Address, States: t.States})
+				}
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					SourceDateEpoch int64        `json:"source_date_epoch"`
+					Targets         []planTarget `json:"targets"`
+					Derivations     []planEntry  `json:"derivations"`
+				}{p.epoch, ts, entries})
+			}
+			return printPlan(graph, entries)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	return cmd
+}
+
+func planEntries(graph *compiler.Graph, st *store.Store) ([]planEntry, error) {
+	order := graph.Closure(compiler.TargetRoots(graph.Targets)...)
+	cached := map[digest.Digest]store.Output{}
+	if st != nil {
+		var err error
+		if cached, err = st.LookupMany(order); err != nil {
+			return nil, err
+		}
+	}
+	entries := make([]planEntry, 0, len(order))
+	for _, d := range order {
+		n := graph.Nodes[d]
+		status := "to build"
+		if n.Unresolved {
+			status = "unresolved"
+		} else if _, ok := cached[d]; ok {
+			status = "cached"
+		}
+		entries = append(entries, planEntry{Digest: d, Kind: n.Kind, Name: n.Name, Description: n.Description, Status: status, Inputs: n.Inputs})
+	}
+	return entries, nil
+}
+
+func printPlan(graph *compiler.Graph, entries []planEntry) error {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	counts := map[string]int{}
+	for _, e := range entries {
+		counts[e.Status]++
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", short(e.Digest), e.Status, e.Kind, e.Name, e.Description)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, t := range graph.Targets {
+		for _, pl := range t.Platforms {
+			fmt.Printf("%s (%s) -> %s\n", t.Address, pl, stateName(t.States[pl]))
+		}
+	}
+	fmt.Printf("%d derivations: %d cached, %d to build, %d unresolved\n", len(entries), counts["cached"], counts["to build"], counts["unresolved"])
+	if counts["unresolved"] > 0 {
+		fmt.Println("Unresolved sources have no pin in build.lock.hcl: run 'kiln lock'.")
+	}
+	return nil
+}
+
+func stateName(d digest.Digest) string {
+	if d == "" {
+		return "scratch"
+	}
+	return string(d)
+}
+
+// short is the first 12 hex digits of a digest, as git and docker abbreviate.
+func short(d digest.Digest) string {
+	if d == "" {
+		return "scratch"
+	}
+	h := d.Encoded()
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return h
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/term"
+
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/lang"
+	"github.com/kiln-build/kiln/lockfile"
+	"github.com/kiln-build/kiln/realize/source"
+	"github.com/kiln-build/kiln/store"
+)
+
+// project is a loaded build file with its lock, ready to compile.
+type project struct {
+	cfg       *lang.Config
+	lock      *lockfile.Lock
+	epoch     int64
+	epochFrom string
+	loader    *lang.Loader
+}
+
+// loadProject parses and evaluates the build file and reads its lock.
+// Diagnostics are printed here; the caller just returns the error.
+func loadProject(g *globals) (*project, error) {
+	vars := map[string]string{}
+	for _, kv := range g.vars {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageErrorf("--var %q: want NAME=VALUE", kv)
+		}
+		vars[k] = v
+	}
+	if _, err := os.Stat(g.file); err != nil {
+		if os.IsNotExist(err) {
+			return nil, &exitError{code: 1, err: fmt.Errorf("no build file at %s: create one (see docs/language.md) or point to it with -f", g.file)}
+		}
+		return nil, err
+	}
+	l := lang.NewLoader(lang.Options{Vars: vars, VarFiles: g.varFiles, Environ: os.Environ()})
+	cfg, diags := l.Load(g.file)
+	if diags.HasErrors() || cfg == nil {
+		printDiags(g, l.Files(), diags)
+		return nil, errReported
+	}
+	printDiags(g, l.Files(), diags) // warnings
+	lockPath := filepath.Join(cfg.Dir, "build.lock.hcl")
+	lock, err := lockfile.Read(lockPath)
+	if err != nil {
+		return nil, err
+	}
+	p := &project{cfg: cfg, lock: lock, loader: l}
+	if err := p.resolveEpoch(g); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// resolveEpoch applies the SOURCE_DATE_EPOCH order of docs: build.hcl,
+// --source-date-epoch, the environment, the commit time of the build file's
+// git repository, else 0.
+func (p *project) resolveEpoch(g *globals) error {
+	parse := func(from, s string) error {
+		v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || v < 0 {
+			return usageErrorf("%s: SOURCE_DATE_EPOCH %q is not a non-negative integer of seconds since 1970", from, s)
+		}
+		p.epoch, p.epochFrom = v, from
+		return nil
+	}
+	switch {
+	case p.cfg.Project.SourceDateEpoch != nil:
+		p.epoch, p.epochFrom = *p.cfg.Project.SourceDateEpoch, p.cfg.Filename
+		return nil
+	case g.epoch != "":
+		return parse("--source-date-epoch", g.epoch)
+	case os.Getenv("SOURCE_DATE_EPOCH") != "":
+		return parse("the SOURCE_DATE_EPOCH environment variable", os.Getenv("SOURCE_DATE_EPOCH"))
+	}
+	cmd := exec.Command("git", "log", "-1", "--format=%ct", "--", p.cfg.Filename)
+	cmd.Dir = p.cfg.Dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "LC_ALL=C")
+	if out, err := cmd.Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		return parse("the build file's last git commit", string(out))
+	}
+	p.epoch, p.epochFrom = 0, "the default (0)"
+	return nil
+}
+
+// compile lowers the project for the named targets.
+func (p *project) compile(g *globals, targets []string, st *store.Store) (*compiler.Graph, error) {
+	var cache source.StatCache = source.NewMemStatCache()
+	if st != nil {
+		cache = storeStatCache{st}
+	}
+	graph, diags := compiler.Compile(p.cfg, targets, compiler.Options{
+		Pins:            p.lock,
+		SourceDateEpoch: p.epoch,
+		LocalHash: func(dir string, include, exclude []string) (string, error) {
+			return source.LocalHash(dir, include, exclude, cache)
+		},
+	})
+	if diags.HasErrors() {
+		printDiags(g, p.loader.Files(), diags)
+		return nil, errReported
+	}
+	return graph, nil
+}
+
+// storeStatCache keeps local sources' stat cache in the store, so unchanged
+// trees are re-hashed from stats alone.
+type storeStatCache struct{ s *store.Store }
+
+func (c storeStatCache) Get(key string) ([]byte, bool, error) { return c.s.GetMeta("statcache", key) }
+func (c storeStatCache) Put(key string, v []byte) error       { return c.s.PutMeta("statcache", key, v) }
+
+func printDiags(g *globals, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
+	color := !g.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(os.Stderr)
+	width := uint(0)
+	if color {
+		if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
+			width = uint(w)
+		}
+	}
+	wr := hcl.NewDiagnosticTextWriter(os.Stderr, files, width, color)
+	wr.WriteDiagnostics(diags)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// storeRoot is --store, else $KILN_STORE, else the default.
+func storeRoot(g *globals) string {
+	if g.store != "" {
+		return g.store
+	}
+	return store.DefaultRoot()
+}
+
+// openStore opens the store, saying so when another kiln holds it.
+func openStore(g *globals) (*store.Store, error) {
+	root := storeRoot(g)
+	return store.Open(root, store.WithWaitNotice(func(pid int) {
+		fmt.Fprintf(os.Stderr, "kiln: waiting for the store at %s, in use by kiln pid %d\n", root, pid)
+	}))
+}
+
+// openStoreIfExists opens the store only when it already exists: read-only
+// commands such as plan must not create one.
+func openStoreIfExists(g *globals) (*store.Store, error) {
+	if _, err := os.Stat(storeRoot(g)); err != nil {
+		return nil, nil
+	}
+	return openStore(g)
+}

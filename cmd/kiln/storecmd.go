@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docker/go-units"
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/kiln-build/kiln/store"
+	"github.com/kiln-build/kiln/store/layer"
+)
+
+func init() { subcommands = append(subcommands, newStoreCmd) }
+
+func newStoreCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "store",
+		Short: "Inspect and maintain the store: du, ls, gc, verify, path",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "path",
+		Short: "Print the store's root directory",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Println(storeRoot(g))
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "du",
+		Short: "Show how much space the store uses, by kind",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			u, err := st.Usage()
+			if err != nil {
+				return err
+			}
+			fmt.Print(u.String())
+			return nil
+		},
+	})
+	var kind string
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "List derivations, layers or blobs in the store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ents, err := st.List(kind)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			for _, e := range ents {
+				fmt.Fprintln(tw, e.String())
+			}
+			return tw.Flush()
+		},
+	}
+	ls.Flags().StringVar(&kind, "kind", "derivations", "what to list: derivations, layers or blobs")
+	cmd.AddCommand(ls)
+
+	var keep time.Duration
+	var keepBytes string
+	var all bool
+	gc := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove what no root and no recent build needs",
+		Long: `gc removes store objects that no GC root references (each target's last
+build is a root), keeping those used within --keep-duration, then removing
+the least recently used until the store is under --keep-bytes (like
+BuildKit's gcpolicy). --all removes everything that no root references.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := store.GCPolicy{KeepDuration: keep, All: all}
+			if keepBytes != "" {
+				n, err := units.RAMInBytes(keepBytes)
+				if err != nil {
+					return usageErrorf("--keep-bytes %q: %v", keepBytes, err)
+				}
+				p.KeepBytes = n
+			}
+			st, err := openStore(g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rep, err := st.GC(p)
+			if err != nil {
+				return err
+			}
+			fmt.Print(rep.String())
+			return nil
+		},
+	}
+	gc.Flags().DurationVar(&keep, "keep-duration", 48*time.Hour, "keep unreferenced objects used more recently than this")
+	gc.Flags().StringVar(&keepBytes, "keep-bytes", "", "then remove least recently used objects until the store is at most this size (e.g. 10GB)")
+	gc.Flags().BoolVar(&all, "all", false, "remove every object no root references")
+	cmd.AddCommand(gc)
+
+	var repair bool
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Rehash every object and check the index against the disk",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rep, err := st.Verify(repair, func(kind string, d digest.Digest, path string) (digest.Digest, error) {
+				got, _, err := layer.Hash(path)
+				return got, err
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Print(rep.String())
+			if !rep.OK() && !repair {
+				return &exitError{code: 1, err: fmt.Errorf("the store has problems: run 'kiln store verify --repair' to fix them")}
+			}
+			return nil
+		},
+	}
+	verify.Flags().BoolVar(&repair, "repair", false, "drop index entries of missing or corrupt objects and remove unindexed ones")
+	cmd.AddCommand(verify)
+	return cmd
+}

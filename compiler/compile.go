@@ -1,0 +1,705 @@
+package compiler
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/lang"
+)
+
+// Pins answers what the lockfile pins a source to. lockfile.Lock implements
+// it; a nil Pins leaves every external source unresolved.
+type Pins interface {
+	// Pin returns the pin of src for platform, and false when the lock has
+	// none or the lock's entry was made for a different request.
+	Pin(src *lang.Source, platform string) (string, bool)
+	// FixedOutput returns the pinned output hash of a fixed-output run step.
+	FixedOutput(address string) (string, bool)
+}
+
+// Options are what the compiler needs beyond the config. None of them is
+// hashed except through the derivations they shape.
+type Options struct {
+	Pins Pins
+	// LocalHash hashes a local source's filtered contents. Required when the
+	// config has local sources.
+	LocalHash func(dir string, include, exclude []string) (string, error)
+	// SourceDateEpoch applies when build.hcl does not set one.
+	SourceDateEpoch int64
+	// Platform applies when neither build.hcl nor a block sets one.
+	// Default: linux and the host's architecture.
+	Platform string
+}
+
+// Fixed sandbox settings. They are hashed (through ExecOp.Env and
+// Hostname), so changing them changes every exec digest, as it should.
+const (
+	DefaultPath     = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	SandboxHostname = "kiln"
+)
+
+// DefaultPlatform is linux/<host architecture>.
+func DefaultPlatform() string { return "linux/" + runtime.GOARCH }
+
+// Compile lowers cfg to a graph holding the named targets (addresses like
+// image.app, or bare names) and everything they need. With no names it
+// compiles the default targets. Problems are diagnostics with source ranges.
+func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagnostics) {
+	c := &compiler{
+		cfg:     cfg,
+		opts:    opts,
+		g:       newGraph(),
+		stages:  map[string]*lang.Stage{},
+		sources: map[string]*lang.Source{},
+		done:    map[stateKey]digest.Digest{},
+		busy:    map[stateKey]bool{},
+	}
+	c.epoch = opts.SourceDateEpoch
+	if e := cfg.Project.SourceDateEpoch; e != nil {
+		c.epoch = *e
+	}
+	c.platform = DefaultPlatform()
+	if opts.Platform != "" {
+		c.platform = opts.Platform
+	}
+	if cfg.Project.Platform != "" {
+		c.platform = cfg.Project.Platform
+	}
+	for _, s := range cfg.Stages {
+		c.stages[s.Name] = s
+	}
+	for _, s := range cfg.Sources {
+		c.sources[s.Type+"."+s.Name] = s
+	}
+	targets, diags := c.resolveTargets(names)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	for _, t := range targets {
+		diags = append(diags, c.compileTarget(t)...)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	c.g.Targets = targets
+	c.g.sortTopo()
+	return c.g, diags
+}
+
+type stateKey struct{ stage, platform string }
+
+type compiler struct {
+	cfg      *lang.Config
+	opts     Options
+	g        *Graph
+	epoch    int64
+	platform string
+	stages   map[string]*lang.Stage
+	sources  map[string]*lang.Source
+	done     map[stateKey]digest.Digest
+	busy     map[stateKey]bool
+}
+
+// TargetNames lists what a user can build, for error messages and help.
+func TargetNames(cfg *lang.Config) []string {
+	var out []string
+	for _, i := range cfg.Images {
+		out = append(out, i.Name)
+	}
+	for _, a := range cfg.Artifacts {
+		out = append(out, a.Name)
+	}
+	for _, g := range cfg.Groups {
+		out = append(out, g.Name)
+	}
+	for _, s := range cfg.Stages {
+		out = append(out, "stage."+s.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (c *compiler) resolveTargets(names []string) ([]*Target, hcl.Diagnostics) {
+	if len(names) == 0 {
+		names = c.cfg.Project.Default
+		if len(names) == 0 {
+			for _, g := range c.cfg.Groups {
+				if g.Name == "default" {
+					names = []string{"default"}
+				}
+			}
+		}
+		if len(names) == 0 {
+			return nil, hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "No target to build",
+				Detail: fmt.Sprintf("Name a target (one of: %s), or set kiln { default = [...] } or a group \"default\" in %s.",
+					strings.Join(TargetNames(c.cfg), ", "), c.cfg.Filename),
+			}}
+		}
+	}
+	var out []*Target
+	var diags hcl.Diagnostics
+	seen := map[string]bool{}
+	var add func(name string, depth int)
+	add = func(name string, depth int) {
+		if depth > 32 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Group nesting too deep", Detail: fmt.Sprintf("Group %q nests more than 32 levels; groups must not contain themselves.", name)})
+			return
+		}
+		var found []*Target
+		var groups []*lang.Group
+		kind, bare, qualified := strings.Cut(name, ".")
+		if !qualified {
+			bare, kind = name, ""
+		}
+		for _, i := range c.cfg.Images {
+			if i.Name == bare && (kind == "" || kind == "image") {
+				found = append(found, &Target{Kind: "image", Name: i.Name, Address: i.Address(), Platforms: c.platforms(i.Platforms)})
+			}
+		}
+		for _, a := range c.cfg.Artifacts {
+			if a.Name == bare && (kind == "" || kind == "artifact") {
+				found = append(found, &Target{Kind: "artifact", Name: a.Name, Address: a.Address(), Platforms: c.platforms(a.Platforms)})
+			}
+		}
+		for _, s := range c.cfg.Stages {
+			if s.Name == bare && kind == "stage" {
+				p := c.platform
+				if s.Platform != "" {
+					p = s.Platform
+				}
+				found = append(found, &Target{Kind: "stage", Name: s.Name, Address: s.Address(), Platforms: []string{p}})
+			}
+		}
+		for _, g := range c.cfg.Groups {
+			if g.Name == bare && (kind == "" || kind == "group") {
+				groups = append(groups, g)
+			}
+		}
+		switch {
+		case len(found)+len(groups) == 0:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unknown target",
+				Detail:   fmt.Sprintf("%s has no target %q. Targets: %s.", c.cfg.Filename, name, strings.Join(TargetNames(c.cfg), ", ")),
+			})
+		case len(found)+len(groups) > 1:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Ambiguous target",
+				Detail:   fmt.Sprintf("%q names more than one block; use image.%s or artifact.%s.", name, bare, bare),
+			})
+		case len(groups) == 1:
+			for _, t := range groups[0].Targets {
+				add(t, depth+1)
+			}
+		default:
+			if !seen[found[0].Address] {
+				seen[found[0].Address] = true
+				out = append(out, found[0])
+			}
+		}
+	}
+	for _, n := range names {
+		add(n, 0)
+	}
+	return out, diags
+}
+
+func (c *compiler) platforms(ps []string) []string {
+	if len(ps) == 0 {
+		return []string{c.platform}
+	}
+	return ps
+}
+
+func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
+	var from lang.Ref
+	switch t.Kind {
+	case "image":
+		for _, i := range c.cfg.Images {
+			if i.Name == t.Name {
+				from = i.From
+			}
+		}
+	case "artifact":
+		for _, a := range c.cfg.Artifacts {
+			if a.Name == t.Name {
+				from = a.From
+			}
+		}
+	case "stage":
+		from = lang.Ref{Kind: "stage", Name: t.Name}
+	}
+	t.States = map[string]digest.Digest{}
+	var diags hcl.Diagnostics
+	for _, p := range t.Platforms {
+		s, d := c.state(from, p)
+		diags = append(diags, d...)
+		t.States[p] = s
+	}
+	return diags
+}
+
+// state returns the derivation digest of ref's state on platform; "" is
+// scratch.
+func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diagnostics) {
+	switch ref.Kind {
+	case "":
+		return "", nil
+	case "source":
+		src, ok := c.sources[ref.Type+"."+ref.Name]
+		if !ok {
+			return "", diag(ref.Range, "Reference to undeclared source", fmt.Sprintf("There is no %s block.", ref.Address()))
+		}
+		return c.source(src, platform)
+	case "stage":
+		st, ok := c.stages[ref.Name]
+		if !ok {
+			return "", diag(ref.Range, "Reference to undeclared stage", fmt.Sprintf("There is no stage %q.", ref.Name))
+		}
+		return c.stage(st, platform)
+	}
+	return "", diag(ref.Range, "Invalid reference", fmt.Sprintf("%s is not a state; use a source or a stage.", ref.Address()))
+}
+
+func (c *compiler) source(src *lang.Source, platform string) (digest.Digest, hcl.Diagnostics) {
+	op := &SourceOp{Type: src.Type}
+	d := &Derivation{Kind: KindSource, SourceDateEpoch: c.epoch, Source: op, Name: src.Address()}
+	pinned := func() {
+		pin, ok := "", false
+		if c.opts.Pins != nil {
+			pin, ok = c.opts.Pins.Pin(src, platform)
+		}
+		op.Pin = pin
+		d.Unresolved = !ok
+	}
+	switch src.Type {
+	case "image":
+		op.Identifier = src.Ref
+		d.Platform = platform
+		pinned()
+		d.Description = "pull " + src.Ref
+	case "oci-layout":
+		op.Identifier = cleanRel(src.Path)
+		d.Platform = platform
+		pinned()
+		d.Description = "read OCI layout " + op.Identifier
+	case "http":
+		op.Identifier = src.URL
+		name := src.Filename
+		if name == "" {
+			name = path.Base(strings.SplitN(src.URL, "?", 2)[0])
+		}
+		mode := src.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		op.Attrs = map[string]string{"filename": name, "mode": fmt.Sprintf("%04o", mode)}
+		pinned()
+		d.Description = "download " + src.URL
+	case "git":
+		op.Identifier = src.URL
+		if src.KeepGitDir {
+			op.Attrs = map[string]string{"keep_git_dir": "true"}
+		}
+		pinned()
+		d.Description = "clone " + src.URL
+		if src.GitRef != "" {
+			d.Description += " " + src.GitRef
+		}
+	case "local":
+		op.Identifier = cleanRel(src.Path)
+		if c.opts.LocalHash == nil {
+			return "", diag(src.DeclRange, "Cannot hash local source", "kiln was built without a local source hasher; this is a bug.")
+		}
+		dir := filepath.Join(c.cfg.Dir, filepath.FromSlash(op.Identifier))
+		h, err := c.opts.LocalHash(dir, src.Include, src.Exclude)
+		if err != nil {
+			return "", diag(src.DeclRange, "Cannot read local source", fmt.Sprintf("Hashing %s: %v.", src.Address(), err))
+		}
+		op.Pin = h
+		// Patterns shape the copied set; the hash already covers what they
+		// select, but a different selection of the same files is a different
+		// request, so they are part of the identity too.
+		if len(src.Include) > 0 || len(src.Exclude) > 0 {
+			op.Attrs = map[string]string{}
+			if len(src.Include) > 0 {
+				op.Attrs["include"] = strings.Join(src.Include, "\n")
+			}
+			if len(src.Exclude) > 0 {
+				op.Attrs["exclude"] = strings.Join(src.Exclude, "\n")
+			}
+		}
+		d.Description = "local " + op.Identifier
+	default:
+		return "", diag(src.DeclRange, "Unsupported source type", fmt.Sprintf("kiln cannot build source type %q yet.", src.Type))
+	}
+	dg, err := c.g.add(d)
+	if err != nil {
+		return "", diag(src.DeclRange, "Invalid source", err.Error())
+	}
+	return dg, nil
+}
+
+// cleanRel makes a build-file-relative path canonical ("./x/" -> "x"), so
+// that spelling does not change digests.
+func cleanRel(p string) string {
+	if p == "" {
+		return "."
+	}
+	return path.Clean(filepath.ToSlash(p))
+}
+
+// run holds the state a stage threads through its steps, like a
+// Dockerfile's ENV, WORKDIR and USER.
+type run struct {
+	state   digest.Digest
+	env     map[string]string
+	workdir string
+	user    string
+}
+
+func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Diagnostics) {
+	if st.Platform != "" {
+		platform = st.Platform
+	}
+	key := stateKey{st.Name, platform}
+	if d, ok := c.done[key]; ok {
+		return d, nil
+	}
+	if c.busy[key] {
+		return "", diag(st.DeclRange, "Stage depends on itself", fmt.Sprintf("stage %q needs its own result.", st.Name))
+	}
+	c.busy[key] = true
+	defer delete(c.busy, key)
+
+	base, diags := c.state(st.From, platform)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	r := &run{state: base, env: map[string]string{}, workdir: "/", user: st.User}
+	for k, v := range st.Env {
+		r.env[k] = v
+	}
+	if st.Workdir != "" {
+		r.workdir = path.Join("/", st.Workdir)
+	}
+	for i, step := range st.Steps {
+		name := fmt.Sprintf("%s/%s[%d]", st.Address(), step.Kind, i)
+		d := c.step(st, step, r, platform, name)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			return "", diags
+		}
+	}
+	c.done[key] = r.state
+	return r.state, diags
+}
+
+func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name string) hcl.Diagnostics {
+	abs := func(p string) string {
+		if path.IsAbs(p) {
+			return path.Clean(p)
+		}
+		return path.Join(r.workdir, p)
+	}
+	switch s.Kind {
+	case "env":
+		for k, v := range s.Env {
+			r.env[k] = v
+		}
+		return nil
+	case "workdir":
+		r.workdir = abs(s.Path)
+		return nil
+	case "user":
+		r.user = s.User
+		return nil
+	case "run":
+		return c.runStep(st, s, r, platform, name)
+	}
+
+	fo := &FileOp{Base: -1}
+	d := &Derivation{Kind: KindFile, SourceDateEpoch: c.epoch, File: fo, Name: name}
+	if r.state != "" {
+		fo.Base = 0
+		d.Inputs = []digest.Digest{r.state}
+	}
+	switch s.Kind {
+	case "copy":
+		if s.From.IsScratch() {
+			return diag(s.Range, "copy needs from", "Set from = source.local.NAME or stage.NAME: the state to copy out of.")
+		}
+		src, diags := c.state(s.From, platform)
+		if diags.HasErrors() {
+			return diags
+		}
+		uid, gid, err := parseChown(s.Chown)
+		if err != nil {
+			return diag(s.Range, "Invalid chown", err.Error())
+		}
+		mode, chmod, err := parseMode(s.Chmod, 0)
+		if err != nil {
+			return diag(s.Range, "Invalid chmod", err.Error())
+		}
+		if src == "" {
+			return diag(s.From.Range, "copy from an empty state", fmt.Sprintf("%s is scratch: there is nothing to copy.", s.From.Address()))
+		}
+		d.Inputs = append(d.Inputs, src)
+		dest := abs(s.Dest)
+		if strings.HasSuffix(s.Dest, "/") && dest != "/" {
+			dest += "/"
+		}
+		for _, p := range s.Src {
+			fo.Actions = append(fo.Actions, FileAction{
+				Action: "copy", SrcInput: len(d.Inputs) - 1, Src: path.Join("/", p), Path: dest,
+				Mode: mode, ChmodSet: chmod, UID: uid, GID: gid, Parents: true,
+			})
+		}
+		d.Description = fmt.Sprintf("copy %s:%s -> %s", s.From.Address(), strings.Join(s.Src, ","), dest)
+	case "mkdir":
+		mode, _, err := parseMode(s.Mode, 0o755)
+		if err != nil {
+			return diag(s.Range, "Invalid mode", err.Error())
+		}
+		uid, gid, err := parseChown(s.Chown)
+		if err != nil {
+			return diag(s.Range, "Invalid chown", err.Error())
+		}
+		fo.Actions = []FileAction{{Action: "mkdir", Path: abs(s.Path), Mode: mode, Parents: s.Parents, UID: uid, GID: gid}}
+		d.Description = "mkdir " + abs(s.Path)
+	case "file":
+		mode, _, err := parseMode(s.Mode, 0o644)
+		if err != nil {
+			return diag(s.Range, "Invalid mode", err.Error())
+		}
+		uid, gid, err := parseChown(s.Chown)
+		if err != nil {
+			return diag(s.Range, "Invalid chown", err.Error())
+		}
+		fo.Actions = []FileAction{{Action: "mkfile", Path: abs(s.Path), Mode: mode, Data: s.Content, UID: uid, GID: gid, Parents: true}}
+		d.Description = "write " + abs(s.Path)
+	case "symlink":
+		fo.Actions = []FileAction{{Action: "symlink", Path: abs(s.Path), Target: s.Target, Parents: true}}
+		d.Description = fmt.Sprintf("symlink %s -> %s", abs(s.Path), s.Target)
+	case "remove":
+		fo.Actions = []FileAction{{Action: "rm", Path: abs(s.Path), AllowNotFound: true}}
+		d.Description = "remove " + abs(s.Path)
+	default:
+		return diag(s.Range, "Unsupported step", fmt.Sprintf("kiln cannot compile a %q step.", s.Kind))
+	}
+	dg, err := c.g.add(d)
+	if err != nil {
+		return diag(s.Range, "Invalid step", err.Error())
+	}
+	r.state = dg
+	return nil
+}
+
+func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name string) hcl.Diagnostics {
+	args := s.Args
+	if s.Shell != "" {
+		args = []string{"/bin/sh", "-c", s.Shell}
+	}
+	if len(args) == 0 {
+		return diag(s.Range, "run has no command", `Set command = ["prog", "arg"] or shell = "...".`)
+	}
+	env := map[string]string{
+		"PATH":              DefaultPath,
+		"HOME":              "/root",
+		"TZ":                "UTC",
+		"LANG":              "C.UTF-8",
+		"SOURCE_DATE_EPOCH": strconv.FormatInt(c.epoch, 10),
+	}
+	for k, v := range r.env {
+		env[k] = v
+	}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	if _, ok := s.Env["SOURCE_DATE_EPOCH"]; ok {
+		return diag(s.Range, "SOURCE_DATE_EPOCH is set by kiln", "Set it with kiln { source_date_epoch = N } or --source-date-epoch so that it is the same for every step and in the outputs.")
+	}
+	cwd := r.workdir
+	if s.Workdir != "" {
+		cwd = path.Join(cwd, s.Workdir)
+	}
+	user := r.user
+	if s.User != "" {
+		user = s.User
+	}
+	network := "none"
+	if s.Network != "" {
+		network = s.Network
+	} else if st.Network != "" {
+		network = st.Network
+	}
+	ex := &ExecOp{Args: args, Env: sortedEnv(env), Cwd: cwd, User: user, Hostname: SandboxHostname, Network: network, Root: -1}
+	d := &Derivation{Kind: KindExec, Platform: platform, SourceDateEpoch: c.epoch, Exec: ex, Name: name}
+	if r.state != "" {
+		ex.Root = 0
+		d.Inputs = []digest.Digest{r.state}
+	}
+	if s.FixedOutput {
+		addr := name
+		if c.opts.Pins != nil {
+			if h, ok := c.opts.Pins.FixedOutput(addr); ok {
+				ex.OutputHash = h
+			}
+		}
+		if ex.OutputHash == "" {
+			d.Unresolved = true
+		}
+	} else if network != "none" {
+		return diag(s.Range, "Network needs a fixed output", `Only a run step with fixed_output = true may use network = "host": its result is pinned in build.lock.hcl, so the network cannot change it unnoticed.`)
+	}
+	for _, m := range s.Mounts {
+		km := Mount{Type: m.Type, Dest: path.Clean(path.Join("/", m.Target)), Input: -1}
+		switch m.Type {
+		case "input":
+			in, diags := c.state(m.From, platform)
+			if diags.HasErrors() {
+				return diags
+			}
+			if in == "" {
+				return diag(m.Range, "Mount of an empty state", fmt.Sprintf("%s is scratch; mount a source or a stage.", m.From.Address()))
+			}
+			d.Inputs = append(d.Inputs, in)
+			km.Input = len(d.Inputs) - 1
+			if m.Source != "" && m.Source != "/" {
+				km.Selector = path.Clean(path.Join("/", m.Source))
+			}
+			km.ReadOnly = !m.ReadWrite
+		case "cache":
+			km.CacheID = m.ID
+			if km.CacheID == "" {
+				km.CacheID = km.Dest
+			}
+			km.Sharing = m.Sharing
+			if km.Sharing == "" {
+				km.Sharing = "shared"
+			}
+		case "tmpfs":
+			km.SizeBytes = m.SizeBytes
+		case "secret":
+			if m.ID == "" {
+				return diag(m.Range, "Secret needs an id", `Set id = "NAME"; pass the value with --secret id=NAME,src=FILE or env=VAR.`)
+			}
+			km.SecretID = m.ID
+			km.SecretEnv = m.Env
+			km.Required = m.Required
+			if m.Target == "" {
+				km.Dest = "/run/secrets/" + m.ID
+			}
+			if m.Env != "" && m.Target == "" {
+				km.Dest = ""
+			}
+			mode, _, err := parseMode(m.Mode, 0o400)
+			if err != nil {
+				return diag(m.Range, "Invalid mode", err.Error())
+			}
+			km.Mode = mode
+		default:
+			return diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret.", m.Type))
+		}
+		ex.Mounts = append(ex.Mounts, km)
+	}
+	sort.SliceStable(ex.Mounts, func(i, j int) bool { return ex.Mounts[i].Dest < ex.Mounts[j].Dest })
+	d.Limits = Limits{MemoryBytes: st.Limits.MemoryBytes, Pids: st.Limits.Pids, TimeoutSec: st.Limits.TimeoutSec}
+	if s.Limits.MemoryBytes != 0 {
+		d.Limits.MemoryBytes = s.Limits.MemoryBytes
+	}
+	if s.Limits.Pids != 0 {
+		d.Limits.Pids = s.Limits.Pids
+	}
+	if s.Limits.TimeoutSec != 0 {
+		d.Limits.TimeoutSec = s.Limits.TimeoutSec
+	}
+	d.Description = "run " + shellQuote(args)
+	dg, err := c.g.add(d)
+	if err != nil {
+		return diag(s.Range, "Invalid run step", err.Error())
+	}
+	r.state = dg
+	return nil
+}
+
+func sortedEnv(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func shellQuote(args []string) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>(){}*?!#~") {
+			b.WriteString(a)
+			continue
+		}
+		b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
+	}
+	s := b.String()
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
+
+// parseMode parses an octal mode such as "0755"; empty gives def.
+func parseMode(s string, def uint32) (uint32, bool, error) {
+	if s == "" {
+		return def, false, nil
+	}
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o7777 {
+		return 0, false, fmt.Errorf("mode %q is not an octal mode such as \"0755\"", s)
+	}
+	return uint32(v), true, nil
+}
+
+// parseChown parses "uid:gid" or "uid" (numeric: names would need the
+// target's /etc/passwd at compile time).
+func parseChown(s string) (int, int, error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	u, g, hasG := strings.Cut(s, ":")
+	uid, err := strconv.Atoi(u)
+	if err != nil || uid < 0 {
+		return 0, 0, fmt.Errorf("owner %q must be numeric uid[:gid], such as \"1000:1000\"", s)
+	}
+	gid := uid
+	if hasG {
+		gid, err = strconv.Atoi(g)
+		if err != nil || gid < 0 {
+			return 0, 0, fmt.Errorf("owner %q must be numeric uid[:gid], such as \"1000:1000\"", s)
+		}
+	}
+	return uid, gid, nil
+}
+
+func diag(r hcl.Range, summary, detail string) hcl.Diagnostics {
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail}
+	if r.Filename != "" {
+		rr := r
+		d.Subject = &rr
+	}
+	return hcl.Diagnostics{d}
+}

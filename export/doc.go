@@ -1,0 +1,16 @@
+// Package export owns what kiln ships: image layers turned into blobs,
+// image configs, manifests and indexes assembled from an image block, and
+// the exporters that write them (OCI layout directory or tar, docker
+// archive, registry push) or write a state's files (local directory, tar).
+//
+// Every byte it writes is deterministic: one JSON encoder over frozen
+// structs, times from SOURCE_DATE_EPOCH, compression with pinned parameters
+// (package compress), entries and manifests in sorted order. It depends on
+// the store and the layer package only through the Layer and BlobStore
+// interfaces, so either side can change without the other.
+//
+// Writing is atomic: each exporter writes a temporary sibling of its
+// destination and renames it into place, so a failed export leaves nothing
+// at the destination. An existing destination is an error unless the
+// output spec says force=true (Output.Force).
+package export

@@ -1,0 +1,348 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/kiln-build/kiln/lang"
+)
+
+// Docker media types, used only in docker archives.
+const (
+	DockerManifestType = "application/vnd.docker.distribution.manifest.v2+json"
+	DockerConfigType   = "application/vnd.docker.container.image.v1+json"
+	dockerLayerGzip    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+	dockerLayer        = "application/vnd.docker.image.rootfs.diff.tar"
+)
+
+// Annotation keys kiln sets from what it knows.
+const (
+	AnnotationCreated  = ocispec.AnnotationCreated
+	AnnotationSource   = ocispec.AnnotationSource
+	AnnotationRevision = ocispec.AnnotationRevision
+)
+
+// ImageSpec is the image block's settings, applied over the base config.
+type ImageSpec struct {
+	Entrypoint  []string
+	Cmd         []string
+	Env         map[string]string
+	Workdir     string
+	User        string
+	Labels      map[string]string
+	Annotations map[string]string
+	Expose      []string
+	Volumes     []string
+	StopSignal  string
+	Squash      bool
+}
+
+// SpecFromLang takes the settings of an evaluated image block.
+func SpecFromLang(img *lang.Image) ImageSpec {
+	return ImageSpec{
+		Entrypoint: img.Entrypoint, Cmd: img.Cmd, Env: img.Env, Workdir: img.Workdir,
+		User: img.User, Labels: img.Labels, Annotations: img.Annotations,
+		Expose: img.Expose, Volumes: img.Volumes, StopSignal: img.StopSignal, Squash: img.Squash,
+	}
+}
+
+// PlatformInput is one platform's part of an image.
+type PlatformInput struct {
+	Platform ocispec.Platform
+	// Layers bottom first, base image layers included.
+	Layers []LayerInput
+	// BaseConfig is the base image's config JSON, or nil for scratch. Its
+	// rootfs.diff_ids must be the diff_ids of the first layers.
+	BaseConfig []byte
+}
+
+// ImageInput is everything an image is made of.
+type ImageInput struct {
+	Spec            ImageSpec
+	Platforms       []PlatformInput
+	SourceDateEpoch int64
+	// Source and Revision become org.opencontainers.image.source and
+	// .revision when set.
+	Source, Revision string
+}
+
+// Manifest is one platform's image: its config and manifest, encoded.
+type Manifest struct {
+	Platform   ocispec.Platform
+	Config     []byte
+	ConfigDesc ocispec.Descriptor
+	Raw        []byte
+	Desc       ocispec.Descriptor // with Platform set
+	Layers     []ocispec.Descriptor
+}
+
+// Image is an assembled image: its layer blobs are in the BlobStore, its
+// JSON documents here.
+type Image struct {
+	// Manifests are sorted by platform.
+	Manifests []Manifest
+	// Index is the image index for a multi-platform image, nil otherwise.
+	Index []byte
+	// Descriptor is the top: the index when there is one, else the manifest.
+	Descriptor ocispec.Descriptor
+	// Docker tells that the documents use docker media types.
+	Docker bool
+}
+
+// AssembleOptions say how an image is encoded.
+type AssembleOptions struct {
+	Compression Compression
+	// DockerMediaTypes writes docker media types (docker archives) instead
+	// of OCI ones.
+	DockerMediaTypes bool
+}
+
+// marshal is the one JSON encoder of export: encoding/json over frozen
+// structs writes fields in declaration order and map keys sorted. HTML
+// escaping is off, as in the image-spec's own examples, and the trailing
+// newline of Encoder is dropped so that a document is its bytes.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encoding %T: %w", v, err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+func descriptorOf(mt string, raw []byte) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
+}
+
+// Assemble builds the image: layer blobs into store (cached by content),
+// config, manifests and, for several platforms, the index.
+func Assemble(store BlobStore, in *ImageInput, opts AssembleOptions) (*Image, error) {
+	if len(in.Platforms) == 0 {
+		return nil, fmt.Errorf("image has no platforms")
+	}
+	if opts.Compression.Type == "" {
+		opts.Compression.Type = "gzip"
+	}
+	created := time.Unix(in.SourceDateEpoch, 0).UTC()
+	annotations := map[string]string{AnnotationCreated: created.Format(time.RFC3339)}
+	if in.Source != "" {
+		annotations[AnnotationSource] = in.Source
+	}
+	if in.Revision != "" {
+		annotations[AnnotationRevision] = in.Revision
+	}
+	maps.Copy(annotations, in.Spec.Annotations)
+
+	img := &Image{Docker: opts.DockerMediaTypes}
+	seen := map[string]bool{}
+	for _, p := range in.Platforms {
+		key := FormatPlatform(p.Platform)
+		if seen[key] {
+			return nil, fmt.Errorf("platform %s is given twice", key)
+		}
+		seen[key] = true
+		m, err := assemblePlatform(store, in, p, created, annotations, opts)
+		if err != nil {
+			return nil, fmt.Errorf("platform %s: %w", key, err)
+		}
+		img.Manifests = append(img.Manifests, m)
+	}
+	sort.Slice(img.Manifests, func(i, j int) bool {
+		return FormatPlatform(img.Manifests[i].Platform) < FormatPlatform(img.Manifests[j].Platform)
+	})
+	if len(img.Manifests) == 1 {
+		img.Descriptor = img.Manifests[0].Desc
+		return img, nil
+	}
+	if opts.DockerMediaTypes {
+		return nil, fmt.Errorf("a docker archive holds one platform, this image has %d: export one platform or use type=oci", len(img.Manifests))
+	}
+	idx := ocispec.Index{
+		Versioned:   specs.Versioned{SchemaVersion: 2},
+		MediaType:   ocispec.MediaTypeImageIndex,
+		Annotations: annotations,
+	}
+	for _, m := range img.Manifests {
+		idx.Manifests = append(idx.Manifests, m.Desc)
+	}
+	raw, err := marshal(idx)
+	if err != nil {
+		return nil, err
+	}
+	img.Index = raw
+	img.Descriptor = descriptorOf(ocispec.MediaTypeImageIndex, raw)
+	return img, nil
+}
+
+func assemblePlatform(store BlobStore, in *ImageInput, p PlatformInput, created time.Time, annotations map[string]string, opts AssembleOptions) (Manifest, error) {
+	if len(p.Layers) == 0 {
+		return Manifest{}, fmt.Errorf("image has no layers: give the image block a from, or steps that add files")
+	}
+	var cfg ocispec.Image
+	if p.BaseConfig != nil {
+		if err := json.Unmarshal(p.BaseConfig, &cfg); err != nil {
+			return Manifest{}, fmt.Errorf("decoding base image config: %w", err)
+		}
+	}
+	base := cfg.RootFS.DiffIDs
+	if len(base) > len(p.Layers) {
+		return Manifest{}, fmt.Errorf("base config has %d layers, only %d layers given", len(base), len(p.Layers))
+	}
+	for i, d := range base {
+		if p.Layers[i].Layer == nil || p.Layers[i].Layer.DiffID() != d {
+			return Manifest{}, fmt.Errorf("layer %d is not the base image's layer %s", i, d)
+		}
+	}
+	history := cfg.History
+	layers := p.Layers
+	if in.Spec.Squash {
+		var ls []Layer
+		for _, li := range layers {
+			ls = append(ls, li.Layer)
+		}
+		sq, err := Squash(ls)
+		if err != nil {
+			return Manifest{}, err
+		}
+		for i := range history {
+			history[i].EmptyLayer = true
+		}
+		var by []string
+		for _, li := range layers[len(base):] {
+			by = append(by, li.CreatedBy)
+		}
+		layers = []LayerInput{{Layer: sq, CreatedBy: "kiln squash: " + strings.Join(by, "; ")}}
+		base = nil
+	}
+	for _, li := range layers[len(base):] {
+		history = append(history, ocispec.History{Created: &created, CreatedBy: li.CreatedBy})
+	}
+
+	var blobs []layerBlob
+	for i, li := range layers {
+		lb, err := blobFor(store, li, opts.Compression)
+		if err != nil {
+			return Manifest{}, fmt.Errorf("layer %d: %w", i, err)
+		}
+		blobs = append(blobs, lb)
+	}
+
+	cfg.Created = &created
+	cfg.Platform = p.Platform
+	cfg.RootFS = ocispec.RootFS{Type: "layers"}
+	for _, b := range blobs {
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, b.diffID)
+	}
+	cfg.History = history
+	applySpec(&cfg.Config, in.Spec)
+	rawCfg, err := marshal(cfg)
+	if err != nil {
+		return Manifest{}, err
+	}
+
+	cfgType, mfType := ocispec.MediaTypeImageConfig, ocispec.MediaTypeImageManifest
+	if opts.DockerMediaTypes {
+		cfgType, mfType = DockerConfigType, DockerManifestType
+	}
+	mf := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: mfType,
+		Config:    descriptorOf(cfgType, rawCfg),
+	}
+	if !opts.DockerMediaTypes {
+		mf.Annotations = annotations
+	}
+	for _, b := range blobs {
+		d := b.desc
+		if opts.DockerMediaTypes {
+			switch d.MediaType {
+			case ocispec.MediaTypeImageLayerGzip:
+				d.MediaType = dockerLayerGzip
+			case ocispec.MediaTypeImageLayer:
+				d.MediaType = dockerLayer
+			default:
+				return Manifest{}, fmt.Errorf("a docker archive takes gzip, estargz or uncompressed layers, not %s: set compression=gzip", d.MediaType)
+			}
+		}
+		mf.Layers = append(mf.Layers, d)
+	}
+	raw, err := marshal(mf)
+	if err != nil {
+		return Manifest{}, err
+	}
+	desc := descriptorOf(mfType, raw)
+	plat := p.Platform
+	desc.Platform = &plat
+	return Manifest{Platform: p.Platform, Config: rawCfg, ConfigDesc: mf.Config, Raw: raw, Desc: desc, Layers: mf.Layers}, nil
+}
+
+// applySpec extends a base config as Docker does: env merged by name (the
+// block wins), labels, ports and volumes merged, an entrypoint set without a
+// cmd clears the inherited cmd, other settings replace the base's when set.
+func applySpec(c *ocispec.ImageConfig, s ImageSpec) {
+	if len(s.Env) > 0 {
+		pos := map[string]int{}
+		for i, kv := range c.Env {
+			k, _, _ := strings.Cut(kv, "=")
+			pos[k] = i
+		}
+		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+			kv := k + "=" + s.Env[k]
+			if i, ok := pos[k]; ok {
+				c.Env[i] = kv
+			} else {
+				c.Env = append(c.Env, kv)
+			}
+		}
+	}
+	if s.Entrypoint != nil {
+		c.Entrypoint = s.Entrypoint
+		if s.Cmd == nil {
+			c.Cmd = nil
+		}
+	}
+	if s.Cmd != nil {
+		c.Cmd = s.Cmd
+	}
+	if s.Workdir != "" {
+		c.WorkingDir = s.Workdir
+	}
+	if s.User != "" {
+		c.User = s.User
+	}
+	if s.StopSignal != "" {
+		c.StopSignal = s.StopSignal
+	}
+	if len(s.Labels) > 0 {
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		maps.Copy(c.Labels, s.Labels)
+	}
+	for _, p := range s.Expose {
+		if !strings.Contains(p, "/") {
+			p += "/tcp"
+		}
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		c.ExposedPorts[p] = struct{}{}
+	}
+	for _, v := range s.Volumes {
+		if c.Volumes == nil {
+			c.Volumes = map[string]struct{}{}
+		}
+		c.Volumes[v] = struct{}{}
+	}
+}

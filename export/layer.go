@@ -1,0 +1,234 @@
+package export
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/containerd/stargz-snapshotter/estargz"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/kiln-build/kiln/export/compress"
+)
+
+// Layer is one uncompressed layer: its diff_id and a way to stream its
+// canonical tar.
+type Layer interface {
+	DiffID() digest.Digest
+	Size() int64
+	Open() (io.ReadCloser, error)
+}
+
+// BlobStore is where compressed blobs are cached by content, so a second
+// export compresses nothing. The store implements it. AddBlob takes an
+// empty expected digest when the digest is not known in advance.
+type BlobStore interface {
+	// GetMeta and PutMeta hold small records; export keeps, under
+	// namespace MetaNamespace, diffID+compression+level -> blob descriptor.
+	GetMeta(ns, key string) ([]byte, bool, error)
+	PutMeta(ns, key string, val []byte) error
+	HasBlob(d digest.Digest) (bool, error)
+	BlobPath(d digest.Digest) string
+	AddBlob(r io.Reader, expected digest.Digest) (digest.Digest, int64, error)
+}
+
+// MetaNamespace is the BlobStore metadata namespace export writes.
+const MetaNamespace = "export.blob"
+
+// LayerInput is one layer of an image, bottom first.
+type LayerInput struct {
+	Layer Layer
+	// Blob, when set, is the layer's existing compressed blob, already in
+	// the BlobStore: a base image layer. It is reused as it is, never
+	// recompressed, unless force-compression asks for another compression.
+	Blob *ocispec.Descriptor
+	// CreatedBy is the history entry for the layer: what built it, without
+	// host-dependent text. Ignored for layers covered by the base config's
+	// history.
+	CreatedBy string
+}
+
+// Compression is how layers are written: BuildKit's compression,
+// compression-level and force-compression output options.
+type Compression struct {
+	Type  compress.Type
+	Level int // 0: the type's default
+	// Force recompresses base layers whose compression differs.
+	Force bool
+}
+
+// cachedBlob is the metadata record for one compressed layer. DiffID is
+// the blob's own diff_id, which for eStargz differs from the input's.
+type cachedBlob struct {
+	Descriptor ocispec.Descriptor `json:"descriptor"`
+	DiffID     digest.Digest      `json:"diffID"`
+}
+
+// layerBlob is a layer as it appears in an image.
+type layerBlob struct {
+	desc   ocispec.Descriptor // OCI media types; converted for docker
+	diffID digest.Digest
+}
+
+func mediaTypeOf(t compress.Type) string {
+	switch t {
+	case compress.Zstd:
+		return ocispec.MediaTypeImageLayerZstd
+	case compress.Uncompressed:
+		return ocispec.MediaTypeImageLayer
+	}
+	return ocispec.MediaTypeImageLayerGzip
+}
+
+// ociLayerType maps docker layer media types onto OCI ones, so a base
+// layer pulled with either keeps one spelling in kiln's manifests.
+func ociLayerType(mt string) string {
+	switch mt {
+	case "application/vnd.docker.image.rootfs.diff.tar.gzip":
+		return ocispec.MediaTypeImageLayerGzip
+	case "application/vnd.docker.image.rootfs.diff.tar":
+		return ocispec.MediaTypeImageLayer
+	case "application/vnd.docker.image.rootfs.diff.tar.zstd":
+		return ocispec.MediaTypeImageLayerZstd
+	}
+	return mt
+}
+
+func isEstargz(d ocispec.Descriptor) bool {
+	_, ok := d.Annotations[estargz.TOCJSONDigestAnnotation]
+	return ok
+}
+
+// matches reports whether an existing blob already has compression t, so
+// that force-compression leaves it alone.
+func matches(d ocispec.Descriptor, t compress.Type) bool {
+	if t == compress.Estargz {
+		return isEstargz(d)
+	}
+	return ociLayerType(d.MediaType) == mediaTypeOf(t) && !isEstargz(d)
+}
+
+// blobFor returns the blob of one layer in compression c, from the base
+// image, from the cache, or compressed now and added to the store.
+func blobFor(store BlobStore, li LayerInput, c Compression) (layerBlob, error) {
+	if li.Layer == nil {
+		return layerBlob{}, fmt.Errorf("layer has no content")
+	}
+	if li.Blob != nil && (!c.Force || matches(*li.Blob, c.Type)) {
+		ok, err := store.HasBlob(li.Blob.Digest)
+		if err != nil {
+			return layerBlob{}, fmt.Errorf("looking up base layer blob %s: %w", li.Blob.Digest, err)
+		}
+		if !ok {
+			return layerBlob{}, fmt.Errorf("base layer blob %s is not in the store", li.Blob.Digest)
+		}
+		d := ocispec.Descriptor{MediaType: ociLayerType(li.Blob.MediaType), Digest: li.Blob.Digest, Size: li.Blob.Size, Annotations: li.Blob.Annotations}
+		return layerBlob{desc: d, diffID: li.Layer.DiffID()}, nil
+	}
+	level, err := compress.Level(c.Type, c.Level)
+	if err != nil {
+		return layerBlob{}, err
+	}
+	key := string(li.Layer.DiffID()) + "+" + string(c.Type) + "+" + strconv.Itoa(level)
+	if raw, ok, err := store.GetMeta(MetaNamespace, key); err != nil {
+		return layerBlob{}, fmt.Errorf("reading blob cache: %w", err)
+	} else if ok {
+		var cb cachedBlob
+		if json.Unmarshal(raw, &cb) == nil && cb.Descriptor.Digest.Validate() == nil {
+			if has, err := store.HasBlob(cb.Descriptor.Digest); err == nil && has {
+				return layerBlob{desc: cb.Descriptor, diffID: cb.DiffID}, nil
+			}
+		}
+		// A record whose blob is gone (collected) or unreadable is rebuilt.
+	}
+	lb, err := compressLayer(store, li.Layer, c.Type, level)
+	if err != nil {
+		return layerBlob{}, fmt.Errorf("compressing layer %s as %s: %w", li.Layer.DiffID(), c.Type, err)
+	}
+	raw, err := marshal(cachedBlob{Descriptor: lb.desc, DiffID: lb.diffID})
+	if err != nil {
+		return layerBlob{}, err
+	}
+	if err := store.PutMeta(MetaNamespace, key, raw); err != nil {
+		return layerBlob{}, fmt.Errorf("recording blob cache: %w", err)
+	}
+	return lb, nil
+}
+
+// compressLayer streams the layer's tar through the compressor into the
+// store, checking on the way that the tar is the one its diff_id names.
+func compressLayer(store BlobStore, l Layer, t compress.Type, level int) (layerBlob, error) {
+	rc, err := l.Open()
+	if err != nil {
+		return layerBlob{}, fmt.Errorf("opening layer: %w", err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	src := io.TeeReader(rc, h)
+	checkDiffID := func() error {
+		if got := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)); got != l.DiffID() {
+			return fmt.Errorf("layer content is %s, not its diff_id %s", got, l.DiffID())
+		}
+		return nil
+	}
+	if t == compress.Estargz {
+		return estargzLayer(store, src, checkDiffID, level)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := compress.Compress(pw, src, t, level)
+		if err == nil {
+			err = checkDiffID()
+		}
+		pw.CloseWithError(err)
+	}()
+	d, size, err := store.AddBlob(pr, "")
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
+		return layerBlob{}, err
+	}
+	return layerBlob{desc: ocispec.Descriptor{MediaType: mediaTypeOf(t), Digest: d, Size: size}, diffID: l.DiffID()}, nil
+}
+
+// estargzLayer spools the tar to a temporary file: eStargz reorders entries
+// and so needs random access to its input.
+func estargzLayer(store BlobStore, src io.Reader, check func() error, level int) (layerBlob, error) {
+	f, err := os.CreateTemp("", "kiln-estargz-*.tar")
+	if err != nil {
+		return layerBlob{}, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	n, err := io.CopyBuffer(f, src, make([]byte, 1<<20))
+	if err != nil {
+		return layerBlob{}, fmt.Errorf("spooling layer: %w", err)
+	}
+	if err := check(); err != nil {
+		return layerBlob{}, err
+	}
+	pr, pw := io.Pipe()
+	infoc := make(chan *compress.EstargzInfo, 1)
+	go func() {
+		info, err := compress.BuildEstargz(pw, io.NewSectionReader(f, 0, n), level)
+		infoc <- info
+		pw.CloseWithError(err)
+	}()
+	d, size, err := store.AddBlob(pr, "")
+	pr.CloseWithError(io.ErrClosedPipe)
+	info := <-infoc
+	if err != nil {
+		return layerBlob{}, err
+	}
+	desc := ocispec.Descriptor{
+		MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: size,
+		Annotations: map[string]string{
+			estargz.TOCJSONDigestAnnotation:         info.TOCDigest.String(),
+			estargz.StoreUncompressedSizeAnnotation: strconv.FormatInt(info.UncompressedSize, 10),
+		},
+	}
+	return layerBlob{desc: desc, diffID: info.DiffID}, nil
+}

@@ -1,0 +1,117 @@
+package export
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// extract unpacks f's tar into dir/sub through an os.Root, so no entry,
+// however named and whatever symlinks came before it, writes outside dir.
+// Modes are set after creation (the umask does not apply); mtimes of files
+// and directories are set as recorded, directories last. Ownership is the
+// caller's, as with buildx's local exporter. It returns the tar's sha256.
+func extract(ctx context.Context, dir, sub string, f Files) (string, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	name := FormatPlatform(f.Platform)
+	if sub != "" {
+		if err := root.Mkdir(sub, 0o755); err != nil {
+			return "", err
+		}
+		if err := root.Chmod(sub, 0o755); err != nil {
+			return "", err
+		}
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return "", fmt.Errorf("opening files of %s: %w", name, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	tr := tar.NewReader(io.TeeReader(rc, h))
+	var dirs []*tar.Header
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading files of %s: %w", name, err)
+		}
+		rel := cleanPath(hdr.Name)
+		if rel == "" {
+			continue
+		}
+		if strings.HasPrefix(path.Base(rel), whiteoutPrefix) {
+			return "", fmt.Errorf("files of %s: %s is a whiteout; local and tar outputs take a state's merged files", name, hdr.Name)
+		}
+		p := path.Join(sub, rel)
+		mode := fs.FileMode(hdr.Mode) & fs.ModePerm
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := root.Mkdir(p, 0o755); err != nil && !os.IsExist(err) {
+				return "", fmt.Errorf("creating %s: %w", rel, err)
+			}
+			dirs = append(dirs, &tar.Header{Name: p, Mode: hdr.Mode, ModTime: hdr.ModTime})
+		case tar.TypeReg:
+			w, err := root.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+			if err != nil {
+				return "", fmt.Errorf("creating %s: %w", rel, err)
+			}
+			_, err = io.Copy(w, tr)
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return "", fmt.Errorf("writing %s: %w", rel, err)
+			}
+			if err := root.Chmod(p, mode|fs.FileMode(hdr.Mode)&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+				return "", err
+			}
+			if err := root.Chtimes(p, hdr.ModTime, hdr.ModTime); err != nil {
+				return "", err
+			}
+		case tar.TypeSymlink:
+			if err := root.Symlink(hdr.Linkname, p); err != nil {
+				return "", fmt.Errorf("creating symlink %s: %w", rel, err)
+			}
+		case tar.TypeLink:
+			if err := root.Link(path.Join(sub, cleanPath(hdr.Linkname)), p); err != nil {
+				return "", fmt.Errorf("creating hardlink %s: %w", rel, err)
+			}
+		default:
+			// Devices and fifos need privileges a local output must not
+			// depend on; BuildKit's local exporter skips them too.
+		}
+	}
+	io.Copy(h, rc)
+	// Children change their parent's mtime, so directories come last,
+	// deepest first.
+	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Name > dirs[j].Name })
+	for _, d := range dirs {
+		if err := root.Chmod(d.Name, fs.FileMode(d.Mode)&(fs.ModePerm|fs.ModeSticky)); err != nil {
+			return "", err
+		}
+		if err := root.Chtimes(d.Name, d.ModTime, d.ModTime); err != nil {
+			return "", err
+		}
+	}
+	_ = filepath.Separator
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,385 @@
+package lang
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// attrs is one block's evaluated attributes, read by type.
+type attrs struct {
+	e     *evaluator
+	attrs hcl.Attributes
+}
+
+func (e *evaluator) content(body hcl.Body, schema *hcl.BodySchema) (*hcl.BodyContent, attrs) {
+	c, ds := body.Content(schema)
+	e.add(ds)
+	return c, attrs{e: e, attrs: c.Attributes}
+}
+
+func (a attrs) has(name string) bool { return a.attrs[name] != nil }
+
+func (a attrs) rng(name string) *hcl.Range {
+	if at := a.attrs[name]; at != nil {
+		return at.Expr.Range().Ptr()
+	}
+	return nil
+}
+
+func (a attrs) get(name string, ty cty.Type) (cty.Value, bool) {
+	at := a.attrs[name]
+	if at == nil {
+		return cty.NilVal, false
+	}
+	return a.e.convertAttr(at, ty)
+}
+
+func (a attrs) str(name string) string {
+	s, _ := a.strOK(name)
+	return s
+}
+
+// strOK is str that also says whether the attribute holds a usable value.
+func (a attrs) strOK(name string) (string, bool) {
+	v, ok := a.get(name, cty.String)
+	if !ok {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+func (a attrs) boolean(name string) bool {
+	v, ok := a.get(name, cty.Bool)
+	return ok && v.True()
+}
+
+func (a attrs) strs(name string) []string {
+	at := a.attrs[name]
+	if at == nil {
+		return nil
+	}
+	v, ok := a.e.value(at.Expr, scopeAll)
+	if !ok || v.IsNull() {
+		return nil
+	}
+	out, _ := a.strsOf(at, v)
+	return out
+}
+
+// strsOf converts an evaluated value to a list of strings; the bool is
+// false when it is not one (reported).
+func (a attrs) strsOf(at *hcl.Attribute, v cty.Value) ([]string, bool) {
+	v, ok := a.e.convertValue(at, v, cty.List(cty.String))
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, v.LengthInt())
+	for it := v.ElementIterator(); it.Next(); {
+		_, el := it.Element()
+		out = append(out, el.AsString())
+	}
+	return out, true
+}
+
+// strOrStrs reads a string or a list of strings (copy's src).
+func (a attrs) strOrStrs(name string) ([]string, bool) {
+	at := a.attrs[name]
+	if at == nil {
+		return nil, false
+	}
+	v, ok := a.e.value(at.Expr, scopeAll)
+	if !ok || v.IsNull() {
+		return nil, false
+	}
+	if v.Type().IsPrimitiveType() {
+		s, ok := a.e.convertValue(at, v, cty.String)
+		if !ok {
+			return nil, false
+		}
+		return []string{s.AsString()}, true
+	}
+	return a.strsOf(at, v)
+}
+
+func (a attrs) strMap(name string) map[string]string {
+	v, ok := a.get(name, cty.Map(cty.String))
+	if !ok {
+		return nil
+	}
+	out := make(map[string]string, v.LengthInt())
+	for k, el := range v.AsValueMap() {
+		out[k] = el.AsString()
+	}
+	return out
+}
+
+// env reads an environment map and checks its names.
+func (a attrs) env(name string) map[string]string {
+	m := a.strMap(name)
+	for k := range m {
+		if !validEnvName(k) {
+			a.e.errorf(a.rng(name), "Invalid environment variable name",
+				"%q cannot be an environment variable name: use letters, digits and underscores, not starting with a digit.", k)
+		}
+	}
+	return m
+}
+
+var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func validEnvName(s string) bool { return envNameRe.MatchString(s) }
+
+func (a attrs) integer(name string) (int64, bool) {
+	v, ok := a.get(name, cty.Number)
+	if !ok {
+		return 0, false
+	}
+	bf := v.AsBigFloat()
+	n, acc := bf.Int64()
+	if !bf.IsInt() || acc != 0 {
+		a.e.errorf(a.rng(name), "Invalid attribute value", "Attribute %q must be a whole number.", name)
+		return 0, false
+	}
+	return n, true
+}
+
+// parsed reads a string attribute through parse, reporting at the
+// attribute.
+func (a attrs) parsed(name string, parse func(string) error) (string, bool) {
+	if !a.has(name) {
+		return "", false
+	}
+	s := a.str(name)
+	if s == "" {
+		return "", false
+	}
+	if err := parse(s); err != nil {
+		a.e.errorf(a.rng(name), "Invalid "+strings.ReplaceAll(name, "_", " "), "Attribute %q: %s.", name, err)
+		return "", false
+	}
+	return s, true
+}
+
+func (a attrs) size(name string) int64 {
+	var n int64
+	a.parsed(name, func(s string) (err error) { n, err = parseSize(s); return })
+	return n
+}
+
+func (a attrs) duration(name string) int64 {
+	var n int64
+	a.parsed(name, func(s string) (err error) { n, err = parseDuration(s); return })
+	return n
+}
+
+func (a attrs) mode(name string) (string, uint32) {
+	var m string
+	var n uint32
+	a.parsed(name, func(s string) (err error) { m, n, err = parseMode(s); return })
+	return m, n
+}
+
+func (a attrs) oneOf(name string, allowed ...string) string {
+	s, _ := a.parsed(name, func(s string) error {
+		if !contains(allowed, s) {
+			return fmt.Errorf("%q is not allowed; use one of %s", s, strings.Join(allowed, ", "))
+		}
+		return nil
+	})
+	return s
+}
+
+func (a attrs) platforms(name string) []string {
+	ps := a.strs(name)
+	for _, p := range ps {
+		if err := checkPlatform(p); err != nil {
+			a.e.errorf(a.rng(name), "Invalid platform", "%s.", err)
+		}
+	}
+	return ps
+}
+
+func (a attrs) platform(name string) string {
+	s, _ := a.parsed(name, checkPlatform)
+	return s
+}
+
+func (a attrs) required(b *hcl.Block, name, what string) bool {
+	if a.has(name) {
+		return true
+	}
+	a.e.errorf(b.DefRange.Ptr(), "Missing required argument", "The argument %q is required: %s.", name, what)
+	return false
+}
+
+// ref reads a state reference: stage.NAME, source.TYPE.NAME, "scratch" or
+// null.
+func (a attrs) ref(name string) Ref {
+	at := a.attrs[name]
+	if at == nil {
+		return Ref{}
+	}
+	rng := at.Expr.Range()
+	v, ok := a.e.value(at.Expr, scopeAll)
+	if !ok || v.IsNull() {
+		return Ref{Range: rng}
+	}
+	if v.Type() == refType {
+		t := v.EncapsulatedValue().(*refTarget)
+		return Ref{Kind: t.kind, Type: t.typ, Name: t.name, Range: rng}
+	}
+	if v.Type() == cty.String && v.AsString() == "scratch" {
+		return Ref{Range: rng}
+	}
+	hint := ""
+	if v.Type() == cty.String {
+		hint = fmt.Sprintf(" To build on the image %q, declare source \"image\" \"NAME\" { ref = %q } and write from = source.image.NAME.", v.AsString(), v.AsString())
+	}
+	a.e.errorf(&rng, "Invalid reference", "Attribute %q must be a state: stage.NAME, source.TYPE.NAME or \"scratch\".%s", name, hint)
+	return Ref{Range: rng}
+}
+
+func (a attrs) limits() Limits {
+	var l Limits
+	l.MemoryBytes = a.size("memory")
+	if n, ok := a.integer("pids"); ok {
+		if n < 1 {
+			a.e.errorf(a.rng("pids"), "Invalid pids", "Attribute \"pids\" must be at least 1.")
+		} else {
+			l.Pids = n
+		}
+	}
+	l.TimeoutSec = a.duration("timeout")
+	return l
+}
+
+func (a attrs) absPath(name string) string {
+	s, _ := a.parsed(name, func(s string) error {
+		if !strings.HasPrefix(s, "/") {
+			return fmt.Errorf("%q is not an absolute path; write it from the root, like \"/%s\"", s, s)
+		}
+		return nil
+	})
+	return s
+}
+
+// --- kiln ---
+
+var projectSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "source_date_epoch"}, {Name: "platform"}, {Name: "default"},
+}}
+
+func (e *evaluator) decodeProject(b *hcl.Block) Project {
+	_, a := e.content(b.Body, projectSchema)
+	p := Project{Range: b.DefRange}
+	if n, ok := a.integer("source_date_epoch"); ok {
+		if n < 0 {
+			e.errorf(a.rng("source_date_epoch"), "Invalid source_date_epoch", "source_date_epoch is seconds since 1970 and cannot be negative.")
+		} else {
+			p.SourceDateEpoch = &n
+		}
+	}
+	p.Platform = a.platform("platform")
+	p.Default, e.defaultRanges = e.targetList(a, "default")
+	return p
+}
+
+// --- sources ---
+
+var sourceSchemas = map[string]*hcl.BodySchema{
+	"image": {Attributes: []hcl.AttributeSchema{{Name: "ref", Required: true}, {Name: "platforms"}}},
+	"http":  {Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "filename"}, {Name: "mode"}}},
+	"git":   {Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "ref"}, {Name: "keep_git_dir"}}},
+	"local": {Attributes: []hcl.AttributeSchema{{Name: "path"}, {Name: "include"}, {Name: "exclude"}}},
+	"oci-layout": {Attributes: []hcl.AttributeSchema{
+		{Name: "path", Required: true}, {Name: "ref"}}},
+	"deb": {Attributes: []hcl.AttributeSchema{
+		{Name: "packages", Required: true}, {Name: "suite"}, {Name: "architecture"}, {Name: "repository"}}},
+}
+
+func (e *evaluator) decodeSource(b *hcl.Block) *Source {
+	s := &Source{Type: b.Labels[0], Name: b.Labels[1], DeclRange: b.DefRange}
+	_, a := e.content(b.Body, sourceSchemas[s.Type])
+	switch s.Type {
+	case "image":
+		s.Ref = a.str("ref")
+		if a.has("ref") && s.Ref == "" {
+			e.errorf(a.rng("ref"), "Invalid image reference", "ref must name an image, like \"docker.io/library/alpine:3.20\".")
+		}
+		s.Platforms = a.platforms("platforms")
+	case "http":
+		s.URL = a.str("url")
+		if s.URL != "" {
+			u, err := url.Parse(s.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				e.errorf(a.rng("url"), "Invalid URL", "%q is not an http or https URL.", s.URL)
+			} else {
+				s.Filename = path.Base(u.Path)
+			}
+		}
+		if f := a.str("filename"); f != "" {
+			s.Filename = f
+		}
+		if a.has("filename") || s.URL != "" {
+			if s.Filename == "" || s.Filename == "/" || s.Filename == "." || s.Filename == ".." || strings.Contains(s.Filename, "/") {
+				e.errorf(b.DefRange.Ptr(), "Invalid file name", "The file name %q cannot be used; set filename to a plain name such as \"app.tar.gz\".", s.Filename)
+			}
+		}
+		s.Mode = 0o644
+		if a.has("mode") {
+			if m, n := a.mode("mode"); m != "" {
+				s.Mode = n
+			}
+		}
+	case "git":
+		s.URL = a.str("url")
+		s.GitRef = a.str("ref")
+		s.KeepGitDir = a.boolean("keep_git_dir")
+	case "local", "oci-layout":
+		s.Path = "."
+		if a.has("path") {
+			s.Path = e.relPath(a, "path")
+		}
+		if s.Type == "local" {
+			s.Include = a.strs("include")
+			s.Exclude = a.strs("exclude")
+		} else {
+			s.Ref = a.str("ref")
+		}
+	case "deb":
+		s.Packages = a.strs("packages")
+		if a.has("packages") && len(s.Packages) == 0 {
+			e.errorf(a.rng("packages"), "No packages", "List at least one package.")
+		}
+		s.Suite = a.str("suite")
+		s.Architecture = a.str("architecture")
+		s.Repository = a.str("repository")
+	}
+	return s
+}
+
+// relPath reads a path relative to the build file's folder and keeps it
+// inside: a build that reads outside its repository is not reproducible
+// from a checkout.
+func (e *evaluator) relPath(a attrs, name string) string {
+	s, ok := a.parsed(name, func(s string) error {
+		if path.IsAbs(s) {
+			return fmt.Errorf("%q is absolute; write it relative to the build file's folder", s)
+		}
+		c := path.Clean(s)
+		if c == ".." || strings.HasPrefix(c, "../") {
+			return fmt.Errorf("%q is outside the build file's folder; only its folder and sub-folders can be sources", s)
+		}
+		return nil
+	})
+	if !ok {
+		return "."
+	}
+	return path.Clean(s)
+}

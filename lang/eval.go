@@ -1,0 +1,491 @@
+package lang
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/userfunc"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/kiln-build/kiln/stdlib"
+)
+
+// refTarget is what a source.TYPE.NAME or stage.NAME expression evaluates
+// to. References are opaque capsules rather than objects so that no
+// expression can look inside another block (which would make evaluation
+// order matter) and so that a reference cannot be mistaken for a string.
+type refTarget struct {
+	kind, typ, name string
+}
+
+var refType = cty.Capsule("reference", reflect.TypeOf(refTarget{}))
+
+func refVal(kind, typ, name string) cty.Value {
+	return cty.CapsuleVal(refType, &refTarget{kind: kind, typ: typ, name: name})
+}
+
+// sourceTypes are the source kinds kiln knows how to pin and fetch.
+var sourceTypes = []string{"image", "http", "git", "local", "oci-layout", "deb"}
+
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "kiln"},
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: "source", LabelNames: []string{"type", "name"}},
+		{Type: "stage", LabelNames: []string{"name"}},
+		{Type: "image", LabelNames: []string{"name"}},
+		{Type: "artifact", LabelNames: []string{"name"}},
+		{Type: "group", LabelNames: []string{"name"}},
+	},
+}
+
+// evaluator holds the state of one Load.
+type evaluator struct {
+	l     *Loader
+	name  string // the build file as diagnostics name it
+	dir   string
+	diags hcl.Diagnostics
+
+	funcs map[string]function.Function
+	ctx   *hcl.EvalContext
+
+	varDecls   map[string]*varDecl
+	localAttrs map[string]*hcl.Attribute
+	localVals  map[string]cty.Value
+	sources    map[string]map[string]*hcl.Block // type -> name
+	stages     map[string]*hcl.Block
+
+	// where target names are written, for unknown-target errors
+	defaultRanges []hcl.Range
+	groupRanges   map[string][]hcl.Range
+}
+
+func newEvaluator(l *Loader, name, dir string) *evaluator {
+	return &evaluator{
+		l:          l,
+		name:       name,
+		dir:        dir,
+		varDecls:   map[string]*varDecl{},
+		localAttrs: map[string]*hcl.Attribute{},
+		localVals:  map[string]cty.Value{},
+		sources:    map[string]map[string]*hcl.Block{},
+		stages:     map[string]*hcl.Block{},
+
+		groupRanges: map[string][]hcl.Range{},
+	}
+}
+
+func (e *evaluator) add(ds hcl.Diagnostics) { e.diags = append(e.diags, ds...) }
+
+func (e *evaluator) errorf(rng *hcl.Range, summary, format string, args ...any) {
+	e.diags = append(e.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(format, args...),
+		Subject:  rng,
+	})
+}
+
+func (e *evaluator) run(body hcl.Body) *Config {
+	builtins := stdlib.Functions(e.dir)
+	// User functions see only the built-ins: letting them call each other
+	// would allow unbounded recursion, which no error can stop cleanly.
+	userFuncs, remain, ds := userfunc.DecodeUserFunctions(body, "function", func() *hcl.EvalContext {
+		return &hcl.EvalContext{Functions: builtins}
+	})
+	e.add(ds)
+	e.funcs = make(map[string]function.Function, len(builtins)+len(userFuncs))
+	for n, f := range builtins {
+		e.funcs[n] = f
+	}
+	if len(userFuncs) > 0 {
+		e.checkUserFuncs(body, builtins)
+		for n, f := range userFuncs {
+			if _, ok := builtins[n]; !ok {
+				e.funcs[n] = f
+			}
+		}
+	}
+
+	content, ds := remain.Content(rootSchema)
+	e.add(ds)
+
+	cfg := &Config{Dir: e.dir, Filename: filepathBase(e.name)}
+	var kilnBlock *hcl.Block
+	var localsBlocks, varBlocks []*hcl.Block
+	declared := map[string]*hcl.Block{} // address -> first declaration
+	declare := func(addr, what string, b *hcl.Block) bool {
+		if prev, ok := declared[addr]; ok {
+			e.errorf(b.DefRange.Ptr(), "Duplicate "+what,
+				"%s is already declared at %s; names are unique per kind, so rename one of them.", addr, prev.DefRange)
+			return false
+		}
+		declared[addr] = b
+		return true
+	}
+	var sourceBlocks, stageBlocks, imageBlocks, artifactBlocks, groupBlocks []*hcl.Block
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "kiln":
+			if kilnBlock != nil {
+				e.errorf(b.DefRange.Ptr(), "Duplicate kiln block", "The kiln block is already declared at %s; merge the two.", kilnBlock.DefRange)
+				continue
+			}
+			kilnBlock = b
+		case "variable":
+			if !validName(b.Labels[0]) {
+				e.badName(b, "variable")
+				continue
+			}
+			if declare("var."+b.Labels[0], "variable", b) {
+				varBlocks = append(varBlocks, b)
+			}
+		case "locals":
+			localsBlocks = append(localsBlocks, b)
+		case "source":
+			typ, name := b.Labels[0], b.Labels[1]
+			if !contains(sourceTypes, typ) {
+				e.errorf(&b.LabelRanges[0], "Unknown source type",
+					"There is no source type %q; use one of %s.", typ, strings.Join(sourceTypes, ", "))
+				continue
+			}
+			if !validName(name) {
+				e.badName(b, "source")
+				continue
+			}
+			if declare("source."+typ+"."+name, "source", b) {
+				if e.sources[typ] == nil {
+					e.sources[typ] = map[string]*hcl.Block{}
+				}
+				e.sources[typ][name] = b
+				sourceBlocks = append(sourceBlocks, b)
+			}
+		case "stage":
+			if !validName(b.Labels[0]) {
+				e.badName(b, "stage")
+				continue
+			}
+			if declare("stage."+b.Labels[0], "stage", b) {
+				e.stages[b.Labels[0]] = b
+				stageBlocks = append(stageBlocks, b)
+			}
+		case "image", "artifact", "group":
+			if !validName(b.Labels[0]) {
+				e.badName(b, b.Type)
+				continue
+			}
+			// Images, artifacts and groups share one namespace: a
+			// target name on the command line must mean one thing.
+			if !declare("target."+b.Labels[0], "target name", b) {
+				continue
+			}
+			switch b.Type {
+			case "image":
+				imageBlocks = append(imageBlocks, b)
+			case "artifact":
+				artifactBlocks = append(artifactBlocks, b)
+			default:
+				groupBlocks = append(groupBlocks, b)
+			}
+		}
+	}
+
+	cfg.Variables = e.bindVariables(varBlocks)
+	e.ctx = &hcl.EvalContext{Functions: e.funcs, Variables: map[string]cty.Value{
+		"var": e.varObject(),
+	}}
+	// References are opaque and known from the declarations alone, so
+	// locals may hold them (base = source.image.alpine).
+	e.ctx.Variables["source"] = e.sourceObject()
+	e.ctx.Variables["stage"] = e.stageObject()
+	e.evalLocals(localsBlocks)
+	e.ctx.Variables["local"] = cty.ObjectVal(e.localVals)
+
+	if kilnBlock != nil {
+		cfg.Project = e.decodeProject(kilnBlock)
+	}
+	for _, b := range sourceBlocks {
+		if s := e.decodeSource(b); s != nil {
+			cfg.Sources = append(cfg.Sources, s)
+		}
+	}
+	cfg.Stages = make([]*Stage, 0, len(stageBlocks))
+	for _, b := range stageBlocks {
+		cfg.Stages = append(cfg.Stages, e.decodeStage(b))
+	}
+	for _, b := range imageBlocks {
+		cfg.Images = append(cfg.Images, e.decodeImage(b))
+	}
+	for _, b := range artifactBlocks {
+		cfg.Artifacts = append(cfg.Artifacts, e.decodeArtifact(b))
+	}
+	for _, b := range groupBlocks {
+		cfg.Groups = append(cfg.Groups, e.decodeGroup(b))
+	}
+	e.checkStageCycles(cfg)
+	e.checkTargets(cfg)
+	return cfg
+}
+
+// checkUserFuncs reports user functions that would shadow a built-in:
+// a build.hcl that redefines sha256 would read as something it is not.
+func (e *evaluator) checkUserFuncs(body hcl.Body, builtins map[string]function.Function) {
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "function", LabelNames: []string{"name"}}}})
+	if content == nil {
+		return
+	}
+	for _, b := range content.Blocks {
+		if _, ok := builtins[b.Labels[0]]; ok {
+			e.errorf(&b.LabelRanges[0], "Function name already taken",
+				"%s is a built-in function; give your function another name.", b.Labels[0])
+		}
+	}
+}
+
+func (e *evaluator) badName(b *hcl.Block, what string) {
+	rng := b.LabelRanges[len(b.LabelRanges)-1]
+	e.errorf(&rng, "Invalid "+what+" name",
+		"%q is not a valid name: names start with a letter or underscore and hold only letters, digits, underscores and dashes.", b.Labels[len(b.Labels)-1])
+}
+
+func validName(s string) bool { return hclsyntax.ValidIdentifier(s) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *evaluator) sourceObject() cty.Value {
+	types := make(map[string]cty.Value, len(e.sources))
+	for typ, names := range e.sources {
+		m := make(map[string]cty.Value, len(names))
+		for n := range names {
+			m[n] = refVal("source", typ, n)
+		}
+		types[typ] = cty.ObjectVal(m)
+	}
+	return cty.ObjectVal(types)
+}
+
+func (e *evaluator) stageObject() cty.Value {
+	m := make(map[string]cty.Value, len(e.stages))
+	for n := range e.stages {
+		m[n] = refVal("stage", "", n)
+	}
+	return cty.ObjectVal(m)
+}
+
+// scope says which roots an expression may reference.
+type scope int
+
+const (
+	scopeConst  scope = iota // variable defaults: nothing
+	scopeVars                // validation rules: var
+	scopeLocals              // locals: var, local, source, stage
+	scopeAll                 // everything else: the same
+)
+
+func stepName(t hcl.Traverser) (string, bool) {
+	switch s := t.(type) {
+	case hcl.TraverseAttr:
+		return s.Name, true
+	case hcl.TraverseIndex:
+		if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
+			return s.Key.AsString(), true
+		}
+	}
+	return "", false
+}
+
+// checkRefs reports every reference in expr that cannot resolve in sc, with
+// a message saying what to declare, before evaluation would report the
+// same problem less helpfully. It returns false when expr must not be
+// evaluated.
+func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
+	ok := true
+	for _, t := range expr.Variables() {
+		rng := t.SourceRange()
+		root := t.RootName()
+		bad := func(summary, format string, args ...any) {
+			e.errorf(&rng, summary, format, args...)
+			ok = false
+		}
+		if sc == scopeConst {
+			bad("Variables not allowed", "A variable's default must be a constant: it cannot refer to %s. Compute derived values in locals instead.", root)
+			continue
+		}
+		switch root {
+		case "var":
+			if len(t) < 2 {
+				continue
+			}
+			if n, _ := stepName(t[1]); e.varDecls[n] == nil {
+				bad("Reference to undeclared variable", "No variable %q is declared; add variable %q { ... } or fix the name.", n, n)
+			}
+		case "local":
+			if sc == scopeVars {
+				bad("Invalid reference", "A variable's validation can only refer to variables, not to locals.")
+				continue
+			}
+			if len(t) < 2 {
+				continue
+			}
+			if n, _ := stepName(t[1]); e.localAttrs[n] == nil {
+				bad("Reference to undeclared local value", "No local value %q is declared; add it to a locals { ... } block or fix the name.", n)
+			}
+		case "source", "stage":
+			if sc < scopeLocals {
+				bad("Invalid reference", "Variables cannot refer to %s blocks; use a local value or refer to it where it is used.", root)
+				continue
+			}
+			if root == "stage" {
+				if len(t) < 2 {
+					continue
+				}
+				if n, _ := stepName(t[1]); e.stages[n] == nil {
+					bad("Reference to undeclared stage", "No stage %q is declared; add stage %q { ... } or fix the name.", n, n)
+				}
+				continue
+			}
+			if len(t) < 3 {
+				bad("Incomplete source reference", "A source is referred to as source.TYPE.NAME, for example source.image.base.")
+				continue
+			}
+			typ, _ := stepName(t[1])
+			n, _ := stepName(t[2])
+			if e.sources[typ][n] == nil {
+				bad("Reference to undeclared source", "No source %q %q is declared; add source %q %q { ... } or fix the name.", typ, n, typ, n)
+			}
+		case "image", "artifact", "group":
+			bad("Invalid reference", "%s blocks are outputs and cannot be referred to; refer to the stage or source they are built from instead.", root)
+		default:
+			bad("Unknown variable", "There is no variable named %q. Values come from var.NAME, local.NAME, source.TYPE.NAME and stage.NAME.", root)
+		}
+	}
+	return ok
+}
+
+// value evaluates expr in the full context. It returns false, having
+// reported why, when the value cannot be used; unknown values stand for
+// earlier errors and are dropped silently.
+func (e *evaluator) value(expr hcl.Expression, sc scope) (cty.Value, bool) {
+	if !e.checkRefs(expr, sc) {
+		return cty.NilVal, false
+	}
+	ctx := e.ctx
+	if sc == scopeConst {
+		ctx = &hcl.EvalContext{Functions: e.funcs}
+	}
+	v, ds := expr.Value(ctx)
+	e.add(ds)
+	if ds.HasErrors() || !v.IsWhollyKnown() {
+		return cty.NilVal, false
+	}
+	return v, true
+}
+
+// evalLocals evaluates every local value in dependency order, found with
+// Expression.Variables() so that nothing is evaluated twice or too early.
+func (e *evaluator) evalLocals(blocks []*hcl.Block) {
+	var order []string
+	for _, b := range blocks {
+		attrs, ds := b.Body.JustAttributes()
+		e.add(ds)
+		names := make([]string, 0, len(attrs))
+		for n := range attrs {
+			names = append(names, n)
+		}
+		sort.Slice(names, func(i, j int) bool {
+			return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte
+		})
+		for _, n := range names {
+			a := attrs[n]
+			if prev, ok := e.localAttrs[n]; ok {
+				e.errorf(a.NameRange.Ptr(), "Duplicate local value",
+					"local.%s is already declared at %s; rename one of them.", n, prev.NameRange)
+				continue
+			}
+			e.localAttrs[n] = a
+			order = append(order, n)
+		}
+	}
+	g := newGraph()
+	for _, n := range order {
+		g.addNode(n)
+		for _, t := range e.localAttrs[n].Expr.Variables() {
+			if t.RootName() != "local" || len(t) < 2 {
+				continue
+			}
+			if dep, ok := stepName(t[1]); ok && e.localAttrs[dep] != nil {
+				g.addEdge(n, dep, "", t.SourceRange())
+			}
+		}
+	}
+	cyclic := e.reportCycles(g, "local values", func(n string) string { return "local." + n })
+	for _, n := range g.postorder() {
+		if cyclic[n] {
+			e.localVals[n] = cty.DynamicVal
+			continue
+		}
+		e.ctx.Variables["local"] = cty.ObjectVal(e.localVals)
+		v, ok := e.value(e.localAttrs[n].Expr, scopeLocals)
+		if !ok {
+			v = cty.DynamicVal
+		}
+		e.localVals[n] = v
+	}
+}
+
+// convertAttr evaluates a and converts it to ty. The bool is false when the
+// attribute is null (unset) or broken (reported).
+func (e *evaluator) convertAttr(a *hcl.Attribute, ty cty.Type) (cty.Value, bool) {
+	v, ok := e.value(a.Expr, scopeAll)
+	if !ok || v.IsNull() {
+		return cty.NilVal, false
+	}
+	return e.convertValue(a, v, ty)
+}
+
+// convertValue converts v, the value of a, to ty.
+func (e *evaluator) convertValue(a *hcl.Attribute, v cty.Value, ty cty.Type) (cty.Value, bool) {
+	cv, err := convert.Convert(v, ty)
+	if err != nil {
+		hint := ""
+		if v.Type() == refType {
+			hint = " References to stages and sources can only be used where a state is expected (from)."
+		}
+		e.errorf(a.Expr.Range().Ptr(), "Incorrect attribute value type",
+			"Inappropriate value for attribute %q: %s.%s", a.Name, err.Error(), hint)
+		return cty.NilVal, false
+	}
+	if !cv.IsWhollyKnown() {
+		return cty.NilVal, false
+	}
+	if cv.Type().IsCollectionType() || cv.Type().IsObjectType() {
+		for it := cv.ElementIterator(); it.Next(); {
+			_, el := it.Element()
+			if el.IsNull() {
+				e.errorf(a.Expr.Range().Ptr(), "Invalid attribute value",
+					"Attribute %q holds a null element; remove it or give a value.", a.Name)
+				return cty.NilVal, false
+			}
+		}
+	}
+	return cv, true
+}
+
+func filepathBase(name string) string {
+	i := strings.LastIndexAny(name, `/\`)
+	return name[i+1:]
+}

@@ -1,0 +1,32 @@
+package lang
+
+import (
+	"testing"
+)
+
+// FuzzLoad parses and evaluates arbitrary bytes as build.hcl: it must
+// never panic, and a failed load must say why.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(`stage "a" {
+  from = "scratch"
+  run {
+    command = ["true"]
+  }
+}`))
+	f.Add([]byte(`locals {
+  a = local.b
+  b = "${local.a}"
+}`))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		dir := t.TempDir()
+		l := NewLoader(Options{Vars: map[string]string{"v": "1"}, Environ: []string{"KILN_VAR_w=[1]"}})
+		cfg, diags := l.load(src, "build.hcl", dir)
+		if cfg == nil && !diags.HasErrors() {
+			t.Fatal("no Config and no error")
+		}
+		if cfg != nil && diags.HasErrors() {
+			t.Fatal("a Config despite errors")
+		}
+		_ = renderDiags(l.Files(), diags)
+	})
+}

@@ -1,0 +1,105 @@
+package lang
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+)
+
+// Options are the inputs of a load that do not come from build.hcl.
+type Options struct {
+	// Vars are --var NAME=VALUE flags, the strongest source of values.
+	Vars map[string]string
+	// VarFiles are --var-file paths, applied in order.
+	VarFiles []string
+	// Environ is the environment (os.Environ form) searched for
+	// KILN_VAR_NAME values. It is explicit so that tests and the fuzzer do
+	// not depend on the process environment.
+	Environ []string
+}
+
+// Loader loads build files. It keeps every file it parsed so the CLI can
+// print diagnostics with their source lines (Files).
+type Loader struct {
+	opts   Options
+	parser *hclparse.Parser
+}
+
+// NewLoader returns a Loader that binds variables from opts.
+func NewLoader(opts Options) *Loader {
+	return &Loader{opts: opts, parser: hclparse.NewParser()}
+}
+
+// Files returns the files parsed so far by name, for
+// hcl.NewDiagnosticTextWriter.
+func (l *Loader) Files() map[string]*hcl.File { return l.parser.Files() }
+
+// Load parses and evaluates the build file at path. Diagnostics name files
+// as path names them (the CLI passes "build.hcl" when run in its folder),
+// while Config.Dir is always absolute. The Config is nil when the
+// diagnostics hold an error.
+func (l *Loader) Load(path string) (*Config, hcl.Diagnostics) {
+	return l.loadNamed(path, path)
+}
+
+// loadNamed loads the file at path, naming it name in diagnostics.
+func (l *Loader) loadNamed(path, name string) (*Config, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read the build file",
+			Detail:   fmt.Sprintf("Reading %s: %v. Run kiln in the folder holding build.hcl or name the file with --file.", path, err),
+		}}
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot resolve the build file's folder",
+			Detail:   fmt.Sprintf("Resolving %s: %v.", path, err),
+		}}
+	}
+	return l.load(src, name, dir)
+}
+
+// load is Load on bytes: name is how diagnostics call the file, dir the
+// absolute folder that file(), glob() and local sources are relative to.
+func (l *Loader) load(src []byte, name, dir string) (*Config, hcl.Diagnostics) {
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(name, ".json") {
+		f, diags = l.parser.ParseJSON(src, name)
+	} else {
+		f, diags = l.parser.ParseHCL(src, name)
+	}
+	if diags.HasErrors() || f == nil {
+		// A partial body after a syntax error mostly yields follow-on
+		// errors that confuse more than they help.
+		return nil, diags
+	}
+	e := newEvaluator(l, name, dir)
+	cfg := e.run(f.Body)
+	diags = append(diags, e.diags...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return cfg, diags
+}
+
+// Format returns src in kiln's canonical layout (hclwrite's, as terraform
+// fmt), after checking that it parses: formatting a broken file would
+// silently move the error.
+func Format(src []byte, filename string) ([]byte, hcl.Diagnostics) {
+	_, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return hclwrite.Format(src), diags
+}

@@ -1,0 +1,462 @@
+package lang
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// stepKinds are the ordered sub-blocks of a stage.
+var stepKinds = []string{"run", "copy", "mkdir", "file", "symlink", "remove", "env", "workdir", "user"}
+
+var stageSchema = func() *hcl.BodySchema {
+	s := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "from"}, {Name: "platform"}, {Name: "env"}, {Name: "workdir"}, {Name: "user"},
+		{Name: "network"}, {Name: "memory"}, {Name: "pids"}, {Name: "timeout"},
+	}}
+	for _, k := range stepKinds {
+		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k})
+	}
+	return s
+}()
+
+var stepSchemas = map[string]*hcl.BodySchema{
+	"run": {
+		Attributes: []hcl.AttributeSchema{
+			{Name: "command"}, {Name: "shell"}, {Name: "env"}, {Name: "workdir"}, {Name: "user"},
+			{Name: "network"}, {Name: "fixed_output"}, {Name: "memory"}, {Name: "pids"}, {Name: "timeout"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "mount", LabelNames: []string{"type"}}},
+	},
+	"copy": {Attributes: []hcl.AttributeSchema{
+		{Name: "from", Required: true}, {Name: "src", Required: true}, {Name: "dest", Required: true}, {Name: "chown"}, {Name: "chmod"}}},
+	"mkdir":   {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "mode"}, {Name: "parents"}}},
+	"file":    {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "content", Required: true}, {Name: "mode"}}},
+	"symlink": {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "target", Required: true}}},
+	"remove":  {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}},
+	"workdir": {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}},
+	"user":    {Attributes: []hcl.AttributeSchema{{Name: "name", Required: true}}},
+}
+
+var mountTypes = []string{"input", "cache", "tmpfs", "secret"}
+
+var mountSchemas = map[string]*hcl.BodySchema{
+	"input": {Attributes: []hcl.AttributeSchema{
+		{Name: "target", Required: true}, {Name: "from", Required: true}, {Name: "source"}, {Name: "readwrite"}}},
+	"cache": {Attributes: []hcl.AttributeSchema{
+		{Name: "target", Required: true}, {Name: "id"}, {Name: "sharing"}, {Name: "mode"}}},
+	"tmpfs": {Attributes: []hcl.AttributeSchema{{Name: "target", Required: true}, {Name: "size"}}},
+	"secret": {Attributes: []hcl.AttributeSchema{
+		{Name: "id", Required: true}, {Name: "target"}, {Name: "env"}, {Name: "required"}, {Name: "mode"}}},
+}
+
+func (e *evaluator) decodeStage(b *hcl.Block) *Stage {
+	c, a := e.content(b.Body, stageSchema)
+	st := &Stage{Name: b.Labels[0], DeclRange: b.DefRange}
+	st.From = a.ref("from")
+	st.Platform = a.platform("platform")
+	st.Env = a.env("env")
+	st.Workdir = a.absPath("workdir")
+	st.User = e.user(a, "user")
+	st.Network = "none"
+	if n := a.oneOf("network", "none", "host"); n == "host" {
+		e.errorf(a.rng("network"), "Host network not allowed here",
+			"A stage cannot use the host network: only a run step with fixed_output = true may, as its output is pinned by hash. Move network = \"host\" into that run block.")
+	}
+	st.Limits = a.limits()
+	if len(c.Blocks) > 0 {
+		st.Steps = make([]*Step, 0, len(c.Blocks))
+	}
+	for _, sb := range c.Blocks {
+		if s := e.decodeStep(sb); s != nil {
+			st.Steps = append(st.Steps, s)
+		}
+	}
+	return st
+}
+
+var userRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
+
+func (e *evaluator) user(a attrs, name string) string {
+	s, _ := a.parsed(name, func(s string) error {
+		if !userRe.MatchString(s) {
+			return fmt.Errorf("%q is not a user; write a name or uid, optionally with :group or :gid", s)
+		}
+		return nil
+	})
+	return s
+}
+
+var chownRe = regexp.MustCompile(`^(\d+)(?::(\d+))?$`)
+
+func (e *evaluator) decodeStep(b *hcl.Block) *Step {
+	s := &Step{Kind: b.Type, Range: b.DefRange}
+	if b.Type == "env" {
+		// env { NAME = "value" }: the names are the attributes, as in
+		// a Dockerfile's ENV.
+		as, ds := b.Body.JustAttributes()
+		e.add(ds)
+		s.Env = make(map[string]string, len(as))
+		names := make([]string, 0, len(as))
+		for n := range as {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if !validEnvName(n) {
+				e.errorf(as[n].NameRange.Ptr(), "Invalid environment variable name",
+					"%q cannot be an environment variable name: use letters, digits and underscores, not starting with a digit.", n)
+				continue
+			}
+			a := attrs{e: e, attrs: as}
+			s.Env[n] = a.str(n)
+		}
+		return s
+	}
+	c, a := e.content(b.Body, stepSchemas[b.Type])
+	switch b.Type {
+	case "run":
+		hasCmd, hasShell := a.has("command"), a.has("shell")
+		switch {
+		case hasCmd && hasShell:
+			e.errorf(a.rng("shell"), "Conflicting arguments", "A run step has either command (a list, run as is) or shell (a string, run with /bin/sh -c), not both.")
+		case hasCmd:
+			args, ok := e.argv(a, "command")
+			if ok && len(args) == 0 {
+				e.errorf(a.rng("command"), "Empty command", "command needs at least the program to run.")
+			}
+			s.Args = args
+		case hasShell:
+			s.Shell = a.str("shell")
+		default:
+			e.errorf(b.DefRange.Ptr(), "Missing command", "A run step needs command = [\"prog\", \"arg\"] or shell = \"a shell line\".")
+		}
+		s.Env = a.env("env")
+		s.Workdir = a.absPath("workdir")
+		s.User = e.user(a, "user")
+		s.FixedOutput = a.boolean("fixed_output")
+		s.Network = a.oneOf("network", "none", "host")
+		if s.Network == "host" && !s.FixedOutput {
+			e.errorf(a.rng("network"), "Host network needs a fixed output",
+				"network = \"host\" is allowed only on a run step with fixed_output = true, whose output is pinned by hash in build.lock.hcl; add fixed_output = true (then run kiln lock) or remove the network setting.")
+		}
+		s.Limits = a.limits()
+		for _, mb := range c.Blocks {
+			if m := e.decodeMount(mb); m != nil {
+				s.Mounts = append(s.Mounts, m)
+			}
+		}
+	case "copy":
+		s.From = a.ref("from")
+		var ok bool
+		if s.Src, ok = a.strOrStrs("src"); ok && len(s.Src) == 0 {
+			e.errorf(a.rng("src"), "No source paths", "List at least one path to copy.")
+		}
+		s.Dest = e.nonEmpty(a, "dest")
+		if ch, ok := a.parsed("chown", func(v string) error {
+			if !chownRe.MatchString(v) {
+				return fmt.Errorf("%q is not numeric uid[:gid]; write it like \"1000:1000\"", v)
+			}
+			return nil
+		}); ok {
+			m := chownRe.FindStringSubmatch(ch)
+			if m[2] == "" {
+				m[2] = m[1]
+			}
+			s.Chown = m[1] + ":" + m[2]
+		}
+		s.Chmod, _ = a.mode("chmod")
+	case "mkdir":
+		s.Path = e.nonEmpty(a, "path")
+		s.Mode, _ = a.mode("mode")
+		s.Parents = a.boolean("parents")
+	case "file":
+		s.Path = e.nonEmpty(a, "path")
+		s.Content = a.str("content")
+		s.Mode, _ = a.mode("mode")
+	case "symlink":
+		s.Path = e.nonEmpty(a, "path")
+		s.Target = e.nonEmpty(a, "target")
+	case "remove":
+		s.Path = e.nonEmpty(a, "path")
+	case "workdir":
+		s.Workdir = a.absPath("path")
+	case "user":
+		s.User = e.user(a, "name")
+	}
+	return s
+}
+
+func (e *evaluator) nonEmpty(a attrs, name string) string {
+	s, ok := a.strOK(name)
+	if ok && s == "" {
+		e.errorf(a.rng(name), "Empty "+name, "Attribute %q cannot be empty.", name)
+	}
+	return s
+}
+
+func (e *evaluator) decodeMount(b *hcl.Block) *Mount {
+	typ := b.Labels[0]
+	schema := mountSchemas[typ]
+	if schema == nil {
+		e.errorf(&b.LabelRanges[0], "Unknown mount type", "There is no mount type %q; use one of %s.", typ, strings.Join(mountTypes, ", "))
+		return nil
+	}
+	_, a := e.content(b.Body, schema)
+	m := &Mount{Type: typ, Range: b.DefRange}
+	if a.has("target") {
+		m.Target = a.absPath("target")
+	}
+	switch typ {
+	case "input":
+		m.From = a.ref("from")
+		m.Source = a.str("source")
+		m.ReadWrite = a.boolean("readwrite")
+	case "cache":
+		m.ID = a.str("id")
+		if m.ID == "" {
+			m.ID = m.Target
+		}
+		m.Sharing = "shared"
+		if s := a.oneOf("sharing", "shared", "private", "locked"); s != "" {
+			m.Sharing = s
+		}
+		m.Mode, _ = a.mode("mode")
+	case "tmpfs":
+		m.SizeBytes = a.size("size")
+	case "secret":
+		m.ID = a.str("id")
+		m.Env = a.str("env")
+		if m.Env != "" && !validEnvName(m.Env) {
+			e.errorf(a.rng("env"), "Invalid environment variable name", "%q cannot be an environment variable name.", m.Env)
+		}
+		if m.Target == "" && m.Env == "" && m.ID != "" {
+			m.Target = "/run/secrets/" + m.ID
+		}
+		m.Required = a.boolean("required")
+		m.Mode, _ = a.mode("mode")
+	}
+	return m
+}
+
+// --- targets ---
+
+var imageSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "from"}, {Name: "platforms"}, {Name: "entrypoint"}, {Name: "cmd"}, {Name: "env"},
+	{Name: "workdir"}, {Name: "user"}, {Name: "labels"}, {Name: "annotations"}, {Name: "expose"},
+	{Name: "volumes"}, {Name: "stop_signal"}, {Name: "squash"}, {Name: "compression"},
+	{Name: "compression_level"}, {Name: "output"}, {Name: "tags"},
+}}
+
+var exposeRe = regexp.MustCompile(`^\d{1,5}(/(tcp|udp|sctp))?$`)
+var signalRe = regexp.MustCompile(`^(SIG[A-Z0-9+-]+|\d{1,2})$`)
+
+func (e *evaluator) decodeImage(b *hcl.Block) *Image {
+	_, a := e.content(b.Body, imageSchema)
+	im := &Image{Name: b.Labels[0], DeclRange: b.DefRange}
+	im.From = a.ref("from")
+	im.Platforms = a.platforms("platforms")
+	im.Entrypoint, _ = e.argv(a, "entrypoint")
+	im.Cmd, _ = e.argv(a, "cmd")
+	im.Env = a.env("env")
+	im.Workdir = a.absPath("workdir")
+	im.User = e.user(a, "user")
+	im.Labels = a.strMap("labels")
+	im.Annotations = a.strMap("annotations")
+	im.Expose = a.strs("expose")
+	for _, p := range im.Expose {
+		if !exposeRe.MatchString(p) {
+			e.errorf(a.rng("expose"), "Invalid port", "%q is not a port; write it like \"8080\" or \"53/udp\".", p)
+		}
+	}
+	im.Volumes = a.strs("volumes")
+	im.StopSignal, _ = a.parsed("stop_signal", func(s string) error {
+		if !signalRe.MatchString(s) {
+			return fmt.Errorf("%q is not a signal; write it like \"SIGTERM\"", s)
+		}
+		return nil
+	})
+	im.Squash = a.boolean("squash")
+	im.Compression = a.oneOf("compression", "gzip", "zstd", "estargz", "uncompressed")
+	if n, ok := a.integer("compression_level"); ok {
+		lo, hi := int64(0), int64(9)
+		if im.Compression == "zstd" {
+			lo, hi = 1, 22
+		}
+		if im.Compression == "uncompressed" || n < lo || n > hi {
+			e.errorf(a.rng("compression_level"), "Invalid compression level",
+				"compression_level %d is out of range for %s compression (%d to %d).", n, orDefault(im.Compression, "gzip"), lo, hi)
+		} else {
+			v := int(n)
+			im.CompressionLevel = &v
+		}
+	}
+	im.Outputs = a.strs("output")
+	im.Tags = a.strs("tags")
+	return im
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// argv reads an exec-form command line, helping users who write the
+// Dockerfile shell form.
+func (e *evaluator) argv(a attrs, name string) ([]string, bool) {
+	at := a.attrs[name]
+	if at == nil {
+		return nil, false
+	}
+	v, ok := e.value(at.Expr, scopeAll)
+	if !ok || v.IsNull() {
+		return nil, false
+	}
+	if v.Type() == cty.String {
+		e.errorf(a.rng(name), "Incorrect attribute value type",
+			"%s is a list of arguments, like [\"make\", \"install\"]; for a shell line write [\"/bin/sh\", \"-c\", %q] (or shell = %q in a run step).", name, v.AsString(), v.AsString())
+		return nil, false
+	}
+	return a.strsOf(at, v)
+}
+
+var artifactSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "from"}, {Name: "platforms"}, {Name: "path"}, {Name: "paths"}, {Name: "output"},
+}}
+
+func (e *evaluator) decodeArtifact(b *hcl.Block) *Artifact {
+	_, a := e.content(b.Body, artifactSchema)
+	ar := &Artifact{Name: b.Labels[0], DeclRange: b.DefRange}
+	ar.From = a.ref("from")
+	ar.Platforms = a.platforms("platforms")
+	if a.has("path") && a.has("paths") {
+		e.errorf(a.rng("paths"), "Conflicting arguments", "An artifact has path (one) or paths (a list), not both.")
+	}
+	if p := a.str("path"); p != "" {
+		ar.Paths = []string{p}
+	}
+	if a.has("paths") {
+		ar.Paths = a.strs("paths")
+	}
+	ar.Outputs = a.strs("output")
+	return ar
+}
+
+var groupSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "targets", Required: true}}}
+
+func (e *evaluator) decodeGroup(b *hcl.Block) *Group {
+	_, a := e.content(b.Body, groupSchema)
+	g := &Group{Name: b.Labels[0], DeclRange: b.DefRange}
+	g.Targets, e.groupRanges[g.Name] = e.targetList(a, "targets")
+	return g
+}
+
+// checkStageCycles reports stages that depend on themselves through from,
+// copy from or mount from.
+func (e *evaluator) checkStageCycles(cfg *Config) {
+	g := newGraph()
+	for _, st := range cfg.Stages {
+		g.addNode(st.Name)
+	}
+	edge := func(st *Stage, r Ref, via string) {
+		if r.Kind == "stage" {
+			g.addEdge(st.Name, r.Name, via, r.Range)
+		}
+	}
+	for _, st := range cfg.Stages {
+		edge(st, st.From, "from")
+		for _, s := range st.Steps {
+			edge(st, s.From, "copy from")
+			for _, m := range s.Mounts {
+				edge(st, m.From, "mount from")
+			}
+		}
+	}
+	e.reportCycles(g, "stages", func(n string) string { return "stage." + n })
+}
+
+// checkTargets checks group members and the default targets, and cycles
+// between groups. A target is named by its plain name (an image, artifact
+// or group) or by its address (image.x, artifact.x, group.x, stage.x).
+func (e *evaluator) checkTargets(cfg *Config) {
+	known := map[string]bool{}
+	var names []string
+	for _, i := range cfg.Images {
+		known[i.Name], known["image."+i.Name] = true, true
+		names = append(names, i.Name)
+	}
+	for _, a := range cfg.Artifacts {
+		known[a.Name], known["artifact."+a.Name] = true, true
+		names = append(names, a.Name)
+	}
+	groups := map[string]*Group{}
+	for _, g := range cfg.Groups {
+		known[g.Name], known["group."+g.Name] = true, true
+		groups[g.Name] = g
+		names = append(names, g.Name)
+	}
+	for _, s := range cfg.Stages {
+		known["stage."+s.Name] = true
+	}
+	sort.Strings(names)
+	check := func(list []string, rngs []hcl.Range) {
+		for i, t := range list {
+			if !known[t] {
+				r := rngs[i]
+				e.errorf(&r, "Unknown target",
+					"There is no target %q. Targets are images, artifacts and groups (%s), or stage.NAME; fix the name or declare it.", t, listOrNone(names))
+			}
+		}
+	}
+	g := newGraph()
+	for _, gr := range cfg.Groups {
+		at := e.groupRanges[gr.Name]
+		check(gr.Targets, at)
+		g.addNode(gr.Name)
+		for i, t := range gr.Targets {
+			n := strings.TrimPrefix(t, "group.")
+			if groups[n] != nil {
+				g.addEdge(gr.Name, n, "targets", at[i])
+			}
+		}
+	}
+	if cfg.Project.Default != nil {
+		check(cfg.Project.Default, e.defaultRanges)
+	}
+	e.reportCycles(g, "groups", func(n string) string { return "group." + n })
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none are declared"
+	}
+	if len(names) > 10 {
+		return strings.Join(names[:10], ", ") + ", ..."
+	}
+	return strings.Join(names, ", ")
+}
+
+// targetList reads a list of target names with the range of each, so an
+// unknown target is reported where it is written.
+func (e *evaluator) targetList(a attrs, name string) ([]string, []hcl.Range) {
+	names := a.strs(name)
+	if names == nil {
+		return nil, nil
+	}
+	rngs := make([]hcl.Range, len(names))
+	elems, ds := hcl.ExprList(a.attrs[name].Expr)
+	for i := range rngs {
+		if !ds.HasErrors() && len(elems) == len(names) {
+			rngs[i] = elems[i].Range()
+		} else {
+			rngs[i] = a.attrs[name].Expr.Range()
+		}
+	}
+	return names, rngs
+}

@@ -1,0 +1,82 @@
+package lang
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var sizeRe = regexp.MustCompile(`^(?i)\s*(\d+)\s*([kmgt]?)(i?b)?\s*$`)
+
+// parseSize reads a byte size: a number of bytes or one with a k, m, g or t
+// suffix (binary multiples, as docker --memory).
+func parseSize(s string) (int64, error) {
+	m := sizeRe.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a size; write a number of bytes or one with a unit, like \"512m\" or \"2g\"", s)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	shift := map[string]uint{"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[strings.ToLower(m[2])]
+	if n > (1<<62)>>shift {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("%q is zero; give a positive size or leave the attribute out", s)
+	}
+	return n << shift, nil
+}
+
+// maxDuration bounds timeouts to something a build can mean.
+const maxDuration = 7 * 24 * time.Hour
+
+// parseDuration reads a duration as whole seconds: a plain number is
+// seconds, otherwise Go duration syntax ("90s", "10m", "1h30m").
+func parseDuration(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		s = fmt.Sprintf("%ds", n)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration; write one like \"90s\", \"10m\" or \"1h30m\"", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q is not positive; give a positive duration or leave the attribute out", s)
+	}
+	if d > maxDuration {
+		return 0, fmt.Errorf("%q is longer than a week, the longest timeout kiln accepts", s)
+	}
+	if d%time.Second != 0 {
+		return 0, fmt.Errorf("%q is not a whole number of seconds", s)
+	}
+	return int64(d / time.Second), nil
+}
+
+var modeRe = regexp.MustCompile(`^0?[0-7]{1,4}$`)
+
+// parseMode reads an octal file mode ("0755", "644") and returns it in
+// canonical four-digit form, so that "755" and "0755" give one digest.
+func parseMode(s string) (string, uint32, error) {
+	if !modeRe.MatchString(s) {
+		return "", 0, fmt.Errorf("%q is not an octal file mode; write one like \"0755\" or \"0644\" (as a quoted string)", s)
+	}
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || n > 0o7777 {
+		return "", 0, fmt.Errorf("%q is not an octal file mode between 0000 and 7777", s)
+	}
+	return fmt.Sprintf("%04o", n), uint32(n), nil
+}
+
+var platformRe = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
+
+func checkPlatform(s string) error {
+	if !platformRe.MatchString(s) {
+		return fmt.Errorf("%q is not a platform; write os/arch[/variant], like \"linux/amd64\" or \"linux/arm64/v8\"", s)
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package lockfile
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ChangeKind says how an entry differs between two locks, or between a lock
+// and build.hcl.
+type ChangeKind int
+
+// Change kinds. Added, Removed and Changed come from Diff; Missing and
+// Stale from Check, which compares a lock with build.hcl without resolving.
+const (
+	Added ChangeKind = iota
+	Removed
+	Changed
+	Missing
+	Stale
+)
+
+// Change is one line of an update or a check.
+type Change struct {
+	Address string
+	Kind    ChangeKind
+	Old     *Entry // nil for Added and Missing
+	New     *Entry // nil for Removed, Missing and Stale
+	// Input is build.hcl's request, for Missing and Stale.
+	Input *Input
+}
+
+// Diff lists what changed from old to new, sorted by address. Either lock
+// may be nil (empty).
+func Diff(old, new *Lock) []Change {
+	get := func(l *Lock, a string) *Entry {
+		if l == nil {
+			return nil
+		}
+		return l.Entries[a]
+	}
+	addrs := map[string]bool{}
+	for _, l := range []*Lock{old, new} {
+		if l != nil {
+			for a := range l.Entries {
+				addrs[a] = true
+			}
+		}
+	}
+	var out []Change
+	for a := range addrs {
+		o, n := get(old, a), get(new, a)
+		switch {
+		case o == nil:
+			out = append(out, Change{Address: a, Kind: Added, New: n})
+		case n == nil:
+			out = append(out, Change{Address: a, Kind: Removed, Old: o})
+		case !o.Equal(n):
+			out = append(out, Change{Address: a, Kind: Changed, Old: o, New: n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out
+}
+
+// String is the change as one line, ready for a commit message:
+//
+//	• source.image.base: 3.19@sha256:ab12cd34ef56… -> 3.20@sha256:cd34ab12ef56…
+//	+ source.http.x: sha256:0123456789ab…
+//	- source.git.old: main@0123456789ab
+func (c Change) String() string {
+	switch c.Kind {
+	case Added:
+		return "+ " + c.Address + ": " + Summary(c.New)
+	case Removed:
+		return "- " + c.Address + ": " + Summary(c.Old)
+	case Changed:
+		o, n := Summary(c.Old), Summary(c.New)
+		if o == n {
+			return "• " + c.Address + ": " + o + " (" + strings.Join(changedAttrs(c.Old, c.New), ", ") + " changed)"
+		}
+		return "• " + c.Address + ": " + o + " -> " + n
+	case Missing:
+		return "+ " + c.Address + ": not locked (" + request(c.Input) + "); run `kiln lock`"
+	case Stale:
+		return "• " + c.Address + ": locked for " + requestOf(c.Old) + ", build.hcl asks for " + request(c.Input) + "; run `kiln lock`"
+	}
+	return c.Address
+}
+
+// Summary is an entry in a few characters: the request's tag or ref and a
+// short pin.
+func Summary(e *Entry) string {
+	if e == nil {
+		return "(none)"
+	}
+	switch e.Type {
+	case TypeImage:
+		return shortRef(e.Ref) + "@" + short(e.Digest)
+	case TypeHTTP:
+		return short("sha256:" + e.SHA256)
+	case TypeGit:
+		return e.Ref + "@" + short(e.Commit)
+	case TypeOCILayout:
+		r := e.Ref
+		if r == "" {
+			r = e.Path
+		}
+		return r + "@" + short(e.Digest)
+	case TypeRun:
+		return short(e.OutputHash)
+	}
+	return e.Type
+}
+
+// shortRef keeps a reference's tag, or its last path element when it has
+// none: "3.19" for registry/library/alpine:3.19.
+func shortRef(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	if _, tag, ok := strings.Cut(last, ":"); ok {
+		return tag
+	}
+	return last
+}
+
+// short cuts a digest or object id to 12 hex digits: enough to tell pins
+// apart in a review, short enough to read.
+func short(d string) string {
+	algo, hex, ok := strings.Cut(d, ":")
+	if !ok {
+		hex, algo = d, ""
+	}
+	if len(hex) > 12 {
+		hex = hex[:12] + "…"
+	}
+	if algo == "" {
+		return hex
+	}
+	return algo + ":" + hex
+}
+
+func changedAttrs(a, b *Entry) []string {
+	var out []string
+	for _, s := range schemas[a.Type] {
+		switch s.kind {
+		case kindString:
+			if *s.str(a) != *s.str(b) {
+				out = append(out, s.name)
+			}
+		case kindInt:
+			if *s.num(a) != *s.num(b) {
+				out = append(out, s.name)
+			}
+		case kindMap:
+			if !(&Entry{Platforms: a.Platforms}).Equal(&Entry{Platforms: b.Platforms}) {
+				out = append(out, s.name)
+			}
+		}
+	}
+	return out
+}
+
+func requestOf(e *Entry) string {
+	switch e.Type {
+	case TypeImage:
+		return describe("ref", e.Ref, e.Platforms)
+	case TypeHTTP:
+		return "url " + e.URL
+	case TypeGit:
+		return "url " + e.URL + " ref " + e.Ref
+	case TypeOCILayout:
+		s := "path " + e.Path
+		if e.Ref != "" {
+			s += " ref " + e.Ref
+		}
+		return s
+	case TypeRun:
+		return "step " + short(e.Step)
+	}
+	return e.Type
+}
+
+func describe(what, v string, platforms map[string]string) string {
+	s := what + " " + v
+	if len(platforms) > 0 {
+		ps := make([]string, 0, len(platforms))
+		for p := range platforms {
+			ps = append(ps, p)
+		}
+		sort.Strings(ps)
+		s += " [" + strings.Join(ps, ", ") + "]"
+	}
+	return s
+}
+
+func request(in *Input) string {
+	if in == nil {
+		return "?"
+	}
+	if in.Type == TypeRun {
+		return "step " + short(StepDigest(in.Stage, in.Step))
+	}
+	s := in.Source
+	switch in.Type {
+	case TypeImage:
+		r := "ref " + s.Ref
+		if len(in.Platforms) > 0 {
+			r += " [" + strings.Join(in.Platforms, ", ") + "]"
+		}
+		return r
+	case TypeHTTP:
+		return "url " + s.URL
+	case TypeGit:
+		return "url " + s.URL + " ref " + s.GitRef
+	case TypeOCILayout:
+		r := "path " + s.Path
+		if s.Ref != "" {
+			r += " ref " + s.Ref
+		}
+		return r
+	}
+	return fmt.Sprint(in.Type)
+}

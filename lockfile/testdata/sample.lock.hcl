@@ -1,0 +1,41 @@
+# This file is maintained by kiln lock. Do not edit it by hand.
+# Run `kiln lock` to add missing inputs, `kiln lock --update INPUT` to re-resolve one.
+
+version = 1
+
+source "git" "src" {
+  url         = "https://example.test/src.git"
+  ref         = "main"
+  commit      = "0000000000000000000000000000000000000005"
+  tree        = "0000000000000000000000000000000000000006"
+  commit_time = 1700000000
+}
+
+source "http" "tool" {
+  url    = "https://example.test/tool.tar.gz"
+  sha256 = "0000000000000000000000000000000000000000000000000000000000000004"
+  size   = 1234
+}
+
+source "image" "base" {
+  ref    = "registry.test/library/alpine:3.19"
+  digest = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
+  platforms = {
+    "linux/amd64"    = "sha256:0000000000000000000000000000000000000000000000000000000000000002"
+    "linux/arm64/v8" = "sha256:0000000000000000000000000000000000000000000000000000000000000003"
+  }
+}
+
+source "oci-layout" "rootfs" {
+  path   = "vendor/rootfs"
+  ref    = "v1"
+  digest = "sha256:0000000000000000000000000000000000000000000000000000000000000007"
+  platforms = {
+    "linux/amd64" = "sha256:0000000000000000000000000000000000000000000000000000000000000007"
+  }
+}
+
+run "stage.build" "0" {
+  step        = "sha256:0000000000000000000000000000000000000000000000000000000000000008"
+  output_hash = "sha256:0000000000000000000000000000000000000000000000000000000000000009"
+}

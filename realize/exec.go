@@ -1,0 +1,312 @@
+package realize
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/realize/sandbox"
+	"github.com/kiln-build/kiln/store"
+)
+
+func (r *Realizer) layerPaths(ls []digest.Digest) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = r.st.LayerPath(l)
+	}
+	return out
+}
+
+func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
+	ex := d.Exec
+	tmp, err := r.st.TempDir("exec-")
+	if err != nil {
+		return store.Output{}, err
+	}
+	defer os.RemoveAll(tmp)
+	upper, work := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
+	for _, p := range []string{upper, work} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			return store.Output{}, err
+		}
+	}
+	var root store.Output
+	if ex.Root >= 0 {
+		root = inputs[ex.Root]
+	}
+	env := append([]string(nil), ex.Env...)
+	var mounts []sandbox.Mount
+	var unlock []func()
+	defer func() {
+		for _, u := range unlock {
+			u()
+		}
+	}()
+	for i, m := range ex.Mounts {
+		switch m.Type {
+		case "input":
+			lowers := r.layerPaths(inputs[m.Input].Layers)
+			if m.Selector != "" {
+				var sel []string
+				for _, l := range lowers {
+					p := filepath.Join(l, filepath.FromSlash(m.Selector))
+					if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+						sel = append(sel, p)
+					}
+				}
+				if len(sel) == 0 {
+					return store.Output{}, fmt.Errorf("mount at %s: %s is not a directory in its input", m.Dest, m.Selector)
+				}
+				lowers = sel
+			}
+			sm := sandbox.Mount{Type: "overlay", Dest: m.Dest, Lowers: lowers, ReadOnly: m.ReadOnly}
+			if !m.ReadOnly {
+				// Writes go to a scratch upper that is thrown away: only the
+				// root's changes are the step's output.
+				sm.Upper = filepath.Join(tmp, fmt.Sprintf("mount%d-upper", i))
+				sm.Work = filepath.Join(tmp, fmt.Sprintf("mount%d-work", i))
+				if err := mkdirs(sm.Upper, sm.Work); err != nil {
+					return store.Output{}, err
+				}
+			}
+			mounts = append(mounts, sm)
+		case "cache":
+			dir, release, err := r.cacheDir(m, tmp, i)
+			if err != nil {
+				return store.Output{}, err
+			}
+			unlock = append(unlock, release)
+			mounts = append(mounts, sandbox.Mount{Type: "bind", Source: dir, Dest: m.Dest})
+		case "tmpfs":
+			mounts = append(mounts, sandbox.Mount{Type: "tmpfs", Dest: m.Dest, SizeBytes: m.SizeBytes})
+		case "secret":
+			val, ok := r.opts.Secrets[m.SecretID]
+			if !ok {
+				if m.Required {
+					return store.Output{}, fmt.Errorf("secret %q is required: pass it with --secret id=%s,src=FILE or --secret id=%s,env=VAR", m.SecretID, m.SecretID, m.SecretID)
+				}
+				continue
+			}
+			if m.SecretEnv != "" {
+				env = append(env, m.SecretEnv+"="+string(val))
+			}
+			if m.Dest != "" {
+				p := filepath.Join(tmp, fmt.Sprintf("secret%d", i))
+				if err := os.WriteFile(p, val, os.FileMode(m.Mode)); err != nil {
+					return store.Output{}, err
+				}
+				mounts = append(mounts, sandbox.Mount{Type: "bind", Source: p, Dest: m.Dest, ReadOnly: true})
+			}
+		default:
+			return store.Output{}, fmt.Errorf("unknown mount type %q", m.Type)
+		}
+	}
+
+	logf, err := r.st.CreateLog(dg)
+	if err != nil {
+		return store.Output{}, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			logf.Abort()
+		}
+	}()
+	tail := newTail(20)
+	lines := &lineWriter{emit: func(line string) {
+		tail.add(line)
+		r.opts.Events(Event{Kind: EventLog, Digest: dg, Name: d.Name, Line: line})
+	}}
+	out := io.MultiWriter(logf, lines)
+	lim := d.Limits
+	if lim.MemoryBytes == 0 {
+		lim.MemoryBytes = r.opts.Limits.MemoryBytes
+	}
+	if lim.Pids == 0 {
+		lim.Pids = r.opts.Limits.Pids
+	}
+	if lim.TimeoutSec == 0 {
+		lim.TimeoutSec = r.opts.Limits.TimeoutSec
+	}
+	spec := sandbox.Spec{
+		ID:          "kiln-" + dg.Encoded()[:16] + "-" + randomSuffix(),
+		Lowers:      r.layerPaths(root.Layers),
+		Upper:       upper,
+		Work:        work,
+		Args:        ex.Args,
+		Env:         env,
+		Cwd:         ex.Cwd,
+		User:        ex.User,
+		Hostname:    ex.Hostname,
+		Network:     ex.Network == "host",
+		Mounts:      mounts,
+		MemoryBytes: lim.MemoryBytes,
+		Pids:        lim.Pids,
+		Timeout:     time.Duration(lim.TimeoutSec) * time.Second,
+		Stdout:      out,
+		Stderr:      out,
+		StateDir:    filepath.Join(tmp, "state"),
+	}
+	res, err := sandbox.Run(ctx, spec)
+	lines.flush()
+	logPath := ""
+	if cerr := logf.Commit(); cerr == nil {
+		committed = true
+		logPath = r.st.LogPath(dg)
+	}
+	fail := func(err error) (store.Output, error) {
+		return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err, LogTail: tail.lines(), LogPath: logPath}
+	}
+	switch {
+	case err != nil:
+		return fail(err)
+	case res.TimedOut:
+		return fail(fmt.Errorf("command %s hit its time limit of %s and was killed; raise timeout in the stage or run block", quoteArgs(ex.Args), spec.Timeout))
+	case res.OOMKilled:
+		return fail(fmt.Errorf("command %s ran out of memory (limit %d bytes) and was killed; raise memory in the stage or run block", quoteArgs(ex.Args), spec.MemoryBytes))
+	case res.ExitCode != 0:
+		return fail(fmt.Errorf("command %s exited with code %d", quoteArgs(ex.Args), res.ExitCode))
+	}
+	layers, err := r.addTree(upper, d.SourceDateEpoch)
+	if err != nil {
+		return fail(fmt.Errorf("storing its output: %w", err))
+	}
+	if ex.OutputHash != "" {
+		if len(layers) == 0 {
+			return fail(fmt.Errorf("fixed-output step produced no files"))
+		}
+		if got := layers[0]; string(got) != ex.OutputHash {
+			return fail(fmt.Errorf("fixed output mismatch: build.lock.hcl pins %s but the step produced %s; if the change is intended, run 'kiln lock --update %s'", ex.OutputHash, got, d.Name))
+		}
+	}
+	return store.Output{Layers: append(append([]digest.Digest(nil), root.Layers...), layers...)}, nil
+}
+
+// cacheDir returns the persistent directory of a cache mount. "locked"
+// caches are held by one step at a time; "private" ones get a fresh
+// directory when another step holds the shared one.
+func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func(), error) {
+	sum := sha256.Sum256([]byte(m.CacheID))
+	dir := filepath.Join(r.st.Root(), "cache", hex.EncodeToString(sum[:16]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	v, _ := r.cacheLocks.LoadOrStore(m.CacheID, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	switch m.Sharing {
+	case "locked":
+		mu.Lock()
+		return dir, mu.Unlock, nil
+	case "private":
+		if mu.TryLock() {
+			return dir, mu.Unlock, nil
+		}
+		p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
+		return p, func() {}, os.Mkdir(p, 0o755)
+	}
+	return dir, func() {}, nil
+}
+
+func mkdirs(ps ...string) error {
+	for _, p := range ps {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func quoteArgs(args []string) string {
+	var b strings.Builder
+	b.WriteByte('`')
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if strings.ContainsAny(a, " \t\n'\"") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		b.WriteString(a)
+	}
+	b.WriteByte('`')
+	return b.String()
+}
+
+func randomSuffix() string {
+	var b [4]byte
+	f, err := os.Open("/dev/urandom")
+	if err == nil {
+		io.ReadFull(f, b[:])
+		f.Close()
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// lineWriter splits a byte stream into lines for progress events.
+type lineWriter struct {
+	mu   sync.Mutex
+	buf  []byte
+	emit func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := strings.IndexByte(string(w.buf), '\n')
+		if i < 0 {
+			break
+		}
+		w.emit(strings.TrimRight(string(w.buf[:i]), "\r"))
+		w.buf = w.buf[i+1:]
+	}
+	if len(w.buf) > 64<<10 { // a line without end: emit what we have
+		w.emit(string(w.buf))
+		w.buf = w.buf[:0]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.emit(string(w.buf))
+		w.buf = nil
+	}
+}
+
+// tail keeps the last n lines.
+type tail struct {
+	mu sync.Mutex
+	n  int
+	ls []string
+}
+
+func newTail(n int) *tail { return &tail{n: n} }
+
+func (t *tail) add(l string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ls = append(t.ls, l)
+	if len(t.ls) > t.n {
+		t.ls = t.ls[len(t.ls)-t.n:]
+	}
+}
+
+func (t *tail) lines() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.ls...)
+}

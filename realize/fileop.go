@@ -1,0 +1,505 @@
+package realize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/store"
+)
+
+// file applies a FileOp's actions into a fresh upper directory, reading the
+// base and copy sources through read-only merged views of their layers, and
+// stores the upper as one new layer. No sandbox is needed: kiln itself does
+// the work and never follows a symlink out of a view or the upper.
+func (r *Realizer) file(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
+	fo := d.File
+	tmp, err := r.st.TempDir("file-")
+	if err != nil {
+		return store.Output{}, err
+	}
+	defer os.RemoveAll(tmp)
+	upper := filepath.Join(tmp, "upper")
+	if err := os.Mkdir(upper, 0o755); err != nil {
+		return store.Output{}, err
+	}
+	views := map[int]string{}
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
+	view := func(idx int) (string, error) {
+		if v, ok := views[idx]; ok {
+			return v, nil
+		}
+		var layers []digest.Digest
+		if idx >= 0 {
+			layers = inputs[idx].Layers
+		}
+		v, cleanup, err := r.mountView(tmp, len(views), layers)
+		if err != nil {
+			return "", err
+		}
+		cleanups = append(cleanups, cleanup)
+		views[idx] = v
+		return v, nil
+	}
+	base, err := view(fo.Base)
+	if err != nil {
+		return store.Output{}, err
+	}
+	var root store.Output
+	if fo.Base >= 0 {
+		root = inputs[fo.Base]
+	}
+	fa := &fileApplier{upper: upper, base: base}
+	for _, a := range fo.Actions {
+		if err := ctx.Err(); err != nil {
+			return store.Output{}, err
+		}
+		var err error
+		if a.Action == "copy" {
+			var src string
+			if src, err = view(a.SrcInput); err == nil {
+				err = fa.copy(src, a)
+			}
+		} else {
+			err = fa.apply(a)
+		}
+		if err != nil {
+			return store.Output{}, fmt.Errorf("%s %s: %w", a.Action, a.Path, err)
+		}
+	}
+	layers, err := r.addTree(upper, d.SourceDateEpoch)
+	if err != nil {
+		return store.Output{}, err
+	}
+	return store.Output{Layers: append(append([]digest.Digest(nil), root.Layers...), layers...)}, nil
+}
+
+// mountView returns a read-only directory showing the merged layers: an
+// empty directory, the single layer itself, or a read-only overlay mount.
+func (r *Realizer) mountView(tmp string, n int, layers []digest.Digest) (string, func(), error) {
+	switch len(layers) {
+	case 0:
+		p := filepath.Join(tmp, fmt.Sprintf("empty%d", n))
+		return p, func() {}, os.Mkdir(p, 0o755)
+	case 1:
+		return r.st.LayerPath(layers[0]), func() {}, nil
+	}
+	p := filepath.Join(tmp, fmt.Sprintf("view%d", n))
+	if err := os.Mkdir(p, 0o755); err != nil {
+		return "", nil, err
+	}
+	lowers := r.layerPaths(layers)
+	for i, j := 0, len(lowers)-1; i < j; i, j = i+1, j-1 { // overlayfs wants the top first
+		lowers[i], lowers[j] = lowers[j], lowers[i]
+	}
+	opts := "lowerdir=" + strings.Join(lowers, ":")
+	if err := unix.Mount("overlay", p, "overlay", unix.MS_RDONLY, opts); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return "", nil, fmt.Errorf("mounting a view of %d layers needs root (overlayfs): %w", len(layers), err)
+		}
+		return "", nil, fmt.Errorf("mounting a view of %d layers: %w", len(layers), err)
+	}
+	return p, func() { unix.Unmount(p, unix.MNT_DETACH) }, nil
+}
+
+// fileApplier writes actions into upper, consulting base for what exists.
+type fileApplier struct {
+	upper, base string
+}
+
+// lstat looks p up in the upper first, then the base view. A whiteout in a
+// single-layer view (a character device 0/0) reads as absent.
+func (f *fileApplier) lstat(p string) (fs.FileInfo, bool, error) {
+	for _, root := range []string{f.upper, f.base} {
+		fi, err := os.Lstat(filepath.Join(root, p))
+		if err == nil {
+			if isWhiteout(fi) {
+				return nil, false, nil
+			}
+			return fi, root == f.upper, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return nil, false, err
+		}
+	}
+	return nil, false, fs.ErrNotExist
+}
+
+func isWhiteout(fi fs.FileInfo) bool {
+	if fi.Mode()&fs.ModeCharDevice == 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Rdev == 0
+}
+
+// ensureParents creates p's ancestors in the upper, mirroring the base's
+// directories (mode, owner, mtime) so that the merged view is unchanged, and
+// refusing to go through a symlink or a file.
+func (f *fileApplier) ensureParents(p string, create bool) error {
+	dir := path.Dir(p)
+	if dir == "/" {
+		return nil
+	}
+	parts := strings.Split(strings.TrimPrefix(dir, "/"), "/")
+	cur := ""
+	for _, part := range parts {
+		cur += "/" + part
+		up := filepath.Join(f.upper, cur)
+		if fi, err := os.Lstat(up); err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", cur)
+			}
+			continue
+		}
+		fi, _, err := f.lstat(cur)
+		switch {
+		case err == nil && fi.IsDir():
+			st := fi.Sys().(*syscall.Stat_t)
+			if err := os.Mkdir(up, 0o755); err != nil {
+				return err
+			}
+			if err := os.Chmod(up, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+				return err
+			}
+			if err := os.Lchown(up, int(st.Uid), int(st.Gid)); err != nil {
+				return err
+			}
+			if err := os.Chtimes(up, fi.ModTime(), fi.ModTime()); err != nil {
+				return err
+			}
+		case err == nil:
+			return fmt.Errorf("%s is not a directory (it is a %s)", cur, typeName(fi))
+		case !create:
+			return fmt.Errorf("parent directory %s does not exist (set parents = true)", cur)
+		default:
+			if err := os.Mkdir(up, 0o755); err != nil {
+				return err
+			}
+			if err := os.Chmod(up, 0o755); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func typeName(fi fs.FileInfo) string {
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "symlink"
+	case fi.Mode().IsRegular():
+		return "file"
+	}
+	return fi.Mode().Type().String()
+}
+
+func (f *fileApplier) apply(a compiler.FileAction) error {
+	p := path.Clean(a.Path)
+	up := filepath.Join(f.upper, p)
+	if p == "/" {
+		return fmt.Errorf("cannot %s the root directory", a.Action)
+	}
+	switch a.Action {
+	case "mkdir":
+		if err := f.ensureParents(p, a.Parents); err != nil {
+			return err
+		}
+		if fi, _, err := f.lstat(p); err == nil && !fi.IsDir() {
+			return fmt.Errorf("a %s already exists there", typeName(fi))
+		}
+		if err := os.Mkdir(up, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return setMeta(up, a.Mode, a.UID, a.GID)
+	case "mkfile":
+		if err := f.ensureParents(p, a.Parents); err != nil {
+			return err
+		}
+		if fi, _, err := f.lstat(p); err == nil && fi.IsDir() {
+			return fmt.Errorf("a directory already exists there")
+		}
+		os.Remove(up)
+		if err := os.WriteFile(up, []byte(a.Data), 0o600); err != nil {
+			return err
+		}
+		return setMeta(up, a.Mode, a.UID, a.GID)
+	case "symlink":
+		if err := f.ensureParents(p, true); err != nil {
+			return err
+		}
+		os.Remove(up)
+		if err := os.Symlink(a.Target, up); err != nil {
+			return err
+		}
+		return os.Lchown(up, a.UID, a.GID)
+	case "rm":
+		_, inUpper, err := f.lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			if a.AllowNotFound {
+				return nil
+			}
+			return fmt.Errorf("no such file or directory")
+		}
+		if err != nil {
+			return err
+		}
+		if inUpper {
+			if err := os.RemoveAll(up); err != nil {
+				return err
+			}
+		}
+		if _, err := os.Lstat(filepath.Join(f.base, p)); err == nil {
+			if err := f.ensureParents(p, true); err != nil {
+				return err
+			}
+			return unix.Mknod(up, unix.S_IFCHR|0o000, 0) // overlayfs whiteout
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown file action %q", a.Action)
+}
+
+func setMeta(p string, mode uint32, uid, gid int) error {
+	if err := os.Chmod(p, modeBits(mode)); err != nil {
+		return err
+	}
+	return os.Lchown(p, uid, gid)
+}
+
+// modeBits converts Unix permission bits (with setuid/setgid/sticky) to Go's.
+func modeBits(m uint32) fs.FileMode {
+	fm := fs.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		fm |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		fm |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		fm |= fs.ModeSticky
+	}
+	return fm
+}
+
+// copy copies a.Src out of the view src into the upper at a.Path with
+// Docker's COPY semantics: a directory's contents go into the destination;
+// a file goes to dest, or into it when dest ends in "/" or is a directory.
+// The last path element may be a glob.
+func (f *fileApplier) copy(src string, a compiler.FileAction) error {
+	matches, err := globInView(src, a.Src)
+	if err != nil {
+		return err
+	}
+	if len(matches) == 0 {
+		if a.AllowNotFound {
+			return nil
+		}
+		return fmt.Errorf("%s matches nothing in the source state", a.Src)
+	}
+	dest := path.Clean(a.Path)
+	intoDir := strings.HasSuffix(a.Path, "/") || len(matches) > 1
+	if fi, _, err := f.lstat(dest); err == nil && fi.IsDir() {
+		intoDir = true
+	}
+	for _, m := range matches {
+		fi, err := os.Lstat(m)
+		if err != nil {
+			return err
+		}
+		target := dest
+		if fi.IsDir() {
+			if err := f.mkdirDest(target, a); err != nil {
+				return err
+			}
+			if err := f.copyTree(m, target, a); err != nil {
+				return err
+			}
+			continue
+		}
+		if intoDir {
+			if err := f.mkdirDest(dest, a); err != nil {
+				return err
+			}
+			target = path.Join(dest, filepath.Base(m))
+		} else if err := f.ensureParents(target, true); err != nil {
+			return err
+		}
+		if err := f.copyEntry(m, fi, target, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdirDest makes the destination directory of a copy.
+func (f *fileApplier) mkdirDest(dest string, a compiler.FileAction) error {
+	if dest == "/" {
+		return nil
+	}
+	if err := f.ensureParents(dest, true); err != nil {
+		return err
+	}
+	if fi, _, err := f.lstat(dest); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("destination %s is a %s, not a directory", dest, typeName(fi))
+		}
+		if _, err := os.Lstat(filepath.Join(f.upper, dest)); err == nil {
+			return nil
+		}
+		// Mirror the existing directory into the upper unchanged.
+		return f.ensureParents(path.Join(dest, "x"), true)
+	}
+	up := filepath.Join(f.upper, dest)
+	if err := os.Mkdir(up, 0o755); err != nil {
+		return err
+	}
+	return setMeta(up, 0o755, a.UID, a.GID)
+}
+
+func (f *fileApplier) copyTree(srcDir, dest string, a compiler.FileAction) error {
+	return filepath.WalkDir(srcDir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == srcDir {
+			return nil
+		}
+		rel, err := filepath.Rel(srcDir, p)
+		if err != nil {
+			return err
+		}
+		fi, err := de.Info()
+		if err != nil {
+			return err
+		}
+		target := path.Join(dest, filepath.ToSlash(rel))
+		if fi.IsDir() {
+			up := filepath.Join(f.upper, target)
+			if err := os.Mkdir(up, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			return f.finish(up, fi, a)
+		}
+		return f.copyEntry(p, fi, target, a)
+	})
+}
+
+// copyEntry copies one non-directory entry.
+func (f *fileApplier) copyEntry(src string, fi fs.FileInfo, target string, a compiler.FileAction) error {
+	up := filepath.Join(f.upper, target)
+	if existing, err := os.Lstat(up); err == nil && existing.IsDir() {
+		return fmt.Errorf("cannot overwrite directory %s with a file", target)
+	}
+	os.Remove(up)
+	switch {
+	case isWhiteout(fi):
+		return nil // a whiteout in a single-layer view: the file is absent
+	case fi.Mode()&fs.ModeSymlink != 0:
+		t, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(t, up); err != nil {
+			return err
+		}
+		return os.Lchown(up, a.UID, a.GID)
+	case fi.Mode().IsRegular():
+		in, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(up, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		if err := out.Close(); err != nil {
+			return err
+		}
+		return f.finish(up, fi, a)
+	default:
+		return fmt.Errorf("cannot copy %s: it is a %s", src, fi.Mode().Type())
+	}
+}
+
+// finish sets ownership, mode (the source's unless chmod was given) and the
+// source's mtime, which normalization later clamps.
+func (f *fileApplier) finish(up string, fi fs.FileInfo, a compiler.FileAction) error {
+	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if a.ChmodSet {
+		mode = modeBits(a.Mode)
+	}
+	if err := os.Lchown(up, a.UID, a.GID); err != nil {
+		return err
+	}
+	if err := os.Chmod(up, mode); err != nil {
+		return err
+	}
+	return os.Chtimes(up, fi.ModTime(), fi.ModTime())
+}
+
+// globInView resolves src inside root without following symlinks out of it.
+// Only the last element may contain glob characters.
+func globInView(root, src string) ([]string, error) {
+	dir, pattern := path.Split(path.Clean("/" + src))
+	if strings.ContainsAny(dir, "*?[") {
+		return nil, fmt.Errorf("%s: glob characters are only supported in the last path element", src)
+	}
+	resolvedDir, err := securejoin.SecureJoin(root, dir)
+	if err != nil {
+		return nil, err
+	}
+	if pattern == "" { // src was "/"
+		return []string{root}, nil
+	}
+	if !strings.ContainsAny(pattern, "*?[") {
+		p, err := securejoin.SecureJoin(root, path.Join(dir, pattern))
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := os.Lstat(p); err != nil || isWhiteout(fi) {
+			return nil, nil
+		}
+		return []string{p}, nil
+	}
+	ents, err := os.ReadDir(resolvedDir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		ok, err := path.Match(pattern, e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("bad pattern %q: %w", src, err)
+		}
+		if ok {
+			out = append(out, filepath.Join(resolvedDir, e.Name()))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,372 @@
+package realize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/store"
+)
+
+// EventKind says what happened to a derivation.
+type EventKind string
+
+const (
+	EventCached  EventKind = "cached"  // found in the store
+	EventCutoff  EventKind = "cutoff"  // inputs changed, output did not: reused
+	EventStart   EventKind = "start"   // started building
+	EventLog     EventKind = "log"     // one line of a running step's output
+	EventDone    EventKind = "done"    // built and recorded
+	EventFailed  EventKind = "failed"  // failed; Err says why
+	EventSkipped EventKind = "skipped" // not run because an input failed
+)
+
+// Event is one progress report. Events arrive from many goroutines; the
+// receiver serializes.
+type Event struct {
+	Kind        EventKind
+	Digest      digest.Digest
+	Name        string
+	Description string
+	Line        string
+	Duration    time.Duration
+	Err         error
+}
+
+// Options tune a realization. None of them changes a result.
+type Options struct {
+	// Jobs bounds the derivations built at once (default: the CPU count).
+	Jobs int
+	// KeepGoing builds everything that does not depend on a failure
+	// instead of stopping at the first one.
+	KeepGoing bool
+	// Events receives progress; nil discards it.
+	Events func(Event)
+	// Dir is the build file's folder, where local sources live.
+	Dir string
+	// Secrets are the values of secret mounts by id. Never hashed, logged
+	// or stored.
+	Secrets map[string][]byte
+	// Limits apply to exec steps that set none of their own.
+	Limits compiler.Limits
+	// Rebuild lists derivations whose cached outputs are ignored (kiln
+	// verify); their new outputs are returned, not recorded.
+	Rebuild map[digest.Digest]bool
+	// InsecureRegistries allows plain http to these registry hosts; loopback
+	// registries are always allowed.
+	InsecureRegistries []string
+}
+
+// Realizer builds graphs into a store.
+type Realizer struct {
+	st   *store.Store
+	opts Options
+
+	cacheLocks sync.Map // cache mount id -> *sync.Mutex, for sharing=locked
+}
+
+// New returns a Realizer for st.
+func New(st *store.Store, opts Options) *Realizer {
+	if opts.Jobs <= 0 {
+		opts.Jobs = runtime.NumCPU()
+	}
+	if opts.Events == nil {
+		opts.Events = func(Event) {}
+	}
+	return &Realizer{st: st, opts: opts}
+}
+
+// BuildError is a derivation that failed, with what a person needs to act:
+// the step, what went wrong, the tail of its log and where the full log is.
+type BuildError struct {
+	Digest  digest.Digest
+	Name    string
+	Err     error
+	LogTail []string
+	LogPath string
+}
+
+func (e *BuildError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s) failed: %v", e.Name, short(e.Digest), e.Err)
+	if len(e.LogTail) > 0 {
+		b.WriteString("\n  last lines of its log:")
+		for _, l := range e.LogTail {
+			b.WriteString("\n  | " + l)
+		}
+	}
+	if e.LogPath != "" {
+		fmt.Fprintf(&b, "\n  full log: %s (or: kiln log %s)", e.LogPath, short(e.Digest))
+	}
+	return b.String()
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
+func short(d digest.Digest) string {
+	h := d.Encoded()
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// ErrUnresolved is returned when a needed derivation depends on a source
+// the lockfile does not pin.
+var ErrUnresolved = errors.New("unresolved sources")
+
+// node is the scheduler's view of one derivation.
+type node struct {
+	dg   digest.Digest
+	drv  *compiler.Derivation
+	done chan struct{}
+	out  store.Output
+	err  error
+}
+
+// Realize makes sure every root has an output in the store and returns the
+// outputs of the roots and everything that had to be consulted.
+func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []digest.Digest) (map[digest.Digest]store.Output, error) {
+	order := g.Closure(roots...)
+	var unresolved []string
+	for _, d := range order {
+		// Name only where unresolvedness starts (an unpinned source or fixed
+		// output), not everything built on it.
+		if n := g.Nodes[d]; n.Unresolved && !hasUnresolvedInput(g, n) {
+			unresolved = append(unresolved, n.Name)
+		}
+	}
+	if len(unresolved) > 0 {
+		return nil, fmt.Errorf("%w: %s not pinned in build.lock.hcl; run 'kiln lock' to pin them", ErrUnresolved, strings.Join(unresolved, ", "))
+	}
+
+	var lookup []digest.Digest
+	for _, d := range order {
+		if !r.opts.Rebuild[d] {
+			lookup = append(lookup, d)
+		}
+	}
+	cached, err := r.st.LookupMany(lookup)
+	if err != nil {
+		return nil, err
+	}
+
+	// Demand-driven: a cached node's inputs are not needed at all.
+	nodes := map[digest.Digest]*node{}
+	var need func(d digest.Digest)
+	need = func(d digest.Digest) {
+		if _, ok := nodes[d]; ok {
+			return
+		}
+		n := &node{dg: d, drv: g.Nodes[d], done: make(chan struct{})}
+		nodes[d] = n
+		if out, ok := cached[d]; ok {
+			n.out = out
+			close(n.done)
+			r.opts.Events(Event{Kind: EventCached, Digest: d, Name: n.drv.Name, Description: n.drv.Description})
+			return
+		}
+		for _, in := range n.drv.Inputs {
+			need(in)
+		}
+	}
+	for _, d := range roots {
+		need(d)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, r.opts.Jobs)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, d := range order {
+		n, ok := nodes[d]
+		if !ok {
+			continue
+		}
+		select {
+		case <-n.done:
+			continue
+		default:
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(n.done)
+			inputs := make([]store.Output, len(n.drv.Inputs))
+			for i, in := range n.drv.Inputs {
+				dep := nodes[in]
+				<-dep.done
+				if dep.err != nil {
+					n.err = fmt.Errorf("input %s failed", dep.drv.Name)
+					r.opts.Events(Event{Kind: EventSkipped, Digest: n.dg, Name: n.drv.Name, Description: n.drv.Description})
+					return
+				}
+				inputs[i] = dep.out
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				n.err = context.Cause(ctx)
+				return
+			}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				n.err = context.Cause(ctx)
+				return
+			}
+			n.out, n.err = r.realizeOne(ctx, n.dg, n.drv, inputs)
+			if n.err != nil {
+				mu.Lock()
+				errs = append(errs, n.err)
+				mu.Unlock()
+				if !r.opts.KeepGoing {
+					cancel(n.err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return nil, err
+	}
+	outs := make(map[digest.Digest]store.Output, len(nodes))
+	for d, n := range nodes {
+		outs[d] = n.out
+	}
+	return outs, nil
+}
+
+func hasUnresolvedInput(g *compiler.Graph, n *compiler.Derivation) bool {
+	for _, in := range n.Inputs {
+		if g.Nodes[in].Unresolved {
+			return true
+		}
+	}
+	return false
+}
+
+// realizeOne builds one derivation whose inputs are realized, consulting the
+// resolved key first (early cutoff).
+func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
+	ev := Event{Digest: dg, Name: d.Name, Description: d.Description}
+	rk, err := resolvedKey(d, inputs)
+	if err != nil {
+		return store.Output{}, err
+	}
+	if rk != "" && !r.opts.Rebuild[dg] {
+		if out, ok, err := r.st.Lookup(rk); err != nil {
+			return store.Output{}, err
+		} else if ok {
+			if err := r.st.Record(dg, out); err != nil {
+				return store.Output{}, err
+			}
+			ev.Kind = EventCutoff
+			r.opts.Events(ev)
+			return out, nil
+		}
+	}
+	ev.Kind = EventStart
+	r.opts.Events(ev)
+	start := time.Now()
+	var out store.Output
+	switch d.Kind {
+	case compiler.KindSource:
+		out, err = r.source(ctx, dg, d)
+	case compiler.KindExec:
+		out, err = r.exec(ctx, dg, d, inputs)
+	case compiler.KindFile:
+		out, err = r.file(ctx, dg, d, inputs)
+	case compiler.KindMerge:
+		for _, in := range inputs {
+			out.Layers = append(out.Layers, in.Layers...)
+		}
+	case compiler.KindDiff:
+		out, err = diffLayers(inputs[0], inputs[1])
+	default:
+		err = fmt.Errorf("unknown derivation kind %q", d.Kind)
+	}
+	ev.Duration = time.Since(start)
+	if err != nil {
+		var be *BuildError
+		if !errors.As(err, &be) {
+			err = &BuildError{Digest: dg, Name: d.Name, Err: err}
+		}
+		ev.Kind, ev.Err = EventFailed, err
+		r.opts.Events(ev)
+		return store.Output{}, err
+	}
+	out.Built = time.Now().UTC()
+	out.DurationMS = ev.Duration.Milliseconds()
+	if !r.opts.Rebuild[dg] {
+		if err := r.st.Record(dg, out); err != nil {
+			return store.Output{}, err
+		}
+		if rk != "" {
+			if err := r.st.Record(rk, out); err != nil {
+				return store.Output{}, err
+			}
+		}
+	}
+	ev.Kind = EventDone
+	r.opts.Events(ev)
+	return out, nil
+}
+
+// resolvedKey hashes d with its inputs replaced by the identity of their
+// outputs. Sources have no inputs and no resolved key.
+func resolvedKey(d *compiler.Derivation, inputs []store.Output) (digest.Digest, error) {
+	if len(inputs) == 0 {
+		return "", nil
+	}
+	cp := *d
+	cp.Inputs = make([]digest.Digest, len(inputs))
+	for i, in := range inputs {
+		cp.Inputs[i] = OutputID(in)
+	}
+	b, err := cp.Canonical()
+	if err != nil {
+		return "", err
+	}
+	return digest.FromBytes(append([]byte("kiln-resolved-v1\n"), b...)), nil
+}
+
+// OutputID is the identity of a realized state: its layer list (and blob).
+func OutputID(o store.Output) digest.Digest {
+	var b strings.Builder
+	b.WriteString("kiln-output-v1\n")
+	for _, l := range o.Layers {
+		b.WriteString(string(l))
+		b.WriteByte('\n')
+	}
+	if o.Blob != "" {
+		b.WriteString("blob " + string(o.Blob) + "\n")
+	}
+	return digest.FromString(b.String())
+}
+
+// diffLayers is what upper adds to lower, when lower's layers are a prefix of
+// upper's (upper was built on lower). Other diffs would need a tree
+// comparison that kiln does not do yet.
+func diffLayers(lower, upper store.Output) (store.Output, error) {
+	if len(lower.Layers) > len(upper.Layers) {
+		return store.Output{}, fmt.Errorf("diff: the upper state was not built on the lower one")
+	}
+	for i, l := range lower.Layers {
+		if upper.Layers[i] != l {
+			return store.Output{}, fmt.Errorf("diff: the upper state was not built on the lower one (layer %d differs)", i)
+		}
+	}
+	return store.Output{Layers: append([]digest.Digest(nil), upper.Layers[len(lower.Layers):]...)}, nil
+}

@@ -1,0 +1,153 @@
+package sandbox_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kiln-build/kiln/internal/testutil"
+	"github.com/kiln-build/kiln/realize/sandbox"
+	"golang.org/x/sys/unix"
+)
+
+// childMode lets tests re-run the test binary as a helper process.
+const childMode = "KILN_SANDBOX_TEST_CHILD"
+
+func init() {
+	switch os.Getenv(childMode) {
+	case "":
+		return
+	case "check":
+		fmt.Println(sandbox.Check())
+	case "run":
+		// Args: upper work state lower.
+		a := strings.Split(os.Getenv("KILN_SANDBOX_TEST_ARGS"), ",")
+		_, err := sandbox.Run(context.Background(), sandbox.Spec{
+			ID: "cleanup-child", Lowers: []string{a[3]}, Upper: a[0], Work: a[1], StateDir: a[2],
+			Args: []string{"sleep", "100"}, Env: testEnv,
+		})
+		fmt.Println(err)
+	}
+	os.Exit(0)
+}
+
+// TestCheckAsNonRoot runs the test binary as nobody: Check must refuse and
+// say what is needed.
+func TestCheckAsNonRoot(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	exe := filepath.Join(dir, "sandbox.test")
+	copyFile(t, "/proc/self/exe", exe)
+	cmd := exec.Command(exe)
+	cmd.Env = []string{childMode + "=check"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := "kiln needs root to run build steps in a sandbox (namespaces, overlayfs, cgroups); run as root, e.g. with sudo"
+	if !strings.Contains(string(out), want) {
+		t.Errorf("Check as nobody said %q", out)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCleanupAfterKill kills a kiln-like process with SIGKILL while its
+// step runs: the step must die with it, and Cleanup must leave no cgroup,
+// mount or state behind, while a live process's state is left alone.
+func TestCleanupAfterKill(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := t.TempDir()
+	dir := t.TempDir()
+	upper, work, state := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(root, "run1")
+	os.Mkdir(upper, 0o755)
+	os.Mkdir(work, 0o755)
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Env = []string{childMode + "=run", "KILN_SANDBOX_TEST_ARGS=" + strings.Join([]string{upper, work, state, busyboxRoot(t)}, ",")}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cgroups := cgroupDirs(t, "cleanup-child")
+	procs := filepath.Join(cgroups[0], "cgroup.procs")
+	var pids string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, _ := os.ReadFile(procs)
+		if pids = strings.TrimSpace(string(data)); pids != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the child's step never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	var step int
+	fmt.Sscan(pids, &step)
+	for deadline := time.Now().Add(5 * time.Second); unix.Kill(step, 0) == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("step %d survived its kiln", step)
+		}
+	}
+
+	// A stale root mount, as left by a kiln killed while starting a step,
+	// and a state directory of a live process.
+	stale := filepath.Join(root, "run2")
+	os.MkdirAll(filepath.Join(stale, "rootfs"), 0o755)
+	os.WriteFile(filepath.Join(stale, "kiln-sandbox-owner"), []byte("999999999 1\n"), 0o600)
+	if err := unix.Mount("tmpfs", filepath.Join(stale, "rootfs"), "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(root, "run3")
+	os.Mkdir(live, 0o755)
+	start, _ := os.ReadFile("/proc/self/stat")
+	fields := strings.Fields(string(start)[strings.LastIndexByte(string(start), ')')+1:])
+	os.WriteFile(filepath.Join(live, "kiln-sandbox-owner"), []byte(fmt.Sprintf("%d %s\n", os.Getpid(), fields[19])), 0o600)
+	other := filepath.Join(root, "not-a-sandbox")
+	os.Mkdir(other, 0o755)
+
+	if err := sandbox.Cleanup(root); err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	for _, d := range append(cgroups, state, stale) {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left behind after Cleanup", d)
+		}
+	}
+	for _, d := range []string{live, other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("Cleanup removed %s: %v", d, err)
+		}
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mi), root) {
+		t.Errorf("mount left behind:\n%s", mi)
+	}
+}

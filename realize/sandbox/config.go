@@ -1,0 +1,223 @@
+package sandbox
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/cgroups"
+	devices "github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"golang.org/x/sys/unix"
+)
+
+// defaultCaps is Docker's default capability set: enough for package
+// managers (chown, setuid to drop privileges, mknod in the private /dev),
+// nothing that reaches outside the container.
+var defaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// maskedPaths and readonlyPaths are runc's default spec's: kernel
+// interfaces under /proc and /sys that leak host information or allow
+// changing the host.
+var (
+	maskedPaths = []string{
+		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+		"/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+		"/sys/devices/virtual/powercap",
+	}
+	readonlyPaths = []string{
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+// capabilitiesFor gives root Docker's set, and other users only the
+// bounding set: a step that switches to a user keeps no privileges unless
+// it runs a setuid/file-capability program, which no-new-privileges stops.
+func capabilitiesFor(uid int) *configs.Capabilities {
+	c := &configs.Capabilities{Bounding: defaultCaps}
+	if uid == 0 {
+		c.Effective, c.Permitted = defaultCaps, defaultCaps
+	}
+	return c
+}
+
+const defaultMountFlags = unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV
+
+func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error) {
+	var rules []*devices.Rule
+	for _, d := range specconv.AllowedDevices {
+		rules = append(rules, &d.Rule)
+	}
+	resources := &cgroups.Resources{Devices: rules}
+	if spec.MemoryBytes > 0 {
+		resources.Memory = spec.MemoryBytes
+		// memory+swap equal to memory: no swap, so the limit is a limit.
+		resources.MemorySwap = spec.MemoryBytes
+	}
+	if spec.Pids > 0 {
+		p := spec.Pids
+		resources.PidsLimit = &p
+	}
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = "kiln"
+	}
+	umask := uint32(0o022)
+	namespaces := configs.Namespaces{
+		{Type: configs.NEWNS}, {Type: configs.NEWUTS}, {Type: configs.NEWIPC}, {Type: configs.NEWPID},
+	}
+	var networks []*configs.Network
+	if !spec.Network {
+		namespaces = append(namespaces, configs.Namespace{Type: configs.NEWNET})
+		networks = []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}}
+	}
+	c := &configs.Config{
+		Rootfs: rootfs,
+		// Private: the host's mounts never propagate in, and unmounting the
+		// host's copy of the root mount after start (see Run) cannot
+		// propagate into the container either.
+		RootPropagation:   unix.MS_PRIVATE | unix.MS_REC,
+		ParentDeathSignal: int(unix.SIGKILL),
+		Umask:             &umask,
+		Hostname:          hostname,
+		Namespaces:        namespaces,
+		Networks:          networks,
+		Capabilities:      capabilitiesFor(uid),
+		NoNewPrivileges:   true,
+		MaskPaths:         maskedPaths,
+		ReadonlyPaths:     readonlyPaths,
+		Devices:           specconv.AllowedDevices,
+		Cgroups: &cgroups.Cgroup{
+			// Relative: below kiln's own cgroup, so a limit put on kiln
+			// also holds for its steps.
+			Path:      "kiln-" + spec.ID,
+			Resources: resources,
+		},
+		Rlimits: []configs.Rlimit{nofileLimit()},
+		Mounts: []*configs.Mount{
+			{Source: "proc", Destination: "/proc", Device: "proc", Flags: defaultMountFlags},
+			{Source: "tmpfs", Destination: "/dev", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
+			{Source: "devpts", Destination: "/dev/pts", Device: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+			{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: defaultMountFlags, Data: "mode=1777,size=65536k"},
+			{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: defaultMountFlags},
+			{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: defaultMountFlags | unix.MS_RDONLY},
+		},
+	}
+	if spec.Network {
+		for _, f := range networkFiles {
+			if _, err := os.Stat(f); err == nil {
+				c.Mounts = append(c.Mounts, &configs.Mount{Source: f, Destination: f, Device: "bind", Flags: unix.MS_BIND | unix.MS_RDONLY})
+			}
+		}
+	}
+	for _, m := range spec.Mounts {
+		cm, err := libcontainerMount(m)
+		if err != nil {
+			return nil, err
+		}
+		c.Mounts = append(c.Mounts, cm)
+	}
+	return c, nil
+}
+
+// nofileLimit is fixed rather than inherited, so a step sees the same
+// limit whoever started kiln, except that kiln cannot raise a hard limit
+// without CAP_SYS_RESOURCE, so a lower one is kept.
+func nofileLimit() configs.Rlimit {
+	soft, hard := uint64(1024), uint64(524288)
+	var cur unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &cur); err == nil {
+		hard = min(hard, cur.Max)
+		soft = min(soft, hard)
+	}
+	return configs.Rlimit{Type: unix.RLIMIT_NOFILE, Soft: soft, Hard: hard}
+}
+
+// networkFiles are bind-mounted from the host into steps that share its
+// network, so that name resolution works as on the host.
+var networkFiles = []string{"/etc/resolv.conf", "/etc/hosts"}
+
+func libcontainerMount(m Mount) (*configs.Mount, error) {
+	dest := filepath.Clean(m.Dest)
+	switch m.Type {
+	case "bind":
+		flags := unix.MS_BIND | unix.MS_REC
+		if m.ReadOnly {
+			flags |= unix.MS_RDONLY
+		}
+		return &configs.Mount{Source: m.Source, Destination: dest, Device: "bind", Flags: flags}, nil
+	case "tmpfs":
+		mode := m.Mode
+		if mode == 0 {
+			mode = 0o1777
+		}
+		data := fmt.Sprintf("mode=%o", mode)
+		if m.SizeBytes > 0 {
+			data += fmt.Sprintf(",size=%d", m.SizeBytes)
+		}
+		flags := unix.MS_NOSUID | unix.MS_NODEV
+		if m.ReadOnly {
+			flags |= unix.MS_RDONLY
+		}
+		return &configs.Mount{Source: "tmpfs", Destination: dest, Device: "tmpfs", Flags: flags, Data: data}, nil
+	case "overlay":
+		if m.Upper == "" && len(m.Lowers) == 1 {
+			// overlayfs wants two layers when it has no upper; one layer
+			// read-only is a bind mount.
+			return &configs.Mount{Source: m.Lowers[0], Destination: dest, Device: "bind", Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY}, nil
+		}
+		data, err := overlayData(m.Lowers, m.Upper, m.Work)
+		if err != nil {
+			return nil, fmt.Errorf("mount at %s: %w", dest, err)
+		}
+		flags := 0
+		if m.ReadOnly || m.Upper == "" {
+			flags |= unix.MS_RDONLY
+		}
+		return &configs.Mount{Source: "overlay", Destination: dest, Device: "overlay", Flags: flags, Data: data}, nil
+	}
+	return nil, fmt.Errorf("unknown mount type %q", m.Type)
+}
+
+// oomKilled reads the kernel's OOM-kill counter of the container's memory
+// cgroup; a counter rather than an event, so it cannot be missed.
+func oomKilled(c *libcontainer.Container) bool {
+	st, err := c.State()
+	if err != nil {
+		return false
+	}
+	if p := st.CgroupPaths["memory"]; p != "" {
+		return counterAbove(filepath.Join(p, "memory.oom_control"), "oom_kill")
+	}
+	if p := st.CgroupPaths[""]; p != "" { // cgroup v2
+		return counterAbove(filepath.Join(p, "memory.events"), "oom_kill")
+	}
+	return false
+}
+
+func counterAbove(file, key string) bool {
+	f, err := os.Open(file)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && k == key {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n > 0
+		}
+	}
+	return false
+}

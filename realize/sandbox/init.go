@@ -1,0 +1,39 @@
+package sandbox
+
+import (
+	"os"
+
+	"github.com/opencontainers/runc/libcontainer"
+
+	// Device cgroup rules (which devices a step may open) are only
+	// enforced when this package registers itself with the cgroup manager;
+	// without it, creating a container with device rules fails.
+	_ "github.com/opencontainers/cgroups/devices"
+
+	// nsenter is a cgo constructor that runs before the Go runtime starts in
+	// every process of this binary. In the re-executed container init it joins
+	// and creates namespaces (which a multi-threaded Go process cannot do);
+	// in any other process it sees no _LIBCONTAINER_INITPIPE and returns at
+	// once. It lives here so that importing sandbox is enough.
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+)
+
+// Init turns this process into the container init when libcontainer
+// started it as one, and returns immediately otherwise. Call it first thing
+// in main's init() (and in TestMain of tests that run sandboxes), before
+// anything starts goroutines or reads flags: a container init never returns
+// from it.
+//
+// The marker is libcontainer's: os.Args[1] == "init" together with the
+// _LIBCONTAINER_INITPIPE variable it sets, so a user command spelled
+// "kiln init" is not mistaken for a container init.
+func Init() {
+	if !isContainerInit() {
+		return
+	}
+	libcontainer.Init() // never returns
+}
+
+func isContainerInit() bool {
+	return len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv("_LIBCONTAINER_INITPIPE") != ""
+}

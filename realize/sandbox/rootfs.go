@@ -1,0 +1,197 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/sys/user"
+	"golang.org/x/sys/unix"
+)
+
+// rootOverlayOptions keep Upper a self-contained layer: with metacopy a
+// copied-up file's data would stay in the lower, with redirect_dir a
+// renamed directory would point into the lower, and index would tie Upper
+// to this mount. volatile skips syncs inside the step: Upper is a scratch
+// directory that the store syncs itself when it adds the layer, and is
+// thrown away if kiln crashes first.
+const rootOverlayOptions = "redirect_dir=off,metacopy=off,index=off,volatile"
+
+// mountRoot prepares the skeleton layer and mounts the root overlay at
+// StateDir/rootfs, returning that path.
+func mountRoot(spec Spec) (string, error) {
+	skel := filepath.Join(spec.StateDir, skelSubdir)
+	if err := writeSkeleton(skel, spec); err != nil {
+		return "", err
+	}
+	if err := matchRootAttrs(spec.Upper, spec.Lowers); err != nil {
+		return "", err
+	}
+	rootfs := filepath.Join(spec.StateDir, rootfsSubdir)
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		return "", fmt.Errorf("creating root mount point: %w", err)
+	}
+	lowers := append([]string{skel}, spec.Lowers...)
+	data, err := overlayData(lowers, spec.Upper, spec.Work)
+	if err != nil {
+		return "", err
+	}
+	data += "," + rootOverlayOptions
+	if err := unix.Mount("overlay", rootfs, "overlay", 0, data); err != nil {
+		return "", fmt.Errorf("mounting the step's root filesystem (overlay of %d layers, upper %s): %w", len(spec.Lowers), spec.Upper, err)
+	}
+	return rootfs, nil
+}
+
+// overlayData builds overlayfs's options from layers given bottom first
+// (overlayfs lists them top first).
+func overlayData(lowers []string, upper, work string) (string, error) {
+	for _, p := range append(slices.Clone(lowers), upper, work) {
+		if strings.ContainsAny(p, ":,\\") {
+			return "", fmt.Errorf("layer path %q contains ':', ',' or '\\', which overlayfs options cannot carry", p)
+		}
+	}
+	rev := slices.Clone(lowers)
+	slices.Reverse(rev)
+	data := "lowerdir=" + strings.Join(rev, ":")
+	if upper != "" {
+		data += ",upperdir=" + upper + ",workdir=" + work
+	}
+	if limit := os.Getpagesize() - 1 - len(rootOverlayOptions) - 1; len(data) > limit {
+		return "", fmt.Errorf("too many layers for one overlay mount: %d layers need %d bytes of mount options, the kernel takes %d; squash some layers", len(lowers), len(data), limit)
+	}
+	return data, nil
+}
+
+// writeSkeleton creates the bottom layer of the root: the mount points the
+// sandbox needs, so that neither libcontainer nor the kernel creates them
+// in Upper (where they would become part of the step's output). Its
+// timestamps are 0, so a directory of it that a step copies up carries no
+// trace of when the step ran.
+func writeSkeleton(dir string, spec Spec) error {
+	dirs := []string{"proc", "dev", "sys"}
+	var files []string
+	if spec.Network {
+		for _, f := range networkFiles {
+			if _, err := os.Stat(f); err == nil {
+				files = append(files, f)
+			}
+		}
+	}
+	for _, m := range spec.Mounts {
+		isFile := false
+		if m.Type == "bind" {
+			fi, err := os.Stat(m.Source)
+			if err != nil {
+				return fmt.Errorf("bind mount source for %s: %w", m.Dest, err)
+			}
+			isFile = !fi.IsDir()
+		}
+		if isFile {
+			files = append(files, m.Dest)
+		} else {
+			dirs = append(dirs, m.Dest)
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return fmt.Errorf("creating skeleton layer: %w", err)
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("creating skeleton layer: %w", err)
+		}
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("creating skeleton layer: %w", err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			return fmt.Errorf("creating skeleton layer: %w", err)
+		}
+	}
+	epoch := time.Unix(0, 0)
+	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(p, epoch, epoch)
+	})
+}
+
+// matchRootAttrs gives Upper the mode and owner of the top layer's root:
+// the container's "/" takes them from Upper, and a temporary directory's
+// 0700 would otherwise leak into every step.
+func matchRootAttrs(upper string, lowers []string) error {
+	mode, uid, gid := os.FileMode(0o755), 0, 0
+	if len(lowers) > 0 {
+		fi, err := os.Stat(lowers[len(lowers)-1])
+		if err != nil {
+			return fmt.Errorf("reading the top layer: %w", err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		mode, uid, gid = fi.Mode().Perm()|fi.Mode()&os.ModeSticky, int(st.Uid), int(st.Gid)
+	}
+	if err := os.Chown(upper, uid, gid); err != nil {
+		return fmt.Errorf("preparing upper directory: %w", err)
+	}
+	if err := os.Chmod(upper, mode); err != nil {
+		return fmt.Errorf("preparing upper directory: %w", err)
+	}
+	return nil
+}
+
+// resolveUser turns "uid[:gid]" or names into ids, reading the step's own
+// /etc/passwd and /etc/group (resolved inside the root, so a symlinked
+// /etc/passwd cannot point at the host's).
+func resolveUser(rootfs, spec string) (uid, gid int, groups []int, err error) {
+	open := func(name string) (io.Reader, func(), error) {
+		p, err := securejoin.SecureJoin(rootfs, name)
+		if err != nil {
+			return nil, func() {}, err
+		}
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, func() {}, nil
+		}
+		if err != nil {
+			return nil, func() {}, err
+		}
+		return f, func() { f.Close() }, nil
+	}
+	passwd, closeP, err := open("/etc/passwd")
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("reading the step's /etc/passwd: %w", err)
+	}
+	defer closeP()
+	group, closeG, err := open("/etc/group")
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("reading the step's /etc/group: %w", err)
+	}
+	defer closeG()
+	who := spec
+	if who == "" {
+		who = "0:0"
+	}
+	u, err := user.GetExecUser(who, &user.ExecUser{Home: "/"}, passwd, group)
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("resolving user %q in the step's root filesystem: %w", spec, err)
+	}
+	return u.Uid, u.Gid, u.Sgids, nil
+}
+
+// unmount detaches a mount; a path that is no longer a mount point is fine.
+func unmount(path string) error {
+	err := unix.Unmount(path, unix.MNT_DETACH)
+	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("unmounting %s: %w", path, err)
+}

@@ -1,0 +1,168 @@
+package realize
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/realize/source"
+	"github.com/kiln-build/kiln/store"
+	"github.com/kiln-build/kiln/store/layer"
+)
+
+// Output metadata keys of image sources: exporters extend the base image's
+// config as Docker does.
+const (
+	MetaImageConfig   = "image.config"
+	MetaImageManifest = "image.manifest"
+)
+
+func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Derivation) (store.Output, error) {
+	op := d.Source
+	switch op.Type {
+	case "image", "oci-layout":
+		return r.imageSource(ctx, d)
+	}
+	tmp, err := r.st.TempDir("source-")
+	if err != nil {
+		return store.Output{}, err
+	}
+	defer os.RemoveAll(tmp)
+	tree := filepath.Join(tmp, "tree")
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		return store.Output{}, err
+	}
+	switch op.Type {
+	case "local":
+		dir := filepath.Join(r.opts.Dir, filepath.FromSlash(op.Identifier))
+		h, err := source.CopyLocal(dir, splitLines(op.Attrs["include"]), splitLines(op.Attrs["exclude"]), tree, d.SourceDateEpoch)
+		if err != nil {
+			return store.Output{}, err
+		}
+		if h != op.Pin {
+			return store.Output{}, fmt.Errorf("local source %s changed while kiln was building (hashed %s, copied %s); run the build again", op.Identifier, op.Pin, h)
+		}
+	case "http":
+		mode, err := strconv.ParseUint(op.Attrs["mode"], 8, 32)
+		if err != nil {
+			return store.Output{}, fmt.Errorf("bad mode %q", op.Attrs["mode"])
+		}
+		if err := source.FetchHTTP(ctx, op.Identifier, op.Pin, op.Attrs["filename"], uint32(mode), tree); err != nil {
+			return store.Output{}, err
+		}
+	case "git":
+		if err := source.FetchGit(ctx, op.Identifier, op.Pin, op.Attrs["keep_git_dir"] == "true", tree); err != nil {
+			return store.Output{}, err
+		}
+	default:
+		return store.Output{}, fmt.Errorf("kiln cannot fetch source type %q", op.Type)
+	}
+	l, err := r.addTree(tree, d.SourceDateEpoch)
+	if err != nil {
+		return store.Output{}, err
+	}
+	return store.Output{Layers: l}, nil
+}
+
+// addTree normalizes a finished tree and adds it to the store as a layer.
+// An empty tree adds nothing: it would change no file.
+func (r *Realizer) addTree(tree string, epoch int64) ([]digest.Digest, error) {
+	ents, err := os.ReadDir(tree)
+	if err != nil {
+		return nil, err
+	}
+	if len(ents) == 0 {
+		return nil, nil
+	}
+	if err := layer.Normalize(tree, epoch); err != nil {
+		return nil, err
+	}
+	return r.addLayer(tree)
+}
+
+func (r *Realizer) addLayer(tree string) ([]digest.Digest, error) {
+	dg, size, err := layer.Hash(tree)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.st.AddLayer(tree, dg, store.LayerInfo{Size: size}); err != nil {
+		return nil, err
+	}
+	return []digest.Digest{dg}, nil
+}
+
+func (r *Realizer) imageSource(ctx context.Context, d *compiler.Derivation) (store.Output, error) {
+	op := d.Source
+	tmp, err := r.st.TempDir("image-")
+	if err != nil {
+		return store.Output{}, err
+	}
+	defer os.RemoveAll(tmp)
+	n := 0
+	newDir := func() (string, error) {
+		n++
+		p := filepath.Join(tmp, strconv.Itoa(n))
+		return p, os.Mkdir(p, 0o755)
+	}
+	var img *source.Image
+	if op.Type == "image" {
+		img, err = source.FetchImage(ctx, op.Identifier, op.Pin, d.Platform, r.insecure(op.Identifier), newDir)
+	} else {
+		img, err = source.FetchOCILayout(ctx, filepath.Join(r.opts.Dir, filepath.FromSlash(op.Identifier)), op.Attrs["ref"], op.Pin, d.Platform, newDir)
+	}
+	if err != nil {
+		return store.Output{}, err
+	}
+	var out store.Output
+	for _, l := range img.Layers {
+		if err := r.st.AddLayer(l.Dir, l.DiffID, store.LayerInfo{Size: l.Size}); err != nil {
+			return store.Output{}, err
+		}
+		out.Layers = append(out.Layers, l.DiffID)
+	}
+	cfg, _, err := r.st.AddBlob(bytes.NewReader(img.Config), "")
+	if err != nil {
+		return store.Output{}, err
+	}
+	out.Meta = map[string]string{MetaImageConfig: string(cfg), MetaImageManifest: string(img.ManifestDigest)}
+	return out, nil
+}
+
+// insecure allows plain http for loopback registries (tests, local mirrors)
+// and those the user names.
+func (r *Realizer) insecure(ref string) bool {
+	rf, err := name.ParseReference(ref)
+	if err != nil {
+		return false
+	}
+	host := rf.Context().RegistryStr()
+	for _, h := range r.opts.InsecureRegistries {
+		if h == host {
+			return true
+		}
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}

@@ -1,0 +1,268 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Key prefixes of the index; see doc.go.
+const (
+	pOutput byte = 'o'
+	pLayer  byte = 'l'
+	pBlob   byte = 'b'
+	pRoot   byte = 'r'
+	pMeta   byte = 'm'
+)
+
+const outputVersion = 1
+
+// raw returns the 32 sha256 bytes of d, refusing anything else: every
+// object and derivation in kiln is named by sha256.
+func raw(d digest.Digest) ([32]byte, error) {
+	var r [32]byte
+	if d.Algorithm() != digest.SHA256 {
+		return r, fmt.Errorf("digest %q: not a sha256 digest", string(d))
+	}
+	if err := d.Validate(); err != nil {
+		return r, fmt.Errorf("digest %q: %w", string(d), err)
+	}
+	if _, err := hex.Decode(r[:], []byte(d.Encoded())); err != nil {
+		return r, fmt.Errorf("digest %q: %w", string(d), err)
+	}
+	return r, nil
+}
+
+func key(prefix byte, d digest.Digest) ([]byte, error) {
+	r, err := raw(d)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{prefix}, r[:]...), nil
+}
+
+func fromRaw(b []byte) digest.Digest {
+	return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(b))
+}
+
+// validHex reports whether name is the lowercase hex of a sha256, which is
+// how objects are named on disk.
+func validHex(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+var errCorrupt = errors.New("corrupt index value")
+
+// Values start with the last-use time so that touching rewrites one prefix.
+func lastUse(v []byte) time.Time {
+	if len(v) < 8 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+}
+
+func withUse(v []byte, t time.Time) []byte {
+	out := make([]byte, len(v))
+	copy(out, v)
+	if len(out) >= 8 {
+		binary.BigEndian.PutUint64(out, uint64(t.UnixNano()))
+	}
+	return out
+}
+
+func header(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 64), uint64(t.UnixNano()))
+}
+
+// objectMeta is the value of a layer or blob entry.
+type objectMeta struct {
+	used  time.Time
+	size  int64
+	files int64
+}
+
+func encodeObject(m objectMeta) []byte {
+	b := header(m.used)
+	b = binary.AppendVarint(b, m.size)
+	return binary.AppendVarint(b, m.files)
+}
+
+func decodeObject(v []byte) (objectMeta, error) {
+	if len(v) < 8 {
+		return objectMeta{}, errCorrupt
+	}
+	m := objectMeta{used: lastUse(v)}
+	r := reader{b: v[8:]}
+	m.size = r.varint()
+	m.files = r.varint()
+	if r.err != nil {
+		return objectMeta{}, r.err
+	}
+	return m, nil
+}
+
+// record is the value of an output entry.
+type record struct {
+	used time.Time
+	out  Output
+	refs []digest.Digest
+}
+
+func encodeRecord(rec record) ([]byte, error) {
+	b := header(rec.used)
+	b = append(b, outputVersion)
+	digests := func(ds []digest.Digest) error {
+		b = binary.AppendUvarint(b, uint64(len(ds)))
+		for _, d := range ds {
+			r, err := raw(d)
+			if err != nil {
+				return err
+			}
+			b = append(b, r[:]...)
+		}
+		return nil
+	}
+	if err := digests(rec.out.Layers); err != nil {
+		return nil, err
+	}
+	var blob []digest.Digest
+	if rec.out.Blob != "" {
+		blob = []digest.Digest{rec.out.Blob}
+	}
+	if err := digests(blob); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(rec.out.Meta))
+	for k := range rec.out.Meta {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = appendString(b, k)
+		b = appendString(b, rec.out.Meta[k])
+	}
+	var built int64
+	if !rec.out.Built.IsZero() {
+		built = rec.out.Built.UnixNano()
+	}
+	b = binary.AppendVarint(b, built)
+	b = binary.AppendVarint(b, rec.out.DurationMS)
+	if err := digests(rec.refs); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func decodeRecord(v []byte) (record, error) {
+	if len(v) < 9 || v[8] != outputVersion {
+		return record{}, errCorrupt
+	}
+	rec := record{used: lastUse(v)}
+	r := reader{b: v[9:]}
+	rec.out.Layers = r.digests()
+	if blob := r.digests(); len(blob) == 1 {
+		rec.out.Blob = blob[0]
+	}
+	if n := r.uvarint(); n > 0 && r.err == nil {
+		if n > uint64(len(r.b)) {
+			return record{}, errCorrupt
+		}
+		rec.out.Meta = make(map[string]string, n)
+		for range n {
+			k := r.string()
+			rec.out.Meta[k] = r.string()
+		}
+	}
+	if built := r.varint(); built != 0 {
+		rec.out.Built = time.Unix(0, built)
+	}
+	rec.out.DurationMS = r.varint()
+	rec.refs = r.digests()
+	if r.err != nil {
+		return record{}, r.err
+	}
+	return rec, nil
+}
+
+// reader decodes index values, remembering the first error so that callers
+// check once.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes(n uint64) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errCorrupt
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) string() string { return string(r.bytes(r.uvarint())) }
+
+func (r *reader) digests() []digest.Digest {
+	n := r.uvarint()
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	if n > uint64(len(r.b))/32 {
+		r.err = errCorrupt
+		return nil
+	}
+	ds := make([]digest.Digest, n)
+	for i := range ds {
+		ds[i] = fromRaw(r.bytes(32))
+	}
+	return ds
+}
