@@ -21,8 +21,9 @@ type Pins interface {
 	// Pin returns the pin of src for platform, and false when the lock has
 	// none or the lock's entry was made for a different request.
 	Pin(src *lang.Source, platform string) (string, bool)
-	// FixedOutput returns the pinned output hash of a fixed-output run step.
-	FixedOutput(address string) (string, bool)
+	// FixedOutputFor returns the pinned output hash of a fixed-output run
+	// step, and false when there is none or the step changed since.
+	FixedOutputFor(stage *lang.Stage, step *lang.Step, address string) (string, bool)
 }
 
 // Options are what the compiler needs beyond the config. None of them is
@@ -37,7 +38,14 @@ type Options struct {
 	// Platform applies when neither build.hcl nor a block sets one.
 	// Default: linux and the host's architecture.
 	Platform string
+	// LearnFixedOutputs compiles fixed-output steps without their pins so
+	// that kiln lock can build them once and record what they produce.
+	LearnFixedOutputs bool
 }
+
+// RunAddress is the lockfile address of a stage's n-th run step (counting
+// run steps only, from 0), used to pin fixed-output steps.
+func RunAddress(stage string, n int) string { return fmt.Sprintf("stage.%s.run[%d]", stage, n) }
 
 // Fixed sandbox settings. They are hashed (through ExecOp.Env and
 // Hostname), so changing them changes every exec digest, as it should.
@@ -394,9 +402,16 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	if st.Workdir != "" {
 		r.workdir = path.Join("/", st.Workdir)
 	}
+	runs := 0
 	for i, step := range st.Steps {
 		name := fmt.Sprintf("%s/%s[%d]", st.Address(), step.Kind, i)
-		d := c.step(st, step, r, platform, name)
+		var d hcl.Diagnostics
+		if step.Kind == "run" {
+			d = c.runStep(st, step, r, platform, name, RunAddress(st.Name, runs))
+			runs++
+		} else {
+			d = c.step(st, step, r, platform, name)
+		}
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			return "", diags
@@ -425,8 +440,6 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 	case "user":
 		r.user = s.User
 		return nil
-	case "run":
-		return c.runStep(st, s, r, platform, name)
 	}
 
 	fo := &FileOp{Base: -1}
@@ -506,7 +519,7 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 	return nil
 }
 
-func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name string) hcl.Diagnostics {
+func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name, lockAddr string) hcl.Diagnostics {
 	args := s.Args
 	if s.Shell != "" {
 		args = []string{"/bin/sh", "-c", s.Shell}
@@ -551,13 +564,13 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name 
 		d.Inputs = []digest.Digest{r.state}
 	}
 	if s.FixedOutput {
-		addr := name
-		if c.opts.Pins != nil {
-			if h, ok := c.opts.Pins.FixedOutput(addr); ok {
+		d.LockAddress = lockAddr
+		if c.opts.Pins != nil && !c.opts.LearnFixedOutputs {
+			if h, ok := c.opts.Pins.FixedOutputFor(st, s, lockAddr); ok {
 				ex.OutputHash = h
 			}
 		}
-		if ex.OutputHash == "" {
+		if ex.OutputHash == "" && !c.opts.LearnFixedOutputs {
 			d.Unresolved = true
 		}
 	} else if network != "none" {

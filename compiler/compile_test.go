@@ -20,7 +20,7 @@ func (p fakePins) Pin(src *lang.Source, platform string) (string, bool) {
 	return v, ok
 }
 
-func (p fakePins) FixedOutput(addr string) (string, bool) {
+func (p fakePins) FixedOutputFor(_ *lang.Stage, _ *lang.Step, addr string) (string, bool) {
 	v, ok := p[addr]
 	return v, ok
 }

@@ -53,6 +53,8 @@ type Derivation struct {
 	// Unresolved is set when the derivation, or one of its inputs, is a
 	// source without a pin in the lockfile. Its digest is then provisional.
 	Unresolved bool `json:"-"`
+	// LockAddress is the lockfile address of a fixed-output step.
+	LockAddress string `json:"-"`
 	// Limits bound the sandbox; they can make a step fail but never change a
 	// successful result, so they are not hashed.
 	Limits Limits `json:"-"`

@@ -22,7 +22,7 @@ func atomically(dest string, force bool, write func(tmp string) error) error {
 			return fmt.Errorf("%s: %w; remove it or add force=true to the output spec", dest, ErrExists)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("checking destination: %w", err)
+		return fmt.Errorf("cannot write to %s (is its folder there and writable?): %w", dest, err)
 	}
 	dir, base := filepath.Split(filepath.Clean(dest))
 	if dir == "" {
@@ -30,7 +30,7 @@ func atomically(dest string, force bool, write func(tmp string) error) error {
 	}
 	tmp, err := os.MkdirTemp(dir, ".kiln-"+base+"-*")
 	if err != nil {
-		return fmt.Errorf("cannot write to %s (is the folder writable and does it exist?): %w", dest, err)
+		return fmt.Errorf("cannot write to %s (is its folder there and writable?): %w", dest, err)
 	}
 	// MkdirTemp made a directory; write sees only a name inside it, so a
 	// file output and a directory output are handled alike.

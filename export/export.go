@@ -21,7 +21,8 @@ import (
 // .descriptor, image.name) and artifact.sha256 for files.
 type Metadata map[string]any
 
-// Assemble options for an output: docker archives need docker media types.
+// AssembleOptions returns how to assemble an image for the output: docker
+// archives need docker media types.
 func (o Output) AssembleOptions() AssembleOptions {
 	return AssembleOptions{Compression: o.LayerCompression(), DockerMediaTypes: o.Type == "docker"}
 }

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -62,7 +61,6 @@ func extract(ctx context.Context, dir, sub string, f Files) (string, error) {
 			return "", fmt.Errorf("files of %s: %s is a whiteout; local and tar outputs take a state's merged files", name, hdr.Name)
 		}
 		p := path.Join(sub, rel)
-		mode := fs.FileMode(hdr.Mode) & fs.ModePerm
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			if err := root.Mkdir(p, 0o755); err != nil && !os.IsExist(err) {
@@ -81,7 +79,7 @@ func extract(ctx context.Context, dir, sub string, f Files) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("writing %s: %w", rel, err)
 			}
-			if err := root.Chmod(p, mode|fs.FileMode(hdr.Mode)&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+			if err := root.Chmod(p, tarMode(hdr.Mode)); err != nil {
 				return "", err
 			}
 			if err := root.Chtimes(p, hdr.ModTime, hdr.ModTime); err != nil {
@@ -105,13 +103,28 @@ func extract(ctx context.Context, dir, sub string, f Files) (string, error) {
 	// deepest first.
 	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Name > dirs[j].Name })
 	for _, d := range dirs {
-		if err := root.Chmod(d.Name, fs.FileMode(d.Mode)&(fs.ModePerm|fs.ModeSticky)); err != nil {
+		if err := root.Chmod(d.Name, tarMode(d.Mode)); err != nil {
 			return "", err
 		}
 		if err := root.Chtimes(d.Name, d.ModTime, d.ModTime); err != nil {
 			return "", err
 		}
 	}
-	_ = filepath.Separator
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// tarMode converts a tar header's mode bits to an fs.FileMode: the special
+// bits sit elsewhere in each.
+func tarMode(m int64) fs.FileMode {
+	mode := fs.FileMode(m) & fs.ModePerm
+	if m&0o4000 != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
 }

@@ -35,7 +35,9 @@ func (f file) open() (io.ReadCloser, error) {
 // fileSet collects the files of an output once each, by name.
 type fileSet map[string]file
 
-func (s fileSet) addData(name string, data []byte) { s[name] = file{name: name, data: data, size: int64(len(data))} }
+func (s fileSet) addData(name string, data []byte) {
+	s[name] = file{name: name, data: data, size: int64(len(data))}
+}
 
 func (s fileSet) addBlob(store BlobStore, d ocispec.Descriptor) error {
 	ok, err := store.HasBlob(d.Digest)

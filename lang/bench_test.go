@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // genLarge writes a build.hcl of nStages stages over nSources shared
@@ -43,18 +46,26 @@ func genLarge(nStages, nSources int) []byte {
 	return b.Bytes()
 }
 
-// BenchmarkLoadLarge loads 10,000 stages over 1,000 sources; the baseline
-// sub-benchmark parses the same bytes without evaluating, so the cost of
-// evaluation reads as the difference.
+// BenchmarkLoadLarge loads 10,000 stages over 1,000 sources; the baselines
+// parse the same bytes with hcl in one piece and in kiln's chunks, so the
+// cost of evaluation reads as the difference.
 func BenchmarkLoadLarge(b *testing.B) {
 	src := genLarge(10000, 1000)
 	dir := b.TempDir()
-	b.Run("parse-only", func(b *testing.B) {
+	b.Run("hcl-parse-whole", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(src)))
 		for b.Loop() {
-			l := NewLoader(Options{})
-			if _, diags := l.parser.ParseHCL(src, fmt.Sprintf("build%d.hcl", b.N)); diags.HasErrors() {
+			if _, diags := hclsyntax.ParseConfig(src, "build.hcl", hcl.InitialPos); diags.HasErrors() {
+				b.Fatal(diags)
+			}
+		}
+	})
+	b.Run("parse-chunked", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(src)))
+		for b.Loop() {
+			if _, diags := parseNative(src, "build.hcl"); diags.HasErrors() {
 				b.Fatal(diags)
 			}
 		}

@@ -77,7 +77,10 @@ func (l *Loader) load(src []byte, name, dir string) (*Config, hcl.Diagnostics) {
 	if strings.HasSuffix(name, ".json") {
 		f, diags = l.parser.ParseJSON(src, name)
 	} else {
-		f, diags = l.parser.ParseHCL(src, name)
+		f, diags = parseNative(src, name)
+		if f != nil {
+			l.parser.AddFile(name, f)
+		}
 	}
 	if diags.HasErrors() || f == nil {
 		// A partial body after a syntax error mostly yields follow-on

@@ -15,8 +15,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func dg(n int) string  { return fmt.Sprintf("sha256:%064x", n) }
-func hx(n int) string  { return fmt.Sprintf("%064x", n) }
+func dg(n int) string   { return fmt.Sprintf("sha256:%064x", n) }
+func hx(n int) string   { return fmt.Sprintf("%064x", n) }
 func sha1(n int) string { return fmt.Sprintf("%040x", n) }
 
 // sample is a lock with one entry of every type.

@@ -34,11 +34,14 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		return store.Output{}, err
 	}
 	defer os.RemoveAll(tmp)
-	upper, work := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
-	for _, p := range []string{upper, work} {
-		if err := os.Mkdir(p, 0o755); err != nil {
-			return store.Output{}, err
-		}
+	upper, err := r.newTree()
+	if err != nil {
+		return store.Output{}, err
+	}
+	defer os.RemoveAll(upper)
+	work := filepath.Join(tmp, "work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		return store.Output{}, err
 	}
 	var root store.Output
 	if ex.Root >= 0 {
@@ -155,7 +158,7 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		Timeout:     time.Duration(lim.TimeoutSec) * time.Second,
 		Stdout:      out,
 		Stderr:      out,
-		StateDir:    filepath.Join(tmp, "state"),
+		StateDir:    filepath.Join(r.sandboxRoot(), "kiln-"+dg.Encoded()[:16]+"-"+filepath.Base(tmp)),
 	}
 	res, err := sandbox.Run(ctx, spec)
 	lines.flush()

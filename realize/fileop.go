@@ -31,10 +31,11 @@ func (r *Realizer) file(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		return store.Output{}, err
 	}
 	defer os.RemoveAll(tmp)
-	upper := filepath.Join(tmp, "upper")
-	if err := os.Mkdir(upper, 0o755); err != nil {
+	upper, err := r.newTree()
+	if err != nil {
 		return store.Output{}, err
 	}
+	defer os.RemoveAll(upper)
 	views := map[int]string{}
 	var cleanups []func()
 	defer func() {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/realize/sandbox"
 	"github.com/kiln-build/kiln/store"
 )
 
@@ -70,6 +73,32 @@ type Realizer struct {
 	opts Options
 
 	cacheLocks sync.Map // cache mount id -> *sync.Mutex, for sharing=locked
+
+	cleanOnce sync.Once
+	cleanErr  error
+}
+
+// sandboxRoot holds the sandboxes' state directories. Before the first
+// step runs, whatever a killed kiln left there (state, cgroups, a root
+// mount) is cleaned up.
+func (r *Realizer) sandboxRoot() string {
+	return filepath.Join(r.st.Root(), "sandbox")
+}
+
+// prepareSandbox checks privileges and cleans up after killed runs, once.
+func (r *Realizer) prepareSandbox() error {
+	r.cleanOnce.Do(func() {
+		if err := sandbox.Check(); err != nil {
+			r.cleanErr = err
+			return
+		}
+		if err := os.MkdirAll(r.sandboxRoot(), 0o700); err != nil {
+			r.cleanErr = err
+			return
+		}
+		r.cleanErr = sandbox.Cleanup(r.sandboxRoot())
+	})
+	return r.cleanErr
 }
 
 // New returns a Realizer for st.
@@ -179,6 +208,22 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 	}
 	for _, d := range roots {
 		need(d)
+	}
+
+	// Privileges are checked before anything runs, so a build without them
+	// fails at once and clearly instead of after its sources are fetched.
+	for d, n := range nodes {
+		select {
+		case <-n.done:
+			continue
+		default:
+		}
+		if g.Nodes[d].Kind == compiler.KindExec {
+			if err := r.prepareSandbox(); err != nil {
+				return nil, err
+			}
+			break
+		}
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)

@@ -32,15 +32,11 @@ func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Der
 	case "image", "oci-layout":
 		return r.imageSource(ctx, d)
 	}
-	tmp, err := r.st.TempDir("source-")
+	tree, err := r.newTree()
 	if err != nil {
 		return store.Output{}, err
 	}
-	defer os.RemoveAll(tmp)
-	tree := filepath.Join(tmp, "tree")
-	if err := os.Mkdir(tree, 0o755); err != nil {
-		return store.Output{}, err
-	}
+	defer os.RemoveAll(tree) // a no-op once the tree became a layer
 	switch op.Type {
 	case "local":
 		dir := filepath.Join(r.opts.Dir, filepath.FromSlash(op.Identifier))
@@ -73,6 +69,12 @@ func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Der
 	return store.Output{Layers: l}, nil
 }
 
+// newTree is a fresh directory that can become a layer: the store adopts
+// only directories it made itself, on its own filesystem.
+func (r *Realizer) newTree() (string, error) {
+	return r.st.TempDir("layer-")
+}
+
 // addTree normalizes a finished tree and adds it to the store as a layer.
 // An empty tree adds nothing: it would change no file.
 func (r *Realizer) addTree(tree string, epoch int64) ([]digest.Digest, error) {
@@ -102,18 +104,19 @@ func (r *Realizer) addLayer(tree string) ([]digest.Digest, error) {
 
 func (r *Realizer) imageSource(ctx context.Context, d *compiler.Derivation) (store.Output, error) {
 	op := d.Source
-	tmp, err := r.st.TempDir("image-")
-	if err != nil {
-		return store.Output{}, err
-	}
-	defer os.RemoveAll(tmp)
-	n := 0
+	var dirs []string
+	defer func() {
+		for _, d := range dirs {
+			os.RemoveAll(d)
+		}
+	}()
 	newDir := func() (string, error) {
-		n++
-		p := filepath.Join(tmp, strconv.Itoa(n))
-		return p, os.Mkdir(p, 0o755)
+		d, err := r.newTree()
+		dirs = append(dirs, d)
+		return d, err
 	}
 	var img *source.Image
+	var err error
 	if op.Type == "image" {
 		img, err = source.FetchImage(ctx, op.Identifier, op.Pin, d.Platform, r.insecure(op.Identifier), newDir)
 	} else {

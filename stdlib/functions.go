@@ -144,7 +144,6 @@ var banned = map[string]string{
 	"plantimestamp": "its result changes between runs",
 	"uuid":          "its result is random",
 	"uuidv4":        "its result is random",
-	"uuidv5":        "it is left out with uuid to avoid confusion",
 	"bcrypt":        "its result is salted at random",
 	"abspath":       "its result depends on the machine's folder layout",
 	"pathexpand":    "its result depends on the user running the build",

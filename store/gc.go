@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -230,15 +231,20 @@ func (s *Store) GC(p GCPolicy) (GCReport, error) {
 
 // deleteKeys removes index entries in batches.
 func (s *Store) deleteKeys(keys [][]byte) error {
-	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
-	for _, k := range keys {
-		if err := wb.Delete(k); err != nil {
+	if len(keys) == 0 {
+		return nil
+	}
+	return s.withWriteDB(func(db *badger.DB) error {
+		wb := db.NewWriteBatch()
+		defer wb.Cancel()
+		for _, k := range keys {
+			if err := wb.Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := wb.Flush(); err != nil {
 			return err
 		}
-	}
-	if err := wb.Flush(); err != nil {
-		return err
-	}
-	return s.db.Sync()
+		return db.Sync()
+	})
 }

@@ -102,19 +102,19 @@ func TestGCRootFollowsRefs(t *testing.T) {
 func TestGCKeepDuration(t *testing.T) {
 	t.Parallel()
 	s, c, layers := gcFixture(t)
-	// Now is 4h after "old" was built, 1h after "new". Using "old" again
+	// Uses were at 0h (old), 1h, 2h, 3h (new); now is 5h. Using "old" again
 	// makes it recent.
 	c.Advance(time.Hour)
 	if _, ok, _ := s.Lookup(drv("old")); !ok {
 		t.Fatal("old not recorded")
 	}
 	c.Advance(time.Minute)
-	if _, err := s.GC(GCPolicy{KeepDuration: 150 * time.Minute}); err != nil {
+	if _, err := s.GC(GCPolicy{KeepDuration: 200 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]bool{"old": true, "mid": false, "recent": true, "new": true}
 	if got := present(t, s, layers); !mapsEqual(got, want) {
-		t.Errorf("after GC keep 2.5h: %v, want %v", got, want)
+		t.Errorf("after GC keep 3h20m: %v, want %v", got, want)
 	}
 	checkConsistent(t, s)
 }

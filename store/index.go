@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -23,18 +24,18 @@ const (
 const outputVersion = 1
 
 // raw returns the 32 sha256 bytes of d, refusing anything else: every
-// object and derivation in kiln is named by sha256.
+// object and derivation in kiln is named by sha256. It is on the path of
+// every look-up, so it checks by hand rather than with go-digest's regexp.
 func raw(d digest.Digest) ([32]byte, error) {
 	var r [32]byte
-	if d.Algorithm() != digest.SHA256 {
+	enc, ok := strings.CutPrefix(string(d), "sha256:")
+	if !ok {
 		return r, fmt.Errorf("digest %q: not a sha256 digest", string(d))
 	}
-	if err := d.Validate(); err != nil {
-		return r, fmt.Errorf("digest %q: %w", string(d), err)
+	if !validHex(enc) {
+		return r, fmt.Errorf("digest %q: invalid sha256 (want 64 lowercase hex digits)", string(d))
 	}
-	if _, err := hex.Decode(r[:], []byte(d.Encoded())); err != nil {
-		return r, fmt.Errorf("digest %q: %w", string(d), err)
-	}
+	_, _ = hex.Decode(r[:], []byte(enc))
 	return r, nil
 }
 
@@ -47,7 +48,10 @@ func key(prefix byte, d digest.Digest) ([]byte, error) {
 }
 
 func fromRaw(b []byte) digest.Digest {
-	return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(b))
+	var buf [7 + 64]byte
+	copy(buf[:], "sha256:")
+	hex.Encode(buf[7:], b)
+	return digest.Digest(buf[:])
 }
 
 // validHex reports whether name is the lowercase hex of a sha256, which is
@@ -172,12 +176,12 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func decodeRecord(v []byte) (record, error) {
+func decodeRecord(v []byte, intern map[[32]byte]digest.Digest) (record, error) {
 	if len(v) < 9 || v[8] != outputVersion {
 		return record{}, errCorrupt
 	}
 	rec := record{used: lastUse(v)}
-	r := reader{b: v[9:]}
+	r := reader{b: v[9:], intern: intern}
 	rec.out.Layers = r.digests()
 	if blob := r.digests(); len(blob) == 1 {
 		rec.out.Blob = blob[0]
@@ -208,6 +212,9 @@ func decodeRecord(v []byte) (record, error) {
 type reader struct {
 	b   []byte
 	err error
+	// intern, when set, shares the strings of digests that many records
+	// name (base layers), which makes LookupMany allocate far less.
+	intern map[[32]byte]digest.Digest
 }
 
 func (r *reader) uvarint() uint64 {
@@ -262,7 +269,18 @@ func (r *reader) digests() []digest.Digest {
 	}
 	ds := make([]digest.Digest, n)
 	for i := range ds {
-		ds[i] = fromRaw(r.bytes(32))
+		b := r.bytes(32)
+		if r.intern == nil {
+			ds[i] = fromRaw(b)
+			continue
+		}
+		k := [32]byte(b)
+		d, ok := r.intern[k]
+		if !ok {
+			d = fromRaw(b)
+			r.intern[k] = d
+		}
+		ds[i] = d
 	}
 	return ds
 }

@@ -27,7 +27,7 @@ func (s *Store) GetMeta(ns, key string) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	var val []byte
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(k)
 		if err != nil {
 			return err
@@ -53,7 +53,7 @@ func (s *Store) PutMeta(ns, key string, val []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(k, bytes.Clone(val)) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, bytes.Clone(val)) }); err != nil {
 		return fmt.Errorf("writing metadata %s/%s: %w", ns, key, err)
 	}
 	return nil
@@ -85,7 +85,7 @@ func (s *Store) AddRoot(name string, drvs ...digest.Digest) error {
 		}
 		v = append(v, r[:]...)
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
 		return fmt.Errorf("adding root %s: %w", name, err)
 	}
 	return nil
@@ -100,7 +100,7 @@ func (s *Store) RemoveRoot(name string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
 		return fmt.Errorf("removing root %s: %w", name, err)
 	}
 	return nil
@@ -109,7 +109,7 @@ func (s *Store) RemoveRoot(name string) error {
 // Roots returns every GC root with the derivations it keeps.
 func (s *Store) Roots() (map[string][]digest.Digest, error) {
 	roots := map[string][]digest.Digest{}
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		return scan(txn, pRoot, func(k, v []byte) error {
 			if len(v)%32 != 0 {
 				return fmt.Errorf("root %s: %w", k, errCorrupt)

@@ -51,7 +51,7 @@ func (s *Store) has(prefix byte, d digest.Digest) (bool, error) {
 		return false, err
 	}
 	found := false
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		_, err := txn.Get(k)
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
@@ -115,7 +115,7 @@ func (s *Store) AddLayer(tmpDir string, d digest.Digest, info LayerInfo) error {
 		return fmt.Errorf("adding layer %s: %w", d, err)
 	}
 	v := encodeObject(objectMeta{used: s.now(), size: info.Size, files: int64(info.Files)})
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
 		return fmt.Errorf("indexing layer %s: %w", d, err)
 	}
 	return nil
@@ -184,7 +184,7 @@ func (s *Store) AddBlob(r io.Reader, expected digest.Digest) (digest.Digest, int
 		return "", 0, fmt.Errorf("adding blob %s: %w", d, err)
 	}
 	v := encodeObject(objectMeta{used: s.now(), size: n})
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
 		return "", 0, fmt.Errorf("indexing blob %s: %w", d, err)
 	}
 	return d, n, nil

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -33,9 +35,9 @@ func (s *Store) Lookup(drv digest.Digest) (Output, bool, error) {
 	}
 	var rec record
 	found := false
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		var err error
-		rec, found, err = getRecord(txn, k)
+		rec, found, err = getRecord(txn, k, nil)
 		return err
 	})
 	if err != nil {
@@ -52,21 +54,45 @@ func (s *Store) Lookup(drv digest.Digest) (Output, bool, error) {
 func (s *Store) LookupMany(drvs []digest.Digest) (map[digest.Digest]Output, error) {
 	outs := make(map[digest.Digest]Output, len(drvs))
 	var stale [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		for _, d := range drvs {
-			k, err := key(pOutput, d)
-			if err != nil {
-				return err
-			}
-			rec, found, err := getRecord(txn, k)
-			if err != nil {
-				return fmt.Errorf("%s: %w", d, err)
-			}
-			if !found {
+	intern := map[[32]byte]digest.Digest{}
+	// Seeking one iterator through the keys in order reuses its position in
+	// every table, which is cheaper than a Get (a fresh seek) per key.
+	keys := make([][]byte, len(drvs))
+	for i, d := range drvs {
+		k, err := key(pOutput, d)
+		if err != nil {
+			return nil, fmt.Errorf("looking up derivations: %w", err)
+		}
+		keys[i] = k
+	}
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
+	err := s.view(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte{pOutput}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for _, i := range order {
+			k := keys[i]
+			it.Seek(k)
+			if !it.Valid() || !bytes.Equal(it.Item().Key(), k) {
 				continue
 			}
-			outs[d] = rec.out
-			if s.now().Sub(rec.used) >= touchInterval {
+			var rec record
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				rec, err = decodeRecord(v, intern)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", drvs[i], err)
+			}
+			outs[drvs[i]] = rec.out
+			if !s.readOnly && s.now().Sub(rec.used) >= touchInterval {
 				stale = append(stale, k)
 			}
 		}
@@ -83,7 +109,7 @@ func (s *Store) LookupMany(drvs []digest.Digest) (map[digest.Digest]Output, erro
 	return outs, nil
 }
 
-func getRecord(txn *badger.Txn, k []byte) (record, bool, error) {
+func getRecord(txn *badger.Txn, k []byte, intern map[[32]byte]digest.Digest) (record, bool, error) {
 	item, err := txn.Get(k)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return record{}, false, nil
@@ -94,7 +120,7 @@ func getRecord(txn *badger.Txn, k []byte) (record, bool, error) {
 	var rec record
 	err = item.Value(func(v []byte) error {
 		var err error
-		rec, err = decodeRecord(v)
+		rec, err = decodeRecord(v, intern)
 		return err
 	})
 	return rec, err == nil, err
@@ -118,7 +144,7 @@ func (s *Store) Record(drv digest.Digest, out Output, refs ...digest.Digest) err
 	}
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
-	err = s.db.Update(func(txn *badger.Txn) error {
+	err = s.update(func(txn *badger.Txn) error {
 		need := func(prefix byte, what string, ds ...digest.Digest) error {
 			for _, d := range ds {
 				k, _ := key(prefix, d)
@@ -190,7 +216,7 @@ func (s *Store) flushTouches() error {
 		n := min(len(keys), 1000)
 		batch := keys[:n]
 		keys = keys[n:]
-		err := s.db.Update(func(txn *badger.Txn) error {
+		err := s.update(func(txn *badger.Txn) error {
 			for _, k := range batch {
 				item, err := txn.Get([]byte(k))
 				if errors.Is(err, badger.ErrKeyNotFound) {

@@ -25,7 +25,7 @@ func (s *Store) snapshot() (*snapshot, error) {
 		layers:  map[digest.Digest]objectMeta{},
 		blobs:   map[digest.Digest]objectMeta{},
 	}
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		objects := func(prefix byte, into map[digest.Digest]objectMeta) error {
 			return scan(txn, prefix, func(k, v []byte) error {
 				m, err := decodeObject(v)
@@ -43,8 +43,9 @@ func (s *Store) snapshot() (*snapshot, error) {
 		if err := objects(pBlob, snap.blobs); err != nil {
 			return err
 		}
+		intern := map[[32]byte]digest.Digest{}
 		return scan(txn, pOutput, func(k, v []byte) error {
-			rec, err := decodeRecord(v)
+			rec, err := decodeRecord(v, intern)
 			if err != nil || len(k) != 32 {
 				snap.bad = append(snap.bad, append([]byte{pOutput}, k...))
 				return nil

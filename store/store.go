@@ -20,9 +20,9 @@ import (
 const SchemaVersion = 1
 
 // touchInterval bounds how often last-use times are rewritten: GC policies
-// think in hours, so a no-op build that repeats within this interval writes
-// nothing to the index.
-const touchInterval = time.Minute
+// think in hours or days, and a no-op build that writes nothing never has to
+// reopen the index for writing, so last use is recorded to within an hour.
+const touchInterval = time.Hour
 
 var schemaKey = []byte("!schema")
 
@@ -42,10 +42,17 @@ var ErrNoStore = errors.New("no store")
 // concurrent use by several goroutines of the process that opened it.
 type Store struct {
 	root     string
-	db       *badger.DB
 	lock     *os.File
 	readOnly bool
 	now      func() time.Time
+
+	// The index is opened read-only first and reopened for writing at the
+	// first write: a read-only badger open maps no fresh memtable or value
+	// log, which makes a no-op build's Open several times cheaper. dbMu is
+	// held shared for each transaction and exclusively to swap db.
+	dbMu sync.RWMutex
+	db   *badger.DB
+	dbRW bool
 
 	// gcMu is held shared by adds and exclusively by GC and Verify, so that
 	// those can treat an unindexed object or temp entry as garbage rather
@@ -170,17 +177,27 @@ func open(root string, c config) (*Store, error) {
 			return nil, unwritable(root, err)
 		}
 	}
-	db, err := badger.Open(badgerOptions(filepath.Join(root, "index"), c.readOnly))
+	// A store whose index was never written has no manifest, which a
+	// read-only badger open refuses.
+	_, err = os.Stat(filepath.Join(root, "index", "MANIFEST"))
+	rw := !c.readOnly && err != nil
+	db, err := badger.Open(badgerOptions(filepath.Join(root, "index"), !rw))
+	if err != nil && !rw && !c.readOnly {
+		// A read-only open refuses a log that a crash left to truncate;
+		// a writing open replays and truncates it.
+		rw = true
+		db, err = badger.Open(badgerOptions(filepath.Join(root, "index"), false))
+	}
 	if err != nil {
 		s.unlock()
-		if isPermission(err) {
+		if isPermission(err) && !c.readOnly {
 			return nil, unwritable(root, err)
 		}
 		return nil, fmt.Errorf("opening the index of store %s: %w", root, err)
 	}
-	s.db = db
+	s.db, s.dbRW = db, rw
 	if err := s.checkSchema(); err != nil {
-		_ = db.Close()
+		_ = s.db.Close()
 		s.unlock()
 		return nil, err
 	}
@@ -215,7 +232,7 @@ func badgerOptions(dir string, readOnly bool) badger.Options {
 
 func (s *Store) checkSchema() error {
 	var have int
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(schemaKey)
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
@@ -244,7 +261,7 @@ func (s *Store) checkSchema() error {
 	case have == 0 && s.readOnly:
 		return fmt.Errorf("opening store %s read-only: %w (it was never written)", s.root, ErrNoStore)
 	case have == 0:
-		return s.db.Update(func(txn *badger.Txn) error {
+		return s.update(func(txn *badger.Txn) error {
 			return txn.Set(schemaKey, []byte(strconv.Itoa(SchemaVersion)))
 		})
 	default:
@@ -266,11 +283,70 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	if cerr := s.db.Close(); err == nil && cerr != nil {
+	s.dbMu.Lock()
+	cerr := s.db.Close()
+	s.dbMu.Unlock()
+	if err == nil && cerr != nil {
 		err = fmt.Errorf("closing the index of store %s: %w", s.root, cerr)
 	}
 	s.unlock()
 	return err
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(*badger.Txn) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.db.View(fn)
+}
+
+// update runs fn in a write transaction.
+func (s *Store) update(fn func(*badger.Txn) error) error {
+	return s.withWriteDB(func(db *badger.DB) error { return db.Update(fn) })
+}
+
+// withWriteDB calls fn with the index open for writing, reopening it so if
+// it is still read-only.
+func (s *Store) withWriteDB(fn func(*badger.DB) error) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	for {
+		s.dbMu.RLock()
+		if s.dbRW {
+			defer s.dbMu.RUnlock()
+			return fn(s.db)
+		}
+		s.dbMu.RUnlock()
+		if err := s.upgrade(); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) upgrade() error {
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	if s.dbRW {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("reopening the index of store %s for writing: %w", s.root, err)
+	}
+	db, err := badger.Open(badgerOptions(filepath.Join(s.root, "index"), false))
+	if err != nil {
+		// Leave a usable read-only index behind, so that reads go on and
+		// Close works.
+		if ro, rerr := badger.Open(badgerOptions(filepath.Join(s.root, "index"), true)); rerr == nil {
+			s.db = ro
+		}
+		if isPermission(err) {
+			return unwritable(s.root, err)
+		}
+		return fmt.Errorf("reopening the index of store %s for writing: %w", s.root, err)
+	}
+	s.db, s.dbRW = db, true
+	return nil
 }
 
 func (s *Store) unlock() {

@@ -216,7 +216,7 @@ func TestSchemaVersion(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	s := openT(t, root)
-	if err := s.db.Update(func(txn *badger.Txn) error {
+	if err := s.update(func(txn *badger.Txn) error {
 		return txn.Set(schemaKey, []byte(strconv.Itoa(SchemaVersion+1)))
 	}); err != nil {
 		t.Fatal(err)

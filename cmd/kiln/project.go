@@ -1,11 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -23,6 +23,8 @@ import (
 type project struct {
 	cfg       *lang.Config
 	lock      *lockfile.Lock
+	lockPath  string
+	lockErr   error // the lock is readable but not in normal form
 	epoch     int64
 	epochFrom string
 	loader    *lang.Loader
@@ -30,7 +32,11 @@ type project struct {
 
 // loadProject parses and evaluates the build file and reads its lock.
 // Diagnostics are printed here; the caller just returns the error.
-func loadProject(g *globals) (*project, error) {
+func loadProject(g *globals) (*project, error) { return loadProjectLock(g, false) }
+
+// loadProjectLock is loadProject for kiln lock, which may rewrite a lock
+// that is not in normal form.
+func loadProjectLock(g *globals, tolerateAbnormalLock bool) (*project, error) {
 	vars := map[string]string{}
 	for _, kv := range g.vars {
 		k, v, ok := strings.Cut(kv, "=")
@@ -52,12 +58,15 @@ func loadProject(g *globals) (*project, error) {
 		return nil, errReported
 	}
 	printDiags(g, l.Files(), diags) // warnings
-	lockPath := filepath.Join(cfg.Dir, "build.lock.hcl")
+	lockPath := lockfile.Path(g.file)
 	lock, err := lockfile.Read(lockPath)
+	p := &project{cfg: cfg, lock: lock, lockPath: lockPath, loader: l}
 	if err != nil {
-		return nil, err
+		if !errors.Is(err, lockfile.ErrNotNormal) || !tolerateAbnormalLock {
+			return nil, fmt.Errorf("%w\n%s is not as kiln lock writes it: run 'kiln lock' to rewrite it", err, lockPath)
+		}
+		p.lockErr = err
 	}
-	p := &project{cfg: cfg, lock: lock, loader: l}
 	if err := p.resolveEpoch(g); err != nil {
 		return nil, err
 	}
@@ -97,22 +106,28 @@ func (p *project) resolveEpoch(g *globals) error {
 
 // compile lowers the project for the named targets.
 func (p *project) compile(g *globals, targets []string, st *store.Store) (*compiler.Graph, error) {
-	var cache source.StatCache = source.NewMemStatCache()
-	if st != nil {
-		cache = storeStatCache{st}
-	}
 	graph, diags := compiler.Compile(p.cfg, targets, compiler.Options{
 		Pins:            p.lock,
 		SourceDateEpoch: p.epoch,
-		LocalHash: func(dir string, include, exclude []string) (string, error) {
-			return source.LocalHash(dir, include, exclude, cache)
-		},
+		LocalHash:       localHasher(st),
 	})
 	if diags.HasErrors() {
 		printDiags(g, p.loader.Files(), diags)
 		return nil, errReported
 	}
 	return graph, nil
+}
+
+// localHasher hashes local sources, keeping the stat cache in the store
+// when there is one so that unchanged trees are not read again.
+func localHasher(st *store.Store) func(dir string, include, exclude []string) (string, error) {
+	var cache source.StatCache = &source.MemStatCache{}
+	if st != nil {
+		cache = storeStatCache{st}
+	}
+	return func(dir string, include, exclude []string) (string, error) {
+		return source.LocalHash(dir, include, exclude, cache)
+	}
 }
 
 // storeStatCache keeps local sources' stat cache in the store, so unchanged

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -43,8 +44,17 @@ func newStoreCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Print(u.String())
-			return nil
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintf(tw, "kind\tcount\tsize\t\n")
+			for _, k := range []struct {
+				name string
+				u    store.KindUsage
+			}{{"derivations", u.Derivations}, {"layers", u.Layers}, {"blobs", u.Blobs}, {"logs", u.Logs}, {"temporary", u.Temp}} {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t\n", k.name, k.u.Count, units.HumanSize(float64(k.u.Bytes)))
+			}
+			fmt.Fprintf(tw, "index\t\t%s\t\n", units.HumanSize(float64(u.IndexBytes)))
+			fmt.Fprintf(tw, "total\t\t%s\t\n", units.HumanSize(float64(u.Total())))
+			return tw.Flush()
 		},
 	})
 	var kind string
@@ -63,8 +73,13 @@ func newStoreCmd(g *globals) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KIND\tDIGEST\tSIZE\tLAST USE\tROOTS")
 			for _, e := range ents {
-				fmt.Fprintln(tw, e.String())
+				last := "-"
+				if !e.LastUse.IsZero() {
+					last = units.HumanDuration(time.Since(e.LastUse)) + " ago"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Kind, e.Digest, units.HumanSize(float64(e.Size)), last, strings.Join(e.Roots, ","))
 			}
 			return tw.Flush()
 		},
@@ -101,7 +116,8 @@ BuildKit's gcpolicy). --all removes everything that no root references.`,
 			if err != nil {
 				return err
 			}
-			fmt.Print(rep.String())
+			fmt.Printf("removed %d derivations, %d layers, %d blobs, %d logs, %d orphans: %s freed, %s kept\n",
+				rep.Derivations, rep.Layers, rep.Blobs, rep.Logs, rep.Orphans, units.HumanSize(float64(rep.BytesFreed)), units.HumanSize(float64(rep.BytesKept)))
 			return nil
 		},
 	}
@@ -128,8 +144,23 @@ BuildKit's gcpolicy). --all removes everything that no root references.`,
 			if err != nil {
 				return err
 			}
-			fmt.Print(rep.String())
-			if !rep.OK() && !repair {
+			fmt.Printf("checked %d derivations, %d layers, %d blobs\n", rep.Derivations, rep.Layers, rep.Blobs)
+			for _, p := range rep.Problems {
+				fmt.Println("problem:", p.String())
+			}
+			for _, o := range rep.Orphans {
+				fmt.Println("orphan (harmless, left by an interrupted add):", o)
+			}
+			for _, o := range rep.Stale {
+				fmt.Println("stale temporary entry:", o)
+			}
+			switch {
+			case rep.Repaired:
+				fmt.Println("repaired: the store is consistent")
+			case rep.Consistent():
+				fmt.Println("the store is consistent")
+			}
+			if !rep.Consistent() && !repair {
 				return &exitError{code: 1, err: fmt.Errorf("the store has problems: run 'kiln store verify --repair' to fix them")}
 			}
 			return nil

@@ -12,7 +12,7 @@ variable "GREETING" {
   default     = "hello from kiln"
   description = "What the service's front page says."
   validation {
-    condition     = length(var.GREETING) > 0 && length(var.GREETING) < 200
+    condition     = strlen(var.GREETING) > 0 && strlen(var.GREETING) < 200
     error_message = "GREETING must be 1 to 199 characters."
   }
 }
@@ -22,7 +22,7 @@ locals {
 }
 
 source "local" "busybox" {
-  path = "../base/rootfs"
+  path = "rootfs"
 }
 
 source "local" "src" {
@@ -60,8 +60,9 @@ stage "runtime" {
     dest = "/"
   }
   mkdir {
-    path = "/var/lib/service"
-    mode = "0750"
+    path    = "/var/lib/service"
+    mode    = "0750"
+    parents = true
   }
   file {
     path    = "/etc/service.conf"

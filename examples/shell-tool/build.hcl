@@ -22,7 +22,7 @@ function "sh_test" {
 }
 
 source "local" "busybox" {
-  path = "../base/rootfs"
+  path = "rootfs"
 }
 
 source "local" "src" {

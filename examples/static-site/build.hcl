@@ -12,7 +12,7 @@ variable "SITE_TITLE" {
 }
 
 source "local" "busybox" {
-  path = "../base/rootfs"
+  path = "rootfs"
 }
 
 source "local" "pages" {

@@ -196,7 +196,6 @@ func resolveOne(ctx context.Context, cfg *lang.Config, in *lockfile.Input, opts 
 }
 
 func declRange(in *lockfile.Input) string {
-	r := in.Stage
 	if in.Source != nil {
 		d := in.Source.DeclRange
 		if d.Filename != "" {
@@ -207,7 +206,6 @@ func declRange(in *lockfile.Input) string {
 	if in.Step != nil && in.Step.Range.Filename != "" {
 		return fmt.Sprintf("%s:%d:%d", in.Step.Range.Filename, in.Step.Range.Start.Line, in.Step.Range.Start.Column)
 	}
-	_ = r
 	return ""
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/moby/sys/mountinfo"
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
@@ -56,9 +58,15 @@ func cleanStateDir(dir string) error {
 	var errs []error
 	for _, id := range ids {
 		c, err := libcontainer.Load(lc, id.Name())
+		if errors.Is(err, libcontainer.ErrNotExist) {
+			// Killed while starting, before libcontainer saved its state:
+			// the cgroup may exist all the same.
+			errs = append(errs, removeCgroup(id.Name()))
+			continue
+		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "DEBUG load", err)
-			continue // no state.json: Create never finished, nothing to undo there
+			errs = append(errs, fmt.Errorf("reading stale sandbox %s: %w", id.Name(), err))
+			continue
 		}
 		_ = c.Signal(unix.SIGKILL)
 		var derr error
@@ -78,6 +86,31 @@ func cleanStateDir(dir string) error {
 // removeStateDir unmounts whatever is still mounted below dir, deepest
 // first, and removes it; it refuses to remove a directory that still has a
 // mount below it, since that would delete files through the mount.
+// removeCgroup removes the cgroup Run would have made for id, killing what
+// still runs in it. The path is relative to this process's own cgroup, as
+// in Run, so it finds the cgroups of kiln processes started the same way.
+func removeCgroup(id string) error {
+	m, err := manager.New(cgroupConfig(id, &cgroups.Resources{}))
+	if err != nil {
+		return fmt.Errorf("removing stale sandbox cgroup: %w", err)
+	}
+	if !m.Exists() {
+		return nil
+	}
+	pids, _ := m.GetAllPids()
+	for _, pid := range pids {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+	var derr error
+	for i := 0; i < 100; i++ {
+		if derr = m.Destroy(); derr == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("removing stale sandbox cgroup: %w", derr)
+}
+
 func removeStateDir(dir string) error {
 	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {

@@ -42,7 +42,12 @@ func init() {
 // say what is needed.
 func TestCheckAsNonRoot(t *testing.T) {
 	testutil.RequireRoot(t)
-	dir := t.TempDir()
+	// t.TempDir's parent is 0700: nobody could not reach the binary.
+	dir, err := os.MkdirTemp("", "kiln-sandbox-check-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o755)
 	exe := filepath.Join(dir, "sandbox.test")
 	copyFile(t, "/proc/self/exe", exe)
@@ -94,23 +99,25 @@ func TestCleanupAfterKill(t *testing.T) {
 	}
 	cgroups := cgroupDirs(t, "cleanup-child")
 	procs := filepath.Join(cgroups[0], "cgroup.procs")
-	var pids string
+	// Kill during the step proper, once the init has become "sleep".
+	var step int
 	deadline := time.Now().Add(10 * time.Second)
-	for {
+	for step == 0 {
 		data, _ := os.ReadFile(procs)
-		if pids = strings.TrimSpace(string(data)); pids != "" {
-			break
+		for _, pid := range strings.Fields(string(data)) {
+			cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+			if strings.HasPrefix(string(cmdline), "sleep") {
+				fmt.Sscan(pid, &step)
+			}
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatal("the child's step never started")
+			t.Fatal("the child's step never ran its command")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	var step int
-	fmt.Sscan(pids, &step)
 	for deadline := time.Now().Add(5 * time.Second); unix.Kill(step, 0) == nil; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("step %d survived its kiln", step)

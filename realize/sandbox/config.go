@@ -97,13 +97,8 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		MaskPaths:         maskedPaths,
 		ReadonlyPaths:     readonlyPaths,
 		Devices:           specconv.AllowedDevices,
-		Cgroups: &cgroups.Cgroup{
-			// Relative: below kiln's own cgroup, so a limit put on kiln
-			// also holds for its steps.
-			Path:      "kiln-" + spec.ID,
-			Resources: resources,
-		},
-		Rlimits: []configs.Rlimit{nofileLimit()},
+		Cgroups:           cgroupConfig(spec.ID, resources),
+		Rlimits:           []configs.Rlimit{nofileLimit()},
 		Mounts: []*configs.Mount{
 			{Source: "proc", Destination: "/proc", Device: "proc", Flags: defaultMountFlags},
 			{Source: "tmpfs", Destination: "/dev", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
@@ -128,6 +123,12 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		c.Mounts = append(c.Mounts, cm)
 	}
 	return c, nil
+}
+
+func cgroupConfig(id string, r *cgroups.Resources) *cgroups.Cgroup {
+	// Relative: below kiln's own cgroup, so a limit put on kiln also holds
+	// for its steps.
+	return &cgroups.Cgroup{Path: "kiln-" + id, Resources: r}
 }
 
 // nofileLimit is fixed rather than inherited, so a step sees the same

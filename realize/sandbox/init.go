@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
 
 	// Device cgroup rules (which devices a step may open) are only
 	// enforced when this package registers itself with the cgroup manager;
@@ -31,6 +32,13 @@ func Init() {
 	if !isContainerInit() {
 		return
 	}
+	// The kernel clears the parent-death signal on every fork, and
+	// libcontainer sets it only on the first of the init's three stages,
+	// so the container's init (the last stage, whose parent is kiln) would
+	// outlive a killed kiln. Setting it here, before libcontainer reads it
+	// to restore it after changing user, makes a step die with its kiln.
+	// (If kiln dies before this line, Cleanup kills the step later.)
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	libcontainer.Init() // never returns
 }
 

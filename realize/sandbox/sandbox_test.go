@@ -23,7 +23,11 @@ import (
 
 func TestMain(m *testing.M) {
 	sandbox.Init()
-	os.Exit(m.Run())
+	code := m.Run()
+	if busybox != "" {
+		os.RemoveAll(busybox)
+	}
+	os.Exit(code)
 }
 
 var testEnv = []string{
@@ -103,7 +107,6 @@ func TestOutputAndExitCode(t *testing.T) {
 		t.Errorf("state dir left behind: %v", err)
 	}
 }
-
 
 // tree lists the paths under dir, relative and sorted, with a type marker
 // for anything that is not a regular file.

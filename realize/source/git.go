@@ -237,10 +237,17 @@ func (g *gitRunner) run(ctx context.Context, args ...string) (string, error) {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("%s: %w", name, context.Cause(ctx))
 		}
-		msg := strings.TrimSpace(stderr.String())
-		if lines := strings.Split(msg, "\n"); len(lines) > 5 {
-			msg = strings.Join(lines[len(lines)-5:], "\n")
+		// git's last few lines, on one line: they say what went wrong.
+		var lines []string
+		for l := range strings.SplitSeq(stderr.String(), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
 		}
+		if len(lines) > 4 {
+			lines = lines[len(lines)-4:]
+		}
+		msg := strings.Join(lines, " ")
 		if msg == "" {
 			return "", fmt.Errorf("%s: %w", name, err)
 		}

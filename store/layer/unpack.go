@@ -183,6 +183,13 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 		return setTimes(pfd, hidden, hdr)
 	}
 
+	for k := range hdr.PAXRecords {
+		// A sparse map lets a few bytes of tar claim terabytes of zeros,
+		// which would all be written out; OCI layers do not need them.
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return errors.New("sparse files are not supported in layers; re-create the layer without sparse-file support (tar --sparse)")
+		}
+	}
 	mode := uint32(hdr.Mode) & 0o7777
 	switch hdr.Typeflag {
 	case tar.TypeDir:

@@ -1,0 +1,44 @@
+package source
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/kiln-build/kiln/internal/testutil"
+)
+
+func TestFetchImageRegistry(t *testing.T) {
+	testutil.RequireRoot(t)
+	reg := testutil.StartRegistry(t)
+	tars := twoLayers(t)
+	img := testImage(t, runtime.GOARCH, tars...)
+	ref := reg.Addr + "/kiln/test:latest"
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	newDir, _ := newDirs(t)
+	got, err := FetchImage(context.Background(), ref, d.String(), "", false, newDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkImage(t, got, img, tars)
+
+	// A stale pin names both digests.
+	wrong := "sha256:" + strings.Repeat("cd", 32)
+	_, err = FetchImage(context.Background(), ref, wrong, "", false, newDir)
+	if err == nil || !strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), d.String()) {
+		t.Fatalf("wrong pin: %v", err)
+	}
+	if _, err := FetchImage(context.Background(), ref, "", "", false, newDir); err == nil || !strings.Contains(err.Error(), "kiln lock") {
+		t.Fatalf("missing pin: %v", err)
+	}
+}

@@ -1,0 +1,409 @@
+package source
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/kiln-build/kiln/store/layer"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Layer is one image layer unpacked into a store layer directory.
+type Layer struct {
+	// Dir holds the layer in overlay form (see package layer).
+	Dir string
+	// DiffID is the layer's identity in kiln: the sha256 of its canonical
+	// tar (layer.Hash), which differs from ImageDiffID when the image's own
+	// tar was not written canonically.
+	DiffID digest.Digest
+	// Size is the size of the canonical tar.
+	Size int64
+	// Blob is the layer's descriptor in the image manifest, so exporters
+	// can reuse the original compressed blob instead of recompressing.
+	Blob ocispec.Descriptor
+	// ImageDiffID is the diff_id the image config records for this layer;
+	// the uncompressed stream was checked against it.
+	ImageDiffID digest.Digest
+}
+
+// Image is what a fetched image contributes to a build.
+type Image struct {
+	// Layers, bottom first.
+	Layers []Layer
+	// Config is the image config blob, byte for byte.
+	Config []byte
+	// ManifestDigest is the platform manifest that was unpacked.
+	ManifestDigest digest.Digest
+	// IndexDigest is the index the manifest was selected from, if any.
+	IndexDigest digest.Digest
+}
+
+// maxManifestSize bounds manifests, indexes and configs read into memory;
+// registries enforce similar limits.
+const maxManifestSize = 8 << 20
+
+const refNameAnnotation = "org.opencontainers.image.ref.name"
+
+// ociBlobs is where an image's content comes from: a layout directory, a
+// layout tar or a registry.
+type ociBlobs interface {
+	// bytes returns a manifest, index or config, verified against d.
+	bytes(ctx context.Context, d digest.Digest) ([]byte, error)
+	// open returns a blob's stream; the caller verifies it.
+	open(ctx context.Context, d digest.Digest) (io.ReadCloser, error)
+}
+
+// FetchOCILayout reads the OCI image layout at path (a directory, or a tar
+// of one as written by `skopeo copy ... oci-archive:`), selects the manifest
+// named ref (annotation org.opencontainers.image.ref.name) or, with ref
+// empty, the one pinned by pin, then the platform manifest ("os/arch" or
+// "os/arch/variant"; empty means linux and the host's architecture) when
+// that is an index, and unpacks each layer into a new directory from newDir.
+//
+// Layers are unpacked as they are, not re-normalized: their timestamps are
+// the image's. Every blob is checked against its digest and every layer's
+// uncompressed stream against the config's diff_id. A pin that matches
+// neither the selected index nor the selected manifest is an error naming
+// both digests. On any error the directories made by newDir are removed.
+func FetchOCILayout(ctx context.Context, path, ref, pin, platform string, newDir func() (string, error)) (*Image, error) {
+	src, closeFn, err := openLayout(path)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	idxBytes, err := src.indexJSON()
+	if err != nil {
+		return nil, err
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(idxBytes, &idx); err != nil {
+		return nil, fmt.Errorf("oci-layout %s: parsing index.json: %w", path, err)
+	}
+	var top digest.Digest
+	switch {
+	case ref != "":
+		var refs []string
+		for _, m := range idx.Manifests {
+			name := m.Annotations[refNameAnnotation]
+			if name == ref {
+				top = m.Digest
+				break
+			}
+			if name != "" {
+				refs = append(refs, name)
+			}
+		}
+		if top == "" {
+			sort.Strings(refs)
+			return nil, fmt.Errorf("oci-layout %s has no image named %q (it has: %s)", path, ref, strings.Join(refs, ", "))
+		}
+	case pin != "":
+		top = digest.Digest(pin)
+	case len(idx.Manifests) == 1:
+		top = idx.Manifests[0].Digest
+	default:
+		return nil, fmt.Errorf("oci-layout %s holds %d images; name one with ref or pin", path, len(idx.Manifests))
+	}
+	img, err := fetchOCI(ctx, src, top, pin, platform, newDir)
+	if err != nil {
+		return nil, fmt.Errorf("oci-layout %s: %w", path, err)
+	}
+	return img, nil
+}
+
+// fetchOCI resolves top to a platform manifest and unpacks its layers.
+func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platform string, newDir func() (string, error)) (img *Image, err error) {
+	if err := top.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid digest %q: %w", top, err)
+	}
+	want, err := parsePlatform(platform)
+	if err != nil {
+		return nil, err
+	}
+	out := &Image{}
+	img = out
+	defer func() {
+		// img is nil here once a return statement has set it; out is not.
+		if err != nil {
+			for _, l := range out.Layers {
+				os.RemoveAll(l.Dir)
+			}
+		}
+	}()
+	d := top
+	var m ocispec.Manifest
+	for depth := 0; ; depth++ {
+		raw, err := src.bytes(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		var probe struct {
+			MediaType string               `json:"mediaType"`
+			Manifests []ocispec.Descriptor `json:"manifests"`
+		}
+		if err := json.Unmarshal(raw, &probe); err != nil {
+			return nil, fmt.Errorf("parsing manifest %s: %w", d, err)
+		}
+		if probe.Manifests == nil {
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return nil, fmt.Errorf("parsing manifest %s: %w", d, err)
+			}
+			img.ManifestDigest = d
+			break
+		}
+		if depth > 1 {
+			return nil, fmt.Errorf("index %s nests indexes too deeply", d)
+		}
+		img.IndexDigest = d
+		child, err := selectPlatform(probe.Manifests, want)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", d, err)
+		}
+		d = child
+	}
+	if pin != "" && digest.Digest(pin) != top && digest.Digest(pin) != img.ManifestDigest {
+		return nil, fmt.Errorf("pin mismatch: the lock pins %s but the image is %s; run kiln lock --update if the image moved on purpose", pin, top)
+	}
+	if m.Config.Digest == "" {
+		return nil, fmt.Errorf("manifest %s has no config (media type %q is not an image)", img.ManifestDigest, m.MediaType)
+	}
+	img.Config, err = src.bytes(ctx, m.Config.Digest)
+	if err != nil {
+		return nil, err
+	}
+	var cfg ocispec.Image
+	if err := json.Unmarshal(img.Config, &cfg); err != nil {
+		return nil, fmt.Errorf("parsing config %s: %w", m.Config.Digest, err)
+	}
+	if img.IndexDigest == "" && cfg.OS != "" && (cfg.OS != want.OS || cfg.Architecture != want.Architecture) {
+		return nil, fmt.Errorf("image %s is for %s/%s, not %s/%s", img.ManifestDigest, cfg.OS, cfg.Architecture, want.OS, want.Architecture)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("manifest %s has %d layers but its config lists %d diff_ids", img.ManifestDigest, len(m.Layers), len(cfg.RootFS.DiffIDs))
+	}
+	for i, desc := range m.Layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		dir, err := newDir()
+		if err != nil {
+			return nil, err
+		}
+		l := Layer{Dir: dir, Blob: desc, ImageDiffID: cfg.RootFS.DiffIDs[i]}
+		img.Layers = append(img.Layers, l)
+		if err := unpackBlob(ctx, src, desc, l.ImageDiffID, dir); err != nil {
+			return nil, fmt.Errorf("layer %d (%s): %w", i, desc.Digest, err)
+		}
+		img.Layers[i].DiffID, img.Layers[i].Size, err = layer.Hash(dir)
+		if err != nil {
+			return nil, fmt.Errorf("layer %d (%s): %w", i, desc.Digest, err)
+		}
+	}
+	return img, nil
+}
+
+// unpackBlob streams one layer blob into dir, checking both its compressed
+// digest and its diff_id once the whole stream has been read.
+func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diffID digest.Digest, dir string) error {
+	if strings.Contains(desc.MediaType, "nondistributable") || strings.Contains(desc.MediaType, "foreign") {
+		return fmt.Errorf("media type %s is a foreign layer that the image does not carry", desc.MediaType)
+	}
+	if err := desc.Digest.Validate(); err != nil {
+		return err
+	}
+	if err := diffID.Validate(); err != nil {
+		return fmt.Errorf("config diff_id: %w", err)
+	}
+	rc, err := src.open(ctx, desc.Digest)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	blobV := desc.Digest.Verifier()
+	raw := &countReader{r: io.TeeReader(rc, blobV)}
+	dr, err := layer.Decompress(raw)
+	if err != nil {
+		return err
+	}
+	defer dr.Close()
+	diffV := diffID.Verifier()
+	tr := io.TeeReader(dr, diffV)
+	if err := layer.Unpack(tr, dir); err != nil {
+		return err
+	}
+	// Tar end blocks and compression trailers are part of both digests.
+	if _, err := io.Copy(io.Discard, tr); err != nil {
+		return fmt.Errorf("reading layer: %w", err)
+	}
+	if _, err := io.Copy(io.Discard, raw); err != nil {
+		return fmt.Errorf("reading layer: %w", err)
+	}
+	if !blobV.Verified() {
+		return fmt.Errorf("blob digest mismatch: the manifest says %s but the %d bytes that arrived hash to something else", desc.Digest, raw.n)
+	}
+	if desc.Size > 0 && raw.n != desc.Size {
+		return fmt.Errorf("blob %s is %d bytes, the manifest says %d", desc.Digest, raw.n, desc.Size)
+	}
+	if !diffV.Verified() {
+		return fmt.Errorf("diff_id mismatch: the config says %s but the uncompressed layer hashes to something else", diffID)
+	}
+	return nil
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func parsePlatform(s string) (ocispec.Platform, error) {
+	if s == "" {
+		return ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}, nil
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return ocispec.Platform{}, fmt.Errorf("platform %q is not os/arch or os/arch/variant", s)
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
+// selectPlatform picks the first manifest for want in index order; with no
+// variant asked for, any variant matches.
+func selectPlatform(ms []ocispec.Descriptor, want ocispec.Platform) (digest.Digest, error) {
+	var have []string
+	for _, m := range ms {
+		p := m.Platform
+		if p == nil {
+			continue
+		}
+		if p.OS == want.OS && p.Architecture == want.Architecture && (want.Variant == "" || p.Variant == want.Variant) {
+			return m.Digest, nil
+		}
+		s := p.OS + "/" + p.Architecture
+		if p.Variant != "" {
+			s += "/" + p.Variant
+		}
+		have = append(have, s)
+	}
+	w := want.OS + "/" + want.Architecture
+	if want.Variant != "" {
+		w += "/" + want.Variant
+	}
+	return "", fmt.Errorf("no manifest for platform %s (the index has: %s)", w, strings.Join(have, ", "))
+}
+
+// readVerified reads a small blob fully and checks its digest.
+func readVerified(r io.Reader, d digest.Digest) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", d, err)
+	}
+	if len(b) > maxManifestSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes, too large for a manifest or config", d, maxManifestSize)
+	}
+	if got := d.Algorithm().FromBytes(b); got != d {
+		return nil, fmt.Errorf("digest mismatch: expected %s, got %s", d, got)
+	}
+	return b, nil
+}
+
+// layoutSource reads a layout from a directory or from a tar file, without
+// unpacking the tar: blobs are sections of it.
+type layoutSource struct {
+	dir     string
+	tarFile *os.File
+	entries map[string][2]int64 // clean name -> offset, size
+}
+
+func openLayout(p string) (*layoutSource, func(), error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening oci-layout: %w", err)
+	}
+	if st.IsDir() {
+		return &layoutSource{dir: p}, func() {}, nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening oci-layout: %w", err)
+	}
+	s := &layoutSource{tarFile: f, entries: map[string][2]int64{}}
+	cr := &countReader{r: f}
+	tr := tar.NewReader(cr)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("oci-layout %s: reading tar (is it an OCI layout archive?): %w", p, err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			s.entries[path.Clean(strings.TrimLeft(hdr.Name, "/"))] = [2]int64{cr.n, hdr.Size}
+		}
+	}
+	return s, func() { f.Close() }, nil
+}
+
+func (s *layoutSource) openFile(name string) (io.ReadCloser, error) {
+	if s.tarFile == nil {
+		return os.Open(filepath.Join(s.dir, filepath.FromSlash(name)))
+	}
+	e, ok := s.entries[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", name, os.ErrNotExist)
+	}
+	return io.NopCloser(io.NewSectionReader(s.tarFile, e[0], e[1])), nil
+}
+
+func (s *layoutSource) indexJSON() ([]byte, error) {
+	f, err := s.openFile("index.json")
+	if err != nil {
+		return nil, fmt.Errorf("not an OCI image layout (no index.json): %w", err)
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxManifestSize))
+}
+
+func (s *layoutSource) open(_ context.Context, d digest.Digest) (io.ReadCloser, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	rc, err := s.openFile("blobs/" + string(d.Algorithm()) + "/" + d.Encoded())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s is missing from the layout", d)
+	}
+	return rc, err
+}
+
+func (s *layoutSource) bytes(ctx context.Context, d digest.Digest) ([]byte, error) {
+	rc, err := s.open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return readVerified(rc, d)
+}
+
+var _ ociBlobs = (*layoutSource)(nil)
