@@ -29,12 +29,15 @@ func parseNative(src []byte, name string) (*hcl.File, hcl.Diagnostics) {
 		bodies := make([]hcl.Body, 0, len(starts))
 		navs := make([]chunkNav, 0, len(starts))
 		ok := true
+		line, counted := 1, 0
 		for i, start := range starts {
 			end := len(src)
 			if i+1 < len(starts) {
 				end = starts[i+1]
 			}
-			pos := hcl.Pos{Line: 1 + bytes.Count(src[:start], []byte{'\n'}), Column: 1, Byte: start}
+			line += bytes.Count(src[counted:start], []byte{'\n'})
+			counted = start
+			pos := hcl.Pos{Line: line, Column: 1, Byte: start}
 			f, diags := hclsyntax.ParseConfig(src[start:end], name, pos)
 			if diags.HasErrors() {
 				ok = false

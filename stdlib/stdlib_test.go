@@ -9,7 +9,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-
 func TestFunctions(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{"a.txt": "hello\n", "sub/b.txt": "b", "sub/c.txt": "c", "bin": "\xff\xfe"} {

@@ -21,6 +21,9 @@ import (
 func init() { subcommands = append(subcommands, newBuildCmd) }
 
 type buildFlags struct {
+	outputs   []string
+	metadata  string
+	force     bool
 	jobs      int
 	keepGoing bool
 	locked    bool
@@ -42,7 +45,16 @@ that says to run 'kiln lock'.`,
 			if err != nil {
 				return err
 			}
-			defer res.st.Close()
+			defer func() { res.st.Close(); res.phases.mark("close") }()
+			mds, err := exportTargets(cmd.Context(), res, f.outputs, f.force)
+			if err != nil {
+				return err
+			}
+			if f.metadata != "" {
+				if err := writeMetadata(f.metadata, mds); err != nil {
+					return fmt.Errorf("writing --metadata-file: %w", err)
+				}
+			}
 			for _, t := range res.graph.Targets {
 				for _, pl := range t.Platforms {
 					s := t.States[pl]
@@ -68,6 +80,9 @@ that says to run 'kiln lock'.`,
 
 func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "export the target: type=oci|docker|registry|local|tar,dest=...,name=... as in BuildKit (repeatable)")
+	fl.StringVar(&f.metadata, "metadata-file", "", "write the exports' digests as JSON (BuildKit's keys)")
+	fl.BoolVar(&f.force, "force", false, "replace existing output destinations (same as force=true in --output)")
 	fl.IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "derivations built at once")
 	fl.BoolVar(&f.keepGoing, "keep-going", false, "build everything not depending on a failure instead of stopping at the first")
 	fl.BoolVar(&f.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
@@ -75,18 +90,21 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 }
 
 type buildResult struct {
-	st    *store.Store
-	graph *compiler.Graph
-	proj  *project
-	outs  map[digest.Digest]store.Output
+	st     *store.Store
+	graph  *compiler.Graph
+	proj   *project
+	outs   map[digest.Digest]store.Output
+	phases *phases
 }
 
 // runBuild loads, compiles and realizes; the caller closes res.st.
 func runBuild(ctx context.Context, g *globals, f buildFlags, targets []string) (*buildResult, error) {
+	ph := newPhases()
 	p, err := loadProject(g)
 	if err != nil {
 		return nil, err
 	}
+	ph.mark("load")
 	secrets, err := parseSecrets(f.secrets)
 	if err != nil {
 		return nil, err
@@ -95,11 +113,13 @@ func runBuild(ctx context.Context, g *globals, f buildFlags, targets []string) (
 	if err != nil {
 		return nil, err
 	}
+	ph.mark("open store")
 	graph, err := p.compile(g, targets, st)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	ph.mark("compile")
 	if f.locked {
 		if err := checkLocked(p, graph); err != nil {
 			st.Close()
@@ -123,6 +143,7 @@ func runBuild(ctx context.Context, g *globals, f buildFlags, targets []string) (
 	})
 	outs, err := r.Realize(ctx, graph, roots)
 	prog.Close()
+	ph.mark("realize")
 	if err != nil {
 		st.Close()
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -142,7 +163,8 @@ func runBuild(ctx context.Context, g *globals, f buildFlags, targets []string) (
 			return nil, err
 		}
 	}
-	return &buildResult{st: st, graph: graph, proj: p, outs: outs}, nil
+	ph.mark("roots")
+	return &buildResult{st: st, graph: graph, proj: p, outs: outs, phases: ph}, nil
 }
 
 // checkLocked refuses a build whose lock does not pin everything it needs.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/trace"
 
 	"github.com/kiln-build/kiln/realize/sandbox"
 )
@@ -37,6 +38,15 @@ func main() {
 }
 
 func run(args []string) int {
+	// KILN_TRACE=FILE writes a Go execution trace, for studying where a
+	// build's wall-clock time goes (go tool trace FILE).
+	if f := os.Getenv("KILN_TRACE"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			if trace.Start(out) == nil {
+				defer func() { trace.Stop(); out.Close() }()
+			}
+		}
+	}
 	root := newRootCmd()
 	root.SetArgs(args)
 	err := root.Execute()

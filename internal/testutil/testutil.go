@@ -57,7 +57,7 @@ func WriteBusyboxRootfs(dir, busybox string) error {
 			return err
 		}
 	}
-	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
+	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o777|os.ModeSticky); err != nil {
 		return err
 	}
 	data, err := os.ReadFile(busybox)

@@ -12,14 +12,14 @@ import (
 	"testing"
 )
 
-// testRepo is a git repository made by the test: commits[0] is the first
+// srcTestRepo is a git repository made by the test: commits[0] is the first
 // commit, which is no longer the tip of any branch.
-type testRepo struct {
+type srcTestRepo struct {
 	dir     string
 	commits []string
 }
 
-func gitTest(t *testing.T, dir string, args ...string) string {
+func srcGitTest(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
@@ -37,31 +37,31 @@ func gitTest(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func newTestRepo(t *testing.T) *testRepo {
+func srcNewTestRepo(t *testing.T) *srcTestRepo {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Fatal("git is not installed (apt-get install git)")
 	}
-	r := &testRepo{dir: t.TempDir()}
-	gitTest(t, r.dir, "init", "--quiet", "--initial-branch=main")
+	r := &srcTestRepo{dir: t.TempDir()}
+	srcGitTest(t, r.dir, "init", "--quiet", "--initial-branch=main")
 	os.WriteFile(filepath.Join(r.dir, "README"), []byte("first\n"), 0o644)
 	os.MkdirAll(filepath.Join(r.dir, "bin"), 0o755)
 	os.WriteFile(filepath.Join(r.dir, "bin/tool"), []byte("#!/bin/sh\n"), 0o755)
 	os.WriteFile(filepath.Join(r.dir, ".gitattributes"), []byte("bin/tool export-ignore\n"), 0o644)
-	gitTest(t, r.dir, "add", "-A")
-	gitTest(t, r.dir, "commit", "--quiet", "-m", "first")
-	r.commits = append(r.commits, gitTest(t, r.dir, "rev-parse", "HEAD"))
+	srcGitTest(t, r.dir, "add", "-A")
+	srcGitTest(t, r.dir, "commit", "--quiet", "-m", "first")
+	r.commits = append(r.commits, srcGitTest(t, r.dir, "rev-parse", "HEAD"))
 	os.WriteFile(filepath.Join(r.dir, "README"), []byte("second\n"), 0o644)
 	os.WriteFile(filepath.Join(r.dir, "NEW"), []byte("new\n"), 0o644)
-	gitTest(t, r.dir, "add", "-A")
-	gitTest(t, r.dir, "commit", "--quiet", "-m", "second")
-	r.commits = append(r.commits, gitTest(t, r.dir, "rev-parse", "HEAD"))
+	srcGitTest(t, r.dir, "add", "-A")
+	srcGitTest(t, r.dir, "commit", "--quiet", "-m", "second")
+	r.commits = append(r.commits, srcGitTest(t, r.dir, "rev-parse", "HEAD"))
 	return r
 }
 
-// checkFirstCommit checks that dest holds exactly the tree of the first
+// srcCheckFirstCommit checks that dest holds exactly the tree of the first
 // commit, with git's modes.
-func checkFirstCommit(t *testing.T, dest string, wantGit bool) {
+func srcCheckFirstCommit(t *testing.T, dest string, wantGit bool) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dest, "README"))
 	if err != nil || string(b) != "first\n" {
@@ -91,7 +91,7 @@ func checkFirstCommit(t *testing.T, dest string, wantGit bool) {
 // unadvertised hashes (protocol v0), so through both fetch paths. It sets
 // the process umask, so it does not run in parallel.
 func TestFetchGitFile(t *testing.T) {
-	r := newTestRepo(t)
+	r := srcNewTestRepo(t)
 	url := "file://" + r.dir
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
@@ -107,7 +107,7 @@ func TestFetchGitFile(t *testing.T) {
 			if err := gitFetch(context.Background(), url, r.commits[0], false, dest, tc.config); err != nil {
 				t.Fatal(err)
 			}
-			checkFirstCommit(t, dest, false)
+			srcCheckFirstCommit(t, dest, false)
 		})
 	}
 	t.Run("keep git dir", func(t *testing.T) {
@@ -115,11 +115,11 @@ func TestFetchGitFile(t *testing.T) {
 		if err := FetchGit(context.Background(), url, r.commits[0], true, dest); err != nil {
 			t.Fatal(err)
 		}
-		checkFirstCommit(t, dest, true)
-		if head := gitTest(t, dest, "rev-parse", "HEAD"); head != r.commits[0] {
+		srcCheckFirstCommit(t, dest, true)
+		if head := srcGitTest(t, dest, "rev-parse", "HEAD"); head != r.commits[0] {
 			t.Errorf("HEAD of the kept .git is %s, want %s", head, r.commits[0])
 		}
-		if st := gitTest(t, dest, "status", "--porcelain"); st != "" {
+		if st := srcGitTest(t, dest, "status", "--porcelain"); st != "" {
 			t.Errorf("kept checkout is not clean:\n%s", st)
 		}
 	})
@@ -127,7 +127,7 @@ func TestFetchGitFile(t *testing.T) {
 
 func TestFetchGitErrors(t *testing.T) {
 	t.Parallel()
-	r := newTestRepo(t)
+	r := srcNewTestRepo(t)
 	url := "file://" + r.dir
 	missing := strings.Repeat("ab", 20)
 	tests := []struct {
@@ -156,18 +156,18 @@ func TestFetchGitErrors(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			assertEmptyDir(t, dest)
+			srcAssertEmptyDir(t, dest)
 		})
 	}
 	t.Run("tree object as pin", func(t *testing.T) {
 		t.Parallel()
-		tree := gitTest(t, r.dir, "rev-parse", "HEAD^{tree}")
+		tree := srcGitTest(t, r.dir, "rev-parse", "HEAD^{tree}")
 		dest := t.TempDir()
 		err := FetchGit(context.Background(), url, tree, true, dest)
 		if err == nil || !strings.Contains(err.Error(), tree) {
 			t.Errorf("error %v should name %s", err, tree)
 		}
-		assertEmptyDir(t, dest)
+		srcAssertEmptyDir(t, dest)
 	})
 }
 
@@ -175,8 +175,8 @@ func TestFetchGitErrors(t *testing.T) {
 // (git http-backend as CGI) on loopback.
 func TestFetchGitHTTP(t *testing.T) {
 	t.Parallel()
-	r := newTestRepo(t)
-	backend := filepath.Join(gitTest(t, r.dir, "--exec-path"), "git-http-backend")
+	r := srcNewTestRepo(t)
+	backend := filepath.Join(srcGitTest(t, r.dir, "--exec-path"), "git-http-backend")
 	if _, err := os.Stat(backend); err != nil {
 		t.Fatalf("git-http-backend not found: %v", err)
 	}
@@ -196,13 +196,13 @@ func TestFetchGitHTTP(t *testing.T) {
 		if err := gitFetch(context.Background(), url, r.commits[0], false, dest, cfg); err != nil {
 			t.Fatalf("config %q: %v", cfg, err)
 		}
-		checkFirstCommit(t, dest, false)
+		srcCheckFirstCommit(t, dest, false)
 	}
 }
 
 func TestFetchGitCanceled(t *testing.T) {
 	t.Parallel()
-	r := newTestRepo(t)
+	r := srcNewTestRepo(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dest := t.TempDir()
@@ -210,5 +210,5 @@ func TestFetchGitCanceled(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "canceled") {
 		t.Errorf("error %v, want a cancellation", err)
 	}
-	assertEmptyDir(t, dest)
+	srcAssertEmptyDir(t, dest)
 }

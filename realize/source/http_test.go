@@ -15,12 +15,12 @@ import (
 	"time"
 )
 
-func sha256Pin(b []byte) string {
+func srcSha256Pin(b []byte) string {
 	s := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(s[:])
 }
 
-func assertEmptyDir(t *testing.T, dir string) {
+func srcAssertEmptyDir(t *testing.T, dir string) {
 	t.Helper()
 	names, err := os.ReadDir(dir)
 	if err != nil {
@@ -35,7 +35,7 @@ func assertEmptyDir(t *testing.T, dir string) {
 	}
 }
 
-func newFileServer(t *testing.T, body []byte) *httptest.Server {
+func srcNewFileServer(t *testing.T, body []byte) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/file.tar.gz", func(w http.ResponseWriter, r *http.Request) {
@@ -49,13 +49,13 @@ func newFileServer(t *testing.T, body []byte) *httptest.Server {
 func TestFetchHTTP(t *testing.T) {
 	t.Parallel()
 	body := []byte(strings.Repeat("kiln http source\n", 10000))
-	srv := newFileServer(t, body)
+	srv := srcNewFileServer(t, body)
 	url := srv.URL + "/file.tar.gz"
 
 	t.Run("success", func(t *testing.T) {
 		t.Parallel()
 		dest := t.TempDir()
-		if err := FetchHTTP(context.Background(), url, sha256Pin(body), "src.tgz", 0o755, dest); err != nil {
+		if err := FetchHTTP(context.Background(), url, srcSha256Pin(body), "src.tgz", 0o755, dest); err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(filepath.Join(dest, "src.tgz"))
@@ -73,7 +73,7 @@ func TestFetchHTTP(t *testing.T) {
 	t.Run("default mode", func(t *testing.T) {
 		t.Parallel()
 		dest := t.TempDir()
-		if err := FetchHTTP(context.Background(), url, sha256Pin(body), "f", 0, dest); err != nil {
+		if err := FetchHTTP(context.Background(), url, srcSha256Pin(body), "f", 0, dest); err != nil {
 			t.Fatal(err)
 		}
 		fi, _ := os.Stat(filepath.Join(dest, "f"))
@@ -84,33 +84,33 @@ func TestFetchHTTP(t *testing.T) {
 	t.Run("wrong pin", func(t *testing.T) {
 		t.Parallel()
 		dest := t.TempDir()
-		wrong := sha256Pin([]byte("something else"))
+		wrong := srcSha256Pin([]byte("something else"))
 		err := FetchHTTP(context.Background(), url, wrong, "f", 0, dest)
 		if err == nil {
 			t.Fatal("no error")
 		}
 		t.Log(err)
-		for _, want := range []string{wrong, sha256Pin(body), url, "mismatch"} {
+		for _, want := range []string{wrong, srcSha256Pin(body), url, "mismatch"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not contain %q", err, want)
 			}
 		}
-		assertEmptyDir(t, dest)
+		srcAssertEmptyDir(t, dest)
 	})
 	t.Run("404", func(t *testing.T) {
 		t.Parallel()
 		dest := t.TempDir()
-		err := FetchHTTP(context.Background(), srv.URL+"/missing", sha256Pin(body), "f", 0, dest)
+		err := FetchHTTP(context.Background(), srv.URL+"/missing", srcSha256Pin(body), "f", 0, dest)
 		if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), srv.URL+"/missing") {
 			t.Errorf("error %v should give the status and the URL", err)
 		}
-		assertEmptyDir(t, dest)
+		srcAssertEmptyDir(t, dest)
 	})
 	t.Run("credentials are not shown", func(t *testing.T) {
 		t.Parallel()
 		dest := t.TempDir()
 		u := strings.Replace(srv.URL, "http://", "http://user:s3cret@", 1) + "/missing"
-		err := FetchHTTP(context.Background(), u, sha256Pin(body), "f", 0, dest)
+		err := FetchHTTP(context.Background(), u, srcSha256Pin(body), "f", 0, dest)
 		if err == nil || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("error %v shows the password", err)
 		}
@@ -121,19 +121,19 @@ func TestFetchHTTP(t *testing.T) {
 		for _, c := range []struct{ url, pin, name, want string }{
 			{url, "sha1:abc", "f", "pin"},
 			{url, "sha256:" + strings.Repeat("A", 64), "f", "pin"},
-			{url, sha256Pin(body), "../f", "file name"},
-			{url, sha256Pin(body), "", "file name"},
-			{"ftp://127.0.0.1/x", sha256Pin(body), "f", "scheme"},
+			{url, srcSha256Pin(body), "../f", "file name"},
+			{url, srcSha256Pin(body), "", "file name"},
+			{"ftp://127.0.0.1/x", srcSha256Pin(body), "f", "scheme"},
 		} {
 			err := FetchHTTP(context.Background(), c.url, c.pin, c.name, 0, dest)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%q %q %q: error %v, want one about %s", c.url, c.pin, c.name, err, c.want)
 			}
 		}
-		if err := FetchHTTP(context.Background(), url, sha256Pin(body), "f", 0o10000, dest); err == nil {
+		if err := FetchHTTP(context.Background(), url, srcSha256Pin(body), "f", 0o10000, dest); err == nil {
 			t.Error("mode beyond 07777: no error")
 		}
-		assertEmptyDir(t, dest)
+		srcAssertEmptyDir(t, dest)
 	})
 }
 
@@ -147,12 +147,12 @@ func TestFetchHTTPConnectionRefused(t *testing.T) {
 	l.Close()
 	dest := t.TempDir()
 	url := "http://" + addr + "/f"
-	err = FetchHTTP(context.Background(), url, sha256Pin(nil), "f", 0, dest)
+	err = FetchHTTP(context.Background(), url, srcSha256Pin(nil), "f", 0, dest)
 	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("error %v should name the URL and say the connection was refused", err)
 	}
-	assertEmptyDir(t, dest)
+	srcAssertEmptyDir(t, dest)
 }
 
 // TestFetchHTTPStalled serves half a body and then nothing: the download
@@ -177,14 +177,14 @@ func TestFetchHTTPStalled(t *testing.T) {
 
 	dest := t.TempDir()
 	start := time.Now()
-	err := FetchHTTP(context.Background(), srv.URL+"/slow", sha256Pin(nil), "f", 0, dest)
+	err := FetchHTTP(context.Background(), srv.URL+"/slow", srcSha256Pin(nil), "f", 0, dest)
 	if !errors.Is(err, errHTTPStalled) {
 		t.Fatalf("error %v, want a stall", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v to notice the stall", d)
 	}
-	assertEmptyDir(t, dest)
+	srcAssertEmptyDir(t, dest)
 }
 
 func TestFetchHTTPCanceled(t *testing.T) {
@@ -198,9 +198,9 @@ func TestFetchHTTPCanceled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	dest := t.TempDir()
-	err := FetchHTTP(ctx, srv.URL, sha256Pin(nil), "f", 0, dest)
+	err := FetchHTTP(ctx, srv.URL, srcSha256Pin(nil), "f", 0, dest)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v, want the context's deadline", err)
 	}
-	assertEmptyDir(t, dest)
+	srcAssertEmptyDir(t, dest)
 }

@@ -12,9 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// treeItem describes one entry of a test tree: a file (content), a
+// srcTreeItem describes one entry of a test tree: a file (content), a
 // directory (dir) or a symlink (link), with explicit permission bits.
-type treeItem struct {
+type srcTreeItem struct {
 	path    string
 	content string
 	dir     bool
@@ -22,7 +22,7 @@ type treeItem struct {
 	mode    os.FileMode
 }
 
-var sampleTree = []treeItem{
+var srcSampleTree = []srcTreeItem{
 	{path: "a", dir: true, mode: 0o755},
 	{path: "a/b.txt", content: "hello", mode: 0o644},
 	{path: "a/run.sh", content: "#!/bin/sh\necho hi\n", mode: 0o755},
@@ -36,12 +36,12 @@ var sampleTree = []treeItem{
 	{path: "z.md", content: "zz", mode: 0o644},
 }
 
-// writeTree creates items under root in the given order. Parents of an
+// srcWriteTree creates items under root in the given order. Parents of an
 // item are created on demand, and directory modes are applied last so that
 // read-only directories can still be filled.
-func writeTree(t testing.TB, root string, items []treeItem, mtime time.Time) {
+func srcWriteTree(t testing.TB, root string, items []srcTreeItem, mtime time.Time) {
 	t.Helper()
-	var dirs []treeItem
+	var dirs []srcTreeItem
 	for _, it := range items {
 		p := filepath.Join(root, it.path)
 		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
@@ -78,12 +78,12 @@ func writeTree(t testing.TB, root string, items []treeItem, mtime time.Time) {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { makeWritable(root) })
+	t.Cleanup(func() { srcMakeWritable(root) })
 }
 
-// makeWritable lets t.TempDir's cleanup remove read-only directories when
+// srcMakeWritable lets t.TempDir's cleanup remove read-only directories when
 // the tests do not run as root.
-func makeWritable(root string) {
+func srcMakeWritable(root string) {
 	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && fi.IsDir() {
 			os.Chmod(p, 0o755)
@@ -92,7 +92,7 @@ func makeWritable(root string) {
 	})
 }
 
-func mustHash(t testing.TB, dir string, include, exclude []string, cache StatCache) string {
+func srcMustHash(t testing.TB, dir string, include, exclude []string, cache StatCache) string {
 	t.Helper()
 	h, err := LocalHash(dir, include, exclude, cache)
 	if err != nil {
@@ -107,16 +107,16 @@ func mustHash(t testing.TB, dir string, include, exclude []string, cache StatCac
 func TestLocalHashStable(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
 	old := syscall.Umask(0o022)
-	writeTree(t, a, sampleTree, time.Unix(1e9, 0))
+	srcWriteTree(t, a, srcSampleTree, time.Unix(1e9, 0))
 	syscall.Umask(0o077)
-	rev := make([]treeItem, len(sampleTree))
-	for i, it := range sampleTree {
-		rev[len(sampleTree)-1-i] = it
+	rev := make([]srcTreeItem, len(srcSampleTree))
+	for i, it := range srcSampleTree {
+		rev[len(srcSampleTree)-1-i] = it
 	}
-	writeTree(t, b, rev, time.Unix(1.7e9, 123))
+	srcWriteTree(t, b, rev, time.Unix(1.7e9, 123))
 	syscall.Umask(old)
 
-	ha, hb := mustHash(t, a, nil, nil, nil), mustHash(t, b, nil, nil, nil)
+	ha, hb := srcMustHash(t, a, nil, nil, nil), srcMustHash(t, b, nil, nil, nil)
 	if ha != hb {
 		t.Fatalf("same tree, different hashes: %s vs %s", ha, hb)
 	}
@@ -124,7 +124,7 @@ func TestLocalHashStable(t *testing.T) {
 		t.Fatalf("hash %q is not sha256:<hex>", ha)
 	}
 	// A fresh hash with a cache gives the same answer as one without.
-	if hc := mustHash(t, a, nil, nil, &MemStatCache{}); hc != ha {
+	if hc := srcMustHash(t, a, nil, nil, &MemStatCache{}); hc != ha {
 		t.Fatalf("cached hash %s differs from uncached %s", hc, ha)
 	}
 }
@@ -133,9 +133,9 @@ func TestLocalHashSeesChanges(t *testing.T) {
 	t.Parallel()
 	base := func(t *testing.T) (string, string) {
 		dir := t.TempDir()
-		writeTree(t, dir, sampleTree, time.Unix(1e9, 0))
+		srcWriteTree(t, dir, srcSampleTree, time.Unix(1e9, 0))
 		os.WriteFile(filepath.Join(dir, ".kilnignore"), []byte("*.log\n"), 0o644)
-		return dir, mustHash(t, dir, nil, []string{"tmp"}, nil)
+		return dir, srcMustHash(t, dir, nil, []string{"tmp"}, nil)
 	}
 	changes := []struct {
 		name   string
@@ -173,7 +173,7 @@ func TestLocalHashSeesChanges(t *testing.T) {
 			if err := c.change(dir); err != nil {
 				t.Fatal(err)
 			}
-			after := mustHash(t, dir, nil, []string{"tmp"}, nil)
+			after := srcMustHash(t, dir, nil, []string{"tmp"}, nil)
 			if (before == after) != c.same {
 				t.Errorf("hash before %s, after %s; want same=%v", before, after, c.same)
 			}
@@ -286,23 +286,23 @@ func TestLocalHashErrors(t *testing.T) {
 	}
 }
 
-// laterClock makes every file look old enough for its cache entry to be
+// srcLaterClock makes every file look old enough for its cache entry to be
 // trusted, as it is for any file not modified in the last seconds.
-func laterClock() time.Time { return time.Now().Add(time.Hour) }
+func srcLaterClock() time.Time { return time.Now().Add(time.Hour) }
 
 func TestLocalStatCache(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeTree(t, dir, sampleTree, time.Unix(1e9, 0))
+	srcWriteTree(t, dir, srcSampleTree, time.Unix(1e9, 0))
 	cache := &MemStatCache{}
 	regular := 0
-	for _, it := range sampleTree {
+	for _, it := range srcSampleTree {
 		if !it.dir && it.link == "" {
 			regular++
 		}
 	}
 
-	lh := &localHasher{now: laterClock}
+	lh := &localHasher{now: srcLaterClock}
 	h1, err := lh.hash(dir, nil, nil, cache)
 	if err != nil {
 		t.Fatal(err)
@@ -311,7 +311,7 @@ func TestLocalStatCache(t *testing.T) {
 		t.Fatalf("cold hash read %d files, want %d", got, regular)
 	}
 
-	lh = &localHasher{now: laterClock}
+	lh = &localHasher{now: srcLaterClock}
 	h2, err := lh.hash(dir, nil, nil, cache)
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +328,7 @@ func TestLocalStatCache(t *testing.T) {
 	if err := os.WriteFile(p, []byte("HELLO"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	lh = &localHasher{now: laterClock}
+	lh = &localHasher{now: srcLaterClock}
 	h3, err := lh.hash(dir, nil, nil, cache)
 	if err != nil {
 		t.Fatal(err)
@@ -339,17 +339,23 @@ func TestLocalStatCache(t *testing.T) {
 	if got := lh.reads.Load(); got != 1 {
 		t.Fatalf("hash after one change read %d files, want 1", got)
 	}
-	if want := mustHash(t, dir, nil, nil, nil); h3 != want {
+	if want := srcMustHash(t, dir, nil, nil, nil); h3 != want {
 		t.Fatalf("cached hash %s, uncached %s", h3, want)
 	}
 
 	// Same size and the old mtime put back (as rsync -t or tar would): the
 	// ctime still moves, so the change is seen.
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(p, []byte("hellp"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	os.Chtimes(p, time.Unix(1e9, 0), time.Unix(1e9, 0))
-	lh = &localHasher{now: laterClock}
+	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	lh = &localHasher{now: srcLaterClock}
 	h4, err := lh.hash(dir, nil, nil, cache)
 	if err != nil {
 		t.Fatal(err)
@@ -381,13 +387,13 @@ func TestLocalStatCacheRacy(t *testing.T) {
 func TestCopyLocal(t *testing.T) {
 	t.Parallel()
 	src := t.TempDir()
-	writeTree(t, src, sampleTree, time.Unix(1.7e9, 0))
+	srcWriteTree(t, src, srcSampleTree, time.Unix(1.7e9, 0))
 	os.WriteFile(filepath.Join(src, "skip.log"), []byte("no"), 0o644)
 	exclude := []string{"*.log"}
-	want := mustHash(t, src, nil, exclude, nil)
+	want := srcMustHash(t, src, nil, exclude, nil)
 
 	dest := t.TempDir()
-	t.Cleanup(func() { makeWritable(dest) })
+	t.Cleanup(func() { srcMakeWritable(dest) })
 	const epoch = 1234567890
 	got, err := CopyLocal(src, nil, exclude, dest, epoch)
 	if err != nil {
@@ -396,7 +402,7 @@ func TestCopyLocal(t *testing.T) {
 	if got != want {
 		t.Fatalf("CopyLocal returned %s, LocalHash said %s", got, want)
 	}
-	if again := mustHash(t, dest, nil, nil, nil); again != want {
+	if again := srcMustHash(t, dest, nil, nil, nil); again != want {
 		t.Fatalf("hash of the copy %s, of the source %s", again, want)
 	}
 	if _, err := os.Lstat(filepath.Join(dest, "skip.log")); err == nil {
@@ -478,7 +484,7 @@ func BenchmarkLocalHash(b *testing.B) {
 	run := func(b *testing.B, cache func() StatCache) {
 		var reads int64
 		for b.Loop() {
-			lh := &localHasher{now: laterClock}
+			lh := &localHasher{now: srcLaterClock}
 			if _, err := lh.hash(dir, nil, nil, cache()); err != nil {
 				b.Fatal(err)
 			}
@@ -507,7 +513,7 @@ func BenchmarkLocalHash(b *testing.B) {
 	})
 	b.Run("warm", func(b *testing.B) {
 		warm := &MemStatCache{}
-		if _, err := (&localHasher{now: laterClock}).hash(dir, nil, nil, warm); err != nil {
+		if _, err := (&localHasher{now: srcLaterClock}).hash(dir, nil, nil, warm); err != nil {
 			b.Fatal(err)
 		}
 		run(b, func() StatCache { return warm })
