@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -151,6 +152,13 @@ func runBuild(ctx context.Context, g *globals, f buildFlags, targets []string) (
 		}
 		return nil, err
 	}
+	// Each target's last build is a GC root. A no-op build leaves the roots
+	// as they are without writing: writing would cost the index a sync.
+	existing, err := st.Roots()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	for _, t := range graph.Targets {
 		var ds []digest.Digest
 		for _, pl := range t.Platforms {
@@ -158,7 +166,11 @@ func runBuild(ctx context.Context, g *globals, f buildFlags, targets []string) (
 				ds = append(ds, s)
 			}
 		}
-		if err := st.AddRoot("last-build:"+p.cfg.Dir+":"+t.Address, ds...); err != nil {
+		name := "last-build:" + p.cfg.Dir + ":" + t.Address
+		if slices.Equal(existing[name], ds) {
+			continue
+		}
+		if err := st.AddRoot(name, ds...); err != nil {
 			st.Close()
 			return nil, err
 		}

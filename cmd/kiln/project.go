@@ -148,8 +148,15 @@ func printDiags(g *globals, files map[string]*hcl.File, diags hcl.Diagnostics) {
 			width = uint(w)
 		}
 	}
+	// Each diagnostic starts with a file:line,col line that editors and CI
+	// log viewers link to, then hcl's own rendering with the source line.
 	wr := hcl.NewDiagnosticTextWriter(os.Stderr, files, width, color)
-	wr.WriteDiagnostics(diags)
+	for _, d := range diags {
+		if d.Subject != nil {
+			fmt.Fprintf(os.Stderr, "%s: %s\n", d.Subject, d.Summary)
+		}
+		wr.WriteDiagnostic(d)
+	}
 }
 
 func isTerminal(w io.Writer) bool {
