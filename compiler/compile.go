@@ -325,6 +325,22 @@ func (c *compiler) source(src *lang.Source, platform string) (digest.Digest, hcl
 		if src.GitRef != "" {
 			d.Description += " " + src.GitRef
 		}
+	case "deb":
+		if src.Suite == "" || src.Architecture == "" || len(src.Packages) == 0 {
+			return "", diag(src.DeclRange, "Incomplete deb source", fmt.Sprintf("%s needs packages, suite and architecture, for example suite = \"bookworm\" and architecture = \"amd64\".", src.Address()))
+		}
+		op.Identifier = src.Suite + "/" + src.Architecture
+		op.Attrs = map[string]string{"request": strings.Join(src.Packages, " ")}
+		pinned()
+		if op.Pin != "" {
+			// The lock's pin is the whole closure (lockfile.DebManifest):
+			// the realizer needs every file and hash, and the digest then
+			// covers exactly what is installed.
+			op.Attrs["packages"] = op.Pin
+			op.Pin = digest.FromString(op.Pin).String()
+		}
+		op.Mirror = src.Repository
+		d.Description = "debian " + op.Identifier + ": " + op.Attrs["request"]
 	case "local":
 		op.Identifier = cleanRel(src.Path)
 		if c.opts.LocalHash == nil {

@@ -83,6 +83,12 @@ type SourceOp struct {
 	// Attrs are type-specific settings that shape the result (filename,
 	// mode, include/exclude patterns, keep-git-dir, ...).
 	Attrs map[string]string `json:"attrs,omitempty"`
+	// Mirror is where a deb source downloads its packages when build.hcl
+	// names a repository (empty: the machine's apt configuration). Not
+	// hashed: every package is pinned by sha256, so the mirror cannot
+	// change the result, and the same build must have the same digests on
+	// machines that use different mirrors.
+	Mirror string `json:"-"`
 }
 
 // ExecOp runs a command in a sandbox whose root filesystem is Inputs[0]
@@ -186,7 +192,7 @@ func (d *Derivation) Canonical() ([]byte, error) {
 	if err := d.checkStrings(); err != nil {
 		return nil, err
 	}
-	return Canonical(d)
+	return appendDerivation(make([]byte, 0, 512), d), nil
 }
 
 // checkStrings rejects invalid UTF-8: JSON cannot carry it byte-exactly, and

@@ -2,7 +2,9 @@ package lang
 
 import (
 	"bytes"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -26,9 +28,15 @@ var topLevelKeywords = [][]byte{
 func parseNative(src []byte, name string) (*hcl.File, hcl.Diagnostics) {
 	starts := splitPoints(src)
 	if len(starts) > 1 {
-		bodies := make([]hcl.Body, 0, len(starts))
-		navs := make([]chunkNav, 0, len(starts))
-		ok := true
+		// Chunks are independent, so they are parsed on every core: hcl's
+		// lexer dominates the load time of large build files.
+		type chunk struct {
+			pos  hcl.Pos
+			end  int
+			file *hcl.File
+			bad  bool
+		}
+		chunks := make([]chunk, len(starts))
 		line, counted := 1, 0
 		for i, start := range starts {
 			end := len(src)
@@ -37,14 +45,32 @@ func parseNative(src []byte, name string) (*hcl.File, hcl.Diagnostics) {
 			}
 			line += bytes.Count(src[counted:start], []byte{'\n'})
 			counted = start
-			pos := hcl.Pos{Line: line, Column: 1, Byte: start}
-			f, diags := hclsyntax.ParseConfig(src[start:end], name, pos)
-			if diags.HasErrors() {
+			chunks[i] = chunk{pos: hcl.Pos{Line: line, Column: 1, Byte: start}, end: end}
+		}
+		workers := runtime.GOMAXPROCS(0)
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(chunks); i += workers {
+					c := &chunks[i]
+					f, diags := hclsyntax.ParseConfig(src[c.pos.Byte:c.end], name, c.pos)
+					c.file, c.bad = f, diags.HasErrors()
+				}
+			}()
+		}
+		wg.Wait()
+		bodies := make([]hcl.Body, 0, len(starts))
+		navs := make([]chunkNav, 0, len(starts))
+		ok := true
+		for _, c := range chunks {
+			if c.bad {
 				ok = false
 				break
 			}
-			bodies = append(bodies, f.Body)
-			navs = append(navs, chunkNav{start: start, nav: f.Nav})
+			bodies = append(bodies, c.file.Body)
+			navs = append(navs, chunkNav{start: c.pos.Byte, nav: c.file.Nav})
 		}
 		if ok {
 			return &hcl.File{Body: hcl.MergeBodies(bodies), Bytes: src, Nav: chunkedNav(navs)}, nil

@@ -109,6 +109,8 @@ func Summary(e *Entry) string {
 		return r + "@" + short(e.Digest)
 	case TypeRun:
 		return short(e.OutputHash)
+	case TypeDeb:
+		return fmt.Sprintf("%s/%s, %d packages", e.Suite, e.Architecture, len(e.Debs))
 	}
 	return e.Type
 }
@@ -156,6 +158,38 @@ func changedAttrs(a, b *Entry) []string {
 			if !(&Entry{Platforms: a.Platforms}).Equal(&Entry{Platforms: b.Platforms}) {
 				out = append(out, s.name)
 			}
+		case kindList:
+			if strings.Join(a.Packages, " ") != strings.Join(b.Packages, " ") {
+				out = append(out, s.name)
+			}
+		}
+	}
+	return append(out, debChanges(a.Debs, b.Debs)...)
+}
+
+// debChanges names each pinned package that moved: "gcc-12 12.2.0-13 ->
+// 12.2.0-14", "+libfoo 1.0", "-libbar 2.0".
+func debChanges(a, b []Deb) []string {
+	old := map[string]Deb{}
+	for _, d := range a {
+		old[d.Name] = d
+	}
+	var out []string
+	for _, d := range b {
+		o, ok := old[d.Name]
+		delete(old, d.Name)
+		switch {
+		case !ok:
+			out = append(out, "+"+d.Name+" "+d.Version)
+		case o.Version != d.Version:
+			out = append(out, d.Name+" "+o.Version+" -> "+d.Version)
+		case o != d:
+			out = append(out, d.Name+" "+d.Version)
+		}
+	}
+	for _, d := range a {
+		if _, ok := old[d.Name]; ok {
+			out = append(out, "-"+d.Name+" "+d.Version)
 		}
 	}
 	return out
@@ -177,8 +211,14 @@ func requestOf(e *Entry) string {
 		return s
 	case TypeRun:
 		return "step " + short(e.Step)
+	case TypeDeb:
+		return debRequest(e.Suite, e.Architecture, e.Packages)
 	}
 	return e.Type
+}
+
+func debRequest(suite, arch string, pkgs []string) string {
+	return "suite " + suite + " architecture " + arch + " packages " + strings.Join(pkgs, " ")
 }
 
 func describe(what, v string, platforms map[string]string) string {
@@ -219,6 +259,8 @@ func request(in *Input) string {
 			r += " ref " + s.Ref
 		}
 		return r
+	case TypeDeb:
+		return debRequest(s.Suite, s.Architecture, s.Packages)
 	}
 	return fmt.Sprint(in.Type)
 }

@@ -29,6 +29,7 @@ const (
 	TypeGit       = "git"
 	TypeOCILayout = "oci-layout"
 	TypeRun       = "run"
+	TypeDeb       = "deb"
 )
 
 // Lock is a parsed build.lock.hcl.
@@ -69,11 +70,33 @@ type Entry struct {
 	CommitTime int64
 	// OutputHash is a fixed-output run step's output, "sha256:<hex>".
 	OutputHash string
+
+	// deb: the request (Suite, Architecture, the Packages named in
+	// build.hcl, in their order) and the resolved closure, sorted by name.
+	// The repository's host is never recorded: it comes from the machine.
+	Suite        string
+	Architecture string
+	Packages     []string
+	Debs         []Deb
+}
+
+// Deb is one pinned Debian package of a deb entry, written as a nested
+// package "NAME" block so that a version bump changes only its lines.
+type Deb struct {
+	Name         string
+	Version      string
+	Architecture string
+	// Filename is the pool path below the repository base.
+	Filename string
+	SHA256   string
+	Size     int64
 }
 
 // Clone returns a deep copy of e.
 func (e *Entry) Clone() *Entry {
 	c := *e
+	c.Packages = append([]string(nil), e.Packages...)
+	c.Debs = append([]Deb(nil), e.Debs...)
 	if e.Platforms != nil {
 		c.Platforms = make(map[string]string, len(e.Platforms))
 		for k, v := range e.Platforms {
@@ -91,8 +114,15 @@ func (e *Entry) Equal(o *Entry) bool {
 	if e.Address != o.Address || e.Type != o.Type || e.Ref != o.Ref || e.URL != o.URL ||
 		e.Path != o.Path || e.Step != o.Step || e.Digest != o.Digest || e.SHA256 != o.SHA256 ||
 		e.Size != o.Size || e.Commit != o.Commit || e.Tree != o.Tree || e.CommitTime != o.CommitTime ||
-		e.OutputHash != o.OutputHash || len(e.Platforms) != len(o.Platforms) {
+		e.OutputHash != o.OutputHash || len(e.Platforms) != len(o.Platforms) ||
+		e.Suite != o.Suite || e.Architecture != o.Architecture ||
+		strings.Join(e.Packages, "\n") != strings.Join(o.Packages, "\n") || len(e.Debs) != len(o.Debs) {
 		return false
+	}
+	for i := range e.Debs {
+		if e.Debs[i] != o.Debs[i] {
+			return false
+		}
 	}
 	for k, v := range e.Platforms {
 		if o.Platforms[k] != v {
@@ -108,6 +138,7 @@ const (
 	kindString attrKind = iota
 	kindInt
 	kindMap
+	kindList // Entry.Packages
 )
 
 // attrSpec is one attribute of a block type: its name, kind, whether it may
@@ -188,6 +219,8 @@ func fCommit(e *Entry) *string     { return &e.Commit }
 func fTree(e *Entry) *string       { return &e.Tree }
 func fOutputHash(e *Entry) *string { return &e.OutputHash }
 func fSize(e *Entry) *int64        { return &e.Size }
+func fSuite(e *Entry) *string      { return &e.Suite }
+func fArch(e *Entry) *string       { return &e.Architecture }
 func fCommitTime(e *Entry) *int64  { return &e.CommitTime }
 
 // schemas lists each block type's attributes in the order they are
@@ -221,7 +254,17 @@ var schemas = map[string][]attrSpec{
 		{name: "step", check: checkDigest, str: fStep},
 		{name: "output_hash", check: checkDigest, str: fOutputHash},
 	},
+	// deb entries also hold one package "NAME" block per pinned package
+	// (debSchema), written after these attributes.
+	TypeDeb: {
+		{name: "suite", check: checkNonEmpty, str: fSuite},
+		{name: "architecture", check: checkNonEmpty, str: fArch},
+		{name: "packages", kind: kindList},
+	},
 }
+
+// debSchema is the attributes of a deb entry's package blocks, in order.
+var debSchema = []string{"version", "architecture", "filename", "sha256", "size"}
 
 // Locked reports whether sources of type typ are pinned in the lock. local
 // sources are not: the compiler hashes their contents at build time.
@@ -325,7 +368,28 @@ func (l *Lock) Bytes() []byte {
 					continue
 				}
 				b.SetAttributeRaw(s.name, mapTokens(e.Platforms))
+			case kindList:
+				vals := make([]cty.Value, len(e.Packages))
+				for i, p := range e.Packages {
+					vals[i] = cty.StringVal(p)
+				}
+				if len(vals) == 0 {
+					b.SetAttributeValue(s.name, cty.ListValEmpty(cty.String))
+				} else {
+					b.SetAttributeValue(s.name, cty.ListVal(vals))
+				}
 			}
+		}
+		debs := append([]Deb(nil), e.Debs...)
+		sort.SliceStable(debs, func(i, j int) bool { return debs[i].Name < debs[j].Name })
+		for _, d := range debs {
+			b.AppendNewline()
+			pb := b.AppendNewBlock("package", []string{d.Name}).Body()
+			pb.SetAttributeValue("version", cty.StringVal(d.Version))
+			pb.SetAttributeValue("architecture", cty.StringVal(d.Architecture))
+			pb.SetAttributeValue("filename", cty.StringVal(d.Filename))
+			pb.SetAttributeValue("sha256", cty.StringVal(d.SHA256))
+			pb.SetAttributeValue("size", cty.NumberIntVal(d.Size))
 		}
 	}
 	return hclwrite.Format(f.Bytes())

@@ -248,6 +248,16 @@ func (p *parser) block(b *hclsyntax.Block) *Entry {
 	}
 	e := &Entry{Address: addr, Type: typ}
 	for _, nb := range b.Body.Blocks {
+		if typ == TypeDeb && nb.Type == "package" {
+			if d, ok := p.deb(nb, addr); ok {
+				if n := len(e.Debs); n > 0 && e.Debs[n-1].Name == d.Name {
+					p.errorf(nb.DefRange().Ptr(), "Duplicate package", "%s: package %s is pinned twice; run `kiln lock --update %s` to re-resolve it", addr, d.Name, addr)
+					continue
+				}
+				e.Debs = append(e.Debs, d)
+			}
+			continue
+		}
 		p.errorf(nb.DefRange().Ptr(), "Unexpected block", "%s: %s blocks have no nested blocks; run `kiln lock --update %s` to rewrite the entry", addr, b.Type, addr)
 	}
 	known := map[string]bool{}
@@ -292,9 +302,90 @@ func (p *parser) block(b *hclsyntax.Block) *Entry {
 			}
 		case kindMap:
 			e.Platforms = p.platforms(a, addr, s.optional)
+		case kindList:
+			v, ok := p.value(a, addr)
+			if !ok {
+				continue
+			}
+			if !(v.Type().IsTupleType() || v.Type().IsListType()) || v.IsNull() {
+				p.errorf(a.Expr.Range().Ptr(), "Invalid "+s.name, "%s: %s must be a list of strings; run `kiln lock --update %s` to re-resolve it", addr, s.name, addr)
+				continue
+			}
+			for it := v.ElementIterator(); it.Next(); {
+				_, ev := it.Element()
+				if ev.Type() != cty.String || ev.IsNull() || ev.AsString() == "" {
+					p.errorf(a.Expr.Range().Ptr(), "Invalid "+s.name, "%s: %s must be a list of package names; run `kiln lock --update %s` to re-resolve it", addr, s.name, addr)
+					break
+				}
+				e.Packages = append(e.Packages, ev.AsString())
+			}
 		}
 	}
 	return e
+}
+
+// deb reads one package "NAME" block of a deb entry.
+func (p *parser) deb(b *hclsyntax.Block, addr string) (Deb, bool) {
+	d := Deb{}
+	if len(b.Labels) != 1 || b.Labels[0] == "" {
+		p.errorf(b.DefRange().Ptr(), "Invalid block labels", "%s: a package block has one label, the package name; run `kiln lock --update %s` to rewrite the entry", addr, addr)
+		return d, false
+	}
+	d.Name = b.Labels[0]
+	where := addr + " package " + d.Name
+	for _, nb := range b.Body.Blocks {
+		p.errorf(nb.DefRange().Ptr(), "Unexpected block", "%s: package blocks have no nested blocks; run `kiln lock --update %s` to rewrite the entry", where, addr)
+	}
+	known := map[string]bool{}
+	for _, n := range debSchema {
+		known[n] = true
+	}
+	for n, a := range b.Body.Attributes {
+		if !known[n] {
+			p.errorf(a.NameRange.Ptr(), "Unknown attribute", "%s: %q is not an attribute of a package block; run `kiln lock --update %s` to rewrite the entry", where, n, addr)
+		}
+	}
+	ok := true
+	for _, n := range debSchema {
+		a, found := b.Body.Attributes[n]
+		if !found {
+			p.errorf(b.DefRange().Ptr(), "Missing attribute", "%s: the block has no %s; run `kiln lock --update %s` to re-resolve it", where, n, addr)
+			ok = false
+			continue
+		}
+		if n == "size" {
+			v, good := p.int(a, addr)
+			d.Size, ok = v, ok && good
+			continue
+		}
+		v, good := p.str(a, addr)
+		if good && v == "" {
+			p.errorf(a.Expr.Range().Ptr(), "Invalid "+n, "%s: %s is empty; run `kiln lock --update %s` to re-resolve it", where, n, addr)
+			good = false
+		}
+		if good && n == "sha256" {
+			if err := checkHex256(v); err != nil {
+				p.errorf(a.Expr.Range().Ptr(), "Invalid sha256", "%s: sha256 %v; run `kiln lock --update %s` to re-resolve it", where, err, addr)
+				good = false
+			}
+		}
+		if good && n == "filename" && (strings.HasPrefix(v, "/") || strings.Contains("/"+v+"/", "/../")) {
+			p.errorf(a.Expr.Range().Ptr(), "Invalid filename", "%s: filename %q must be a path below the repository base; run `kiln lock --update %s` to re-resolve it", where, v, addr)
+			good = false
+		}
+		ok = ok && good
+		switch n {
+		case "version":
+			d.Version = v
+		case "architecture":
+			d.Architecture = v
+		case "filename":
+			d.Filename = v
+		case "sha256":
+			d.SHA256 = v
+		}
+	}
+	return d, ok
 }
 
 func (p *parser) platforms(a *hclsyntax.Attribute, addr string, optional bool) map[string]string {

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/kiln-build/kiln/lang"
 )
@@ -26,7 +28,7 @@ type Input struct {
 
 // Inputs lists the lockable inputs of cfg, sorted by address. local
 // sources are left out (hashed at build time), and so are types this
-// package does not know (deb until its resolver lands).
+// package does not know.
 func Inputs(cfg *lang.Config) []*Input {
 	var out []*Input
 	for _, s := range cfg.Sources {
@@ -88,8 +90,24 @@ func (in *Input) Matches(e *Entry) bool {
 		return e.URL == s.URL && e.Ref == s.GitRef
 	case TypeOCILayout:
 		return e.Path == s.Path && e.Ref == s.Ref && platformsMatch(e, in.Platforms)
+	case TypeDeb:
+		return e.Suite == s.Suite && e.Architecture == s.Architecture &&
+			strings.Join(e.Packages, "\n") == strings.Join(s.Packages, "\n") && len(e.Debs) > 0
 	}
 	return false
+}
+
+// DebManifest is the pin of a deb entry as the compiler records it: one
+// line per package, "NAME VERSION ARCHITECTURE FILENAME SHA256 SIZE",
+// sorted by name, each ending in a newline. realize/source parses it back.
+func DebManifest(debs []Deb) string {
+	sorted := append([]Deb(nil), debs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	var b strings.Builder
+	for _, d := range sorted {
+		fmt.Fprintf(&b, "%s %s %s %s %s %d\n", d.Name, d.Version, d.Architecture, d.Filename, d.SHA256, d.Size)
+	}
+	return b.String()
 }
 
 func platformsMatch(e *Entry, want []string) bool {
@@ -115,7 +133,7 @@ func platformsMatch(e *Entry, want []string) bool {
 // Pin answers the compiler's question: what is src pinned to, for the given
 // platform. image and oci-layout: that platform's manifest digest (the
 // index digest when platform is empty); http: "sha256:<hex>"; git: the
-// commit. local sources are never locked: ok with an empty pin. ok is false
+// commit; deb: the DebManifest of the closure. local sources are never locked: ok with an empty pin. ok is false
 // when the lock has no entry or the entry no longer matches src (stale);
 // the build then fails naming `kiln lock`.
 func (l *Lock) Pin(src *lang.Source, platform string) (pin string, ok bool) {
@@ -152,6 +170,11 @@ func (l *Lock) Pin(src *lang.Source, platform string) (pin string, ok bool) {
 			return "", false
 		}
 		return e.Commit, true
+	case TypeDeb:
+		if !in.Matches(e) {
+			return "", false
+		}
+		return DebManifest(e.Debs), true
 	}
 	return "", false
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +67,9 @@ type Options struct {
 	// InsecureRegistries allows plain http to these registry hosts; loopback
 	// registries are always allowed.
 	InsecureRegistries []string
+	// Shuffle starts independent derivations in a random order instead of
+	// the graph's (kiln verify: a step must not depend on what ran first).
+	Shuffle bool
 }
 
 // Realizer builds graphs into a store.
@@ -232,7 +237,14 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	for _, d := range order {
+	launch := order
+	if r.opts.Shuffle {
+		// Waiters on sem are served in arrival order, so a shuffled launch
+		// is a shuffled start among the steps that are ready.
+		launch = slices.Clone(order)
+		rand.Shuffle(len(launch), func(i, j int) { launch[i], launch[j] = launch[j], launch[i] })
+	}
+	for _, d := range launch {
 		n, ok := nodes[d]
 		if !ok {
 			continue

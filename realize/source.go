@@ -3,6 +3,7 @@ package realize
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/realize/source"
@@ -24,7 +26,21 @@ import (
 const (
 	MetaImageConfig   = "image.config"
 	MetaImageManifest = "image.manifest"
+	// MetaImageBlobs is a JSON list of ImageBlob, one per layer, bottom
+	// first: exporters reuse the original blobs instead of recompressing.
+	MetaImageBlobs = "image.blobs"
 )
+
+// ImageBlob ties one layer of an image source to its original compressed
+// blob, kept in the store.
+type ImageBlob struct {
+	// Layer is the layer's digest in kiln (the state's layer list).
+	Layer digest.Digest `json:"layer"`
+	// DiffID is the diff_id the image's config records for it.
+	DiffID digest.Digest `json:"diffID"`
+	// Blob is the descriptor from the image's manifest.
+	Blob ocispec.Descriptor `json:"blob"`
+}
 
 func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Derivation) (store.Output, error) {
 	op := d.Source
@@ -126,17 +142,34 @@ func (r *Realizer) imageSource(ctx context.Context, d *compiler.Derivation) (sto
 		return store.Output{}, err
 	}
 	var out store.Output
+	var blobs []ImageBlob
 	for _, l := range img.Layers {
 		if err := r.st.AddLayer(l.Dir, l.DiffID, store.LayerInfo{Size: l.Size}); err != nil {
 			return store.Output{}, err
 		}
 		out.Layers = append(out.Layers, l.DiffID)
+		// The original compressed blob goes into the store as it is:
+		// exports reuse these bytes, never recompressing a base layer.
+		f, err := os.Open(l.BlobFile)
+		if err != nil {
+			return store.Output{}, fmt.Errorf("keeping layer blob %s: %w", l.Blob.Digest, err)
+		}
+		_, _, err = r.st.AddBlob(f, l.Blob.Digest)
+		f.Close()
+		if err != nil {
+			return store.Output{}, fmt.Errorf("keeping layer blob %s: %w", l.Blob.Digest, err)
+		}
+		blobs = append(blobs, ImageBlob{Layer: l.DiffID, DiffID: l.ImageDiffID, Blob: l.Blob})
 	}
 	cfg, _, err := r.st.AddBlob(bytes.NewReader(img.Config), "")
 	if err != nil {
 		return store.Output{}, err
 	}
-	out.Meta = map[string]string{MetaImageConfig: string(cfg), MetaImageManifest: string(img.ManifestDigest)}
+	rawBlobs, err := json.Marshal(blobs)
+	if err != nil {
+		return store.Output{}, err
+	}
+	out.Meta = map[string]string{MetaImageConfig: string(cfg), MetaImageManifest: string(img.ManifestDigest), MetaImageBlobs: string(rawBlobs)}
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -56,20 +57,26 @@ that says to run 'kiln lock'.`,
 					return fmt.Errorf("writing --metadata-file: %w", err)
 				}
 			}
+			// A tar written to stdout (dest=-) must stay a tar: the summary
+			// then goes to stderr.
+			w := io.Writer(os.Stdout)
+			if writesStdout(res, f.outputs) {
+				w = os.Stderr
+			}
 			for _, t := range res.graph.Targets {
 				for _, pl := range t.Platforms {
 					s := t.States[pl]
 					if s == "" {
-						fmt.Printf("%s (%s): empty state\n", t.Address, pl)
+						fmt.Fprintf(w, "%s (%s): empty state\n", t.Address, pl)
 						continue
 					}
 					out := res.outs[s]
-					fmt.Printf("%s (%s): %s\n", t.Address, pl, s)
-					fmt.Printf("  output %s, %d layers", realize.OutputID(out), len(out.Layers))
+					fmt.Fprintf(w, "%s (%s): %s\n", t.Address, pl, s)
+					fmt.Fprintf(w, "  output %s, %d layers", realize.OutputID(out), len(out.Layers))
 					if n := len(out.Layers); n > 0 {
-						fmt.Printf(", top %s", res.st.LayerPath(out.Layers[n-1]))
+						fmt.Fprintf(w, ", top %s", res.st.LayerPath(out.Layers[n-1]))
 					}
-					fmt.Println()
+					fmt.Fprintln(w)
 				}
 			}
 			return nil
@@ -141,6 +148,7 @@ func runBuild(ctx context.Context, g *globals, f buildFlags, targets []string) (
 		Events:    prog.Event,
 		Dir:       p.cfg.Dir,
 		Secrets:   secrets,
+		Shuffle:   verifyShuffle, // set only in kiln verify's rebuilds
 	})
 	outs, err := r.Realize(ctx, graph, roots)
 	prog.Close()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/export"
+	"github.com/kiln-build/kiln/export/compress"
 	"github.com/kiln-build/kiln/lang"
 	"github.com/kiln-build/kiln/realize"
 	"github.com/kiln-build/kiln/store"
@@ -35,6 +36,48 @@ func (l storeLayer) Open() (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(layer.WriteTar(pw, l.st.LayerPath(l.d))) }()
 	return pr, nil
+}
+
+// baseLayer is a base image's layer as the image ships it: its diff_id is
+// the image's own and its tar is the original blob, decompressed. So the
+// base config's diff_ids hold even when kiln's canonical tar of the same
+// files differs, and force-compression recompresses the base's own bytes.
+type baseLayer struct {
+	st     *store.Store
+	diffID digest.Digest
+	blob   digest.Digest
+}
+
+var _ export.Layer = baseLayer{}
+
+func (l baseLayer) DiffID() digest.Digest { return l.diffID }
+func (l baseLayer) Size() int64           { return -1 }
+func (l baseLayer) Open() (io.ReadCloser, error) {
+	f, err := os.Open(l.st.BlobPath(l.blob))
+	if err != nil {
+		return nil, fmt.Errorf("opening base layer blob: %w", err)
+	}
+	dr, err := layer.Decompress(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{dr, closers{dr, f}}, nil
+}
+
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // exportTargets writes each target's outputs: the --output specs when
@@ -93,6 +136,27 @@ func exportTargets(ctx context.Context, res *buildResult, specs []string, force 
 	return all, nil
 }
 
+// writesStdout reports whether any output of the build, given or declared,
+// writes to standard output (type=tar,dest=-).
+func writesStdout(res *buildResult, specs []string) bool {
+	for _, t := range res.graph.Targets {
+		declared := specs
+		if len(declared) == 0 {
+			if img, art := findBlocks(res.proj.cfg, t); img != nil {
+				declared = img.Outputs
+			} else if art != nil {
+				declared = art.Outputs
+			}
+		}
+		for _, spec := range declared {
+			if o, err := export.ParseOutput(spec); err == nil && o.Dest == "-" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func describeOutput(o export.Output) string {
 	if o.Dest != "" {
 		return "type=" + o.Type + " " + o.Dest
@@ -115,44 +179,57 @@ func findBlocks(cfg *lang.Config, t *compiler.Target) (*lang.Image, *lang.Artifa
 }
 
 func exportImage(ctx context.Context, res *buildResult, t *compiler.Target, img *lang.Image, o export.Output) (export.Metadata, error) {
+	built, o, err := assembleImage(res, t, img, o)
+	if err != nil {
+		return nil, err
+	}
+	return export.ExportImage(ctx, o, res.st, built, res.proj.epoch)
+}
+
+// assembleImage assembles a target's image into the store as o would
+// export it (the image block's compression applies unless o names one),
+// writing no output: kiln golden records it from here.
+func assembleImage(res *buildResult, t *compiler.Target, img *lang.Image, o export.Output) (*export.Image, export.Output, error) {
 	if !o.CompressionSet && img.Compression != "" {
-		spec := "type=" + o.Type + ",compression=" + img.Compression
-		if img.CompressionLevel != nil {
-			spec += fmt.Sprintf(",compression-level=%d", *img.CompressionLevel)
-		}
-		c, err := export.ParseOutput(spec)
+		// Not through ParseOutput: a spec of just a compression lacks the
+		// dest or name every output needs.
+		c, err := compress.ParseType(img.Compression)
 		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", img.Name, err)
+			return nil, o, fmt.Errorf("image %s: %w", img.Name, err)
 		}
-		o.Compression, o.CompressionLevel, o.CompressionSet = c.Compression, c.CompressionLevel, true
+		level := 0
+		if img.CompressionLevel != nil {
+			level = *img.CompressionLevel
+			if _, err := compress.Level(c, level); err != nil {
+				return nil, o, fmt.Errorf("image %s: %w", img.Name, err)
+			}
+		}
+		o.Compression, o.CompressionLevel, o.CompressionSet = c, level, true
 	}
 	in := &export.ImageInput{Spec: export.SpecFromLang(img), SourceDateEpoch: res.proj.epoch}
 	for _, pl := range t.Platforms {
 		p, err := export.ParsePlatform(pl)
 		if err != nil {
-			return nil, err
+			return nil, o, err
 		}
 		state := t.States[pl]
 		if state == "" {
-			return nil, fmt.Errorf("image %s has no layers: its from is scratch with no steps", img.Name)
+			return nil, o, fmt.Errorf("image %s has no layers: its from is scratch with no steps", img.Name)
 		}
 		pi := export.PlatformInput{Platform: p}
 		layers, base, err := layerHistory(res, state)
 		if err != nil {
-			return nil, err
+			return nil, o, err
 		}
 		pi.Layers = layers
 		pi.BaseConfig = base
 		if len(pi.Layers) == 0 {
-			return nil, fmt.Errorf("image %s has no layers: give it a from with files", img.Name)
+			return nil, o, fmt.Errorf("image %s has no layers: give it a from with files", img.Name)
 		}
 		in.Platforms = append(in.Platforms, pi)
 	}
 	built, err := export.Assemble(res.st, in, o.AssembleOptions())
-	if err != nil {
-		return nil, err
-	}
-	return export.ExportImage(ctx, o, res.st, built, res.proj.epoch)
+	return built, o, err
 }
 
 // layerHistory lists a state's layers with what built each one, walking the
@@ -185,6 +262,7 @@ func layerHistory(res *buildResult, state digest.Digest) ([]export.LayerInput, [
 	}
 	createdBy := make(map[int]string)
 	var base []byte
+	var blobs []realize.ImageBlob
 	for i := len(chain) - 1; i >= 0; i-- {
 		n := res.graph.Nodes[chain[i]]
 		out := outs[chain[i]]
@@ -192,9 +270,14 @@ func layerHistory(res *buildResult, state digest.Digest) ([]export.LayerInput, [
 			if c := out.Meta[realize.MetaImageConfig]; c != "" {
 				b, err := os.ReadFile(res.st.BlobPath(digest.Digest(c)))
 				if err != nil {
-					return nil, nil, fmt.Errorf("reading the base image config: %w", err)
+					return nil, nil, fmt.Errorf("reading the base image config of %s (collected from the store? build again with a fresh store): %w", n.Name, err)
 				}
 				base = b
+			}
+			if raw := out.Meta[realize.MetaImageBlobs]; raw != "" {
+				if err := json.Unmarshal([]byte(raw), &blobs); err != nil {
+					return nil, nil, fmt.Errorf("reading the base layer blobs of %s: %w", n.Name, err)
+				}
 			}
 		}
 		for j := range out.Layers {
@@ -206,11 +289,32 @@ func layerHistory(res *buildResult, state digest.Digest) ([]export.LayerInput, [
 	layers := make([]export.LayerInput, len(top.Layers))
 	for i, l := range top.Layers {
 		layers[i] = export.LayerInput{Layer: storeLayer{res.st, l}, CreatedBy: createdBy[i]}
+		if i >= len(blobs) {
+			continue
+		}
+		// A base image layer ships as the base's own blob (REPRO item 14).
+		b := blobs[i]
+		if b.Layer != l {
+			return nil, nil, fmt.Errorf("layer %d of the state is %s, not the base image's %s", i, l, b.Layer)
+		}
+		if ok, err := res.st.HasBlob(b.Blob.Digest); err != nil {
+			return nil, nil, err
+		} else if !ok {
+			return nil, nil, fmt.Errorf("the base image's layer blob %s is no longer in the store (collected?); build again with a fresh store or after removing the base's output", b.Blob.Digest)
+		}
+		desc := b.Blob
+		layers[i] = export.LayerInput{Layer: baseLayer{res.st, b.DiffID, b.Blob.Digest}, Blob: &desc, CreatedBy: createdBy[i]}
 	}
 	return layers, base, nil
 }
 
 func exportFiles(ctx context.Context, res *buildResult, t *compiler.Target, art *lang.Artifact, o export.Output) (export.Metadata, error) {
+	return exportFilesTo(ctx, res, t, art, o, os.Stdout)
+}
+
+// exportFilesTo is exportFiles with dest=- written to stdout: kiln golden
+// hashes the tar without writing it anywhere.
+func exportFilesTo(ctx context.Context, res *buildResult, t *compiler.Target, art *lang.Artifact, o export.Output, stdout io.Writer) (export.Metadata, error) {
 	var files []export.Files
 	for _, pl := range t.Platforms {
 		p, err := export.ParsePlatform(pl)
@@ -235,7 +339,7 @@ func exportFiles(ctx context.Context, res *buildResult, t *compiler.Target, art 
 			return stateFiles(layers, paths)
 		}})
 	}
-	return export.ExportFiles(ctx, o, files, os.Stdout, res.proj.epoch)
+	return export.ExportFiles(ctx, o, files, stdout, res.proj.epoch)
 }
 
 // stateFiles is the merged tar of a state's layers, limited to paths (all

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -97,6 +98,7 @@ func lockUpdate(ctx context.Context, g *globals, p *project, update bool, only [
 		BuildFixedOutput: func(ctx context.Context, address string) (string, error) {
 			return learnFixedOutput(ctx, g, p, address)
 		},
+		Resolvers: map[string]resolve.Resolver{"deb": resolve.DebResolver(resolve.DebOptions{CacheDir: debCacheDir()})},
 	}
 	known := map[string]bool{}
 	var names []string
@@ -174,4 +176,14 @@ func learnFixedOutput(ctx context.Context, g *globals, p *project, address strin
 		return string(out.Layers[len(out.Layers)-1]), nil
 	}
 	return "", fmt.Errorf("%s is not a fixed-output run step of build.hcl", address)
+}
+
+// debCacheDir keeps Debian Packages indexes between kiln lock runs, by
+// sha256; empty (no cache) when the user has no cache directory.
+func debCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "kiln", "deb")
 }

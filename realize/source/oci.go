@@ -35,6 +35,10 @@ type Layer struct {
 	// ImageDiffID is the diff_id the image config records for this layer;
 	// the uncompressed stream was checked against it.
 	ImageDiffID digest.Digest
+	// BlobFile holds the compressed blob as it arrived (checked against
+	// Blob.Digest), in its own directory from newDir, so the store can keep
+	// it and exporters ship base layers as they are, never recompressed.
+	BlobFile string
 }
 
 // Image is what a fetched image contributes to a build.
@@ -138,6 +142,9 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 		if err != nil {
 			for _, l := range out.Layers {
 				os.RemoveAll(l.Dir)
+				if l.BlobFile != "" {
+					os.RemoveAll(filepath.Dir(l.BlobFile))
+				}
 			}
 		}
 	}()
@@ -200,9 +207,13 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 		if err != nil {
 			return nil, err
 		}
-		l := Layer{Dir: dir, Blob: desc, ImageDiffID: cfg.RootFS.DiffIDs[i]}
-		img.Layers = append(img.Layers, l)
-		if err := unpackBlob(ctx, src, desc, l.ImageDiffID, dir); err != nil {
+		img.Layers = append(img.Layers, Layer{Dir: dir, Blob: desc, ImageDiffID: cfg.RootFS.DiffIDs[i]})
+		blobDir, err := newDir()
+		if err != nil {
+			return nil, err
+		}
+		img.Layers[i].BlobFile = filepath.Join(blobDir, "blob")
+		if err := unpackBlob(ctx, src, desc, img.Layers[i].ImageDiffID, dir, img.Layers[i].BlobFile); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i, desc.Digest, err)
 		}
 		img.Layers[i].DiffID, img.Layers[i].Size, err = layer.Hash(dir)
@@ -213,9 +224,10 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 	return img, nil
 }
 
-// unpackBlob streams one layer blob into dir, checking both its compressed
-// digest and its diff_id once the whole stream has been read.
-func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diffID digest.Digest, dir string) error {
+// unpackBlob streams one layer blob into dir and, as it arrived, into
+// blobFile, checking both its compressed digest and its diff_id once the
+// whole stream has been read.
+func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diffID digest.Digest, dir, blobFile string) error {
 	if strings.Contains(desc.MediaType, "nondistributable") || strings.Contains(desc.MediaType, "foreign") {
 		return fmt.Errorf("media type %s is a foreign layer that the image does not carry", desc.MediaType)
 	}
@@ -230,8 +242,13 @@ func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diff
 		return err
 	}
 	defer rc.Close()
+	keep, err := os.OpenFile(blobFile, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer keep.Close()
 	blobV := desc.Digest.Verifier()
-	raw := &countReader{r: io.TeeReader(rc, blobV)}
+	raw := &countReader{r: io.TeeReader(rc, io.MultiWriter(blobV, keep))}
 	dr, err := layer.Decompress(raw)
 	if err != nil {
 		return err
@@ -257,6 +274,9 @@ func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diff
 	}
 	if !diffV.Verified() {
 		return fmt.Errorf("diff_id mismatch: the config says %s but the uncompressed layer hashes to something else", diffID)
+	}
+	if err := keep.Close(); err != nil {
+		return fmt.Errorf("keeping blob %s: %w", desc.Digest, err)
 	}
 	return nil
 }

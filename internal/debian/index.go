@@ -1,0 +1,146 @@
+package debian
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+)
+
+// Package is one binary package stanza of a Packages index.
+type Package struct {
+	Name         string
+	Version      string
+	Architecture string
+	// Filename is the path of the .deb below the repository's base URL
+	// ("pool/main/h/hello/hello_2.10-3_amd64.deb").
+	Filename string
+	SHA256   string
+	Size     int64
+	Priority string
+	// Essential packages are assumed present by every other package: they
+	// do not need to be named in a Depends field.
+	Essential  bool
+	PreDepends []Group
+	Depends    []Group
+	// Provides lists the virtual packages this one stands for, with a
+	// version when the field gives one ("foo (= 1.0)").
+	Provides []Relation
+}
+
+// Index is the packages of one or more Packages files for one
+// architecture: each name's versions, and who provides each virtual name.
+type Index struct {
+	Arch      string
+	byName    map[string][]*Package
+	providers map[string][]provider
+}
+
+type provider struct {
+	pkg *Package
+	rel Relation
+}
+
+// NewIndex returns an empty index for arch (a Debian architecture name:
+// amd64, arm64, ...). Packages of architecture "all" belong to every index.
+func NewIndex(arch string) *Index {
+	return &Index{Arch: arch, byName: map[string][]*Package{}, providers: map[string][]provider{}}
+}
+
+// Len is the number of package versions in the index.
+func (ix *Index) Len() int {
+	n := 0
+	for _, v := range ix.byName {
+		n += len(v)
+	}
+	return n
+}
+
+// Read adds the stanzas of a Packages file. Stanzas of other
+// architectures are skipped; a malformed one is an error naming it.
+func (ix *Index) Read(r io.Reader) error {
+	return ParseParagraphs(r, func(p Paragraph) error {
+		pk, err := ix.parse(p)
+		if err != nil || pk == nil {
+			return err
+		}
+		ix.Add(pk)
+		return nil
+	})
+}
+
+func (ix *Index) parse(p Paragraph) (*Package, error) {
+	pk := &Package{
+		Name:         p.Get("Package"),
+		Version:      p.Get("Version"),
+		Architecture: p.Get("Architecture"),
+		Filename:     p.Get("Filename"),
+		SHA256:       p.Get("SHA256"),
+		Priority:     p.Get("Priority"),
+		Essential:    p.Get("Essential") == "yes",
+	}
+	if pk.Architecture != ix.Arch && pk.Architecture != "all" {
+		return nil, nil
+	}
+	if pk.Name == "" || pk.Version == "" || pk.Filename == "" || pk.SHA256 == "" {
+		return nil, fmt.Errorf("Packages stanza %q lacks Package, Version, Filename or SHA256", pk.Name)
+	}
+	var err error
+	if pk.Size, err = strconv.ParseInt(p.Get("Size"), 10, 64); err != nil {
+		return nil, fmt.Errorf("package %s %s: bad Size: %w", pk.Name, pk.Version, err)
+	}
+	if pk.PreDepends, err = ParseDepends(p.Get("Pre-Depends"), ix.Arch); err != nil {
+		return nil, fmt.Errorf("package %s %s: Pre-Depends: %w", pk.Name, pk.Version, err)
+	}
+	if pk.Depends, err = ParseDepends(p.Get("Depends"), ix.Arch); err != nil {
+		return nil, fmt.Errorf("package %s %s: Depends: %w", pk.Name, pk.Version, err)
+	}
+	prov, err := ParseDepends(p.Get("Provides"), ix.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("package %s %s: Provides: %w", pk.Name, pk.Version, err)
+	}
+	for _, g := range prov {
+		pk.Provides = append(pk.Provides, g...)
+	}
+	return pk, nil
+}
+
+// Add adds one package version. A second stanza with the same name,
+// version and architecture (the same package in two suites) is ignored.
+func (ix *Index) Add(pk *Package) {
+	for _, o := range ix.byName[pk.Name] {
+		if o.Version == pk.Version && o.Architecture == pk.Architecture {
+			return
+		}
+	}
+	ix.byName[pk.Name] = append(ix.byName[pk.Name], pk)
+	for _, r := range pk.Provides {
+		ix.providers[r.Name] = append(ix.providers[r.Name], provider{pkg: pk, rel: r})
+	}
+}
+
+// Candidate is the version apt would install of name: the highest one.
+// (kiln applies no pinning: every configured index has apt's default
+// priority.)
+func (ix *Index) Candidate(name string) *Package {
+	var best *Package
+	for _, p := range ix.byName[name] {
+		if best == nil || CompareVersions(p.Version, best.Version) > 0 {
+			best = p
+		}
+	}
+	return best
+}
+
+// Essential lists the candidates of every Essential: yes package, sorted
+// by name.
+func (ix *Index) Essential() []*Package {
+	var out []*Package
+	for n := range ix.byName {
+		if c := ix.Candidate(n); c != nil && c.Essential {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,239 @@
+package debian
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ulikunitz/xz"
+)
+
+// Repo is one suite of a Debian repository.
+type Repo struct {
+	// URI is the repository base ("http://HOST/debian"), from the apt
+	// configuration or the build's repository setting; never recorded.
+	URI        string
+	Suite      string
+	Components []string
+	Arch       string
+	// Keyring, when set, is the keyring gpgv checks InRelease against.
+	Keyring string
+	// Client makes the requests; nil means http.DefaultClient.
+	Client *http.Client
+	// CacheDir keeps verified Packages indexes by their sha256, so that a
+	// second kiln lock downloads only InRelease. Empty disables caching.
+	CacheDir string
+}
+
+func (r *Repo) client() *http.Client {
+	if r.Client != nil {
+		return r.Client
+	}
+	return http.DefaultClient
+}
+
+// get fetches URI/path into memory.
+func (r *Repo) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URI+"/"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.client().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, &StatusError{Path: path, Status: resp.Status, Code: resp.StatusCode}
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// StatusError is a non-200 answer from the repository.
+type StatusError struct {
+	Path   string
+	Status string
+	Code   int
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("the repository answered %s for %s", e.Status, e.Path)
+}
+
+// Release fetches and parses the suite's InRelease (falling back to
+// Release), checking its signature when a Keyring is set. It returns the
+// index files it lists: path -> sha256 and size.
+func (r *Repo) Release(ctx context.Context) (map[string]FileSum, error) {
+	dists := "dists/" + r.Suite + "/"
+	raw, err := r.get(ctx, dists+"InRelease")
+	var se *StatusError
+	if errors.As(err, &se) && se.Code == http.StatusNotFound {
+		raw, err = r.get(ctx, dists+"Release")
+		if err == nil && r.Keyring != "" {
+			return nil, fmt.Errorf("suite %s has no InRelease, and checking a detached Release.gpg is not supported; set trusted=yes in the apt source to skip the check", r.Suite)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetching the Release file of suite %s: %w", r.Suite, err)
+	}
+	if r.Keyring != "" {
+		if err := gpgv(ctx, r.Keyring, raw); err != nil {
+			return nil, fmt.Errorf("checking the signature of suite %s: %w", r.Suite, err)
+		}
+	}
+	var sums map[string]FileSum
+	err = ParseParagraphs(bytes.NewReader(clearsigned(raw)), func(p Paragraph) error {
+		if sums != nil {
+			return nil
+		}
+		sums = map[string]FileSum{}
+		for _, l := range strings.Split(p.Get("SHA256"), "\n") {
+			f := strings.Fields(l)
+			if len(f) != 3 {
+				continue
+			}
+			n, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return fmt.Errorf("bad size in SHA256 line %q", l)
+			}
+			sums[f[2]] = FileSum{SHA256: f[0], Size: n}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("parsing the Release file of suite %s: %w", r.Suite, err)
+	}
+	if len(sums) == 0 {
+		return nil, fmt.Errorf("the Release file of suite %s lists no SHA256 sums", r.Suite)
+	}
+	return sums, nil
+}
+
+// FileSum is the sha256 and size the Release file gives an index.
+type FileSum struct {
+	SHA256 string
+	Size   int64
+}
+
+// gpgv checks a clear-signed file against a keyring with gpgv(1), the
+// tool apt itself uses.
+func gpgv(ctx context.Context, keyring string, signed []byte) error {
+	if _, err := exec.LookPath("gpgv"); err != nil {
+		return fmt.Errorf("gpgv is not installed (apt-get install gpgv), and the apt source names a keyring")
+	}
+	cmd := exec.CommandContext(ctx, "gpgv", "--keyring", keyring, "-")
+	cmd.Stdin = bytes.NewReader(signed)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("gpgv --keyring %s: %v: %s", keyring, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Index fetches the suite's Packages indexes for each component (xz, gz
+// or uncompressed, whichever the Release file lists first), checks each
+// against the Release file, and reads them into one Index.
+func (r *Repo) Index(ctx context.Context) (*Index, error) {
+	sums, err := r.Release(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ix := NewIndex(r.Arch)
+	comps := r.Components
+	if len(comps) == 0 {
+		comps = []string{"main"}
+	}
+	for _, c := range comps {
+		if err := r.readPackages(ctx, ix, sums, c); err != nil {
+			return nil, err
+		}
+	}
+	return ix, nil
+}
+
+func (r *Repo) readPackages(ctx context.Context, ix *Index, sums map[string]FileSum, comp string) error {
+	base := comp + "/binary-" + r.Arch + "/Packages"
+	for _, ext := range []string{".xz", ".gz", ""} {
+		sum, ok := sums[base+ext]
+		if !ok {
+			continue
+		}
+		text, err := r.packagesText(ctx, base+ext, sum)
+		if err != nil {
+			return err
+		}
+		defer text.Close()
+		if err := ix.Read(text); err != nil {
+			return fmt.Errorf("reading %s of suite %s: %w", base+ext, r.Suite, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("suite %s has no %s index: check the component and the architecture", r.Suite, base)
+}
+
+// packagesText returns the uncompressed Packages file, from the cache when
+// an index with that sha256 was fetched before.
+func (r *Repo) packagesText(ctx context.Context, path string, sum FileSum) (io.ReadCloser, error) {
+	cached := ""
+	if r.CacheDir != "" {
+		cached = filepath.Join(r.CacheDir, "Packages-"+sum.SHA256)
+		if f, err := os.Open(cached); err == nil {
+			return f, nil
+		}
+	}
+	raw, err := r.get(ctx, "dists/"+r.Suite+"/"+path)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s of suite %s: %w", path, r.Suite, err)
+	}
+	h := sha256.Sum256(raw)
+	if got := hex.EncodeToString(h[:]); got != sum.SHA256 || int64(len(raw)) != sum.Size {
+		return nil, fmt.Errorf("%s of suite %s has sha256 %s (%d bytes) but the Release file says %s (%d bytes); the mirror may be mid-update, try again", path, r.Suite, got, len(raw), sum.SHA256, sum.Size)
+	}
+	var text []byte
+	switch {
+	case strings.HasSuffix(path, ".xz"):
+		zr, err := xz.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("decompressing %s: %w", path, err)
+		}
+		if text, err = io.ReadAll(zr); err != nil {
+			return nil, fmt.Errorf("decompressing %s: %w", path, err)
+		}
+	case strings.HasSuffix(path, ".gz"):
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("decompressing %s: %w", path, err)
+		}
+		if text, err = io.ReadAll(zr); err != nil {
+			return nil, fmt.Errorf("decompressing %s: %w", path, err)
+		}
+	default:
+		text = raw
+	}
+	if cached != "" {
+		// A cache that cannot be written only costs a download next time.
+		if err := os.MkdirAll(r.CacheDir, 0o755); err == nil {
+			if f, err := os.CreateTemp(r.CacheDir, ".tmp-*"); err == nil {
+				_, werr := f.Write(text)
+				cerr := f.Close()
+				if werr == nil && cerr == nil {
+					os.Rename(f.Name(), cached)
+				} else {
+					os.Remove(f.Name())
+				}
+			}
+		}
+	}
+	return io.NopCloser(bytes.NewReader(text)), nil
+}

@@ -1,0 +1,110 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/kiln-build/kiln/internal/debian"
+	"github.com/kiln-build/kiln/lockfile"
+)
+
+// DebOptions configure the deb resolver.
+type DebOptions struct {
+	// AptRoot is where etc/apt is read from; empty means "/", the machine.
+	AptRoot string
+	// CacheDir keeps verified Packages indexes between runs; empty
+	// disables the cache.
+	CacheDir string
+	// Client fetches indexes; nil means http.DefaultClient.
+	Client *http.Client
+}
+
+// DebResolver returns the resolver of deb sources: it reads the suite's
+// Packages index from the repository the source names, else from the one
+// the machine's apt configuration lists for the suite (never recording
+// its host), and pins the dependency closure of the named packages
+// (debian.Index.Resolve). Sources sharing a repository and suite share
+// one download of the index.
+func DebResolver(opts DebOptions) Resolver {
+	var mu sync.Mutex
+	indexes := map[string]*debIndex{}
+	return func(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
+		s := in.Source
+		if s.Suite == "" {
+			return nil, errors.New(`set suite (for example suite = "bookworm"): the deb source has none`)
+		}
+		if s.Architecture == "" {
+			return nil, errors.New(`set architecture (for example architecture = "amd64"): the deb source has none`)
+		}
+		if len(s.Packages) == 0 {
+			return nil, errors.New("list at least one package in packages")
+		}
+		repo, err := debRepo(opts, s.Repository, s.Suite, s.Architecture)
+		if err != nil {
+			return nil, err
+		}
+		key := repo.URI + " " + repo.Suite + " " + repo.Arch + " " + strings.Join(repo.Components, ",")
+		mu.Lock()
+		di := indexes[key]
+		if di == nil {
+			di = &debIndex{}
+			indexes[key] = di
+		}
+		mu.Unlock()
+		di.once.Do(func() { di.ix, di.err = repo.Index(ctx) })
+		if di.err != nil {
+			return nil, di.err
+		}
+		pkgs, err := di.ix.Resolve(s.Packages, debian.ResolveOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("resolving against suite %s (%s): %w", s.Suite, s.Architecture, err)
+		}
+		e := &lockfile.Entry{
+			Address: in.Address, Type: lockfile.TypeDeb,
+			Suite: s.Suite, Architecture: s.Architecture,
+			Packages: append([]string(nil), s.Packages...),
+		}
+		for _, p := range pkgs {
+			e.Debs = append(e.Debs, lockfile.Deb{Name: p.Name, Version: p.Version, Architecture: p.Architecture, Filename: p.Filename, SHA256: p.SHA256, Size: p.Size})
+		}
+		return e, nil
+	}
+}
+
+type debIndex struct {
+	once sync.Once
+	ix   *debian.Index
+	err  error
+}
+
+// debRepo picks the repository of a suite: the explicit one, else the
+// first apt source listing the suite (with its components and keyring).
+func debRepo(opts DebOptions, explicit, suite, arch string) (*debian.Repo, error) {
+	r := &debian.Repo{Suite: suite, Arch: arch, Client: opts.Client, CacheDir: opts.CacheDir}
+	if explicit != "" {
+		r.URI = strings.TrimSuffix(explicit, "/")
+		r.Components = []string{"main"}
+		return r, nil
+	}
+	root := opts.AptRoot
+	if root == "" {
+		root = "/"
+	}
+	srcs, err := debian.ReadAptSources(root)
+	if err != nil {
+		return nil, fmt.Errorf("reading the apt configuration: %w", err)
+	}
+	s, err := debian.FindSuite(srcs, suite)
+	if err != nil {
+		return nil, err
+	}
+	r.URI, r.Components = s.URI, s.Components
+	if !s.Trusted {
+		r.Keyring = s.SignedBy
+	}
+	return r, nil
+}
