@@ -135,6 +135,33 @@ func TargetNames(cfg *lang.Config) []string {
 	return out
 }
 
+// targetList names the targets for an error message: images, artifacts
+// and groups by name, and stages only by count once there are many.
+func targetList(cfg *lang.Config) string {
+	var names []string
+	for _, n := range TargetNames(cfg) {
+		if !strings.HasPrefix(n, "stage.") {
+			names = append(names, n)
+		}
+	}
+	stages := len(cfg.Stages)
+	switch {
+	case stages > 0 && stages <= 5:
+		for _, s := range cfg.Stages {
+			names = append(names, "stage."+s.Name)
+		}
+	case stages > 5:
+		names = append(names, fmt.Sprintf("or any of the %d stages as stage.NAME", stages))
+	}
+	if len(names) > 20 {
+		names = append(names[:20], fmt.Sprintf("and %d more", len(names)-20))
+	}
+	if len(names) == 0 {
+		return "there are none: add an image, artifact or stage block"
+	}
+	return strings.Join(names, ", ")
+}
+
 func (c *compiler) resolveTargets(names []string) ([]*Target, hcl.Diagnostics) {
 	if len(names) == 0 {
 		names = c.cfg.Project.Default
@@ -149,8 +176,8 @@ func (c *compiler) resolveTargets(names []string) ([]*Target, hcl.Diagnostics) {
 			return nil, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "No target to build",
-				Detail: fmt.Sprintf("Name a target (one of: %s), or set kiln { default = [...] } or a group \"default\" in %s.",
-					strings.Join(TargetNames(c.cfg), ", "), c.cfg.Filename),
+				Detail: fmt.Sprintf("Name a target (%s), or set kiln { default = [...] } or a group \"default\" in %s.",
+					targetList(c.cfg), c.cfg.Filename),
 			}}
 		}
 	}
@@ -198,7 +225,7 @@ func (c *compiler) resolveTargets(names []string) ([]*Target, hcl.Diagnostics) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unknown target",
-				Detail:   fmt.Sprintf("%s has no target %q. Targets: %s.", c.cfg.Filename, name, strings.Join(TargetNames(c.cfg), ", ")),
+				Detail:   fmt.Sprintf("%s has no target %q. Targets: %s.", c.cfg.Filename, name, targetList(c.cfg)),
 			})
 		case len(found)+len(groups) > 1:
 			diags = append(diags, &hcl.Diagnostic{

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"runtime/trace"
 
 	"github.com/kiln-build/kiln/realize/sandbox"
@@ -44,6 +45,14 @@ func run(args []string) int {
 		if out, err := os.Create(f); err == nil {
 			if trace.Start(out) == nil {
 				defer func() { trace.Stop(); out.Close() }()
+			}
+		}
+	}
+	// KILN_CPUPROFILE=FILE writes a CPU profile (go tool pprof FILE).
+	if f := os.Getenv("KILN_CPUPROFILE"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			if pprof.StartCPUProfile(out) == nil {
+				defer func() { pprof.StopCPUProfile(); out.Close() }()
 			}
 		}
 	}

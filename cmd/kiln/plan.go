@@ -39,10 +39,12 @@ inputs first, with its digest, kind, what it does and its status:
 cached (in the store), to build, or unresolved (a source has no pin in
 build.lock.hcl: run 'kiln lock').`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ph := newPhases()
 			p, err := loadProject(g)
 			if err != nil {
 				return err
 			}
+			ph.mark("load")
 			st, err := openStoreIfExists(g)
 			if err != nil {
 				return err
@@ -50,14 +52,18 @@ build.lock.hcl: run 'kiln lock').`,
 			if st != nil {
 				defer st.Close()
 			}
+			ph.mark("open store")
 			graph, err := p.compile(g, args, st)
 			if err != nil {
 				return err
 			}
+			ph.mark("compile")
 			entries, err := planEntries(graph, st)
 			if err != nil {
 				return err
 			}
+			ph.mark("look up")
+			defer ph.mark("print")
 			if asJSON {
 				var ts []planTarget
 				for _, t := range graph.Targets {
