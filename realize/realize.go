@@ -214,6 +214,14 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 	for _, d := range roots {
 		need(d)
 	}
+	// What a cached result makes unnecessary counts as cached too, so that
+	// progress adds up to the whole graph.
+	for _, d := range order {
+		if _, ok := nodes[d]; !ok {
+			n := g.Nodes[d]
+			r.opts.Events(Event{Kind: EventCached, Digest: d, Name: n.Name, Description: n.Description})
+		}
+	}
 
 	// Privileges are checked before anything runs, so a build without them
 	// fails at once and clearly instead of after its sources are fetched.
