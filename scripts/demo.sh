@@ -7,6 +7,7 @@ scripts/deps.sh
 go build -o bin/kiln ./cmd/kiln
 examples/base/mkrootfs.sh
 export KILN_STORE="${KILN_STORE:-$PWD/.kiln-store}"
+mkdir -p out
 cd examples/service
 ../../bin/kiln build --progress plain app --output type=oci,dest=../../out/service.oci --force --metadata-file ../../out/service.json
 echo
