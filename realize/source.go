@@ -75,6 +75,10 @@ func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Der
 		if err := source.FetchGit(ctx, op.Identifier, op.Pin, op.Attrs["keep_git_dir"] == "true", tree); err != nil {
 			return store.Output{}, err
 		}
+	case "deb":
+		if err := r.debSource(ctx, op, tree); err != nil {
+			return store.Output{}, err
+		}
 	default:
 		return store.Output{}, fmt.Errorf("kiln cannot fetch source type %q", op.Type)
 	}

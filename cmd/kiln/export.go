@@ -270,7 +270,7 @@ func layerHistory(res *buildResult, state digest.Digest) ([]export.LayerInput, [
 			if c := out.Meta[realize.MetaImageConfig]; c != "" {
 				b, err := os.ReadFile(res.st.BlobPath(digest.Digest(c)))
 				if err != nil {
-					return nil, nil, fmt.Errorf("reading the base image config of %s (collected from the store? build again with a fresh store): %w", n.Name, err)
+					return nil, nil, fmt.Errorf("reading the base image config of %s (no longer in the store? build with a new one, --store DIR, to fetch the base again): %w", n.Name, err)
 				}
 				base = b
 			}
@@ -300,7 +300,7 @@ func layerHistory(res *buildResult, state digest.Digest) ([]export.LayerInput, [
 		if ok, err := res.st.HasBlob(b.Blob.Digest); err != nil {
 			return nil, nil, err
 		} else if !ok {
-			return nil, nil, fmt.Errorf("the base image's layer blob %s is no longer in the store (collected?); build again with a fresh store or after removing the base's output", b.Blob.Digest)
+			return nil, nil, fmt.Errorf("%s: the base image's layer blob %s is no longer in the store; build with a new store (--store DIR) to fetch the base again", res.graph.Nodes[chain[len(chain)-1]].Name, b.Blob.Digest)
 		}
 		desc := b.Blob
 		layers[i] = export.LayerInput{Layer: baseLayer{res.st, b.DiffID, b.Blob.Digest}, Blob: &desc, CreatedBy: createdBy[i]}

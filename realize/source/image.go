@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -67,7 +68,11 @@ func (s *registrySource) bytes(_ context.Context, d digest.Digest) ([]byte, erro
 	ref := s.repo.Digest(d.String())
 	// Manifests and indexes come from the manifests endpoint, configs from
 	// blobs; the digest says nothing about which, so try the manifest first.
-	desc, err := remote.Get(ref, s.opts...)
+	// Debian's docker-registry answers 500, not 404, for a config's digest
+	// on the manifests endpoint; retrying that costs seconds per image, so
+	// this probe retries only what says to try again.
+	probe := append(s.opts[:len(s.opts):len(s.opts)], remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests))
+	desc, err := remote.Get(ref, probe...)
 	if err == nil {
 		if got := digest.FromBytes(desc.Manifest); got != d {
 			return nil, fmt.Errorf("pin mismatch: asked for %s, the registry sent %s", d, got)

@@ -1,0 +1,76 @@
+package lockfile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kiln-build/kiln/lang"
+)
+
+func debEntry() *Entry {
+	return &Entry{
+		Address: "source.deb.tools", Type: TypeDeb, Suite: "bookworm", Architecture: "amd64",
+		Packages: []string{"hello"},
+		Debs: []Deb{
+			{Name: "hello", Version: "2.10-3", Architecture: "amd64", Filename: "pool/main/h/hello/hello_2.10-3_amd64.deb", SHA256: strings.Repeat("a", 64), Size: 53000},
+			{Name: "libc6", Version: "2.36-9", Architecture: "amd64", Filename: "pool/main/g/glibc/libc6_2.36-9_amd64.deb", SHA256: strings.Repeat("b", 64), Size: 2700000},
+		},
+	}
+}
+
+func TestDebRoundTrip(t *testing.T) {
+	l := New()
+	e := debEntry()
+	l.Entries[e.Address] = e
+	b := l.Bytes()
+	for _, want := range []string{`source "deb" "tools" {`, `packages     = ["hello"]`, `  package "libc6" {`, `    filename     = "pool/main/g/glibc/libc6_2.36-9_amd64.deb"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("lock lacks %q:\n%s", want, b)
+		}
+	}
+	back, diags := Parse(b, "build.lock.hcl")
+	if diags.HasErrors() {
+		t.Fatalf("%s\n%s", diags.Error(), b)
+	}
+	if !back.Entries[e.Address].Equal(e) {
+		t.Fatalf("round trip changed the entry: %+v", back.Entries[e.Address])
+	}
+
+	src := &lang.Source{Type: "deb", Name: "tools", Suite: "bookworm", Architecture: "amd64", Packages: []string{"hello"}}
+	pin, ok := back.Pin(src, "linux/amd64")
+	if !ok || !strings.HasPrefix(pin, "hello 2.10-3 amd64 pool/main/h/hello/hello_2.10-3_amd64.deb "+strings.Repeat("a", 64)+" 53000\nlibc6 ") {
+		t.Fatalf("Pin = %q, %v", pin, ok)
+	}
+	src.Packages = []string{"hello", "curl"}
+	if _, ok := back.Pin(src, "linux/amd64"); ok {
+		t.Fatal("a changed package list still matched the lock")
+	}
+}
+
+func TestDebParseErrors(t *testing.T) {
+	l := New()
+	l.Entries["source.deb.tools"] = debEntry()
+	good := string(l.Bytes())
+	for _, tc := range []struct{ from, to, want string }{
+		{`sha256       = "` + strings.Repeat("a", 64), `sha256       = "xyz`, "is not a sha256"},
+		{`    size         = 53000`, ``, "has no size"},
+		{`pool/main/g/glibc/libc6_2.36-9_amd64.deb`, `/etc/passwd`, "must be a path below the repository base"},
+		{`  package "libc6" {`, `  package "libc6" "x" {`, "has one label"},
+		{`  package "libc6" {`, `  package "hello" {`, "pinned twice"},
+	} {
+		bad := strings.Replace(good, tc.from, tc.to, 1)
+		_, diags := Parse([]byte(bad), "build.lock.hcl")
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
+			t.Errorf("replacing %q: got %v, want %q", tc.from, diags, tc.want)
+		}
+	}
+}
+
+func TestDebChangeString(t *testing.T) {
+	a, b := debEntry(), debEntry()
+	b.Debs[1].Version = "2.36-10"
+	c := Change{Address: a.Address, Kind: Changed, Old: a, New: b}
+	if s := c.String(); !strings.Contains(s, "libc6 2.36-9 -> 2.36-10") {
+		t.Fatalf("change reads %q", s)
+	}
+}

@@ -1,0 +1,310 @@
+package source
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kiln-build/kiln/internal/debian"
+	"github.com/kiln-build/kiln/store/layer"
+)
+
+// DebPackage is one pinned package of a deb source.
+type DebPackage struct {
+	Name, Version, Architecture string
+	// Filename is the pool path below the repository base.
+	Filename string
+	SHA256   string
+	Size     int64
+}
+
+// ParseDebManifest reads the package list a deb derivation carries (one
+// "NAME VERSION ARCHITECTURE FILENAME SHA256 SIZE" line per package, as
+// lockfile.DebManifest writes it).
+func ParseDebManifest(s string) ([]DebPackage, error) {
+	var out []DebPackage
+	for i, l := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 6 {
+			return nil, fmt.Errorf("deb manifest line %d: %q does not have 6 fields", i+1, l)
+		}
+		n, err := strconv.ParseInt(f[5], 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("deb manifest line %d: bad size %q", i+1, f[5])
+		}
+		if len(f[4]) != 64 {
+			return nil, fmt.Errorf("deb manifest line %d: bad sha256 %q", i+1, f[4])
+		}
+		if strings.HasPrefix(f[3], "/") || strings.Contains("/"+f[3]+"/", "/../") {
+			return nil, fmt.Errorf("deb manifest line %d: filename %q leaves the repository", i+1, f[3])
+		}
+		out = append(out, DebPackage{Name: f[0], Version: f[1], Architecture: f[2], Filename: f[3], SHA256: f[4], Size: n})
+	}
+	return out, nil
+}
+
+// DebCache keeps verified .deb files by sha256 (the kiln store's blobs),
+// so that a package is downloaded once per store whatever closure it is
+// part of.
+type DebCache interface {
+	// Open returns the cached file with this sha256 (hex), or nil when
+	// there is none.
+	Open(sha256 string) (io.ReadCloser, error)
+	// Add stores r's content if and only if its sha256 is the given one.
+	Add(r io.Reader, sha256 string) error
+}
+
+// MismatchError is a downloaded .deb whose sha256 is not the lock's.
+type MismatchError struct {
+	Package  string
+	Version  string
+	Want     string
+	Got      string
+	Filename string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("package %s %s (%s): sha256 mismatch: the lock pins %s but the mirror sent %s; nothing was stored. If the repository really changed the package, run `kiln lock --update` for this source", e.Package, e.Version, e.Filename, e.Want, e.Got)
+}
+
+// FetchDebs makes sure every package is in cache, downloading the missing
+// ones from mirror (the repository base URI) at most jobs at a time. Each
+// download is checked against its pinned sha256 and size before the cache
+// keeps it.
+func FetchDebs(ctx context.Context, client *http.Client, mirror string, pkgs []DebPackage, cache DebCache, jobs int) error {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(jobs, 1))
+	for _, p := range pkgs {
+		if rc, err := cache.Open(p.SHA256); err != nil {
+			return err
+		} else if rc != nil {
+			rc.Close()
+			continue
+		}
+		g.Go(func() error { return fetchDeb(ctx, client, mirror, p, cache) })
+	}
+	return g.Wait()
+}
+
+func fetchDeb(ctx context.Context, client *http.Client, mirror string, p DebPackage, cache DebCache) error {
+	u := strings.TrimSuffix(mirror, "/") + "/" + p.Filename
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("package %s: %w", p.Name, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("downloading package %s %s: %w", p.Name, p.Version, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("package %s %s is no longer in the repository (%s answered 404 for %s); run `kiln lock --update` for this source to pin a current version", p.Name, p.Version, mirror, p.Filename)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("downloading package %s %s: the repository answered %s for %s", p.Name, p.Version, resp.Status, p.Filename)
+	}
+	h := sha256.New()
+	cr := &countingHash{r: io.LimitReader(resp.Body, p.Size+1), h: h}
+	err = cache.Add(cr, p.SHA256)
+	got := hex.EncodeToString(h.Sum(nil))
+	if got != p.SHA256 || cr.n != p.Size {
+		// cache.Add checked the hash too and kept nothing.
+		return &MismatchError{Package: p.Name, Version: p.Version, Filename: p.Filename, Want: p.SHA256, Got: got}
+	}
+	if err != nil {
+		return fmt.Errorf("downloading package %s %s: %w", p.Name, p.Version, err)
+	}
+	return nil
+}
+
+type countingHash struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (c *countingHash) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.h.Write(b[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// mergedUsr are the top-level directories Debian 12 systems have as
+// symlinks into /usr (merged /usr, as debootstrap makes them).
+var mergedUsr = []string{"bin", "lib", "lib32", "lib64", "libx32", "sbin"}
+
+// AssembleDebs unpacks the data archives of pkgs (read from cache) into
+// tree, which must be empty, as dpkg --unpack would without running any
+// maintainer script: packages in the given order (later files replace
+// earlier ones), paths under /bin, /sbin and /lib* moved into /usr with
+// symlinks in their place (merged /usr), and then the few files the
+// scripts of essential packages would create that builds need:
+// /etc/passwd and /etc/group (base-passwd's master copies when present,
+// else a root-only pair), and /root and /tmp. docs/deb.md lists them.
+func AssembleDebs(pkgs []DebPackage, cache DebCache, tree string) error {
+	pr, pw := io.Pipe()
+	seen := map[string]bool{}
+	go func() {
+		pw.CloseWithError(writeDebTar(sortedByName(pkgs), cache, pw, seen))
+	}()
+	err := layer.Unpack(pr, tree)
+	pr.CloseWithError(errors.New("unpacking stopped"))
+	if err != nil {
+		return err
+	}
+	return generateDebFiles(tree)
+}
+
+func writeDebTar(pkgs []DebPackage, cache DebCache, w io.Writer, seen map[string]bool) error {
+	tw := tar.NewWriter(w)
+	for _, p := range pkgs {
+		if err := copyDebData(p, cache, tw, seen); err != nil {
+			return err
+		}
+	}
+	// The merged-/usr links, for the directories that exist in /usr.
+	for _, d := range mergedUsr {
+		if !seen[d] {
+			continue
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: d, Linkname: "usr/" + d, Mode: 0o777}); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func copyDebData(p DebPackage, cache DebCache, tw *tar.Writer, seen map[string]bool) error {
+	rc, err := cache.Open(p.SHA256)
+	if err != nil {
+		return err
+	}
+	if rc == nil {
+		return fmt.Errorf("package %s %s is not in the store; this is a bug", p.Name, p.Version)
+	}
+	defer rc.Close()
+	data, err := debian.DataTar(rc)
+	if err != nil {
+		return fmt.Errorf("package %s %s: %w", p.Name, p.Version, err)
+	}
+	defer data.Close()
+	tr := tar.NewReader(data)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("package %s %s: reading data.tar: %w", p.Name, p.Version, err)
+		}
+		name, top := usrMerged(hdr.Name)
+		if name == "" {
+			continue // the root directory
+		}
+		if top != "" {
+			seen[top] = true
+		}
+		hdr.Name = name
+		if hdr.Typeflag == tar.TypeLink {
+			hdr.Linkname, _ = usrMerged(hdr.Linkname)
+		}
+		// Names are stored numerically; dpkg resolves users by name only
+		// for statoverrides, which kiln does not apply.
+		hdr.Uname, hdr.Gname = "", ""
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("package %s %s: %w", p.Name, p.Version, err)
+		}
+		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
+			if _, err := io.Copy(tw, tr); err != nil {
+				return fmt.Errorf("package %s %s: %s: %w", p.Name, p.Version, hdr.Name, err)
+			}
+		}
+	}
+}
+
+// usrMerged cleans a data.tar name and moves it below usr/ when its first
+// component is one of mergedUsr; top is that component.
+func usrMerged(n string) (name, top string) {
+	n = strings.TrimPrefix(path.Clean("/"+n), "/")
+	if n == "" {
+		return "", ""
+	}
+	first, _, _ := strings.Cut(n, "/")
+	for _, d := range mergedUsr {
+		if first == d {
+			return "usr/" + n, d
+		}
+	}
+	return n, ""
+}
+
+func generateDebFiles(tree string) error {
+	etc := filepath.Join(tree, "etc")
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, master, fallback string }{
+		{"passwd", "passwd.master", "root:x:0:0:root:/root:/bin/sh\n"},
+		{"group", "group.master", "root:x:0:\n"},
+	} {
+		dst := filepath.Join(etc, f.name)
+		if _, err := os.Lstat(dst); err == nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(tree, "usr/share/base-passwd", f.master))
+		if os.IsNotExist(err) {
+			b, err = []byte(f.fallback), nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return err
+		}
+		if err := os.Chmod(dst, 0o644); err != nil {
+			return err
+		}
+	}
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"root", 0o700}, {"tmp", 0o777 | os.ModeSticky}} {
+		p := filepath.Join(tree, d.name)
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
+		if err := os.Mkdir(p, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, d.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sortedByName is the unpack order: by package name, so that the result
+// does not depend on the order of lines in the lock.
+func sortedByName(pkgs []DebPackage) []DebPackage {
+	out := append([]DebPackage(nil), pkgs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
