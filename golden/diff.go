@@ -82,6 +82,12 @@ func diffTarget(a string, o, n *Target) []Change {
 	if o.SHA256 != n.SHA256 {
 		out = append(out, Change{Address: a, What: "sha256", Old: o.SHA256, New: n.SHA256})
 	}
+	switch {
+	case o.Files == nil && n.Files != nil:
+		out = append(out, Change{Address: a, What: "files", New: fmt.Sprintf("%d file digest(s)", len(n.Files)), Note: "per-file digests now recorded"})
+	case o.Files != nil && n.Files == nil:
+		out = append(out, Change{Address: a, What: "files", Old: fmt.Sprintf("%d file digest(s)", len(o.Files)), Note: "per-file digests no longer recorded"})
+	}
 	if o.Files != nil && n.Files != nil {
 		var names []string
 		for k := range o.Files {

@@ -19,10 +19,24 @@ import (
 	"github.com/kiln-build/kiln/store"
 )
 
+// layerPaths returns the directories of a state's layers, bottom first.
+// A layer that occurs more than once (two steps that produced the same
+// files, such as two runs that only leave a mount point behind) is kept
+// at its topmost place only: overlayfs refuses a lower directory listed
+// twice (ELOOP), and the lower copy is entirely masked by the upper one,
+// so the merged view is unchanged.
 func (r *Realizer) layerPaths(ls []digest.Digest) []string {
-	out := make([]string, len(ls))
-	for i, l := range ls {
-		out[i] = r.st.LayerPath(l)
+	seen := make(map[digest.Digest]bool, len(ls))
+	out := make([]string, 0, len(ls))
+	for i := len(ls) - 1; i >= 0; i-- {
+		if seen[ls[i]] {
+			continue
+		}
+		seen[ls[i]] = true
+		out = append(out, r.st.LayerPath(ls[i]))
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
 	}
 	return out
 }

@@ -107,6 +107,9 @@ func (r *Realizer) mountView(tmp string, n int, layers []digest.Digest) (string,
 		return "", nil, err
 	}
 	lowers := r.layerPaths(layers)
+	if len(lowers) == 1 { // a layer repeated: overlayfs needs two lowers without an upper
+		return lowers[0], func() {}, nil
+	}
 	for i, j := 0, len(lowers)-1; i < j; i, j = i+1, j-1 { // overlayfs wants the top first
 		lowers[i], lowers[j] = lowers[j], lowers[i]
 	}

@@ -415,8 +415,8 @@ func OutputID(o store.Output) digest.Digest {
 		b.WriteString(string(l))
 		b.WriteByte('\n')
 	}
-	if o.Blob != "" {
-		b.WriteString("blob " + string(o.Blob) + "\n")
+	for _, bl := range o.Blobs {
+		b.WriteString("blob " + string(bl) + "\n")
 	}
 	return digest.FromString(b.String())
 }

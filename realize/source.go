@@ -174,6 +174,12 @@ func (r *Realizer) imageSource(ctx context.Context, d *compiler.Derivation) (sto
 		return store.Output{}, err
 	}
 	out.Meta = map[string]string{MetaImageConfig: string(cfg), MetaImageManifest: string(img.ManifestDigest), MetaImageBlobs: string(rawBlobs)}
+	// The config and the original layer blobs are what an export of an
+	// image built on this one reuses: naming them keeps them from GC.
+	out.Blobs = append(out.Blobs, cfg)
+	for _, b := range blobs {
+		out.Blobs = append(out.Blobs, b.Blob.Digest)
+	}
 	return out, nil
 }
 

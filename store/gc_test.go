@@ -180,3 +180,29 @@ func mapsEqual(a, b map[string]bool) bool {
 	}
 	return true
 }
+
+// TestGCKeepsBlobsOfRootedOutputs: an image source's config and original
+// layer blobs are named by its output and must survive GC as long as it.
+func TestGCKeepsBlobsOfRootedOutputs(t *testing.T) {
+	s := openT(t, t.TempDir())
+	l := addLayer(t, s, map[string]string{"f": "x"})
+	cfg, orig := addBlob(t, s, "config"), addBlob(t, s, "original layer")
+	loose := addBlob(t, s, "nobody's")
+	if err := s.Record(drv("img"), Output{Layers: []digest.Digest{l}, Blobs: []digest.Digest{cfg, orig}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddRoot("r", drv("img")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GC(GCPolicy{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []digest.Digest{cfg, orig} {
+		if ok, err := s.HasBlob(b); err != nil || !ok {
+			t.Fatalf("blob %s of a rooted output was collected (%v)", b, err)
+		}
+	}
+	if ok, _ := s.HasBlob(loose); ok {
+		t.Fatal("an unreferenced blob survived GC --all")
+	}
+}

@@ -212,10 +212,10 @@ func checkReadable(t *testing.T, s *Store) {
 				t.Fatalf("layer %s of %s: %v, hashes to %s", l, e.Digest, err, got)
 			}
 		}
-		if out.Blob != "" {
-			b, err := os.ReadFile(s.BlobPath(out.Blob))
-			if err != nil || digest.FromBytes(b) != out.Blob {
-				t.Fatalf("blob %s of %s: %v", out.Blob, e.Digest, err)
+		for _, bl := range out.Blobs {
+			b, err := os.ReadFile(s.BlobPath(bl))
+			if err != nil || digest.FromBytes(b) != bl {
+				t.Fatalf("blob %s of %s: %v", bl, e.Digest, err)
 			}
 		}
 	}

@@ -142,11 +142,7 @@ func encodeRecord(rec record) ([]byte, error) {
 	if err := digests(rec.out.Layers); err != nil {
 		return nil, err
 	}
-	var blob []digest.Digest
-	if rec.out.Blob != "" {
-		blob = []digest.Digest{rec.out.Blob}
-	}
-	if err := digests(blob); err != nil {
+	if err := digests(rec.out.Blobs); err != nil {
 		return nil, err
 	}
 	keys := make([]string, 0, len(rec.out.Meta))
@@ -183,9 +179,7 @@ func decodeRecord(v []byte, intern map[[32]byte]digest.Digest) (record, error) {
 	rec := record{used: lastUse(v)}
 	r := reader{b: v[9:], intern: intern}
 	rec.out.Layers = r.digests()
-	if blob := r.digests(); len(blob) == 1 {
-		rec.out.Blob = blob[0]
-	}
+	rec.out.Blobs = r.digests()
 	if n := r.uvarint(); n > 0 && r.err == nil {
 		if n > uint64(len(r.b)) {
 			return record{}, errCorrupt

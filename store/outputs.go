@@ -15,8 +15,10 @@ import (
 type Output struct {
 	// Layers is the filesystem state, bottom layer first.
 	Layers []digest.Digest
-	// Blob is set for states that are a single file; optional.
-	Blob digest.Digest
+	// Blobs are the blobs the output needs besides its layers: an image
+	// source's config and its original compressed layers. Record requires
+	// them to exist and GC keeps them as long as the output.
+	Blobs []digest.Digest
 	// Meta holds small facts about the output, such as the image config
 	// digest of a pulled base image.
 	Meta map[string]string
@@ -159,10 +161,8 @@ func (s *Store) Record(drv digest.Digest, out Output, refs ...digest.Digest) err
 		if err := need(pLayer, "layer", out.Layers...); err != nil {
 			return err
 		}
-		if out.Blob != "" {
-			if err := need(pBlob, "blob", out.Blob); err != nil {
-				return err
-			}
+		if err := need(pBlob, "blob", out.Blobs...); err != nil {
+			return err
 		}
 		if err := need(pOutput, "referenced derivation", refs...); err != nil {
 			return err

@@ -109,7 +109,7 @@ func churnOnce(s *Store, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Record(drv(name), Output{Layers: []digest.Digest{l}, Blob: d}); err != nil {
+	if err := s.Record(drv(name), Output{Layers: []digest.Digest{l}, Blobs: []digest.Digest{d}}); err != nil {
 		return err
 	}
 	return nil

@@ -86,8 +86,8 @@ func objectsOf(rec record) []objKey {
 	for _, l := range rec.out.Layers {
 		keys = append(keys, objKey{pLayer, l})
 	}
-	if rec.out.Blob != "" {
-		keys = append(keys, objKey{pBlob, rec.out.Blob})
+	for _, b := range rec.out.Blobs {
+		keys = append(keys, objKey{pBlob, b})
 	}
 	return keys
 }

@@ -424,5 +424,10 @@ func unwritable(root string, err error) error {
 		return fmt.Errorf("%w: %s: %v; pass --store DIR (or set KILN_STORE) to a directory you can write, or fix the permissions of %s",
 			ErrNotWritable, root, err, root)
 	}
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+		// A file where the store or one of its folders should be.
+		return fmt.Errorf("%w: %s: %v; pass --store DIR (or set KILN_STORE) to a directory, or move the file out of the way",
+			ErrNotWritable, root, err)
+	}
 	return fmt.Errorf("preparing store %s: %w", root, err)
 }

@@ -27,7 +27,7 @@ func TestRecordLookupRoundTrip(t *testing.T) {
 	}
 	want := Output{
 		Layers:     []digest.Digest{l1, l2},
-		Blob:       b,
+		Blobs:      []digest.Digest{b},
 		Meta:       map[string]string{"config": string(b), "z": ""},
 		Built:      time.Unix(1700000000, 123),
 		DurationMS: 4321,
@@ -79,7 +79,7 @@ func TestRecordRequiresObjects(t *testing.T) {
 		want string
 	}{
 		{"layer", Output{Layers: []digest.Digest{l, missing}}, nil, "layer " + string(missing) + " is not in the store"},
-		{"blob", Output{Blob: missing}, nil, "blob " + string(missing) + " is not in the store"},
+		{"blob", Output{Blobs: []digest.Digest{missing}}, nil, "blob " + string(missing) + " is not in the store"},
 		{"ref", Output{}, []digest.Digest{missing}, "referenced derivation " + string(missing)},
 		{"bad digest", Output{Layers: []digest.Digest{"sha256:../../etc"}}, nil, "invalid"},
 	} {
@@ -369,7 +369,7 @@ func TestUsageAndList(t *testing.T) {
 	s := openT(t, t.TempDir())
 	l := addLayer(t, s, map[string]string{"f": "12345"})
 	b := addBlob(t, s, "abc")
-	s.Record(drv("x"), Output{Layers: []digest.Digest{l}, Blob: b})
+	s.Record(drv("x"), Output{Layers: []digest.Digest{l}, Blobs: []digest.Digest{b}})
 	s.AddRoot("target:x", drv("x"))
 	lf, _ := s.CreateLog(drv("x"))
 	lf.Write([]byte("log"))

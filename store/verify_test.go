@@ -17,9 +17,9 @@ func TestVerifyDetectsAndRepairs(t *testing.T) {
 	tampered := addLayer(t, s, map[string]string{"tampered": "3"})
 	blob := addBlob(t, s, "blob content")
 	okBlob := addBlob(t, s, "fine")
-	s.Record(drv("good"), Output{Layers: []digest.Digest{good}, Blob: okBlob})
+	s.Record(drv("good"), Output{Layers: []digest.Digest{good}, Blobs: []digest.Digest{okBlob}})
 	s.Record(drv("uses-gone"), Output{Layers: []digest.Digest{good, gone}})
-	s.Record(drv("uses-blob"), Output{Blob: blob})
+	s.Record(drv("uses-blob"), Output{Blobs: []digest.Digest{blob}})
 	s.Record(drv("uses-tampered"), Output{Layers: []digest.Digest{tampered}})
 	s.Record(drv("refs-blob-user"), Output{}, drv("uses-blob"))
 

@@ -348,7 +348,7 @@ func (v *verifier) rebuild(ctx context.Context, vary []string) ([]mismatch, *sto
 // inheritedOnly tells whether every layer that differs between o and n is
 // one the derivation took from an input: its own work was reproducible.
 func inheritedOnly(n *compiler.Derivation, first map[digest.Digest]store.Output, o, nw store.Output) bool {
-	if o.Blob != nw.Blob || len(o.Layers) != len(nw.Layers) {
+	if !slices.Equal(o.Blobs, nw.Blobs) || len(o.Layers) != len(nw.Layers) {
 		return false
 	}
 	inherited := map[digest.Digest]bool{}
@@ -515,8 +515,8 @@ func (v *verifier) report(round int, mm []mismatch, other *store.Store, exposed 
 		if why, ok := exposed[m.d]; ok {
 			fmt.Printf("  exposed by: %s\n", why)
 		}
-		if m.old.Blob != m.new.Blob {
-			fmt.Printf("  blob %s -> %s\n", m.old.Blob, m.new.Blob)
+		if !slices.Equal(m.old.Blobs, m.new.Blobs) {
+			fmt.Printf("  blobs %v -> %v\n", m.old.Blobs, m.new.Blobs)
 		}
 		if len(m.old.Layers) != len(m.new.Layers) {
 			fmt.Printf("  layers: %d -> %d\n", len(m.old.Layers), len(m.new.Layers))
