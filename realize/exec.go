@@ -43,6 +43,9 @@ func (r *Realizer) layerPaths(ls []digest.Digest) []string {
 
 func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
 	ex := d.Exec
+	if host := compiler.DefaultPlatform(); d.Platform != "" && !samePlatform(d.Platform, host) {
+		return store.Output{}, fmt.Errorf("this step is for %s but this machine runs %s, and kiln does not emulate other platforms; build that platform on a matching machine", d.Platform, host)
+	}
 	tmp, err := r.st.TempDir("exec-")
 	if err != nil {
 		return store.Output{}, err
@@ -326,4 +329,13 @@ func (t *tail) lines() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return append([]string(nil), t.ls...)
+}
+
+// samePlatform compares os/arch, ignoring a variant only the target names
+// (linux/amd64 runs linux/amd64/v2 steps' binaries only if the CPU has the
+// features, which the kernel checks, not kiln).
+func samePlatform(want, host string) bool {
+	w := strings.SplitN(want, "/", 3)
+	h := strings.SplitN(host, "/", 3)
+	return len(w) >= 2 && len(h) >= 2 && w[0] == h[0] && w[1] == h[1]
 }
