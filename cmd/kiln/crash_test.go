@@ -21,6 +21,11 @@ kiln {
   platform          = "linux/amd64"
 }
 
+variable "NAP" {
+  type    = string
+  default = "0"
+}
+
 variable "ROUND" {
   type    = string
   default = "0"
@@ -33,7 +38,7 @@ source "local" "busybox" {
 stage "slow" {
   from = source.local.busybox
   run {
-    shell = "echo started; sleep 4243; echo done > /slow"
+    shell = "echo started; sleep ${var.NAP}; echo done > /slow"
   }
 }
 
@@ -62,9 +67,12 @@ func TestCrashSafety(t *testing.T) {
 	p := newProj(t, crashHCL, "")
 
 	// Killed in the middle of an exec.
-	s := p.start("build", "--progress", "plain", "stage.slow")
+	nap := uniqueNap()
+	s := p.start("build", "--progress", "plain", "--var", "NAP="+nap, "stage.slow")
 	s.waitLine(t, `\| started`)
-	s.signal(t, syscall.SIGKILL)
+	if !s.signal(t, syscall.SIGKILL) {
+		t.Fatalf("kiln ended before it was killed:\n%s", s.output())
+	}
 	s.wait(t, 30*time.Second)
 	digests := execDigests(s.output())
 	p.verifyStore()
@@ -74,7 +82,7 @@ func TestCrashSafety(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("build after a kill during an exec: exit %d\n%s", code, e)
 	}
-	checkNoLeftovers(t, p.store, digests, "sleep\x004243")
+	checkNoLeftovers(t, p.store, digests, "sleep\x00"+nap+"\x00", true)
 
 	// Killed at a sweep of moments around the end of the step that writes
 	// the files: while it runs, then while its output is normalized,
@@ -113,11 +121,13 @@ func TestCrashSafety(t *testing.T) {
 		s := p.start("build", "--progress", "plain", "--var", "ROUND="+round, "stage.many")
 		s.waitLine(t, `\| kilncrashmarker `+k.after)
 		time.Sleep(delay)
-		s.signal(t, syscall.SIGKILL)
+		killed := s.signal(t, syscall.SIGKILL)
 		s.wait(t, 30*time.Second)
 		digests := execDigests(s.output())
 		what := "while it ran"
 		switch l := s.output(); {
+		case !killed:
+			what = "too late: the build had ended (the machine was faster than the reference)"
 		case strings.Contains(l, "stage.many/run[0]: done in"):
 			what = "after it was recorded"
 		case strings.Contains(l, "kilncrashmarker written"):
@@ -133,7 +143,7 @@ func TestCrashSafety(t *testing.T) {
 		if got := outputIDs(t, o); !slices.Equal(got, refOut[round]) {
 			t.Errorf("round %s: after the kill the build gives %v, a clean build %v", round, got, refOut[round])
 		}
-		checkNoLeftovers(t, p.store, digests, "kilncrashmarker")
+		checkNoLeftovers(t, p.store, digests, "kilncrashmarker", true)
 		p.verifyStore()
 	}
 }

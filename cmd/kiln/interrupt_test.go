@@ -16,8 +16,7 @@ kiln {
 }
 
 variable "NAP" {
-  type    = string
-  default = "4244"
+  type = string
 }
 
 source "local" "busybox" {
@@ -50,10 +49,14 @@ group "both" {
 func TestInterrupt(t *testing.T) {
 	testutil.RequireRoot(t)
 	p := newProj(t, interruptHCL, "")
-	s := p.start("build", "--progress", "plain", "-j", "2", "both")
-	s.waitLine(t, `\| started`)
-	s.waitLine(t, `\| side`)
-	s.signal(t, syscall.SIGINT)
+	// A sleep of its own, so that the steps of another kiln (say, an
+	// earlier run of this test that was itself killed) are not ours.
+	nap := uniqueNap()
+	s := p.start("build", "--progress", "plain", "-j", "2", "--var", "NAP="+nap, "both")
+	s.waitLines(t, `\| started`, `\| side`)
+	if !s.signal(t, syscall.SIGINT) {
+		t.Fatalf("kiln ended before it was interrupted:\n%s", s.output())
+	}
 	sent := time.Now()
 	code := s.wait(t, 20*time.Second)
 	took := time.Since(sent)
@@ -68,7 +71,7 @@ func TestInterrupt(t *testing.T) {
 		t.Errorf("kiln does not say it was interrupted:\n%s", out)
 	}
 	t.Logf("stopped %s after SIGINT with exit %d", took.Round(time.Millisecond), code)
-	checkNoLeftovers(t, p.store, execDigests(out), "sleep\x004244")
+	checkNoLeftovers(t, p.store, execDigests(out), "sleep\x00"+nap+"\x00", false)
 	p.verifyStore()
 	p.ok("build", "--progress", "plain", "--var", "NAP=0", "both")
 }

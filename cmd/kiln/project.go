@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
@@ -125,8 +126,24 @@ func localHasher(st *store.Store) func(dir string, include, exclude []string) (s
 	if st != nil {
 		cache = storeStatCache{st}
 	}
+	// The compiler asks once per reference: a source that twenty stages
+	// start from is hashed once, not twenty times.
+	type result struct {
+		h   string
+		err error
+	}
+	var mu sync.Mutex
+	memo := map[string]result{}
 	return func(dir string, include, exclude []string) (string, error) {
-		return source.LocalHash(dir, include, exclude, cache)
+		mu.Lock()
+		defer mu.Unlock()
+		k := dir + "\x00" + strings.Join(include, "\x01") + "\x00" + strings.Join(exclude, "\x01")
+		if r, ok := memo[k]; ok {
+			return r.h, r.err
+		}
+		h, err := source.LocalHash(dir, include, exclude, cache)
+		memo[k] = result{h, err}
+		return h, err
 	}
 }
 
