@@ -13,5 +13,8 @@ for f in $(ls "$src"/*.txt | sort); do
 		cat "$(dirname "$0")/footer.html"
 	} >"$out/$name.html"
 done
-ls "$out" | sort >"$out/MANIFEST"
+# Written aside first: a redirect into $out would create MANIFEST while ls
+# may still be reading the folder, listing it or not by chance.
+ls "$out" | sort >/tmp/MANIFEST
+mv /tmp/MANIFEST "$out/MANIFEST"
 echo "rendered $(wc -l <"$out/MANIFEST") pages"
