@@ -184,9 +184,15 @@ func open(root string, c config) (*Store, error) {
 	db, err := badger.Open(badgerOptions(filepath.Join(root, "index"), !rw))
 	if err != nil && !rw && !c.readOnly {
 		// A read-only open refuses a log that a crash left to truncate;
-		// a writing open replays and truncates it.
+		// a writing open replays and truncates it. A value log file that a
+		// crash left empty takes badger two opens to recover: the first
+		// fails after repairing what the second needs.
 		rw = true
-		db, err = badger.Open(badgerOptions(filepath.Join(root, "index"), false))
+		for try := 0; try < 3; try++ {
+			if db, err = badger.Open(badgerOptions(filepath.Join(root, "index"), false)); err == nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		s.unlock()
@@ -400,16 +406,30 @@ func (s *Store) forgetTemp(p string) {
 	s.mu.Unlock()
 }
 
-// cleanTemp removes everything under tmp. It runs with the exclusive lock
-// held, so nothing there can belong to a live process.
+// cleanTemp removes what earlier processes left under tmp. It runs with the
+// exclusive lock held, so no live kiln owns anything there; but the steps
+// of a kiln killed a moment ago may still be dying and writing into their
+// upper directories. Removal is retried briefly and otherwise left to the
+// next Open: leftovers have unique names and harm nothing.
 func (s *Store) cleanTemp() error {
 	ents, err := os.ReadDir(s.tmpPath())
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
-		if err := removeTree(filepath.Join(s.tmpPath(), e.Name())); err != nil {
-			return err
+		p := filepath.Join(s.tmpPath(), e.Name())
+		for try := 0; ; try++ {
+			err := removeTree(p)
+			if err == nil {
+				break
+			}
+			if isPermission(err) {
+				return err // a store we cannot write: say so at once
+			}
+			if try == 20 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	return nil

@@ -416,3 +416,28 @@ func TestDefaultRoot(t *testing.T) {
 		t.Errorf("DefaultRoot = %s, want %s", got, want)
 	}
 }
+
+// TestOpenAfterCrashLeftEmptyValueLog: a kill right after badger created
+// a new value log file leaves it empty; the next Open must recover.
+func TestOpenAfterCrashLeftEmptyValueLog(t *testing.T) {
+	root := t.TempDir()
+	s := openT(t, root)
+	l := addLayer(t, s, map[string]string{"f": "x"})
+	if err := s.Record(drv("a"), Output{Layers: []digest.Digest{l}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "index", "000099.vlog"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, root)
+	if _, ok, err := s.Lookup(drv("a")); err != nil || !ok {
+		t.Fatalf("after recovery, Lookup = %v, %v", ok, err)
+	}
+	rep, err := s.Verify(false, rehash)
+	if err != nil || !rep.Consistent() {
+		t.Fatalf("Verify: %v %+v", err, rep)
+	}
+}
