@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrExists is returned (wrapped) when an output's destination exists and
@@ -15,11 +17,13 @@ var ErrExists = errors.New("destination exists")
 // atomically runs write on a temporary sibling of dest (a file or a
 // directory, as write makes it) and renames the result into place. On any
 // error the temporary is removed, so dest is left as it was: absent, or
-// the old content when forced.
+// the old content when forced. What write made is flushed to disk before
+// it takes dest's name, so a crash never leaves dest naming empty or
+// partial files.
 func atomically(dest string, force bool, write func(tmp string) error) error {
 	if _, err := os.Lstat(dest); err == nil {
 		if !force {
-			return fmt.Errorf("%s: %w; remove it or add force=true to the output spec", dest, ErrExists)
+			return exists(dest)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("cannot write to %s (is its folder there and writable?): %w", dest, err)
@@ -39,18 +43,96 @@ func atomically(dest string, force bool, write func(tmp string) error) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	if force {
-		if _, err := os.Lstat(dest); err == nil {
-			old := filepath.Join(tmp, "old")
-			if err := os.Rename(dest, old); err != nil {
-				os.RemoveAll(tmp)
-				return fmt.Errorf("replacing %s: %w", dest, err)
-			}
-		}
-	}
-	if err := os.Rename(target, dest); err != nil {
+	if err := syncFS(tmp); err != nil {
 		os.RemoveAll(tmp)
+		return fmt.Errorf("writing %s: flushing to disk: %w", dest, err)
+	}
+	if err := place(target, dest, force); err != nil {
+		// Only the new content goes: should place have failed to put old
+		// content back, it is in tmp, as its error says.
+		os.RemoveAll(target)
+		os.Remove(tmp)
+		return err
+	}
+	if err := syncDir(dir); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("writing %s: %w", dest, err)
+	}
+	// After an exchange tmp holds the old content.
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("%s is written, but removing the temporary %s failed (remove it by hand): %w", dest, tmp, err)
+	}
+	return nil
+}
+
+func exists(dest string) error {
+	return fmt.Errorf("%s: %w; remove it or add force=true to the output spec", dest, ErrExists)
+}
+
+// place renames target to dest. Without force it never replaces what
+// appeared at dest since atomically looked; with force it swaps the two in
+// one step, so that at every instant dest is the old or the new content and
+// target is left holding the old one.
+func place(target, dest string, force bool) error {
+	flags := uint(unix.RENAME_NOREPLACE)
+	if force {
+		flags = unix.RENAME_EXCHANGE
+	}
+	err := unix.Renameat2(unix.AT_FDCWD, target, unix.AT_FDCWD, dest, flags)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EEXIST):
+		return exists(dest)
+	case force && errors.Is(err, unix.ENOENT):
+		// Forced, but nothing to swap with: dest is gone meanwhile.
+		return place(target, dest, false)
+	case !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS):
 		return fmt.Errorf("moving output to %s: %w", dest, err)
 	}
-	return os.RemoveAll(tmp)
+	// The filesystem has no renameat2 flags: move any old content aside,
+	// and back again should the new one fail to take its place.
+	old := filepath.Join(filepath.Dir(target), "old")
+	moved := false
+	if force {
+		if err := os.Rename(dest, old); err == nil {
+			moved = true
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("replacing %s: %w", dest, err)
+		}
+	} else if _, err := os.Lstat(dest); err == nil {
+		return exists(dest)
+	}
+	if err := os.Rename(target, dest); err != nil {
+		if moved {
+			if rerr := os.Rename(old, dest); rerr != nil {
+				return fmt.Errorf("moving output to %s: %w; the old content could not be put back and is in %s", dest, err, old)
+			}
+		}
+		return fmt.Errorf("moving output to %s: %w", dest, err)
+	}
+	return nil
+}
+
+// syncFS flushes the filesystem holding path: one syncfs(2) rather than an
+// fsync per file of a layout with many blobs.
+func syncFS(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
 }

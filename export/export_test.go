@@ -566,3 +566,44 @@ func TestForceReplaces(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A forced export that fails keeps the old destination whole, and a forced
+// export that succeeds leaves no temporary (the old content swapped out)
+// behind.
+func TestForceFailureKeepsOld(t *testing.T) {
+	store := exporttest.NewDirStore(t.TempDir())
+	in := input(t, sourceTree(t))
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "layout")
+	must(t, os.Mkdir(dest, 0o755))
+	must(t, os.WriteFile(filepath.Join(dest, "old"), []byte("keep"), 0o644))
+	o, err := export.ParseOutput("type=oci,dest=" + dest + ",force=true")
+	must(t, err)
+	img, err := export.Assemble(store, in, o.AssembleOptions())
+	must(t, err)
+	blob := store.BlobPath(img.Manifests[0].Layers[0].Digest)
+	saved, err := os.ReadFile(blob)
+	must(t, err)
+	must(t, os.Remove(blob))
+	if _, err := export.ExportImage(context.Background(), o, store, img, epoch); err == nil {
+		t.Fatal("forced export with a missing blob succeeded")
+	}
+	if b, err := os.ReadFile(filepath.Join(dest, "old")); err != nil || string(b) != "keep" {
+		t.Fatalf("a failed forced export changed the old destination: %q, %v", b, err)
+	}
+	must(t, os.WriteFile(blob, saved, 0o444))
+	if _, err := export.ExportImage(context.Background(), o, store, img, epoch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "old")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("force=true kept the old content")
+	}
+	ents, _ := os.ReadDir(parent)
+	if len(ents) != 1 || ents[0].Name() != "layout" {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left next to the destination: %v", names)
+	}
+}

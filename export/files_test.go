@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -137,5 +138,65 @@ func TestLocalAndTar(t *testing.T) {
 	must(t, err)
 	if !bytes.Equal(stdout.Bytes(), l.Tar) {
 		t.Error("single-platform tar output is not the state's own bytes")
+	}
+}
+
+// orderedTar writes entries in the order given (TarOf sorts by full name,
+// which is not the layer package's depth-first order).
+func orderedTar(entries ...exporttest.Entry) *exporttest.Layer {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Linkname: e.Linkname, ModTime: time.Unix(epoch, 0), Format: tar.FormatPAX}
+		if e.Type == tar.TypeReg {
+			h.Size = int64(len(e.Data))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			panic(err)
+		}
+		tw.Write([]byte(e.Data))
+	}
+	tw.Close()
+	return &exporttest.Layer{Tar: b.Bytes()}
+}
+
+// Squashed layers keep the canonical depth-first order, so a hardlink
+// still follows its target (a/x before a-b, although "a-b" < "a/x"), and a
+// hardlink whose target a higher layer replaced or removed becomes a copy
+// of the file it linked to rather than a link to the new file or to
+// nothing.
+func TestSquashHardlinks(t *testing.T) {
+	reg := func(n, d string) exporttest.Entry {
+		return exporttest.Entry{Name: n, Type: tar.TypeReg, Mode: 0o644, Data: d}
+	}
+	lnk := func(n, target string) exporttest.Entry {
+		return exporttest.Entry{Name: n, Type: tar.TypeLink, Linkname: target}
+	}
+	dir := func(n string) exporttest.Entry { return exporttest.Entry{Name: n, Type: tar.TypeDir, Mode: 0o755} }
+	l1 := orderedTar(dir("a/"), reg("a/x", "1"), lnk("a-b", "a/x"), reg("c", "old c"), lnk("d", "c"), lnk("e", "d"), reg("k", "k"), lnk("l", "k"))
+	l2 := orderedTar(dir("a/"), reg("a/x", "2"), reg(".wh.c", ""))
+	sq, err := export.Squash([]export.Layer{l1, l2})
+	must(t, err)
+	rc, err := sq.Open()
+	must(t, err)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	var got []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		b, _ := io.ReadAll(tr)
+		s := fmt.Sprintf("%s:%c=%s", h.Name, h.Typeflag, b)
+		if h.Typeflag == tar.TypeLink {
+			s += "->" + h.Linkname
+		}
+		got = append(got, s)
+	}
+	want := []string{"a/:5=", "a/x:0=2", "a-b:0=1", "d:0=old c", "e:1=->d", "k:0=k", "l:1=->k"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("squash:\n got %v\nwant %v", got, want)
 	}
 }

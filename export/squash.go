@@ -21,8 +21,11 @@ const (
 
 // Squash merges layers, bottom first, into one layer whose tar holds the
 // final tree: whiteouts and opaque directories applied, each path once, in
-// byte order of its path. It reads every layer once now to learn the
-// result's diff_id, and again each time the result is opened.
+// the layer package's canonical order (depth first, siblings by name), so
+// that a hardlink follows its target. A hardlink whose target a higher
+// layer replaced or removed becomes a copy of the file it linked to. It
+// reads every layer once now to learn the result's diff_id, and again each
+// time the result is opened.
 func Squash(layers []Layer) (Layer, error) {
 	if len(layers) == 0 {
 		return nil, errors.New("squashing: no layers")
@@ -51,11 +54,14 @@ type squashed struct {
 }
 
 // squashEntry is where the final version of a path lives: entry number
-// ordinal of layer layer.
+// ordinal of layer layer. A hardlink whose target did not survive has
+// content >= 0: the ordinal, in the same layer, of the file it linked to,
+// written in its place.
 type squashEntry struct {
 	path    string
 	layer   int
 	ordinal int
+	content int
 }
 
 func (s *squashed) DiffID() digest.Digest { return s.diffID }
@@ -91,7 +97,21 @@ func (s *squashed) plan() ([]squashEntry, error) {
 			}
 		}
 	}
+	// links maps each hardlink to what it named when read: the entry at
+	// its link name and the file behind it (the same, unless it linked to
+	// a link). files maps each path of the layer being read to its latest
+	// entry.
+	type link struct {
+		name         string
+		direct, file int
+	}
+	links := map[string]link{}
+	type fileEntry struct {
+		ordinal int
+		link    string // the target, for a hardlink
+	}
 	for li, l := range s.layers {
+		files := map[string]fileEntry{}
 		rc, err := l.Open()
 		if err != nil {
 			return nil, fmt.Errorf("squashing: opening layer %s: %w", l.DiffID(), err)
@@ -125,17 +145,65 @@ func (s *squashed) plan() ([]squashEntry, error) {
 					removeUnder(p, li)
 				}
 				dirs[p] = hdr.Typeflag == tar.TypeDir
-				final[p] = squashEntry{path: p, layer: li, ordinal: ord}
+				final[p] = squashEntry{path: p, layer: li, ordinal: ord, content: -1}
+				fe := fileEntry{ordinal: ord}
+				delete(links, p)
+				delete(files, p)
+				switch hdr.Typeflag {
+				case tar.TypeReg:
+					files[p] = fe
+				case tar.TypeLink:
+					fe.link = cleanPath(hdr.Linkname)
+					if d, ok := files[fe.link]; ok {
+						f := d
+						for n := 0; f.link != "" && n < len(files); n++ {
+							if f, ok = files[f.link]; !ok {
+								break
+							}
+						}
+						if ok && f.link == "" {
+							links[p] = link{name: fe.link, direct: d.ordinal, file: f.ordinal}
+						}
+					}
+					files[p] = fe
+				}
 			}
 		}
 		rc.Close()
 	}
 	out := make([]squashEntry, 0, len(final))
-	for _, e := range final {
+	for p, e := range final {
+		if l, ok := links[p]; ok {
+			if t, ok := final[l.name]; !ok || t.layer != e.layer || t.ordinal != l.direct {
+				e.content = l.file
+			}
+		}
 		out = append(out, e)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	sort.Slice(out, func(i, j int) bool { return treeOrder(out[i].path, out[j].path) < 0 })
 	return out, nil
+}
+
+// treeOrder compares two clean paths in the order of the layer package's
+// canonical tar: depth first, siblings by the bytes of their names. It is
+// byte order with '/' sorting before every other byte, so that python3/...
+// comes before python3.11, as it does in each layer: a layer is then read
+// in one forward pass, and a hardlink comes after its target.
+func treeOrder(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x == '/' {
+			return -1
+		}
+		if y == '/' {
+			return 1
+		}
+		return int(x) - int(y)
+	}
+	return len(a) - len(b)
 }
 
 // cursor reads one layer forward; entries are wanted in the result's order,
@@ -191,9 +259,19 @@ func (s *squashed) write(w io.Writer) (int64, error) {
 	}()
 	for _, e := range s.entries {
 		c := curs[e.layer]
-		hdr, err := c.seek(e.ordinal)
+		ord := e.ordinal
+		if e.content >= 0 {
+			ord = e.content
+		}
+		hdr, err := c.seek(ord)
 		if err != nil {
 			return 0, fmt.Errorf("squashing: reading %s from layer %s: %w", e.path, c.l.DiffID(), err)
+		}
+		if e.content >= 0 {
+			// The file the hardlink named, under the link's name.
+			h := *hdr
+			h.Name = e.path
+			hdr = &h
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return 0, fmt.Errorf("squashing: writing %s: %w", e.path, err)

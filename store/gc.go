@@ -58,6 +58,11 @@ func (s *Store) GC(p GCPolicy) (GCReport, error) {
 	if err != nil {
 		return rep, err
 	}
+	if snap.badRoots > 0 {
+		// What an unreadable root keeps alive is unknown: collecting
+		// without it could remove what it protects.
+		return rep, fmt.Errorf("collecting garbage: %d GC roots of store %s are unreadable; run kiln store verify --repair to drop them, then collect again", snap.badRoots, s.root)
+	}
 	now := s.now()
 	recent := func(t time.Time) bool {
 		return !p.All && p.KeepDuration > 0 && now.Sub(t) < p.KeepDuration

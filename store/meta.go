@@ -111,12 +111,9 @@ func (s *Store) Roots() (map[string][]digest.Digest, error) {
 	roots := map[string][]digest.Digest{}
 	err := s.view(func(txn *badger.Txn) error {
 		return scan(txn, pRoot, func(k, v []byte) error {
-			if len(v)%32 != 0 {
-				return fmt.Errorf("root %s: %w", k, errCorrupt)
-			}
-			ds := make([]digest.Digest, 0, len(v)/32)
-			for i := 0; i < len(v); i += 32 {
-				ds = append(ds, fromRaw(v[i:i+32]))
+			ds, err := decodeRoot(v)
+			if err != nil {
+				return fmt.Errorf("root %s: %w; run kiln store verify --repair to drop it", k, err)
 			}
 			roots[string(k)] = ds
 			return nil
@@ -126,6 +123,17 @@ func (s *Store) Roots() (map[string][]digest.Digest, error) {
 		return nil, fmt.Errorf("reading GC roots: %w", err)
 	}
 	return roots, nil
+}
+
+func decodeRoot(v []byte) ([]digest.Digest, error) {
+	if len(v)%32 != 0 {
+		return nil, errCorrupt
+	}
+	ds := make([]digest.Digest, 0, len(v)/32)
+	for i := 0; i < len(v); i += 32 {
+		ds = append(ds, fromRaw(v[i:i+32]))
+	}
+	return ds, nil
 }
 
 // scan calls fn with the key (prefix removed) and value of every entry

@@ -15,8 +15,10 @@ type snapshot struct {
 	layers  map[digest.Digest]objectMeta
 	blobs   map[digest.Digest]objectMeta
 	roots   map[string][]digest.Digest
-	// bad lists index keys whose values cannot be decoded.
-	bad [][]byte
+	// bad lists index keys whose values cannot be decoded; badRoots
+	// counts the roots among them.
+	bad      [][]byte
+	badRoots int
 }
 
 func (s *Store) snapshot() (*snapshot, error) {
@@ -44,7 +46,7 @@ func (s *Store) snapshot() (*snapshot, error) {
 			return err
 		}
 		intern := map[[32]byte]digest.Digest{}
-		return scan(txn, pOutput, func(k, v []byte) error {
+		if err := scan(txn, pOutput, func(k, v []byte) error {
 			rec, err := decodeRecord(v, intern)
 			if err != nil || len(k) != 32 {
 				snap.bad = append(snap.bad, append([]byte{pOutput}, k...))
@@ -52,13 +54,26 @@ func (s *Store) snapshot() (*snapshot, error) {
 			}
 			snap.records[fromRaw(k)] = rec
 			return nil
+		}); err != nil {
+			return err
+		}
+		// An unreadable root is listed in bad, like any other entry, so
+		// that Verify can report and drop it; failing here would leave a
+		// store that not even Verify could repair.
+		snap.roots = map[string][]digest.Digest{}
+		return scan(txn, pRoot, func(k, v []byte) error {
+			ds, err := decodeRoot(v)
+			if err != nil {
+				snap.bad = append(snap.bad, append([]byte{pRoot}, k...))
+				snap.badRoots++
+				return nil
+			}
+			snap.roots[string(k)] = ds
+			return nil
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the index of store %s: %w", s.root, err)
-	}
-	if snap.roots, err = s.Roots(); err != nil {
-		return nil, err
 	}
 	return snap, nil
 }

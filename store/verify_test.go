@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -108,4 +109,48 @@ func TestVerifyDetectsAndRepairs(t *testing.T) {
 		t.Fatal("digest changed")
 	}
 	checkReadable(t, s)
+}
+
+// A GC root whose value cannot be decoded is a problem Verify reports and
+// repairs; GC refuses to run past it, since it cannot know what it keeps.
+func TestVerifyRepairsUnreadableRoot(t *testing.T) {
+	t.Parallel()
+	s := openT(t, t.TempDir())
+	l := addLayer(t, s, map[string]string{"f": "1"})
+	if err := s.Record(drv("kept"), Output{Layers: []digest.Digest{l}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddRoot("good", drv("kept")); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := rootKey("broken")
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, []byte("short")) }); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Verify(false, rehash)
+	if err != nil {
+		t.Fatalf("Verify failed on an unreadable root instead of reporting it: %v", err)
+	}
+	if rep.Consistent() || len(rep.Problems) != 1 || rep.Problems[0].Kind != "index" {
+		t.Fatalf("problems = %v, want one unreadable index entry", rep.Problems)
+	}
+	if _, err := s.GC(GCPolicy{All: true}); err == nil || !strings.Contains(err.Error(), "verify --repair") {
+		t.Fatalf("GC with an unreadable root = %v, want an error naming verify --repair", err)
+	}
+	if ok, _ := s.HasLayer(l); !ok {
+		t.Fatal("the refused GC removed a layer")
+	}
+	if rep, err := s.Verify(true, rehash); err != nil || !rep.Repaired {
+		t.Fatalf("repair = %+v, %v", rep, err)
+	}
+	roots, err := s.Roots()
+	if err != nil || len(roots) != 1 || len(roots["good"]) != 1 {
+		t.Fatalf("roots after repair = %v, %v", roots, err)
+	}
+	if _, err := s.GC(GCPolicy{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.HasLayer(l); !ok {
+		t.Error("GC removed a layer the good root keeps")
+	}
 }

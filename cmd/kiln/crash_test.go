@@ -82,7 +82,7 @@ func TestCrashSafety(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("build after a kill during an exec: exit %d\n%s", code, e)
 	}
-	checkNoLeftovers(t, p.store, digests, "sleep\x00"+nap+"\x00", true)
+	checkNoLeftovers(t, p.store, digests, "sleep\x00"+nap+"\x00", false)
 
 	// Killed at a sweep of moments around the end of the step that writes
 	// the files: while it runs, then while its output is normalized,
@@ -143,7 +143,7 @@ func TestCrashSafety(t *testing.T) {
 		if got := outputIDs(t, o); !slices.Equal(got, refOut[round]) {
 			t.Errorf("round %s: after the kill the build gives %v, a clean build %v", round, got, refOut[round])
 		}
-		checkNoLeftovers(t, p.store, digests, "kilncrashmarker", true)
+		checkNoLeftovers(t, p.store, digests, "kilncrashmarker", false)
 		p.verifyStore()
 	}
 }

@@ -30,6 +30,7 @@ type proj struct {
 	t     *testing.T
 	dir   string
 	store string
+	env   []string // more environment for kiln
 }
 
 // newProj writes build.hcl and the busybox root at base/rootfs, with a
@@ -53,6 +54,7 @@ func (p *proj) cmd(args ...string) *exec.Cmd {
 	c := exec.Command("kiln", args...)
 	c.Dir = p.dir
 	c.Env = append(os.Environ(), "KILN_STORE="+p.store, "CI=", "NO_COLOR=1", "SOURCE_DATE_EPOCH=")
+	c.Env = append(c.Env, p.env...)
 	return c
 }
 
@@ -277,12 +279,26 @@ func checkNoLeftovers(t *testing.T, store string, digests []string, marker strin
 		})
 	}
 	if marker != "" {
-		procs, _ := os.ReadDir("/proc")
-		for _, e := range procs {
-			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			if err == nil && bytes.Contains(b, []byte(marker)) {
-				t.Errorf("process %s left: %q", e.Name(), b)
+		// A killed kiln's steps die by their parent-death signal, which
+		// can take a moment on a loaded machine: only a process that is
+		// still there after a grace period is left behind.
+		left := func() map[string]string {
+			found := map[string]string{}
+			procs, _ := os.ReadDir("/proc")
+			for _, e := range procs {
+				b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+				if err == nil && bytes.Contains(b, []byte(marker)) {
+					found[e.Name()] = string(b)
+				}
 			}
+			return found
+		}
+		found := left()
+		for deadline := time.Now().Add(10 * time.Second); len(found) > 0 && time.Now().Before(deadline); found = left() {
+			time.Sleep(100 * time.Millisecond)
+		}
+		for pid, cmd := range found {
+			t.Errorf("process %s left: %q", pid, cmd)
 		}
 	}
 	if ents, _ := os.ReadDir(filepath.Join(store, "sandbox")); len(ents) > 0 {

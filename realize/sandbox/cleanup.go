@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -60,8 +61,7 @@ func cleanStateDir(dir string) error {
 		c, err := libcontainer.Load(lc, id.Name())
 		if errors.Is(err, libcontainer.ErrNotExist) {
 			// Killed while starting, before libcontainer saved its state:
-			// the cgroup may exist all the same.
-			errs = append(errs, removeCgroup(id.Name()))
+			// the cgroup may exist all the same (removeCgroups below).
 			continue
 		}
 		if err != nil {
@@ -80,37 +80,125 @@ func cleanStateDir(dir string) error {
 			errs = append(errs, fmt.Errorf("removing stale sandbox %s: %w", id.Name(), derr))
 		}
 	}
+	// libcontainer's Destroy removes only the cgroups its state lists, and
+	// there is no state for a container killed while starting: the record
+	// Run wrote before creating any cgroup covers both.
+	if err := removeCgroups(dir, ids); err != nil {
+		// Keep the record, so that the next Cleanup tries again.
+		errs = append(errs, err)
+		return fmt.Errorf("leaving %s in place: %w", dir, errors.Join(errs...))
+	}
 	return errors.Join(append(errs, removeStateDir(dir))...)
+}
+
+// cgroupsFile, in a StateDir, records the cgroup directories of the run's
+// container before they exist (see recordCgroups).
+const cgroupsFile = "kiln-sandbox-cgroups"
+
+// cgroupRecord is cgroupsFile's content.
+type cgroupRecord struct {
+	// ID is the container's, whose cgroups are named cgroupName(ID).
+	ID string `json:"id"`
+	// Paths maps each controller ("" for cgroup v2) to its directory.
+	Paths map[string]string `json:"paths"`
+}
+
+// recordCgroups writes where the cgroups of container id will be, before
+// libcontainer creates them. Cleanup cannot work this out itself: the
+// paths are relative to the cgroups of the kiln that ran the step (which
+// differ between processes, controller by controller), and libcontainer
+// saves them in its state only once the container has started, while it
+// creates them one controller at a time before that.
+func recordCgroups(stateDir, id string) error {
+	m, err := manager.New(cgroupConfig(id, &cgroups.Resources{}))
+	if err != nil {
+		return fmt.Errorf("finding the step's cgroups: %w", err)
+	}
+	data, err := json.Marshal(cgroupRecord{ID: id, Paths: m.GetPaths()})
+	if err != nil {
+		return fmt.Errorf("recording the step's cgroups: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(stateDir, cgroupsFile), data, 0o600); err != nil {
+		return fmt.Errorf("recording the step's cgroups: %w", err)
+	}
+	return nil
+}
+
+// removeCgroups removes the cgroups recorded in stateDir, killing what
+// still runs in them. Without a readable record (a kiln killed while
+// writing it, before any cgroup existed, or a state directory from an
+// older kiln) it falls back to the paths this process would give the
+// containers in ids.
+func removeCgroups(stateDir string, ids []os.DirEntry) error {
+	var recs []cgroupRecord
+	data, err := os.ReadFile(filepath.Join(stateDir, cgroupsFile))
+	var rec cgroupRecord
+	if err == nil && json.Unmarshal(data, &rec) == nil && rec.ID != "" {
+		recs = append(recs, rec)
+	} else {
+		for _, id := range ids {
+			m, err := manager.New(cgroupConfig(id.Name(), &cgroups.Resources{}))
+			if err != nil {
+				return fmt.Errorf("removing stale sandbox cgroup: %w", err)
+			}
+			recs = append(recs, cgroupRecord{ID: id.Name(), Paths: m.GetPaths()})
+		}
+	}
+	var errs []error
+	for _, r := range recs {
+		errs = append(errs, removeCgroupPaths(r))
+	}
+	return errors.Join(errs...)
+}
+
+// removeCgroupPaths removes r's cgroup directories, each on its own: a
+// kiln killed while libcontainer created or removed them (one controller
+// at a time) leaves only some. It touches only directories named for the
+// container on a cgroup filesystem, so a corrupt record cannot make it
+// remove anything else.
+func removeCgroupPaths(r cgroupRecord) error {
+	want := cgroupConfig(r.ID, nil).Path
+	paths := map[string]string{}
+	for ctrl, p := range r.Paths {
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if !filepath.IsAbs(p) || filepath.Clean(p) != p || filepath.Base(p) != want || !onCgroupFS(filepath.Dir(p)) {
+			return fmt.Errorf("removing stale sandbox cgroup: refusing recorded path %q, which is not a cgroup of %s", p, r.ID)
+		}
+		paths[ctrl] = p
+	}
+	var err error
+	for i := 0; i < 100; i++ {
+		for _, p := range paths {
+			procs, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+			for _, f := range strings.Fields(string(procs)) {
+				if pid, perr := strconv.Atoi(f); perr == nil && pid > 0 {
+					_ = unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+		}
+		// RemovePaths drops what it removed (or found missing) from paths.
+		if err = cgroups.RemovePaths(paths); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("removing stale sandbox cgroup: %w", err)
+}
+
+// onCgroupFS says whether dir is on a cgroup (v1 or v2) filesystem.
+func onCgroupFS(dir string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
 // removeStateDir unmounts whatever is still mounted below dir, deepest
 // first, and removes it; it refuses to remove a directory that still has a
 // mount below it, since that would delete files through the mount.
-// removeCgroup removes the cgroup Run would have made for id, killing what
-// still runs in it. The path is relative to this process's own cgroup, as
-// in Run, so it finds the cgroups of kiln processes started the same way.
-func removeCgroup(id string) error {
-	m, err := manager.New(cgroupConfig(id, &cgroups.Resources{}))
-	if err != nil {
-		return fmt.Errorf("removing stale sandbox cgroup: %w", err)
-	}
-	if !m.Exists() {
-		return nil
-	}
-	pids, _ := m.GetAllPids()
-	for _, pid := range pids {
-		_ = unix.Kill(pid, unix.SIGKILL)
-	}
-	var derr error
-	for i := 0; i < 100; i++ {
-		if derr = m.Destroy(); derr == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("removing stale sandbox cgroup: %w", derr)
-}
-
 func removeStateDir(dir string) error {
 	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {

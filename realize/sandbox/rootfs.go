@@ -86,6 +86,10 @@ func writeSkeleton(dir string, spec Spec) error {
 		}
 	}
 	for _, m := range spec.Mounts {
+		// Cleaned as an absolute path, a Dest's ".." stops at "/": joined
+		// raw to dir, "/../../x" would reach out of the skeleton into the
+		// host (and truncate a host file to make a file's mount point).
+		dest := filepath.Clean(m.Dest)
 		isFile := false
 		if m.Type == "bind" {
 			fi, err := os.Stat(m.Source)
@@ -95,9 +99,9 @@ func writeSkeleton(dir string, spec Spec) error {
 			isFile = !fi.IsDir()
 		}
 		if isFile {
-			files = append(files, m.Dest)
+			files = append(files, dest)
 		} else {
-			dirs = append(dirs, m.Dest)
+			dirs = append(dirs, dest)
 		}
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {

@@ -113,7 +113,8 @@ type Result struct {
 // the time limit is hit; a command that exits non-zero is a Result with
 // that ExitCode and a nil error. Whatever happens, when Run returns the
 // container is gone, its mounts are undone, its cgroup and StateDir are
-// removed.
+// removed; only if the kernel refuses to remove the cgroup does Run say so
+// and keep StateDir, which records the cgroup for Cleanup.
 func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	if err := Check(); err != nil {
 		return res, err
@@ -131,11 +132,21 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 		os.RemoveAll(spec.StateDir)
 		return res, err
 	}
+	// Set when the container's cgroups could not be removed: StateDir
+	// then stays, with its record of them, for Cleanup once this process
+	// has exited.
+	keepState := false
 	defer func() {
+		if keepState {
+			return
+		}
 		if cerr := removeStateDir(spec.StateDir); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()
+	if err := recordCgroups(spec.StateDir, spec.ID); err != nil {
+		return res, err
+	}
 
 	rootfs, err := mountRoot(spec)
 	if err != nil {
@@ -163,8 +174,11 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 		return res, fmt.Errorf("creating sandbox container %s: %w", spec.ID, err)
 	}
 	defer func() {
-		if derr := container.Destroy(); derr != nil && err == nil {
-			err = fmt.Errorf("removing sandbox container %s: %w", spec.ID, derr)
+		if derr := container.Destroy(); derr != nil {
+			keepState = true
+			if err == nil {
+				err = fmt.Errorf("removing sandbox container %s (kiln removes it when it next runs a step): %w", spec.ID, derr)
+			}
 		}
 	}()
 

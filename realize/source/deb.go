@@ -124,6 +124,11 @@ func fetchDeb(ctx context.Context, client *http.Client, mirror string, p DebPack
 	cr := &countingHash{r: io.LimitReader(resp.Body, p.Size+1), h: h}
 	err = cache.Add(cr, p.SHA256)
 	got := hex.EncodeToString(h.Sum(nil))
+	if cr.err != nil && cr.err != io.EOF {
+		// A transfer cut short is not the repository serving other bytes:
+		// retrying may do, changing the lock would not.
+		return fmt.Errorf("downloading package %s %s from %s: %w; nothing was kept, try again", p.Name, p.Version, mirror, cr.err)
+	}
 	if got != p.SHA256 || cr.n != p.Size {
 		// cache.Add checked the hash too and kept nothing.
 		return &MismatchError{Package: p.Name, Version: p.Version, Filename: p.Filename, Want: p.SHA256, Got: got}
@@ -134,16 +139,22 @@ func fetchDeb(ctx context.Context, client *http.Client, mirror string, p DebPack
 	return nil
 }
 
+// countingHash hashes and counts what is read through it, and keeps the
+// first read error, so that a broken transfer is told from a mismatch.
 type countingHash struct {
-	r io.Reader
-	h hash.Hash
-	n int64
+	r   io.Reader
+	h   hash.Hash
+	n   int64
+	err error
 }
 
 func (c *countingHash) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	c.h.Write(b[:n])
 	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -104,6 +105,25 @@ func TestDebFetchAndAssemble(t *testing.T) {
 		}
 		if len(cache.m) != 0 {
 			t.Fatal("a mismatching download was kept")
+		}
+	})
+	t.Run("cut short", func(t *testing.T) {
+		// The server promises the whole file and hangs up halfway: that is
+		// a failed download to retry, not a mismatch that asks for a new
+		// lock.
+		cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", fmt.Sprint(len(deb)))
+			w.Write(deb[:len(deb)/2])
+		}))
+		defer cut.Close()
+		cache := &memDebCache{m: map[string][]byte{}}
+		err := FetchDebs(ctx, cut.Client(), cut.URL+"/debian", []DebPackage{pkg}, cache, 2)
+		var me *MismatchError
+		if err == nil || errors.As(err, &me) || !strings.Contains(err.Error(), "try again") {
+			t.Fatalf("got %v, want a download error that is not a mismatch", err)
+		}
+		if len(cache.m) != 0 {
+			t.Fatal("a partial download was kept")
 		}
 	})
 	t.Run("gone", func(t *testing.T) {

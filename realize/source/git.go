@@ -220,9 +220,10 @@ func (g *gitRunner) run(ctx context.Context, args ...string) (string, error) {
 	cmd.Env = g.env()
 	cmd.Dir = g.home
 	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
+	stderr := &tailBuffer{max: 16 << 10}
 	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	cmd.Stderr = stderr
 	name := "git"
 	for _, a := range args {
 		if !strings.HasPrefix(a, "-") {
@@ -255,3 +256,25 @@ func (g *gitRunner) run(ctx context.Context, args ...string) (string, error) {
 	}
 	return stdout.String(), nil
 }
+
+// tailBuffer keeps the last max bytes written to it: git relays what the
+// server says ("remote: ...") to stderr, and a hostile server could say
+// without end, while only git's last lines go into an error.
+type tailBuffer struct {
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) > t.max {
+		p = p[len(p)-t.max:]
+	}
+	if drop := len(t.buf) + len(p) - t.max; drop > 0 {
+		t.buf = t.buf[:copy(t.buf, t.buf[drop:])]
+	}
+	t.buf = append(t.buf, p...)
+	return n, nil
+}
+
+func (t *tailBuffer) String() string { return string(t.buf) }

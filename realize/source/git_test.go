@@ -212,3 +212,15 @@ func TestFetchGitCanceled(t *testing.T) {
 	}
 	srcAssertEmptyDir(t, dest)
 }
+
+func TestTailBufferKeepsTheEnd(t *testing.T) {
+	tb := &tailBuffer{max: 8}
+	for _, w := range []string{"abc", "defghij", "0123456789AB", "xy"} {
+		if n, err := tb.Write([]byte(w)); n != len(w) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", w, n, err)
+		}
+	}
+	if got := tb.String(); got != "6789ABxy" {
+		t.Errorf("kept %q, want the last 8 bytes %q", got, "6789ABxy")
+	}
+}

@@ -446,7 +446,7 @@ func tarOf(t testing.TB, hdrs ...*tar.Header) []byte {
 			body = []byte("data")
 			h.Size = int64(len(body))
 		}
-		if h.Mode == 0 {
+		if h.Mode == 0 && h.Typeflag != tar.TypeXGlobalHeader {
 			h.Mode = 0o644
 		}
 		if err := tw.WriteHeader(h); err != nil {
@@ -532,6 +532,8 @@ func TestUnpackAccepts(t *testing.T) {
 	testutil.RequireRoot(t)
 	dst := t.TempDir()
 	data := tarOf(t,
+		// A PAX global header (git archive writes one) is no entry.
+		&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "pax_global_header", PAXRecords: map[string]string{"comment": "0123abcd"}},
 		reg("/abs/file"),               // leading slash: rooted at dir
 		reg("./dot/file"),              // "./" prefix
 		sym("abs-link", "/etc/passwd"), // absolute targets are just stored
@@ -564,6 +566,22 @@ func TestUnpackAccepts(t *testing.T) {
 	}
 	if _, err := os.Lstat("/etc/passwd"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "pax_global_header")); err == nil {
+		t.Error("the PAX global header was unpacked as a file")
+	}
+}
+
+// A name that is exactly the whiteout prefix cannot be written as a tar
+// (WriteTar refuses it), so Normalize refuses it too rather than letting
+// the layer fail later at hashing.
+func TestNormalizeRejectsBareWhiteoutPrefix(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, WhiteoutPrefix), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Normalize(dir, epoch); err == nil || !strings.Contains(err.Error(), "reserve") {
+		t.Fatalf("Normalize = %v, want an error about the reserved prefix", err)
 	}
 }
 

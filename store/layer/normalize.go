@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,7 +68,7 @@ func normalizeEntry(root, rel string, epoch int64) error {
 			return fmt.Errorf("normalizing layer: %w", err)
 		}
 		for _, e := range ents {
-			if len(e.Name()) > len(WhiteoutPrefix) && e.Name()[:len(WhiteoutPrefix)] == WhiteoutPrefix {
+			if strings.HasPrefix(e.Name(), WhiteoutPrefix) {
 				return fmt.Errorf("normalizing layer: %s: OCI layers reserve the %s prefix for whiteouts, so this name cannot be stored; rename it", filepath.Join(rel, e.Name()), WhiteoutPrefix)
 			}
 			if err := normalizeEntry(root, filepath.Join(rel, e.Name()), epoch); err != nil {

@@ -148,6 +148,11 @@ func clearEntry(pfd int, base string, keepDir bool) (existingDir bool, err error
 }
 
 func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		// PAX global records (git archive writes its commit there) describe
+		// the archive, not an entry; archive/tar hands them to us as one.
+		return nil
+	}
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return err
