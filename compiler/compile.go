@@ -606,6 +606,18 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		ex.Root = 0
 		d.Inputs = []digest.Digest{r.state}
 	}
+	for _, n := range s.ImpureEnv {
+		if _, ok := env[n]; ok {
+			return diag(s.Range, "Variable both pure and impure", fmt.Sprintf("%s is set by env and also listed in impure_env: keep one (env hashes its value, impure_env takes it from kiln's environment at build time).", n))
+		}
+	}
+	if len(s.ImpureEnv) > 0 {
+		if !s.FixedOutput {
+			return diag(s.Range, "impure_env needs a fixed output", "Only a run step with fixed_output = true may take variables from kiln's environment: its output is pinned by hash, so their values cannot change it unnoticed.")
+		}
+		ex.ImpureEnv = append([]string(nil), s.ImpureEnv...)
+		sort.Strings(ex.ImpureEnv)
+	}
 	if s.FixedOutput {
 		d.LockAddress = lockAddr
 		if c.opts.Pins != nil && !c.opts.LearnFixedOutputs {

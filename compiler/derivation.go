@@ -111,6 +111,11 @@ type ExecOp struct {
 	// OutputHash pins the output of a fixed-output derivation (the only kind
 	// allowed network access), as "sha256:<hex>" of the produced layer.
 	OutputHash string `json:"output_hash,omitempty"`
+	// ImpureEnv names variables, sorted, whose values the realizer copies
+	// from its own environment into a fixed-output step (proxies,
+	// mirrors). Only the names are hashed: the values may differ between
+	// machines, and the pinned OutputHash checks they change nothing.
+	ImpureEnv []string `json:"impure_env,omitempty"`
 }
 
 // Mount is a non-root mount of an exec step.
@@ -223,6 +228,9 @@ func (d *Derivation) checkStrings() error {
 		}
 		for _, v := range e.Env {
 			add(bad("environment entry", v))
+		}
+		for _, v := range e.ImpureEnv {
+			add(bad("impure environment name", v))
 		}
 		add(bad("working directory", e.Cwd))
 		add(bad("user", e.User))

@@ -91,6 +91,10 @@ func appendExec(b []byte, e *ExecOp) []byte {
 	b = appendStrings(b, e.Env)
 	b = append(b, `,"hostname":`...)
 	b = appendString(b, e.Hostname)
+	if len(e.ImpureEnv) > 0 {
+		b = append(b, `,"impure_env":`...)
+		b = appendStrings(b, e.ImpureEnv)
+	}
 	if len(e.Mounts) > 0 {
 		b = append(b, `,"mounts":[`...)
 		for i, m := range e.Mounts {

@@ -144,6 +144,11 @@ type Step struct {
 	// OutputHash makes a run step fixed-output (network allowed), pinned
 	// in the lockfile by its address.
 	FixedOutput bool
+	// ImpureEnv names environment variables of kiln's own process passed
+	// to a fixed-output step at build time (proxies, mirrors), like Nix's
+	// impureEnvVars: the names are hashed, the values are not, since the
+	// pinned output hash already says what the step must produce.
+	ImpureEnv []string
 
 	// copy: From is the state to copy out of (scratch From means the
 	// stage's own previous state is not used: copy needs a From). Src are

@@ -28,7 +28,7 @@ var stepSchemas = map[string]*hcl.BodySchema{
 	"run": {
 		Attributes: []hcl.AttributeSchema{
 			{Name: "command"}, {Name: "shell"}, {Name: "env"}, {Name: "workdir"}, {Name: "user"},
-			{Name: "network"}, {Name: "fixed_output"}, {Name: "memory"}, {Name: "pids"}, {Name: "timeout"},
+			{Name: "network"}, {Name: "fixed_output"}, {Name: "impure_env"}, {Name: "memory"}, {Name: "pids"}, {Name: "timeout"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "mount", LabelNames: []string{"type"}}},
 	},
@@ -144,6 +144,7 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 			e.errorf(a.rng("network"), "Host network needs a fixed output",
 				"network = \"host\" is allowed only on a run step with fixed_output = true, whose output is pinned by hash in build.lock.hcl; add fixed_output = true (then run kiln lock) or remove the network setting.")
 		}
+		s.ImpureEnv = e.impureEnv(a, s.FixedOutput)
 		s.Limits = a.limits()
 		for _, mb := range c.Blocks {
 			if m := e.decodeMount(mb); m != nil {
@@ -189,6 +190,41 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 		s.User = e.user(a, "name")
 	}
 	return s
+}
+
+// fixedEnv are the variables kiln sets in every sandbox; letting the
+// host's values in would make the step's environment differ by machine.
+var fixedEnv = map[string]bool{"PATH": true, "HOME": true, "TZ": true, "LANG": true, "SOURCE_DATE_EPOCH": true}
+
+// impureEnv reads a run step's impure_env: names only, sorted and
+// distinct, allowed on fixed-output steps alone.
+func (e *evaluator) impureEnv(a attrs, fixedOutput bool) []string {
+	if !a.has("impure_env") {
+		return nil
+	}
+	names := a.strs("impure_env")
+	if !fixedOutput {
+		e.errorf(a.rng("impure_env"), "impure_env needs a fixed output",
+			"impure_env passes variables of kiln's own environment into the step without hashing their values, which is safe only when the output is pinned by hash: add fixed_output = true (then run kiln lock) or remove impure_env.")
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range names {
+		switch {
+		case !validEnvName(n):
+			e.errorf(a.rng("impure_env"), "Invalid environment variable name",
+				"%q cannot be an environment variable name: use letters, digits and underscores, not starting with a digit.", n)
+		case fixedEnv[n]:
+			e.errorf(a.rng("impure_env"), "Variable set by kiln",
+				"%s is part of the fixed sandbox environment and cannot come from the host; set it with env if the step needs another value.", n)
+		case !seen[n]:
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (e *evaluator) nonEmpty(a attrs, name string) string {

@@ -65,6 +65,18 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		root = inputs[ex.Root]
 	}
 	env := append([]string(nil), ex.Env...)
+	if ex.OutputHash != "" || d.LockAddress != "" {
+		// impure_env: only the names are in the digest; the values come
+		// from kiln's own environment now (a proxy, a mirror), as with
+		// Nix's impureEnvVars. The pinned output hash, checked below,
+		// keeps them from changing the result. An unset variable stays
+		// unset, so the step can fall back to its own default.
+		for _, n := range ex.ImpureEnv {
+			if v, ok := os.LookupEnv(n); ok {
+				env = append(env, n+"="+v)
+			}
+		}
+	}
 	var mounts []sandbox.Mount
 	var unlock []func()
 	defer func() {
@@ -206,7 +218,11 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 			return fail(fmt.Errorf("fixed-output step produced no files"))
 		}
 		if got := layers[0]; string(got) != ex.OutputHash {
-			return fail(fmt.Errorf("fixed output mismatch: build.lock.hcl pins %s but the step produced %s; if the change is intended, run 'kiln lock --update %s'", ex.OutputHash, got, d.Name))
+			addr := d.LockAddress
+			if addr == "" {
+				addr = d.Name
+			}
+			return fail(fmt.Errorf("fixed output mismatch: build.lock.hcl pins %s but the step produced %s; if the change is intended, run 'kiln lock --update %s'", ex.OutputHash, got, addr))
 		}
 	}
 	return store.Output{Layers: append(append([]digest.Digest(nil), root.Layers...), layers...)}, nil

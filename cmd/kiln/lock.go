@@ -95,8 +95,8 @@ func lockUpdate(ctx context.Context, g *globals, p *project, update bool, only [
 				fmt.Fprintf(os.Stderr, "resolving %s\n", addr)
 			}
 		},
-		BuildFixedOutput: func(ctx context.Context, address string) (string, error) {
-			return learnFixedOutput(ctx, g, p, address)
+		BuildFixedOutput: func(ctx context.Context, address string, pins *lockfile.Lock) (string, error) {
+			return learnFixedOutput(ctx, g, p, address, pins)
 		},
 		Resolvers: map[string]resolve.Resolver{"deb": resolve.DebResolver(resolve.DebOptions{CacheDir: debCacheDir()})},
 	}
@@ -129,8 +129,9 @@ func lockUpdate(ctx context.Context, g *globals, p *project, update bool, only [
 }
 
 // learnFixedOutput builds a fixed-output step once, with network, and
-// returns the hash of what it produced: the value the lock pins.
-func learnFixedOutput(ctx context.Context, g *globals, p *project, address string) (string, error) {
+// returns the hash of what it produced: the value the lock pins. pins are
+// the inputs resolved so far in this kiln lock (the step builds on them).
+func learnFixedOutput(ctx context.Context, g *globals, p *project, address string, pins *lockfile.Lock) (string, error) {
 	stage, _, ok := strings.Cut(strings.TrimPrefix(address, "stage."), ".run[")
 	if !ok {
 		return "", fmt.Errorf("%s is not a run step address", address)
@@ -141,7 +142,7 @@ func learnFixedOutput(ctx context.Context, g *globals, p *project, address strin
 	}
 	defer st.Close()
 	graph, diags := compiler.Compile(p.cfg, []string{"stage." + stage}, compiler.Options{
-		Pins:              p.lock,
+		Pins:              pins,
 		SourceDateEpoch:   p.epoch,
 		LearnFixedOutputs: true,
 		LocalHash:         localHasher(st),

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -435,7 +436,7 @@ func TestFixedOutput(t *testing.T) {
 		t.Fatalf("without a builder: %v", changeLines(changes))
 	}
 	builds := 0
-	build := func(ctx context.Context, addr string) (string, error) {
+	build := func(ctx context.Context, addr string, _ *lockfile.Lock) (string, error) {
 		builds++
 		if addr != "stage.deps.run[1]" {
 			t.Errorf("built %s", addr)
@@ -458,5 +459,51 @@ func TestFixedOutput(t *testing.T) {
 	}
 	if _, _, err = Update(context.Background(), cfg, l, UpdateOptions{BuildFixedOutput: build}); err != nil || builds != 2 {
 		t.Fatalf("a changed step was not rebuilt (%d builds, %v)", builds, err)
+	}
+}
+
+// TestFixedOutputAfterSources: fixed-output steps build on sources (a
+// deb toolchain, a downloaded file), so kiln lock builds them only once
+// every source is resolved, with those pins, and one at a time (they
+// share a store and may build on each other).
+func TestFixedOutputAfterSources(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "tool")
+	}))
+	defer srv.Close()
+	fetch := func(name string) *lang.Stage {
+		return &lang.Stage{Name: name, Steps: []*lang.Step{{Kind: "run", Args: []string{"fetch"}, Network: "host", FixedOutput: true}}}
+	}
+	cfg := &lang.Config{
+		Sources: []*lang.Source{{Type: "http", Name: "tool", URL: srv.URL + "/tool"}},
+		Stages:  []*lang.Stage{fetch("a"), fetch("b")},
+	}
+	var running, most, builds int
+	var mu sync.Mutex
+	build := func(ctx context.Context, addr string, pins *lockfile.Lock) (string, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		builds++
+		n := builds
+		mu.Unlock()
+		defer func() { mu.Lock(); running--; mu.Unlock() }()
+		if pins == nil || pins.Entries["source.http.tool"] == nil {
+			t.Errorf("%s was built without the pin of source.http.tool", addr)
+		}
+		if addr == "stage.b.run[0]" && pins.Entries["stage.a.run[0]"] == nil {
+			t.Errorf("stage.b.run[0] was built without the pin learnt for stage.a.run[0] in the same run")
+		}
+		return fmt.Sprintf("sha256:%064x", n), nil
+	}
+	l, _, err := Update(context.Background(), cfg, nil, UpdateOptions{BuildFixedOutput: build, Jobs: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if most != 1 || builds != 2 {
+		t.Errorf("%d builds, at most %d at once; want 2, one at a time", builds, most)
+	}
+	if _, ok := l.FixedOutput("stage.b.run[0]"); !ok || l.Entries["source.http.tool"] == nil {
+		t.Errorf("lock misses entries: %v", l.Entries)
 	}
 }

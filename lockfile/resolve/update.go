@@ -43,9 +43,12 @@ type UpdateOptions struct {
 	// moves through the States above.
 	Progress func(addr, state string)
 	// BuildFixedOutput builds a fixed-output run step to learn its output
-	// hash ("sha256:<hex>"). When nil, such steps are left out of the lock
-	// and reported as Missing changes.
-	BuildFixedOutput func(ctx context.Context, address string) (hash string, err error)
+	// hash ("sha256:<hex>"). pins holds every other input as resolved so
+	// far: fixed-output steps are built after all sources are resolved
+	// (they usually build on them), one at a time (they share a store and
+	// may build on each other). When nil, such steps are left out of the
+	// lock and reported as Missing changes.
+	BuildFixedOutput func(ctx context.Context, address string, pins *lockfile.Lock) (hash string, err error)
 	// Transport is used for registries and http downloads; nil means
 	// http.DefaultTransport.
 	Transport http.RoundTripper
@@ -123,6 +126,7 @@ func Update(ctx context.Context, cfg *lang.Config, old *lockfile.Lock, opts Upda
 	next := lockfile.New()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
+	var runs []*lockfile.Input
 	for _, in := range inputs {
 		e := old.Entries[in.Address]
 		if e != nil && in.Matches(e) && !opts.All && !only[in.Address] {
@@ -133,6 +137,10 @@ func Update(ctx context.Context, cfg *lang.Config, old *lockfile.Lock, opts Upda
 		if in.Type == lockfile.TypeRun && opts.BuildFixedOutput == nil {
 			missing = append(missing, lockfile.Change{Address: in.Address, Kind: lockfile.Missing, Input: in})
 			progress(in.Address, StateUnresolved)
+			continue
+		}
+		if in.Type == lockfile.TypeRun {
+			runs = append(runs, in)
 			continue
 		}
 		g.Go(func() error {
@@ -152,6 +160,27 @@ func Update(ctx context.Context, cfg *lang.Config, old *lockfile.Lock, opts Upda
 		})
 	}
 	g.Wait()
+	if len(failed) == 0 && len(runs) > 0 && ctx.Err() == nil {
+		pins := lockfile.New()
+		for a, e := range next.Entries {
+			pins.Entries[a] = e
+		}
+		for a, e := range resolved {
+			pins.Entries[a] = e
+		}
+		for _, in := range runs {
+			progress(in.Address, StateResolving)
+			ne, err := resolveRun(ctx, in, opts, pins)
+			if err != nil {
+				failed = append(failed, &InputError{Address: in.Address, Range: declRange(in), Err: err})
+				progress(in.Address, StateFailed)
+				continue
+			}
+			resolved[in.Address] = ne
+			pins.Entries[in.Address] = ne
+			progress(in.Address, StateResolved)
+		}
+	}
 	if len(failed) > 0 {
 		sort.Slice(failed, func(i, j int) bool {
 			return failed[i].(*InputError).Address < failed[j].(*InputError).Address
@@ -182,17 +211,21 @@ func resolveOne(ctx context.Context, cfg *lang.Config, in *lockfile.Input, opts 
 		return resolveGit(ctx, in, tmp)
 	case lockfile.TypeOCILayout:
 		return resolveOCILayout(in, cfg.Dir)
-	case lockfile.TypeRun:
-		h, err := opts.BuildFixedOutput(ctx, in.Address)
-		if err != nil {
-			return nil, fmt.Errorf("building the fixed-output step: %w", err)
-		}
-		if !strings.HasPrefix(h, "sha256:") || len(h) != len("sha256:")+64 {
-			return nil, fmt.Errorf("building the fixed-output step gave %q, not a sha256 digest", h)
-		}
-		return &lockfile.Entry{Address: in.Address, Type: lockfile.TypeRun, Step: lockfile.StepDigest(in.Stage, in.Step), OutputHash: h}, nil
 	}
 	return nil, fmt.Errorf("no resolver for %s sources", in.Type)
+}
+
+// resolveRun builds a fixed-output step, with pins for everything it
+// builds on, to learn its output hash.
+func resolveRun(ctx context.Context, in *lockfile.Input, opts UpdateOptions, pins *lockfile.Lock) (*lockfile.Entry, error) {
+	h, err := opts.BuildFixedOutput(ctx, in.Address, pins)
+	if err != nil {
+		return nil, fmt.Errorf("building the fixed-output step: %w", err)
+	}
+	if !strings.HasPrefix(h, "sha256:") || len(h) != len("sha256:")+64 {
+		return nil, fmt.Errorf("building the fixed-output step gave %q, not a sha256 digest", h)
+	}
+	return &lockfile.Entry{Address: in.Address, Type: lockfile.TypeRun, Step: lockfile.StepDigest(in.Stage, in.Step), OutputHash: h}, nil
 }
 
 func declRange(in *lockfile.Input) string {

@@ -145,8 +145,12 @@ func nofileLimit() configs.Rlimit {
 }
 
 // networkFiles are bind-mounted from the host into steps that share its
-// network, so that name resolution works as on the host.
-var networkFiles = []string{"/etc/resolv.conf", "/etc/hosts"}
+// network (fixed-output steps), so that name resolution works as on the
+// host, and TLS trusts what the host trusts: a network behind an
+// intercepting proxy has its own CA, which no pinned package carries. As
+// with Nix's ssl-cert-file, this is safe because such a step's output is
+// checked against its pinned hash.
+var networkFiles = []string{"/etc/resolv.conf", "/etc/hosts", "/etc/ssl/certs/ca-certificates.crt"}
 
 func libcontainerMount(m Mount) (*configs.Mount, error) {
 	dest := filepath.Clean(m.Dest)

@@ -274,6 +274,26 @@ func TestHostNetwork(t *testing.T) {
 	}
 }
 
+// TestHostNetworkTrustsHostCAs: a step on the host's network (a
+// fixed-output step) sees the host's CA bundle, so TLS works behind an
+// intercepting proxy whose CA only the host has; other steps do not.
+func TestHostNetworkTrustsHostCAs(t *testing.T) {
+	const bundle = "/etc/ssl/certs/ca-certificates.crt"
+	want, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Skipf("the host has no %s: %v", bundle, err)
+	}
+	spec, stdout, stderr := newSpec(t, "sh", "-c", "cat "+bundle)
+	spec.Network = true
+	if res := run(t, spec); res.ExitCode != 0 || stdout.String() != string(want) {
+		t.Fatalf("exit %d, %d bytes, stderr %s; want the host's %d-byte bundle", res.ExitCode, stdout.Len(), stderr, len(want))
+	}
+	spec, _, _ = newSpec(t, "test", "-e", bundle)
+	if res := run(t, spec); res.ExitCode == 0 {
+		t.Errorf("a step without network sees %s", bundle)
+	}
+}
+
 func TestEnvironmentIsExactlySpecs(t *testing.T) {
 	spec, stdout, stderr := newSpec(t, "env")
 	if res := run(t, spec); res.ExitCode != 0 {
@@ -360,7 +380,12 @@ func cgroupDirs(t *testing.T, id string) []string {
 		ctrl := strings.TrimPrefix(parts[1], "name=")
 		base := filepath.Join("/sys/fs/cgroup", ctrl)
 		if ctrl == "" {
+			// cgroup v2: the whole of /sys/fs/cgroup, or in hybrid mode
+			// the part mounted at unified.
 			base = "/sys/fs/cgroup"
+			if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
+				base = "/sys/fs/cgroup/unified"
+			}
 		}
 		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
 			continue // not mounted
