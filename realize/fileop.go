@@ -128,14 +128,15 @@ type fileApplier struct {
 	upper, base string
 }
 
-// lstat looks p up in the upper first, then the base view. A whiteout in a
-// single-layer view (a character device 0/0) reads as absent.
+// lstat looks p up in the upper first, then the base view. A whiteout (a
+// character device 0/0: one left by rm in the upper, or one in a
+// single-layer view) reads as absent, and one in the upper hides the base.
 func (f *fileApplier) lstat(p string) (fs.FileInfo, bool, error) {
 	for _, root := range []string{f.upper, f.base} {
-		fi, err := os.Lstat(filepath.Join(root, p))
+		fi, err := lstatIn(root, p)
 		if err == nil {
 			if isWhiteout(fi) {
-				return nil, false, nil
+				return nil, false, fs.ErrNotExist
 			}
 			return fi, root == f.upper, nil
 		}
@@ -144,6 +145,31 @@ func (f *fileApplier) lstat(p string) (fs.FileInfo, bool, error) {
 		}
 	}
 	return nil, false, fs.ErrNotExist
+}
+
+// lstatIn is os.Lstat of root/p that never resolves a symlink: an ancestor
+// of p that is not a directory (a symlink, which may point anywhere on the
+// host) makes p absent (ENOTDIR), so nothing outside root is ever looked at.
+func lstatIn(root, p string) (fs.FileInfo, error) {
+	cur := root
+	parts := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
+	for i, part := range parts {
+		if part == "" {
+			break
+		}
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return nil, err
+		}
+		if i < len(parts)-1 && !fi.IsDir() {
+			return nil, &fs.PathError{Op: "lstat", Path: cur, Err: syscall.ENOTDIR}
+		}
+		if i == len(parts)-1 {
+			return fi, nil
+		}
+	}
+	return os.Lstat(root)
 }
 
 func isWhiteout(fi fs.FileInfo) bool {
@@ -270,7 +296,7 @@ func (f *fileApplier) apply(a compiler.FileAction) error {
 				return err
 			}
 		}
-		if _, err := os.Lstat(filepath.Join(f.base, p)); err == nil {
+		if _, err := lstatIn(f.base, p); err == nil {
 			if err := f.ensureParents(p, true); err != nil {
 				return err
 			}
@@ -397,6 +423,14 @@ func (f *fileApplier) copyTree(srcDir, dest string, a compiler.FileAction) error
 		target := path.Join(dest, filepath.ToSlash(rel))
 		if fi.IsDir() {
 			up := filepath.Join(f.upper, target)
+			// An earlier copy may have left a symlink or a file here: the
+			// directory replaces it. Writing through a symlink would write
+			// wherever it points on the host.
+			if old, err := os.Lstat(up); err == nil && !old.IsDir() {
+				if err := os.Remove(up); err != nil {
+					return err
+				}
+			}
 			if err := os.Mkdir(up, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 				return err
 			}

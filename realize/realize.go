@@ -31,6 +31,7 @@ const (
 	EventDone    EventKind = "done"    // built and recorded
 	EventFailed  EventKind = "failed"  // failed; Err says why
 	EventSkipped EventKind = "skipped" // not run because an input failed
+	EventStopped EventKind = "stopped" // started, then stopped because the build stopped (a failure elsewhere, an interrupt)
 )
 
 // Event is one progress report. Events arrive from many goroutines; the
@@ -289,7 +290,7 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 				return
 			}
 			n.out, n.err = r.realizeOne(ctx, n.dg, n.drv, inputs)
-			if n.err != nil {
+			if n.err != nil && !errors.Is(n.err, errStopped) {
 				mu.Lock()
 				errs = append(errs, n.err)
 				mu.Unlock()
@@ -322,20 +323,43 @@ func hasUnresolvedInput(g *compiler.Graph, n *compiler.Derivation) bool {
 	return false
 }
 
+// errStopped marks a step that was stopped because the build stopped: the
+// failure that stopped it is reported, the step itself is not.
+var errStopped = errors.New("stopped")
+
 // realizeOne builds one derivation whose inputs are realized, consulting the
-// resolved key first (early cutoff).
+// resolved key first (early cutoff). Every error is a *BuildError naming
+// the step and reported as EventFailed, except a step stopped because ctx
+// was cancelled: that reports EventStopped and returns an error matching
+// errStopped and the cancellation's cause.
 func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
 	ev := Event{Digest: dg, Name: d.Name, Description: d.Description}
+	start := time.Now()
+	fail := func(err error) (store.Output, error) {
+		ev.Duration = time.Since(start)
+		if cause := context.Cause(ctx); ctx.Err() != nil && (errors.Is(err, cause) || errors.Is(err, context.Canceled)) {
+			ev.Kind = EventStopped
+			r.opts.Events(ev)
+			return store.Output{}, fmt.Errorf("%w: %w", errStopped, cause)
+		}
+		var be *BuildError
+		if !errors.As(err, &be) {
+			err = &BuildError{Digest: dg, Name: d.Name, Err: err}
+		}
+		ev.Kind, ev.Err = EventFailed, err
+		r.opts.Events(ev)
+		return store.Output{}, err
+	}
 	rk, err := resolvedKey(d, inputs)
 	if err != nil {
-		return store.Output{}, err
+		return fail(err)
 	}
 	if rk != "" && !r.opts.Rebuild[dg] {
 		if out, ok, err := r.st.Lookup(rk); err != nil {
-			return store.Output{}, err
+			return fail(err)
 		} else if ok {
 			if err := r.st.Record(dg, out); err != nil {
-				return store.Output{}, err
+				return fail(err)
 			}
 			ev.Kind = EventCutoff
 			r.opts.Events(ev)
@@ -344,7 +368,7 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 	}
 	ev.Kind = EventStart
 	r.opts.Events(ev)
-	start := time.Now()
+	start = time.Now()
 	var out store.Output
 	switch d.Kind {
 	case compiler.KindSource:
@@ -364,23 +388,17 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 	}
 	ev.Duration = time.Since(start)
 	if err != nil {
-		var be *BuildError
-		if !errors.As(err, &be) {
-			err = &BuildError{Digest: dg, Name: d.Name, Err: err}
-		}
-		ev.Kind, ev.Err = EventFailed, err
-		r.opts.Events(ev)
-		return store.Output{}, err
+		return fail(err)
 	}
 	out.Built = time.Now().UTC()
 	out.DurationMS = ev.Duration.Milliseconds()
 	if !r.opts.Rebuild[dg] {
 		if err := r.st.Record(dg, out); err != nil {
-			return store.Output{}, err
+			return fail(err)
 		}
 		if rk != "" {
 			if err := r.st.Record(rk, out); err != nil {
-				return store.Output{}, err
+				return fail(err)
 			}
 		}
 	}

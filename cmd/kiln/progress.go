@@ -6,11 +6,12 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/term"
 
 	"github.com/kiln-build/kiln/realize"
 )
@@ -26,6 +27,7 @@ type progress struct {
 	cached  int
 	done    int
 	failed  int
+	halted  int // steps stopped by a failure elsewhere or an interrupt
 	running map[digest.Digest]*runningStep
 	drawn   int // lines of the live view currently on screen
 	stop    chan struct{}
@@ -85,7 +87,11 @@ func (p *progress) Close() {
 	if p.mode == "json" || p.mode == "quiet" {
 		return
 	}
-	fmt.Fprintf(p.w, "%d derivations: %d cached, %d built, %d failed in %s\n", p.total, p.cached, p.done, p.failed, time.Since(p.start).Round(time.Millisecond))
+	stopped := ""
+	if p.halted > 0 {
+		stopped = fmt.Sprintf(", %d stopped", p.halted)
+	}
+	fmt.Fprintf(p.w, "%d derivations: %d cached, %d built, %d failed%s in %s\n", p.total, p.cached, p.done, p.failed, stopped, time.Since(p.start).Round(time.Millisecond))
 }
 
 type jsonEvent struct {
@@ -111,6 +117,9 @@ func (p *progress) Event(e realize.Event) {
 	case realize.EventFailed:
 		p.failed++
 		delete(p.running, e.Digest)
+	case realize.EventStopped:
+		p.halted++
+		delete(p.running, e.Digest)
 	case realize.EventSkipped:
 		delete(p.running, e.Digest)
 	case realize.EventStart:
@@ -135,13 +144,17 @@ func (p *progress) Event(e realize.Event) {
 		p.plain(e)
 	case "tty":
 		p.clear()
+		width, _ := p.size()
 		switch e.Kind {
 		case realize.EventDone:
-			fmt.Fprintf(p.w, "\x1b[32m✓\x1b[0m %s %s \x1b[2m%s\x1b[0m\n", e.Name, e.Description, e.Duration.Round(time.Millisecond))
+			dur := e.Duration.Round(time.Millisecond).String()
+			fmt.Fprintf(p.w, "\x1b[32m✓\x1b[0m %s \x1b[2m%s\x1b[0m\n", fit(e.Name+" "+e.Description, width-3-len(dur)), dur)
 		case realize.EventCutoff:
-			fmt.Fprintf(p.w, "\x1b[36m=\x1b[0m %s \x1b[2munchanged inputs, reused\x1b[0m\n", e.Name)
+			fmt.Fprintf(p.w, "\x1b[36m=\x1b[0m %s \x1b[2munchanged inputs, reused\x1b[0m\n", fit(e.Name, width-28))
 		case realize.EventFailed:
-			fmt.Fprintf(p.w, "\x1b[31m✗\x1b[0m %s %s\n", e.Name, e.Description)
+			fmt.Fprintf(p.w, "\x1b[31m✗\x1b[0m %s\n", fit(e.Name+" "+e.Description, width-2))
+		case realize.EventStopped:
+			fmt.Fprintf(p.w, "\x1b[33m■\x1b[0m %s \x1b[2mstopped\x1b[0m\n", fit(e.Name, width-10))
 		}
 		p.redraw()
 	}
@@ -162,6 +175,8 @@ func (p *progress) plain(e realize.Event) {
 		fmt.Fprintf(p.w, "#%-6.1f %s %s: FAILED\n", el, short(e.Digest), e.Name)
 	case realize.EventSkipped:
 		fmt.Fprintf(p.w, "#%-6.1f %s %s: skipped, an input failed\n", el, short(e.Digest), e.Name)
+	case realize.EventStopped:
+		fmt.Fprintf(p.w, "#%-6.1f %s %s: stopped\n", el, short(e.Digest), e.Name)
 	}
 }
 
@@ -181,19 +196,102 @@ func (p *progress) redraw() {
 		rs = append(rs, r)
 	}
 	sort.Slice(rs, func(i, j int) bool { return rs[i].start.Before(rs[j].start) })
+	// clear moves up one row per line drawn: every line must fit on one
+	// row (no newline, no control character, no wrapping) and the view on
+	// the screen, or the rows counted and the rows drawn drift apart.
+	width, height := p.size()
 	var lines []string
-	lines = append(lines, fmt.Sprintf("\x1b[1m[%d/%d]\x1b[0m %d cached, %d built, %d running  %s", p.cached+p.done, p.total, p.cached, p.done, len(rs), time.Since(p.start).Round(100*time.Millisecond)))
-	for _, r := range rs {
-		lines = append(lines, fmt.Sprintf(" \x1b[33m●\x1b[0m %s %s \x1b[2m%s\x1b[0m", r.name, r.desc, time.Since(r.start).Round(100*time.Millisecond)))
+	head := fmt.Sprintf("[%d/%d] %d cached, %d built, %d running %s", p.cached+p.done, p.total, p.cached, p.done, len(rs), time.Since(p.start).Round(100*time.Millisecond))
+	lines = append(lines, "\x1b[1m"+fit(head, width)+"\x1b[0m")
+	for i, r := range rs {
+		step := []string{}
+		el := time.Since(r.start).Round(100 * time.Millisecond).String()
+		step = append(step, fmt.Sprintf(" \x1b[33m●\x1b[0m %s \x1b[2m%s\x1b[0m", fit(r.name+" "+r.desc, width-4-len(el)), el))
 		for _, l := range r.last {
-			if len(l) > 100 {
-				l = l[:100]
-			}
-			lines = append(lines, "   \x1b[2m"+strings.ReplaceAll(l, "\x1b", "")+"\x1b[0m")
+			step = append(step, "   \x1b[2m"+fit(l, width-3)+"\x1b[0m")
 		}
+		// Leave the last row free and, while steps remain after this one,
+		// a row for saying so.
+		room := max(height-1, 2) - len(lines)
+		if i < len(rs)-1 {
+			room--
+		}
+		if room < 1 {
+			lines = append(lines, " \x1b[2m"+fit(fmt.Sprintf("... and %d more running", len(rs)-i), width-1)+"\x1b[0m")
+			break
+		}
+		step = step[:min(len(step), room)]
+		lines = append(lines, step...)
 	}
 	for _, l := range lines {
 		fmt.Fprintln(p.w, l)
 	}
 	p.drawn = len(lines)
+}
+
+// size is the terminal's width and height, 80x24 when it cannot be asked.
+func (p *progress) size() (width, height int) {
+	width, height = 80, 24
+	if f, ok := p.w.(*os.File); ok {
+		if w, h, err := term.GetSize(int(f.Fd())); err == nil && w > 0 && h > 0 {
+			width, height = w, h
+		}
+	}
+	return width, height
+}
+
+// fit makes s one row of at most width columns: control characters (a
+// step's description may hold a multi-line script, a log line may hold
+// tabs, carriage returns or escape sequences) become spaces, runs of spaces
+// one, and what does not fit is cut with an ellipsis. Wide characters count
+// as two columns.
+func fit(s string, width int) string {
+	if width < 1 {
+		width = 1
+	}
+	var rs []rune
+	cols := 0
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			if len(rs) > 0 && rs[len(rs)-1] == ' ' {
+				continue
+			}
+			r = ' '
+		}
+		rs = append(rs, r)
+		cols += runeWidth(r)
+	}
+	if cols <= width {
+		return string(rs)
+	}
+	cols = 0
+	for i, r := range rs {
+		if cols+runeWidth(r) > width-1 {
+			return string(rs[:i]) + "…"
+		}
+		cols += runeWidth(r)
+	}
+	return string(rs)
+}
+
+func runeWidth(r rune) int {
+	if isWide(r) {
+		return 2
+	}
+	return 1
+}
+
+// isWide reports the East Asian wide and fullwidth ranges (CJK, Hangul,
+// fullwidth forms, emoji) that terminals draw two columns wide.
+func isWide(r rune) bool {
+	return r >= 0x1100 && (r <= 0x115f || r == 0x2329 || r == 0x232a ||
+		(r >= 0x2e80 && r <= 0xa4cf && r != 0x303f) ||
+		(r >= 0xac00 && r <= 0xd7a3) ||
+		(r >= 0xf900 && r <= 0xfaff) ||
+		(r >= 0xfe30 && r <= 0xfe4f) ||
+		(r >= 0xff00 && r <= 0xff60) ||
+		(r >= 0xffe0 && r <= 0xffe6) ||
+		(r >= 0x1f300 && r <= 0x1f64f) ||
+		(r >= 0x1f900 && r <= 0x1f9ff) ||
+		(r >= 0x20000 && r <= 0x3fffd))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -63,6 +64,9 @@ func newStoreCmd(g *globals) *cobra.Command {
 		Short: "List derivations, layers or blobs in the store",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains([]string{"derivations", "layers", "blobs"}, kind) {
+				return usageErrorf("--kind %q: want derivations, layers or blobs", kind)
+			}
 			st, err := openStore(g)
 			if err != nil {
 				return err

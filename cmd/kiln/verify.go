@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -165,6 +166,10 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 	if f.rounds < 1 {
 		return usageErrorf("--rounds %d: want at least 1", f.rounds)
 	}
+	// Ctrl-C must reach the deferred removal of the throw-away stores: by
+	// default Go would exit at once and leave them behind.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if slices.Contains(vary, "hostname") && os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "kiln verify: not root: the hostname is not varied (it needs a new UTS namespace)")
 		vary = slices.DeleteFunc(vary, func(s string) bool { return s == "hostname" })
@@ -275,6 +280,11 @@ func (v *verifier) rebuild(ctx context.Context, vary []string) ([]mismatch, *sto
 		args = append(args, t.Address)
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
+	// Stopped as a user would stop it, so that it stops its steps and
+	// leaves nothing mounted in the store about to be removed; killed only
+	// if it does not end.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = time.Minute
 	cmd.Dir = cwd
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
@@ -310,7 +320,7 @@ func (v *verifier) rebuild(ctx context.Context, vary []string) ([]mismatch, *sto
 	os.WriteFile(logPath, out.Bytes(), 0o644)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return nil, nil, errors.New("interrupted: the rebuild was stopped")
 		}
 		return nil, nil, fmt.Errorf("verify: the rebuild (%s) failed where the first build succeeded: %v\n%s", strings.Join(vary, ", "), err, tail(out.String(), 20))
 	}
