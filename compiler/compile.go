@@ -54,6 +54,14 @@ const (
 	SandboxHostname = "kiln"
 )
 
+// Summaries of the diagnostics about targets named on the command line, so
+// the CLI can tell a usage error from a problem in build.hcl.
+const (
+	SummaryUnknownTarget   = "Unknown target"
+	SummaryAmbiguousTarget = "Ambiguous target"
+	SummaryNoTarget        = "No target to build"
+)
+
 // DefaultPlatform is linux/<host architecture>.
 func DefaultPlatform() string { return "linux/" + runtime.GOARCH }
 
@@ -175,7 +183,7 @@ func (c *compiler) resolveTargets(names []string) ([]*Target, hcl.Diagnostics) {
 		if len(names) == 0 {
 			return nil, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
-				Summary:  "No target to build",
+				Summary:  SummaryNoTarget,
 				Detail: fmt.Sprintf("Name a target (%s), or set kiln { default = [...] } or a group \"default\" in %s.",
 					targetList(c.cfg), c.cfg.Filename),
 			}}
@@ -224,13 +232,13 @@ func (c *compiler) resolveTargets(names []string) ([]*Target, hcl.Diagnostics) {
 		case len(found)+len(groups) == 0:
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Unknown target",
+				Summary:  SummaryUnknownTarget,
 				Detail:   fmt.Sprintf("%s has no target %q. Targets: %s.", c.cfg.Filename, name, targetList(c.cfg)),
 			})
 		case len(found)+len(groups) > 1:
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Ambiguous target",
+				Summary:  SummaryAmbiguousTarget,
 				Detail:   fmt.Sprintf("%q names more than one block; use image.%s or artifact.%s.", name, bare, bare),
 			})
 		case len(groups) == 1:

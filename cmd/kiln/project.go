@@ -114,6 +114,10 @@ func (p *project) compile(g *globals, targets []string, st *store.Store) (*compi
 	})
 	if diags.HasErrors() {
 		printDiags(g, p.loader.Files(), diags)
+		if targetDiags(diags) {
+			// The command line named what build.hcl does not have.
+			return nil, &exitError{code: 2, err: errReported}
+		}
 		return nil, errReported
 	}
 	return graph, nil
@@ -204,4 +208,20 @@ func openStoreIfExists(g *globals) (*store.Store, error) {
 		return nil, nil
 	}
 	return openStore(g)
+}
+
+// targetDiags reports whether every error is about the targets named on
+// the command line, which makes it a usage error (exit 2).
+func targetDiags(diags hcl.Diagnostics) bool {
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		switch d.Summary {
+		case compiler.SummaryUnknownTarget, compiler.SummaryAmbiguousTarget, compiler.SummaryNoTarget:
+		default:
+			return false
+		}
+	}
+	return true
 }
