@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/lockfile"
 	"github.com/kiln-build/kiln/realize"
 	"github.com/kiln-build/kiln/store"
 )
@@ -198,6 +199,15 @@ func checkLocked(p *project, graph *compiler.Graph) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("--locked: build.lock.hcl does not pin %s; run 'kiln lock' and commit build.lock.hcl", strings.Join(dedupe(missing), ", "))
+	}
+	// A lock that pins everything needed can still be stale elsewhere:
+	// entries for inputs build.hcl dropped or changed. CI must see that.
+	if changes := lockfile.Check(p.cfg, p.lock); len(changes) > 0 {
+		lines := make([]string, len(changes))
+		for i, c := range changes {
+			lines[i] = "  " + c.String()
+		}
+		return fmt.Errorf("--locked: build.lock.hcl does not match %s:\n%s\nrun 'kiln lock' and commit build.lock.hcl", p.cfg.Filename, strings.Join(lines, "\n"))
 	}
 	return nil
 }
