@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/fsync"
 )
 
 // ErrExists is returned (wrapped) when an output's destination exists and
@@ -43,7 +45,7 @@ func atomically(dest string, force bool, write func(tmp string) error) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	if err := syncFS(tmp); err != nil {
+	if err := fsync.FS(tmp); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("writing %s: flushing to disk: %w", dest, err)
 	}
@@ -54,7 +56,7 @@ func atomically(dest string, force bool, write func(tmp string) error) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsync.Dir(dir); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("writing %s: %w", dest, err)
 	}
@@ -110,29 +112,6 @@ func place(target, dest string, force bool) error {
 			}
 		}
 		return fmt.Errorf("moving output to %s: %w", dest, err)
-	}
-	return nil
-}
-
-// syncFS flushes the filesystem holding path: one syncfs(2) rather than an
-// fsync per file of a layout with many blobs.
-func syncFS(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/fsync"
 )
 
 // LayerInfo describes a layer being added.
@@ -96,7 +98,7 @@ func (s *Store) AddLayer(tmpDir string, d digest.Digest, info LayerInfo) error {
 		s.touchNow(k)
 		return removeTree(abs)
 	}
-	if err := syncFS(abs); err != nil {
+	if err := fsync.FS(abs); err != nil {
 		return fmt.Errorf("adding layer %s: syncing %s: %w", d, abs, err)
 	}
 	dst := s.LayerPath(d)
@@ -111,7 +113,7 @@ func (s *Store) AddLayer(tmpDir string, d digest.Digest, info LayerInfo) error {
 			return fmt.Errorf("adding layer %s: removing the duplicate %s: %w", d, abs, err)
 		}
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := fsync.Dir(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("adding layer %s: %w", d, err)
 	}
 	v := encodeObject(objectMeta{used: s.now(), size: info.Size, files: int64(info.Files)})
@@ -180,7 +182,7 @@ func (s *Store) AddBlob(r io.Reader, expected digest.Digest) (digest.Digest, int
 		os.Remove(tmp)
 		return "", 0, fmt.Errorf("adding blob %s: %w", d, err)
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := fsync.Dir(filepath.Dir(dst)); err != nil {
 		return "", 0, fmt.Errorf("adding blob %s: %w", d, err)
 	}
 	v := encodeObject(objectMeta{used: s.now(), size: n})
@@ -188,29 +190,6 @@ func (s *Store) AddBlob(r io.Reader, expected digest.Digest) (digest.Digest, int
 		return "", 0, fmt.Errorf("indexing blob %s: %w", d, err)
 	}
 	return d, n, nil
-}
-
-// syncFS flushes the filesystem holding path: one syncfs(2) instead of an
-// fsync per file makes adding a layer of thousands of files cheap.
-func syncFS(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
 }
 
 // removeTree removes path like os.RemoveAll, also when the tree holds
