@@ -74,3 +74,30 @@ func TestDebChangeString(t *testing.T) {
 		t.Fatalf("change reads %q", s)
 	}
 }
+
+// TestDebParseStrict: problems that a rewrite by `kiln lock` must not
+// carry over are errors, never mere normal-form problems.
+func TestDebParseStrict(t *testing.T) {
+	l := New()
+	e := debEntry()
+	e.Debs = append(e.Debs, Deb{Name: "zlib1g", Version: "1", Architecture: "amd64", Filename: "pool/z.deb", SHA256: strings.Repeat("c", 64), Size: 1})
+	l.Entries[e.Address] = e
+	good := string(l.Bytes())
+	for _, tc := range []struct{ from, to, want string }{
+		// hello, libc6, hello: duplicates that are not neighbours.
+		{`  package "zlib1g" {`, `  package "hello" {`, "pinned twice"},
+		{`version      = "2.36-9"`, `version      = "2.36-9 evil"`, "has spaces"},
+		{`version      = "2.36-9"`, `version      = "2.36-9\nx 1 amd64 pool/x.deb"`, "has spaces"},
+		{`pool/main/g/glibc/libc6_2.36-9_amd64.deb`, `pool/a b.deb`, "has spaces"},
+		{`  package "libc6" {`, `  package "lib c6" {`, "has one label"},
+	} {
+		bad := strings.Replace(good, tc.from, tc.to, 1)
+		if bad == good {
+			t.Fatalf("%q is not in the lock", tc.from)
+		}
+		_, diags := Parse([]byte(bad), "build.lock.hcl")
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) || onlyNotNormal(diags) {
+			t.Errorf("replacing %q: got %v, want %q", tc.from, diags, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -247,13 +248,17 @@ func (p *parser) block(b *hclsyntax.Block) *Entry {
 		return nil
 	}
 	e := &Entry{Address: addr, Type: typ}
+	debSeen := map[string]bool{}
 	for _, nb := range b.Body.Blocks {
 		if typ == TypeDeb && nb.Type == "package" {
 			if d, ok := p.deb(nb, addr); ok {
-				if n := len(e.Debs); n > 0 && e.Debs[n-1].Name == d.Name {
+				// Not only neighbours: a, b, a would otherwise pass as a
+				// mere normal-form problem and keep both copies.
+				if debSeen[d.Name] {
 					p.errorf(nb.DefRange().Ptr(), "Duplicate package", "%s: package %s is pinned twice; run `kiln lock --update %s` to re-resolve it", addr, d.Name, addr)
 					continue
 				}
+				debSeen[d.Name] = true
 				e.Debs = append(e.Debs, d)
 			}
 			continue
@@ -327,7 +332,8 @@ func (p *parser) block(b *hclsyntax.Block) *Entry {
 // deb reads one package "NAME" block of a deb entry.
 func (p *parser) deb(b *hclsyntax.Block, addr string) (Deb, bool) {
 	d := Deb{}
-	if len(b.Labels) != 1 || b.Labels[0] == "" {
+	// Each field becomes one space-separated word of DebManifest's line.
+	if len(b.Labels) != 1 || !oneWord(b.Labels[0]) {
 		p.errorf(b.DefRange().Ptr(), "Invalid block labels", "%s: a package block has one label, the package name; run `kiln lock --update %s` to rewrite the entry", addr, addr)
 		return d, false
 	}
@@ -340,8 +346,14 @@ func (p *parser) deb(b *hclsyntax.Block, addr string) (Deb, bool) {
 	for _, n := range debSchema {
 		known[n] = true
 	}
-	for n, a := range b.Body.Attributes {
+	names := make([]string, 0, len(b.Body.Attributes))
+	for n := range b.Body.Attributes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
 		if !known[n] {
+			a := b.Body.Attributes[n]
 			p.errorf(a.NameRange.Ptr(), "Unknown attribute", "%s: %q is not an attribute of a package block; run `kiln lock --update %s` to rewrite the entry", where, n, addr)
 		}
 	}
@@ -359,8 +371,8 @@ func (p *parser) deb(b *hclsyntax.Block, addr string) (Deb, bool) {
 			continue
 		}
 		v, good := p.str(a, addr)
-		if good && v == "" {
-			p.errorf(a.Expr.Range().Ptr(), "Invalid "+n, "%s: %s is empty; run `kiln lock --update %s` to re-resolve it", where, n, addr)
+		if good && !oneWord(v) {
+			p.errorf(a.Expr.Range().Ptr(), "Invalid "+n, "%s: %s %q is empty or has spaces or control characters; run `kiln lock --update %s` to re-resolve it", where, n, v, addr)
 			good = false
 		}
 		if good && n == "sha256" {
@@ -386,6 +398,12 @@ func (p *parser) deb(b *hclsyntax.Block, addr string) (Deb, bool) {
 		}
 	}
 	return d, ok
+}
+
+// oneWord reports whether s is non-empty and free of spaces and control
+// characters.
+func oneWord(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
 }
 
 func (p *parser) platforms(a *hclsyntax.Attribute, addr string, optional bool) map[string]string {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
@@ -33,16 +34,39 @@ func confine(baseDir, p string) (string, error) {
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return "", fmt.Errorf("%q is outside the build file's folder; only files inside it can be read, so move or copy the file there", p)
 	}
-	if real, err := filepath.EvalSymlinks(full); err == nil {
-		realBase, err := filepath.EvalSymlinks(baseDir)
-		if err == nil {
-			rel, err := filepath.Rel(realBase, real)
-			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-				return "", fmt.Errorf("%q leads through a symlink outside the build file's folder; only files inside it can be read", p)
-			}
-		}
+	real, err := filepath.EvalSymlinks(full)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Nothing to read; the caller's open or stat says so.
+		return full, nil
+	}
+	if err != nil || !inside(baseDir, real) {
+		return "", fmt.Errorf("%q leads through a symlink outside the build file's folder; only files inside it can be read", p)
 	}
 	return full, nil
+}
+
+// inside reports whether real (a path with no symlinks) is baseDir or below
+// it once baseDir's own symlinks are resolved. It fails closed.
+func inside(baseDir, real string) bool {
+	realBase, err := filepath.EvalSymlinks(baseDir)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(realBase, real)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// globEscape quotes the pattern characters of a literal path, so that a
+// build folder named "proj[1]" is not read as a pattern.
+func globEscape(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func readConfined(baseDir, p string) ([]byte, error) {
@@ -50,7 +74,8 @@ func readConfined(baseDir, p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(full)
+	// Opened without blocking: opening a FIFO would wait for a writer.
+	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("no file %q in the build file's folder", p)
@@ -64,6 +89,10 @@ func readConfined(baseDir, p string) ([]byte, error) {
 	}
 	if st.IsDir() {
 		return nil, fmt.Errorf("%q is a directory, not a file", p)
+	}
+	if !st.Mode().IsRegular() {
+		// A FIFO or device reads differently on each run.
+		return nil, fmt.Errorf("%q is not a regular file (%v)", p, st.Mode().Type())
 	}
 	if st.Size() > maxFileSize {
 		return nil, fmt.Errorf("%q is %d bytes, more than the %d file() reads; use a source \"local\" for large inputs", p, st.Size(), maxFileSize)
@@ -140,7 +169,7 @@ func globFunc(baseDir string) function.Function {
 			if _, err := filepath.Match(pat, ""); err != nil {
 				return cty.NilVal, function.NewArgErrorf(0, "invalid pattern %q: %v", pat, err)
 			}
-			matches, err := filepath.Glob(filepath.Join(baseDir, pat))
+			matches, err := filepath.Glob(filepath.Join(globEscape(filepath.Clean(baseDir)), pat))
 			if err != nil {
 				return cty.NilVal, function.NewArgErrorf(0, "invalid pattern %q: %v", pat, err)
 			}
@@ -150,6 +179,13 @@ func globFunc(baseDir string) function.Function {
 				rel, err := filepath.Rel(baseDir, m)
 				if err != nil {
 					continue
+				}
+				// The pattern was confined lexically, but Glob follows
+				// symlinked directories: each match's folder must really be
+				// inside, or the list would depend on the host.
+				dir, err := filepath.EvalSymlinks(filepath.Dir(m))
+				if err != nil || !inside(baseDir, dir) {
+					return cty.NilVal, function.NewArgErrorf(0, "pattern %q matches %q, which leads through a symlink outside the build file's folder; only files inside it can be listed", pat, filepath.ToSlash(rel))
 				}
 				vals = append(vals, filepath.ToSlash(rel))
 			}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -91,5 +92,51 @@ func TestBannedAreRegistered(t *testing.T) {
 		if _, err := fs[n].Call(nil); err == nil || !strings.Contains(err.Error(), "irreproducible") {
 			t.Errorf("%s() error = %v", n, err)
 		}
+	}
+}
+
+// TestGlobConfined: glob never lists a folder outside the build file's
+// folder (through a symlinked directory), and a build folder whose name
+// holds pattern characters is taken literally.
+func TestGlobConfined(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "proj[1]")
+	outside := t.TempDir()
+	for _, p := range []string{filepath.Join(root, "sub", "a.txt"), filepath.Join(outside, "secret.txt")} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "out")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("sub", filepath.Join(root, "in")); err != nil {
+		t.Fatal(err)
+	}
+	glob := Functions(root)["glob"]
+	got, err := glob.Call([]cty.Value{cty.StringVal("*/*.txt")})
+	if err == nil || !strings.Contains(err.Error(), "symlink outside") {
+		t.Fatalf("glob through a symlink to %s = %#v, %v; want an error", outside, got, err)
+	}
+	got, err = glob.Call([]cty.Value{cty.StringVal("s*/*.txt")})
+	if err != nil || !got.RawEquals(cty.ListVal([]cty.Value{cty.StringVal("sub/a.txt")})) {
+		t.Fatalf("glob in a folder named proj[1] = %#v, %v", got, err)
+	}
+	got, err = glob.Call([]cty.Value{cty.StringVal("in/*.txt")})
+	if err != nil || !got.RawEquals(cty.ListVal([]cty.Value{cty.StringVal("in/a.txt")})) {
+		t.Fatalf("glob through a symlink inside = %#v, %v", got, err)
+	}
+}
+
+func TestFileRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Skip(err)
+	}
+	_, err := Functions(dir)["file"].Call([]cty.Value{cty.StringVal("fifo")})
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("file() of a FIFO: %v", err)
 	}
 }

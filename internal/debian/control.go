@@ -33,6 +33,7 @@ func ParseParagraphs(r io.Reader, fn func(Paragraph) error) error {
 	sc.Buffer(make([]byte, 0, 1<<16), 1<<24)
 	var cur Paragraph
 	var last string
+	seen := map[string]bool{} // lowercased field names of cur
 	line := 0
 	flush := func() error {
 		if len(cur) == 0 {
@@ -40,6 +41,7 @@ func ParseParagraphs(r io.Reader, fn func(Paragraph) error) error {
 		}
 		p := cur
 		cur, last = nil, ""
+		clear(seen)
 		return fn(p)
 	}
 	for sc.Scan() {
@@ -60,6 +62,13 @@ func ParseParagraphs(r io.Reader, fn func(Paragraph) error) error {
 			k, v, ok := strings.Cut(t, ":")
 			if !ok || k == "" {
 				return fmt.Errorf("line %d: %q is not a \"Field: value\" line", line, t)
+			}
+			// deb822 forbids a field twice in a paragraph; taking either
+			// copy would make Get's answer depend on map order.
+			if lk := strings.ToLower(k); seen[lk] {
+				return fmt.Errorf("line %d: field %q appears twice in one paragraph", line, k)
+			} else {
+				seen[lk] = true
 			}
 			if cur == nil {
 				cur = Paragraph{}

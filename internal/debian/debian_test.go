@@ -34,21 +34,21 @@ Architecture: amd64
 Depends: libfoo (>= 2) | libfoo-compat, mta, libc6:any [amd64], winlib [i386]
 Filename: pool/main/a/app.deb
 Size: 10
-SHA256: 01
+SHA256: 0000000000000000000000000000000000000000000000000000000000000001
 
 Package: libfoo
 Version: 1.5
 Architecture: amd64
 Filename: pool/main/l/libfoo.deb
 Size: 10
-SHA256: 02
+SHA256: 0000000000000000000000000000000000000000000000000000000000000002
 
 Package: libfoo-compat
 Version: 3
 Architecture: all
 Filename: pool/main/l/libfoo-compat.deb
 Size: 10
-SHA256: 03
+SHA256: 0000000000000000000000000000000000000000000000000000000000000003
 
 Package: postfix
 Version: 3
@@ -57,7 +57,7 @@ Priority: optional
 Provides: mail-transport-agent, mta
 Filename: pool/main/p/postfix.deb
 Size: 10
-SHA256: 04
+SHA256: 0000000000000000000000000000000000000000000000000000000000000004
 
 Package: exim
 Version: 4
@@ -66,7 +66,7 @@ Priority: standard
 Provides: mta
 Filename: pool/main/e/exim.deb
 Size: 10
-SHA256: 05
+SHA256: 0000000000000000000000000000000000000000000000000000000000000005
 
 Package: libc6
 Version: 2.36
@@ -74,7 +74,7 @@ Architecture: amd64
 Depends: libgcc-s1
 Filename: pool/main/g/libc6.deb
 Size: 10
-SHA256: 06
+SHA256: 0000000000000000000000000000000000000000000000000000000000000006
 
 Package: libgcc-s1
 Version: 12
@@ -82,7 +82,7 @@ Architecture: amd64
 Depends: libc6 (>= 2.35)
 Filename: pool/main/g/libgcc.deb
 Size: 10
-SHA256: 07
+SHA256: 0000000000000000000000000000000000000000000000000000000000000007
 
 Package: pre-a
 Version: 1
@@ -90,7 +90,7 @@ Architecture: amd64
 Pre-Depends: pre-b
 Filename: pool/main/p/pre-a.deb
 Size: 10
-SHA256: 08
+SHA256: 0000000000000000000000000000000000000000000000000000000000000008
 
 Package: pre-b
 Version: 1
@@ -98,7 +98,7 @@ Architecture: amd64
 Pre-Depends: pre-a
 Filename: pool/main/p/pre-b.deb
 Size: 10
-SHA256: 09
+SHA256: 0000000000000000000000000000000000000000000000000000000000000009
 
 Package: broken
 Version: 1
@@ -106,7 +106,7 @@ Architecture: amd64
 Depends: libfoo (>= 9)
 Filename: pool/main/b/broken.deb
 Size: 10
-SHA256: 0a
+SHA256: 000000000000000000000000000000000000000000000000000000000000000a
 
 Package: dangling
 Version: 1
@@ -114,14 +114,14 @@ Architecture: amd64
 Depends: nowhere
 Filename: pool/main/d/dangling.deb
 Size: 10
-SHA256: 0b
+SHA256: 000000000000000000000000000000000000000000000000000000000000000b
 
 Package: other-arch
 Version: 1
 Architecture: arm64
 Filename: pool/main/o/other.deb
 Size: 10
-SHA256: 0c
+SHA256: 000000000000000000000000000000000000000000000000000000000000000c
 `
 
 func testIndex(t *testing.T) *Index {
@@ -199,5 +199,66 @@ func TestDataTarRejectsGarbage(t *testing.T) {
 	}
 	if _, err := DataTar(strings.NewReader("!<arch>\n")); err == nil || !strings.Contains(err.Error(), "no data.tar") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestIndexRejectsHostileStanzas: fields that end up in the lock, the
+// build's pin and paths on disk are checked where they enter.
+func TestIndexRejectsHostileStanzas(t *testing.T) {
+	sum := strings.Repeat("0", 64)
+	stanza := func(field, value string) string {
+		f := map[string]string{"Package": "hello", "Version": "1.0-1", "Architecture": "amd64", "Filename": "pool/main/h/hello.deb", "Size": "10", "SHA256": sum}
+		f[field] = value
+		var b strings.Builder
+		for _, k := range []string{"Package", "Version", "Architecture", "Filename", "Size", "SHA256"} {
+			b.WriteString(k + ": " + f[k] + "\n")
+		}
+		return b.String()
+	}
+	for _, tc := range []struct{ field, value, want string }{
+		{"Filename", "../../../etc/passwd", "Filename"},
+		{"Filename", "/etc/passwd", "Filename"},
+		{"Filename", "pool//x.deb", "Filename"},
+		{"Filename", "pool/./x.deb", "Filename"},
+		{"Filename", "pool/x y.deb", "Filename"},
+		{"Version", "1.0 evil 2", "not a Debian package name"},
+		{"Package", "Hello/../x", "not a Debian package name"},
+		{"SHA256", "abc", "SHA256"},
+		{"SHA256", strings.Repeat("A", 64), "SHA256"},
+		{"Size", "-1", "bad Size"},
+	} {
+		err := NewIndex("amd64").Read(strings.NewReader(stanza(tc.field, tc.value)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %q: got %v, want an error with %q", tc.field, tc.value, err, tc.want)
+		}
+	}
+	if err := NewIndex("amd64").Read(strings.NewReader(stanza("Version", "1:2.0~rc1+dfsg-3"))); err != nil {
+		t.Errorf("a valid stanza was refused: %v", err)
+	}
+	dup := stanza("Depends", "") + "depends: evil\nDepends: good\n"
+	if err := NewIndex("amd64").Read(strings.NewReader(dup)); err == nil || !strings.Contains(err.Error(), "appears twice") {
+		t.Errorf("a field given twice (differing in case) gave %v, want an error", err)
+	}
+}
+
+// TestResolveErrorChainAfterSiblings: the chain in an error names the path
+// that reached the problem, not a sibling visited before it.
+func TestResolveErrorChainAfterSiblings(t *testing.T) {
+	ix := NewIndex("amd64")
+	add := func(name, deps string) {
+		gs, err := ParseDepends(deps, "amd64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix.Add(&Package{Name: name, Version: "1", Architecture: "amd64", Depends: gs})
+	}
+	add("top", "left, right")
+	add("left", "leaf")
+	add("leaf", "")
+	add("right", "gone")
+	_, err := ix.Resolve([]string{"top"}, ResolveOptions{})
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || strings.Join(nf.Chain, " ") != "top right" {
+		t.Fatalf("got %v, want gone needed by top -> right", err)
 	}
 }

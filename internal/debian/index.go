@@ -3,8 +3,10 @@ package debian
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Package is one binary package stanza of a Packages index.
@@ -85,9 +87,21 @@ func (ix *Index) parse(p Paragraph) (*Package, error) {
 	if pk.Name == "" || pk.Version == "" || pk.Filename == "" || pk.SHA256 == "" {
 		return nil, fmt.Errorf("Packages stanza %q lacks Package, Version, Filename or SHA256", pk.Name)
 	}
+	// These fields reach the lock, the build's pin and paths on disk: a
+	// hostile or broken index must not smuggle spaces, newlines or ".."
+	// into them.
+	if !reName.MatchString(pk.Name) || !reVersion.MatchString(pk.Version) || !reName.MatchString(pk.Architecture) {
+		return nil, fmt.Errorf("Packages stanza %q %q %q: not a Debian package name, version and architecture", pk.Name, pk.Version, pk.Architecture)
+	}
+	if !reSHA256.MatchString(pk.SHA256) {
+		return nil, fmt.Errorf("package %s %s: SHA256 %q is not 64 lowercase hex digits", pk.Name, pk.Version, pk.SHA256)
+	}
+	if !validFilename(pk.Filename) {
+		return nil, fmt.Errorf("package %s %s: Filename %q is not a clean path below the repository base", pk.Name, pk.Version, pk.Filename)
+	}
 	var err error
-	if pk.Size, err = strconv.ParseInt(p.Get("Size"), 10, 64); err != nil {
-		return nil, fmt.Errorf("package %s %s: bad Size: %w", pk.Name, pk.Version, err)
+	if pk.Size, err = strconv.ParseInt(p.Get("Size"), 10, 64); err != nil || pk.Size < 0 {
+		return nil, fmt.Errorf("package %s %s: bad Size %q", pk.Name, pk.Version, p.Get("Size"))
 	}
 	if pk.PreDepends, err = ParseDepends(p.Get("Pre-Depends"), ix.Arch); err != nil {
 		return nil, fmt.Errorf("package %s %s: Pre-Depends: %w", pk.Name, pk.Version, err)
@@ -103,6 +117,28 @@ func (ix *Index) parse(p Paragraph) (*Package, error) {
 		pk.Provides = append(pk.Provides, g...)
 	}
 	return pk, nil
+}
+
+var (
+	// Policy §5.6.1 names (lowercase, digits, "+-."); architectures fit too.
+	reName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*$`)
+	// Policy §5.6.12: [epoch:]upstream[-revision].
+	reVersion = regexp.MustCompile(`^([0-9]+:)?[A-Za-z0-9.+~:-]+$`)
+	reSHA256  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// validFilename reports whether f is a relative slash path with no empty,
+// "." or ".." element and no whitespace or control characters.
+func validFilename(f string) bool {
+	if f == "" || strings.HasPrefix(f, "/") || strings.ContainsFunc(f, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return false
+	}
+	for _, e := range strings.Split(f, "/") {
+		if e == "" || e == "." || e == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // Add adds one package version. A second stanza with the same name,

@@ -87,13 +87,17 @@ func (r *Repo) Release(ctx context.Context) (map[string]FileSum, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetching the Release file of suite %s: %w", r.Suite, err)
 	}
+	text := clearsigned(raw)
 	if r.Keyring != "" {
-		if err := gpgv(ctx, r.Keyring, raw); err != nil {
+		// Only what gpgv says was signed is read: a file with unsigned text
+		// around a valid signed message still passes gpgv, and its first
+		// paragraph must not be the one that counts.
+		if text, err = gpgv(ctx, r.Keyring, raw); err != nil {
 			return nil, fmt.Errorf("checking the signature of suite %s: %w", r.Suite, err)
 		}
 	}
 	var sums map[string]FileSum
-	err = ParseParagraphs(bytes.NewReader(clearsigned(raw)), func(p Paragraph) error {
+	err = ParseParagraphs(bytes.NewReader(text), func(p Paragraph) error {
 		if sums != nil {
 			return nil
 		}
@@ -127,18 +131,19 @@ type FileSum struct {
 }
 
 // gpgv checks a clear-signed file against a keyring with gpgv(1), the
-// tool apt itself uses.
-func gpgv(ctx context.Context, keyring string, signed []byte) error {
+// tool apt itself uses, and returns the signed text as gpgv read it.
+func gpgv(ctx context.Context, keyring string, signed []byte) ([]byte, error) {
 	if _, err := exec.LookPath("gpgv"); err != nil {
-		return fmt.Errorf("gpgv is not installed (apt-get install gpgv), and the apt source names a keyring")
+		return nil, fmt.Errorf("gpgv is not installed (apt-get install gpgv), and the apt source names a keyring")
 	}
-	cmd := exec.CommandContext(ctx, "gpgv", "--keyring", keyring, "-")
+	cmd := exec.CommandContext(ctx, "gpgv", "--keyring", keyring, "--output", "-", "-")
 	cmd.Stdin = bytes.NewReader(signed)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("gpgv --keyring %s: %v: %s", keyring, err, strings.TrimSpace(string(out)))
+	var out, msg bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &msg
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("gpgv --keyring %s: %v: %s", keyring, err, strings.TrimSpace(msg.String()))
 	}
-	return nil
+	return out.Bytes(), nil
 }
 
 // Index fetches the suite's Packages indexes for each component (xz, gz

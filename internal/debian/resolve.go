@@ -2,6 +2,7 @@ package debian
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -119,7 +120,10 @@ func (r *resolver) install(p *Package, chain []string) error {
 	for _, pr := range p.Provides {
 		r.provided[pr.Name] = append(r.provided[pr.Name], provider{pkg: p, rel: pr})
 	}
-	chain = append(append([]string(nil), chain...), p.Name)
+	// chain is a stack shared down the recursion (callees only write past
+	// its end), copied only into errors: copying it per package costs
+	// O(depth²) on a long dependency chain.
+	chain = append(chain, p.Name)
 	for _, f := range []struct {
 		name   string
 		groups []Group
@@ -135,10 +139,10 @@ func (r *resolver) install(p *Package, chain []string) error {
 			if choice == nil {
 				for _, rel := range g {
 					if r.ix.Candidate(rel.Name) != nil || len(r.ix.providers[rel.Name]) > 0 {
-						return &UnsatisfiableError{Package: p.Name, Field: f.name, Group: g, Chain: chain}
+						return &UnsatisfiableError{Package: p.Name, Field: f.name, Group: g, Chain: slices.Clone(chain)}
 					}
 				}
-				return &NotFoundError{Name: g[0].Name, Chain: chain}
+				return &NotFoundError{Name: g[0].Name, Chain: slices.Clone(chain)}
 			}
 			if f.name == "Pre-Depends" {
 				r.pre[p.Name] = append(r.pre[p.Name], choice.Name)

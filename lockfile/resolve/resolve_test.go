@@ -507,3 +507,16 @@ func TestFixedOutputAfterSources(t *testing.T) {
 		t.Errorf("lock misses entries: %v", l.Entries)
 	}
 }
+
+// TestFixedOutputBadHash: a builder answer the lock parser would refuse
+// (uppercase or non-hex digits) fails the update instead of being written.
+func TestFixedOutputBadHash(t *testing.T) {
+	stage := &lang.Stage{Name: "deps", Steps: []*lang.Step{{Kind: "run", Args: []string{"fetch"}, Network: "host", FixedOutput: true}}}
+	cfg := &lang.Config{Stages: []*lang.Stage{stage}}
+	for _, h := range []string{"sha256:" + strings.Repeat("A", 64), "sha256:" + strings.Repeat("z", 64), "sha512:" + strings.Repeat("a", 64)} {
+		build := func(context.Context, string, *lockfile.Lock) (string, error) { return h, nil }
+		if l, _, err := Update(context.Background(), cfg, nil, UpdateOptions{BuildFixedOutput: build}); err == nil || !strings.Contains(err.Error(), "not a sha256 digest") {
+			t.Errorf("%s: got lock %v, error %v", h, l, err)
+		}
+	}
+}

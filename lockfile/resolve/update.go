@@ -222,7 +222,9 @@ func resolveRun(ctx context.Context, in *lockfile.Input, opts UpdateOptions, pin
 	if err != nil {
 		return nil, fmt.Errorf("building the fixed-output step: %w", err)
 	}
-	if !strings.HasPrefix(h, "sha256:") || len(h) != len("sha256:")+64 {
+	// The lock parser accepts only lowercase hex: anything else would write
+	// a lock that the next read rejects.
+	if hx, ok := strings.CutPrefix(h, "sha256:"); !ok || len(hx) != 64 || strings.Trim(hx, "0123456789abcdef") != "" {
 		return nil, fmt.Errorf("building the fixed-output step gave %q, not a sha256 digest", h)
 	}
 	return &lockfile.Entry{Address: in.Address, Type: lockfile.TypeRun, Step: lockfile.StepDigest(in.Stage, in.Step), OutputHash: h}, nil
