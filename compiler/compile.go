@@ -45,7 +45,9 @@ type Options struct {
 
 // RunAddress is the lockfile address of a stage's n-th run step (counting
 // run steps only, from 0), used to pin fixed-output steps.
-func RunAddress(stage string, n int) string { return fmt.Sprintf("stage.%s.run[%d]", stage, n) }
+func RunAddress(stage string, n int) string {
+	return "stage." + stage + ".run[" + strconv.Itoa(n) + "]"
+}
 
 // Fixed sandbox settings. They are hashed (through ExecOp.Env and
 // Hostname), so changing them changes every exec digest, as it should.
@@ -74,8 +76,9 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 		opts:    opts,
 		g:       newGraph(),
 		stages:  map[string]*lang.Stage{},
-		sources: map[string]*lang.Source{},
+		sources: map[sourceKey]*lang.Source{},
 		done:    map[stateKey]digest.Digest{},
+		srcDone: map[sourceState]sourceResult{},
 		busy:    map[stateKey]bool{},
 	}
 	c.epoch = opts.SourceDateEpoch
@@ -93,7 +96,7 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 		c.stages[s.Name] = s
 	}
 	for _, s := range cfg.Sources {
-		c.sources[s.Type+"."+s.Name] = s
+		c.sources[sourceKey{s.Type, s.Name}] = s
 	}
 	targets, diags := c.resolveTargets(names)
 	if diags.HasErrors() {
@@ -112,6 +115,21 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 
 type stateKey struct{ stage, platform string }
 
+type sourceKey struct{ typ, name string }
+
+type sourceState struct {
+	src      sourceKey
+	platform string
+}
+
+// sourceResult is a compiled source, kept because a source shared by
+// thousands of stages would otherwise be re-encoded, re-hashed and (for
+// local sources) re-read for every reference.
+type sourceResult struct {
+	dg    digest.Digest
+	diags hcl.Diagnostics
+}
+
 type compiler struct {
 	cfg      *lang.Config
 	opts     Options
@@ -119,8 +137,9 @@ type compiler struct {
 	epoch    int64
 	platform string
 	stages   map[string]*lang.Stage
-	sources  map[string]*lang.Source
+	sources  map[sourceKey]*lang.Source
 	done     map[stateKey]digest.Digest
+	srcDone  map[sourceState]sourceResult
 	busy     map[stateKey]bool
 }
 
@@ -300,11 +319,17 @@ func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diag
 	case "":
 		return "", nil
 	case "source":
-		src, ok := c.sources[ref.Type+"."+ref.Name]
+		src, ok := c.sources[sourceKey{ref.Type, ref.Name}]
 		if !ok {
 			return "", diag(ref.Range, "Reference to undeclared source", fmt.Sprintf("There is no %s block.", ref.Address()))
 		}
-		return c.source(src, platform)
+		key := sourceState{sourceKey{ref.Type, ref.Name}, platform}
+		if r, ok := c.srcDone[key]; ok {
+			return r.dg, r.diags
+		}
+		dg, diags := c.source(src, platform)
+		c.srcDone[key] = sourceResult{dg, diags}
+		return dg, diags
 	case "stage":
 		st, ok := c.stages[ref.Name]
 		if !ok {
@@ -455,7 +480,7 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	}
 	runs := 0
 	for i, step := range st.Steps {
-		name := fmt.Sprintf("%s/%s[%d]", st.Address(), step.Kind, i)
+		name := st.Address() + "/" + step.Kind + "[" + strconv.Itoa(i) + "]"
 		var d hcl.Diagnostics
 		if step.Kind == "run" {
 			d = c.runStep(st, step, r, platform, name, RunAddress(st.Name, runs))

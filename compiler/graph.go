@@ -1,8 +1,9 @@
 package compiler
 
 import (
-	"container/heap"
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -15,6 +16,15 @@ type Graph struct {
 	// broken by digest so that the order never depends on map iteration.
 	Order   []digest.Digest
 	Targets []*Target
+
+	// The nodes in the order add interned them, each with its inputs as
+	// positions in that order (-1: not a node), so that sortTopo needs no
+	// map look-ups: on tens of thousands of nodes those were a large part
+	// of compile time.
+	pos     map[digest.Digest]int32
+	seq     []digest.Digest
+	input   [][]int32
+	scratch []int32
 }
 
 // Target is one exportable or inspectable result: an image, an artifact or
@@ -30,14 +40,23 @@ type Target struct {
 }
 
 func newGraph() *Graph {
-	return &Graph{Nodes: map[digest.Digest]*Derivation{}}
+	return &Graph{Nodes: map[digest.Digest]*Derivation{}, pos: map[digest.Digest]int32{}}
 }
 
 // add interns d, returning its digest. A derivation added twice (two stages
 // sharing a step, a source used everywhere) is kept once.
 func (g *Graph) add(d *Derivation) (digest.Digest, error) {
+	// Most adds of a large build are of new nodes, but not all: the
+	// positions go to a reused buffer and are copied only for a new node.
+	ins := g.scratch[:0]
 	for _, in := range d.Inputs {
-		if n, ok := g.Nodes[in]; ok && n.Unresolved {
+		p, ok := g.pos[in]
+		if !ok {
+			ins = append(ins, -1)
+			continue
+		}
+		ins = append(ins, p)
+		if g.Nodes[g.seq[p]].Unresolved {
 			d.Unresolved = true
 		}
 	}
@@ -47,8 +66,41 @@ func (g *Graph) add(d *Derivation) (digest.Digest, error) {
 	}
 	if _, ok := g.Nodes[dg]; !ok {
 		g.Nodes[dg] = d
+		g.pos[dg] = int32(len(g.seq))
+		g.seq = append(g.seq, dg)
+		g.input = append(g.input, slices.Clone(ins))
 	}
+	g.scratch = ins
 	return dg, nil
+}
+
+// index fills pos, seq and input from Nodes when add did not (a Graph
+// built by hand), in digest order.
+func (g *Graph) index() {
+	if len(g.seq) == len(g.Nodes) {
+		return
+	}
+	g.seq = make([]digest.Digest, 0, len(g.Nodes))
+	for d := range g.Nodes {
+		g.seq = append(g.seq, d)
+	}
+	slices.Sort(g.seq)
+	g.pos = make(map[digest.Digest]int32, len(g.seq))
+	for i, d := range g.seq {
+		g.pos[d] = int32(i)
+	}
+	g.input = make([][]int32, len(g.seq))
+	for i, d := range g.seq {
+		ins := make([]int32, len(g.Nodes[d].Inputs))
+		for k, in := range g.Nodes[d].Inputs {
+			if p, ok := g.pos[in]; ok {
+				ins[k] = p
+			} else {
+				ins[k] = -1
+			}
+		}
+		g.input[i] = ins
+	}
 }
 
 // Closure returns the nodes needed for roots, in topological order.
@@ -91,50 +143,90 @@ func TargetRoots(ts []*Target) []digest.Digest {
 
 // sortTopo fills g.Order: Kahn's algorithm with a min-heap frontier, so
 // ties are broken by digest and the order never depends on map iteration.
+// The heap holds each node's rank in digest order, a small integer.
 func (g *Graph) sortTopo() {
-	indeg := make(map[digest.Digest]int, len(g.Nodes))
-	users := make(map[digest.Digest][]digest.Digest, len(g.Nodes))
-	for d, n := range g.Nodes {
-		seen := map[digest.Digest]bool{}
-		for _, in := range n.Inputs {
-			if seen[in] {
+	g.index()
+	n := len(g.seq)
+	byDigest := make([]int32, n) // rank -> node
+	for i := range byDigest {
+		byDigest[i] = int32(i)
+	}
+	slices.SortFunc(byDigest, func(a, b int32) int { return cmp.Compare(g.seq[a], g.seq[b]) })
+	rank := make([]int32, n) // node -> rank
+	for r, i := range byDigest {
+		rank[i] = int32(r)
+	}
+	indeg := make([]int32, n)
+	users := make([][]int32, n)
+	for i, ins := range g.input {
+		for k, in := range ins {
+			if slices.Contains(ins[:k], in) {
 				continue
 			}
-			seen[in] = true
-			indeg[d]++
-			users[in] = append(users[in], d)
+			// An input that is not a node keeps its user out of the
+			// order, as it can never be ready.
+			indeg[i]++
+			if in >= 0 {
+				users[in] = append(users[in], int32(i))
+			}
 		}
 	}
-	ready := &digestHeap{}
-	for d := range g.Nodes {
-		if indeg[d] == 0 {
-			*ready = append(*ready, d)
+	var ready intHeap
+	for i := range n {
+		if indeg[i] == 0 {
+			ready.push(rank[i])
 		}
 	}
-	heap.Init(ready)
-	order := make([]digest.Digest, 0, len(g.Nodes))
-	for ready.Len() > 0 {
-		d := heap.Pop(ready).(digest.Digest)
-		order = append(order, d)
-		for _, u := range users[d] {
+	order := make([]digest.Digest, 0, n)
+	for len(ready) > 0 {
+		i := byDigest[ready.pop()]
+		order = append(order, g.seq[i])
+		for _, u := range users[i] {
 			indeg[u]--
 			if indeg[u] == 0 {
-				heap.Push(ready, u)
+				ready.push(rank[u])
 			}
 		}
 	}
 	g.Order = order
 }
 
-type digestHeap []digest.Digest
+// intHeap is a binary min-heap of node numbers.
+type intHeap []int32
 
-func (h digestHeap) Len() int           { return len(h) }
-func (h digestHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h digestHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *digestHeap) Push(x any)        { *h = append(*h, x.(digest.Digest)) }
-func (h *digestHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func (h *intHeap) push(x int32) {
+	*h = append(*h, x)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p] <= a[i] {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *intHeap) pop() int32 {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && a[l] < a[m] {
+			m = l
+		}
+		if l+1 < n && a[l+1] < a[m] {
+			m = l + 1
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }

@@ -60,7 +60,7 @@ type evaluator struct {
 	localAttrs map[string]*hcl.Attribute
 	localVals  map[string]cty.Value
 	sources    map[string]map[string]*hcl.Block // type -> name
-	stages     map[string]*hcl.Block
+	stages     map[string]bool
 
 	// where target names are written, for unknown-target errors
 	defaultRanges []hcl.Range
@@ -76,7 +76,7 @@ func newEvaluator(l *Loader, name, dir string) *evaluator {
 		localAttrs: map[string]*hcl.Attribute{},
 		localVals:  map[string]cty.Value{},
 		sources:    map[string]map[string]*hcl.Block{},
-		stages:     map[string]*hcl.Block{},
+		stages:     map[string]bool{},
 
 		groupRanges: map[string][]hcl.Range{},
 	}
@@ -93,7 +93,11 @@ func (e *evaluator) errorf(rng *hcl.Range, summary, format string, args ...any) 
 	})
 }
 
-func (e *evaluator) run(body hcl.Body) *Config {
+// run evaluates body. With a plan, body lacks the plan's stage blocks,
+// which are parsed and decoded in one pass (see stagePlan); run returns
+// false if they are not as the plan assumed, and the caller must then load
+// the file the ordinary way. Without a plan it always returns true.
+func (e *evaluator) run(body hcl.Body, plan *stagePlan) (*Config, bool) {
 	builtins := stdlib.Functions(e.dir)
 	// User functions see only the built-ins: letting them call each other
 	// would allow unbounded recursion, which no error can stop cleanly.
@@ -131,6 +135,13 @@ func (e *evaluator) run(body hcl.Body) *Config {
 		return true
 	}
 	var sourceBlocks, stageBlocks, imageBlocks, artifactBlocks, groupBlocks []*hcl.Block
+	if plan != nil {
+		// The plan's names are valid and distinct, so declaring them
+		// reports nothing, as declaring the parsed blocks would not.
+		for _, n := range plan.names {
+			e.stages[n] = true
+		}
+	}
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "kiln":
@@ -168,12 +179,17 @@ func (e *evaluator) run(body hcl.Body) *Config {
 				sourceBlocks = append(sourceBlocks, b)
 			}
 		case "stage":
+			if plan != nil {
+				// A stage block the split missed (not in column 1)
+				// would be decoded out of file order.
+				return nil, false
+			}
 			if !validName(b.Labels[0]) {
 				e.badName(b, "stage")
 				continue
 			}
 			if declare("stage."+b.Labels[0], "stage", b) {
-				e.stages[b.Labels[0]] = b
+				e.stages[b.Labels[0]] = true
 				stageBlocks = append(stageBlocks, b)
 			}
 		case "image", "artifact", "group":
@@ -211,14 +227,19 @@ func (e *evaluator) run(body hcl.Body) *Config {
 	if kilnBlock != nil {
 		cfg.Project = e.decodeProject(kilnBlock)
 	}
-	for _, b := range sourceBlocks {
-		if s := e.decodeSource(b); s != nil {
+	for _, s := range decodeAll(e, sourceBlocks, (*evaluator).decodeSource) {
+		if s != nil {
 			cfg.Sources = append(cfg.Sources, s)
 		}
 	}
-	cfg.Stages = make([]*Stage, 0, len(stageBlocks))
-	for _, b := range stageBlocks {
-		cfg.Stages = append(cfg.Stages, e.decodeStage(b))
+	if plan != nil {
+		stages, ok := e.decodeStageChunks(plan)
+		if !ok {
+			return nil, false
+		}
+		cfg.Stages = stages
+	} else {
+		cfg.Stages = e.decodeStages(stageBlocks)
 	}
 	for _, b := range imageBlocks {
 		cfg.Images = append(cfg.Images, e.decodeImage(b))
@@ -231,7 +252,41 @@ func (e *evaluator) run(body hcl.Body) *Config {
 	}
 	e.checkStageCycles(cfg)
 	e.checkTargets(cfg)
-	return cfg
+	return cfg, true
+}
+
+// decodeStages decodes the stage blocks on every core (decodeAll).
+func (e *evaluator) decodeStages(blocks []*hcl.Block) []*Stage {
+	return decodeAll(e, blocks, (*evaluator).decodeStage)
+}
+
+// decodeAll decodes blocks on every core: once the names of all blocks
+// are known and variables and locals are evaluated, stage and source
+// bodies are independent, and their evaluation is most of a large file's
+// load time. Each block is decoded by its own fork of e, whose
+// diagnostics are appended in file order afterwards, so the output is the
+// same as a serial decode.
+func decodeAll[T any](e *evaluator, blocks []*hcl.Block, decode func(*evaluator, *hcl.Block) T) []T {
+	out := make([]T, len(blocks))
+	diags := make([]hcl.Diagnostics, len(blocks))
+	forEach(len(blocks), func(i int) {
+		f := e.fork()
+		out[i] = decode(f, blocks[i])
+		diags[i] = f.diags
+	})
+	for _, ds := range diags {
+		e.add(ds)
+	}
+	return out
+}
+
+// fork returns an evaluator for decoding blocks concurrently with others:
+// it shares e's declarations and evaluation context, which decoding only
+// reads, and collects diagnostics of its own.
+func (e *evaluator) fork() *evaluator {
+	f := *e
+	f.diags = nil
+	return &f
 }
 
 // checkUserFuncs reports user functions that would shadow a built-in:
@@ -353,7 +408,7 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 				if len(t) < 2 {
 					continue
 				}
-				if n, _ := stepName(t[1]); e.stages[n] == nil {
+				if n, _ := stepName(t[1]); !e.stages[n] {
 					bad("Reference to undeclared stage", "No stage %q is declared; add stage %q { ... } or fix the name.", n, n)
 				}
 				continue
@@ -380,6 +435,9 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 // reported why, when the value cannot be used; unknown values stand for
 // earlier errors and are dropped silently.
 func (e *evaluator) value(expr hcl.Expression, sc scope) (cty.Value, bool) {
+	if v, ok := literal(expr); ok {
+		return v, true
+	}
 	if !e.checkRefs(expr, sc) {
 		return cty.NilVal, false
 	}
@@ -393,6 +451,44 @@ func (e *evaluator) value(expr hcl.Expression, sc scope) (cty.Value, bool) {
 		return cty.NilVal, false
 	}
 	return v, true
+}
+
+// literal returns the value of expr if it is a constant hcl evaluates to
+// itself: a literal, a string without interpolation, or a tuple of those.
+// They are most attributes of a large build file, and skipping the walk
+// for references and the evaluation machinery for them is a large part
+// of its decode time. The values are exactly those Expr.Value returns.
+func literal(expr hcl.Expression) (cty.Value, bool) {
+	switch x := expr.(type) {
+	case *hclsyntax.LiteralValueExpr:
+		return x.Val, true
+	case *hclsyntax.TemplateExpr:
+		// A one-part template renders to its part converted to a string;
+		// a literal string part (the parser's, unmarked and known) is that
+		// string already.
+		if !x.IsStringLiteral() {
+			return cty.NilVal, false
+		}
+		v := x.Parts[0].(*hclsyntax.LiteralValueExpr).Val
+		if v.Type() != cty.String || v.IsNull() || !v.IsKnown() || v.IsMarked() {
+			return cty.NilVal, false
+		}
+		return v, true
+	case *hclsyntax.TupleConsExpr:
+		if len(x.Exprs) == 0 {
+			return cty.NilVal, false
+		}
+		vals := make([]cty.Value, len(x.Exprs))
+		for i, el := range x.Exprs {
+			v, ok := literal(el)
+			if !ok {
+				return cty.NilVal, false
+			}
+			vals[i] = v
+		}
+		return cty.TupleVal(vals), true
+	}
+	return cty.NilVal, false
 }
 
 // evalLocals evaluates every local value in dependency order, found with

@@ -72,6 +72,17 @@ func (l *Loader) loadNamed(path, name string) (*Config, hcl.Diagnostics) {
 // load is Load on bytes: name is how diagnostics call the file, dir the
 // absolute folder that file(), glob() and local sources are relative to.
 func (l *Loader) load(src []byte, name, dir string) (*Config, hcl.Diagnostics) {
+	if !strings.HasSuffix(name, ".json") {
+		if cfg, diags, ok := l.loadChunked(src, name, dir); ok {
+			return cfg, diags
+		}
+	}
+	return l.loadWhole(src, name, dir)
+}
+
+// loadWhole is load with the whole syntax tree built before evaluation:
+// for JSON, small files and the files loadChunked declines.
+func (l *Loader) loadWhole(src []byte, name, dir string) (*Config, hcl.Diagnostics) {
 	var f *hcl.File
 	var diags hcl.Diagnostics
 	if strings.HasSuffix(name, ".json") {
@@ -88,7 +99,7 @@ func (l *Loader) load(src []byte, name, dir string) (*Config, hcl.Diagnostics) {
 		return nil, diags
 	}
 	e := newEvaluator(l, name, dir)
-	cfg := e.run(f.Body)
+	cfg, _ := e.run(f.Body, nil)
 	diags = append(diags, e.diags...)
 	if diags.HasErrors() {
 		return nil, diags

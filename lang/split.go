@@ -2,11 +2,14 @@ package lang
 
 import (
 	"bytes"
+	"regexp"
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
@@ -26,57 +29,85 @@ var topLevelKeywords = [][]byte{
 // so any chunk error falls back to one whole-file parse, whose diagnostics
 // are the ones the user should see.
 func parseNative(src []byte, name string) (*hcl.File, hcl.Diagnostics) {
-	starts := splitPoints(src)
-	if len(starts) > 1 {
-		// Chunks are independent, so they are parsed on every core: hcl's
-		// lexer dominates the load time of large build files.
-		type chunk struct {
-			pos  hcl.Pos
-			end  int
-			file *hcl.File
-			bad  bool
-		}
-		chunks := make([]chunk, len(starts))
-		line, counted := 1, 0
-		for i, start := range starts {
-			end := len(src)
-			if i+1 < len(starts) {
-				end = starts[i+1]
+	if cs := splitChunks(src); len(cs) > 1 {
+		if files, ok := parseChunks(src, name, cs); ok {
+			bodies := make([]hcl.Body, len(files))
+			navs := make(chunkedNav, len(files))
+			for i, f := range files {
+				bodies[i] = f.Body
+				navs[i] = chunkNav{start: cs[i].pos.Byte, nav: f.Nav}
 			}
-			line += bytes.Count(src[counted:start], []byte{'\n'})
-			counted = start
-			chunks[i] = chunk{pos: hcl.Pos{Line: line, Column: 1, Byte: start}, end: end}
-		}
-		workers := runtime.GOMAXPROCS(0)
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := w; i < len(chunks); i += workers {
-					c := &chunks[i]
-					f, diags := hclsyntax.ParseConfig(src[c.pos.Byte:c.end], name, c.pos)
-					c.file, c.bad = f, diags.HasErrors()
-				}
-			}()
-		}
-		wg.Wait()
-		bodies := make([]hcl.Body, 0, len(starts))
-		navs := make([]chunkNav, 0, len(starts))
-		ok := true
-		for _, c := range chunks {
-			if c.bad {
-				ok = false
-				break
-			}
-			bodies = append(bodies, c.file.Body)
-			navs = append(navs, chunkNav{start: c.pos.Byte, nav: c.file.Nav})
-		}
-		if ok {
-			return &hcl.File{Body: hcl.MergeBodies(bodies), Bytes: src, Nav: chunkedNav(navs)}, nil
+			return &hcl.File{Body: hcl.MergeBodies(bodies), Bytes: src, Nav: navs}, nil
 		}
 	}
 	return hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+}
+
+// chunk is one piece of a native-syntax file that starts at a top-level
+// keyword (or at the start of the file).
+type chunk struct {
+	pos hcl.Pos
+	end int
+}
+
+func (c chunk) bytes(src []byte) []byte { return src[c.pos.Byte:c.end] }
+
+func (c chunk) parse(src []byte, name string) (*hcl.File, bool) {
+	f, diags := hclsyntax.ParseConfig(c.bytes(src), name, c.pos)
+	return f, !diags.HasErrors()
+}
+
+// splitChunks cuts src at its split points, with each chunk's position.
+func splitChunks(src []byte) []chunk {
+	starts := splitPoints(src)
+	cs := make([]chunk, len(starts))
+	line, counted := 1, 0
+	for i, start := range starts {
+		end := len(src)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		line += bytes.Count(src[counted:start], []byte{'\n'})
+		counted = start
+		cs[i] = chunk{pos: hcl.Pos{Line: line, Column: 1, Byte: start}, end: end}
+	}
+	return cs
+}
+
+// parseChunks parses cs on every core: chunks are independent and hcl's
+// lexer dominates the load time of large build files. It returns false if
+// any chunk has a syntax error.
+func parseChunks(src []byte, name string, cs []chunk) ([]*hcl.File, bool) {
+	files := make([]*hcl.File, len(cs))
+	var bad atomic.Bool
+	forEach(len(cs), func(i int) {
+		if bad.Load() {
+			return
+		}
+		f, ok := cs[i].parse(src, name)
+		if !ok {
+			bad.Store(true)
+		}
+		files[i] = f
+	})
+	return files, !bad.Load()
+}
+
+// forEach calls fn(i) for every i in [0, n) on every core and waits.
+// Items are handed out one at a time, so that a busy core (the machine is
+// shared) or a large block does not leave the others idle at the end.
+func forEach(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // splitPoints lists the byte offsets of lines that start, in column 1,
@@ -110,6 +141,10 @@ func splitPoints(src []byte) []int {
 type chunkNav struct {
 	start int
 	nav   any
+	// reparse, when set, stands for nav: the chunk's syntax tree was
+	// dropped after evaluation to save memory, and is rebuilt only when a
+	// diagnostic in it is printed.
+	reparse func() any
 }
 
 // chunkedNav lets hcl's diagnostic writer find the block around an offset
@@ -120,6 +155,9 @@ func (n chunkedNav) find(offset int) any {
 	i := sort.Search(len(n), func(i int) bool { return n[i].start > offset }) - 1
 	if i < 0 {
 		return nil
+	}
+	if n[i].reparse != nil {
+		return n[i].reparse()
 	}
 	return n[i].nav
 }
@@ -138,4 +176,180 @@ func (n chunkedNav) ContextDefRange(offset int) hcl.Range {
 		return cs.ContextDefRange(offset)
 	}
 	return hcl.Range{}
+}
+
+// stageHeaderRe matches the first line of a stage block whose name can be
+// read without parsing: one quoted label that is a plain identifier.
+var stageHeaderRe = regexp.MustCompile(`^stage[ \t]+"([A-Za-z_][A-Za-z0-9_-]*)"[ \t]*\{`)
+
+// stagePlan is the stage chunks of a build file, named from their first
+// lines before anything is parsed.
+//
+// Stages are most of a large build file, and their bodies can only be
+// decoded once every other block is evaluated (they refer to variables,
+// locals and sources) and every stage name is known (stage.NAME). Reading
+// the names from the header lines lets each stage chunk be parsed and
+// decoded in one step on one core, its syntax tree becoming garbage right
+// away, instead of holding the trees of all stages in memory between a
+// parse-everything and a decode-everything pass.
+type stagePlan struct {
+	src    []byte
+	name   string // the file, as diagnostics name it
+	chunks []chunk
+	names  []string
+}
+
+// planStages splits cs into the stage chunks, as a plan, and the others.
+// It returns false when the split cannot be trusted to give the same
+// result as parsing the whole file: a stage header it cannot read or a
+// stage name used twice (whose diagnostic needs the parsed blocks).
+func planStages(src []byte, name string, cs []chunk) (*stagePlan, []chunk, bool) {
+	p := &stagePlan{src: src, name: name}
+	var rest []chunk
+	seen := map[string]bool{}
+	for _, c := range cs {
+		b := c.bytes(src)
+		if !startsWithKeyword(b, "stage") {
+			rest = append(rest, c)
+			continue
+		}
+		m := stageHeaderRe.FindSubmatch(b)
+		if m == nil || seen[string(m[1])] {
+			return nil, nil, false
+		}
+		n := string(m[1])
+		seen[n] = true
+		p.chunks = append(p.chunks, c)
+		p.names = append(p.names, n)
+	}
+	return p, rest, true
+}
+
+// startsWithKeyword says whether b starts with kw followed by a space,
+// quote or brace, the test splitPoints applies.
+func startsWithKeyword(b []byte, kw string) bool {
+	if len(b) <= len(kw) || string(b[:len(kw)]) != kw {
+		return false
+	}
+	c := b[len(kw)]
+	return c == ' ' || c == '"' || c == '{'
+}
+
+// block parses stage chunk i. It returns false unless the chunk holds
+// exactly the stage block the plan named and nothing else, cleanly.
+func (p *stagePlan) block(i int) (*hcl.Block, bool) {
+	f, ok := p.chunks[i].parse(p.src, p.name)
+	if !ok {
+		return nil, false
+	}
+	content, diags := f.Body.Content(rootSchema)
+	if len(diags) > 0 || len(content.Blocks) != 1 {
+		return nil, false
+	}
+	b := content.Blocks[0]
+	if b.Type != "stage" || len(b.Labels) != 1 || b.Labels[0] != p.names[i] {
+		return nil, false
+	}
+	return b, true
+}
+
+// nav stands for stage chunk i's navigation data without keeping its
+// syntax tree alive.
+func (p *stagePlan) nav(i int) chunkNav {
+	c := p.chunks[i]
+	return chunkNav{start: c.pos.Byte, reparse: func() any {
+		f, _ := hclsyntax.ParseConfig(c.bytes(p.src), p.name, c.pos)
+		return f.Nav
+	}}
+}
+
+// decodeStageChunks parses and decodes the plan's stages on every core,
+// each chunk by a fork of e, and appends their diagnostics in file order
+// as decodeStages does. It returns false if a chunk is not as planned.
+func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
+	n := len(p.chunks)
+	stages := make([]*Stage, n)
+	diags := make([]hcl.Diagnostics, n)
+	var bad atomic.Bool
+	forEach(n, func(i int) {
+		if bad.Load() {
+			return
+		}
+		b, ok := p.block(i)
+		if !ok {
+			bad.Store(true)
+			return
+		}
+		f := e.fork()
+		stages[i] = f.decodeStage(b)
+		diags[i] = f.diags
+	})
+	if bad.Load() {
+		return nil, false
+	}
+	for _, ds := range diags {
+		e.add(ds)
+	}
+	return stages, true
+}
+
+// loadChunked loads native-syntax src with its stages parsed and decoded
+// in one pass (stagePlan). It returns false, having reported nothing, for
+// a file it cannot load that way (too small to split, a syntax error, an
+// unexpected shape); load then parses the whole file as before, which
+// gives the same result and the diagnostics the user should see.
+func (l *Loader) loadChunked(src []byte, name, dir string) (*Config, hcl.Diagnostics, bool) {
+	cs := splitChunks(src)
+	if len(cs) < 2 {
+		return nil, nil, false
+	}
+	plan, rest, ok := planStages(src, name, cs)
+	if !ok || len(plan.chunks) == 0 {
+		return nil, nil, false
+	}
+	files, ok := parseChunks(src, name, rest)
+	if !ok {
+		return nil, nil, false
+	}
+	bodies := make([]hcl.Body, len(files))
+	for i, f := range files {
+		bodies[i] = f.Body
+	}
+	body := hcl.MergeBodies(bodies)
+	// Variables files are parsed into a scratch parser that starts as a
+	// copy of l's: hclparse returns a file it already holds without its
+	// diagnostics, so parsing into l's own before a fallback would lose
+	// them when loadWhole parses the same file again.
+	scratch := &Loader{opts: l.opts, parser: hclparse.NewParser()}
+	for n, f := range l.parser.Files() {
+		scratch.parser.AddFile(n, f)
+	}
+	e := newEvaluator(scratch, name, dir)
+	cfg, ok := e.run(body, plan)
+	if !ok {
+		return nil, nil, false
+	}
+	for n, f := range scratch.parser.Files() {
+		l.parser.AddFile(n, f)
+	}
+	// The diagnostic writer needs each chunk's navigation data in file
+	// order; stage chunks rebuild theirs on demand.
+	navs := make(chunkedNav, 0, len(cs))
+	ri, si := 0, 0
+	for ri < len(rest) || si < len(plan.chunks) {
+		if si == len(plan.chunks) || (ri < len(rest) && rest[ri].pos.Byte < plan.chunks[si].pos.Byte) {
+			navs = append(navs, chunkNav{start: rest[ri].pos.Byte, nav: files[ri].Nav})
+			ri++
+		} else {
+			navs = append(navs, plan.nav(si))
+			si++
+		}
+	}
+	// Body holds the blocks other than stages: the file is kept for its
+	// bytes and navigation, which is all diagnostics printing reads.
+	l.parser.AddFile(name, &hcl.File{Body: body, Bytes: src, Nav: navs})
+	if e.diags.HasErrors() {
+		return nil, e.diags, true
+	}
+	return cfg, e.diags, true
 }
