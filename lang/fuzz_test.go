@@ -6,6 +6,10 @@ import (
 
 // FuzzLoad parses and evaluates arbitrary bytes as build.hcl: it must
 // never panic, and a failed load must say why.
+//
+// Run it with -fuzzminimizetime 0: hcl and cty carry so much coverage that
+// almost every input is new, and minimizing each one stalls the workers
+// (a few execs a minute instead of hundreds a second).
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`stage "a" {
   from = "scratch"
