@@ -53,6 +53,7 @@ func RunAddress(stage string, n int) string {
 // Hostname), so changing them changes every exec digest, as it should.
 const (
 	DefaultPath     = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	DefaultHome     = "/root"
 	SandboxHostname = "kiln"
 )
 
@@ -451,6 +452,9 @@ type run struct {
 	env     map[string]string
 	workdir string
 	user    string
+	// image is set when the stage's state starts at an image source, so
+	// its run steps see the image config's Env.
+	image bool
 }
 
 func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Diagnostics) {
@@ -471,7 +475,7 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	if diags.HasErrors() {
 		return "", diags
 	}
-	r := &run{state: base, env: map[string]string{}, workdir: "/", user: st.User}
+	r := &run{state: base, env: map[string]string{}, workdir: "/", user: st.User, image: c.imageBased(st.From)}
 	for k, v := range st.Env {
 		r.env[k] = v
 	}
@@ -495,6 +499,27 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	}
 	c.done[key] = r.state
 	return r.state, diags
+}
+
+// imageBased reports whether ref's state starts at an image or oci-layout
+// source, following stages' from. stage has already compiled the chain, so
+// it has no cycle; the bound only guards against a bug looping forever.
+func (c *compiler) imageBased(ref lang.Ref) bool {
+	for range len(c.stages) + 1 {
+		switch ref.Kind {
+		case "source":
+			return ref.Type == "image" || ref.Type == "oci-layout"
+		case "stage":
+			st, ok := c.stages[ref.Name]
+			if !ok {
+				return false
+			}
+			ref = st.From
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name string) hcl.Diagnostics {
@@ -604,11 +629,15 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		return diag(s.Range, "run has no command", `Set command = ["prog", "arg"] or shell = "...".`)
 	}
 	env := map[string]string{
-		"PATH":              DefaultPath,
-		"HOME":              "/root",
 		"TZ":                "UTC",
 		"LANG":              "C.UTF-8",
 		"SOURCE_DATE_EPOCH": strconv.FormatInt(c.epoch, 10),
+	}
+	if !r.image {
+		// On an image, the realizer supplies PATH and HOME: the image's
+		// own, or these defaults when its config has none.
+		env["PATH"] = DefaultPath
+		env["HOME"] = DefaultHome
 	}
 	for k, v := range r.env {
 		env[k] = v
@@ -633,7 +662,7 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	} else if st.Network != "" {
 		network = st.Network
 	}
-	ex := &ExecOp{Args: args, Env: sortedEnv(env), Cwd: cwd, User: user, Hostname: SandboxHostname, Network: network, Root: -1}
+	ex := &ExecOp{Args: args, Env: sortedEnv(env), Cwd: cwd, User: user, Hostname: SandboxHostname, ImageEnv: r.image, Network: network, Root: -1}
 	d := &Derivation{Kind: KindExec, Platform: platform, SourceDateEpoch: c.epoch, Exec: ex, Name: name}
 	if r.state != "" {
 		ex.Root = 0

@@ -102,6 +102,13 @@ type ExecOp struct {
 	Cwd      string   `json:"cwd"`
 	User     string   `json:"user,omitempty"`
 	Hostname string   `json:"hostname"`
+	// ImageEnv says that the root state starts at an image source whose
+	// config Env the realizer puts under Env, as Docker does: kiln's
+	// PATH and HOME defaults, then the image's Env, then Env. The config
+	// is pinned with the source, whose digest every dependent derivation
+	// already covers; the flag is hashed so that changing this rule
+	// changes digests.
+	ImageEnv bool `json:"image_env,omitempty"`
 	// Network is "none" (loopback only) or "host"-like access, allowed only
 	// for fixed-output derivations.
 	Network string `json:"network"`

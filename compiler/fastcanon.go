@@ -91,6 +91,9 @@ func appendExec(b []byte, e *ExecOp) []byte {
 	b = appendStrings(b, e.Env)
 	b = append(b, `,"hostname":`...)
 	b = appendString(b, e.Hostname)
+	if e.ImageEnv {
+		b = append(b, `,"image_env":true`...)
+	}
 	if len(e.ImpureEnv) > 0 {
 		b = append(b, `,"impure_env":`...)
 		b = appendStrings(b, e.ImpureEnv)

@@ -4,15 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/realize/sandbox"
@@ -65,6 +68,11 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		root = inputs[ex.Root]
 	}
 	env := append([]string(nil), ex.Env...)
+	if ex.ImageEnv {
+		if env, err = r.imageEnv(root, ex.Env); err != nil {
+			return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err}
+		}
+	}
 	if ex.OutputHash != "" || d.LockAddress != "" {
 		// impure_env: only the names are in the digest; the values come
 		// from kiln's own environment now (a proxy, a mirror), as with
@@ -225,7 +233,56 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 			return fail(fmt.Errorf("fixed output mismatch: build.lock.hcl pins %s but the step produced %s; if the change is intended, run 'kiln lock --update %s'", ex.OutputHash, got, addr))
 		}
 	}
-	return store.Output{Layers: append(append([]digest.Digest(nil), root.Layers...), layers...)}, nil
+	return carryImageConfig(root, store.Output{Layers: append(append([]digest.Digest(nil), root.Layers...), layers...)}), nil
+}
+
+// carryImageConfig passes the base image config of root on to out, so that
+// a later step on out still finds it (ExecOp.ImageEnv), and keeps the blob
+// alive for as long as out is. Naming the blob in out.Blobs also puts the
+// config into OutputID: a step whose env comes from it is then not reused
+// by early cutoff when only the config changed.
+func carryImageConfig(root, out store.Output) store.Output {
+	c := root.Meta[MetaImageConfig]
+	if c == "" {
+		return out
+	}
+	out.Meta = map[string]string{MetaImageConfig: c}
+	out.Blobs = append(out.Blobs, digest.Digest(c))
+	return out
+}
+
+// imageEnv is the environment of a step on an image: kiln's PATH and HOME
+// defaults, overridden by the base image config's Env (as Docker and
+// BuildKit do), overridden by own (kiln's fixed TZ, LANG and
+// SOURCE_DATE_EPOCH, then stage and step env). The result is sorted.
+func (r *Realizer) imageEnv(root store.Output, own []string) ([]string, error) {
+	c := root.Meta[MetaImageConfig]
+	if c == "" {
+		return nil, fmt.Errorf("the step runs on an image, but the stored output of its root state does not name the image config (it was stored by an older kiln); build with a new store (--store DIR) to rebuild it")
+	}
+	b, err := os.ReadFile(r.st.BlobPath(digest.Digest(c)))
+	if err != nil {
+		return nil, fmt.Errorf("reading the base image config %s (no longer in the store? use a new store to fetch the base again): %w", c, err)
+	}
+	var cfg ocispec.Image
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("reading the base image config %s: %w", c, err)
+	}
+	vars := map[string]string{"PATH": compiler.DefaultPath, "HOME": compiler.DefaultHome}
+	for _, list := range [][]string{cfg.Config.Env, own} {
+		for _, kv := range list {
+			k, v, _ := strings.Cut(kv, "=")
+			if k != "" {
+				vars[k] = v
+			}
+		}
+	}
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	return env, nil
 }
 
 // cacheDir returns the persistent directory of a cache mount. "locked"

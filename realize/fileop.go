@@ -89,7 +89,7 @@ func (r *Realizer) file(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 	if err != nil {
 		return store.Output{}, err
 	}
-	return store.Output{Layers: append(append([]digest.Digest(nil), root.Layers...), layers...)}, nil
+	return carryImageConfig(root, store.Output{Layers: append(append([]digest.Digest(nil), root.Layers...), layers...)}), nil
 }
 
 // mountView returns a read-only directory showing the merged layers: an
