@@ -52,9 +52,49 @@ type chunk struct {
 
 func (c chunk) bytes(src []byte) []byte { return src[c.pos.Byte:c.end] }
 
+// parse tries the fast parser first; hcl's own parses whatever it leaves.
 func (c chunk) parse(src []byte, name string) (*hcl.File, bool) {
-	f, diags := hclsyntax.ParseConfig(c.bytes(src), name, c.pos)
+	b := c.bytes(src)
+	if body, ok := fastParse(b, name, c.pos); ok {
+		return &hcl.File{Body: body, Bytes: b, Nav: &lazyNav{src: b, name: name, pos: c.pos}}, true
+	}
+	f, diags := hclsyntax.ParseConfig(b, name, c.pos)
 	return f, !diags.HasErrors()
+}
+
+// lazyNav stands for the navigation data of a chunk the fast parser read
+// (hcl builds it only in its own parser), reparsing the chunk with hcl the
+// first time a diagnostic in it is printed.
+type lazyNav struct {
+	src  []byte
+	name string
+	pos  hcl.Pos
+	once sync.Once
+	nav  any
+}
+
+func (n *lazyNav) get() any {
+	n.once.Do(func() {
+		f, _ := hclsyntax.ParseConfig(n.src, n.name, n.pos)
+		n.nav = f.Nav
+	})
+	return n.nav
+}
+
+// ContextString implements the writer's contextStringer.
+func (n *lazyNav) ContextString(offset int) string {
+	if cs, ok := n.get().(interface{ ContextString(int) string }); ok {
+		return cs.ContextString(offset)
+	}
+	return ""
+}
+
+// ContextDefRange implements hcl's contextDefRanger.
+func (n *lazyNav) ContextDefRange(offset int) hcl.Range {
+	if cs, ok := n.get().(interface{ ContextDefRange(int) hcl.Range }); ok {
+		return cs.ContextDefRange(offset)
+	}
+	return hcl.Range{}
 }
 
 // splitChunks cuts src at its split points, with each chunk's position.

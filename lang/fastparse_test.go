@@ -1,0 +1,225 @@
+package lang
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/rogpeppe/go-internal/txtar"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/kiln-build/kiln/internal/gen"
+)
+
+// sameAsHCL checks fastParse against hclsyntax.ParseConfig on src: where
+// the fast parser accepts src, hcl must too, with an identical tree.
+// It returns whether the fast parser accepted.
+func sameAsHCL(t *testing.T, src []byte, pos hcl.Pos) bool {
+	t.Helper()
+	fast, ok := fastParse(src, "build.hcl", pos)
+	if !ok {
+		return false
+	}
+	f, diags := hclsyntax.ParseConfig(src, "build.hcl", pos)
+	if diags.HasErrors() {
+		t.Fatalf("fastParse accepted what hcl rejects (%s):\n%s", diags.Error(), src)
+	}
+	if d := cmp.Diff(f.Body, fast, cmpOpts...); d != "" {
+		t.Fatalf("fastParse tree differs from hcl's (-hcl +fast):\n%s\nsource:\n%s", d, src)
+	}
+	return true
+}
+
+var cmpOpts = []cmp.Option{
+	cmp.AllowUnexported(hclsyntax.Body{}),
+	cmpopts.EquateComparable(hcl.TraverseRoot{}, hcl.TraverseAttr{}),
+	cmp.Comparer(func(a, b cty.Value) bool {
+		return a.Type().Equals(b.Type()) && a.RawEquals(b)
+	}),
+}
+
+// buildFiles collects the build files in the repository: every .hcl file
+// under the module and every file of the CLI's testscripts.
+func buildFiles(t *testing.T) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	root := filepath.Join("..")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "rootfs" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		switch {
+		case strings.HasSuffix(path, ".hcl"):
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files[path] = b
+		case strings.HasSuffix(path, ".txtar"):
+			a, err := txtar.ParseFile(path)
+			if err != nil {
+				return err
+			}
+			for _, f := range a.Files {
+				if strings.HasSuffix(f.Name, ".hcl") {
+					files[path+":"+f.Name] = f.Data
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestFastParseMatchesHCL(t *testing.T) {
+	files := buildFiles(t)
+	if len(files) < 100 {
+		t.Fatalf("found only %d build files; is the walk rooted right?", len(files))
+	}
+	accepted := 0
+	for name, src := range files {
+		t.Run(name, func(t *testing.T) {
+			if sameAsHCL(t, src, hcl.InitialPos) {
+				accepted++
+			}
+			for _, c := range splitChunks(src) {
+				sameAsHCL(t, c.bytes(src), c.pos)
+			}
+		})
+	}
+	t.Logf("fast path took %d of %d build files whole", accepted, len(files))
+	if accepted < len(files)/2 {
+		t.Errorf("fast path took only %d of %d build files", accepted, len(files))
+	}
+}
+
+// The generated benchmark file must stay inside the subset, or the
+// benchmarks silently measure hcl's parser again.
+func TestFastParseTakesGenerated(t *testing.T) {
+	src := gen.Large(300, 30)
+	for _, c := range splitChunks(src) {
+		if !sameAsHCL(t, c.bytes(src), c.pos) {
+			t.Fatalf("fast path refused chunk at line %d:\n%s", c.pos.Line, c.bytes(src))
+		}
+	}
+}
+
+func TestFastParseCases(t *testing.T) {
+	accept := []string{
+		"",
+		"\n\n",
+		"# only a comment",
+		"// comment\na = 1\n",
+		"a = 1",
+		"a = \"\"\n",
+		"a = \"x\"\nb = 2\n",
+		"a = \"${b}\"\n",
+		"a = \"x${b.c}y${d}\"\n",
+		"a = \"${ b .\n c }\"\n",
+		"a = \"\\n\\t\\\"\\\\ $${x} %%{y} $ % $x\"\n",
+		"a = [\n  1,\n  \"b\", # c\n  c.d,\n]\n",
+		"a = []\nb = {}\n",
+		"a = {\n  b = 1, c = \"d\"\n  \"e\" : f\n  # g\n}\n",
+		"a = [{\n b = 1\n}, [2]]\n",
+		"a = true\nb = false\nc = null\n",
+		"block {\n}\n",
+		"block \"x\" \"y\" z {\n  a = 1 // c\n  inner {}\n}\n",
+		"block \"l\\\"q\" {\n}",
+		"a\t=\t1\n",
+		"a = 0755\n",
+	}
+	for _, src := range accept {
+		if !sameAsHCL(t, []byte(src), hcl.InitialPos) {
+			t.Errorf("fast path refused %q", src)
+		}
+	}
+	refuse := []string{
+		"a = 1 + 2\n", "a = b ? c : d\n", "a = f(1)\n", "a = b[0]\n", "a = b.0\n",
+		"a = b.*.c\n", "a = [for x in y: x]\n", "a = {for k, v in y: k => v}\n",
+		"a = <<EOF\nx\nEOF\n", "a = \"%{if b}c%{endif}\"\n", "a = \"${~b}\"\n",
+		"a = 1.5\n", "a = 1e3\n", "a = -1\n", "a = !b\n", "a = (b)\n",
+		"/* c */\na = 1\n", "a = \"\\u00e9\"\n", "a = \"é\"\n", "a = 1\r\n",
+		"a = 1\na = 2\n", "b { a = 1 }\n", "a = 1 b = 2\n", "a =\n1\n",
+		"b {\n", "b }\n", "a = \"x\n", "b \"${x}\" {\n}\n", "a = {\n b = \n 1\n}\n",
+		"a = b::c(1)\n", "a = \"$$${x}\"\n",
+	}
+	for _, src := range refuse {
+		if _, ok := fastParse([]byte(src), "build.hcl", hcl.InitialPos); ok {
+			t.Errorf("fast path took %q, which is outside its subset", src)
+		}
+	}
+}
+
+// FuzzFastParse checks that the fast parser never disagrees with hcl's.
+func FuzzFastParse(f *testing.F) {
+	f.Add([]byte("a = \"x${b.c}y\"\nblock \"l\" {\n  c = [1, {d = e}]\n}\n"))
+	f.Add(bytes.Clone(gen.Large(3, 3)))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		sameAsHCL(t, src, hcl.InitialPos)
+	})
+}
+
+// cleanContent must agree with hcl's Content wherever it answers: the
+// test offers every body of every build file in the repository to every
+// schema lang decodes with.
+func TestCleanContentMatchesHCL(t *testing.T) {
+	schemas := []*hcl.BodySchema{rootSchema, projectSchema, stageSchema, imageSchema, artifactSchema,
+		groupSchema, variableSchema, validationSchema}
+	for _, m := range []map[string]*hcl.BodySchema{sourceSchemas, stepSchemas, mountSchemas} {
+		for _, s := range m {
+			schemas = append(schemas, s)
+		}
+	}
+	var bodies []*hclsyntax.Body
+	var walk func(b *hclsyntax.Body)
+	walk = func(b *hclsyntax.Body) {
+		bodies = append(bodies, b)
+		for _, blk := range b.Blocks {
+			walk(blk.Body)
+		}
+	}
+	for _, src := range buildFiles(t) {
+		if f, diags := hclsyntax.ParseConfig(src, "build.hcl", hcl.InitialPos); !diags.HasErrors() {
+			walk(f.Body.(*hclsyntax.Body))
+		}
+	}
+	clean := 0
+	for _, b := range bodies {
+		for _, s := range schemas {
+			got, ok := cleanContent(b, s)
+			if !ok {
+				continue
+			}
+			clean++
+			want, diags := b.Content(s)
+			if diags.HasErrors() {
+				t.Fatalf("cleanContent answered where Content fails: %s", diags.Error())
+			}
+			// Both point into the same tree: expressions and bodies must
+			// be the very same nodes.
+			same := []cmp.Option{
+				cmp.Comparer(func(a, b hcl.Expression) bool { return a == b }),
+				cmp.Comparer(func(a, b hcl.Body) bool { return a == b }),
+			}
+			if d := cmp.Diff(want, got, same...); d != "" {
+				t.Fatalf("cleanContent differs from Content (-hcl +clean):\n%s", d)
+			}
+		}
+	}
+	if clean < 100 {
+		t.Errorf("cleanContent answered only %d times", clean)
+	}
+}
