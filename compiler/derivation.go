@@ -1,7 +1,10 @@
 package compiler
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
@@ -192,12 +195,23 @@ type DiffOp struct{}
 
 // Digest is the sha256 of the derivation's canonical encoding.
 func (d *Derivation) Digest() (digest.Digest, error) {
-	b, err := d.Canonical()
-	if err != nil {
+	if err := d.checkStrings(); err != nil {
 		return "", err
 	}
-	return digest.FromBytes(b), nil
+	// The encoding is only hashed, so its buffer is reused: a large graph
+	// hashes tens of thousands of derivations.
+	bp := canonBufs.Get().(*[]byte)
+	b := appendDerivation((*bp)[:0], d)
+	sum := sha256.Sum256(b)
+	*bp = b[:0]
+	canonBufs.Put(bp)
+	var s [len("sha256:") + 2*sha256.Size]byte
+	copy(s[:], "sha256:")
+	hex.Encode(s[len("sha256:"):], sum[:])
+	return digest.Digest(s[:]), nil
 }
+
+var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // Canonical returns the canonical JSON encoding that Digest hashes.
 func (d *Derivation) Canonical() ([]byte, error) {

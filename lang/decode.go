@@ -17,25 +17,73 @@ import (
 type attrs struct {
 	e     *evaluator
 	attrs hcl.Attributes
+	// syn, when set, stands for attrs: a clean native-syntax body's own
+	// attributes, read without building hcl's copies (see at).
+	syn hclsyntax.Attributes
 }
 
-func (e *evaluator) content(body hcl.Body, schema *hcl.BodySchema) (*hcl.BodyContent, attrs) {
-	c, ok := cleanContent(body, schema)
-	if !ok {
-		var ds hcl.Diagnostics
-		c, ds = body.Content(schema)
-		e.add(ds)
+// at returns the attribute name, or nil. For a clean native-syntax body
+// it makes hcl's view of the attribute here, where it is small enough to
+// be inlined and the view can stay on the caller's stack.
+func (a attrs) at(name string) *hcl.Attribute {
+	if a.syn != nil {
+		if s := a.syn[name]; s != nil {
+			return s.AsHCLAttribute()
+		}
+		return nil
 	}
-	return c, attrs{e: e, attrs: c.Attributes}
+	return a.attrs[name]
 }
 
-// cleanContent is body.Content(schema) for a native-syntax body that
-// fits its schema exactly: every attribute and block known, labels
-// counted right, nothing required missing. It returns false for anything
-// else, and hcl's Content then reports the problems. Content also builds
-// the remainder body's bookkeeping, which no caller here uses and which
-// was a sixth of the allocations of loading a large build file.
-func cleanContent(body hcl.Body, schema *hcl.BodySchema) (*hcl.BodyContent, bool) {
+// content decodes body's attributes and blocks by schema, reporting what
+// does not fit it.
+func (e *evaluator) content(body hcl.Body, schema *hcl.BodySchema) (blockList, attrs) {
+	if b, ok := cleanBody(body, schema); ok && !e.l.opts.generalDecode {
+		syn := b.Attributes
+		if syn == nil {
+			syn = hclsyntax.Attributes{}
+		}
+		return blockList{syn: b.Blocks}, attrs{e: e, syn: syn}
+	}
+	c, ds := body.Content(schema)
+	// hcl reports unexpected attributes in map order: put them in file
+	// order, so the same file always prints the same errors.
+	slices.SortStableFunc(ds, func(a, b *hcl.Diagnostic) int {
+		if a.Subject == nil || b.Subject == nil {
+			return 0
+		}
+		return a.Subject.Start.Byte - b.Subject.Start.Byte
+	})
+	e.add(ds)
+	return blockList{hcl: c.Blocks}, attrs{e: e, attrs: c.Attributes}
+}
+
+// blockList is a body's blocks, as hcl's Content returns them or, for a
+// clean native-syntax body, as the syntax tree holds them.
+type blockList struct {
+	hcl hcl.Blocks
+	syn hclsyntax.Blocks
+}
+
+func (l blockList) len() int { return len(l.hcl) + len(l.syn) }
+
+// at returns block i. hcl's view of a syntax block is written to *view,
+// which the caller keeps on its stack: decoding never holds on to it.
+func (l blockList) at(i int, view *hcl.Block) *hcl.Block {
+	if i < len(l.hcl) {
+		return l.hcl[i]
+	}
+	*view = *l.syn[i].AsHCLBlock()
+	return view
+}
+
+// cleanBody returns body as a native-syntax body if it fits schema
+// exactly: every attribute and block known, labels counted right, nothing
+// required missing. hcl's Content then has nothing to report, and its
+// result can be read straight off the syntax tree, without the copies of
+// every attribute and the remainder body's bookkeeping that Content builds
+// (a third of the allocations of decoding a large build file).
+func cleanBody(body hcl.Body, schema *hcl.BodySchema) (*hclsyntax.Body, bool) {
 	b, ok := body.(*hclsyntax.Body)
 	if !ok {
 		return nil, false
@@ -56,27 +104,25 @@ func cleanContent(body hcl.Body, schema *hcl.BodySchema) (*hcl.BodyContent, bool
 			return nil, false
 		}
 	}
-	c := &hcl.BodyContent{Attributes: make(hcl.Attributes, len(b.Attributes)), MissingItemRange: b.MissingItemRange()}
-	for name, a := range b.Attributes {
-		c.Attributes[name] = a.AsHCLAttribute()
-	}
-	for _, blk := range b.Blocks {
-		c.Blocks = append(c.Blocks, blk.AsHCLBlock())
-	}
-	return c, true
+	return b, true
 }
 
-func (a attrs) has(name string) bool { return a.attrs[name] != nil }
+func (a attrs) has(name string) bool {
+	if a.syn != nil {
+		return a.syn[name] != nil
+	}
+	return a.attrs[name] != nil
+}
 
 func (a attrs) rng(name string) *hcl.Range {
-	if at := a.attrs[name]; at != nil {
+	if at := a.at(name); at != nil {
 		return at.Expr.Range().Ptr()
 	}
 	return nil
 }
 
 func (a attrs) get(name string, ty cty.Type) (cty.Value, bool) {
-	at := a.attrs[name]
+	at := a.at(name)
 	if at == nil {
 		return cty.NilVal, false
 	}
@@ -103,9 +149,12 @@ func (a attrs) boolean(name string) bool {
 }
 
 func (a attrs) strs(name string) []string {
-	at := a.attrs[name]
+	at := a.at(name)
 	if at == nil {
 		return nil
+	}
+	if ss, ok := a.e.literalStrings(at.Expr); ok {
+		return ss
 	}
 	v, ok := a.e.value(at.Expr, scopeAll)
 	if !ok || v.IsNull() {
@@ -113,6 +162,25 @@ func (a attrs) strs(name string) []string {
 	}
 	out, _ := a.strsOf(at, v)
 	return out
+}
+
+// literalStrings reads a tuple of literal strings, ["a", "b"], straight
+// off the syntax tree: the list of strings its value converts to, without
+// building the tuple and the list.
+func (e *evaluator) literalStrings(expr hcl.Expression) ([]string, bool) {
+	t, ok := expr.(*hclsyntax.TupleConsExpr)
+	if !ok || len(t.Exprs) == 0 || e.l.opts.generalDecode {
+		return nil, false
+	}
+	out := make([]string, len(t.Exprs))
+	for i, el := range t.Exprs {
+		v, ok := literal(el)
+		if !ok || v.Type() != cty.String {
+			return nil, false
+		}
+		out[i] = v.AsString()
+	}
+	return out, true
 }
 
 // strsOf converts an evaluated value to a list of strings; the bool is
@@ -132,9 +200,12 @@ func (a attrs) strsOf(at *hcl.Attribute, v cty.Value) ([]string, bool) {
 
 // strOrStrs reads a string or a list of strings (copy's src).
 func (a attrs) strOrStrs(name string) ([]string, bool) {
-	at := a.attrs[name]
+	at := a.at(name)
 	if at == nil {
 		return nil, false
+	}
+	if ss, ok := a.e.literalStrings(at.Expr); ok {
+		return ss, true
 	}
 	v, ok := a.e.value(at.Expr, scopeAll)
 	if !ok || v.IsNull() {
@@ -151,6 +222,11 @@ func (a attrs) strOrStrs(name string) ([]string, bool) {
 }
 
 func (a attrs) strMap(name string) map[string]string {
+	if at := a.at(name); at != nil {
+		if m, ok := a.e.objectStrings(at.Expr); ok {
+			return m
+		}
+	}
 	v, ok := a.get(name, cty.Map(cty.String))
 	if !ok {
 		return nil
@@ -160,6 +236,72 @@ func (a attrs) strMap(name string) map[string]string {
 		out[k] = el.AsString()
 	}
 	return out
+}
+
+// objectStrings reads an object constructor with ASCII names for keys and
+// values that evaluate to strings, { A = "x", B = var.y }, item by item:
+// the map of strings its value converts to, without building the object,
+// the converted map and its copy. It returns false for anything else and
+// for any item that would need a diagnostic, having reported nothing, and
+// the caller evaluates the whole expression as usual. Unknown references
+// are the exception: they are reported here as value would.
+func (e *evaluator) objectStrings(expr hcl.Expression) (map[string]string, bool) {
+	obj, ok := expr.(*hclsyntax.ObjectConsExpr)
+	if !ok || e.l.opts.generalDecode {
+		return nil, false
+	}
+	if !e.checkRefs(obj, scopeAll) {
+		return nil, true
+	}
+	out := make(map[string]string, len(obj.Items))
+	for _, it := range obj.Items {
+		k, ok := literalKey(it.KeyExpr)
+		if _, dup := out[k]; !ok || dup {
+			return nil, false
+		}
+		v, ok := literal(it.ValueExpr)
+		if !ok {
+			var ds hcl.Diagnostics
+			v, ds = it.ValueExpr.Value(e.ctx)
+			if len(ds) > 0 {
+				return nil, false
+			}
+		}
+		if v.IsMarked() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+			return nil, false
+		}
+		out[k] = v.AsString()
+	}
+	return out, true
+}
+
+// literalKey is the name an object key stands for when it is a bare ASCII
+// name or a literal ASCII string (beyond ASCII, cty normalizes names).
+func literalKey(expr hcl.Expression) (string, bool) {
+	k, ok := expr.(*hclsyntax.ObjectConsKeyExpr)
+	if !ok || k.ForceNonLiteral {
+		return "", false
+	}
+	var name string
+	switch w := k.Wrapped.(type) {
+	case *hclsyntax.ScopeTraversalExpr:
+		if len(w.Traversal) != 1 {
+			return "", false
+		}
+		name = w.Traversal.RootName()
+	default:
+		v, ok := literal(w)
+		if !ok || v.Type() != cty.String {
+			return "", false
+		}
+		name = v.AsString()
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			return "", false
+		}
+	}
+	return name, true
 }
 
 // env reads an environment map and checks its names.
@@ -264,7 +406,7 @@ func (a attrs) required(b *hcl.Block, name, what string) bool {
 // ref reads a state reference: stage.NAME, source.TYPE.NAME, "scratch" or
 // null.
 func (a attrs) ref(name string) Ref {
-	at := a.attrs[name]
+	at := a.at(name)
 	if at == nil {
 		return Ref{}
 	}

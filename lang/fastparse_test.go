@@ -2,6 +2,8 @@ package lang
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -172,10 +174,11 @@ func FuzzFastParse(f *testing.F) {
 	})
 }
 
-// cleanContent must agree with hcl's Content wherever it answers: the
-// test offers every body of every build file in the repository to every
-// schema lang decodes with.
-func TestCleanContentMatchesHCL(t *testing.T) {
+// A body cleanBody passes must decode through hcl's Content without a
+// diagnostic and to the same attributes and blocks: the test offers every
+// body of every build file in the repository to every schema lang decodes
+// with.
+func TestCleanBodyMatchesContent(t *testing.T) {
 	schemas := []*hcl.BodySchema{rootSchema, projectSchema, stageSchema, imageSchema, artifactSchema,
 		groupSchema, variableSchema, validationSchema}
 	for _, m := range []map[string]*hcl.BodySchema{sourceSchemas, stepSchemas, mountSchemas} {
@@ -199,27 +202,85 @@ func TestCleanContentMatchesHCL(t *testing.T) {
 	clean := 0
 	for _, b := range bodies {
 		for _, s := range schemas {
-			got, ok := cleanContent(b, s)
-			if !ok {
+			if _, ok := cleanBody(b, s); !ok {
 				continue
 			}
 			clean++
-			want, diags := b.Content(s)
+			c, diags := b.Content(s)
 			if diags.HasErrors() {
-				t.Fatalf("cleanContent answered where Content fails: %s", diags.Error())
+				t.Fatalf("cleanBody passed a body Content rejects: %s", diags.Error())
 			}
-			// Both point into the same tree: expressions and bodies must
-			// be the very same nodes.
-			same := []cmp.Option{
-				cmp.Comparer(func(a, b hcl.Expression) bool { return a == b }),
-				cmp.Comparer(func(a, b hcl.Body) bool { return a == b }),
+			if len(c.Attributes) != len(b.Attributes) || len(c.Blocks) != len(b.Blocks) {
+				t.Fatalf("Content keeps %d attributes and %d blocks of %d and %d",
+					len(c.Attributes), len(c.Blocks), len(b.Attributes), len(b.Blocks))
 			}
-			if d := cmp.Diff(want, got, same...); d != "" {
-				t.Fatalf("cleanContent differs from Content (-hcl +clean):\n%s", d)
+			for name, a := range c.Attributes {
+				if a.Expr != b.Attributes[name].Expr {
+					t.Fatalf("attribute %s differs", name)
+				}
+			}
+			for i, blk := range c.Blocks {
+				if blk.Body != b.Blocks[i].Body {
+					t.Fatalf("block %d differs", i)
+				}
 			}
 		}
 	}
 	if clean < 100 {
-		t.Errorf("cleanContent answered only %d times", clean)
+		t.Errorf("cleanBody passed only %d bodies", clean)
+	}
+}
+
+// The decoding shortcuts must give the Config and the diagnostics of hcl's
+// general path, for every build file in the repository and for the
+// shapes they take a shortcut on, with the cases that must fall back.
+func TestShortcutsMatchGeneralDecode(t *testing.T) {
+	files := buildFiles(t)
+	stage := func(body string) string {
+		return "variable \"v\" {\n  default = \"1\"\n}\n\nlocals {\n  l = [\"a\"]\n}\n\nstage \"s\" {\n  from = \"scratch\"\n" + body + "}\n\nimage \"i\" {\n  from = stage.s\n}\n"
+	}
+	for i, body := range []string{
+		"  env = { A = \"x\", B = var.v, \"C\" = \"${var.v}-1\" }\n",
+		"  env = { A = 1, B = true }\n",
+		"  env = { A = null }\n",
+		"  env = { A = var.nope, B = local.nope }\n",
+		"  env = { A = [1] }\n",
+		"  env = { A = \"x\", A = \"y\" }\n",
+		"  env = { \"1A\" = \"x\" }\n",
+		"  env = { (var.v) = \"x\" }\n",
+		"  env = { \"é\" = \"x\" }\n",
+		"  env = local.l\n",
+		"  run {\n    command = [\"a\", \"b\"]\n  }\n",
+		"  run {\n    command = [\"a\", 1, true]\n  }\n",
+		"  run {\n    command = [\"a\", null]\n  }\n",
+		"  run {\n    command = []\n  }\n",
+		"  run {\n    command = \"make install\"\n  }\n",
+		"  copy {\n    from = stage.s\n    src = [\"a\", \"b\"]\n    dest = \"/\"\n  }\n",
+		"  copy {\n    from = stage.s\n    src = [\"a\", var.v]\n    dest = \"/\"\n  }\n",
+		"  run {\n    shell = \"x\"\n    unknown = 1\n  }\n",
+		"  run \"label\" {\n    shell = \"x\"\n  }\n",
+	} {
+		files[fmt.Sprintf("case%d", i)] = []byte(stage(body))
+	}
+	for name, src := range files {
+		path := filepath.Join(t.TempDir(), "build.hcl")
+		if err := os.WriteFile(path, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		load := func(general bool) string {
+			l := NewLoader(Options{generalDecode: general})
+			cfg, diags := l.Load(path)
+			if cfg != nil {
+				cfg.Dir = ""
+			}
+			js, err := json.MarshalIndent(cfg, "", " ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprintf("%s\n%s", js, renderDiags(l.Files(), diags))
+		}
+		if fast, general := load(false), load(true); fast != general {
+			t.Errorf("%s: the shortcuts change the result:\n%s", name, cmp.Diff(general, fast))
+		}
 	}
 }

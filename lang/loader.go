@@ -22,6 +22,11 @@ type Options struct {
 	// KILN_VAR_NAME values. It is explicit so that tests and the fuzzer do
 	// not depend on the process environment.
 	Environ []string
+
+	// generalDecode turns off the shortcuts that read clean syntax trees
+	// directly (cleanBody, literalStrings, objectStrings), so that tests
+	// can compare them with hcl's general path.
+	generalDecode bool
 }
 
 // Loader loads build files. It keeps every file it parsed so the CLI can

@@ -55,7 +55,7 @@ var mountSchemas = map[string]*hcl.BodySchema{
 }
 
 func (e *evaluator) decodeStage(b *hcl.Block) *Stage {
-	c, a := e.content(b.Body, stageSchema)
+	blocks, a := e.content(b.Body, stageSchema)
 	st := &Stage{Name: b.Labels[0], DeclRange: b.DefRange}
 	st.From = a.ref("from")
 	st.Platform = a.platform("platform")
@@ -68,11 +68,12 @@ func (e *evaluator) decodeStage(b *hcl.Block) *Stage {
 			"A stage cannot use the host network: only a run step with fixed_output = true may, as its output is pinned by hash. Move network = \"host\" into that run block.")
 	}
 	st.Limits = a.limits()
-	if len(c.Blocks) > 0 {
-		st.Steps = make([]*Step, 0, len(c.Blocks))
+	if blocks.len() > 0 {
+		st.Steps = make([]*Step, 0, blocks.len())
 	}
-	for _, sb := range c.Blocks {
-		if s := e.decodeStep(sb); s != nil {
+	for i := range blocks.len() {
+		var view hcl.Block
+		if s := e.decodeStep(blocks.at(i, &view)); s != nil {
 			st.Steps = append(st.Steps, s)
 		}
 	}
@@ -117,7 +118,7 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 		}
 		return s
 	}
-	c, a := e.content(b.Body, stepSchemas[b.Type])
+	blocks, a := e.content(b.Body, stepSchemas[b.Type])
 	switch b.Type {
 	case "run":
 		hasCmd, hasShell := a.has("command"), a.has("shell")
@@ -146,8 +147,9 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 		}
 		s.ImpureEnv = e.impureEnv(a, s.FixedOutput)
 		s.Limits = a.limits()
-		for _, mb := range c.Blocks {
-			if m := e.decodeMount(mb); m != nil {
+		for i := range blocks.len() {
+			var view hcl.Block
+			if m := e.decodeMount(blocks.at(i, &view)); m != nil {
 				s.Mounts = append(s.Mounts, m)
 			}
 		}
@@ -346,9 +348,12 @@ func orDefault(s, d string) string {
 // argv reads an exec-form command line, helping users who write the
 // Dockerfile shell form.
 func (e *evaluator) argv(a attrs, name string) ([]string, bool) {
-	at := a.attrs[name]
+	at := a.at(name)
 	if at == nil {
 		return nil, false
+	}
+	if ss, ok := e.literalStrings(at.Expr); ok {
+		return ss, true
 	}
 	v, ok := e.value(at.Expr, scopeAll)
 	if !ok || v.IsNull() {
@@ -486,12 +491,12 @@ func (e *evaluator) targetList(a attrs, name string) ([]string, []hcl.Range) {
 		return nil, nil
 	}
 	rngs := make([]hcl.Range, len(names))
-	elems, ds := hcl.ExprList(a.attrs[name].Expr)
+	elems, ds := hcl.ExprList(a.at(name).Expr)
 	for i := range rngs {
 		if !ds.HasErrors() && len(elems) == len(names) {
 			rngs[i] = elems[i].Range()
 		} else {
-			rngs[i] = a.attrs[name].Expr.Range()
+			rngs[i] = a.at(name).Expr.Range()
 		}
 	}
 	return names, rngs
