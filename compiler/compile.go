@@ -68,6 +68,16 @@ const (
 // DefaultPlatform is linux/<host architecture>.
 func DefaultPlatform() string { return "linux/" + runtime.GOARCH }
 
+// graphSize guesses the node count of cfg's graph: a node per step and
+// per source, most builds' bulk.
+func graphSize(cfg *lang.Config) int {
+	n := len(cfg.Sources)
+	for _, st := range cfg.Stages {
+		n += len(st.Steps)
+	}
+	return n
+}
+
 // Compile lowers cfg to a graph holding the named targets (addresses like
 // image.app, or bare names) and everything they need. With no names it
 // compiles the default targets. Problems are diagnostics with source ranges.
@@ -75,7 +85,7 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 	c := &compiler{
 		cfg:     cfg,
 		opts:    opts,
-		g:       newGraph(),
+		g:       newGraph(graphSize(cfg)),
 		stages:  map[string]*lang.Stage{},
 		sources: map[sourceKey]*lang.Source{},
 		done:    map[stateKey]digest.Digest{},

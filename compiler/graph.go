@@ -21,10 +21,21 @@ type Graph struct {
 	// positions in that order (-1: not a node), so that sortTopo needs no
 	// map look-ups: on tens of thousands of nodes those were a large part
 	// of compile time.
-	pos     map[digest.Digest]int32
-	seq     []digest.Digest
-	input   [][]int32
-	scratch []int32
+	pos map[digest.Digest]int32
+	seq []digest.Digest
+	// inputs holds every node's input positions back to back (one
+	// allocation, not one per node); node i's end at inEnd[i].
+	inputs []int32
+	inEnd  []int32
+}
+
+// inputsOf returns the input positions of node i.
+func (g *Graph) inputsOf(i int) []int32 {
+	start := int32(0)
+	if i > 0 {
+		start = g.inEnd[i-1]
+	}
+	return g.inputs[start:g.inEnd[i]]
 }
 
 // Target is one exportable or inspectable result: an image, an artifact or
@@ -39,38 +50,44 @@ type Target struct {
 	States    map[string]digest.Digest
 }
 
-func newGraph() *Graph {
-	return &Graph{Nodes: map[digest.Digest]*Derivation{}, pos: map[digest.Digest]int32{}}
+// newGraph returns an empty graph sized for about n nodes.
+func newGraph(n int) *Graph {
+	return &Graph{
+		Nodes: make(map[digest.Digest]*Derivation, n), pos: make(map[digest.Digest]int32, n),
+		seq: make([]digest.Digest, 0, n), inEnd: make([]int32, 0, n), inputs: make([]int32, 0, n),
+	}
 }
 
 // add interns d, returning its digest. A derivation added twice (two stages
 // sharing a step, a source used everywhere) is kept once.
 func (g *Graph) add(d *Derivation) (digest.Digest, error) {
-	// Most adds of a large build are of new nodes, but not all: the
-	// positions go to a reused buffer and are copied only for a new node.
-	ins := g.scratch[:0]
+	// The positions are appended where a new node's go, and dropped
+	// again if d turns out to be a node already.
+	mark := len(g.inputs)
 	for _, in := range d.Inputs {
 		p, ok := g.pos[in]
 		if !ok {
-			ins = append(ins, -1)
+			g.inputs = append(g.inputs, -1)
 			continue
 		}
-		ins = append(ins, p)
+		g.inputs = append(g.inputs, p)
 		if g.Nodes[g.seq[p]].Unresolved {
 			d.Unresolved = true
 		}
 	}
 	dg, err := d.Digest()
 	if err != nil {
+		g.inputs = g.inputs[:mark]
 		return "", fmt.Errorf("%s: %w", d.Name, err)
 	}
-	if _, ok := g.Nodes[dg]; !ok {
-		g.Nodes[dg] = d
-		g.pos[dg] = int32(len(g.seq))
-		g.seq = append(g.seq, dg)
-		g.input = append(g.input, slices.Clone(ins))
+	if _, ok := g.Nodes[dg]; ok {
+		g.inputs = g.inputs[:mark]
+		return dg, nil
 	}
-	g.scratch = ins
+	g.Nodes[dg] = d
+	g.pos[dg] = int32(len(g.seq))
+	g.seq = append(g.seq, dg)
+	g.inEnd = append(g.inEnd, int32(len(g.inputs)))
 	return dg, nil
 }
 
@@ -89,17 +106,16 @@ func (g *Graph) index() {
 	for i, d := range g.seq {
 		g.pos[d] = int32(i)
 	}
-	g.input = make([][]int32, len(g.seq))
-	for i, d := range g.seq {
-		ins := make([]int32, len(g.Nodes[d].Inputs))
-		for k, in := range g.Nodes[d].Inputs {
+	g.inputs, g.inEnd = g.inputs[:0], g.inEnd[:0]
+	for _, d := range g.seq {
+		for _, in := range g.Nodes[d].Inputs {
 			if p, ok := g.pos[in]; ok {
-				ins[k] = p
+				g.inputs = append(g.inputs, p)
 			} else {
-				ins[k] = -1
+				g.inputs = append(g.inputs, -1)
 			}
 		}
-		g.input[i] = ins
+		g.inEnd = append(g.inEnd, int32(len(g.inputs)))
 	}
 }
 
@@ -158,7 +174,8 @@ func (g *Graph) sortTopo() {
 	}
 	indeg := make([]int32, n)
 	users := make([][]int32, n)
-	for i, ins := range g.input {
+	for i := range n {
+		ins := g.inputsOf(i)
 		for k, in := range ins {
 			if slices.Contains(ins[:k], in) {
 				continue

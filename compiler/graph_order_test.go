@@ -17,7 +17,7 @@ import (
 func TestSortTopoMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	for round := 0; round < 20; round++ {
-		g := newGraph()
+		g := newGraph(0)
 		var ds []digest.Digest
 		for i := 0; i < 300; i++ {
 			d := digest.FromString(fmt.Sprint(round, i))

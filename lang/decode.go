@@ -45,17 +45,23 @@ func (e *evaluator) content(body hcl.Body, schema *hcl.BodySchema) (blockList, a
 		}
 		return blockList{syn: b.Blocks}, attrs{e: e, syn: syn}
 	}
+	c, ds := sortedContent(body, schema)
+	e.add(ds)
+	return blockList{hcl: c.Blocks}, attrs{e: e, attrs: c.Attributes}
+}
+
+// sortedContent is body.Content(schema) with the diagnostics in file
+// order: hcl reports unexpected attributes in map order, and the same file
+// must always print the same errors.
+func sortedContent(body hcl.Body, schema *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostics) {
 	c, ds := body.Content(schema)
-	// hcl reports unexpected attributes in map order: put them in file
-	// order, so the same file always prints the same errors.
 	slices.SortStableFunc(ds, func(a, b *hcl.Diagnostic) int {
 		if a.Subject == nil || b.Subject == nil {
 			return 0
 		}
 		return a.Subject.Start.Byte - b.Subject.Start.Byte
 	})
-	e.add(ds)
-	return blockList{hcl: c.Blocks}, attrs{e: e, attrs: c.Attributes}
+	return c, ds
 }
 
 // blockList is a body's blocks, as hcl's Content returns them or, for a

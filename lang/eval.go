@@ -118,7 +118,7 @@ func (e *evaluator) run(body hcl.Body, plan *stagePlan) (*Config, bool) {
 		}
 	}
 
-	content, ds := remain.Content(rootSchema)
+	content, ds := sortedContent(remain, rootSchema)
 	e.add(ds)
 
 	cfg := &Config{Dir: e.dir, Filename: filepathBase(e.name)}
@@ -369,7 +369,8 @@ func stepName(t hcl.Traverser) (string, bool) {
 // evaluated.
 func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 	ok := true
-	for _, t := range expr.Variables() {
+	var buf [4]hcl.Traversal
+	for _, t := range appendVariables(buf[:0], expr) {
 		rng := t.SourceRange()
 		root := t.RootName()
 		bad := func(summary, format string, args ...any) {
@@ -429,6 +430,41 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 		}
 	}
 	return ok
+}
+
+// appendVariables appends the traversals expr.Variables() returns, in its
+// order. It walks the nodes build files are made of itself, without the
+// walker and the slice Variables allocates on every call; the rest, for
+// expressions with their local scopes among them, it leaves to hcl.
+func appendVariables(dst []hcl.Traversal, expr hcl.Expression) []hcl.Traversal {
+	switch x := expr.(type) {
+	case *hclsyntax.LiteralValueExpr:
+	case *hclsyntax.ScopeTraversalExpr:
+		dst = append(dst, x.Traversal)
+	case *hclsyntax.TemplateExpr:
+		for _, p := range x.Parts {
+			dst = appendVariables(dst, p)
+		}
+	case *hclsyntax.TemplateWrapExpr:
+		dst = appendVariables(dst, x.Wrapped)
+	case *hclsyntax.TupleConsExpr:
+		for _, el := range x.Exprs {
+			dst = appendVariables(dst, el)
+		}
+	case *hclsyntax.ObjectConsExpr:
+		for _, it := range x.Items {
+			dst = appendVariables(dst, it.KeyExpr)
+			dst = appendVariables(dst, it.ValueExpr)
+		}
+	case *hclsyntax.ObjectConsKeyExpr:
+		// A bare name as a key is the name, not a reference.
+		if hcl.ExprAsKeyword(x.Wrapped) == "" {
+			dst = appendVariables(dst, x.Wrapped)
+		}
+	default:
+		dst = append(dst, expr.Variables()...)
+	}
+	return dst
 }
 
 // value evaluates expr in the full context. It returns false, having

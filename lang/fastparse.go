@@ -147,8 +147,42 @@ func (p *fastParser) ident() (string, hcl.Range) {
 	for p.i < len(p.src) && isIdentByte(p.src[p.i]) {
 		p.i++
 	}
-	return string(p.src[start:p.i]), p.rng(start, p.i)
+	b := p.src[start:p.i]
+	if s, ok := knownNames[string(b)]; ok {
+		return s, p.rng(start, p.i)
+	}
+	return string(b), p.rng(start, p.i)
 }
+
+// knownNames are the block types, attribute names and reference roots of
+// the language, so that the thousands of times a large file names them
+// share one string each.
+var knownNames = func() map[string]string {
+	m := map[string]string{}
+	add := func(names ...string) {
+		for _, n := range names {
+			m[n] = n
+		}
+	}
+	add("var", "local", "source", "stage", "image", "artifact", "group", "true", "false", "null")
+	schemas := []*hcl.BodySchema{rootSchema, projectSchema, stageSchema, imageSchema, artifactSchema,
+		groupSchema, variableSchema, validationSchema}
+	for _, sm := range []map[string]*hcl.BodySchema{sourceSchemas, stepSchemas, mountSchemas} {
+		for k, s := range sm {
+			add(k)
+			schemas = append(schemas, s)
+		}
+	}
+	for _, s := range schemas {
+		for _, a := range s.Attributes {
+			add(a.Name)
+		}
+		for _, b := range s.Blocks {
+			add(b.Type)
+		}
+	}
+	return m
+}()
 
 func (p *fastParser) topBody() *hclsyntax.Body {
 	// The body's range starts at the first token hcl's peeker returns:
@@ -452,10 +486,9 @@ func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 	case "null":
 		return &hclsyntax.LiteralValueExpr{Val: cty.NullVal(cty.DynamicPseudoType), SrcRange: r}
 	}
-	t := &hclsyntax.ScopeTraversalExpr{
-		Traversal: hcl.Traversal{hcl.TraverseRoot{Name: name, SrcRange: r}},
-		SrcRange:  r,
-	}
+	trav := make(hcl.Traversal, 1, 1+p.countAttrs())
+	trav[0] = hcl.TraverseRoot{Name: name, SrcRange: r}
+	t := &hclsyntax.ScopeTraversalExpr{Traversal: trav, SrcRange: r}
 	for {
 		save := *p
 		if inBrackets {
@@ -483,6 +516,19 @@ func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 		t.Traversal = append(t.Traversal, step)
 		t.SrcRange.End = ar.End
 	}
+}
+
+// countAttrs counts the .name steps that follow at p.i, written without
+// spaces (the usual a.b.c), to size a traversal in one allocation.
+func (p *fastParser) countAttrs() int {
+	n := 0
+	for j := p.i; j+1 < len(p.src) && p.src[j] == '.' && isIdentStart(p.src[j+1]); n++ {
+		j++
+		for j < len(p.src) && isIdentByte(p.src[j]) {
+			j++
+		}
+	}
+	return n
 }
 
 // template parses a quoted template.

@@ -284,3 +284,33 @@ func TestShortcutsMatchGeneralDecode(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendVariablesMatchesHCL(t *testing.T) {
+	var exprs []hcl.Expression
+	var walk func(b *hclsyntax.Body)
+	walk = func(b *hclsyntax.Body) {
+		for _, a := range b.Attributes {
+			exprs = append(exprs, a.Expr)
+		}
+		for _, blk := range b.Blocks {
+			walk(blk.Body)
+		}
+	}
+	for _, src := range buildFiles(t) {
+		if f, diags := hclsyntax.ParseConfig(src, "build.hcl", hcl.InitialPos); !diags.HasErrors() {
+			walk(f.Body.(*hclsyntax.Body))
+		}
+	}
+	for _, src := range []string{`{ a = b, (c) = d, e.f = g, "h" = i }`, `[for x in y : x if z]`, `"${a}${b.c}"`, `a ? b : c`} {
+		e, diags := hclsyntax.ParseExpression([]byte(src), "x.hcl", hcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		exprs = append(exprs, e)
+	}
+	for _, e := range exprs {
+		if d := cmp.Diff(e.Variables(), appendVariables(nil, e), cmpOpts...); d != "" {
+			t.Fatalf("appendVariables differs from Variables at %s (-hcl +ours):\n%s", e.Range(), d)
+		}
+	}
+}

@@ -282,11 +282,16 @@ func (p *stagePlan) block(i int) (*hcl.Block, bool) {
 	if !ok {
 		return nil, false
 	}
-	content, diags := f.Body.Content(rootSchema)
-	if len(diags) > 0 || len(content.Blocks) != 1 {
-		return nil, false
+	var b *hcl.Block
+	if body, ok := cleanBody(f.Body, rootSchema); ok && len(body.Attributes) == 0 && len(body.Blocks) == 1 {
+		b = body.Blocks[0].AsHCLBlock()
+	} else {
+		content, diags := f.Body.Content(rootSchema)
+		if len(diags) > 0 || len(content.Blocks) != 1 {
+			return nil, false
+		}
+		b = content.Blocks[0]
 	}
-	b := content.Blocks[0]
 	if b.Type != "stage" || len(b.Labels) != 1 || b.Labels[0] != p.names[i] {
 		return nil, false
 	}

@@ -50,7 +50,7 @@ func (e *evaluator) bindVariables(blocks []*hcl.Block) map[string]string {
 	for _, b := range blocks {
 		d := &varDecl{block: b, ty: cty.DynamicPseudoType}
 		e.varDecls[b.Labels[0]] = d
-		content, ds := b.Body.Content(variableSchema)
+		content, ds := sortedContent(b.Body, variableSchema)
 		e.add(ds)
 		if a := content.Attributes["type"]; a != nil {
 			ty, ds := typeexpr.TypeConstraint(a.Expr)
@@ -275,7 +275,7 @@ func (e *evaluator) validateVariables(blocks []*hcl.Block) {
 	for _, b := range blocks {
 		d := e.varDecls[b.Labels[0]]
 		for _, vb := range d.validations {
-			content, ds := vb.Body.Content(validationSchema)
+			content, ds := sortedContent(vb.Body, validationSchema)
 			e.add(ds)
 			if ds.HasErrors() || d.broken {
 				continue
