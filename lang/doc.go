@@ -9,4 +9,11 @@
 // accumulated rather than stopping at the first, so kiln's errors look like
 // hcl's own and a user fixes a broken file in one pass. Nothing here panics
 // on input; FuzzLoad keeps it that way.
+//
+// Large build files load on every core: the file is cut into chunks at its
+// top-level blocks, each read by a one-pass parser for the common subset of
+// the syntax (fastparse.go) that builds hcl's exact syntax tree, with hcl's
+// own parser for any chunk outside the subset, and clean blocks are decoded
+// straight off the tree. Tests and FuzzFastParse compare both shortcuts with
+// hcl's general path.
 package lang

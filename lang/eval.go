@@ -456,6 +456,10 @@ func appendVariables(dst []hcl.Traversal, expr hcl.Expression) []hcl.Traversal {
 			dst = appendVariables(dst, it.KeyExpr)
 			dst = appendVariables(dst, it.ValueExpr)
 		}
+	case *hclsyntax.FunctionCallExpr:
+		for _, arg := range x.Args {
+			dst = appendVariables(dst, arg)
+		}
 	case *hclsyntax.ObjectConsKeyExpr:
 		// A bare name as a key is the name, not a reference.
 		if hcl.ExprAsKeyword(x.Wrapped) == "" {

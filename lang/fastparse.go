@@ -17,10 +17,11 @@ import (
 // attributes holding strings, numbers, references, lists and maps, which
 // this parser reads in one pass over the bytes. The subset: blocks with
 // quoted or bare labels, attributes, line comments, and the expressions
-// literal, reference (a.b.c), quoted template with ${...} interpolation,
-// tuple and object. Operators, conditionals, calls, indexes, splats, for
-// expressions, heredocs, directives, block comments, \u escapes, CR and
-// non-ASCII bytes all fall back. FuzzFastParse checks the trees agree.
+// literal, reference (a.b.c), function call, quoted template with ${...}
+// interpolation, tuple and object. Operators, conditionals, indexes, for
+// expressions, splats, expanded arguments (f(a...)), namespaced calls,
+// heredocs, directives, block comments, \u escapes, CR and non-ASCII
+// bytes all fall back. FuzzFastParse checks the trees agree.
 func fastParse(src []byte, name string, pos hcl.Pos) (*hclsyntax.Body, bool) {
 	if pos.Column != 1 {
 		return nil, false
@@ -474,8 +475,11 @@ func (p *fastParser) expr(inBrackets bool) hclsyntax.Expression {
 func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 	name, r := p.ident()
 	p.skipSpaces()
-	if c := p.peek(); c == '(' || c == ':' && p.peekAt(1) == ':' {
-		p.fail() // a function call
+	switch c := p.peek(); {
+	case c == '(':
+		return p.call(name, r)
+	case c == ':' && p.peekAt(1) == ':':
+		p.fail() // a namespaced function
 		return nil
 	}
 	switch name {
@@ -515,6 +519,45 @@ func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 		step := hcl.TraverseAttr{Name: attr, SrcRange: hcl.Range{Filename: p.name, Start: dot, End: ar.End}}
 		t.Traversal = append(t.Traversal, step)
 		t.SrcRange.End = ar.End
+	}
+}
+
+// call parses the arguments of a call to name, at its open parenthesis.
+func (p *fastParser) call(name string, nameRange hcl.Range) hclsyntax.Expression {
+	open := p.rng(p.i, p.i+1)
+	p.i++
+	var args []hclsyntax.Expression
+	for !p.bad {
+		p.skipBlank()
+		if p.peek() == ')' {
+			break
+		}
+		arg := p.expr(true)
+		if p.bad {
+			return nil
+		}
+		args = append(args, arg)
+		p.skipBlank()
+		if p.peek() == ')' {
+			break
+		}
+		if p.peek() != ',' {
+			p.fail() // an expanded final argument (...) or garbage
+			return nil
+		}
+		p.i++
+	}
+	if p.bad {
+		return nil
+	}
+	closeRange := p.rng(p.i, p.i+1)
+	p.i++
+	return &hclsyntax.FunctionCallExpr{
+		Name:            name,
+		Args:            args,
+		NameRange:       nameRange,
+		OpenParenRange:  open,
+		CloseParenRange: closeRange,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,6 +143,8 @@ func TestFastParseCases(t *testing.T) {
 		"block \"l\\\"q\" {\n}",
 		"a\t=\t1\n",
 		"a = 0755\n",
+		"a = \"a$\"\nb = \"%\"\nc = \"${x}$\"\n",
+		"a = f()\nb = g(1, \"x\", [h(c.d)],)\nc = \"${upper(var.x)}\"\nd = f (\n  1,\n  2\n)\n",
 	}
 	for _, src := range accept {
 		if !sameAsHCL(t, []byte(src), hcl.InitialPos) {
@@ -149,7 +152,7 @@ func TestFastParseCases(t *testing.T) {
 		}
 	}
 	refuse := []string{
-		"a = 1 + 2\n", "a = b ? c : d\n", "a = f(1)\n", "a = b[0]\n", "a = b.0\n",
+		"a = 1 + 2\n", "a = b ? c : d\n", "a = f(b...)\n", "a = f(1).x\n", "a = b[0]\n", "a = b.0\n",
 		"a = b.*.c\n", "a = [for x in y: x]\n", "a = {for k, v in y: k => v}\n",
 		"a = <<EOF\nx\nEOF\n", "a = \"%{if b}c%{endif}\"\n", "a = \"${~b}\"\n",
 		"a = 1.5\n", "a = 1e3\n", "a = -1\n", "a = !b\n", "a = (b)\n",
@@ -301,7 +304,7 @@ func TestAppendVariablesMatchesHCL(t *testing.T) {
 			walk(f.Body.(*hclsyntax.Body))
 		}
 	}
-	for _, src := range []string{`{ a = b, (c) = d, e.f = g, "h" = i }`, `[for x in y : x if z]`, `"${a}${b.c}"`, `a ? b : c`} {
+	for _, src := range []string{`{ a = b, (c) = d, e.f = g, "h" = i }`, `[for x in y : x if z]`, `"${a}${b.c}"`, `a ? b : c`, `f(a, [b.c], g(d))`} {
 		e, diags := hclsyntax.ParseExpression([]byte(src), "x.hcl", hcl.InitialPos)
 		if diags.HasErrors() {
 			t.Fatal(diags.Error())
@@ -312,5 +315,131 @@ func TestAppendVariablesMatchesHCL(t *testing.T) {
 		if d := cmp.Diff(e.Variables(), appendVariables(nil, e), cmpOpts...); d != "" {
 			t.Fatalf("appendVariables differs from Variables at %s (-hcl +ours):\n%s", e.Range(), d)
 		}
+	}
+}
+
+// TestFastParseGenerated writes random files inside the fast parser's
+// subset, with odd spacing, comments and nesting, and checks the parser
+// takes each one and agrees with hcl on it.
+func TestFastParseGenerated(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	g := &subsetGen{r: r}
+	for i := 0; i < 3000; i++ {
+		src := g.file()
+		if !sameAsHCL(t, src, hcl.InitialPos) {
+			if _, diags := hclsyntax.ParseConfig(src, "build.hcl", hcl.InitialPos); diags.HasErrors() {
+				t.Fatalf("the generator wrote an invalid file (%s):\n%s", diags.Error(), src)
+			}
+			t.Fatalf("fast path refused a file inside its subset:\n%s", src)
+		}
+	}
+}
+
+type subsetGen struct {
+	r *rand.Rand
+	b bytes.Buffer
+	n int // for unique attribute names
+}
+
+func (g *subsetGen) pick(choices ...string) string { return choices[g.r.IntN(len(choices))] }
+
+func (g *subsetGen) sp() string { return g.pick("", " ", "  ", "\t") }
+
+func (g *subsetGen) eol() string { return g.pick("\n", "\n", " # c\n", " // c\n", "\n\n") }
+
+func (g *subsetGen) name() string {
+	g.n++
+	return fmt.Sprintf("%s%d", g.pick("a", "b_c", "d-e", "_f", "Ab"), g.n)
+}
+
+func (g *subsetGen) file() []byte {
+	g.b.Reset()
+	g.b.WriteString(g.pick("", "\n", "# head\n", " "))
+	g.body(0)
+	if g.r.IntN(4) == 0 {
+		g.b.WriteString("# tail")
+	}
+	return bytes.Clone(g.b.Bytes())
+}
+
+func (g *subsetGen) body(depth int) {
+	for range g.r.IntN(4) + 1 {
+		if depth < 3 && g.r.IntN(3) == 0 {
+			g.b.WriteString(g.pick("stage", "run", "mount", "x"))
+			for range g.r.IntN(3) {
+				g.b.WriteString(" " + g.pick(`"l"`, `"a b"`, `"q\"q"`, "bare", `""`))
+			}
+			g.b.WriteString(g.sp() + "{" + g.pick("\n", " # c\n"))
+			if g.r.IntN(4) > 0 {
+				g.body(depth + 1)
+			}
+			g.b.WriteString("}" + g.eol())
+			continue
+		}
+		g.b.WriteString(g.name() + g.sp() + "=" + g.sp())
+		g.expr(0, false)
+		g.b.WriteString(g.sp() + g.eol())
+	}
+}
+
+// expr writes an expression; in brackets, newlines may go between tokens.
+func (g *subsetGen) expr(depth int, inBrackets bool) {
+	nl := func() string {
+		if inBrackets {
+			return g.pick("", "", " ", "\n  ", " # c\n")
+		}
+		return g.sp()
+	}
+	max := 9
+	if depth > 2 {
+		max = 5
+	}
+	switch g.r.IntN(max) {
+	case 0:
+		g.b.WriteString(g.pick("0", "7", "0755", "1700000000"))
+	case 1:
+		g.b.WriteString(g.pick("true", "false", "null"))
+	case 2, 3:
+		g.b.WriteString(g.pick("var", "local", "source", "stage", "x") + g.pick("", ".a", ".image.base", ".s1", " . b"))
+	case 4:
+		g.b.WriteByte('"')
+		for range g.r.IntN(4) {
+			if depth < 3 && g.r.IntN(3) == 0 {
+				g.b.WriteString("${" + g.pick("", " ", "~ "[1:]))
+				g.expr(depth+1, true)
+				g.b.WriteString(g.pick("", " ") + "}")
+				continue
+			}
+			g.b.WriteString(g.pick("text", " ", `\n`, `\"`, `\\`, "$${x}", "%%{y}", "$a", "%a", "a$b", "/usr/bin", `\t`))
+		}
+		g.b.WriteByte('"')
+	case 5, 6:
+		g.b.WriteString("[" + nl())
+		n := g.r.IntN(4)
+		for i := range n {
+			g.expr(depth+1, true)
+			if i < n-1 || g.r.IntN(2) == 0 {
+				g.b.WriteString(nl() + "," + nl())
+			}
+		}
+		g.b.WriteString(nl() + "]")
+	case 7:
+		g.b.WriteString("{" + g.pick("", "\n", " "))
+		for range g.r.IntN(4) {
+			g.b.WriteString(g.pick("k"+fmt.Sprint(g.r.IntN(1000)), `"k v"`) + g.sp() + g.pick("=", ":") + g.sp())
+			g.expr(depth+1, false)
+			g.b.WriteString(g.sp() + g.pick(",", "\n", ", ", " # c\n"))
+		}
+		g.b.WriteString("}")
+	case 8:
+		g.b.WriteString(g.pick("f", "upper", "file") + g.pick("", " ") + "(" + nl())
+		n := g.r.IntN(3)
+		for i := range n {
+			g.expr(depth+1, true)
+			if i < n-1 || g.r.IntN(3) == 0 {
+				g.b.WriteString(nl() + "," + nl())
+			}
+		}
+		g.b.WriteString(nl() + ")")
 	}
 }
