@@ -443,3 +443,16 @@ func (g *subsetGen) expr(depth int, inBrackets bool) {
 		g.b.WriteString(nl() + ")")
 	}
 }
+
+// A diagnostic in a chunk the fast parser read still names its block:
+// the navigation data comes from a reparse by hcl when it is printed.
+func TestFastParsedChunksNameTheirBlock(t *testing.T) {
+	src := "stage \"a\" {\n  from = \"scratch\"\n}\n\nstage \"b\" {\n  from = stage.nope\n}\n\nimage \"app\" {\n  from = stage.b\n  cmd  = local.nope\n}\n"
+	_, diags, l, _ := loadSrc(t, Options{}, map[string]string{"build.hcl": src})
+	out := renderDiags(l.Files(), diags)
+	for _, want := range []string{`line 6, in stage "b":`, `line 11, in image "app":`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diagnostics lack %q:\n%s", want, out)
+		}
+	}
+}
