@@ -147,6 +147,55 @@ func (f *fileApplier) lstat(p string) (fs.FileInfo, bool, error) {
 	return nil, false, fs.ErrNotExist
 }
 
+// resolve follows the symlinks on the way to p the way a process
+// chrooted into the state would, as Docker's COPY and BuildKit's file ops
+// do: a link to /usr/bin makes /bin/tool /usr/bin/tool. An absolute target
+// starts again at the state's root and ".." stops there, so the result is
+// always a path inside the state. The last element is followed only when
+// followLast is set (rm and symlink act on a link itself).
+func (f *fileApplier) resolve(p string, followLast bool) (string, error) {
+	rest := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
+	cur := "/"
+	for hops := 0; len(rest) > 0; {
+		part := rest[0]
+		rest = rest[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, part)
+		if len(rest) == 0 && !followLast {
+			return next, nil
+		}
+		fi, inUpper, err := f.lstat(next)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next // absent or not a link: taken as it is
+			continue
+		}
+		if hops++; hops > 40 {
+			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+		}
+		root := f.base
+		if inUpper {
+			root = f.upper
+		}
+		// lstat found next with real directories above it in root, so
+		// reading the link looks at nothing outside root.
+		target, err := os.Readlink(filepath.Join(root, next))
+		if err != nil {
+			return "", err
+		}
+		if path.IsAbs(target) {
+			cur = "/"
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return cur, nil
+}
+
 // lstatIn is os.Lstat of root/p that never resolves a symlink: an ancestor
 // of p that is not a directory (a symlink, which may point anywhere on the
 // host) makes p absent (ENOTDIR), so nothing outside root is ever looked at.
@@ -242,7 +291,15 @@ func typeName(fi fs.FileInfo) string {
 }
 
 func (f *fileApplier) apply(a compiler.FileAction) error {
-	p := path.Clean(a.Path)
+	if path.Clean("/"+a.Path) == "/" {
+		return fmt.Errorf("cannot %s the root directory", a.Action)
+	}
+	// mkdir and mkfile go where the path leads, as in Docker; rm and
+	// symlink act on the last element itself.
+	p, err := f.resolve(a.Path, a.Action == "mkdir" || a.Action == "mkfile")
+	if err != nil {
+		return err
+	}
 	up := filepath.Join(f.upper, p)
 	if p == "/" {
 		return fmt.Errorf("cannot %s the root directory", a.Action)
@@ -344,7 +401,10 @@ func (f *fileApplier) copy(src string, a compiler.FileAction) error {
 		}
 		return fmt.Errorf("%s matches nothing in the source state", a.Src)
 	}
-	dest := path.Clean(a.Path)
+	dest, err := f.resolve(a.Path, true)
+	if err != nil {
+		return err
+	}
 	intoDir := strings.HasSuffix(a.Path, "/") || len(matches) > 1
 	if fi, _, err := f.lstat(dest); err == nil && fi.IsDir() {
 		intoDir = true

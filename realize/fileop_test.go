@@ -89,3 +89,49 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Destinations follow symlinks inside the state as Docker's COPY does
+// (Debian's /bin is a link to usr/bin), and never out of it.
+func TestDestinationsFollowSymlinksInsideTheState(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: copies chown, rm makes whiteouts")
+	}
+	src, upper, base := t.TempDir(), t.TempDir(), t.TempDir()
+	must(t, os.WriteFile(filepath.Join(src, "tool"), []byte("tool"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(base, "usr", "bin"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(base, "usr", "lib"), 0o755))
+	must(t, os.Symlink("usr/bin", filepath.Join(base, "bin")))
+	must(t, os.Symlink("/usr/lib", filepath.Join(base, "lib")))
+	must(t, os.Symlink("../../../../../..", filepath.Join(base, "up")))
+	must(t, os.Symlink("/loop2", filepath.Join(base, "loop1")))
+	must(t, os.Symlink("/loop1", filepath.Join(base, "loop2")))
+	fa := &fileApplier{upper: upper, base: base}
+
+	must(t, fa.copy(src, compiler.FileAction{Action: "copy", Src: "/tool", Path: "/bin/"}))
+	must(t, fa.copy(src, compiler.FileAction{Action: "copy", Src: "/tool", Path: "/bin/renamed"}))
+	must(t, fa.apply(compiler.FileAction{Action: "mkdir", Path: "/lib/x", Mode: 0o755}))
+	must(t, fa.apply(compiler.FileAction{Action: "mkfile", Path: "/lib/x/f", Mode: 0o644, Data: "f"}))
+	unique := "kiln-resolve-" + filepath.Base(upper)
+	must(t, fa.apply(compiler.FileAction{Action: "mkfile", Path: "/up/" + unique, Mode: 0o644, Data: "f"}))
+	must(t, fa.apply(compiler.FileAction{Action: "rm", Path: "/lib"}))
+
+	for _, p := range []string{"usr/bin/tool", "usr/bin/renamed", "usr/lib/x/f", unique} {
+		if _, err := os.Lstat(filepath.Join(upper, p)); err != nil {
+			t.Errorf("%s is not in the upper: %v", p, err)
+		}
+	}
+	if fi, err := os.Lstat(filepath.Join(upper, "lib")); err != nil || !isWhiteout(fi) {
+		t.Errorf("rm /lib should remove the link itself (a whiteout in the upper): %v, %v", fi, err)
+	}
+	if _, err := os.Lstat(filepath.Join(upper, "bin")); err == nil {
+		t.Error("the copy replaced the /bin link instead of following it")
+	}
+	if _, err := os.Lstat("/" + unique); err == nil {
+		os.Remove("/" + unique)
+		t.Fatal("a link with .. wrote outside the state")
+	}
+	err := fa.apply(compiler.FileAction{Action: "mkfile", Path: "/loop1/f", Mode: 0o644, Data: "f"})
+	if err == nil || !strings.Contains(err.Error(), "too many levels of symbolic links") {
+		t.Errorf("a link loop: %v, want too many levels of symbolic links", err)
+	}
+}
