@@ -42,7 +42,7 @@ func hostRepoIndex(t *testing.T) (*Repo, *Index) {
 			return
 		}
 		cache, _ := os.UserCacheDir()
-		hostRepo = &Repo{URI: s.URI, Suite: testSuite, Components: []string{"main"}, Arch: "amd64", Keyring: s.SignedBy, CacheDir: filepath.Join(cache, "kiln-test", "deb")}
+		hostRepo = &Repo{URI: s.URI, Suite: testSuite, Components: []string{"main"}, Arch: "amd64", Keyrings: []string{s.SignedBy}, CacheDir: filepath.Join(cache, "kiln-test", "deb")}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		hostIndex, hostIndexErr = hostRepo.Index(ctx)

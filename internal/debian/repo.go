@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -27,8 +29,10 @@ type Repo struct {
 	Suite      string
 	Components []string
 	Arch       string
-	// Keyring, when set, is the keyring gpgv checks InRelease against.
-	Keyring string
+	// Keyrings are the keyrings gpgv checks InRelease against: the apt
+	// source's Signed-By, or apt's trusted keyrings (TrustedKeyrings).
+	// None means the source is trusted=yes and nothing is checked.
+	Keyrings []string
 	// Client makes the requests; nil means http.DefaultClient.
 	Client *http.Client
 	// CacheDir keeps verified Packages indexes by their sha256, so that a
@@ -80,7 +84,7 @@ func (r *Repo) Release(ctx context.Context) (map[string]FileSum, error) {
 	var se *StatusError
 	if errors.As(err, &se) && se.Code == http.StatusNotFound {
 		raw, err = r.get(ctx, dists+"Release")
-		if err == nil && r.Keyring != "" {
+		if err == nil && len(r.Keyrings) > 0 {
 			return nil, fmt.Errorf("suite %s has no InRelease, and checking a detached Release.gpg is not supported; set trusted=yes in the apt source to skip the check", r.Suite)
 		}
 	}
@@ -88,11 +92,11 @@ func (r *Repo) Release(ctx context.Context) (map[string]FileSum, error) {
 		return nil, fmt.Errorf("fetching the Release file of suite %s: %w", r.Suite, err)
 	}
 	text := clearsigned(raw)
-	if r.Keyring != "" {
+	if len(r.Keyrings) > 0 {
 		// Only what gpgv says was signed is read: a file with unsigned text
 		// around a valid signed message still passes gpgv, and its first
 		// paragraph must not be the one that counts.
-		if text, err = gpgv(ctx, r.Keyring, raw); err != nil {
+		if text, err = gpgv(ctx, r.Keyrings, raw); err != nil {
 			return nil, fmt.Errorf("checking the signature of suite %s: %w", r.Suite, err)
 		}
 	}
@@ -130,20 +134,97 @@ type FileSum struct {
 	Size   int64
 }
 
-// gpgv checks a clear-signed file against a keyring with gpgv(1), the
-// tool apt itself uses, and returns the signed text as gpgv read it.
-func gpgv(ctx context.Context, keyring string, signed []byte) ([]byte, error) {
+// gpgv checks a clear-signed file against keyrings with gpgv(1), the tool
+// apt itself uses, and returns the signed text as gpgv read it. Armored
+// keyrings (apt's .asc files, which gpgv 2.2 cannot read) are converted to
+// binary ones in a temporary folder first.
+func gpgv(ctx context.Context, keyrings []string, signed []byte) ([]byte, error) {
 	if _, err := exec.LookPath("gpgv"); err != nil {
-		return nil, fmt.Errorf("gpgv is not installed (apt-get install gpgv), and the apt source names a keyring")
+		return nil, fmt.Errorf("gpgv is not installed (apt-get install gpgv), and the Release file must be checked against %s", strings.Join(keyrings, ", "))
 	}
-	cmd := exec.CommandContext(ctx, "gpgv", "--keyring", keyring, "--output", "-", "-")
+	tmp, err := os.MkdirTemp("", "kiln-keyrings-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var args []string
+	for i, k := range keyrings {
+		b, err := os.ReadFile(k)
+		if err != nil {
+			return nil, fmt.Errorf("reading keyring: %w", err)
+		}
+		if bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN PGP")) {
+			bin, err := dearmor(b)
+			if err != nil {
+				return nil, fmt.Errorf("keyring %s: %w", k, err)
+			}
+			k = filepath.Join(tmp, fmt.Sprintf("%d.gpg", i))
+			if err := os.WriteFile(k, bin, 0o600); err != nil {
+				return nil, err
+			}
+		}
+		args = append(args, "--keyring", k)
+	}
+	cmd := exec.CommandContext(ctx, "gpgv", append(args, "--output", "-", "-")...)
 	cmd.Stdin = bytes.NewReader(signed)
 	var out, msg bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &msg
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("gpgv --keyring %s: %v: %s", keyring, err, strings.TrimSpace(msg.String()))
+		return nil, fmt.Errorf("gpgv with %s: %v: %s", strings.Join(keyrings, ", "), err, strings.TrimSpace(msg.String()))
 	}
 	return out.Bytes(), nil
+}
+
+// dearmor decodes the ASCII-armored OpenPGP blocks in b (RFC 4880,
+// section 6.2) to their binary packets, back to back.
+func dearmor(b []byte) ([]byte, error) {
+	var out []byte
+	lines := strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "-----BEGIN PGP ") {
+			continue
+		}
+		// Armor headers run to the first blank line.
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != ""; i++ {
+		}
+		var data strings.Builder
+		for i++; i < len(lines) && !strings.HasPrefix(lines[i], "-----END PGP "); i++ {
+			l := strings.TrimSpace(lines[i])
+			if strings.HasPrefix(l, "=") { // the CRC-24 line
+				continue
+			}
+			data.WriteString(l)
+		}
+		if i == len(lines) {
+			return nil, errors.New("an armored block has no END line")
+		}
+		bin, err := base64.StdEncoding.DecodeString(data.String())
+		if err != nil {
+			return nil, fmt.Errorf("an armored block is not valid base64: %w", err)
+		}
+		out = append(out, bin...)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no armored block found")
+	}
+	return out, nil
+}
+
+// TrustedKeyrings lists the keyrings apt trusts for a source without
+// Signed-By, under root: /etc/apt/trusted.gpg and the .gpg and .asc files
+// of /etc/apt/trusted.gpg.d, in name order.
+func TrustedKeyrings(root string) []string {
+	var out []string
+	if fi, err := os.Stat(filepath.Join(root, "etc/apt/trusted.gpg")); err == nil && fi.Mode().IsRegular() {
+		out = append(out, filepath.Join(root, "etc/apt/trusted.gpg"))
+	}
+	var parts []string
+	for _, ext := range []string{"*.gpg", "*.asc"} {
+		m, _ := filepath.Glob(filepath.Join(root, "etc/apt/trusted.gpg.d", ext))
+		parts = append(parts, m...)
+	}
+	sort.Strings(parts)
+	return append(out, parts...)
 }
 
 // Index fetches the suite's Packages indexes for each component (xz, gz

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -103,8 +104,16 @@ func debRepo(opts DebOptions, explicit, suite, arch string) (*debian.Repo, error
 		return nil, err
 	}
 	r.URI, r.Components = s.URI, s.Components
-	if !s.Trusted {
-		r.Keyring = s.SignedBy
+	switch {
+	case s.Trusted:
+	case s.SignedBy != "":
+		r.Keyrings = []string{s.SignedBy}
+	default:
+		// As apt does for a source without Signed-By.
+		r.Keyrings = debian.TrustedKeyrings(root)
+		if len(r.Keyrings) == 0 {
+			return nil, fmt.Errorf("the apt source of suite %s has no signed-by keyring and %s holds no trusted keys, so its Release file cannot be checked; add signed-by=KEYRING to the source, or trusted=yes to skip the check", suite, filepath.Join(root, "etc/apt/trusted.gpg.d"))
+		}
 	}
 	return r, nil
 }
