@@ -703,6 +703,6 @@ run "stage.go" "0" {
 }
 
 run "stage.modules" "0" {
-  step        = "sha256:a74966bc56dd21d6775adcefacc8811a6fc95b7c99c8620944230767b6d7a51d"
-  output_hash = "sha256:825aa002059b9533b5f62ccf9a56c84111540efc1756a07d8bd4fd1aa68368e8"
+  step        = "sha256:d799afca1f3dca4d723e492f57c9a56ea8ace859ca8683916fc0a28ef6bf5452"
+  output_hash = "sha256:930f0683e8408ab93036c0890a794b8ae09c9f307fe3c339b2d4600d546c3f8b"
 }
