@@ -94,6 +94,12 @@ type Source struct {
 	Suite        string
 	Architecture string
 	Repository   string
+	// SignedBy is the keyring (absolute) that checks an explicit
+	// repository's InRelease, else apt's trusted keyrings do; Trusted
+	// skips the check, as apt's trusted=yes. Neither is hashed: the lock
+	// pins every package by sha256.
+	SignedBy string
+	Trusted  bool
 }
 
 // Address is "source.TYPE.NAME".

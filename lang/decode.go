@@ -491,7 +491,8 @@ var sourceSchemas = map[string]*hcl.BodySchema{
 	"oci-layout": {Attributes: []hcl.AttributeSchema{
 		{Name: "path", Required: true}, {Name: "ref"}}},
 	"deb": {Attributes: []hcl.AttributeSchema{
-		{Name: "packages", Required: true}, {Name: "suite"}, {Name: "architecture"}, {Name: "repository"}}},
+		{Name: "packages", Required: true}, {Name: "suite"}, {Name: "architecture"}, {Name: "repository"},
+		{Name: "signed_by"}, {Name: "trusted"}}},
 }
 
 func (e *evaluator) decodeSource(b *hcl.Block) *Source {
@@ -551,6 +552,17 @@ func (e *evaluator) decodeSource(b *hcl.Block) *Source {
 		s.Suite = a.str("suite")
 		s.Architecture = a.str("architecture")
 		s.Repository = a.str("repository")
+		s.SignedBy = a.absPath("signed_by")
+		s.Trusted = a.boolean("trusted")
+		for _, n := range []string{"signed_by", "trusted"} {
+			if a.has(n) && s.Repository == "" {
+				e.errorf(a.rng(n), "Only with a repository",
+					"%s applies to an explicit repository; the machine's apt sources carry their own signed-by and trusted options.", n)
+			}
+		}
+		if s.SignedBy != "" && s.Trusted {
+			e.errorf(a.rng("trusted"), "Conflicting arguments", "A deb source checks its repository against signed_by, or trusts it unchecked (trusted = true), not both.")
+		}
 	}
 	return s
 }

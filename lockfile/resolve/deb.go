@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/kiln-build/kiln/internal/debian"
+	"github.com/kiln-build/kiln/lang"
 	"github.com/kiln-build/kiln/lockfile"
 )
 
@@ -44,7 +45,7 @@ func DebResolver(opts DebOptions) Resolver {
 		if len(s.Packages) == 0 {
 			return nil, errors.New("list at least one package in packages")
 		}
-		repo, err := debRepo(opts, s.Repository, s.Suite, s.Architecture)
+		repo, err := debRepo(opts, s, s.Suite, s.Architecture)
 		if err != nil {
 			return nil, err
 		}
@@ -82,18 +83,24 @@ type debIndex struct {
 	err  error
 }
 
-// debRepo picks the repository of a suite: the explicit one, else the
-// first apt source listing the suite (with its components and keyring).
-func debRepo(opts DebOptions, explicit, suite, arch string) (*debian.Repo, error) {
+// debRepo picks the repository of a suite: the source's explicit one,
+// else the first apt source listing the suite (with its components and
+// keyring). Its Release file is checked as apt would check it.
+func debRepo(opts DebOptions, src *lang.Source, suite, arch string) (*debian.Repo, error) {
 	r := &debian.Repo{Suite: suite, Arch: arch, Client: opts.Client, CacheDir: opts.CacheDir}
-	if explicit != "" {
-		r.URI = strings.TrimSuffix(explicit, "/")
-		r.Components = []string{"main"}
-		return r, nil
-	}
 	root := opts.AptRoot
 	if root == "" {
 		root = "/"
+	}
+	if src.Repository != "" {
+		r.URI = strings.TrimSuffix(src.Repository, "/")
+		r.Components = []string{"main"}
+		keyrings, err := debKeyrings(root, src.Trusted, src.SignedBy, "set signed_by = KEYRING in the deb source, or trusted = true to skip the check")
+		if err != nil {
+			return nil, fmt.Errorf("repository %s, suite %s: %w", r.URI, suite, err)
+		}
+		r.Keyrings = keyrings
+		return r, nil
 	}
 	srcs, err := debian.ReadAptSources(root)
 	if err != nil {
@@ -104,16 +111,27 @@ func debRepo(opts DebOptions, explicit, suite, arch string) (*debian.Repo, error
 		return nil, err
 	}
 	r.URI, r.Components = s.URI, s.Components
-	switch {
-	case s.Trusted:
-	case s.SignedBy != "":
-		r.Keyrings = []string{s.SignedBy}
-	default:
-		// As apt does for a source without Signed-By.
-		r.Keyrings = debian.TrustedKeyrings(root)
-		if len(r.Keyrings) == 0 {
-			return nil, fmt.Errorf("the apt source of suite %s has no signed-by keyring and %s holds no trusted keys, so its Release file cannot be checked; add signed-by=KEYRING to the source, or trusted=yes to skip the check", suite, filepath.Join(root, "etc/apt/trusted.gpg.d"))
-		}
+	keyrings, err := debKeyrings(root, s.Trusted, s.SignedBy, "add signed-by=KEYRING to the apt source, or trusted=yes to skip the check")
+	if err != nil {
+		return nil, fmt.Errorf("the apt source of suite %s: %w", suite, err)
 	}
+	r.Keyrings = keyrings
 	return r, nil
+}
+
+// debKeyrings are the keyrings a Release file is checked against, as apt
+// chooses them: none when trusted, the signed-by keyring, else apt's
+// trusted keyrings under root.
+func debKeyrings(root string, trusted bool, signedBy, fix string) ([]string, error) {
+	switch {
+	case trusted:
+		return nil, nil
+	case signedBy != "":
+		return []string{signedBy}, nil
+	}
+	k := debian.TrustedKeyrings(root)
+	if len(k) == 0 {
+		return nil, fmt.Errorf("no signed-by keyring, and %s holds no trusted keys, so the Release file cannot be checked; %s", filepath.Join(root, "etc/apt/trusted.gpg.d"), fix)
+	}
+	return k, nil
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kiln-build/kiln/lang"
 )
 
 // debRepo checks a Release file the way apt would: against the source's
@@ -28,7 +30,7 @@ func TestDebRepoKeyrings(t *testing.T) {
 		"deb http://c.invalid/debian gamma main\n")
 	opts := DebOptions{AptRoot: root}
 	keyrings := func(suite string) ([]string, error) {
-		r, err := debRepo(opts, "", suite, "amd64")
+		r, err := debRepo(opts, &lang.Source{}, suite, "amd64")
 		if err != nil {
 			return nil, err
 		}
@@ -53,5 +55,42 @@ func TestDebRepoKeyrings(t *testing.T) {
 	}
 	if got, err := keyrings("gamma"); err != nil || !slices.Equal(got, want) {
 		t.Errorf("a source without signed-by: %v, %v; want apt's trusted keyrings %v", got, err, want)
+	}
+}
+
+// An explicit repository is checked too: against signed_by, else apt's
+// trusted keyrings; trusted = true skips the check.
+func TestDebRepoKeyringsOfAnExplicitRepository(t *testing.T) {
+	root := t.TempDir()
+	opts := DebOptions{AptRoot: root}
+	keyrings := func(src lang.Source) ([]string, error) {
+		src.Repository = "http://mirror.invalid/debian/"
+		r, err := debRepo(opts, &src, "bookworm", "amd64")
+		if err != nil {
+			return nil, err
+		}
+		if r.URI != "http://mirror.invalid/debian" {
+			t.Errorf("URI %q", r.URI)
+		}
+		return r.Keyrings, nil
+	}
+	if _, err := keyrings(lang.Source{}); err == nil || !strings.Contains(err.Error(), "signed_by = KEYRING") {
+		t.Errorf("no keys anywhere: %v, want an error saying what to set", err)
+	}
+	if got, err := keyrings(lang.Source{Trusted: true}); err != nil || got != nil {
+		t.Errorf("trusted: %v, %v", got, err)
+	}
+	if got, err := keyrings(lang.Source{SignedBy: "/k.gpg"}); err != nil || !slices.Equal(got, []string{"/k.gpg"}) {
+		t.Errorf("signed_by: %v, %v", got, err)
+	}
+	asc := filepath.Join(root, "etc/apt/trusted.gpg.d/debian.asc")
+	if err := os.MkdirAll(filepath.Dir(asc), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(asc, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := keyrings(lang.Source{}); err != nil || !slices.Equal(got, []string{asc}) {
+		t.Errorf("apt's keys: %v, %v", got, err)
 	}
 }
