@@ -27,6 +27,7 @@ func fastParse(src []byte, name string, pos hcl.Pos) (*hclsyntax.Body, bool) {
 		return nil, false
 	}
 	for _, c := range src {
+		// NUL too: peek reads it as the end of the input.
 		if c >= 0x80 || c == '\r' || c == 0 {
 			return nil, false
 		}
@@ -88,7 +89,7 @@ func (p *fastParser) atComment() bool {
 	return c == '#' || (c == '/' && p.peekAt(1) == '/')
 }
 
-// newlineRange consumes the newline or line comment at p.i and returns
+// newline consumes the newline or line comment at p.i and returns
 // its range, which hcl's parser sees as a newline token.
 func (p *fastParser) newline() hcl.Range {
 	start := p.pos(p.i)
@@ -214,8 +215,9 @@ func (p *fastParser) topBody() *hclsyntax.Body {
 	return p.body(startRange, false)
 }
 
-// body parses items up to the end of the file (top) or the closing brace
-// of a block whose opening brace is at openRange.
+// body parses items up to the end of the file or, when nested, up to the
+// closing brace of a block; startRange is where hcl starts the body's
+// range (a block's opening brace).
 func (p *fastParser) body(startRange hcl.Range, nested bool) *hclsyntax.Body {
 	attrs := hclsyntax.Attributes{}
 	blocks := hclsyntax.Blocks{}
