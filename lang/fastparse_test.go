@@ -87,6 +87,26 @@ func buildFiles(t *testing.T) map[string][]byte {
 	return files
 }
 
+// syntaxBodies parses the repository's build files with hcl and returns
+// every body in them, nested ones included.
+func syntaxBodies(t *testing.T) []*hclsyntax.Body {
+	t.Helper()
+	var bodies []*hclsyntax.Body
+	var walk func(b *hclsyntax.Body)
+	walk = func(b *hclsyntax.Body) {
+		bodies = append(bodies, b)
+		for _, blk := range b.Blocks {
+			walk(blk.Body)
+		}
+	}
+	for _, src := range buildFiles(t) {
+		if f, diags := hclsyntax.ParseConfig(src, "build.hcl", hcl.InitialPos); !diags.HasErrors() {
+			walk(f.Body.(*hclsyntax.Body))
+		}
+	}
+	return bodies
+}
+
 func TestFastParseMatchesHCL(t *testing.T) {
 	files := buildFiles(t)
 	if len(files) < 100 {
@@ -189,21 +209,8 @@ func TestCleanBodyMatchesContent(t *testing.T) {
 			schemas = append(schemas, s)
 		}
 	}
-	var bodies []*hclsyntax.Body
-	var walk func(b *hclsyntax.Body)
-	walk = func(b *hclsyntax.Body) {
-		bodies = append(bodies, b)
-		for _, blk := range b.Blocks {
-			walk(blk.Body)
-		}
-	}
-	for _, src := range buildFiles(t) {
-		if f, diags := hclsyntax.ParseConfig(src, "build.hcl", hcl.InitialPos); !diags.HasErrors() {
-			walk(f.Body.(*hclsyntax.Body))
-		}
-	}
 	clean := 0
-	for _, b := range bodies {
+	for _, b := range syntaxBodies(t) {
 		for _, s := range schemas {
 			if _, ok := cleanBody(b, s); !ok {
 				continue
@@ -290,18 +297,9 @@ func TestShortcutsMatchGeneralDecode(t *testing.T) {
 
 func TestAppendVariablesMatchesHCL(t *testing.T) {
 	var exprs []hcl.Expression
-	var walk func(b *hclsyntax.Body)
-	walk = func(b *hclsyntax.Body) {
+	for _, b := range syntaxBodies(t) {
 		for _, a := range b.Attributes {
 			exprs = append(exprs, a.Expr)
-		}
-		for _, blk := range b.Blocks {
-			walk(blk.Body)
-		}
-	}
-	for _, src := range buildFiles(t) {
-		if f, diags := hclsyntax.ParseConfig(src, "build.hcl", hcl.InitialPos); !diags.HasErrors() {
-			walk(f.Body.(*hclsyntax.Body))
 		}
 	}
 	for _, src := range []string{`{ a = b, (c) = d, e.f = g, "h" = i }`, `[for x in y : x if z]`, `"${a}${b.c}"`, `a ? b : c`, `f(a, [b.c], g(d))`} {
