@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/kiln-build/kiln/internal/diagtext"
 )
 
 // ErrNotExist is returned by Read when there is no golden file.
@@ -21,23 +23,7 @@ type DiagnosticsError struct {
 	Diags hcl.Diagnostics
 }
 
-func (e *DiagnosticsError) Error() string {
-	var b strings.Builder
-	for i, d := range e.Diags {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		if d.Subject != nil {
-			fmt.Fprintf(&b, "%s:%d:%d: ", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
-		}
-		b.WriteString(d.Summary)
-		if d.Detail != "" {
-			b.WriteString(": ")
-			b.WriteString(d.Detail)
-		}
-	}
-	return b.String()
-}
+func (e *DiagnosticsError) Error() string { return diagtext.Lines(e.Diags) }
 
 // Read reads and parses the golden file at path; a missing file wraps
 // ErrNotExist.
