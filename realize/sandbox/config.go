@@ -68,6 +68,10 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		p := spec.Pids
 		resources.PidsLimit = &p
 	}
+	// Joining a cgroup with a cpuset resets a process's CPU affinity to the
+	// cpuset's CPUs, so a narrowed affinity of kiln (taskset, the cpus
+	// variation of kiln verify) reaches the step only as its cpuset.
+	resources.CpusetCpus = narrowedAffinity()
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = "kiln"
@@ -225,4 +229,44 @@ func counterAbove(file, key string) bool {
 		}
 	}
 	return false
+}
+
+// narrowedAffinity lists the CPUs this process may run on ("0,3") when
+// that is fewer than the machine has online, else "".
+func narrowedAffinity() string {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return ""
+	}
+	online, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil || set.Count() >= countCPUList(strings.TrimSpace(string(online))) {
+		return ""
+	}
+	var cpus []string
+	for i := 0; i < len(set)*64; i++ {
+		if set.IsSet(i) {
+			cpus = append(cpus, strconv.Itoa(i))
+		}
+	}
+	return strings.Join(cpus, ",")
+}
+
+// countCPUList counts the CPUs of a kernel CPU list such as "0-3,8".
+func countCPUList(s string) int {
+	n := 0
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			continue
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				continue
+			}
+		}
+		n += b - a + 1
+	}
+	return n
 }
