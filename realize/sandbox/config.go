@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -232,8 +233,13 @@ func counterAbove(file, key string) bool {
 }
 
 // narrowedAffinity lists the CPUs this process may run on ("0,3") when
-// that is fewer than the machine has online, else "".
+// that is fewer than the machine has online, else "". Without a cpuset
+// controller nothing resets the affinity, and asking for a cpuset would
+// fail the step, so it is "" there too.
 func narrowedAffinity() string {
+	if !hasCpuset() {
+		return ""
+	}
 	var set unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &set); err != nil {
 		return ""
@@ -269,4 +275,13 @@ func countCPUList(s string) int {
 		n += b - a + 1
 	}
 	return n
+}
+
+func hasCpuset() bool {
+	if cgroups.IsCgroup2UnifiedMode() {
+		b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+		return err == nil && slices.Contains(strings.Fields(string(b)), "cpuset")
+	}
+	_, err := os.Stat("/sys/fs/cgroup/cpuset")
+	return err == nil
 }
