@@ -54,7 +54,7 @@ func extract(ctx context.Context, dir, sub string, f Files, o Output) (string, e
 			chown = root.Lchown
 		}
 		if err := chown(p, hdr.Uid, hdr.Gid); err != nil {
-			return fmt.Errorf("preserve-ownership: %w", err)
+			return fmt.Errorf("preserve-ownership=true: giving %s to %d:%d: %w (this needs root; without the option the files are yours)", p, hdr.Uid, hdr.Gid, err)
 		}
 		return nil
 	}
