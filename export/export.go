@@ -117,7 +117,7 @@ func ExportFiles(ctx context.Context, o Output, files []Files, stdout io.Writer,
 				if split {
 					sub = platformDir(f.Platform)
 				}
-				sum, err := extract(ctx, tmp, sub, f)
+				sum, err := extract(ctx, tmp, sub, f, o)
 				if err != nil {
 					return err
 				}

@@ -18,8 +18,9 @@ import (
 // however named and whatever symlinks came before it, writes outside dir.
 // Modes are set after creation (the umask does not apply); mtimes of files
 // and directories are set as recorded, directories last. Ownership is the
-// caller's, as with buildx's local exporter. It returns the tar's sha256.
-func extract(ctx context.Context, dir, sub string, f Files) (string, error) {
+// caller's, as with buildx's local exporter, and setuid and setgid bits are
+// dropped, unless o.PreserveOwnership. It returns the tar's sha256.
+func extract(ctx context.Context, dir, sub string, f Files, o Output) (string, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return "", err
@@ -42,6 +43,27 @@ func extract(ctx context.Context, dir, sub string, f Files) (string, error) {
 	h := sha256.New()
 	tr := tar.NewReader(io.TeeReader(rc, h))
 	var dirs []*tar.Header
+	// Chown comes before chmod: the kernel clears setuid and setgid on a
+	// chown, even root's.
+	own := func(p string, hdr *tar.Header, lchown bool) error {
+		if !o.PreserveOwnership {
+			return nil
+		}
+		chown := root.Chown
+		if lchown {
+			chown = root.Lchown
+		}
+		if err := chown(p, hdr.Uid, hdr.Gid); err != nil {
+			return fmt.Errorf("preserve-ownership=true: giving %s to %d:%d: %w (this needs root; without the option the files are yours)", p, hdr.Uid, hdr.Gid, err)
+		}
+		return nil
+	}
+	mode := func(m int64) fs.FileMode {
+		if !o.PreserveOwnership {
+			m &^= 0o6000
+		}
+		return tarMode(m)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return "", err
@@ -66,7 +88,7 @@ func extract(ctx context.Context, dir, sub string, f Files) (string, error) {
 			if err := root.Mkdir(p, 0o755); err != nil && !os.IsExist(err) {
 				return "", fmt.Errorf("creating %s: %w", rel, err)
 			}
-			dirs = append(dirs, &tar.Header{Name: p, Mode: hdr.Mode, ModTime: hdr.ModTime})
+			dirs = append(dirs, &tar.Header{Name: p, Mode: hdr.Mode, ModTime: hdr.ModTime, Uid: hdr.Uid, Gid: hdr.Gid})
 		case tar.TypeReg:
 			w, err := root.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 			if err != nil {
@@ -79,7 +101,10 @@ func extract(ctx context.Context, dir, sub string, f Files) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("writing %s: %w", rel, err)
 			}
-			if err := root.Chmod(p, tarMode(hdr.Mode)); err != nil {
+			if err := own(p, hdr, false); err != nil {
+				return "", err
+			}
+			if err := root.Chmod(p, mode(hdr.Mode)); err != nil {
 				return "", err
 			}
 			if err := root.Chtimes(p, hdr.ModTime, hdr.ModTime); err != nil {
@@ -89,13 +114,18 @@ func extract(ctx context.Context, dir, sub string, f Files) (string, error) {
 			if err := root.Symlink(hdr.Linkname, p); err != nil {
 				return "", fmt.Errorf("creating symlink %s: %w", rel, err)
 			}
+			if err := own(p, hdr, true); err != nil {
+				return "", err
+			}
 		case tar.TypeLink:
 			if err := root.Link(path.Join(sub, cleanPath(hdr.Linkname)), p); err != nil {
 				return "", fmt.Errorf("creating hardlink %s: %w", rel, err)
 			}
 		default:
-			// Devices and fifos need privileges a local output must not
-			// depend on; BuildKit's local exporter skips them too.
+			// Never a device node on the host: one is a door to that device
+			// for whoever owns it. Layers cannot hold them anyway (Normalize
+			// refuses them); fifos are left out as BuildKit's local exporter
+			// does.
 		}
 	}
 	io.Copy(h, rc)
@@ -103,7 +133,10 @@ func extract(ctx context.Context, dir, sub string, f Files) (string, error) {
 	// deepest first.
 	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Name > dirs[j].Name })
 	for _, d := range dirs {
-		if err := root.Chmod(d.Name, tarMode(d.Mode)); err != nil {
+		if err := own(d.Name, d, false); err != nil {
+			return "", err
+		}
+		if err := root.Chmod(d.Name, mode(d.Mode)); err != nil {
 			return "", err
 		}
 		if err := root.Chtimes(d.Name, d.ModTime, d.ModTime); err != nil {

@@ -36,13 +36,19 @@ type Output struct {
 	// PlatformSplit puts each platform's files in its own directory
 	// (local and tar; default true, as buildx).
 	PlatformSplit bool
+	// PreserveOwnership (type=local, preserve-ownership=true) gives the
+	// files their recorded owner and group and keeps setuid and setgid
+	// bits. Off, the files belong to whoever runs kiln and lose those
+	// bits, as with buildx's local exporter: a local export must not plant
+	// a setuid-root binary on the host.
+	PreserveOwnership bool
 }
 
 var outputKeys = map[string][]string{
 	"oci":      {"dest", "name", "tar", "compression", "compression-level", "force-compression", "force"},
 	"docker":   {"dest", "name", "compression", "compression-level", "force-compression", "force"},
 	"registry": {"name", "push", "registry.insecure", "compression", "compression-level", "force-compression"},
-	"local":    {"dest", "force", "platform-split"},
+	"local":    {"dest", "force", "platform-split", "preserve-ownership"},
 	"tar":      {"dest", "force", "platform-split"},
 }
 
@@ -132,6 +138,10 @@ func ParseOutput(spec string) (Output, error) {
 			}
 		case "platform-split":
 			if o.PlatformSplit, err = boolOf(k); err != nil {
+				return Output{}, err
+			}
+		case "preserve-ownership":
+			if o.PreserveOwnership, err = boolOf(k); err != nil {
 				return Output{}, err
 			}
 		}

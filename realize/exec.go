@@ -167,7 +167,17 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		tail.add(line)
 		r.opts.Events(Event{Kind: EventLog, Digest: dg, Name: d.Name, Line: line})
 	}}
-	out := io.MultiWriter(logf, lines)
+	var out io.Writer = io.MultiWriter(logf, lines)
+	// Every secret of the build, not only this step's: a cache mount can
+	// carry one from the step that had it.
+	var secrets [][]byte
+	for _, v := range r.opts.Secrets {
+		secrets = append(secrets, v)
+	}
+	red := newRedactor(out, secrets)
+	if red != nil {
+		out = red
+	}
 	lim := d.Limits
 	if lim.MemoryBytes == 0 {
 		lim.MemoryBytes = r.opts.Limits.MemoryBytes
@@ -198,6 +208,9 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		StateDir:    filepath.Join(r.sandboxRoot(), "kiln-"+dg.Encoded()[:16]+"-"+filepath.Base(tmp)),
 	}
 	res, err := sandbox.Run(ctx, spec)
+	if red != nil {
+		red.Flush()
+	}
 	lines.flush()
 	logPath := ""
 	if cerr := logf.Commit(); cerr == nil {

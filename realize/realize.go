@@ -57,8 +57,10 @@ type Options struct {
 	Events func(Event)
 	// Dir is the build file's folder, where local sources live.
 	Dir string
-	// Secrets are the values of secret mounts by id. Never hashed, logged
-	// or stored.
+	// Secrets are the values of secret mounts by id. Never hashed or
+	// stored, and replaced by *** in step output before it reaches the
+	// log, progress and failure messages (values of MinRedactLen bytes
+	// and more).
 	Secrets map[string][]byte
 	// Limits apply to exec steps that set none of their own.
 	Limits compiler.Limits

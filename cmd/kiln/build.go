@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -254,6 +255,9 @@ func parseSecrets(specs []string) (map[string][]byte, error) {
 			out[id] = []byte(v)
 		default:
 			return nil, usageErrorf("--secret %q: give src=FILE or env=VAR", s)
+		}
+		if v := bytes.TrimSpace(out[id]); len(v) > 0 && len(v) < realize.MinRedactLen {
+			fmt.Fprintf(os.Stderr, "kiln: warning: secret %q is shorter than %d bytes, so step output is not redacted for it\n", id, realize.MinRedactLen)
 		}
 	}
 	return out, nil

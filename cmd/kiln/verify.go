@@ -18,6 +18,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/realize"
@@ -67,7 +68,7 @@ func applyVerifyChild() {
 
 // variations kiln verify can apply to a rebuild, in the order --vary lists
 // them and isolation tries them.
-var allVariations = []string{"time", "tz", "umask", "hostname", "locale", "jobs", "store", "cwd", "order"}
+var allVariations = []string{"time", "tz", "umask", "hostname", "locale", "jobs", "store", "cwd", "order", "cpus", "kernel"}
 
 type verifyFlags struct {
 	build   buildFlags
@@ -101,7 +102,11 @@ Variations (--vary, comma-separated, default all):
   store     a store in a deeper, differently named folder (the throw-away
             store is always somewhere else)
   cwd       a copy of the build file's folder elsewhere, run from there
-  order     independent steps start in a random order`,
+  order     independent steps start in a random order
+  cpus      the rebuild and its steps may run on one CPU only (affinity and
+            cpuset), so nproc and sched_getaffinity say 1
+  kernel    uname reports another kernel release (2.6.x, the UNAME26
+            personality)`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd.Context(), g, f, args) },
 	}
 	fl := cmd.Flags()
@@ -170,6 +175,10 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 	// default Go would exit at once and leave them behind.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if slices.Contains(vary, "cpus") && oneCPU() {
+		fmt.Fprintln(os.Stderr, "kiln verify: kiln may run on one CPU only: the CPU count is not varied")
+		vary = slices.DeleteFunc(vary, func(s string) bool { return s == "cpus" })
+	}
 	if slices.Contains(vary, "hostname") && os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "kiln verify: not root: the hostname is not varied (it needs a new UTS namespace)")
 		vary = slices.DeleteFunc(vary, func(s string) bool { return s == "hostname" })
@@ -314,7 +323,9 @@ func (v *verifier) rebuild(ctx context.Context, vary []string) ([]mismatch, *sto
 	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
+	if err = startPinned(cmd, has("cpus"), has("kernel")); err == nil {
+		err = cmd.Wait()
+	}
 	v.lastEnd = time.Now()
 	logPath := filepath.Join(dir, "build.log")
 	os.WriteFile(logPath, out.Bytes(), 0o644)
@@ -583,4 +594,62 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return "  | " + strings.Join(lines, "\n  | ")
+}
+
+// uname26 is the personality flag that makes uname report a 2.6 release.
+const uname26 = 0x0020000
+
+// startPinned starts cmd from a thread given one CPU (cpus) and the
+// UNAME26 personality (kernel): a child inherits both from the thread that
+// forks it, and so do the steps it runs. The thread stays locked and dies
+// with its goroutine, so no other goroutine runs with them.
+func startPinned(cmd *exec.Cmd, cpus, kernel bool) error {
+	if !cpus && !kernel {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if cpus {
+			var set unix.CPUSet
+			if err := unix.SchedGetaffinity(0, &set); err != nil {
+				errc <- fmt.Errorf("verify: reading the CPU affinity: %w", err)
+				return
+			}
+			one := firstCPU(&set)
+			set.Zero()
+			set.Set(one)
+			if err := unix.SchedSetaffinity(0, &set); err != nil {
+				errc <- fmt.Errorf("verify: limiting the rebuild to one CPU: %w", err)
+				return
+			}
+		}
+		if kernel {
+			cur, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
+			if errno == 0 {
+				_, _, errno = unix.RawSyscall(unix.SYS_PERSONALITY, cur|uname26, 0, 0)
+			}
+			if errno != 0 {
+				errc <- fmt.Errorf("verify: setting the UNAME26 personality: %w", errno)
+				return
+			}
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}
+
+func firstCPU(set *unix.CPUSet) int {
+	for i := 0; i < len(set)*64; i++ {
+		if set.IsSet(i) {
+			return i
+		}
+	}
+	return 0
+}
+
+// oneCPU tells whether this process may already run on one CPU only.
+func oneCPU() bool {
+	var set unix.CPUSet
+	return unix.SchedGetaffinity(0, &set) == nil && set.Count() <= 1
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -68,6 +69,10 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		p := spec.Pids
 		resources.PidsLimit = &p
 	}
+	// Joining a cgroup with a cpuset resets a process's CPU affinity to the
+	// cpuset's CPUs, so a narrowed affinity of kiln (taskset, the cpus
+	// variation of kiln verify) reaches the step only as its cpuset.
+	resources.CpusetCpus = narrowedAffinity()
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = "kiln"
@@ -225,4 +230,58 @@ func counterAbove(file, key string) bool {
 		}
 	}
 	return false
+}
+
+// narrowedAffinity lists the CPUs this process may run on ("0,3") when
+// that is fewer than the machine has online, else "". Without a cpuset
+// controller nothing resets the affinity, and asking for a cpuset would
+// fail the step, so it is "" there too.
+func narrowedAffinity() string {
+	if !hasCpuset() {
+		return ""
+	}
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return ""
+	}
+	online, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil || set.Count() >= countCPUList(strings.TrimSpace(string(online))) {
+		return ""
+	}
+	var cpus []string
+	for i := 0; i < len(set)*64; i++ {
+		if set.IsSet(i) {
+			cpus = append(cpus, strconv.Itoa(i))
+		}
+	}
+	return strings.Join(cpus, ",")
+}
+
+// countCPUList counts the CPUs of a kernel CPU list such as "0-3,8".
+func countCPUList(s string) int {
+	n := 0
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			continue
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				continue
+			}
+		}
+		n += b - a + 1
+	}
+	return n
+}
+
+func hasCpuset() bool {
+	if cgroups.IsCgroup2UnifiedMode() {
+		b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+		return err == nil && slices.Contains(strings.Fields(string(b)), "cpuset")
+	}
+	_, err := os.Stat("/sys/fs/cgroup/cpuset")
+	return err == nil
 }
