@@ -207,13 +207,15 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 	fail := func(err error) (store.Output, error) {
 		return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err, LogTail: tail.lines(), LogPath: logPath}
 	}
+	// A limit explains a failure better than its symptom (a kill, an exit
+	// code, the sandbox's own time-limit error); a step stopped because
+	// the build stopped is reported as stopped, whatever it hit on the way.
+	if lerr := limitError(ex.Args, res, lim, d.Limits); lerr != nil && ctx.Err() == nil {
+		return fail(lerr)
+	}
 	switch {
 	case err != nil:
 		return fail(err)
-	case res.TimedOut:
-		return fail(fmt.Errorf("command %s hit its time limit of %s and was killed; raise timeout in the stage or run block", quoteArgs(ex.Args), spec.Timeout))
-	case res.OOMKilled:
-		return fail(fmt.Errorf("command %s ran out of memory (limit %d bytes) and was killed; raise memory in the stage or run block", quoteArgs(ex.Args), spec.MemoryBytes))
 	case res.ExitCode != 0:
 		return fail(fmt.Errorf("command %s exited with code %d", quoteArgs(ex.Args), res.ExitCode))
 	}

@@ -105,6 +105,10 @@ type Result struct {
 	// OOMKilled says the kernel killed a process of the step for exceeding
 	// Spec.MemoryBytes.
 	OOMKilled bool
+	// PidsLimitHit says the kernel refused a fork or thread of the step
+	// because of Spec.Pids; whether that made the step fail is up to the
+	// step (most shells and make give up, some retry).
+	PidsLimitHit bool
 }
 
 // Run runs spec's command in a new sandbox and waits for it. It returns an
@@ -249,6 +253,7 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	if state != nil {
 		res.ExitCode = exitCode(state)
 		res.OOMKilled = oomKilled(container)
+		res.PidsLimitHit = pidsLimitHit(container)
 	}
 	// A kill for the time limit or ctx can land before the exec, making
 	// Exec fail: report the reason for the kill, not its symptom.
