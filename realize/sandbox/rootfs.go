@@ -121,10 +121,20 @@ func writeSkeleton(dir string, spec Spec) error {
 			return fmt.Errorf("creating skeleton layer: %w", err)
 		}
 	}
+	// Modes are set explicitly, not left to kiln's umask: a step that
+	// writes next to a mount point copies its skeleton parents up into
+	// the output, mode included.
 	epoch := time.Unix(0, 0)
-	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+	return filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		mode := os.FileMode(0o644)
+		if de.IsDir() {
+			mode = 0o755
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			return fmt.Errorf("creating skeleton layer: %w", err)
 		}
 		return os.Chtimes(p, epoch, epoch)
 	})
