@@ -145,6 +145,11 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 				if err := os.WriteFile(p, val, os.FileMode(m.Mode)); err != nil {
 					return store.Output{}, err
 				}
+				// The mode asked for, not what kiln's umask leaves of it:
+				// a step's non-root user may need to read the secret.
+				if err := os.Chmod(p, os.FileMode(m.Mode)); err != nil {
+					return store.Output{}, err
+				}
 				mounts = append(mounts, sandbox.Mount{Type: "bind", Source: p, Dest: m.Dest, ReadOnly: true})
 			}
 		default:
@@ -293,7 +298,7 @@ func (r *Realizer) imageEnv(root store.Output, own []string) ([]string, error) {
 func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func(), error) {
 	sum := sha256.Sum256([]byte(m.CacheID))
 	dir := filepath.Join(r.st.Root(), "cache", hex.EncodeToString(sum[:16]))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirs(dir); err != nil {
 		return "", nil, err
 	}
 	v, _ := r.cacheLocks.LoadOrStore(m.CacheID, &sync.Mutex{})
@@ -307,14 +312,19 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 			return dir, mu.Unlock, nil
 		}
 		p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
-		return p, func() {}, os.Mkdir(p, 0o755)
+		return p, func() {}, mkdirs(p)
 	}
 	return dir, func() {}, nil
 }
 
+// mkdirs makes directories that a step sees (a cache, a mount's upper):
+// 0755 whatever kiln's umask, as in Docker.
 func mkdirs(ps ...string) error {
 	for _, p := range ps {
 		if err := os.MkdirAll(p, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o755); err != nil {
 			return err
 		}
 	}

@@ -34,6 +34,14 @@ func mountRoot(spec Spec) (string, error) {
 	if err := matchRootAttrs(spec.Upper, spec.Lowers); err != nil {
 		return "", err
 	}
+	for _, m := range spec.Mounts {
+		// A writable overlay's root takes its mode from Upper too.
+		if m.Type == "overlay" && m.Upper != "" {
+			if err := matchRootAttrs(m.Upper, m.Lowers); err != nil {
+				return "", fmt.Errorf("mount at %s: %w", m.Dest, err)
+			}
+		}
+	}
 	rootfs := filepath.Join(spec.StateDir, rootfsSubdir)
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
 		return "", fmt.Errorf("creating root mount point: %w", err)
