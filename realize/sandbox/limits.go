@@ -96,3 +96,16 @@ func pidsLimitHit(c *libcontainer.Container) bool {
 	}
 	return false
 }
+
+// swapAccounting says whether memory+swap can be limited. A cgroup v1 kernel
+// booted without swap accounting has no memory.memsw files, and setting
+// one would fail every step now that every step has a memory limit; the
+// limit then bounds memory alone. (cgroup v2's manager skips swap itself
+// when the kernel has no swap controller.)
+func swapAccounting() bool {
+	if cgroups.IsCgroup2UnifiedMode() {
+		return true
+	}
+	mnt, err := cgroups.FindCgroupMountpoint("", "memory")
+	return err == nil && cgroups.PathExists(filepath.Join(mnt, "memory.memsw.limit_in_bytes"))
+}
