@@ -135,9 +135,47 @@ func TestMemoryLimitKillsAllocation(t *testing.T) {
 
 // TestDefaultLimitsAreSet: a step that sets no limits runs in cgroups
 // whose memory and pids limits are kiln's defaults (the memory default is
-// checked where it is set rather than by allocating beyond the host's RAM).
+// checked where it is set rather than by allocating beyond the host's RAM),
+// and a kiln started in a cgroup with a 1 GiB memory limit, as in a CI
+// job's container, gives its steps three quarters of that.
 func TestDefaultLimitsAreSet(t *testing.T) {
 	p := newLimitsProj(t)
+	pids, mem := probeLimits(t, p)
+	if want := strconv.Itoa(sandbox.DefaultPids); pids != want {
+		t.Errorf("pids.max of a step without pids: %s, want %s", pids, want)
+	}
+	want := sandbox.DefaultMemoryBytes()
+	if mem != want || want <= 0 {
+		t.Errorf("memory limit of a step without memory: %d, want %d", mem, want)
+	}
+	t.Logf("default limits: pids %s, memory %d bytes", pids, mem)
+
+	if cgroups.IsCgroup2UnifiedMode() {
+		t.Skip("the 1 GiB case creates a cgroup v1 memory cgroup; this host has v2")
+	}
+	own, err := cgroups.GetOwnCgroupPath("memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := filepath.Join(own, fmt.Sprintf("kiln-limits-test-%d", os.Getpid()))
+	if err := os.Mkdir(job, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(job) })
+	if err := os.WriteFile(filepath.Join(job, "memory.limit_in_bytes"), []byte("1073741824"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.store = filepath.Join(t.TempDir(), "store") // the probe must run again
+	p.shell = `echo $$ > ` + job + `/cgroup.procs && exec kiln "$@"`
+	if _, mem := probeLimits(t, p); mem != 768<<20 {
+		t.Errorf("memory limit of a step of a kiln limited to 1 GiB: %d, want %d", mem, 768<<20)
+	}
+}
+
+// probeLimits builds stage.probe and reads the limits of its step's cgroups
+// while the step waits for it.
+func probeLimits(t *testing.T, p *proj) (pids string, mem int64) {
+	t.Helper()
 	s := p.start("build", "--progress", "plain", "stage.probe")
 	var cache string
 	for deadline := time.Now().Add(time.Minute); cache == ""; {
@@ -151,31 +189,29 @@ func TestDefaultLimitsAreSet(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	pids := stepCgroupFile(t, s.cmd.Process.Pid, "pids", "pids.max")
+	ds := execDigests(s.output())
+	if len(ds) != 1 {
+		t.Fatalf("want one step started, log shows %v:\n%s", ds, s.output())
+	}
+	pids = stepCgroupFile(t, s.cmd.Process.Pid, ds[0], "pids", "pids.max")
 	memFile := "memory.limit_in_bytes"
 	if cgroups.IsCgroup2UnifiedMode() {
 		memFile = "memory.max"
 	}
-	mem := stepCgroupFile(t, s.cmd.Process.Pid, "memory", memFile)
+	mem, _ = strconv.ParseInt(stepCgroupFile(t, s.cmd.Process.Pid, ds[0], "memory", memFile), 10, 64)
 	if err := os.WriteFile(filepath.Join(cache, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if code := s.wait(t, time.Minute); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, s.output())
 	}
-	if want := strconv.Itoa(sandbox.DefaultPids); pids != want {
-		t.Errorf("pids.max of a step without pids: %s, want %s", pids, want)
-	}
-	want := sandbox.DefaultMemoryBytes()
-	if got, _ := strconv.ParseInt(mem, 10, 64); got != want || want <= 0 {
-		t.Errorf("memory limit of a step without memory: %s, want %d", mem, want)
-	}
-	t.Logf("default limits: pids %s, memory %s bytes", pids, mem)
+	return pids, mem
 }
 
-// stepCgroupFile reads file in the cgroup of the one step that the kiln
-// process pid runs: its steps' cgroups are created below kiln's own.
-func stepCgroupFile(t *testing.T, pid int, controller, file string) string {
+// stepCgroupFile reads file in the cgroup of the step with digest prefix
+// short that the kiln process pid runs: its steps' cgroups are created
+// below kiln's own, named after the digest.
+func stepCgroupFile(t *testing.T, pid int, short, controller, file string) string {
 	t.Helper()
 	own, err := cgroups.ParseCgroupFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
@@ -191,7 +227,7 @@ func stepCgroupFile(t *testing.T, pid int, controller, file string) string {
 		}
 		base = filepath.Join(mnt, own[controller])
 	}
-	m, _ := filepath.Glob(filepath.Join(base, "kiln-kiln-*", file))
+	m, _ := filepath.Glob(filepath.Join(base, "kiln-kiln-"+short+"*", file))
 	if len(m) != 1 {
 		t.Fatalf("want one step cgroup below %s, found %v", base, m)
 	}

@@ -252,9 +252,9 @@ func serveDebRepo(t *testing.T, mux *http.ServeMux) {
 // kiln, as a user's login shell would.
 func (p *proj) umaskRun(mask string, args ...string) (string, string) {
 	p.t.Helper()
+	p.shell = `umask ` + mask + `; exec kiln "$@"`
+	defer func() { p.shell = "" }()
 	c := p.cmd(args...)
-	c.Path = "/bin/sh"
-	c.Args = append([]string{"sh", "-c", `umask ` + mask + `; exec kiln "$@"`, "sh"}, args...)
 	var o, e bytes.Buffer
 	c.Stdout, c.Stderr = &o, &e
 	if err := c.Run(); err != nil {
