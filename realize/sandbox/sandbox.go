@@ -30,7 +30,9 @@ type Mount struct {
 	// Lowers are an overlay's layers, bottom first.
 	Lowers []string
 	// Upper and Work make an overlay writable: Upper receives its changes,
-	// Work is overlayfs's scratch directory on the same filesystem.
+	// Work is overlayfs's scratch directory on the same filesystem. Upper
+	// takes the mode and owner of the top lower's root, as the root
+	// filesystem's does.
 	Upper, Work string
 	// SizeBytes caps a tmpfs (0: the kernel's default, half of RAM).
 	SizeBytes int64
