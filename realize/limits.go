@@ -26,7 +26,7 @@ func limitError(args []string, res sandbox.Result, lim, own compiler.Limits) err
 	case res.TimedOut:
 		d := time.Duration(lim.TimeoutSec) * time.Second
 		return fmt.Errorf("command %s was killed: time limit %s%s reached; set timeout = %q on the step or stage to raise it",
-			cmd, d, defaultNote(own.TimeoutSec), shortDuration(2*d))
+			cmd, shortDuration(d), defaultNote(own.TimeoutSec), shortDuration(2*d))
 	case res.OOMKilled:
 		return fmt.Errorf("command %s was killed: memory limit %s%s reached; set memory = %q on the step or stage to raise it",
 			cmd, humanBytes(lim.MemoryBytes), defaultNote(own.MemoryBytes), sizeSetting(2*lim.MemoryBytes))
