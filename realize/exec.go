@@ -145,6 +145,11 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 				if err := os.WriteFile(p, val, os.FileMode(m.Mode)); err != nil {
 					return store.Output{}, err
 				}
+				// The mode asked for, not what kiln's umask leaves of it:
+				// a step's non-root user may need to read the secret.
+				if err := os.Chmod(p, os.FileMode(m.Mode)); err != nil {
+					return store.Output{}, err
+				}
 				mounts = append(mounts, sandbox.Mount{Type: "bind", Source: p, Dest: m.Dest, ReadOnly: true})
 			}
 		default:
@@ -220,13 +225,15 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 	fail := func(err error) (store.Output, error) {
 		return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err, LogTail: tail.lines(), LogPath: logPath}
 	}
+	// A limit explains a failure better than its symptom (a kill, an exit
+	// code, the sandbox's own time-limit error); a step stopped because
+	// the build stopped is reported as stopped, whatever it hit on the way.
+	if lerr := limitError(ex.Args, res, lim, d.Limits); lerr != nil && ctx.Err() == nil {
+		return fail(lerr)
+	}
 	switch {
 	case err != nil:
 		return fail(err)
-	case res.TimedOut:
-		return fail(fmt.Errorf("command %s hit its time limit of %s and was killed; raise timeout in the stage or run block", quoteArgs(ex.Args), spec.Timeout))
-	case res.OOMKilled:
-		return fail(fmt.Errorf("command %s ran out of memory (limit %d bytes) and was killed; raise memory in the stage or run block", quoteArgs(ex.Args), spec.MemoryBytes))
 	case res.ExitCode != 0:
 		return fail(fmt.Errorf("command %s exited with code %d", quoteArgs(ex.Args), res.ExitCode))
 	}
@@ -304,7 +311,7 @@ func (r *Realizer) imageEnv(root store.Output, own []string) ([]string, error) {
 func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func(), error) {
 	sum := sha256.Sum256([]byte(m.CacheID))
 	dir := filepath.Join(r.st.Root(), "cache", hex.EncodeToString(sum[:16]))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirs(dir); err != nil {
 		return "", nil, err
 	}
 	v, _ := r.cacheLocks.LoadOrStore(m.CacheID, &sync.Mutex{})
@@ -318,14 +325,19 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 			return dir, mu.Unlock, nil
 		}
 		p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
-		return p, func() {}, os.Mkdir(p, 0o755)
+		return p, func() {}, mkdirs(p)
 	}
 	return dir, func() {}, nil
 }
 
+// mkdirs makes directories that a step sees (a cache, a mount's upper):
+// 0755 whatever kiln's umask, as in Docker.
 func mkdirs(ps ...string) error {
 	for _, p := range ps {
 		if err := os.MkdirAll(p, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o755); err != nil {
 			return err
 		}
 	}

@@ -62,7 +62,8 @@ type Options struct {
 	// log, progress and failure messages (values of MinRedactLen bytes
 	// and more).
 	Secrets map[string][]byte
-	// Limits apply to exec steps that set none of their own.
+	// Limits apply to exec steps that set none of their own; New fills
+	// what is left zero from DefaultLimits.
 	Limits compiler.Limits
 	// Rebuild lists derivations whose cached outputs are ignored (kiln
 	// verify); their new outputs are returned, not recorded.
@@ -116,6 +117,13 @@ func New(st *store.Store, opts Options) *Realizer {
 	}
 	if opts.Events == nil {
 		opts.Events = func(Event) {}
+	}
+	def := DefaultLimits()
+	if opts.Limits.MemoryBytes == 0 {
+		opts.Limits.MemoryBytes = def.MemoryBytes
+	}
+	if opts.Limits.Pids == 0 {
+		opts.Limits.Pids = def.Pids
 	}
 	return &Realizer{st: st, opts: opts}
 }

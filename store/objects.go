@@ -98,6 +98,13 @@ func (s *Store) AddLayer(tmpDir string, d digest.Digest, info LayerInfo) error {
 		s.touchNow(k)
 		return removeTree(abs)
 	}
+	// The canonical tar has no entry for the root, so trees with one digest
+	// must not differ there: every layer's root is 0755, what a container's
+	// "/" is, instead of TempDir's 0700, which would lock every user but
+	// root out of a step's "/" and its input mounts.
+	if err := os.Chmod(abs, 0o755); err != nil {
+		return fmt.Errorf("adding layer %s: %w", d, err)
+	}
 	if err := fsync.FS(abs); err != nil {
 		return fmt.Errorf("adding layer %s: syncing %s: %w", d, abs, err)
 	}

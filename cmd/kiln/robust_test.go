@@ -31,6 +31,9 @@ type proj struct {
 	dir   string
 	store string
 	env   []string // more environment for kiln
+	// shell, when set, runs kiln through sh -c shell, which ends with
+	// exec kiln "$@" (to set a umask or a cgroup first).
+	shell string
 }
 
 // newProj writes build.hcl and the busybox root at base/rootfs, with a
@@ -55,6 +58,10 @@ func (p *proj) cmd(args ...string) *exec.Cmd {
 	c.Dir = p.dir
 	c.Env = append(os.Environ(), "KILN_STORE="+p.store, "CI=", "NO_COLOR=1", "SOURCE_DATE_EPOCH=")
 	c.Env = append(c.Env, p.env...)
+	if p.shell != "" {
+		c.Path = "/bin/sh"
+		c.Args = append([]string{"sh", "-c", p.shell, "sh"}, args...)
+	}
 	return c
 }
 

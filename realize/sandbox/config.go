@@ -63,7 +63,9 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 	if spec.MemoryBytes > 0 {
 		resources.Memory = spec.MemoryBytes
 		// memory+swap equal to memory: no swap, so the limit is a limit.
-		resources.MemorySwap = spec.MemoryBytes
+		if swapAccounting() {
+			resources.MemorySwap = spec.MemoryBytes
+		}
 	}
 	if spec.Pids > 0 {
 		p := spec.Pids

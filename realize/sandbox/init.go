@@ -39,6 +39,11 @@ func Init() {
 	// to restore it after changing user, makes a step die with its kiln.
 	// (If kiln dies before this line, Cleanup kills the step later.)
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	// libcontainer applies the config's umask only once the root is
+	// ready, after it has made the missing working directory (which lands
+	// in the step's output): until then the caller's umask, inherited
+	// from kiln, must not decide that directory's mode.
+	unix.Umask(0o022)
 	libcontainer.Init() // never returns
 }
 

@@ -34,6 +34,14 @@ func mountRoot(spec Spec) (string, error) {
 	if err := matchRootAttrs(spec.Upper, spec.Lowers); err != nil {
 		return "", err
 	}
+	for _, m := range spec.Mounts {
+		// A writable overlay's root takes its mode from Upper too.
+		if m.Type == "overlay" && m.Upper != "" {
+			if err := matchRootAttrs(m.Upper, m.Lowers); err != nil {
+				return "", fmt.Errorf("mount at %s: %w", m.Dest, err)
+			}
+		}
+	}
 	rootfs := filepath.Join(spec.StateDir, rootfsSubdir)
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
 		return "", fmt.Errorf("creating root mount point: %w", err)
@@ -121,10 +129,20 @@ func writeSkeleton(dir string, spec Spec) error {
 			return fmt.Errorf("creating skeleton layer: %w", err)
 		}
 	}
+	// Modes are set explicitly, not left to kiln's umask: a step that
+	// writes next to a mount point copies its skeleton parents up into
+	// the output, mode included.
 	epoch := time.Unix(0, 0)
-	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+	return filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		mode := os.FileMode(0o644)
+		if de.IsDir() {
+			mode = 0o755
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			return fmt.Errorf("creating skeleton layer: %w", err)
 		}
 		return os.Chtimes(p, epoch, epoch)
 	})

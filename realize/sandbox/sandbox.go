@@ -30,7 +30,9 @@ type Mount struct {
 	// Lowers are an overlay's layers, bottom first.
 	Lowers []string
 	// Upper and Work make an overlay writable: Upper receives its changes,
-	// Work is overlayfs's scratch directory on the same filesystem.
+	// Work is overlayfs's scratch directory on the same filesystem. Upper
+	// takes the mode and owner of the top lower's root, as the root
+	// filesystem's does.
 	Upper, Work string
 	// SizeBytes caps a tmpfs (0: the kernel's default, half of RAM).
 	SizeBytes int64
@@ -105,6 +107,10 @@ type Result struct {
 	// OOMKilled says the kernel killed a process of the step for exceeding
 	// Spec.MemoryBytes.
 	OOMKilled bool
+	// PidsLimitHit says the kernel refused a fork or thread of the step
+	// because of Spec.Pids; whether that made the step fail is up to the
+	// step (most shells and make give up, some retry).
+	PidsLimitHit bool
 }
 
 // Run runs spec's command in a new sandbox and waits for it. It returns an
@@ -249,6 +255,7 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	if state != nil {
 		res.ExitCode = exitCode(state)
 		res.OOMKilled = oomKilled(container)
+		res.PidsLimitHit = pidsLimitHit(container)
 	}
 	// A kill for the time limit or ctx can land before the exec, making
 	// Exec fail: report the reason for the kill, not its symptom.

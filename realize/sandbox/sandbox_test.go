@@ -348,12 +348,12 @@ func TestPidsLimit(t *testing.T) {
 	spec, _, stderr := newSpec(t, "sh", "-c", script)
 	spec.Pids = 10
 	res := run(t, spec)
-	if res.ExitCode == 0 || !strings.Contains(stderr.String(), "can't fork") {
-		t.Errorf("with a limit of 10: exit %d, stderr %q; want fork failures", res.ExitCode, stderr)
+	if res.ExitCode == 0 || !strings.Contains(stderr.String(), "can't fork") || !res.PidsLimitHit {
+		t.Errorf("with a limit of 10: exit %d, stderr %q, %+v; want fork failures and PidsLimitHit", res.ExitCode, stderr, res)
 	}
 	spec, _, stderr = newSpec(t, "sh", "-c", script)
-	if res := run(t, spec); res.ExitCode != 0 {
-		t.Errorf("without a limit: exit %d, stderr %q", res.ExitCode, stderr)
+	if res := run(t, spec); res.ExitCode != 0 || res.PidsLimitHit {
+		t.Errorf("without a limit: exit %d, stderr %q, %+v", res.ExitCode, stderr, res)
 	}
 }
 

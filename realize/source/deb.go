@@ -269,8 +269,14 @@ func usrMerged(n string) (name, top string) {
 
 func generateDebFiles(tree string) error {
 	etc := filepath.Join(tree, "etc")
-	if err := os.MkdirAll(etc, 0o755); err != nil {
-		return err
+	if _, err := os.Lstat(etc); os.IsNotExist(err) {
+		// Not os.MkdirAll's mode alone: that would depend on kiln's umask.
+		if err := os.Mkdir(etc, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(etc, 0o755); err != nil {
+			return err
+		}
 	}
 	for _, f := range []struct{ name, master, fallback string }{
 		{"passwd", "passwd.master", "root:x:0:0:root:/root:/bin/sh\n"},
