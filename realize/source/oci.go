@@ -153,6 +153,9 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 	for depth := 0; ; depth++ {
 		raw, err := src.bytes(ctx, d)
 		if err != nil {
+			if depth == 0 && pin != "" && d == digest.Digest(pin) && errors.Is(err, errNotFound) {
+				return nil, pinErr(err)
+			}
 			return nil, err
 		}
 		var probe struct {
@@ -180,7 +183,7 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 		d = child
 	}
 	if pin != "" && digest.Digest(pin) != top && digest.Digest(pin) != img.ManifestDigest {
-		return nil, fmt.Errorf("pin mismatch: the lock pins %s but the image is %s; run kiln lock --update if the image moved on purpose", pin, top)
+		return nil, pinErr(fmt.Errorf("pin mismatch: the lock pins %s but the image is %s", pin, top))
 	}
 	if m.Config.Digest == "" {
 		return nil, fmt.Errorf("manifest %s has no config (media type %q is not an image)", img.ManifestDigest, m.MediaType)
@@ -412,7 +415,7 @@ func (s *layoutSource) open(_ context.Context, d digest.Digest) (io.ReadCloser, 
 	}
 	rc, err := s.openFile("blobs/" + string(d.Algorithm()) + "/" + d.Encoded())
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("blob %s is missing from the layout", d)
+		return nil, fmt.Errorf("blob %s is missing from the layout (%w)", d, errNotFound)
 	}
 	return rc, err
 }
