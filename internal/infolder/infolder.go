@@ -32,11 +32,15 @@ func Join(baseDir, p string) (string, error) {
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return "", ErrOutside
 	}
-	real, err := filepath.EvalSymlinks(full)
+	absBase, err := filepath.Abs(baseDir)
+	if err != nil {
+		return "", ErrOutside
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(absBase, p))
 	if errors.Is(err, fs.ErrNotExist) {
 		return full, nil
 	}
-	if err != nil || !Inside(baseDir, real) {
+	if err != nil || !Inside(absBase, real) {
 		return "", ErrSymlink
 	}
 	return full, nil
@@ -47,6 +51,12 @@ func Join(baseDir, p string) (string, error) {
 func Inside(baseDir, real string) bool {
 	realBase, err := filepath.EvalSymlinks(baseDir)
 	if err != nil {
+		return false
+	}
+	if realBase, err = filepath.Abs(realBase); err != nil {
+		return false
+	}
+	if real, err = filepath.Abs(real); err != nil {
 		return false
 	}
 	rel, err := filepath.Rel(realBase, real)

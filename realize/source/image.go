@@ -84,7 +84,7 @@ func (s *registrySource) bytes(_ context.Context, d digest.Digest) ([]byte, erro
 	rc, berr := s.open(context.Background(), d)
 	if berr != nil {
 		if registryNotFound(err) && registryNotFound(berr) {
-			return nil, fmt.Errorf("fetching %s: %w (%w)", d, err, errNotFound)
+			return nil, notFound{fmt.Errorf("fetching %s: %w", d, err)}
 		}
 		return nil, fmt.Errorf("fetching %s: %w", d, err)
 	}

@@ -415,7 +415,7 @@ func (s *layoutSource) open(_ context.Context, d digest.Digest) (io.ReadCloser, 
 	}
 	rc, err := s.openFile("blobs/" + string(d.Algorithm()) + "/" + d.Encoded())
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("blob %s is missing from the layout (%w)", d, errNotFound)
+		return nil, notFound{fmt.Errorf("blob %s is missing from the layout", d)}
 	}
 	return rc, err
 }

@@ -20,6 +20,12 @@ func IsPinError(err error) bool {
 	return errors.As(err, &p) || errors.As(err, &m)
 }
 
-// errNotFound is wrapped by an ociBlobs source's error when it does not
-// have the digest asked for, as opposed to failing to answer.
+// errNotFound is matched (errors.Is) by an ociBlobs source's error when it
+// does not have the digest asked for, as opposed to failing to answer.
 var errNotFound = errors.New("not found")
+
+// notFound marks err as errNotFound without changing its message.
+type notFound struct{ error }
+
+func (e notFound) Unwrap() error      { return e.error }
+func (notFound) Is(target error) bool { return target == errNotFound }
