@@ -127,3 +127,21 @@ func TestOpenNoFollow(t *testing.T) {
 		t.Fatal("fallback opened d/f through a symlink")
 	}
 }
+
+// TestOCILayoutSymlinkOutside: a file of a layout directory that is a
+// symlink leading out of the layout is not read.
+func TestOCILayoutSymlinkOutside(t *testing.T) {
+	t.Parallel()
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "index.json"), []byte(`{"schemaVersion":2,"manifests":[]}`), 0o600)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
+	if err := os.Symlink(filepath.Join(host, "index.json"), filepath.Join(dir, "index.json")); err != nil {
+		t.Fatal(err)
+	}
+	newDir := func() (string, error) { return t.TempDir(), nil }
+	_, err := FetchOCILayout(t.Context(), dir, "", "", "", newDir)
+	if err == nil || !strings.Contains(err.Error(), "leads outside its folder") {
+		t.Fatalf("symlinked index.json: %v", err)
+	}
+}

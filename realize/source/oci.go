@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kiln-build/kiln/internal/infolder"
 	"github.com/kiln-build/kiln/store/layer"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -391,7 +392,14 @@ func openLayout(p string) (*layoutSource, func(), error) {
 
 func (s *layoutSource) openFile(name string) (io.ReadCloser, error) {
 	if s.tarFile == nil {
-		return os.Open(filepath.Join(s.dir, filepath.FromSlash(name)))
+		// A layout in the build folder may hold symlinks; one leading out
+		// must not make kiln read a host file (blobs are checked against
+		// their digest, but index.json is not).
+		p, err := infolder.Join(s.dir, filepath.FromSlash(name))
+		if err != nil {
+			return nil, fmt.Errorf("%s in the layout leads outside its folder; kiln reads a layout only from inside it", name)
+		}
+		return os.Open(p)
 	}
 	e, ok := s.entries[name]
 	if !ok {
