@@ -14,10 +14,10 @@ const shadow = "root:$6$TOPSECRETSALT$hashhashhashhashhashhash:19000:0:99999:7::
 
 func TestValidHCL(t *testing.T) {
 	for src, want := range map[string]bool{
-		"a = 1\n":           true,
-		"kiln {\n}\n":       true,
-		shadow:              false,
-		"a = \"\xff\"\n":    false,
+		"a = 1\n":          true,
+		"kiln {\n}\n":      true,
+		shadow:             false,
+		"a = \"\xff\"\n":   false,
 		"kiln {\n  x y\n}": false,
 	} {
 		if got := ValidHCL("f.hcl", []byte(src)); got != want {
