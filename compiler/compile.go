@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/kiln-build/kiln/internal/infolder"
 	"github.com/kiln-build/kiln/lang"
 )
 
@@ -417,7 +418,12 @@ func (c *compiler) source(src *lang.Source, platform string) (digest.Digest, hcl
 		if c.opts.LocalHash == nil {
 			return "", diag(src.DeclRange, "Cannot hash local source", "kiln was built without a local source hasher; this is a bug.")
 		}
-		dir := filepath.Join(c.cfg.Dir, filepath.FromSlash(op.Identifier))
+		// lang refused symlinks leading out when it read the path; checked
+		// again here because the hash is what gets built.
+		dir, err := infolder.Join(c.cfg.Dir, filepath.FromSlash(op.Identifier))
+		if err != nil {
+			return "", diag(src.DeclRange, "Local source outside the build folder", fmt.Sprintf("The path of %s, %q, leads outside the build file's folder (%v); only its folder and sub-folders can be sources.", src.Address(), op.Identifier, err))
+		}
 		h, err := c.opts.LocalHash(dir, src.Include, src.Exclude)
 		if err != nil {
 			return "", diag(src.DeclRange, "Cannot read local source", fmt.Sprintf("Hashing %s: %v.", src.Address(), err))

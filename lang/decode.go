@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/kiln-build/kiln/internal/infolder"
 )
 
 // attrs is one block's evaluated attributes, read by type.
@@ -578,6 +581,11 @@ func (e *evaluator) relPath(a attrs, name string) string {
 		c := path.Clean(s)
 		if c == ".." || strings.HasPrefix(c, "../") {
 			return fmt.Errorf("%q is outside the build file's folder; only its folder and sub-folders can be sources", s)
+		}
+		// A symlink would take the source outside all the same: a checkout
+		// could hand the host's /etc to the build through one.
+		if _, err := infolder.Join(e.dir, filepath.FromSlash(c)); err != nil {
+			return fmt.Errorf("%q leads through a symlink outside the build file's folder; only its folder and sub-folders can be sources, so replace the symlink with the files or point path at a folder inside", s)
 		}
 		return nil
 	})

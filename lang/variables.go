@@ -13,6 +13,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/kiln-build/kiln/internal/infolder"
 )
 
 var variableSchema = &hcl.BodySchema{
@@ -87,7 +89,15 @@ func (e *evaluator) bindVariables(blocks []*hcl.Block) map[string]string {
 	auto, _ := filepath.Glob(filepath.Join(e.dir, "*"+AutoVarsSuffix))
 	sort.Strings(auto)
 	for _, p := range auto {
-		e.bindFile(filepath.Join(filepath.Dir(e.name), filepath.Base(p)), p)
+		name := filepath.Join(filepath.Dir(e.name), filepath.Base(p))
+		// Found, not named: the folder may be an untrusted checkout, and a
+		// symlink to a host file would be read and quoted in diagnostics.
+		if _, err := infolder.Join(e.dir, filepath.Base(p)); err != nil {
+			e.errorf(nil, "Variables file outside the build folder",
+				"%s is a symlink leading outside the build file's folder; kiln reads *%s files only from inside it. Replace the symlink with the file, or name a file you trust with --var-file.", name, AutoVarsSuffix)
+			continue
+		}
+		e.bindFile(name, p)
 	}
 	for _, kv := range e.l.opts.Environ {
 		k, v, ok := strings.Cut(kv, "=")

@@ -16,6 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kiln-build/kiln/internal/diagtext"
+	"github.com/kiln-build/kiln/internal/infolder"
 )
 
 // summaryNotNormal is the summary of the one diagnostic that leaves a
@@ -27,9 +28,18 @@ const summaryNotNormal = "Lock file not in normal form"
 // Read then also returns the lock, so that `kiln lock` can rewrite it.
 var ErrNotNormal = errors.New("lock file not in normal form")
 
+// ErrOutsideFolder is wrapped by Read's error when the lock file is a
+// symlink to a file outside its folder.
+var ErrOutsideFolder = errors.New("refused to follow it")
+
 // Read reads and parses the lock at path. A missing file is an empty lock:
 // a new project has none until `kiln lock` runs.
 func Read(path string) (*Lock, error) {
+	// The lock sits in the build folder, which may be an untrusted
+	// checkout: a symlink must not make kiln read (and quote) a host file.
+	if _, err := infolder.Join(filepath.Dir(path), filepath.Base(path)); err != nil {
+		return nil, fmt.Errorf("%s is a symlink leading outside the build folder (%w); kiln reads the lock only from inside it: replace the symlink with the file itself", path, ErrOutsideFolder)
+	}
 	src, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return New(), nil

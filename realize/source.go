@@ -16,10 +16,23 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/internal/infolder"
 	"github.com/kiln-build/kiln/realize/source"
 	"github.com/kiln-build/kiln/store"
 	"github.com/kiln-build/kiln/store/layer"
 )
+
+// buildFolderPath resolves a local or oci-layout source's path inside the
+// build folder. The build file was checked when it was loaded, but the
+// folder may have changed since: a symlink swapped in must not make the
+// build read the host.
+func (r *Realizer) buildFolderPath(rel string) (string, error) {
+	p, err := infolder.Join(r.opts.Dir, filepath.FromSlash(rel))
+	if err != nil {
+		return "", fmt.Errorf("source path %q leads outside the build folder %s (%v); only the build folder and its sub-folders can be sources", rel, r.opts.Dir, err)
+	}
+	return p, nil
+}
 
 // Output metadata keys of image sources: exporters extend the base image's
 // config as Docker does.
@@ -43,6 +56,16 @@ type ImageBlob struct {
 }
 
 func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Derivation) (store.Output, error) {
+	out, err := r.fetchSource(ctx, d)
+	if err != nil && source.IsPinError(err) {
+		// The source's own message cannot name the lock entry; d.Name is
+		// the source's address, which is the entry's.
+		err = fmt.Errorf("%w\nThe pin comes from the lock (build.lock.hcl, entry %s); if the source changed on purpose, run 'kiln lock --update %s' to pin what it holds now", err, d.Name, d.Name)
+	}
+	return out, err
+}
+
+func (r *Realizer) fetchSource(ctx context.Context, d *compiler.Derivation) (store.Output, error) {
 	op := d.Source
 	switch op.Type {
 	case "image", "oci-layout":
@@ -55,7 +78,10 @@ func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Der
 	defer os.RemoveAll(tree) // a no-op once the tree became a layer
 	switch op.Type {
 	case "local":
-		dir := filepath.Join(r.opts.Dir, filepath.FromSlash(op.Identifier))
+		dir, err := r.buildFolderPath(op.Identifier)
+		if err != nil {
+			return store.Output{}, err
+		}
 		h, err := source.CopyLocal(dir, splitLines(op.Attrs["include"]), splitLines(op.Attrs["exclude"]), tree, d.SourceDateEpoch)
 		if err != nil {
 			return store.Output{}, err
@@ -140,7 +166,10 @@ func (r *Realizer) imageSource(ctx context.Context, d *compiler.Derivation) (sto
 	if op.Type == "image" {
 		img, err = source.FetchImage(ctx, op.Identifier, op.Pin, d.Platform, r.insecure(op.Identifier), newDir)
 	} else {
-		img, err = source.FetchOCILayout(ctx, filepath.Join(r.opts.Dir, filepath.FromSlash(op.Identifier)), op.Attrs["ref"], op.Pin, d.Platform, newDir)
+		var dir string
+		if dir, err = r.buildFolderPath(op.Identifier); err == nil {
+			img, err = source.FetchOCILayout(ctx, dir, op.Attrs["ref"], op.Pin, d.Platform, newDir)
+		}
 	}
 	if err != nil {
 		return store.Output{}, err

@@ -16,6 +16,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/kiln-build/kiln/internal/infolder"
 )
 
 // maxFileSize bounds what file() reads: build.hcl values end up in
@@ -26,34 +28,16 @@ const maxFileSize = 16 << 20
 // lexically and after following symlinks, so the build cannot depend on
 // files the repository does not hold.
 func confine(baseDir, p string) (string, error) {
-	if filepath.IsAbs(p) {
+	full, err := infolder.Join(baseDir, p)
+	switch {
+	case errors.Is(err, infolder.ErrAbsolute):
 		return "", fmt.Errorf("%q is an absolute path; paths are relative to the build file's folder, so give one inside it", p)
-	}
-	full := filepath.Join(baseDir, p)
-	rel, err := filepath.Rel(baseDir, full)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	case errors.Is(err, infolder.ErrOutside):
 		return "", fmt.Errorf("%q is outside the build file's folder; only files inside it can be read, so move or copy the file there", p)
-	}
-	real, err := filepath.EvalSymlinks(full)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Nothing to read; the caller's open or stat says so.
-		return full, nil
-	}
-	if err != nil || !inside(baseDir, real) {
+	case err != nil:
 		return "", fmt.Errorf("%q leads through a symlink outside the build file's folder; only files inside it can be read", p)
 	}
 	return full, nil
-}
-
-// inside reports whether real (a path with no symlinks) is baseDir or below
-// it once baseDir's own symlinks are resolved. It fails closed.
-func inside(baseDir, real string) bool {
-	realBase, err := filepath.EvalSymlinks(baseDir)
-	if err != nil {
-		return false
-	}
-	rel, err := filepath.Rel(realBase, real)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // globEscape quotes the pattern characters of a literal path, so that a
@@ -184,7 +168,7 @@ func globFunc(baseDir string) function.Function {
 				// symlinked directories: each match's folder must really be
 				// inside, or the list would depend on the host.
 				dir, err := filepath.EvalSymlinks(filepath.Dir(m))
-				if err != nil || !inside(baseDir, dir) {
+				if err != nil || !infolder.Inside(baseDir, dir) {
 					return cty.NilVal, function.NewArgErrorf(0, "pattern %q matches %q, which leads through a symlink outside the build file's folder; only files inside it can be listed", pat, filepath.ToSlash(rel))
 				}
 				vals = append(vals, filepath.ToSlash(rel))

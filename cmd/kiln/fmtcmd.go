@@ -25,6 +25,11 @@ formatted and exits 1 if there are any.`,
 			files := args
 			if len(files) == 0 {
 				files = []string{g.file}
+				if g.file == defaultBuildFile {
+					if err := inBuildFolder(g.file, "the build file it finds by itself"); err != nil {
+						return err
+					}
+				}
 			}
 			unformatted := 0
 			for _, f := range files {

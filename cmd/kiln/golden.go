@@ -73,6 +73,15 @@ func (f goldenFlags) path(g *globals) string {
 	return golden.Path(g.file)
 }
 
+// checkPath refuses a golden file found next to the build file that leads
+// outside its folder; one named with --golden is the user's choice.
+func (f goldenFlags) checkPath(path string) error {
+	if f.golden != "" {
+		return nil
+	}
+	return inBuildFolder(path, "the golden file")
+}
+
 // readGolden reads the golden file; a missing one is nil, nil when
 // tolerated.
 func readGolden(path string, missingOK bool) (*golden.File, error) {
@@ -114,6 +123,9 @@ func hasTarget(cfg *lang.Config, kind, name string) bool {
 
 func goldenCheck(ctx context.Context, g *globals, f goldenFlags, args []string) error {
 	path := f.path(g)
+	if err := f.checkPath(path); err != nil {
+		return err
+	}
 	gf, err := readGolden(path, false)
 	if err != nil {
 		return err
@@ -157,6 +169,9 @@ func goldenCheck(ctx context.Context, g *globals, f goldenFlags, args []string) 
 
 func goldenUpdate(ctx context.Context, g *globals, f goldenFlags, args []string) error {
 	path := f.path(g)
+	if err := f.checkPath(path); err != nil {
+		return err
+	}
 	old, err := readGolden(path, true)
 	if err != nil {
 		return err

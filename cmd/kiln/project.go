@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/internal/diagtext"
+	"github.com/kiln-build/kiln/internal/infolder"
 	"github.com/kiln-build/kiln/lang"
 	"github.com/kiln-build/kiln/lockfile"
 	"github.com/kiln-build/kiln/realize/source"
@@ -52,6 +55,13 @@ func loadProjectLock(g *globals, tolerateAbnormalLock bool) (*project, error) {
 		}
 		return nil, err
 	}
+	if g.file == defaultBuildFile {
+		// Found, not named: like the lock and the variables files it must
+		// be the folder's own. A file named with -f is the user's choice.
+		if err := inBuildFolder(g.file, "the build file it finds by itself"); err != nil {
+			return nil, err
+		}
+	}
 	l := lang.NewLoader(lang.Options{Vars: vars, VarFiles: g.varFiles, Environ: os.Environ()})
 	cfg, diags := l.Load(g.file)
 	if diags.HasErrors() || cfg == nil {
@@ -62,6 +72,9 @@ func loadProjectLock(g *globals, tolerateAbnormalLock bool) (*project, error) {
 	lockPath := lockfile.Path(g.file)
 	lock, err := lockfile.Read(lockPath)
 	p := &project{cfg: cfg, lock: lock, lockPath: lockPath, loader: l}
+	if errors.Is(err, lockfile.ErrOutsideFolder) {
+		return nil, err
+	}
 	if err != nil {
 		if !errors.Is(err, lockfile.ErrNotNormal) || !tolerateAbnormalLock {
 			return nil, fmt.Errorf("%w\n%s is not as kiln lock writes it: run 'kiln lock' to rewrite it", err, lockPath)
@@ -72,6 +85,16 @@ func loadProjectLock(g *globals, tolerateAbnormalLock bool) (*project, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// inBuildFolder refuses a file kiln found by itself when it is a symlink
+// leading outside its folder: the folder may be an untrusted checkout, and
+// kiln would read the host file and quote it in diagnostics.
+func inBuildFolder(path, what string) error {
+	if _, err := infolder.Join(filepath.Dir(path), filepath.Base(path)); err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("%s is a symlink leading outside the build folder; kiln reads %s only from inside it: replace the symlink with the file itself", path, what)}
+	}
+	return nil
 }
 
 // resolveEpoch applies the SOURCE_DATE_EPOCH order of docs: build.hcl,
@@ -172,10 +195,50 @@ func printDiags(g *globals, files map[string]*hcl.File, diags hcl.Diagnostics) {
 	// Each diagnostic starts with a file:line,col line that editors and CI
 	// log viewers link to, then hcl's own rendering with the source line.
 	wr := hcl.NewDiagnosticTextWriter(os.Stderr, files, width, color)
+	// A file that is not valid HCL may be anything a path led to (a key, a
+	// password file): its lines are never printed, and only its first
+	// diagnostic is, with the position and the start of the offending
+	// token; one per line would quote the start of every line.
+	invalid := map[string]bool{}
+	first := map[string]*hcl.Diagnostic{}
+	hidden := map[string]int{}
 	for _, d := range diags {
-		if d.Subject != nil {
-			fmt.Fprintf(os.Stderr, "%s: %s\n", d.Subject, d.Summary)
+		if d.Subject == nil {
+			continue
 		}
+		name := d.Subject.Filename
+		bad, seen := invalid[name]
+		if !seen {
+			f := files[name]
+			bad = f != nil && !diagtext.ValidHCL(name, f.Bytes)
+			invalid[name] = bad
+		}
+		if !bad {
+			continue
+		}
+		if cur := first[name]; cur == nil || d.Subject.Start.Byte < cur.Subject.Start.Byte {
+			first[name] = d
+		}
+		hidden[name]++
+	}
+	for _, d := range diags {
+		if d.Subject == nil {
+			wr.WriteDiagnostic(d)
+			continue
+		}
+		name := d.Subject.Filename
+		if invalid[name] {
+			if first[name] != d {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "%s: %s\n", d.Subject, d.Summary)
+			diagtext.WriteTokenOnly(os.Stderr, d, files[name].Bytes)
+			if n := hidden[name] - 1; n > 0 {
+				fmt.Fprintf(os.Stderr, "%d more problem(s) in %s not shown: fix this one and run again.\n\n", n, name)
+			}
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "%s: %s\n", d.Subject, d.Summary)
 		wr.WriteDiagnostic(d)
 	}
 }

@@ -19,6 +19,9 @@ type globals struct {
 // one file each and root.go does not change when one is added.
 var subcommands []func(*globals) *cobra.Command
 
+// defaultBuildFile is the build file kiln looks for when -f is not given.
+const defaultBuildFile = "build.hcl"
+
 func newRootCmd() *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
@@ -31,7 +34,7 @@ func newRootCmd() *cobra.Command {
 		return usageErrorf("%v\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
 	pf := root.PersistentFlags()
-	pf.StringVarP(&g.file, "file", "f", "build.hcl", "the build file")
+	pf.StringVarP(&g.file, "file", "f", defaultBuildFile, "the build file")
 	pf.StringVar(&g.store, "store", "", "the store's root (default $KILN_STORE, /var/lib/kiln as root, else $XDG_DATA_HOME/kiln)")
 	pf.StringArrayVar(&g.vars, "var", nil, "set a variable, NAME=VALUE (repeatable)")
 	pf.StringArrayVar(&g.varFiles, "var-file", nil, "read variables from a .kilnvars.hcl file (repeatable)")

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/kiln-build/kiln/internal/infolder"
 	"github.com/kiln-build/kiln/lockfile"
 )
 
@@ -17,9 +19,9 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 // or its only manifest when Ref is empty.
 func resolveOCILayout(in *lockfile.Input, dir string) (*lockfile.Entry, error) {
 	s := in.Source
-	p := s.Path
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(dir, p)
+	p, err := infolder.Join(dir, filepath.FromSlash(s.Path))
+	if err != nil {
+		return nil, fmt.Errorf("oci layout %s leads outside the build folder (%v); only the build folder and its sub-folders can be sources", s.Path, err)
 	}
 	lp, err := layout.FromPath(p)
 	if err != nil {

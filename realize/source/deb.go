@@ -115,7 +115,7 @@ func fetchDeb(ctx context.Context, client *http.Client, mirror string, p DebPack
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
-		return fmt.Errorf("package %s %s is no longer in the repository (%s answered 404 for %s); run `kiln lock --update` for this source to pin a current version", p.Name, p.Version, mirror, p.Filename)
+		return pinErr(fmt.Errorf("package %s %s is no longer in the repository (%s answered 404 for %s)", p.Name, p.Version, mirror, p.Filename))
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("downloading package %s %s: the repository answered %s for %s", p.Name, p.Version, resp.Status, p.Filename)

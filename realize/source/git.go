@@ -98,7 +98,7 @@ func gitFetch(ctx context.Context, url, pin string, keepGitDir bool, destDir str
 			return fmt.Errorf("git source %s at %s: fetching: %w", url, pin, refsErr)
 		}
 		if typ, err := g.run(ctx, "cat-file", "-t", pin); err != nil || strings.TrimSpace(typ) != "commit" {
-			return fmt.Errorf("git source %s: commit %s is not in the repository (fetching it by hash failed: %v; it is not reachable from any branch or tag either); check the pin in the lock", url, pin, byHashErr)
+			return pinErr(fmt.Errorf("git source %s: commit %s is not in the repository (fetching it by hash failed: %v; it is not reachable from any branch or tag either)", url, pin, byHashErr))
 		}
 	}
 	if typ, err := g.run(ctx, "cat-file", "-t", pin); err != nil || strings.TrimSpace(typ) != "commit" {

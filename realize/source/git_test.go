@@ -156,6 +156,10 @@ func TestFetchGitErrors(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
+			// Only a pinned commit that is not there points at the lock.
+			if pinned := tt.pin == missing; IsPinError(err) != pinned {
+				t.Errorf("IsPinError = %v, want %v", !pinned, pinned)
+			}
 			srcAssertEmptyDir(t, dest)
 		})
 	}

@@ -73,7 +73,7 @@ func FetchHTTP(ctx context.Context, rawURL, pin, filename string, mode uint32, d
 		return err
 	}
 	if got != want {
-		return fmt.Errorf("downloading %s: sha256 mismatch: the lock pins sha256:%s but the server sent sha256:%s; if the new file is expected, update the lock (kiln lock --update)", shown, want, got)
+		return pinErr(fmt.Errorf("downloading %s: sha256 mismatch: the lock pins sha256:%s but the server sent sha256:%s", shown, want, got))
 	}
 	if err := tmp.Chmod(os.FileMode(mode&0o777) | httpSpecialBits(mode)); err != nil {
 		return fmt.Errorf("downloading %s: %w", shown, err)

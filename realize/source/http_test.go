@@ -95,6 +95,9 @@ func TestFetchHTTP(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, want)
 			}
 		}
+		if !IsPinError(err) {
+			t.Error("a hash mismatch does not point at the lock")
+		}
 		srcAssertEmptyDir(t, dest)
 	})
 	t.Run("404", func(t *testing.T) {

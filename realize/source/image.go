@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -51,7 +53,7 @@ func FetchImage(ctx context.Context, ref, pin, platform string, insecure bool, n
 		// Say what the tag points at now, so a stale pin is obvious.
 		if tag, ok := parsed.(name.Tag); ok {
 			if cur, herr := remote.Head(tag, src.opts...); herr == nil && cur.Digest.String() != pin {
-				return nil, fmt.Errorf("image %s: pin mismatch: the lock pins %s but %s is now %s (run kiln lock --update to move the pin): %w", ref, pin, tag.TagStr(), cur.Digest, err)
+				return nil, pinErr(fmt.Errorf("image %s: pin mismatch: the lock pins %s but %s is now %s: %w", ref, pin, tag.TagStr(), cur.Digest, err))
 			}
 		}
 		return nil, fmt.Errorf("image %s@%s: %w", parsed.Context(), d, err)
@@ -81,6 +83,9 @@ func (s *registrySource) bytes(_ context.Context, d digest.Digest) ([]byte, erro
 	}
 	rc, berr := s.open(context.Background(), d)
 	if berr != nil {
+		if registryNotFound(err) && registryNotFound(berr) {
+			return nil, notFound{fmt.Errorf("fetching %s: %w", d, err)}
+		}
 		return nil, fmt.Errorf("fetching %s: %w", d, err)
 	}
 	defer rc.Close()
@@ -100,3 +105,21 @@ func (s *registrySource) open(_ context.Context, d digest.Digest) (io.ReadCloser
 }
 
 var _ ociBlobs = (*registrySource)(nil)
+
+// registryNotFound reports whether the registry answered that it does not
+// have what was asked for, as opposed to failing to answer.
+func registryNotFound(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	if te.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, d := range te.Errors {
+		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.BlobUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}

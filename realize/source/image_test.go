@@ -38,6 +38,20 @@ func TestFetchImageRegistry(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), d.String()) {
 		t.Fatalf("wrong pin: %v", err)
 	}
+	if !IsPinError(err) {
+		t.Errorf("wrong pin: %v does not point at the lock", err)
+	}
+	// Pinned by digest alone: the registry's 404 points at the lock too,
+	// while a registry that cannot be reached does not.
+	byDigest := reg.Addr + "/kiln/test@" + wrong
+	_, err = FetchImage(context.Background(), byDigest, wrong, "", false, newDir)
+	if err == nil || !IsPinError(err) {
+		t.Fatalf("absent digest: %v, want an error that points at the lock", err)
+	}
+	_, err = FetchImage(context.Background(), "127.0.0.1:1/kiln/test@"+wrong, wrong, "", false, newDir)
+	if err == nil || IsPinError(err) {
+		t.Fatalf("unreachable registry: %v, want an error that does not blame the lock", err)
+	}
 	if _, err := FetchImage(context.Background(), ref, "", "", false, newDir); err == nil || !strings.Contains(err.Error(), "kiln lock") {
 		t.Fatalf("missing pin: %v", err)
 	}

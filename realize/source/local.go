@@ -114,11 +114,12 @@ func LocalHash(dir string, include, exclude []string, cache StatCache) (string, 
 
 func (lh *localHasher) hash(dir string, include, exclude []string, cache StatCache) (string, error) {
 	start := lh.now()
-	entries, err := localWalk(dir, include, exclude)
+	root, entries, err := localWalk(dir, include, exclude)
 	if err != nil {
 		return "", err
 	}
-	if err := lh.fileSums(entries, cache, start); err != nil {
+	defer root.Close()
+	if err := lh.fileSums(root, entries, cache, start); err != nil {
 		return "", err
 	}
 	d := newLocalDigest()
@@ -131,7 +132,7 @@ func (lh *localHasher) hash(dir string, include, exclude []string, cache StatCac
 // fileSums fills in the content hash of every regular file, from the cache
 // when its stat fields are unchanged, else by reading it. Reads run in
 // parallel: a cold hash of many small files is bound by syscalls, not CPU.
-func (lh *localHasher) fileSums(entries []localEntry, cache StatCache, start time.Time) error {
+func (lh *localHasher) fileSums(root *os.File, entries []localEntry, cache StatCache, start time.Time) error {
 	var idx []int
 	for i := range entries {
 		if entries[i].mode.IsRegular() {
@@ -153,7 +154,7 @@ func (lh *localHasher) fileSums(entries []localEntry, cache StatCache, start tim
 				if n >= len(idx) {
 					return
 				}
-				if err := lh.fileSum(&entries[idx[n]], cache, start); err != nil {
+				if err := lh.fileSum(root, &entries[idx[n]], cache, start); err != nil {
 					errOnce.Do(func() { first = err })
 					failed.Store(true)
 					return
@@ -215,7 +216,7 @@ func localRecordOf(st *unix.Stat_t) localStatRecord {
 	}
 }
 
-func (lh *localHasher) fileSum(e *localEntry, cache StatCache, start time.Time) error {
+func (lh *localHasher) fileSum(root *os.File, e *localEntry, cache StatCache, start time.Time) error {
 	cur := localRecordOf(&e.st)
 	key := localStatKeyPrefix + e.abs
 	if cache != nil {
@@ -231,7 +232,7 @@ func (lh *localHasher) fileSum(e *localEntry, cache StatCache, start time.Time) 
 		}
 	}
 	lh.reads.Add(1)
-	f, err := os.Open(e.abs)
+	f, err := openNoFollow(root, e.rel, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		return fmt.Errorf("hashing %s: %w", e.abs, err)
 	}
@@ -337,7 +338,7 @@ type localFilter struct {
 	exclude *ignoreMatcher
 }
 
-func newLocalFilter(dir string, include, exclude []string) (*localFilter, error) {
+func newLocalFilter(root *os.File, dir string, include, exclude []string) (*localFilter, error) {
 	f := &localFilter{}
 	if len(include) > 0 {
 		m, err := newIgnoreMatcher(include)
@@ -349,7 +350,7 @@ func newLocalFilter(dir string, include, exclude []string) (*localFilter, error)
 	var pats []string
 	for _, name := range localIgnoreFiles {
 		p := filepath.Join(dir, name)
-		file, err := os.Open(p)
+		file, err := openIgnoreFile(root, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -381,36 +382,47 @@ func newLocalFilter(dir string, include, exclude []string) (*localFilter, error)
 // hold kept entries are listed too, since the entries need them; excluded
 // directories are not entered unless an exception pattern could reach
 // inside them, so an ignored node_modules or .git costs nothing.
-func localWalk(dir string, include, exclude []string) ([]localEntry, error) {
+//
+// The returned root is dir, opened: every later open of an entry goes
+// through it without following symlinks (openNoFollow), so the files read
+// are the ones the walk saw. The caller closes it.
+func localWalk(dir string, include, exclude []string) (*os.File, []localEntry, error) {
 	if !filepath.IsAbs(dir) {
-		return nil, fmt.Errorf("local source %q: the path must be absolute", dir)
+		return nil, nil, fmt.Errorf("local source %q: the path must be absolute", dir)
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("local source: %w", err)
+		return nil, nil, fmt.Errorf("local source: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("local source %s: not a directory", dir)
+		return nil, nil, fmt.Errorf("local source %s: not a directory", dir)
 	}
-	filter, err := newLocalFilter(dir, include, exclude)
+	root, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("local source: %w", err)
+	}
+	filter, err := newLocalFilter(root, dir, include, exclude)
+	if err != nil {
+		root.Close()
+		return nil, nil, err
 	}
 	var out []localEntry
-	err = localWalkDir(filter, dir, "", nil, nil, &out)
-	return out, err
+	if err := localWalkDir(filter, root, dir, "", nil, nil, &out); err != nil {
+		root.Close()
+		return nil, nil, err
+	}
+	return root, out, nil
 }
 
-func localWalkDir(f *localFilter, abs, rel string, incHits, excHits []bool, out *[]localEntry) error {
-	d, err := os.Open(abs)
-	if err != nil {
-		return fmt.Errorf("reading directory %s: %w", abs, err)
-	}
+// localWalkDir lists the directory d, open at abs. Children are looked at
+// through d's descriptor, never through their path, so a directory swapped
+// for a symlink during the walk is not followed out of the tree.
+func localWalkDir(f *localFilter, d *os.File, abs, rel string, incHits, excHits []bool, out *[]localEntry) error {
 	names, err := d.Readdirnames(-1)
-	d.Close()
 	if err != nil {
 		return fmt.Errorf("reading directory %s: %w", abs, err)
 	}
+	dfd := int(d.Fd())
 	sort.Strings(names)
 	for _, name := range names {
 		crel := name
@@ -425,7 +437,7 @@ func localWalkDir(f *localFilter, abs, rel string, incHits, excHits []bool, out 
 		kept := included && !excluded
 
 		e := localEntry{rel: crel, abs: cabs}
-		if err := unix.Lstat(cabs, &e.st); err != nil {
+		if err := unix.Fstatat(dfd, name, &e.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if errors.Is(err, syscall.ENOENT) {
 				// Deleted between readdir and lstat: it is simply not there.
 				continue
@@ -442,7 +454,14 @@ func localWalkDir(f *localFilter, abs, rel string, incHits, excHits []bool, out 
 			}
 			at := len(*out)
 			*out = append(*out, e)
-			if err := localWalkDir(f, cabs, crel, ih, eh, out); err != nil {
+			fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("reading directory %s: %w", cabs, noFollowError(d, name, err))
+			}
+			sub := os.NewFile(uintptr(fd), cabs)
+			err = localWalkDir(f, sub, cabs, crel, ih, eh, out)
+			sub.Close()
+			if err != nil {
 				return err
 			}
 			if !kept && len(*out) == at+1 {
@@ -453,7 +472,7 @@ func localWalkDir(f *localFilter, abs, rel string, incHits, excHits []bool, out 
 		case !kept:
 			continue
 		case e.mode&fs.ModeSymlink != 0:
-			t, err := os.Readlink(cabs)
+			t, err := readlinkat(dfd, name)
 			if err != nil {
 				return fmt.Errorf("reading symlink %s: %w", cabs, err)
 			}
@@ -531,11 +550,12 @@ func CopyLocal(dir string, include, exclude []string, dest string, epoch int64) 
 		// Emptying dest on failure is only safe when all of it is ours.
 		return "", fmt.Errorf("copying local source %s: destination %s must be an empty directory", dir, dest)
 	}
-	entries, err := localWalk(dir, include, exclude)
+	root, entries, err := localWalk(dir, include, exclude)
 	if err != nil {
 		return "", err
 	}
-	sum, err := localCopyEntries(entries, dest, epoch)
+	defer root.Close()
+	sum, err := localCopyEntries(root, entries, dest, epoch)
 	if err != nil {
 		localEmptyDir(dest)
 		return "", err
@@ -543,7 +563,7 @@ func CopyLocal(dir string, include, exclude []string, dest string, epoch int64) 
 	return sum, nil
 }
 
-func localCopyEntries(entries []localEntry, dest string, epoch int64) (string, error) {
+func localCopyEntries(root *os.File, entries []localEntry, dest string, epoch int64) (string, error) {
 	// Root can give files away; anyone else leaves ownership to the layer
 	// normalizer, which records 0:0 whatever the files on disk say.
 	chown := os.Geteuid() == 0
@@ -579,7 +599,7 @@ func localCopyEntries(entries []localEntry, dest string, epoch int64) (string, e
 				return "", fmt.Errorf("copying %s: setting times: %w", e.abs, err)
 			}
 		default:
-			if err := localCopyFile(e, target, chown, ts); err != nil {
+			if err := localCopyFile(root, e, target, chown, ts); err != nil {
 				return "", err
 			}
 		}
@@ -602,8 +622,8 @@ func localCopyEntries(entries []localEntry, dest string, epoch int64) (string, e
 	return d.sum(), nil
 }
 
-func localCopyFile(e *localEntry, target string, chown bool, ts []unix.Timespec) error {
-	src, err := os.Open(e.abs)
+func localCopyFile(root *os.File, e *localEntry, target string, chown bool, ts []unix.Timespec) error {
+	src, err := openNoFollow(root, e.rel, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		return fmt.Errorf("copying %s: %w", e.abs, err)
 	}

@@ -238,10 +238,11 @@ func TestLocalFilter(t *testing.T) {
 			if tt.dockerignore != "" {
 				os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte(tt.dockerignore), 0o644)
 			}
-			entries, err := localWalk(dir, tt.include, tt.exclude)
+			root, entries, err := localWalk(dir, tt.include, tt.exclude)
 			if err != nil {
 				t.Fatal(err)
 			}
+			root.Close()
 			var got []string
 			for _, e := range entries {
 				got = append(got, e.rel)

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kiln-build/kiln/internal/infolder"
 	"github.com/kiln-build/kiln/store/layer"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -153,6 +154,9 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 	for depth := 0; ; depth++ {
 		raw, err := src.bytes(ctx, d)
 		if err != nil {
+			if depth == 0 && pin != "" && d == digest.Digest(pin) && errors.Is(err, errNotFound) {
+				return nil, pinErr(err)
+			}
 			return nil, err
 		}
 		var probe struct {
@@ -180,7 +184,7 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 		d = child
 	}
 	if pin != "" && digest.Digest(pin) != top && digest.Digest(pin) != img.ManifestDigest {
-		return nil, fmt.Errorf("pin mismatch: the lock pins %s but the image is %s; run kiln lock --update if the image moved on purpose", pin, top)
+		return nil, pinErr(fmt.Errorf("pin mismatch: the lock pins %s but the image is %s", pin, top))
 	}
 	if m.Config.Digest == "" {
 		return nil, fmt.Errorf("manifest %s has no config (media type %q is not an image)", img.ManifestDigest, m.MediaType)
@@ -388,7 +392,14 @@ func openLayout(p string) (*layoutSource, func(), error) {
 
 func (s *layoutSource) openFile(name string) (io.ReadCloser, error) {
 	if s.tarFile == nil {
-		return os.Open(filepath.Join(s.dir, filepath.FromSlash(name)))
+		// A layout in the build folder may hold symlinks; one leading out
+		// must not make kiln read a host file (blobs are checked against
+		// their digest, but index.json is not).
+		p, err := infolder.Join(s.dir, filepath.FromSlash(name))
+		if err != nil {
+			return nil, fmt.Errorf("%s in the layout leads outside its folder; kiln reads a layout only from inside it", name)
+		}
+		return os.Open(p)
 	}
 	e, ok := s.entries[name]
 	if !ok {
@@ -412,7 +423,7 @@ func (s *layoutSource) open(_ context.Context, d digest.Digest) (io.ReadCloser, 
 	}
 	rc, err := s.openFile("blobs/" + string(d.Algorithm()) + "/" + d.Encoded())
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("blob %s is missing from the layout", d)
+		return nil, notFound{fmt.Errorf("blob %s is missing from the layout", d)}
 	}
 	return rc, err
 }

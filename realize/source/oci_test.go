@@ -180,6 +180,15 @@ func TestFetchOCILayoutErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), d.String()) {
 		t.Fatalf("wrong pin: %v, want both %s and %s named", err, wrong, d)
 	}
+	if !IsPinError(err) {
+		t.Errorf("wrong pin: %v does not point at the lock", err)
+	}
+	// Without a ref the pin alone selects the manifest: a digest the
+	// layout does not hold is the lock's doing.
+	_, err = FetchOCILayout(context.Background(), dir, "", wrong, "", newDir)
+	if err == nil || !strings.Contains(err.Error(), "missing from the layout") || !IsPinError(err) {
+		t.Fatalf("absent pin: %v, want a missing blob that points at the lock", err)
+	}
 	if _, err := FetchOCILayout(context.Background(), dir, "v2", "", "", newDir); err == nil || !strings.Contains(err.Error(), "v1") {
 		t.Fatalf("unknown ref: %v", err)
 	}
