@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -42,7 +43,15 @@ type ImageBlob struct {
 	Blob ocispec.Descriptor `json:"blob"`
 }
 
-func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Derivation) (store.Output, error) {
+func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Derivation) (_ store.Output, err error) {
+	defer func() {
+		// The limit's own message says what to change; the layers of
+		// wrapping around it (entry, layer, blob) would only bury it.
+		var sle *source.SizeLimitError
+		if errors.As(err, &sle) {
+			err = sle
+		}
+	}()
 	op := d.Source
 	switch op.Type {
 	case "image", "oci-layout":
@@ -68,11 +77,11 @@ func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Der
 		if err != nil {
 			return store.Output{}, fmt.Errorf("bad mode %q", op.Attrs["mode"])
 		}
-		if err := source.FetchHTTP(ctx, op.Identifier, op.Pin, op.Attrs["filename"], uint32(mode), tree); err != nil {
+		if err := source.FetchHTTP(ctx, op.Identifier, op.Pin, op.Attrs["filename"], uint32(mode), tree, op.MaxSize); err != nil {
 			return store.Output{}, err
 		}
 	case "git":
-		if err := source.FetchGit(ctx, op.Identifier, op.Pin, op.Attrs["keep_git_dir"] == "true", tree); err != nil {
+		if err := source.FetchGit(ctx, op.Identifier, op.Pin, op.Attrs["keep_git_dir"] == "true", tree, op.MaxSize); err != nil {
 			return store.Output{}, err
 		}
 	case "deb":
@@ -138,9 +147,9 @@ func (r *Realizer) imageSource(ctx context.Context, d *compiler.Derivation) (sto
 	var img *source.Image
 	var err error
 	if op.Type == "image" {
-		img, err = source.FetchImage(ctx, op.Identifier, op.Pin, d.Platform, r.insecure(op.Identifier), newDir)
+		img, err = source.FetchImage(ctx, op.Identifier, op.Pin, d.Platform, r.insecure(op.Identifier), op.MaxSize, newDir)
 	} else {
-		img, err = source.FetchOCILayout(ctx, filepath.Join(r.opts.Dir, filepath.FromSlash(op.Identifier)), op.Attrs["ref"], op.Pin, d.Platform, newDir)
+		img, err = source.FetchOCILayout(ctx, filepath.Join(r.opts.Dir, filepath.FromSlash(op.Identifier)), op.Attrs["ref"], op.Pin, d.Platform, op.MaxSize, newDir)
 	}
 	if err != nil {
 		return store.Output{}, err

@@ -172,13 +172,15 @@ var mergedUsr = []string{"bin", "lib", "lib32", "lib64", "libx32", "sbin"}
 // scripts of essential packages would create that builds need:
 // /etc/passwd and /etc/group (base-passwd's master copies when present,
 // else a root-only pair), and /root and /tmp. docs/deb.md lists them.
-func AssembleDebs(pkgs []DebPackage, cache DebCache, tree string) error {
+// More than maxSize bytes of data archives (0: DefaultMaxSize) is a
+// *SizeLimitError.
+func AssembleDebs(pkgs []DebPackage, cache DebCache, tree string, maxSize int64) error {
 	pr, pw := io.Pipe()
 	seen := map[string]bool{}
 	go func() {
 		pw.CloseWithError(writeDebTar(sortedByName(pkgs), cache, pw, seen))
 	}()
-	err := layer.Unpack(pr, tree)
+	err := layer.Unpack(newSizeBudget(maxSize).reader(pr), tree)
 	pr.CloseWithError(errors.New("unpacking stopped"))
 	if err != nil {
 		return err

@@ -149,7 +149,7 @@ func TestDebFetchAndAssemble(t *testing.T) {
 			t.Fatal(err)
 		}
 		tree := t.TempDir()
-		if err := AssembleDebs([]DebPackage{pkg}, cache, tree); err != nil {
+		if err := AssembleDebs([]DebPackage{pkg}, cache, tree, 0); err != nil {
 			t.Fatal(err)
 		}
 		if b, err := os.ReadFile(filepath.Join(tree, "usr/bin/tool")); err != nil || !strings.Contains(string(b), "echo tool") {
@@ -201,7 +201,7 @@ func assembleCrafted(t testing.TB, tree string, dataTars ...[]byte) error {
 		cache.m[hexSum] = deb
 		pkgs = append(pkgs, DebPackage{Name: name, Version: "1.0", Architecture: "amd64", Filename: "pool/" + name + ".deb", SHA256: hexSum, Size: int64(len(deb))})
 	}
-	return AssembleDebs(pkgs, cache, tree)
+	return AssembleDebs(pkgs, cache, tree, 0)
 }
 
 // emptyDir fails the test unless dir exists and holds nothing.

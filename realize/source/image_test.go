@@ -26,7 +26,7 @@ func TestFetchImageRegistry(t *testing.T) {
 	}
 	d, _ := img.Digest()
 	newDir, _ := newDirs(t)
-	got, err := FetchImage(context.Background(), ref, d.String(), "", false, newDir)
+	got, err := FetchImage(context.Background(), ref, d.String(), "", false, 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,11 +34,11 @@ func TestFetchImageRegistry(t *testing.T) {
 
 	// A stale pin names both digests.
 	wrong := "sha256:" + strings.Repeat("cd", 32)
-	_, err = FetchImage(context.Background(), ref, wrong, "", false, newDir)
+	_, err = FetchImage(context.Background(), ref, wrong, "", false, 0, newDir)
 	if err == nil || !strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), d.String()) {
 		t.Fatalf("wrong pin: %v", err)
 	}
-	if _, err := FetchImage(context.Background(), ref, "", "", false, newDir); err == nil || !strings.Contains(err.Error(), "kiln lock") {
+	if _, err := FetchImage(context.Background(), ref, "", "", false, 0, newDir); err == nil || !strings.Contains(err.Error(), "kiln lock") {
 		t.Fatalf("missing pin: %v", err)
 	}
 }

@@ -79,8 +79,10 @@ type ociBlobs interface {
 // the image's. Every blob is checked against its digest and every layer's
 // uncompressed stream against the config's diff_id. A pin that matches
 // neither the selected index nor the selected manifest is an error naming
-// both digests. On any error the directories made by newDir are removed.
-func FetchOCILayout(ctx context.Context, path, ref, pin, platform string, newDir func() (string, error)) (*Image, error) {
+// both digests. More than maxSize bytes of uncompressed layers (0:
+// DefaultMaxSize) is a *SizeLimitError. On any error the directories made
+// by newDir are removed.
+func FetchOCILayout(ctx context.Context, path, ref, pin, platform string, maxSize int64, newDir func() (string, error)) (*Image, error) {
 	src, closeFn, err := openLayout(path)
 	if err != nil {
 		return nil, err
@@ -119,7 +121,7 @@ func FetchOCILayout(ctx context.Context, path, ref, pin, platform string, newDir
 	default:
 		return nil, fmt.Errorf("oci-layout %s holds %d images; name one with ref or pin", path, len(idx.Manifests))
 	}
-	img, err := fetchOCI(ctx, src, top, pin, platform, newDir)
+	img, err := fetchOCI(ctx, src, top, pin, platform, maxSize, newDir)
 	if err != nil {
 		return nil, fmt.Errorf("oci-layout %s: %w", path, err)
 	}
@@ -127,7 +129,7 @@ func FetchOCILayout(ctx context.Context, path, ref, pin, platform string, newDir
 }
 
 // fetchOCI resolves top to a platform manifest and unpacks its layers.
-func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platform string, newDir func() (string, error)) (img *Image, err error) {
+func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platform string, maxSize int64, newDir func() (string, error)) (img *Image, err error) {
 	if err := top.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid digest %q: %w", top, err)
 	}
@@ -199,6 +201,7 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("manifest %s has %d layers but its config lists %d diff_ids", img.ManifestDigest, len(m.Layers), len(cfg.RootFS.DiffIDs))
 	}
+	budget := newSizeBudget(maxSize)
 	for i, desc := range m.Layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -213,7 +216,7 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 			return nil, err
 		}
 		img.Layers[i].BlobFile = filepath.Join(blobDir, "blob")
-		if err := unpackBlob(ctx, src, desc, img.Layers[i].ImageDiffID, dir, img.Layers[i].BlobFile); err != nil {
+		if err := unpackBlob(ctx, src, desc, img.Layers[i].ImageDiffID, dir, img.Layers[i].BlobFile, budget); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i, desc.Digest, err)
 		}
 		img.Layers[i].DiffID, img.Layers[i].Size, err = layer.Hash(dir)
@@ -226,8 +229,9 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 
 // unpackBlob streams one layer blob into dir and, as it arrived, into
 // blobFile, checking both its compressed digest and its diff_id once the
-// whole stream has been read.
-func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diffID digest.Digest, dir, blobFile string) error {
+// whole stream has been read. The uncompressed stream counts against
+// budget, trailing bytes after the tar included.
+func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diffID digest.Digest, dir, blobFile string, budget *sizeBudget) error {
 	if strings.Contains(desc.MediaType, "nondistributable") || strings.Contains(desc.MediaType, "foreign") {
 		return fmt.Errorf("media type %s is a foreign layer that the image does not carry", desc.MediaType)
 	}
@@ -255,7 +259,7 @@ func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diff
 	}
 	defer dr.Close()
 	diffV := diffID.Verifier()
-	tr := io.TeeReader(dr, diffV)
+	tr := io.TeeReader(budget.reader(dr), diffV)
 	if err := layer.Unpack(tr, dir); err != nil {
 		return err
 	}

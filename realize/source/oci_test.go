@@ -154,14 +154,14 @@ func TestFetchOCILayoutDir(t *testing.T) {
 	img := testImage(t, runtime.GOARCH, tars...)
 	dir, d := writeLayout(t, img, "v1")
 	newDir, _ := newDirs(t)
-	got, err := FetchOCILayout(context.Background(), dir, "v1", d.String(), "", newDir)
+	got, err := FetchOCILayout(context.Background(), dir, "v1", d.String(), "", 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkImage(t, got, img, tars)
 
 	// By pin alone.
-	got, err = FetchOCILayout(context.Background(), dir, "", d.String(), "", newDir)
+	got, err = FetchOCILayout(context.Background(), dir, "", d.String(), "", 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,14 +176,14 @@ func TestFetchOCILayoutErrors(t *testing.T) {
 	wrong := "sha256:" + strings.Repeat("ab", 32)
 
 	newDir, made := newDirs(t)
-	_, err := FetchOCILayout(context.Background(), dir, "v1", wrong, "", newDir)
+	_, err := FetchOCILayout(context.Background(), dir, "v1", wrong, "", 0, newDir)
 	if err == nil || !strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), d.String()) {
 		t.Fatalf("wrong pin: %v, want both %s and %s named", err, wrong, d)
 	}
-	if _, err := FetchOCILayout(context.Background(), dir, "v2", "", "", newDir); err == nil || !strings.Contains(err.Error(), "v1") {
+	if _, err := FetchOCILayout(context.Background(), dir, "v2", "", "", 0, newDir); err == nil || !strings.Contains(err.Error(), "v1") {
 		t.Fatalf("unknown ref: %v", err)
 	}
-	if _, err := FetchOCILayout(context.Background(), dir, "v1", "", "linux/s390x", newDir); err == nil || !strings.Contains(err.Error(), "s390x") {
+	if _, err := FetchOCILayout(context.Background(), dir, "v1", "", "linux/s390x", 0, newDir); err == nil || !strings.Contains(err.Error(), "s390x") {
 		t.Fatalf("wrong platform: %v", err)
 	}
 
@@ -201,7 +201,7 @@ func TestFetchOCILayoutErrors(t *testing.T) {
 	layers, _ := bad.Layers()
 	evilDigest, _ := layers[1].Digest()
 	*made = nil
-	_, err = FetchOCILayout(context.Background(), bdir, "bad", bd.String(), "", newDir)
+	_, err = FetchOCILayout(context.Background(), bdir, "bad", bd.String(), "", 0, newDir)
 	if err == nil || !strings.Contains(err.Error(), evilDigest.String()) || !strings.Contains(err.Error(), "../../escape") {
 		t.Fatalf("malicious layer: %v", err)
 	}
@@ -216,7 +216,7 @@ func TestFetchOCILayoutErrors(t *testing.T) {
 	data, _ := os.ReadFile(blob)
 	data[len(data)/2] ^= 0xff
 	os.WriteFile(blob, data, 0o644)
-	if _, err := FetchOCILayout(context.Background(), dir, "v1", "", "", newDir); err == nil {
+	if _, err := FetchOCILayout(context.Background(), dir, "v1", "", "", 0, newDir); err == nil {
 		t.Fatal("corrupted blob accepted")
 	} else {
 		t.Log(err)
@@ -242,7 +242,7 @@ func TestFetchOCILayoutIndex(t *testing.T) {
 	}
 	id, _ := idx.Digest()
 	newDir, _ := newDirs(t)
-	got, err := FetchOCILayout(context.Background(), dir, "multi", id.String(), "linux/arm64", newDir)
+	got, err := FetchOCILayout(context.Background(), dir, "multi", id.String(), "linux/arm64", 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestFetchOCILayoutIndex(t *testing.T) {
 		t.Errorf("index digest %s, want %s", got.IndexDigest, id)
 	}
 	checkImage(t, got, arm, tars)
-	got, err = FetchOCILayout(context.Background(), dir, "multi", "", "linux/amd64", newDir)
+	got, err = FetchOCILayout(context.Background(), dir, "multi", "", "linux/amd64", 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestFetchOCIArchiveSkopeo(t *testing.T) {
 		t.Fatalf("skopeo copy: %v\n%s", err, out)
 	}
 	newDir, _ := newDirs(t)
-	got, err := FetchOCILayout(context.Background(), archive, "copied", "", "", newDir)
+	got, err := FetchOCILayout(context.Background(), archive, "copied", "", "", 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
