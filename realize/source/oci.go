@@ -14,9 +14,11 @@ import (
 	"sort"
 	"strings"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/kiln-build/kiln/store/layer"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // Layer is one image layer unpacked into a store layer directory.
@@ -392,13 +394,33 @@ func openLayout(p string) (*layoutSource, func(), error) {
 
 func (s *layoutSource) openFile(name string) (io.ReadCloser, error) {
 	if s.tarFile == nil {
-		return os.Open(filepath.Join(s.dir, filepath.FromSlash(name)))
+		return openInLayout(s.dir, name)
 	}
 	e, ok := s.entries[name]
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", name, os.ErrNotExist)
 	}
 	return io.NopCloser(io.NewSectionReader(s.tarFile, e[0], e[1])), nil
+}
+
+// openInLayout opens the regular file name of the layout directory dir,
+// resolving symlinks inside dir: a layout is data from outside the build,
+// and its index.json or a blob that is a symlink to /etc/shadow must not
+// read the host's file.
+func openInLayout(dir, name string) (io.ReadCloser, error) {
+	h, err := pathrs.OpenInRoot(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s in the layout is not a regular file", name)
+	}
+	return pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
 }
 
 func (s *layoutSource) indexJSON() ([]byte, error) {

@@ -288,3 +288,61 @@ func TestFetchOCIArchiveSkopeo(t *testing.T) {
 		t.Fatalf("layers after skopeo: %+v", got.Layers)
 	}
 }
+
+// TestFetchOCILayoutStaysInLayout: a layout is data from outside the
+// build; its files are resolved inside its directory. An index.json or a
+// blob that is a symlink to a host file is not read, even when the host
+// file holds exactly the right bytes, and a FIFO does not block.
+func TestFetchOCILayoutStaysInLayout(t *testing.T) {
+	testutil.RequireRoot(t)
+	img := testImage(t, runtime.GOARCH, twoLayers(t)...)
+	for _, tc := range []struct {
+		name string
+		// swap replaces one file of the layout, given a host directory.
+		swap func(t *testing.T, dir, host string)
+		want string
+	}{
+		{"index-symlink", func(t *testing.T, dir, host string) {
+			moveAndLink(t, filepath.Join(dir, "index.json"), filepath.Join(host, "index.json"), filepath.Join(host, "index.json"))
+		}, "no index.json"},
+		{"index-relative-symlink", func(t *testing.T, dir, host string) {
+			moveAndLink(t, filepath.Join(dir, "index.json"), filepath.Join(host, "index.json"), "../../../../../../.."+filepath.Join(host, "index.json"))
+		}, "no index.json"},
+		{"blob-symlink", func(t *testing.T, dir, host string) {
+			ls, _ := img.Layers()
+			d, _ := ls[0].Digest()
+			moveAndLink(t, filepath.Join(dir, "blobs/sha256", d.Hex), filepath.Join(host, "blob"), filepath.Join(host, "blob"))
+		}, "is missing from the layout"},
+		{"blobs-dir-symlink", func(t *testing.T, dir, host string) {
+			moveAndLink(t, filepath.Join(dir, "blobs"), filepath.Join(host, "blobs"), filepath.Join(host, "blobs"))
+		}, "is missing from the layout"},
+		{"index-fifo", func(t *testing.T, dir, host string) {
+			os.Remove(filepath.Join(dir, "index.json"))
+			if err := unix.Mkfifo(filepath.Join(dir, "index.json"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, d := writeLayout(t, img, "v1")
+			tc.swap(t, dir, t.TempDir())
+			newDir, _ := newDirs(t)
+			_, err := FetchOCILayout(context.Background(), dir, "v1", d.String(), "", 0, newDir)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// moveAndLink moves the file at from to to, and puts a symlink to target
+// in its place.
+func moveAndLink(t *testing.T, from, to, target string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, from); err != nil {
+		t.Fatal(err)
+	}
+}
