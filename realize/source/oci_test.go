@@ -346,3 +346,67 @@ func moveAndLink(t *testing.T, from, to, target string) {
 		t.Fatal(err)
 	}
 }
+
+// tarDir writes the files of dir as a tar, as an oci-archive holds a
+// layout.
+func tarDir(t testing.TB, dir string) []byte {
+	t.Helper()
+	var entries []testutil.TarEntry
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		entries = append(entries, testutil.TarEntry{Name: rel, Body: string(b)})
+		return err
+	})
+	return testutil.Tar(t, entries...)
+}
+
+// FuzzFetchOCILayoutArchive: an oci-archive is a tar from outside the
+// build holding JSON that names blobs. Reading it must never panic, never
+// write outside the directories it was given, and remove them on error.
+func FuzzFetchOCILayoutArchive(f *testing.F) {
+	testutil.RequireRoot(f)
+	tars := twoLayers(&testing.T{})
+	f.Add(tarDir(f, func() string {
+		dir := f.TempDir()
+		p, err := layout.Write(dir, empty.Index)
+		if err != nil {
+			f.Fatal(err)
+		}
+		img := testImage(&testing.T{}, runtime.GOARCH, tars...)
+		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "v1"})); err != nil {
+			f.Fatal(err)
+		}
+		return dir
+	}()))
+	f.Add(testutil.Tar(f, testutil.TarEntry{Name: "index.json", Body: `{"manifests":[{"digest":"sha256:` + strings.Repeat("0", 64) + `"}]}`}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parent := t.TempDir()
+		archive := filepath.Join(parent, "img.tar")
+		if err := os.WriteFile(archive, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dirs := filepath.Join(parent, "dirs")
+		os.Mkdir(dirs, 0o755)
+		var made []string
+		newDir := func() (string, error) {
+			d, err := os.MkdirTemp(dirs, "layer-")
+			made = append(made, d)
+			return d, err
+		}
+		_, err := FetchOCILayout(context.Background(), archive, "", "", "", 64<<20, newDir)
+		if err != nil {
+			for _, d := range made {
+				if _, serr := os.Stat(d); serr == nil {
+					t.Errorf("%s was left behind after %v", d, err)
+				}
+			}
+		}
+		if ents, _ := os.ReadDir(parent); len(ents) != 2 {
+			t.Errorf("fetching wrote next to its directories: %v", ents)
+		}
+	})
+}
