@@ -353,7 +353,7 @@ func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diag
 }
 
 func (c *compiler) source(src *lang.Source, platform string) (digest.Digest, hcl.Diagnostics) {
-	op := &SourceOp{Type: src.Type}
+	op := &SourceOp{Type: src.Type, MaxSize: src.MaxSize}
 	d := &Derivation{Kind: KindSource, SourceDateEpoch: c.epoch, Source: op, Name: src.Address()}
 	pinned := func() {
 		pin, ok := "", false

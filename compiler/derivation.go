@@ -92,6 +92,10 @@ type SourceOp struct {
 	// change the result, and the same build must have the same digests on
 	// machines that use different mirrors.
 	Mirror string `json:"-"`
+	// MaxSize bounds what the source may unpack (0: the realizer's
+	// default). Not hashed: it decides whether realizing succeeds, never
+	// what a success produces.
+	MaxSize int64 `json:"-"`
 }
 
 // ExecOp runs a command in a sandbox whose root filesystem is Inputs[0]

@@ -100,6 +100,11 @@ type Source struct {
 	// pins every package by sha256.
 	SignedBy string
 	Trusted  bool
+
+	// MaxSize bounds what the source may unpack (max_size; 0: kiln's
+	// default). Not hashed: it decides whether fetching succeeds, never
+	// what a success produces.
+	MaxSize int64
 }
 
 // Address is "source.TYPE.NAME".

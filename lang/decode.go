@@ -487,20 +487,23 @@ func (e *evaluator) decodeProject(b *hcl.Block) Project {
 // --- sources ---
 
 var sourceSchemas = map[string]*hcl.BodySchema{
-	"image": {Attributes: []hcl.AttributeSchema{{Name: "ref", Required: true}, {Name: "platforms"}}},
-	"http":  {Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "filename"}, {Name: "mode"}}},
-	"git":   {Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "ref"}, {Name: "keep_git_dir"}}},
+	"image": {Attributes: []hcl.AttributeSchema{{Name: "ref", Required: true}, {Name: "platforms"}, {Name: "max_size"}}},
+	"http":  {Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "filename"}, {Name: "mode"}, {Name: "max_size"}}},
+	"git":   {Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "ref"}, {Name: "keep_git_dir"}, {Name: "max_size"}}},
 	"local": {Attributes: []hcl.AttributeSchema{{Name: "path"}, {Name: "include"}, {Name: "exclude"}}},
 	"oci-layout": {Attributes: []hcl.AttributeSchema{
-		{Name: "path", Required: true}, {Name: "ref"}}},
+		{Name: "path", Required: true}, {Name: "ref"}, {Name: "max_size"}}},
 	"deb": {Attributes: []hcl.AttributeSchema{
 		{Name: "packages", Required: true}, {Name: "suite"}, {Name: "architecture"}, {Name: "repository"},
-		{Name: "signed_by"}, {Name: "trusted"}}},
+		{Name: "signed_by"}, {Name: "trusted"}, {Name: "max_size"}}},
 }
 
 func (e *evaluator) decodeSource(b *hcl.Block) *Source {
 	s := &Source{Type: b.Labels[0], Name: b.Labels[1], DeclRange: b.DefRange}
 	_, a := e.content(b.Body, sourceSchemas[s.Type])
+	// Every type that unpacks data from outside has it; local copies the
+	// build's own folder, which cannot grow as it is copied.
+	s.MaxSize = a.size("max_size")
 	switch s.Type {
 	case "image":
 		s.Ref = a.str("ref")

@@ -45,7 +45,7 @@ func (r *Realizer) debSource(ctx context.Context, op *compiler.SourceOp, tree st
 		}
 		rc.Close()
 	}
-	return source.AssembleDebs(pkgs, cache, tree)
+	return source.AssembleDebs(pkgs, cache, tree, op.MaxSize)
 }
 
 // debMirror is where the packages are downloaded from: the build's

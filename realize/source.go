@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -57,7 +58,13 @@ type ImageBlob struct {
 
 func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Derivation) (store.Output, error) {
 	out, err := r.fetchSource(ctx, d)
-	if err != nil && source.IsPinError(err) {
+	var sle *source.SizeLimitError
+	switch {
+	case errors.As(err, &sle):
+		// The limit's own message says what to change; the layers of
+		// wrapping around it (entry, layer, blob) would only bury it.
+		err = sle
+	case err != nil && source.IsPinError(err):
 		// The source's own message cannot name the lock entry; d.Name is
 		// the source's address, which is the entry's.
 		err = fmt.Errorf("%w\nThe pin comes from the lock (build.lock.hcl, entry %s); if the source changed on purpose, run 'kiln lock --update %s' to pin what it holds now", err, d.Name, d.Name)
@@ -94,11 +101,11 @@ func (r *Realizer) fetchSource(ctx context.Context, d *compiler.Derivation) (sto
 		if err != nil {
 			return store.Output{}, fmt.Errorf("bad mode %q", op.Attrs["mode"])
 		}
-		if err := source.FetchHTTP(ctx, op.Identifier, op.Pin, op.Attrs["filename"], uint32(mode), tree); err != nil {
+		if err := source.FetchHTTP(ctx, op.Identifier, op.Pin, op.Attrs["filename"], uint32(mode), tree, op.MaxSize); err != nil {
 			return store.Output{}, err
 		}
 	case "git":
-		if err := source.FetchGit(ctx, op.Identifier, op.Pin, op.Attrs["keep_git_dir"] == "true", tree); err != nil {
+		if err := source.FetchGit(ctx, op.Identifier, op.Pin, op.Attrs["keep_git_dir"] == "true", tree, op.MaxSize); err != nil {
 			return store.Output{}, err
 		}
 	case "deb":
@@ -164,11 +171,11 @@ func (r *Realizer) imageSource(ctx context.Context, d *compiler.Derivation) (sto
 	var img *source.Image
 	var err error
 	if op.Type == "image" {
-		img, err = source.FetchImage(ctx, op.Identifier, op.Pin, d.Platform, r.insecure(op.Identifier), newDir)
+		img, err = source.FetchImage(ctx, op.Identifier, op.Pin, d.Platform, r.insecure(op.Identifier), op.MaxSize, newDir)
 	} else {
 		var dir string
 		if dir, err = r.buildFolderPath(op.Identifier); err == nil {
-			img, err = source.FetchOCILayout(ctx, dir, op.Attrs["ref"], op.Pin, d.Platform, newDir)
+			img, err = source.FetchOCILayout(ctx, dir, op.Attrs["ref"], op.Pin, d.Platform, op.MaxSize, newDir)
 		}
 	}
 	if err != nil {

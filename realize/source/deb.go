@@ -9,15 +9,17 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/kiln-build/kiln/internal/debian"
 	"github.com/kiln-build/kiln/store/layer"
@@ -170,13 +172,15 @@ var mergedUsr = []string{"bin", "lib", "lib32", "lib64", "libx32", "sbin"}
 // scripts of essential packages would create that builds need:
 // /etc/passwd and /etc/group (base-passwd's master copies when present,
 // else a root-only pair), and /root and /tmp. docs/deb.md lists them.
-func AssembleDebs(pkgs []DebPackage, cache DebCache, tree string) error {
+// More than maxSize bytes of data archives (0: DefaultMaxSize) is a
+// *SizeLimitError.
+func AssembleDebs(pkgs []DebPackage, cache DebCache, tree string, maxSize int64) error {
 	pr, pw := io.Pipe()
 	seen := map[string]bool{}
 	go func() {
 		pw.CloseWithError(writeDebTar(sortedByName(pkgs), cache, pw, seen))
 	}()
-	err := layer.Unpack(pr, tree)
+	err := layer.Unpack(newSizeBudget(maxSize).reader(pr), tree)
 	pr.CloseWithError(errors.New("unpacking stopped"))
 	if err != nil {
 		return err
@@ -267,55 +271,160 @@ func usrMerged(n string) (name, top string) {
 	return n, ""
 }
 
+// maxPasswdMaster bounds what is read of base-passwd's master files (about
+// 1 KiB in Debian): they are copied whole into /etc.
+const maxPasswdMaster = 1 << 20
+
+// generateDebFiles writes /etc/passwd, /etc/group, /root and /tmp into tree.
+// Every path is resolved inside tree, as the image itself will see it: the
+// packages' data archives are untrusted, and a symlink they ship (etc ->
+// /some/host/dir, passwd.master -> /etc/shadow) names a file of the image,
+// never one of the host kiln runs on. Modes are set explicitly, so the
+// caller's umask does not reach the layer.
 func generateDebFiles(tree string) error {
-	etc := filepath.Join(tree, "etc")
-	if _, err := os.Lstat(etc); os.IsNotExist(err) {
-		// Not os.MkdirAll's mode alone: that would depend on kiln's umask.
-		if err := os.Mkdir(etc, 0o755); err != nil {
-			return err
-		}
-		if err := os.Chmod(etc, 0o755); err != nil {
-			return err
-		}
+	root, err := os.OpenFile(tree, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
 	}
+	defer root.Close()
+	etc, err := debEtc(root)
+	if err != nil {
+		return err
+	}
+	defer etc.Close()
 	for _, f := range []struct{ name, master, fallback string }{
 		{"passwd", "passwd.master", "root:x:0:0:root:/root:/bin/sh\n"},
 		{"group", "group.master", "root:x:0:\n"},
 	} {
-		dst := filepath.Join(etc, f.name)
-		if _, err := os.Lstat(dst); err == nil {
+		if ok, err := existsAt(int(etc.Fd()), f.name); err != nil || ok {
+			if err != nil {
+				return fmt.Errorf("deb source: /etc/%s: %w", f.name, err)
+			}
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(tree, "usr/share/base-passwd", f.master))
-		if os.IsNotExist(err) {
+		b, err := readInRoot(root, "usr/share/base-passwd/"+f.master, maxPasswdMaster)
+		if errors.Is(err, fs.ErrNotExist) {
 			b, err = []byte(f.fallback), nil
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("deb source: /usr/share/base-passwd/%s: %w", f.master, err)
 		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			return err
-		}
-		if err := os.Chmod(dst, 0o644); err != nil {
-			return err
+		if err := writeFileAt(int(etc.Fd()), f.name, b, 0o644); err != nil {
+			return fmt.Errorf("deb source: writing /etc/%s: %w", f.name, err)
 		}
 	}
 	for _, d := range []struct {
 		name string
-		mode os.FileMode
-	}{{"root", 0o700}, {"tmp", 0o777 | os.ModeSticky}} {
-		p := filepath.Join(tree, d.name)
-		if _, err := os.Lstat(p); err == nil {
+		mode uint32
+	}{{"root", 0o700}, {"tmp", 0o1777}} {
+		if ok, err := existsAt(int(root.Fd()), d.name); err != nil || ok {
+			if err != nil {
+				return fmt.Errorf("deb source: /%s: %w", d.name, err)
+			}
 			continue
 		}
-		if err := os.Mkdir(p, 0o700); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, d.mode); err != nil {
-			return err
+		if err := mkdirAt(int(root.Fd()), d.name, d.mode); err != nil {
+			return fmt.Errorf("deb source: creating /%s: %w", d.name, err)
 		}
 	}
 	return nil
+}
+
+// debEtc opens /etc of the tree, resolved inside it, creating it (0755)
+// when no package shipped one.
+func debEtc(root *os.File) (*os.File, error) {
+	etc, err := pathrs.OpenatInRoot(root, "etc")
+	if err == nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(etc.Fd()), &st); err != nil {
+			etc.Close()
+			return nil, err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			etc.Close()
+			return nil, errors.New("deb source: /etc is not a directory; a package ships something else in its place")
+		}
+		return etc, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("deb source: opening /etc: %w", err)
+	}
+	if ok, lerr := existsAt(int(root.Fd()), "etc"); lerr != nil || ok {
+		// Only a dangling symlink exists without resolving. Creating its
+		// target would make directories a package only named.
+		return nil, errors.New("deb source: /etc is a symlink to a missing directory; a package ships it, and no Debian system has one")
+	}
+	if err := mkdirAt(int(root.Fd()), "etc", 0o755); err != nil {
+		return nil, fmt.Errorf("deb source: creating /etc: %w", err)
+	}
+	return pathrs.OpenatInRoot(root, "etc")
+}
+
+// readInRoot reads the regular file p, resolved inside root (symlinks
+// included), and at most max bytes of it.
+func readInRoot(root *os.File, p string, max int64) ([]byte, error) {
+	h, err := pathrs.OpenatInRoot(root, p)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		return nil, err
+	}
+	// A FIFO would block the read forever; anything but a file is wrong.
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("not a regular file (mode %#o)", st.Mode)
+	}
+	if st.Size > max {
+		return nil, fmt.Errorf("%d bytes, more than the %d kiln reads", st.Size, max)
+	}
+	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// existsAt says whether dirfd holds name itself, not following a symlink.
+func existsAt(dirfd int, name string) (bool, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// writeFileAt creates name in dirfd (it must not exist) with exactly mode.
+func writeFileAt(dirfd int, name string, b []byte, mode uint32) error {
+	fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// mkdirAt creates the directory name in dirfd with exactly mode.
+func mkdirAt(dirfd int, name string, mode uint32) error {
+	if err := unix.Mkdirat(dirfd, name, 0o700); err != nil {
+		return err
+	}
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Fchmod(fd, mode)
 }
 
 // sortedByName is the unpack order: by package name, so that the result

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,15 +27,18 @@ const gitAllowedProtocols = "file:git:http:https:ssh"
 // .git directory whose HEAD is detached at pin (its contents, like any .git,
 // are not byte-reproducible). Files get the modes git records (0644 or
 // 0755, directories 0755) whatever the umask. Submodules are not fetched.
-// On error destDir is emptied and the error names url and commit.
-func FetchGit(ctx context.Context, url, pin string, keepGitDir bool, destDir string) error {
-	return gitFetch(ctx, url, pin, keepGitDir, destDir, nil)
+// On error destDir is emptied and the error names url and commit. A tree
+// whose files add up to more than maxSize bytes (0: DefaultMaxSize) is a
+// *SizeLimitError, found from the fetched objects before anything is
+// checked out.
+func FetchGit(ctx context.Context, url, pin string, keepGitDir bool, destDir string, maxSize int64) error {
+	return gitFetch(ctx, url, pin, keepGitDir, destDir, maxSize, nil)
 }
 
 // gitFetch is FetchGit with extra "-c key=value" settings for every git
 // command, which the tests use to act as a server that refuses fetching by
 // hash (protocol version 0).
-func gitFetch(ctx context.Context, url, pin string, keepGitDir bool, destDir string, extraConfig []string) (err error) {
+func gitFetch(ctx context.Context, url, pin string, keepGitDir bool, destDir string, maxSize int64, extraConfig []string) (err error) {
 	pin = strings.TrimSpace(pin)
 	if err := gitCheckPin(pin); err != nil {
 		return fmt.Errorf("git source %s: %w", url, err)
@@ -108,6 +112,9 @@ func gitFetch(ctx context.Context, url, pin string, keepGitDir bool, destDir str
 	if _, err := g.run(ctx, "update-ref", "--no-deref", "HEAD", pin); err != nil {
 		return fmt.Errorf("git source %s at %s: %w", url, pin, err)
 	}
+	if err := g.checkSize(ctx, newSizeBudget(maxSize).limit); err != nil {
+		return err
+	}
 	// read-tree rather than "checkout -- .", which fails on an empty tree,
 	// and rather than git archive, which would apply export-ignore.
 	if _, err := g.run(ctx, "--work-tree="+destDir, "read-tree", "--reset", "-u", "HEAD"); err != nil {
@@ -166,6 +173,31 @@ func gitNormalizeModes(root string) error {
 		}
 		return nil
 	})
+}
+
+// checkSize adds up the sizes of the files in HEAD's tree: git objects are
+// compressed, so a small fetch can check out gigabytes.
+func (g *gitRunner) checkSize(ctx context.Context, limit int64) error {
+	out, err := g.run(ctx, "ls-tree", "-r", "-l", "-z", "--full-tree", "HEAD")
+	if err != nil {
+		return err
+	}
+	var total int64
+	for e := range strings.SplitSeq(out, "\x00") {
+		meta, _, _ := strings.Cut(e, "\t")
+		f := strings.Fields(meta)
+		if len(f) != 4 || f[1] != "blob" {
+			continue // submodule commits have no size and are not checked out
+		}
+		n, err := strconv.ParseInt(f[3], 10, 64)
+		if err != nil {
+			return fmt.Errorf("git ls-tree: bad size in %q", meta)
+		}
+		if total += n; total > limit {
+			return &SizeLimitError{Limit: limit}
+		}
+	}
+	return nil
 }
 
 // gitRunner runs git with a fixed environment: no system or user

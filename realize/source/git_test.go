@@ -104,7 +104,7 @@ func TestFetchGitFile(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dest := t.TempDir()
-			if err := gitFetch(context.Background(), url, r.commits[0], false, dest, tc.config); err != nil {
+			if err := gitFetch(context.Background(), url, r.commits[0], false, dest, 0, tc.config); err != nil {
 				t.Fatal(err)
 			}
 			srcCheckFirstCommit(t, dest, false)
@@ -112,7 +112,7 @@ func TestFetchGitFile(t *testing.T) {
 	}
 	t.Run("keep git dir", func(t *testing.T) {
 		dest := t.TempDir()
-		if err := FetchGit(context.Background(), url, r.commits[0], true, dest); err != nil {
+		if err := FetchGit(context.Background(), url, r.commits[0], true, dest, 0); err != nil {
 			t.Fatal(err)
 		}
 		srcCheckFirstCommit(t, dest, true)
@@ -146,7 +146,7 @@ func TestFetchGitErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dest := t.TempDir()
-			err := gitFetch(context.Background(), tt.url, tt.pin, false, dest, tt.config)
+			err := gitFetch(context.Background(), tt.url, tt.pin, false, dest, 0, tt.config)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -167,7 +167,7 @@ func TestFetchGitErrors(t *testing.T) {
 		t.Parallel()
 		tree := srcGitTest(t, r.dir, "rev-parse", "HEAD^{tree}")
 		dest := t.TempDir()
-		err := FetchGit(context.Background(), url, tree, true, dest)
+		err := FetchGit(context.Background(), url, tree, true, dest, 0)
 		if err == nil || !strings.Contains(err.Error(), tree) {
 			t.Errorf("error %v should name %s", err, tree)
 		}
@@ -197,7 +197,7 @@ func TestFetchGitHTTP(t *testing.T) {
 	url := srv.URL + "/" + filepath.Base(r.dir)
 	for _, cfg := range [][]string{nil, {"protocol.version=0"}} {
 		dest := t.TempDir()
-		if err := gitFetch(context.Background(), url, r.commits[0], false, dest, cfg); err != nil {
+		if err := gitFetch(context.Background(), url, r.commits[0], false, dest, 0, cfg); err != nil {
 			t.Fatalf("config %q: %v", cfg, err)
 		}
 		srcCheckFirstCommit(t, dest, false)
@@ -210,7 +210,7 @@ func TestFetchGitCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dest := t.TempDir()
-	err := FetchGit(ctx, "file://"+r.dir, r.commits[0], false, dest)
+	err := FetchGit(ctx, "file://"+r.dir, r.commits[0], false, dest, 0)
 	if err == nil || !strings.Contains(err.Error(), "canceled") {
 		t.Errorf("error %v, want a cancellation", err)
 	}

@@ -32,8 +32,10 @@ var (
 // file in destDir while being hashed, and only a matching file is renamed
 // into place, with mode (0644 when zero). On any error nothing is left in
 // destDir. Proxies are taken from the environment (HTTP_PROXY, HTTPS_PROXY,
-// NO_PROXY).
-func FetchHTTP(ctx context.Context, rawURL, pin, filename string, mode uint32, destDir string) error {
+// NO_PROXY). A body of more than maxSize bytes (0: DefaultMaxSize) is a
+// *SizeLimitError, found from Content-Length before anything is written
+// when the server sends one.
+func FetchHTTP(ctx context.Context, rawURL, pin, filename string, mode uint32, destDir string, maxSize int64) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("http source %q: %w", rawURL, err)
@@ -68,7 +70,7 @@ func FetchHTTP(ctx context.Context, rawURL, pin, filename string, mode uint32, d
 		}
 	}()
 
-	got, err := httpDownload(ctx, u, shown, tmp)
+	got, err := httpDownload(ctx, u, shown, tmp, newSizeBudget(maxSize))
 	if err != nil {
 		return err
 	}
@@ -120,7 +122,7 @@ func parseSHA256Pin(pin string) (string, error) {
 var errHTTPStalled = errors.New("no data received")
 
 // httpDownload streams u's body into w and returns its sha256 in hex.
-func httpDownload(ctx context.Context, u *url.URL, shown string, w io.Writer) (string, error) {
+func httpDownload(ctx context.Context, u *url.URL, shown string, w io.Writer, budget *sizeBudget) (string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -149,6 +151,10 @@ func httpDownload(ctx context.Context, u *url.URL, shown string, w io.Writer) (s
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("downloading %s: the server answered %s", shown, resp.Status)
 	}
+	if resp.ContentLength > budget.limit {
+		return "", &SizeLimitError{Limit: budget.limit}
+	}
+	body := budget.reader(resp.Body)
 
 	stall := time.AfterFunc(httpStallTimeout, func() {
 		cancel(fmt.Errorf("%w for %s", errHTTPStalled, httpStallTimeout))
@@ -157,7 +163,7 @@ func httpDownload(ctx context.Context, u *url.URL, shown string, w io.Writer) (s
 	sh := sha256.New()
 	buf := make([]byte, 64<<10)
 	for {
-		n, rerr := resp.Body.Read(buf)
+		n, rerr := body.Read(buf)
 		if n > 0 {
 			stall.Reset(httpStallTimeout)
 			sh.Write(buf[:n])
@@ -167,6 +173,9 @@ func httpDownload(ctx context.Context, u *url.URL, shown string, w io.Writer) (s
 		}
 		if rerr == io.EOF {
 			break
+		}
+		if sle := (*SizeLimitError)(nil); errors.As(rerr, &sle) {
+			return "", sle
 		}
 		if rerr != nil {
 			if cause := context.Cause(ctx); cause != nil {

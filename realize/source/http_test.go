@@ -55,7 +55,7 @@ func TestFetchHTTP(t *testing.T) {
 	t.Run("success", func(t *testing.T) {
 		t.Parallel()
 		dest := t.TempDir()
-		if err := FetchHTTP(context.Background(), url, srcSha256Pin(body), "src.tgz", 0o755, dest); err != nil {
+		if err := FetchHTTP(context.Background(), url, srcSha256Pin(body), "src.tgz", 0o755, dest, 0); err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(filepath.Join(dest, "src.tgz"))
@@ -73,7 +73,7 @@ func TestFetchHTTP(t *testing.T) {
 	t.Run("default mode", func(t *testing.T) {
 		t.Parallel()
 		dest := t.TempDir()
-		if err := FetchHTTP(context.Background(), url, srcSha256Pin(body), "f", 0, dest); err != nil {
+		if err := FetchHTTP(context.Background(), url, srcSha256Pin(body), "f", 0, dest, 0); err != nil {
 			t.Fatal(err)
 		}
 		fi, _ := os.Stat(filepath.Join(dest, "f"))
@@ -85,7 +85,7 @@ func TestFetchHTTP(t *testing.T) {
 		t.Parallel()
 		dest := t.TempDir()
 		wrong := srcSha256Pin([]byte("something else"))
-		err := FetchHTTP(context.Background(), url, wrong, "f", 0, dest)
+		err := FetchHTTP(context.Background(), url, wrong, "f", 0, dest, 0)
 		if err == nil {
 			t.Fatal("no error")
 		}
@@ -103,7 +103,7 @@ func TestFetchHTTP(t *testing.T) {
 	t.Run("404", func(t *testing.T) {
 		t.Parallel()
 		dest := t.TempDir()
-		err := FetchHTTP(context.Background(), srv.URL+"/missing", srcSha256Pin(body), "f", 0, dest)
+		err := FetchHTTP(context.Background(), srv.URL+"/missing", srcSha256Pin(body), "f", 0, dest, 0)
 		if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), srv.URL+"/missing") {
 			t.Errorf("error %v should give the status and the URL", err)
 		}
@@ -113,7 +113,7 @@ func TestFetchHTTP(t *testing.T) {
 		t.Parallel()
 		dest := t.TempDir()
 		u := strings.Replace(srv.URL, "http://", "http://user:s3cret@", 1) + "/missing"
-		err := FetchHTTP(context.Background(), u, srcSha256Pin(body), "f", 0, dest)
+		err := FetchHTTP(context.Background(), u, srcSha256Pin(body), "f", 0, dest, 0)
 		if err == nil || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("error %v shows the password", err)
 		}
@@ -128,12 +128,12 @@ func TestFetchHTTP(t *testing.T) {
 			{url, srcSha256Pin(body), "", "file name"},
 			{"ftp://127.0.0.1/x", srcSha256Pin(body), "f", "scheme"},
 		} {
-			err := FetchHTTP(context.Background(), c.url, c.pin, c.name, 0, dest)
+			err := FetchHTTP(context.Background(), c.url, c.pin, c.name, 0, dest, 0)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%q %q %q: error %v, want one about %s", c.url, c.pin, c.name, err, c.want)
 			}
 		}
-		if err := FetchHTTP(context.Background(), url, srcSha256Pin(body), "f", 0o10000, dest); err == nil {
+		if err := FetchHTTP(context.Background(), url, srcSha256Pin(body), "f", 0o10000, dest, 0); err == nil {
 			t.Error("mode beyond 07777: no error")
 		}
 		srcAssertEmptyDir(t, dest)
@@ -150,7 +150,7 @@ func TestFetchHTTPConnectionRefused(t *testing.T) {
 	l.Close()
 	dest := t.TempDir()
 	url := "http://" + addr + "/f"
-	err = FetchHTTP(context.Background(), url, srcSha256Pin(nil), "f", 0, dest)
+	err = FetchHTTP(context.Background(), url, srcSha256Pin(nil), "f", 0, dest, 0)
 	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("error %v should name the URL and say the connection was refused", err)
@@ -180,7 +180,7 @@ func TestFetchHTTPStalled(t *testing.T) {
 
 	dest := t.TempDir()
 	start := time.Now()
-	err := FetchHTTP(context.Background(), srv.URL+"/slow", srcSha256Pin(nil), "f", 0, dest)
+	err := FetchHTTP(context.Background(), srv.URL+"/slow", srcSha256Pin(nil), "f", 0, dest, 0)
 	if !errors.Is(err, errHTTPStalled) {
 		t.Fatalf("error %v, want a stall", err)
 	}
@@ -201,7 +201,7 @@ func TestFetchHTTPCanceled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	dest := t.TempDir()
-	err := FetchHTTP(ctx, srv.URL, srcSha256Pin(nil), "f", 0, dest)
+	err := FetchHTTP(ctx, srv.URL, srcSha256Pin(nil), "f", 0, dest, 0)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v, want the context's deadline", err)
 	}

@@ -20,12 +20,13 @@ import (
 // newDir. A build never resolves a tag: pin is required, and only content
 // matching it is accepted (the manifest is fetched by digest and checked,
 // every blob is checked against its descriptor, every layer's uncompressed
-// stream against the config's diff_id).
+// stream against the config's diff_id). More than maxSize bytes of
+// uncompressed layers (0: DefaultMaxSize) is a *SizeLimitError.
 //
 // Credentials come from the docker config (authn.DefaultKeychain). Plain
 // http is used for loopback and private-network registries, as the docker
 // CLI does, and for any registry when insecure is set.
-func FetchImage(ctx context.Context, ref, pin, platform string, insecure bool, newDir func() (string, error)) (*Image, error) {
+func FetchImage(ctx context.Context, ref, pin, platform string, insecure bool, maxSize int64, newDir func() (string, error)) (*Image, error) {
 	if pin == "" {
 		return nil, fmt.Errorf("image %s has no pinned digest; run kiln lock to pin it", ref)
 	}
@@ -48,7 +49,7 @@ func FetchImage(ctx context.Context, ref, pin, platform string, insecure bool, n
 		repo: parsed.Context(),
 		opts: []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithContext(ctx)},
 	}
-	img, err := fetchOCI(ctx, src, d, pin, platform, newDir)
+	img, err := fetchOCI(ctx, src, d, pin, platform, maxSize, newDir)
 	if err != nil {
 		// Say what the tag points at now, so a stale pin is obvious.
 		if tag, ok := parsed.(name.Tag); ok {

@@ -14,10 +14,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kiln-build/kiln/internal/infolder"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/kiln-build/kiln/store/layer"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // Layer is one image layer unpacked into a store layer directory.
@@ -80,8 +81,10 @@ type ociBlobs interface {
 // the image's. Every blob is checked against its digest and every layer's
 // uncompressed stream against the config's diff_id. A pin that matches
 // neither the selected index nor the selected manifest is an error naming
-// both digests. On any error the directories made by newDir are removed.
-func FetchOCILayout(ctx context.Context, path, ref, pin, platform string, newDir func() (string, error)) (*Image, error) {
+// both digests. More than maxSize bytes of uncompressed layers (0:
+// DefaultMaxSize) is a *SizeLimitError. On any error the directories made
+// by newDir are removed.
+func FetchOCILayout(ctx context.Context, path, ref, pin, platform string, maxSize int64, newDir func() (string, error)) (*Image, error) {
 	src, closeFn, err := openLayout(path)
 	if err != nil {
 		return nil, err
@@ -120,7 +123,7 @@ func FetchOCILayout(ctx context.Context, path, ref, pin, platform string, newDir
 	default:
 		return nil, fmt.Errorf("oci-layout %s holds %d images; name one with ref or pin", path, len(idx.Manifests))
 	}
-	img, err := fetchOCI(ctx, src, top, pin, platform, newDir)
+	img, err := fetchOCI(ctx, src, top, pin, platform, maxSize, newDir)
 	if err != nil {
 		return nil, fmt.Errorf("oci-layout %s: %w", path, err)
 	}
@@ -128,7 +131,7 @@ func FetchOCILayout(ctx context.Context, path, ref, pin, platform string, newDir
 }
 
 // fetchOCI resolves top to a platform manifest and unpacks its layers.
-func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platform string, newDir func() (string, error)) (img *Image, err error) {
+func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platform string, maxSize int64, newDir func() (string, error)) (img *Image, err error) {
 	if err := top.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid digest %q: %w", top, err)
 	}
@@ -203,6 +206,7 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("manifest %s has %d layers but its config lists %d diff_ids", img.ManifestDigest, len(m.Layers), len(cfg.RootFS.DiffIDs))
 	}
+	budget := newSizeBudget(maxSize)
 	for i, desc := range m.Layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -217,7 +221,7 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 			return nil, err
 		}
 		img.Layers[i].BlobFile = filepath.Join(blobDir, "blob")
-		if err := unpackBlob(ctx, src, desc, img.Layers[i].ImageDiffID, dir, img.Layers[i].BlobFile); err != nil {
+		if err := unpackBlob(ctx, src, desc, img.Layers[i].ImageDiffID, dir, img.Layers[i].BlobFile, budget); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i, desc.Digest, err)
 		}
 		img.Layers[i].DiffID, img.Layers[i].Size, err = layer.Hash(dir)
@@ -230,8 +234,9 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 
 // unpackBlob streams one layer blob into dir and, as it arrived, into
 // blobFile, checking both its compressed digest and its diff_id once the
-// whole stream has been read.
-func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diffID digest.Digest, dir, blobFile string) error {
+// whole stream has been read. The uncompressed stream counts against
+// budget, trailing bytes after the tar included.
+func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diffID digest.Digest, dir, blobFile string, budget *sizeBudget) error {
 	if strings.Contains(desc.MediaType, "nondistributable") || strings.Contains(desc.MediaType, "foreign") {
 		return fmt.Errorf("media type %s is a foreign layer that the image does not carry", desc.MediaType)
 	}
@@ -259,7 +264,7 @@ func unpackBlob(ctx context.Context, src ociBlobs, desc ocispec.Descriptor, diff
 	}
 	defer dr.Close()
 	diffV := diffID.Verifier()
-	tr := io.TeeReader(dr, diffV)
+	tr := io.TeeReader(budget.reader(dr), diffV)
 	if err := layer.Unpack(tr, dir); err != nil {
 		return err
 	}
@@ -392,20 +397,33 @@ func openLayout(p string) (*layoutSource, func(), error) {
 
 func (s *layoutSource) openFile(name string) (io.ReadCloser, error) {
 	if s.tarFile == nil {
-		// A layout in the build folder may hold symlinks; one leading out
-		// must not make kiln read a host file (blobs are checked against
-		// their digest, but index.json is not).
-		p, err := infolder.Join(s.dir, filepath.FromSlash(name))
-		if err != nil {
-			return nil, fmt.Errorf("%s in the layout leads outside its folder; kiln reads a layout only from inside it", name)
-		}
-		return os.Open(p)
+		return openInLayout(s.dir, name)
 	}
 	e, ok := s.entries[name]
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", name, os.ErrNotExist)
 	}
 	return io.NopCloser(io.NewSectionReader(s.tarFile, e[0], e[1])), nil
+}
+
+// openInLayout opens the regular file name of the layout directory dir,
+// resolving symlinks inside dir: a layout is data from outside the build,
+// and its index.json or a blob that is a symlink to /etc/shadow must not
+// read the host's file.
+func openInLayout(dir, name string) (io.ReadCloser, error) {
+	h, err := pathrs.OpenInRoot(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s in the layout is not a regular file", name)
+	}
+	return pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
 }
 
 func (s *layoutSource) indexJSON() ([]byte, error) {

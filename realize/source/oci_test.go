@@ -154,14 +154,14 @@ func TestFetchOCILayoutDir(t *testing.T) {
 	img := testImage(t, runtime.GOARCH, tars...)
 	dir, d := writeLayout(t, img, "v1")
 	newDir, _ := newDirs(t)
-	got, err := FetchOCILayout(context.Background(), dir, "v1", d.String(), "", newDir)
+	got, err := FetchOCILayout(context.Background(), dir, "v1", d.String(), "", 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkImage(t, got, img, tars)
 
 	// By pin alone.
-	got, err = FetchOCILayout(context.Background(), dir, "", d.String(), "", newDir)
+	got, err = FetchOCILayout(context.Background(), dir, "", d.String(), "", 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestFetchOCILayoutErrors(t *testing.T) {
 	wrong := "sha256:" + strings.Repeat("ab", 32)
 
 	newDir, made := newDirs(t)
-	_, err := FetchOCILayout(context.Background(), dir, "v1", wrong, "", newDir)
+	_, err := FetchOCILayout(context.Background(), dir, "v1", wrong, "", 0, newDir)
 	if err == nil || !strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), d.String()) {
 		t.Fatalf("wrong pin: %v, want both %s and %s named", err, wrong, d)
 	}
@@ -185,14 +185,14 @@ func TestFetchOCILayoutErrors(t *testing.T) {
 	}
 	// Without a ref the pin alone selects the manifest: a digest the
 	// layout does not hold is the lock's doing.
-	_, err = FetchOCILayout(context.Background(), dir, "", wrong, "", newDir)
+	_, err = FetchOCILayout(context.Background(), dir, "", wrong, "", 0, newDir)
 	if err == nil || !strings.Contains(err.Error(), "missing from the layout") || !IsPinError(err) {
 		t.Fatalf("absent pin: %v, want a missing blob that points at the lock", err)
 	}
-	if _, err := FetchOCILayout(context.Background(), dir, "v2", "", "", newDir); err == nil || !strings.Contains(err.Error(), "v1") {
+	if _, err := FetchOCILayout(context.Background(), dir, "v2", "", "", 0, newDir); err == nil || !strings.Contains(err.Error(), "v1") {
 		t.Fatalf("unknown ref: %v", err)
 	}
-	if _, err := FetchOCILayout(context.Background(), dir, "v1", "", "linux/s390x", newDir); err == nil || !strings.Contains(err.Error(), "s390x") {
+	if _, err := FetchOCILayout(context.Background(), dir, "v1", "", "linux/s390x", 0, newDir); err == nil || !strings.Contains(err.Error(), "s390x") {
 		t.Fatalf("wrong platform: %v", err)
 	}
 
@@ -210,7 +210,7 @@ func TestFetchOCILayoutErrors(t *testing.T) {
 	layers, _ := bad.Layers()
 	evilDigest, _ := layers[1].Digest()
 	*made = nil
-	_, err = FetchOCILayout(context.Background(), bdir, "bad", bd.String(), "", newDir)
+	_, err = FetchOCILayout(context.Background(), bdir, "bad", bd.String(), "", 0, newDir)
 	if err == nil || !strings.Contains(err.Error(), evilDigest.String()) || !strings.Contains(err.Error(), "../../escape") {
 		t.Fatalf("malicious layer: %v", err)
 	}
@@ -225,7 +225,7 @@ func TestFetchOCILayoutErrors(t *testing.T) {
 	data, _ := os.ReadFile(blob)
 	data[len(data)/2] ^= 0xff
 	os.WriteFile(blob, data, 0o644)
-	if _, err := FetchOCILayout(context.Background(), dir, "v1", "", "", newDir); err == nil {
+	if _, err := FetchOCILayout(context.Background(), dir, "v1", "", "", 0, newDir); err == nil {
 		t.Fatal("corrupted blob accepted")
 	} else {
 		t.Log(err)
@@ -251,7 +251,7 @@ func TestFetchOCILayoutIndex(t *testing.T) {
 	}
 	id, _ := idx.Digest()
 	newDir, _ := newDirs(t)
-	got, err := FetchOCILayout(context.Background(), dir, "multi", id.String(), "linux/arm64", newDir)
+	got, err := FetchOCILayout(context.Background(), dir, "multi", id.String(), "linux/arm64", 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestFetchOCILayoutIndex(t *testing.T) {
 		t.Errorf("index digest %s, want %s", got.IndexDigest, id)
 	}
 	checkImage(t, got, arm, tars)
-	got, err = FetchOCILayout(context.Background(), dir, "multi", "", "linux/amd64", newDir)
+	got, err = FetchOCILayout(context.Background(), dir, "multi", "", "linux/amd64", 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestFetchOCIArchiveSkopeo(t *testing.T) {
 		t.Fatalf("skopeo copy: %v\n%s", err, out)
 	}
 	newDir, _ := newDirs(t)
-	got, err := FetchOCILayout(context.Background(), archive, "copied", "", "", newDir)
+	got, err := FetchOCILayout(context.Background(), archive, "copied", "", "", 0, newDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,4 +296,126 @@ func TestFetchOCIArchiveSkopeo(t *testing.T) {
 	if len(got.Layers) != 2 || got.Layers[1].DiffID.String() != want.RootFS.DiffIDs[1].String() {
 		t.Fatalf("layers after skopeo: %+v", got.Layers)
 	}
+}
+
+// TestFetchOCILayoutStaysInLayout: a layout is data from outside the
+// build; its files are resolved inside its directory. An index.json or a
+// blob that is a symlink to a host file is not read, even when the host
+// file holds exactly the right bytes, and a FIFO does not block.
+func TestFetchOCILayoutStaysInLayout(t *testing.T) {
+	testutil.RequireRoot(t)
+	img := testImage(t, runtime.GOARCH, twoLayers(t)...)
+	for _, tc := range []struct {
+		name string
+		// swap replaces one file of the layout, given a host directory.
+		swap func(t *testing.T, dir, host string)
+		want string
+	}{
+		{"index-symlink", func(t *testing.T, dir, host string) {
+			moveAndLink(t, filepath.Join(dir, "index.json"), filepath.Join(host, "index.json"), filepath.Join(host, "index.json"))
+		}, "no index.json"},
+		{"index-relative-symlink", func(t *testing.T, dir, host string) {
+			moveAndLink(t, filepath.Join(dir, "index.json"), filepath.Join(host, "index.json"), "../../../../../../.."+filepath.Join(host, "index.json"))
+		}, "no index.json"},
+		{"blob-symlink", func(t *testing.T, dir, host string) {
+			ls, _ := img.Layers()
+			d, _ := ls[0].Digest()
+			moveAndLink(t, filepath.Join(dir, "blobs/sha256", d.Hex), filepath.Join(host, "blob"), filepath.Join(host, "blob"))
+		}, "is missing from the layout"},
+		{"blobs-dir-symlink", func(t *testing.T, dir, host string) {
+			moveAndLink(t, filepath.Join(dir, "blobs"), filepath.Join(host, "blobs"), filepath.Join(host, "blobs"))
+		}, "is missing from the layout"},
+		{"index-fifo", func(t *testing.T, dir, host string) {
+			os.Remove(filepath.Join(dir, "index.json"))
+			if err := unix.Mkfifo(filepath.Join(dir, "index.json"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, d := writeLayout(t, img, "v1")
+			tc.swap(t, dir, t.TempDir())
+			newDir, _ := newDirs(t)
+			_, err := FetchOCILayout(context.Background(), dir, "v1", d.String(), "", 0, newDir)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// moveAndLink moves the file at from to to, and puts a symlink to target
+// in its place.
+func moveAndLink(t *testing.T, from, to, target string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, from); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tarDir writes the files of dir as a tar, as an oci-archive holds a
+// layout.
+func tarDir(t testing.TB, dir string) []byte {
+	t.Helper()
+	var entries []testutil.TarEntry
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		entries = append(entries, testutil.TarEntry{Name: rel, Body: string(b)})
+		return err
+	})
+	return testutil.Tar(t, entries...)
+}
+
+// FuzzFetchOCILayoutArchive: an oci-archive is a tar from outside the
+// build holding JSON that names blobs. Reading it must never panic, never
+// write outside the directories it was given, and remove them on error.
+func FuzzFetchOCILayoutArchive(f *testing.F) {
+	testutil.RequireRoot(f)
+	tars := twoLayers(&testing.T{})
+	f.Add(tarDir(f, func() string {
+		dir := f.TempDir()
+		p, err := layout.Write(dir, empty.Index)
+		if err != nil {
+			f.Fatal(err)
+		}
+		img := testImage(&testing.T{}, runtime.GOARCH, tars...)
+		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "v1"})); err != nil {
+			f.Fatal(err)
+		}
+		return dir
+	}()))
+	f.Add(testutil.Tar(f, testutil.TarEntry{Name: "index.json", Body: `{"manifests":[{"digest":"sha256:` + strings.Repeat("0", 64) + `"}]}`}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parent := t.TempDir()
+		archive := filepath.Join(parent, "img.tar")
+		if err := os.WriteFile(archive, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dirs := filepath.Join(parent, "dirs")
+		os.Mkdir(dirs, 0o755)
+		var made []string
+		newDir := func() (string, error) {
+			d, err := os.MkdirTemp(dirs, "layer-")
+			made = append(made, d)
+			return d, err
+		}
+		_, err := FetchOCILayout(context.Background(), archive, "", "", "", 64<<20, newDir)
+		if err != nil {
+			for _, d := range made {
+				if _, serr := os.Stat(d); serr == nil {
+					t.Errorf("%s was left behind after %v", d, err)
+				}
+			}
+		}
+		if ents, _ := os.ReadDir(parent); len(ents) != 2 {
+			t.Errorf("fetching wrote next to its directories: %v", ents)
+		}
+	})
 }

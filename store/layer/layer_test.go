@@ -487,6 +487,12 @@ func maliciousTars(t testing.TB) map[string][]byte {
 		"whiteout-dotdot":      tarOf(t, reg(".wh..."), reg("x")),
 		"whiteout-via-symlink": tarOf(t, sym("l", "/tmp"), reg("l/.wh.x")),
 		"opaque-via-symlink":   tarOf(t, sym("l", "/tmp"), reg("l/.wh..wh..opq")),
+		"hardlink-host-file":   tarOf(t, link("pw", "/etc/passwd")),
+		// A directory replaced by a symlink later in the same archive:
+		// refused while it has children, and never written through.
+		"dir-then-symlink":       tarOf(t, dirh("d/"), reg("d/f"), sym("d", "/outside")),
+		"empty-dir-then-symlink": tarOf(t, dirh("d/"), sym("d", "/outside"), reg("d/f")),
+		"hardlink-then-write":    tarOf(t, sym("l", "/outside"), link("h", "l"), reg("h/x")),
 	}
 }
 
@@ -570,6 +576,28 @@ func TestUnpackAccepts(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dst, "pax_global_header")); err == nil {
 		t.Error("the PAX global header was unpacked as a file")
 	}
+}
+
+// TestUnpackHardlinkToSymlink: a hardlink naming a symlink links the
+// symlink itself; the host file it points at is neither linked nor read.
+func TestUnpackHardlinkToSymlink(t *testing.T) {
+	testutil.RequireRoot(t)
+	parent := t.TempDir()
+	dst := filepath.Join(parent, "root")
+	os.Mkdir(dst, 0o755)
+	if err := Unpack(bytes.NewReader(tarOf(t, sym("l", "/etc/passwd"), link("h", "l"))), dst); err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(filepath.Join(dst, "h")); err != nil || target != "/etc/passwd" {
+		t.Errorf("h: %q %v, want the symlink itself", target, err)
+	}
+	var host, h unix.Stat_t
+	unix.Stat("/etc/passwd", &host)
+	unix.Lstat(filepath.Join(dst, "h"), &h)
+	if h.Ino == host.Ino && h.Dev == host.Dev {
+		t.Error("h is a hardlink of the host's /etc/passwd")
+	}
+	checkNothingOutside(t, parent)
 }
 
 // A name that is exactly the whiteout prefix cannot be written as a tar
