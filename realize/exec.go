@@ -192,6 +192,7 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		Mounts:      mounts,
 		MemoryBytes: lim.MemoryBytes,
 		Pids:        lim.Pids,
+		Insecure:    ex.Security == "insecure",
 		Timeout:     time.Duration(lim.TimeoutSec) * time.Second,
 		Stdout:      out,
 		Stderr:      out,
