@@ -139,9 +139,14 @@ var archSyscalls = map[string][]string{
 
 // extraArches are the architectures whose programs a step may run besides
 // the native one (32-bit programs on a 64-bit kernel), each filtered by the
-// same rules.
+// same rules; the kernel kills a process that makes a system call of any
+// other. Docker also lists x32, an ABI nearly no distribution builds
+// programs for; leaving it out makes the filter, which libcontainer
+// compiles in every step's init, about 15 ms a step cheaper on a loaded
+// 2-core machine (BenchmarkSandboxVsRunc: its "insecure" case shows the
+// rest of the filter's cost).
 var extraArches = map[string][]string{
-	"amd64": {"x86", "x32"},
+	"amd64": {"x86"},
 	"arm64": {"arm"},
 }
 
