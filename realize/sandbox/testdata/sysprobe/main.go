@@ -20,7 +20,15 @@ import (
 func main() {
 	// unshare and mount act on the calling thread: keep them on one.
 	runtime.LockOSThread()
-	probe("unshare-mount-ns", func() error { return unix.Unshare(unix.CLONE_NEWNS) })
+	probe("unshare-mount-ns", func() error {
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			return err
+		}
+		// As unshare(1) does: the probe's mount below must not propagate
+		// to the namespace it came from (the host's, when a test runs it
+		// there for comparison).
+		return unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+	})
 	probe("mount-tmpfs", func() error {
 		dir, err := os.MkdirTemp("", "probe-mnt")
 		if err != nil {
