@@ -1,7 +1,8 @@
 # kiln builds itself: `kiln build kiln` writes the kiln binary, `kiln build
 # image.kiln-image` an OCI image with it. Everything comes from pins in
 # build.lock.hcl: Debian 12 packages (gcc and libc for cgo, which
-# libcontainer's nsenter needs; curl and unzip to fetch), the Go toolchain
+# libcontainer's nsenter needs; libseccomp and pkg-config for its seccomp
+# filter of build steps; curl and unzip to fetch), the Go toolchain
 # and the module dependencies, both fetched by fixed-output steps through
 # the Go module proxy named by GOPROXY in kiln's environment (never in this
 # repository: export GOPROXY=$(go env GOPROXY) if it is not set).
@@ -20,7 +21,7 @@ locals {
 }
 
 source "deb" "tools" {
-  packages     = ["gcc", "libc6-dev", "curl", "ca-certificates", "unzip", "dash", "coreutils", "findutils"]
+  packages     = ["gcc", "libc6-dev", "libseccomp-dev", "pkg-config", "curl", "ca-certificates", "unzip", "dash", "coreutils", "findutils"]
   suite        = "bookworm"
   architecture = "amd64"
 }
@@ -144,9 +145,10 @@ stage "build" {
   run {
     # Static, so the image needs no libc; netgo and osusergo keep glibc's
     # NSS (which cannot be linked statically) out, as runc's static build
-    # does. -buildid= and -s -w drop what depends on the build machine.
+    # does; seccomp links libseccomp.a, without which kiln refuses to run
+    # steps. -buildid= and -s -w drop what depends on the build machine.
     command = [
-      "go", "build", "-tags", "netgo,osusergo",
+      "go", "build", "-tags", "netgo,osusergo,seccomp",
       "-ldflags=-buildid= -s -w -linkmode=external -extldflags=-static",
       "-o", "/out/kiln", "./cmd/kiln",
     ]

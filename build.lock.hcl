@@ -6,7 +6,7 @@ version = 1
 source "deb" "tools" {
   suite        = "bookworm"
   architecture = "amd64"
-  packages     = ["gcc", "libc6-dev", "curl", "ca-certificates", "unzip", "dash", "coreutils", "findutils"]
+  packages     = ["gcc", "libc6-dev", "libseccomp-dev", "pkg-config", "curl", "ca-certificates", "unzip", "dash", "coreutils", "findutils"]
 
   package "binutils" {
     version      = "2.40-2"
@@ -512,6 +512,14 @@ source "deb" "tools" {
     size         = 260776
   }
 
+  package "libpkgconf3" {
+    version      = "1.8.1-1"
+    architecture = "amd64"
+    filename     = "pool/main/p/pkgconf/libpkgconf3_1.8.1-1_amd64.deb"
+    sha256       = "da01fb901123ae498c36387a32240e09e1f2866810146c5a574273f7eaf31093"
+    size         = 36084
+  }
+
   package "libpsl5" {
     version      = "0.21.2-1"
     architecture = "amd64"
@@ -550,6 +558,22 @@ source "deb" "tools" {
     filename     = "pool/main/c/cyrus-sasl2/libsasl2-modules-db_2.1.28+dfsg-10_amd64.deb"
     sha256       = "3ac4fd6cbe3b3b06e68d24b931bf3eb9385b42f15604a37ed25310e948ca0ee6"
     size         = 20336
+  }
+
+  package "libseccomp-dev" {
+    version      = "2.5.4-1+deb12u1"
+    architecture = "amd64"
+    filename     = "pool/main/libs/libseccomp/libseccomp-dev_2.5.4-1+deb12u1_amd64.deb"
+    sha256       = "5fb305f3aeb293e2b78a4cfcb58c0f42179703c371a408d002c8454661e6b7b2"
+    size         = 90828
+  }
+
+  package "libseccomp2" {
+    version      = "2.5.4-1+deb12u1"
+    architecture = "amd64"
+    filename     = "pool/main/libs/libseccomp/libseccomp2_2.5.4-1+deb12u1_amd64.deb"
+    sha256       = "108fe67957ca7cf9ba51d801118a1b37d404bea7b6e365025cd00779e9eca38d"
+    size         = 46808
   }
 
   package "libselinux1" {
@@ -662,6 +686,30 @@ source "deb" "tools" {
     filename     = "pool/main/o/openssl/openssl_3.0.20-1~deb12u2_amd64.deb"
     sha256       = "4d218561dc838de081de97f54584c4a29e77e26c7ed9fe3440d776d8e6071bf9"
     size         = 1438712
+  }
+
+  package "pkg-config" {
+    version      = "1.8.1-1"
+    architecture = "amd64"
+    filename     = "pool/main/p/pkgconf/pkg-config_1.8.1-1_amd64.deb"
+    sha256       = "312b2bdeff4671f8e0d589c124554890e944dd083061e9ad6f129bc76a970765"
+    size         = 13688
+  }
+
+  package "pkgconf" {
+    version      = "1.8.1-1"
+    architecture = "amd64"
+    filename     = "pool/main/p/pkgconf/pkgconf_1.8.1-1_amd64.deb"
+    sha256       = "4e3ce982b5fedc6c6119268435504a64f5ffcc6d93aaecaea902d816eba1215f"
+    size         = 25892
+  }
+
+  package "pkgconf-bin" {
+    version      = "1.8.1-1"
+    architecture = "amd64"
+    filename     = "pool/main/p/pkgconf/pkgconf-bin_1.8.1-1_amd64.deb"
+    sha256       = "8fb5a8f83e46ad04b4cf02651ceec56c0611a335cf0d30780d859a95d0400174"
+    size         = 29472
   }
 
   package "rpcsvc-proto" {

@@ -6,6 +6,7 @@
 # Targets (issue 2): load+compile < 1 s and 300 MB; plan < 1.5 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/goenv.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/kiln" ./cmd/kiln

@@ -11,6 +11,7 @@
 # Flags go to the helper: -reps N (cold builds), -noops N, -keep.
 set -e
 cd "$(dirname "$0")/.."
+. scripts/goenv.sh
 bin="$(mktemp -d)"
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/kiln" ./cmd/kiln

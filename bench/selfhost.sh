@@ -19,6 +19,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+. scripts/goenv.sh
 export GOPROXY="${GOPROXY:-$(go env GOPROXY)}"
 work="$(mktemp -d /tmp/kiln-selfhost.XXXXXX)"
 trap 'rm -rf "$work"' EXIT

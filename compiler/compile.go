@@ -684,6 +684,9 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		ex.Root = 0
 		d.Inputs = []digest.Digest{r.state}
 	}
+	if s.Insecure {
+		ex.Security = "insecure"
+	}
 	for _, n := range s.ImpureEnv {
 		if _, ok := env[n]; ok {
 			return diag(s.Range, "Variable both pure and impure", fmt.Sprintf("%s is set by env and also listed in impure_env: keep one (env hashes its value, impure_env takes it from kiln's environment at build time).", n))
@@ -772,6 +775,10 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		d.Limits.TimeoutSec = s.Limits.TimeoutSec
 	}
 	d.Description = "run " + shellQuote(args)
+	if ex.Security != "" {
+		// Plans and progress show which steps run unfiltered.
+		d.Description += " [security=" + ex.Security + "]"
+	}
 	dg, err := c.g.add(d)
 	if err != nil {
 		return diag(s.Range, "Invalid run step", err.Error())

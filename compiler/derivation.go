@@ -130,6 +130,11 @@ type ExecOp struct {
 	// mirrors). Only the names are hashed: the values may differ between
 	// machines, and the pinned OutputHash checks they change nothing.
 	ImpureEnv []string `json:"impure_env,omitempty"`
+	// Security is "insecure" for a step that runs with every capability
+	// and no seccomp filter (security = "insecure"), empty for the default
+	// sandbox. Hashed: such a step can observe and do more, so its result
+	// is not interchangeable with a sandboxed one.
+	Security string `json:"security,omitempty"`
 }
 
 // Mount is a non-root mount of an exec step.

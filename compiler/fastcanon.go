@@ -116,6 +116,10 @@ func appendExec(b []byte, e *ExecOp) []byte {
 	}
 	b = append(b, `,"root":`...)
 	b = strconv.AppendInt(b, int64(e.Root), 10)
+	if e.Security != "" {
+		b = append(b, `,"security":`...)
+		b = appendString(b, e.Security)
+	}
 	if e.User != "" {
 		b = append(b, `,"user":`...)
 		b = appendString(b, e.User)

@@ -160,6 +160,10 @@ type Step struct {
 	// impureEnvVars: the names are hashed, the values are not, since the
 	// pinned output hash already says what the step must produce.
 	ImpureEnv []string
+	// Insecure is security = "insecure": the step runs with every
+	// capability and no seccomp filter, as BuildKit's RUN
+	// --security=insecure. Hashed, so turning it on or off rebuilds.
+	Insecure bool
 
 	// copy: From is the state to copy out of (scratch From means the
 	// stage's own previous state is not used: copy needs a From). Src are

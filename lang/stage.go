@@ -29,6 +29,7 @@ var stepSchemas = map[string]*hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "command"}, {Name: "shell"}, {Name: "env"}, {Name: "workdir"}, {Name: "user"},
 			{Name: "network"}, {Name: "fixed_output"}, {Name: "impure_env"}, {Name: "memory"}, {Name: "pids"}, {Name: "timeout"},
+			{Name: "security"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "mount", LabelNames: []string{"type"}}},
 	},
@@ -146,6 +147,7 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 				"network = \"host\" is allowed only on a run step with fixed_output = true, whose output is pinned by hash in build.lock.hcl; add fixed_output = true (then run kiln lock) or remove the network setting.")
 		}
 		s.ImpureEnv = e.impureEnv(a, s.FixedOutput)
+		s.Insecure = e.security(a)
 		s.Limits = a.limits()
 		for i := range blocks.len() {
 			var view hcl.Block
@@ -192,6 +194,26 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 		s.User = e.user(a, "name")
 	}
 	return s
+}
+
+// security decodes a run step's security: "insecure" is the only value,
+// named after BuildKit's RUN --security=insecure. BuildKit's name for the
+// default, "sandbox", is refused like any other, so that a step has one
+// spelling and one digest.
+func (e *evaluator) security(a attrs) bool {
+	if !a.has("security") {
+		return false
+	}
+	s, ok := a.strOK("security")
+	if !ok {
+		return false // a.get reported the type error
+	}
+	if s != "insecure" {
+		e.errorf(a.rng("security"), "Invalid security",
+			"Attribute \"security\": %q is not a security mode; the only one is \"insecure\" (every capability, no seccomp filter, as BuildKit's RUN --security=insecure). Leave security out for the default sandbox.", s)
+		return false
+	}
+	return true
 }
 
 // fixedEnv are the variables kiln sets in every sandbox; letting the

@@ -46,6 +46,9 @@ func (r *Realizer) layerPaths(ls []digest.Digest) []string {
 
 func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
 	ex := d.Exec
+	if ex.Security == "insecure" && !r.opts.AllowInsecure {
+		return store.Output{}, fmt.Errorf(`this step has security = "insecure" (every capability, no seccomp filter: it can do anything root can on this machine), which kiln runs only when asked to: pass --allow-insecure if you trust this build file`)
+	}
 	if host := compiler.DefaultPlatform(); d.Platform != "" && !samePlatform(d.Platform, host) {
 		return store.Output{}, fmt.Errorf("this step is for %s but this machine runs %s, and kiln does not emulate other platforms; build that platform on a matching machine", d.Platform, host)
 	}
@@ -207,6 +210,7 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		Mounts:      mounts,
 		MemoryBytes: lim.MemoryBytes,
 		Pids:        lim.Pids,
+		Insecure:    ex.Security == "insecure",
 		Timeout:     time.Duration(lim.TimeoutSec) * time.Second,
 		Stdout:      out,
 		Stderr:      out,

@@ -74,6 +74,12 @@ type Options struct {
 	// Shuffle starts independent derivations in a random order instead of
 	// the graph's (kiln verify: a step must not depend on what ran first).
 	Shuffle bool
+	// AllowInsecure lets steps with security = "insecure" run. Without it
+	// they fail before they start, as BuildKit refuses RUN
+	// --security=insecure without the security.insecure entitlement: such
+	// a step is root on this machine, and a build file from an untrusted
+	// checkout must not get that by asking.
+	AllowInsecure bool
 }
 
 // Realizer builds graphs into a store.

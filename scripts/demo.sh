@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+. scripts/goenv.sh
 go build -o bin/kiln ./cmd/kiln
 examples/base/mkrootfs.sh
 export KILN_STORE="${KILN_STORE:-$PWD/.kiln-store}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of kiln: installs what the tests need, then go vet and
 # go test over the whole module. Sandboxes, overlay mounts and the registry
-# tests need root; CI runs as root.
+# tests need root; CI runs as root. GOFLAGS gets -tags=seccomp (scripts/goenv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -10,6 +10,7 @@ elves=$(git ls-files -z | xargs -0 -r sh -c 'for f; do [ -f "$f" ] && [ "$(head 
 if [ -n "$elves" ]; then
 	echo "ELF binaries are tracked (git rm --cached them and ignore them):"; echo "$elves"; exit 1
 fi
+. scripts/goenv.sh
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1

@@ -32,7 +32,12 @@ type buildFlags struct {
 	keepGoing bool
 	locked    bool
 	secrets   []string
+	// allowInsecure is --allow-insecure, BuildKit's --allow
+	// security.insecure: steps with security = "insecure" may run.
+	allowInsecure bool
 }
+
+const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`
 
 func newBuildCmd(g *globals) *cobra.Command {
 	var f buildFlags
@@ -97,6 +102,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.BoolVar(&f.keepGoing, "keep-going", false, "build everything not depending on a failure instead of stopping at the first")
 	fl.BoolVar(&f.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, allowInsecureUsage)
 }
 
 type buildResult struct {
@@ -151,6 +157,8 @@ func runBuild(ctx context.Context, g *globals, f buildFlags, targets []string) (
 		Dir:       p.cfg.Dir,
 		Secrets:   secrets,
 		Shuffle:   verifyShuffle, // set only in kiln verify's rebuilds
+
+		AllowInsecure: f.allowInsecure,
 	})
 	outs, err := r.Realize(ctx, graph, roots)
 	prog.Close()

@@ -60,6 +60,7 @@ diff_ids beside their blob digests; for each artifact the sha256 of its tar
 		fl.IntVarP(&f.build.jobs, "jobs", "j", runtime.NumCPU(), "derivations built at once")
 		fl.BoolVar(&f.build.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
 		fl.StringArrayVar(&f.build.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+		fl.BoolVar(&f.build.allowInsecure, "allow-insecure", false, allowInsecureUsage)
 	}
 	update.Flags().BoolVar(&f.files, "files", false, "also record the sha256 of every file of each artifact")
 	cmd.AddCommand(update, check)

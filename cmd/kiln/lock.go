@@ -21,7 +21,7 @@ import (
 func init() { subcommands = append(subcommands, newLockCmd) }
 
 func newLockCmd(g *globals) *cobra.Command {
-	var update, check, merge bool
+	var update, check, merge, allowInsecure bool
 	var jobs int
 	cmd := &cobra.Command{
 		Use:   "lock [--update [INPUT...]] [--check] [--merge BASE OURS THEIRS]",
@@ -53,7 +53,7 @@ ready for a commit message.
 			if check {
 				return lockCheck(p)
 			}
-			return lockUpdate(cmd.Context(), g, p, update, args, jobs)
+			return lockUpdate(cmd.Context(), g, p, update, args, jobs, allowInsecure)
 		},
 	}
 	fl := cmd.Flags()
@@ -61,6 +61,7 @@ ready for a commit message.
 	fl.BoolVar(&check, "check", false, "exit 1 with a diff when the lock does not match build.hcl; change nothing")
 	fl.BoolVar(&merge, "merge", false, "act as git's merge driver: kiln lock --merge %O %A %B")
 	fl.IntVarP(&jobs, "jobs", "j", 8, "inputs resolved at once")
+	fl.BoolVar(&allowInsecure, "allow-insecure", false, allowInsecureUsage)
 	return cmd
 }
 
@@ -78,7 +79,7 @@ func lockCheck(p *project) error {
 	return nil
 }
 
-func lockUpdate(ctx context.Context, g *globals, p *project, update bool, only []string, jobs int) error {
+func lockUpdate(ctx context.Context, g *globals, p *project, update bool, only []string, jobs int, allowInsecure bool) error {
 	old := p.lock
 	if old == nil {
 		old = lockfile.New()
@@ -96,7 +97,7 @@ func lockUpdate(ctx context.Context, g *globals, p *project, update bool, only [
 			}
 		},
 		BuildFixedOutput: func(ctx context.Context, address string, pins *lockfile.Lock) (string, error) {
-			return learnFixedOutput(ctx, g, p, address, pins)
+			return learnFixedOutput(ctx, g, p, address, pins, allowInsecure)
 		},
 		Resolvers: map[string]resolve.Resolver{"deb": resolve.DebResolver(resolve.DebOptions{CacheDir: debCacheDir()})},
 	}
@@ -131,7 +132,7 @@ func lockUpdate(ctx context.Context, g *globals, p *project, update bool, only [
 // learnFixedOutput builds a fixed-output step once, with network, and
 // returns the hash of what it produced: the value the lock pins. pins are
 // the inputs resolved so far in this kiln lock (the step builds on them).
-func learnFixedOutput(ctx context.Context, g *globals, p *project, address string, pins *lockfile.Lock) (string, error) {
+func learnFixedOutput(ctx context.Context, g *globals, p *project, address string, pins *lockfile.Lock, allowInsecure bool) (string, error) {
 	stage, _, ok := strings.Cut(strings.TrimPrefix(address, "stage."), ".run[")
 	if !ok {
 		return "", fmt.Errorf("%s is not a run step address", address)
@@ -160,7 +161,7 @@ func learnFixedOutput(ctx context.Context, g *globals, p *project, address strin
 		if err != nil {
 			return "", err
 		}
-		r := realize.New(st, realize.Options{Jobs: runtime.NumCPU(), Events: prog.Event, Dir: p.cfg.Dir})
+		r := realize.New(st, realize.Options{Jobs: runtime.NumCPU(), Events: prog.Event, Dir: p.cfg.Dir, AllowInsecure: allowInsecure})
 		outs, err := r.Realize(ctx, graph, []digest.Digest{d})
 		prog.Close()
 		if err != nil {

@@ -117,6 +117,7 @@ Variations (--vary, comma-separated, default all):
 	fl.IntVarP(&f.build.jobs, "jobs", "j", runtime.NumCPU(), "derivations built at once in the first build")
 	fl.BoolVar(&f.build.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
 	fl.StringArrayVar(&f.build.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+	fl.BoolVar(&f.build.allowInsecure, "allow-insecure", false, allowInsecureUsage)
 	return cmd
 }
 

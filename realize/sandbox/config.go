@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/capability"
 	"github.com/opencontainers/cgroups"
 	devices "github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/runc/libcontainer"
@@ -41,15 +42,46 @@ var (
 	}
 )
 
-// capabilitiesFor gives root Docker's set, and other users only the
-// bounding set: a step that switches to a user keeps no privileges unless
-// it runs a setuid/file-capability program, which no-new-privileges stops.
-func capabilitiesFor(uid int) *configs.Capabilities {
-	c := &configs.Capabilities{Bounding: defaultCaps}
-	if uid == 0 {
-		c.Effective, c.Permitted = defaultCaps, defaultCaps
+// capabilitiesFor gives root Docker's set (every capability kiln has, for
+// an insecure step), and other users only the bounding set: a step
+// that switches to a user keeps no privileges unless it runs a
+// setuid/file-capability program, which no-new-privileges stops.
+func capabilitiesFor(uid int, insecure bool) (*configs.Capabilities, error) {
+	set := defaultCaps
+	if insecure {
+		all, err := allCaps()
+		if err != nil {
+			return nil, err
+		}
+		set = all
 	}
-	return c
+	c := &configs.Capabilities{Bounding: set}
+	if uid == 0 {
+		c.Effective, c.Permitted = set, set
+	}
+	return c, nil
+}
+
+// allCaps are the capabilities kiln itself has, which a step cannot
+// exceed (a kiln in a container often lacks a few); listed by name only
+// as far as the kernel knows them, since naming one it does not would make
+// libcontainer warn on every step.
+func allCaps() ([]string, error) {
+	list, err := capability.ListSupported()
+	if err != nil {
+		return nil, fmt.Errorf("listing the kernel's capabilities for an insecure step: %w", err)
+	}
+	eff, err := effectiveCaps()
+	if err != nil {
+		return nil, fmt.Errorf("reading kiln's capabilities for an insecure step: %w", err)
+	}
+	var names []string
+	for _, c := range list {
+		if eff&(1<<uint(c)) != 0 {
+			names = append(names, "CAP_"+strings.ToUpper(c.String()))
+		}
+	}
+	return names, nil
 }
 
 const defaultMountFlags = unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV
@@ -88,6 +120,14 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		namespaces = append(namespaces, configs.Namespace{Type: configs.NEWNET})
 		networks = []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}}
 	}
+	caps, err := capabilitiesFor(uid, spec.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	var filter *configs.Seccomp
+	if !spec.Insecure {
+		filter = stepSeccomp()
+	}
 	c := &configs.Config{
 		Rootfs: rootfs,
 		// Private: the host's mounts never propagate in, and unmounting the
@@ -99,7 +139,8 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		Hostname:          hostname,
 		Namespaces:        namespaces,
 		Networks:          networks,
-		Capabilities:      capabilitiesFor(uid),
+		Capabilities:      caps,
+		Seccomp:           filter,
 		NoNewPrivileges:   true,
 		MaskPaths:         maskedPaths,
 		ReadonlyPaths:     readonlyPaths,

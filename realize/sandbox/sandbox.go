@@ -82,6 +82,11 @@ type Spec struct {
 	MemoryBytes int64
 	// Pids limits the number of processes and threads (0: no limit).
 	Pids int64
+	// Insecure runs the step with every capability the kernel has and no
+	// seccomp filter (a run step's security = "insecure"). Otherwise it
+	// gets Docker's default capabilities and the seccomp filter of
+	// stepSeccomp, and Run fails rather than run it unfiltered.
+	Insecure bool
 	// Timeout is the wall-time limit from the start of the process (0: no
 	// limit). When it is hit, the container is killed and Run returns an
 	// error saying so along with a Result whose TimedOut is set.
@@ -126,6 +131,9 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 		return res, err
 	}
 	if err := spec.validate(); err != nil {
+		return res, err
+	}
+	if err := checkSeccomp(spec.Insecure, SeccompSupported()); err != nil {
 		return res, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -175,6 +183,7 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	caps := config.Capabilities
 	container, err := libcontainer.Create(filepath.Join(spec.StateDir, stateSubdir), spec.ID, config)
 	if err != nil {
 		return res, fmt.Errorf("creating sandbox container %s: %w", spec.ID, err)
@@ -199,7 +208,7 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 		Stdout:           spec.Stdout,
 		Stderr:           spec.Stderr,
 		NoNewPrivileges:  &noNewPrivs,
-		Capabilities:     capabilitiesFor(uid),
+		Capabilities:     caps,
 		Init:             true,
 	}
 

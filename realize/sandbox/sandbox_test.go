@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,9 +24,14 @@ import (
 
 func TestMain(m *testing.M) {
 	sandbox.Init()
+	if !sandbox.SeccompSupported() {
+		fmt.Fprintln(os.Stderr, "note: built without seccomp support, so every default step fails; run the tests with GOFLAGS=-tags=seccomp, as scripts/test.sh does")
+	}
 	code := m.Run()
-	if busybox != "" {
-		os.RemoveAll(busybox)
+	for _, dir := range []string{busybox, probeDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
