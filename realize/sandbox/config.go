@@ -181,15 +181,8 @@ func libcontainerMount(m Mount) (*configs.Mount, error) {
 			// read-only is a bind mount.
 			return &configs.Mount{Source: m.Lowers[0], Destination: dest, Device: "bind", Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY}, nil
 		}
-		data, err := overlayData(m.Lowers, m.Upper, m.Work)
-		if err != nil {
-			return nil, fmt.Errorf("mount at %s: %w", dest, err)
-		}
-		flags := 0
-		if m.ReadOnly || m.Upper == "" {
-			flags |= unix.MS_RDONLY
-		}
-		return &configs.Mount{Source: "overlay", Destination: dest, Device: "overlay", Flags: flags, Data: data}, nil
+		// mountInputs mounts the others on the host and binds them in.
+		return nil, fmt.Errorf("mount at %s: overlay was not mounted before the container", dest)
 	}
 	return nil, fmt.Errorf("unknown mount type %q", m.Type)
 }

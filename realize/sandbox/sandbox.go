@@ -152,14 +152,23 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	hostMounts := []string{rootfs}
 	mounted := true
 	defer func() {
 		if mounted {
-			if uerr := unmount(rootfs); uerr != nil && err == nil {
-				err = uerr
+			for _, p := range hostMounts {
+				if uerr := unmount(p); uerr != nil && err == nil {
+					err = uerr
+				}
 			}
 		}
 	}()
+	inputs, points, err := mountInputs(spec)
+	hostMounts = append(hostMounts, points...)
+	if err != nil {
+		return res, err
+	}
+	spec.Mounts = inputs
 
 	uid, gid, groups, err := resolveUser(rootfs, spec.User)
 	if err != nil {
@@ -219,14 +228,16 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 		}
 		return res, fmt.Errorf("starting sandbox for %s: %w", describe(spec.Args), err)
 	}
-	// The init has pivoted into its own copy of the root mount (private
-	// propagation), so the host's copy can go now: from here on a killed
-	// kiln leaves no mount behind, the kernel drops the overlay with the
-	// container's mount namespace.
-	if err := unmount(rootfs); err != nil {
-		_ = container.Signal(unix.SIGKILL)
-		_, _ = process.Wait()
-		return res, err
+	// The init has pivoted into its own copy of the root mount and of the
+	// input overlays (private propagation), so the host's copies can go
+	// now: from here on a killed kiln leaves no mount behind, the kernel
+	// drops the overlays with the container's mount namespace.
+	for _, p := range hostMounts {
+		if err := unmount(p); err != nil {
+			_ = container.Signal(unix.SIGKILL)
+			_, _ = process.Wait()
+			return res, err
+		}
 	}
 	mounted = false
 
@@ -274,6 +285,7 @@ const (
 	stateSubdir  = "lc"
 	rootfsSubdir = "rootfs"
 	skelSubdir   = "skel"
+	mountsSubdir = "mounts"
 )
 
 func (s *Spec) cwd() string {
