@@ -178,3 +178,55 @@ func TestMissingLayer(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// BenchmarkView compares a read-only view of a shallow stack (what most
+// file steps read) mounted the old way (mount(2) at a path, then
+// unmounted) with a detached mount through the new API.
+func BenchmarkView(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	for _, n := range []int{2, 5, 60} {
+		dir := b.TempDir()
+		var ls []string
+		for i := range n {
+			d := filepath.Join(dir, fmt.Sprintf("%064d", i))
+			os.MkdirAll(filepath.Join(d, "etc"), 0o755)
+			os.WriteFile(filepath.Join(d, "etc", fmt.Sprint(i)), nil, 0o644)
+			ls = append(ls, d)
+		}
+		c := Config{Lowers: ls, ReadOnly: true}
+		read := func(root string) {
+			if _, err := os.Stat(filepath.Join(root, "etc", "0")); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := Data(c); err == nil {
+			b.Run(fmt.Sprintf("mount2/%d", n), func(b *testing.B) {
+				target := filepath.Join(dir, "view")
+				os.Mkdir(target, 0o755)
+				legacyOnly = true
+				defer func() { legacyOnly = false }()
+				for b.Loop() {
+					if err := MountAt(target, c); err != nil {
+						b.Fatal(err)
+					}
+					read(target)
+					if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		b.Run(fmt.Sprintf("detached/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				m, err := Detached(c)
+				if err != nil {
+					b.Fatal(err)
+				}
+				read(m.Path())
+				m.Close()
+			}
+		})
+	}
+}
