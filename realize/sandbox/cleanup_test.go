@@ -97,7 +97,7 @@ func TestCleanupAfterKill(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	cgroups := cgroupDirs(t, "cleanup-child")
+	cgroups := cgroupDirs(t, cmd.Process.Pid, "cleanup-child")
 	procs := filepath.Join(cgroups[0], "cgroup.procs")
 	// Kill during the step proper, once the init has become "sleep".
 	var step int

@@ -97,7 +97,7 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		MaskPaths:         maskedPaths,
 		ReadonlyPaths:     readonlyPaths,
 		Devices:           specconv.AllowedDevices,
-		Cgroups:           cgroupConfig(spec.ID, resources),
+		Cgroups:           cgroupConfig(cgroupName(os.Getpid(), spec.ID), resources),
 		Rlimits:           []configs.Rlimit{nofileLimit()},
 		Mounts: []*configs.Mount{
 			{Source: "proc", Destination: "/proc", Device: "proc", Flags: defaultMountFlags},
@@ -125,10 +125,17 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 	return c, nil
 }
 
-func cgroupConfig(id string, r *cgroups.Resources) *cgroups.Cgroup {
+// cgroupName names the cgroups of container id run by process pid. The pid
+// lets any later kiln tell the cgroups of a killed kiln from those of a
+// live one (SweepCgroups), whichever store either used.
+func cgroupName(pid int, id string) string {
+	return "kiln-" + strconv.Itoa(pid) + "-" + id
+}
+
+func cgroupConfig(name string, r *cgroups.Resources) *cgroups.Cgroup {
 	// Relative: below kiln's own cgroup, so a limit put on kiln also holds
 	// for its steps.
-	return &cgroups.Cgroup{Path: "kiln-" + id, Resources: r}
+	return &cgroups.Cgroup{Path: name, Resources: r}
 }
 
 // nofileLimit is fixed rather than inherited, so a step sees the same
