@@ -158,3 +158,41 @@ func TestCleanupAfterKill(t *testing.T) {
 		t.Errorf("mount left behind:\n%s", mi)
 	}
 }
+
+// TestMountsArePrivate: the step's root and input overlays are mounted in
+// a mount namespace of Run's own, never in the host's, where a kiln killed
+// while the step started used to leave them mounted in the store. The host's
+// mount table is watched for the whole of a run.
+func TestMountsArePrivate(t *testing.T) {
+	spec, stdout, stderr := newSpec(t, "sh", "-c", "cat /in/f")
+	in := t.TempDir()
+	os.WriteFile(filepath.Join(in, "f"), []byte("input\n"), 0o644)
+	spec.Mounts = []sandbox.Mount{{Type: "overlay", Dest: "/in", Lowers: []string{busyboxRoot(t), in}, ReadOnly: true}}
+	stop := make(chan struct{})
+	seen := make(chan string, 1)
+	go func() {
+		defer close(seen)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mi, _ := os.ReadFile("/proc/self/mountinfo")
+			for _, l := range strings.Split(string(mi), "\n") {
+				if strings.Contains(l, filepath.Dir(spec.StateDir)) {
+					seen <- l
+					return
+				}
+			}
+		}
+	}()
+	res := run(t, spec)
+	close(stop)
+	if l, ok := <-seen; ok {
+		t.Errorf("a step's mount showed in the host's mount table: %s", l)
+	}
+	if res.ExitCode != 0 || stdout.String() != "input\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", res.ExitCode, stdout, stderr)
+	}
+}

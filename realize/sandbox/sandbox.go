@@ -148,9 +148,51 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 		return res, err
 	}
 
+	// The step's mounts are made in a mount namespace of one thread,
+	// which ends with the goroutine below: whenever kiln dies, even while
+	// the mounts are attached on its side (before the container has its
+	// own copies), the kernel drops them, and nothing is left mounted in
+	// the store. The container is forked from that thread, so it starts
+	// from that namespace.
+	type outcome struct {
+		res  Result
+		keep bool
+		err  error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		// Never unlocked: the thread, and its namespace, end with this
+		// goroutine instead of going back to the scheduler.
+		runtime.LockOSThread()
+		var o outcome
+		o.res, o.keep, o.err = runPrivate(ctx, spec)
+		done <- o
+	}()
+	o := <-done
+	keepState = o.keep
+	return o.res, o.err
+}
+
+// privateMounts moves the calling thread into a mount namespace of its own
+// whose mounts do not propagate to the host's (while the host's still
+// propagate in). Where the kernel refuses (a seccomp profile that allows
+// mount but not unshare), mounts stay in the host's namespace, as they
+// did before: a killed kiln then leaves them for Cleanup.
+func privateMounts() {
+	if unix.Unshare(unix.CLONE_NEWNS) != nil {
+		return
+	}
+	_ = unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, "")
+}
+
+// runPrivate is Run's work on a locked thread: it mounts the step's root
+// and input overlays in a private mount namespace, runs the container and
+// removes it. keepState says the container's cgroups could not be removed.
+func runPrivate(ctx context.Context, spec Spec) (res Result, keepState bool, err error) {
+	privateMounts()
 	rootfs, err := mountRoot(spec)
 	if err != nil {
-		return res, err
+		return res, keepState, err
 	}
 	hostMounts := []string{rootfs}
 	mounted := true
@@ -166,21 +208,21 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	inputs, points, err := mountInputs(spec)
 	hostMounts = append(hostMounts, points...)
 	if err != nil {
-		return res, err
+		return res, keepState, err
 	}
 	spec.Mounts = inputs
 
 	uid, gid, groups, err := resolveUser(rootfs, spec.User)
 	if err != nil {
-		return res, err
+		return res, keepState, err
 	}
 	config, err := containerConfig(spec, rootfs, uid)
 	if err != nil {
-		return res, err
+		return res, keepState, err
 	}
 	container, err := libcontainer.Create(filepath.Join(spec.StateDir, stateSubdir), spec.ID, config)
 	if err != nil {
-		return res, fmt.Errorf("creating sandbox container %s: %w", spec.ID, err)
+		return res, keepState, fmt.Errorf("creating sandbox container %s: %w", spec.ID, err)
 	}
 	defer func() {
 		if derr := container.Destroy(); derr != nil {
@@ -208,11 +250,9 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 
 	// The container's init gets SIGKILL when the thread that forked it
 	// exits (the parent-death signal is per thread, not per process), so
-	// that a killed kiln leaves no step running. Pinning this goroutine to
-	// its thread until the step is over keeps Go from retiring that thread
-	// while the step still runs.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// that a killed kiln leaves no step running. This goroutine is pinned
+	// to its thread (see Run) until the step is over, so Go cannot retire
+	// that thread while the step still runs.
 
 	start := time.Now()
 	if err := container.Start(process); err != nil {
@@ -224,9 +264,9 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 			}
 			res.ExitCode = 127
 			res.Duration = time.Since(start)
-			return res, nil
+			return res, keepState, nil
 		}
-		return res, fmt.Errorf("starting sandbox for %s: %w", describe(spec.Args), err)
+		return res, keepState, fmt.Errorf("starting sandbox for %s: %w", describe(spec.Args), err)
 	}
 	// The init has pivoted into its own copy of the root mount and of the
 	// input overlays (private propagation), so the host's copies can go
@@ -236,7 +276,7 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 		if err := unmount(p); err != nil {
 			_ = container.Signal(unix.SIGKILL)
 			_, _ = process.Wait()
-			return res, err
+			return res, keepState, err
 		}
 	}
 	mounted = false
@@ -266,17 +306,17 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	if runCtx.Err() != nil {
 		if errors.Is(context.Cause(runCtx), errTimeout) && ctx.Err() == nil {
 			res.TimedOut = true
-			return res, fmt.Errorf("%s hit its time limit of %s and was killed", describe(spec.Args), spec.Timeout)
+			return res, keepState, fmt.Errorf("%s hit its time limit of %s and was killed", describe(spec.Args), spec.Timeout)
 		}
-		return res, fmt.Errorf("%s was killed: %w", describe(spec.Args), context.Cause(ctx))
+		return res, keepState, fmt.Errorf("%s was killed: %w", describe(spec.Args), context.Cause(ctx))
 	}
 	if execErr != nil {
-		return res, fmt.Errorf("starting %s in the sandbox: %w", describe(spec.Args), execErr)
+		return res, keepState, fmt.Errorf("starting %s in the sandbox: %w", describe(spec.Args), execErr)
 	}
 	if state == nil {
-		return res, fmt.Errorf("waiting for %s in the sandbox: %w", describe(spec.Args), werr)
+		return res, keepState, fmt.Errorf("waiting for %s in the sandbox: %w", describe(spec.Args), werr)
 	}
-	return res, nil
+	return res, keepState, nil
 }
 
 var errTimeout = errors.New("time limit hit")
