@@ -206,11 +206,18 @@ func TestSweepCgroups(t *testing.T) {
 		t.Skip("no cgroup controller is mounted")
 	}
 	var deadDirs, keepDirs []string
-	for _, p := range paths {
+	var procsDir string // where the orphan goes: not cpuset, which needs cpus set first
+	for ctrl, p := range paths {
 		deadDirs = append(deadDirs, filepath.Join(filepath.Dir(p), dead))
 		for _, k := range keep {
 			keepDirs = append(keepDirs, filepath.Join(filepath.Dir(p), k))
 		}
+		if ctrl == "pids" || (ctrl == "" && procsDir == "") {
+			procsDir = filepath.Join(filepath.Dir(p), dead)
+		}
+	}
+	if procsDir == "" {
+		t.Skip("neither a pids nor a cgroup v2 hierarchy")
 	}
 	for _, d := range append(slices.Clone(deadDirs), keepDirs...) {
 		mkCgroup(t, d)
@@ -221,7 +228,7 @@ func TestSweepCgroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer orphan.Process.Kill()
-	if err := os.WriteFile(filepath.Join(deadDirs[0], "cgroup.procs"), []byte(strconv.Itoa(orphan.Process.Pid)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(procsDir, "cgroup.procs"), []byte(strconv.Itoa(orphan.Process.Pid)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

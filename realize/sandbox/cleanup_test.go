@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,8 +36,66 @@ func init() {
 			Args: []string{"sleep", "100"}, Env: testEnv,
 		})
 		fmt.Println(err)
+	case "parallel":
+		// Args: dir lower.
+		a := strings.Split(os.Getenv("KILN_SANDBOX_TEST_ARGS"), ",")
+		fmt.Println(parallelRuns(a[0], a[1]))
 	}
 	os.Exit(0)
+}
+
+// parallelRuns runs six steps, two at a time, and says how they went.
+func parallelRuns(dir, lower string) string {
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	sem := make(chan struct{}, 2)
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			d := filepath.Join(dir, strconv.Itoa(i))
+			upper, work := filepath.Join(d, "upper"), filepath.Join(d, "work")
+			os.MkdirAll(upper, 0o755)
+			os.MkdirAll(work, 0o755)
+			res, err := sandbox.Run(context.Background(), sandbox.Spec{
+				ID: "parallel-child-" + strconv.Itoa(i), Lowers: []string{lower}, Upper: upper, Work: work,
+				StateDir: filepath.Join(d, "state"), Args: []string{"true"}, Env: testEnv,
+			})
+			if err == nil && res.ExitCode != 0 {
+				err = fmt.Errorf("exit %d", res.ExitCode)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var out []string
+	for err := range errs {
+		if err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	if len(out) == 0 {
+		return "ok"
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestParallelRunsInFreshProcess runs steps two at a time in a process
+// that has not used cgroups before: the cgroups package keeps a handle on
+// /sys/fs/cgroup from its first use, which must not be made from a step's
+// private mount namespace (gone with the step), or every later step fails
+// to find its cgroup files.
+func TestParallelRunsInFreshProcess(t *testing.T) {
+	testutil.RequireRoot(t)
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Env = []string{childMode + "=parallel", "KILN_SANDBOX_TEST_ARGS=" + t.TempDir() + "," + busyboxRoot(t)}
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Errorf("%v: %s", err, out)
+	}
 }
 
 // TestCheckAsNonRoot runs the test binary as nobody: Check must refuse and

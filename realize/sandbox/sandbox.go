@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
@@ -149,28 +151,53 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	}
 
 	// The step's mounts are made in a mount namespace of one thread,
-	// which ends with the goroutine below: whenever kiln dies, even while
-	// the mounts are attached on its side (before the container has its
-	// own copies), the kernel drops them, and nothing is left mounted in
-	// the store. The container is forked from that thread, so it starts
-	// from that namespace.
-	type outcome struct {
+	// which ends with the step: whenever kiln dies, even while the mounts
+	// are attached on its side (before the container has its own copies),
+	// the kernel drops them, and nothing is left mounted in the store. The
+	// container is forked from that thread, so it starts from that
+	// namespace.
+	openCgroupRoot()
+	var o struct {
 		res  Result
 		keep bool
 		err  error
 	}
-	done := make(chan outcome, 1)
-	go func() {
-		// Never unlocked: the thread, and its namespace, end with this
-		// goroutine instead of going back to the scheduler.
-		runtime.LockOSThread()
-		var o outcome
-		o.res, o.keep, o.err = runPrivate(ctx, spec)
-		done <- o
-	}()
-	o := <-done
+	onOwnThread(func() { o.res, o.keep, o.err = runPrivate(ctx, spec) })
 	keepState = o.keep
 	return o.res, o.err
+}
+
+// onOwnThread runs f on a thread that ends when f returns, so that what f
+// changes about its thread (its mount namespace) goes with it.
+func onOwnThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Never unlocked (but on the main thread): the thread ends with
+		// this goroutine instead of going back to the scheduler.
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// Go never ends the main thread, and /proc/self shows its
+			// mount namespace: hold it while another thread runs f.
+			onOwnThread(f)
+			runtime.UnlockOSThread()
+			return
+		}
+		f()
+	}()
+	<-done
+}
+
+var cgroupRootOnce sync.Once
+
+// openCgroupRoot makes the cgroups package open its handle on
+// /sys/fs/cgroup, which it keeps for the life of the process, from a thread
+// in kiln's own mount namespace. Opened on a step's thread, it would hold
+// that thread's copy of the cgroup mounts, which the kernel takes down
+// when the thread ends: every later step would then fail to find its
+// cgroup files.
+func openCgroupRoot() {
+	cgroupRootOnce.Do(func() { _, _ = cgroups.ReadFile("/sys/fs/cgroup", "cgroup.procs") })
 }
 
 // privateMounts moves the calling thread into a mount namespace of its own
