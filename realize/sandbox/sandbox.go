@@ -157,14 +157,8 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	// container is forked from that thread, so it starts from that
 	// namespace.
 	openCgroupRoot()
-	var o struct {
-		res  Result
-		keep bool
-		err  error
-	}
-	onOwnThread(func() { o.res, o.keep, o.err = runPrivate(ctx, spec) })
-	keepState = o.keep
-	return o.res, o.err
+	onOwnThread(func() { res, err = runPrivate(ctx, spec, &keepState) })
+	return res, err
 }
 
 // onOwnThread runs f on a thread that ends when f returns, so that what f
@@ -214,12 +208,13 @@ func privateMounts() {
 
 // runPrivate is Run's work on a locked thread: it mounts the step's root
 // and input overlays in a private mount namespace, runs the container and
-// removes it. keepState says the container's cgroups could not be removed.
-func runPrivate(ctx context.Context, spec Spec) (res Result, keepState bool, err error) {
+// removes it. It sets keepState when the container's cgroups could not be
+// removed.
+func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, err error) {
 	privateMounts()
 	rootfs, err := mountRoot(spec)
 	if err != nil {
-		return res, keepState, err
+		return res, err
 	}
 	hostMounts := []string{rootfs}
 	mounted := true
@@ -235,25 +230,25 @@ func runPrivate(ctx context.Context, spec Spec) (res Result, keepState bool, err
 	inputs, points, err := mountInputs(spec)
 	hostMounts = append(hostMounts, points...)
 	if err != nil {
-		return res, keepState, err
+		return res, err
 	}
 	spec.Mounts = inputs
 
 	uid, gid, groups, err := resolveUser(rootfs, spec.User)
 	if err != nil {
-		return res, keepState, err
+		return res, err
 	}
 	config, err := containerConfig(spec, rootfs, uid)
 	if err != nil {
-		return res, keepState, err
+		return res, err
 	}
 	container, err := libcontainer.Create(filepath.Join(spec.StateDir, stateSubdir), spec.ID, config)
 	if err != nil {
-		return res, keepState, fmt.Errorf("creating sandbox container %s: %w", spec.ID, err)
+		return res, fmt.Errorf("creating sandbox container %s: %w", spec.ID, err)
 	}
 	defer func() {
 		if derr := container.Destroy(); derr != nil {
-			keepState = true
+			*keepState = true
 			if err == nil {
 				err = fmt.Errorf("removing sandbox container %s (kiln removes it when it next runs a step): %w", spec.ID, derr)
 			}
@@ -291,9 +286,9 @@ func runPrivate(ctx context.Context, spec Spec) (res Result, keepState bool, err
 			}
 			res.ExitCode = 127
 			res.Duration = time.Since(start)
-			return res, keepState, nil
+			return res, nil
 		}
-		return res, keepState, fmt.Errorf("starting sandbox for %s: %w", describe(spec.Args), err)
+		return res, fmt.Errorf("starting sandbox for %s: %w", describe(spec.Args), err)
 	}
 	// The init has pivoted into its own copy of the root mount and of the
 	// input overlays (private propagation), so the host's copies can go
@@ -303,7 +298,7 @@ func runPrivate(ctx context.Context, spec Spec) (res Result, keepState bool, err
 		if err := unmount(p); err != nil {
 			_ = container.Signal(unix.SIGKILL)
 			_, _ = process.Wait()
-			return res, keepState, err
+			return res, err
 		}
 	}
 	mounted = false
@@ -333,17 +328,17 @@ func runPrivate(ctx context.Context, spec Spec) (res Result, keepState bool, err
 	if runCtx.Err() != nil {
 		if errors.Is(context.Cause(runCtx), errTimeout) && ctx.Err() == nil {
 			res.TimedOut = true
-			return res, keepState, fmt.Errorf("%s hit its time limit of %s and was killed", describe(spec.Args), spec.Timeout)
+			return res, fmt.Errorf("%s hit its time limit of %s and was killed", describe(spec.Args), spec.Timeout)
 		}
-		return res, keepState, fmt.Errorf("%s was killed: %w", describe(spec.Args), context.Cause(ctx))
+		return res, fmt.Errorf("%s was killed: %w", describe(spec.Args), context.Cause(ctx))
 	}
 	if execErr != nil {
-		return res, keepState, fmt.Errorf("starting %s in the sandbox: %w", describe(spec.Args), execErr)
+		return res, fmt.Errorf("starting %s in the sandbox: %w", describe(spec.Args), execErr)
 	}
 	if state == nil {
-		return res, keepState, fmt.Errorf("waiting for %s in the sandbox: %w", describe(spec.Args), werr)
+		return res, fmt.Errorf("waiting for %s in the sandbox: %w", describe(spec.Args), werr)
 	}
-	return res, keepState, nil
+	return res, nil
 }
 
 var errTimeout = errors.New("time limit hit")
