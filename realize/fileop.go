@@ -131,6 +131,10 @@ func (r *Realizer) mountView(tmp string, n int, layers []digest.Digest) (string,
 }
 
 func viewError(layers int, err error) error {
+	var deep *overlay.TooDeepError
+	if errors.As(err, &deep) {
+		return err
+	}
 	if errors.Is(err, unix.EPERM) {
 		return fmt.Errorf("mounting a view of %d layers needs root (overlayfs): %w", layers, err)
 	}

@@ -370,7 +370,7 @@ func TestDeepStacks(t *testing.T) {
 		if code != 1 {
 			t.Fatalf("exit %d, want 1:\n%s", code, e)
 		}
-		want := "501 layers are more than overlayfs can stack (at most 500); merge some of the steps of this stage"
+		want := "failed: a state of 501 layers is more than overlayfs can stack (at most 500); merge some of the steps of this stage"
 		if !strings.Contains(e, "stage.deep/file[500]") || !strings.Contains(e, want) {
 			t.Errorf("no clear error for the step past the limit (want %q):\n%s", want, e)
 		}

@@ -41,7 +41,7 @@ type Config struct {
 type TooDeepError struct{ Layers int }
 
 func (e *TooDeepError) Error() string {
-	return fmt.Sprintf("%d layers are more than overlayfs can stack (at most %d); merge some of the steps of this stage (each run, copy and file step adds a layer)", e.Layers, MaxLowers)
+	return fmt.Sprintf("a state of %d layers is more than overlayfs can stack (at most %d); merge some of the steps of this stage (each run, copy and file step adds a layer)", e.Layers, MaxLowers)
 }
 
 // Mount is a detached overlay mount: attached nowhere in any mount

@@ -84,7 +84,7 @@ func TestDetachedDeepStack(t *testing.T) {
 	}
 	_, err := Detached(Config{Lowers: append(ls, ls[0])})
 	var deep *TooDeepError
-	if !errors.As(err, &deep) || !strings.Contains(err.Error(), "501 layers are more than overlayfs can stack (at most 500)") {
+	if !errors.As(err, &deep) || !strings.Contains(err.Error(), "a state of 501 layers is more than overlayfs can stack (at most 500)") {
 		t.Errorf("501 layers: %v", err)
 	}
 }
