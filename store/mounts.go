@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 
 	"github.com/moby/sys/mountinfo"
@@ -16,6 +17,10 @@ var ErrStaleMount = errors.New("a killed process left a mount in the store")
 // unmountBelow detaches every mount below dir, deepest first, and returns
 // their mount points.
 func unmountBelow(dir string) ([]string, error) {
+	// The mount table names mount points by their real paths.
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {
 		return nil, fmt.Errorf("reading the mount table: %w", err)
