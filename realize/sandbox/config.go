@@ -188,7 +188,7 @@ func libcontainerMount(m Mount) (*configs.Mount, error) {
 			// read-only is a bind mount.
 			return &configs.Mount{Source: m.Lowers[0], Destination: dest, Device: "bind", Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY}, nil
 		}
-		// mountInputs mounts the others on the host and binds them in.
+		// mountInputs mounts the others on kiln's side and binds them in.
 		return nil, fmt.Errorf("mount at %s: overlay was not mounted before the container", dest)
 	}
 	return nil, fmt.Errorf("unknown mount type %q", m.Type)

@@ -52,12 +52,12 @@ func mountRoot(spec Spec) (string, error) {
 	return rootfs, nil
 }
 
-// mountInputs mounts the overlays among spec's mounts on the host, under
+// mountInputs mounts the overlays among spec's mounts on kiln's side, under
 // StateDir/mounts, and returns the mounts with those replaced by binds of
-// them, and the host mount points. libcontainer would mount an overlay
+// them, and kiln's mount points. libcontainer would mount an overlay
 // with mount(2), whose one-page option string holds only a few dozen
 // layers; this way any stack overlayfs takes can be mounted. Run unmounts
-// the host's copies once the container has its own.
+// kiln's copies once the container has its own.
 func mountInputs(spec Spec) ([]Mount, []string, error) {
 	out := slices.Clone(spec.Mounts)
 	var points []string

@@ -291,9 +291,8 @@ func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, er
 		return res, fmt.Errorf("starting sandbox for %s: %w", describe(spec.Args), err)
 	}
 	// The init has pivoted into its own copy of the root mount and of the
-	// input overlays (private propagation), so the host's copies can go
-	// now: from here on a killed kiln leaves no mount behind, the kernel
-	// drops the overlays with the container's mount namespace.
+	// input overlays (private propagation), so kiln's copies can go now;
+	// the kernel drops the container's with its mount namespace.
 	for _, p := range hostMounts {
 		if err := unmount(p); err != nil {
 			_ = container.Signal(unix.SIGKILL)
