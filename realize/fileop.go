@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/realize/overlay"
 	"github.com/kiln-build/kiln/store"
 )
 
@@ -93,7 +94,12 @@ func (r *Realizer) file(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 }
 
 // mountView returns a read-only directory showing the merged layers: an
-// empty directory, the single layer itself, or a read-only overlay mount.
+// empty directory, the single layer itself, or a read-only overlay. The
+// overlay is a detached mount, reached through its file descriptor and in
+// no mount table: a kiln killed during the step leaves nothing mounted
+// (an attached view made the store's tmp impossible to clean). Only kernels
+// without the new mount API get a view mounted under tmp, which the store
+// unmounts when it is next opened if kiln dies first.
 func (r *Realizer) mountView(tmp string, n int, layers []digest.Digest) (string, func(), error) {
 	switch len(layers) {
 	case 0:
@@ -102,25 +108,37 @@ func (r *Realizer) mountView(tmp string, n int, layers []digest.Digest) (string,
 	case 1:
 		return r.st.LayerPath(layers[0]), func() {}, nil
 	}
-	p := filepath.Join(tmp, fmt.Sprintf("view%d", n))
-	if err := os.Mkdir(p, 0o755); err != nil {
-		return "", nil, err
-	}
 	lowers := r.layerPaths(layers)
 	if len(lowers) == 1 { // a layer repeated: overlayfs needs two lowers without an upper
 		return lowers[0], func() {}, nil
 	}
-	for i, j := 0, len(lowers)-1; i < j; i, j = i+1, j-1 { // overlayfs wants the top first
-		lowers[i], lowers[j] = lowers[j], lowers[i]
+	cfg := overlay.Config{Lowers: lowers, ReadOnly: true}
+	m, err := overlay.Detached(cfg)
+	if err == nil {
+		return m.Path(), func() { m.Close() }, nil
 	}
-	opts := "lowerdir=" + strings.Join(lowers, ":")
-	if err := unix.Mount("overlay", p, "overlay", unix.MS_RDONLY, opts); err != nil {
-		if errors.Is(err, unix.EPERM) {
-			return "", nil, fmt.Errorf("mounting a view of %d layers needs root (overlayfs): %w", len(layers), err)
-		}
-		return "", nil, fmt.Errorf("mounting a view of %d layers: %w", len(layers), err)
+	if !errors.Is(err, overlay.ErrUnsupported) {
+		return "", nil, viewError(len(layers), err)
+	}
+	p := filepath.Join(tmp, fmt.Sprintf("view%d", n))
+	if err := os.Mkdir(p, 0o755); err != nil {
+		return "", nil, err
+	}
+	if err := overlay.MountAt(p, cfg); err != nil {
+		return "", nil, viewError(len(layers), err)
 	}
 	return p, func() { unix.Unmount(p, unix.MNT_DETACH) }, nil
+}
+
+func viewError(layers int, err error) error {
+	var deep *overlay.TooDeepError
+	if errors.As(err, &deep) {
+		return err
+	}
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("mounting a view of %d layers needs root (overlayfs): %w", layers, err)
+	}
+	return fmt.Errorf("mounting a view of %d layers: %w", layers, err)
 }
 
 // fileApplier writes actions into upper, consulting base for what exists.

@@ -97,10 +97,19 @@ type Realizer struct {
 // step runs, whatever a killed kiln left there (state, cgroups, a root
 // mount) is cleaned up.
 func (r *Realizer) sandboxRoot() string {
-	return filepath.Join(r.st.Root(), "sandbox")
+	return SandboxRoot(r.st)
 }
 
-// prepareSandbox checks privileges and cleans up after killed runs, once.
+// SandboxRoot is where the sandboxes of builds in st keep their state
+// (sandbox.Cleanup cleans it).
+func SandboxRoot(st *store.Store) string {
+	return filepath.Join(st.Root(), "sandbox")
+}
+
+// prepareSandbox checks privileges and cleans up after killed runs, once:
+// what they left in this store's sandbox directory, and the cgroups of
+// killed kilns whatever store they used. A stale cgroup that cannot be
+// removed does not stop the build (kiln store verify lists it).
 func (r *Realizer) prepareSandbox() error {
 	r.cleanOnce.Do(func() {
 		if err := sandbox.Check(); err != nil {
@@ -112,6 +121,7 @@ func (r *Realizer) prepareSandbox() error {
 			return
 		}
 		r.cleanErr = sandbox.Cleanup(r.sandboxRoot())
+		_, _ = sandbox.SweepCgroups()
 	})
 	return r.cleanErr
 }

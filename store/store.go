@@ -63,6 +63,10 @@ type Store struct {
 	pending map[string]struct{} // index keys whose last use is to be rewritten
 	temps   map[string]struct{} // temp paths handed out by this Store
 	closed  bool
+
+	// unmounted are the mounts a killed kiln left under tmp, which Open
+	// unmounted; Verify reports them.
+	unmounted []string
 }
 
 type config struct {
@@ -387,14 +391,19 @@ func (s *Store) writable() error {
 
 func (s *Store) tmpPath() string { return filepath.Join(s.root, "tmp") }
 
+// tempPrefix names this process in temporary entries, so that what a
+// killed kiln leaves (kiln store verify lists it) says whose it was.
+var tempPrefix = strconv.Itoa(os.Getpid()) + "-"
+
 // TempDir creates a fresh directory under the store's tmp directory, on the
 // same filesystem as the objects so that AddLayer can rename it into place.
-// Whatever is left there when the store is next opened is removed.
+// Whatever is left there when the store is next opened is removed, after
+// unmounting anything mounted below it.
 func (s *Store) TempDir(prefix string) (string, error) {
 	if err := s.writable(); err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp(s.tmpPath(), prefix)
+	dir, err := os.MkdirTemp(s.tmpPath(), prefix+tempPrefix)
 	if err != nil {
 		return "", fmt.Errorf("creating a temporary directory in store %s: %w", s.root, err)
 	}
@@ -405,7 +414,7 @@ func (s *Store) TempDir(prefix string) (string, error) {
 }
 
 func (s *Store) tempFile(prefix string) (*os.File, error) {
-	f, err := os.CreateTemp(s.tmpPath(), prefix)
+	f, err := os.CreateTemp(s.tmpPath(), prefix+tempPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary file in store %s: %w", s.root, err)
 	}
@@ -425,11 +434,19 @@ func (s *Store) forgetTemp(p string) {
 // exclusive lock held, so no live kiln owns anything there; but the steps
 // of a kiln killed a moment ago may still be dying and writing into their
 // upper directories. Removal is retried briefly and otherwise left to the
-// next Open: leftovers have unique names and harm nothing.
+// next Open: leftovers have unique names and harm nothing. A mount a killed
+// kiln left there (a read-only view of an older kiln's file step) is
+// unmounted first: removing through it would fail, or worse, delete what
+// it shows.
 func (s *Store) cleanTemp() error {
 	ents, err := os.ReadDir(s.tmpPath())
 	if err != nil {
 		return err
+	}
+	if len(ents) > 0 {
+		if s.unmounted, err = unmountBelow(s.tmpPath()); err != nil {
+			return err
+		}
 	}
 	for _, e := range ents {
 		p := filepath.Join(s.tmpPath(), e.Name())

@@ -441,3 +441,59 @@ func TestOpenAfterCrashLeftEmptyValueLog(t *testing.T) {
 		t.Fatalf("Verify: %v %+v", err, rep)
 	}
 }
+
+// TestOpenUnmountsStaleViews: a read-only overlay view that a kiln killed
+// during a file step left mounted in tmp (as kilns before detached views
+// did) made every later Open fail with EROFS. Open must unmount it, leave
+// the layers it showed intact, and Verify must report it.
+func TestOpenUnmountsStaleViews(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mounts an overlay")
+	}
+	t.Parallel()
+	root := t.TempDir()
+	s := openT(t, root)
+	l1 := addLayer(t, s, map[string]string{"etc/a": "1"})
+	l2 := addLayer(t, s, map[string]string{"etc/b": "2"})
+	tmp, err := s.TempDir("file-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(filepath.Base(tmp), "-"+strconv.Itoa(os.Getpid())+"-") {
+		t.Errorf("temp dir %s does not name its process", tmp)
+	}
+	view := filepath.Join(tmp, "view1")
+	if err := os.Mkdir(view, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := "lowerdir=" + s.LayerPath(l2) + ":" + s.LayerPath(l1)
+	if err := unix.Mount("overlay", view, "overlay", unix.MS_RDONLY, opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(view, unix.MNT_DETACH) })
+	s.Close()
+
+	s, err = Open(root)
+	if err != nil {
+		t.Fatalf("Open after a killed file step: %v", err)
+	}
+	defer s.Close()
+	if ents, _ := os.ReadDir(filepath.Join(root, "tmp")); len(ents) != 0 {
+		t.Errorf("tmp holds %d entries after reopen", len(ents))
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), view) {
+		t.Errorf("the view is still mounted")
+	}
+	for _, l := range []digest.Digest{l1, l2} {
+		if ents, err := os.ReadDir(filepath.Join(s.LayerPath(l), "etc")); err != nil || len(ents) != 1 {
+			t.Errorf("layer %s after cleanup: %v, %v", l, ents, err)
+		}
+	}
+	rep, err := s.Verify(false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Unmounted) != 1 || rep.Unmounted[0] != view || !rep.Consistent() {
+		t.Errorf("Verify: %+v; want the view reported as unmounted", rep)
+	}
+}

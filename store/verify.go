@@ -36,6 +36,9 @@ type VerifyReport struct {
 	Orphans []string
 	// Stale are leftovers in tmp of a process that died.
 	Stale []string
+	// Unmounted are mount points a killed process left in tmp, which
+	// opening the store unmounted (they kept tmp from being cleaned).
+	Unmounted []string
 	// Repaired is set when repair was asked for and done: problems dropped
 	// from the index (and corrupt objects deleted), orphans and stale
 	// entries removed.
@@ -152,6 +155,7 @@ func (s *Store) Verify(repair bool, rehash RehashFunc) (VerifyReport, error) {
 			rep.Stale = append(rep.Stale, p)
 		}
 	}
+	rep.Unmounted = slices.Clone(s.unmounted)
 	s.mu.Unlock()
 
 	if !repair {
@@ -167,6 +171,13 @@ func (s *Store) Verify(repair bool, rehash RehashFunc) (VerifyReport, error) {
 	}
 	for _, keys := range [][][]byte{drvKeys, dropKeys, objKeys} {
 		if err := s.deleteKeys(keys); err != nil {
+			return rep, fmt.Errorf("repairing store %s: %w", s.root, err)
+		}
+	}
+	for _, p := range rep.Stale {
+		points, err := unmountBelow(p)
+		rep.Unmounted = append(rep.Unmounted, points...)
+		if err != nil {
 			return rep, fmt.Errorf("repairing store %s: %w", s.root, err)
 		}
 	}

@@ -272,7 +272,7 @@ func checkNoLeftovers(t *testing.T, store string, digests []string, marker strin
 				if fi, err := d.Info(); err == nil && fi.ModTime().Before(processStart) {
 					continue
 				}
-				if strings.HasPrefix(d.Name(), "kiln-kiln-"+dg) {
+				if isStepCgroup(d.Name(), dg) {
 					procs, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
 					if emptyCgroupsOK && len(bytes.TrimSpace(procs)) == 0 {
 						t.Logf("known issue: empty cgroup left: %s", p)
@@ -315,6 +315,17 @@ func checkNoLeftovers(t *testing.T, store string, digests []string, marker strin
 		}
 		t.Errorf("sandbox state left in the store: %v", names)
 	}
+}
+
+// stepCgroup matches the cgroup names of steps: kiln-PID-kiln-DIGEST-...,
+// or kiln-kiln-DIGEST-... before they named their kiln's pid.
+var stepCgroup = regexp.MustCompile(`^kiln-(?:(\d+)-)?kiln-([0-9a-f]{12})`)
+
+// isStepCgroup says whether name is the cgroup of a step whose digest
+// starts with dg (12 hex digits).
+func isStepCgroup(name, dg string) bool {
+	m := stepCgroup.FindStringSubmatch(name)
+	return m != nil && m[2] == dg
 }
 
 // uniqueNap is a sleep length in seconds that no other test process uses,

@@ -12,6 +12,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
+	"github.com/kiln-build/kiln/realize"
+	"github.com/kiln-build/kiln/realize/sandbox"
 	"github.com/kiln-build/kiln/store"
 	"github.com/kiln-build/kiln/store/layer"
 )
@@ -158,6 +160,12 @@ BuildKit's gcpolicy). --all removes everything that no root references.`,
 			for _, o := range rep.Stale {
 				fmt.Println("stale temporary entry:", o)
 			}
+			for _, m := range rep.Unmounted {
+				fmt.Println("stale mount (left by a killed kiln, now unmounted):", m)
+			}
+			if err := verifySandboxes(st, repair); err != nil {
+				return err
+			}
 			switch {
 			case rep.Repaired:
 				fmt.Println("repaired: the store is consistent")
@@ -173,4 +181,31 @@ BuildKit's gcpolicy). --all removes everything that no root references.`,
 	verify.Flags().BoolVar(&repair, "repair", false, "drop index entries of missing or corrupt objects and remove unindexed ones")
 	cmd.AddCommand(verify)
 	return cmd
+}
+
+// verifySandboxes reports the cgroups that steps of killed kilns left
+// (found by the pid in their names, whatever store those kilns used) and,
+// with repair, removes them along with what killed sandboxes left in this
+// store. Kiln removes both itself before it runs a step.
+func verifySandboxes(st *store.Store, repair bool) error {
+	stale, err := sandbox.StaleCgroups()
+	if err != nil {
+		return err
+	}
+	if repair {
+		if err := sandbox.Cleanup(realize.SandboxRoot(st)); err != nil {
+			return err
+		}
+		if len(stale) > 0 {
+			removed, err := sandbox.SweepCgroups()
+			for _, c := range removed {
+				fmt.Printf("stale cgroup of kiln pid %d, which is gone (removed): %s\n", c.PID, strings.Join(c.Paths, " "))
+			}
+			return err
+		}
+	}
+	for _, c := range stale {
+		fmt.Printf("stale cgroup of kiln pid %d, which is gone: %s\n", c.PID, strings.Join(c.Paths, " "))
+	}
+	return nil
 }

@@ -97,10 +97,22 @@ const cgroupsFile = "kiln-sandbox-cgroups"
 
 // cgroupRecord is cgroupsFile's content.
 type cgroupRecord struct {
-	// ID is the container's, whose cgroups are named cgroupName(ID).
+	// ID is the container's.
 	ID string `json:"id"`
+	// Name is its cgroups' directory name (cgroupName); empty in the
+	// records of kilns that named them "kiln-" + ID.
+	Name string `json:"name,omitempty"`
 	// Paths maps each controller ("" for cgroup v2) to its directory.
 	Paths map[string]string `json:"paths"`
+}
+
+// name is the directory name r's cgroups must have; a recorded name that
+// does not belong to r.ID counts for nothing.
+func (r cgroupRecord) name() string {
+	if rest, ok := strings.CutPrefix(r.Name, "kiln-"); ok && strings.HasSuffix(rest, "-"+r.ID) && !strings.Contains(rest, "/") {
+		return r.Name
+	}
+	return "kiln-" + r.ID
 }
 
 // recordCgroups writes where the cgroups of container id will be, before
@@ -110,11 +122,12 @@ type cgroupRecord struct {
 // saves them in its state only once the container has started, while it
 // creates them one controller at a time before that.
 func recordCgroups(stateDir, id string) error {
-	m, err := manager.New(cgroupConfig(id, &cgroups.Resources{}))
+	name := cgroupName(os.Getpid(), id)
+	m, err := manager.New(cgroupConfig(name, &cgroups.Resources{}))
 	if err != nil {
 		return fmt.Errorf("finding the step's cgroups: %w", err)
 	}
-	data, err := json.Marshal(cgroupRecord{ID: id, Paths: m.GetPaths()})
+	data, err := json.Marshal(cgroupRecord{ID: id, Name: name, Paths: m.GetPaths()})
 	if err != nil {
 		return fmt.Errorf("recording the step's cgroups: %w", err)
 	}
@@ -128,7 +141,7 @@ func recordCgroups(stateDir, id string) error {
 // still runs in them. Without a readable record (a kiln killed while
 // writing it, before any cgroup existed, or a state directory from an
 // older kiln) it falls back to the paths this process would give the
-// containers in ids.
+// containers in ids under the older kilns' names.
 func removeCgroups(stateDir string, ids []os.DirEntry) error {
 	var recs []cgroupRecord
 	data, err := os.ReadFile(filepath.Join(stateDir, cgroupsFile))
@@ -137,7 +150,7 @@ func removeCgroups(stateDir string, ids []os.DirEntry) error {
 		recs = append(recs, rec)
 	} else {
 		for _, id := range ids {
-			m, err := manager.New(cgroupConfig(id.Name(), &cgroups.Resources{}))
+			m, err := manager.New(cgroupConfig("kiln-"+id.Name(), &cgroups.Resources{}))
 			if err != nil {
 				return fmt.Errorf("removing stale sandbox cgroup: %w", err)
 			}
@@ -157,7 +170,7 @@ func removeCgroups(stateDir string, ids []os.DirEntry) error {
 // container on a cgroup filesystem, so a corrupt record cannot make it
 // remove anything else.
 func removeCgroupPaths(r cgroupRecord) error {
-	want := cgroupConfig(r.ID, nil).Path
+	want := r.name()
 	paths := map[string]string{}
 	for ctrl, p := range r.Paths {
 		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {

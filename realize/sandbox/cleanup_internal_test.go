@@ -3,9 +3,13 @@ package sandbox
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kiln-build/kiln/internal/testutil"
 )
@@ -77,9 +81,13 @@ func TestCleanupKilledWhileStarting(t *testing.T) {
 		if withRecord {
 			paths = recorded(t, dir).Paths
 		} else {
-			// A state directory from before the record: Cleanup works out
-			// the paths from its own cgroups, as this process does.
+			// A state directory from before the record, when cgroups were
+			// named "kiln-" + ID: Cleanup works out the paths from its own
+			// cgroups, as this process does.
 			paths = recordedFor(t, id)
+			for ctrl, p := range paths {
+				paths[ctrl] = filepath.Join(filepath.Dir(p), "kiln-"+id)
+			}
 		}
 		first, ok := paths["cpuset"]
 		if !ok {
@@ -173,5 +181,95 @@ func TestCleanupRefusesForeignPaths(t *testing.T) {
 		if _, err := os.Stat(dir); err != nil {
 			t.Errorf("Cleanup removed the state dir whose cgroups it could not remove: %v", err)
 		}
+	}
+}
+
+// deadPID returns the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// TestSweepCgroups: cgroups named for a dead kiln are removed, with what
+// still runs in them, by any kiln, whatever store either used; those of a
+// live kiln and directories kiln did not name this way stay.
+func TestSweepCgroups(t *testing.T) {
+	testutil.RequireRoot(t)
+	dead := cgroupName(deadPID(t), "kiln-sweep-test")
+	keep := []string{cgroupName(os.Getpid(), "kiln-sweep-test"), "kiln-kiln-sweep-test", "kiln-x1-sweep-test", "kiln-01-sweep-test"}
+	paths := recordedFor(t, "x")
+	if len(paths) == 0 {
+		t.Skip("no cgroup controller is mounted")
+	}
+	var deadDirs, keepDirs []string
+	var procsDir string // where the orphan goes: not cpuset, which needs cpus set first
+	for ctrl, p := range paths {
+		deadDirs = append(deadDirs, filepath.Join(filepath.Dir(p), dead))
+		for _, k := range keep {
+			keepDirs = append(keepDirs, filepath.Join(filepath.Dir(p), k))
+		}
+		if ctrl == "pids" || (ctrl == "" && procsDir == "") {
+			procsDir = filepath.Join(filepath.Dir(p), dead)
+		}
+	}
+	if procsDir == "" {
+		t.Skip("neither a pids nor a cgroup v2 hierarchy")
+	}
+	for _, d := range append(slices.Clone(deadDirs), keepDirs...) {
+		mkCgroup(t, d)
+	}
+	// A step that outlived its kiln.
+	orphan := exec.Command("sleep", "100")
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer orphan.Process.Kill()
+	if err := os.WriteFile(filepath.Join(procsDir, "cgroup.procs"), []byte(strconv.Itoa(orphan.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- orphan.Wait() }()
+
+	stale, err := StaleCgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *StaleCgroup
+	for i := range stale {
+		if stale[i].Name == dead {
+			found = &stale[i]
+		}
+		if slices.Contains(keep, stale[i].Name) {
+			t.Errorf("StaleCgroups lists %s", stale[i].Name)
+		}
+	}
+	if found == nil || len(found.Paths) != len(deadDirs) {
+		t.Fatalf("StaleCgroups = %+v, want %s in %d hierarchies", stale, dead, len(deadDirs))
+	}
+	removed, err := SweepCgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(removed, func(s StaleCgroup) bool { return s.Name == dead }) {
+		t.Errorf("SweepCgroups removed %+v, not %s", removed, dead)
+	}
+	for _, d := range deadDirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left behind (%v)", d, err)
+		}
+	}
+	for _, d := range keepDirs {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("SweepCgroups removed %s: %v", d, err)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("the process in the stale cgroup still runs")
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,8 +36,66 @@ func init() {
 			Args: []string{"sleep", "100"}, Env: testEnv,
 		})
 		fmt.Println(err)
+	case "parallel":
+		// Args: dir lower.
+		a := strings.Split(os.Getenv("KILN_SANDBOX_TEST_ARGS"), ",")
+		fmt.Println(parallelRuns(a[0], a[1]))
 	}
 	os.Exit(0)
+}
+
+// parallelRuns runs six steps, two at a time, and says how they went.
+func parallelRuns(dir, lower string) string {
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	sem := make(chan struct{}, 2)
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			d := filepath.Join(dir, strconv.Itoa(i))
+			upper, work := filepath.Join(d, "upper"), filepath.Join(d, "work")
+			os.MkdirAll(upper, 0o755)
+			os.MkdirAll(work, 0o755)
+			res, err := sandbox.Run(context.Background(), sandbox.Spec{
+				ID: "parallel-child-" + strconv.Itoa(i), Lowers: []string{lower}, Upper: upper, Work: work,
+				StateDir: filepath.Join(d, "state"), Args: []string{"true"}, Env: testEnv,
+			})
+			if err == nil && res.ExitCode != 0 {
+				err = fmt.Errorf("exit %d", res.ExitCode)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var out []string
+	for err := range errs {
+		if err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	if len(out) == 0 {
+		return "ok"
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestParallelRunsInFreshProcess runs steps two at a time in a process
+// that has not used cgroups before: the cgroups package keeps a handle on
+// /sys/fs/cgroup from its first use, which must not be made from a step's
+// private mount namespace (gone with the step), or every later step fails
+// to find its cgroup files.
+func TestParallelRunsInFreshProcess(t *testing.T) {
+	testutil.RequireRoot(t)
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Env = []string{childMode + "=parallel", "KILN_SANDBOX_TEST_ARGS=" + t.TempDir() + "," + busyboxRoot(t)}
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Errorf("%v: %s", err, out)
+	}
 }
 
 // TestCheckAsNonRoot runs the test binary as nobody: Check must refuse and
@@ -97,7 +157,7 @@ func TestCleanupAfterKill(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	cgroups := cgroupDirs(t, "cleanup-child")
+	cgroups := cgroupDirs(t, cmd.Process.Pid, "cleanup-child")
 	procs := filepath.Join(cgroups[0], "cgroup.procs")
 	// Kill during the step proper, once the init has become "sleep".
 	var step int
@@ -156,5 +216,43 @@ func TestCleanupAfterKill(t *testing.T) {
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(mi), root) {
 		t.Errorf("mount left behind:\n%s", mi)
+	}
+}
+
+// TestMountsArePrivate: the step's root and input overlays are mounted in
+// a mount namespace of Run's own, never in the host's, where a kiln killed
+// while the step started used to leave them mounted in the store. The host's
+// mount table is watched for the whole of a run.
+func TestMountsArePrivate(t *testing.T) {
+	spec, stdout, stderr := newSpec(t, "sh", "-c", "cat /in/f")
+	in := t.TempDir()
+	os.WriteFile(filepath.Join(in, "f"), []byte("input\n"), 0o644)
+	spec.Mounts = []sandbox.Mount{{Type: "overlay", Dest: "/in", Lowers: []string{busyboxRoot(t), in}, ReadOnly: true}}
+	stop := make(chan struct{})
+	seen := make(chan string, 1)
+	go func() {
+		defer close(seen)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mi, _ := os.ReadFile("/proc/self/mountinfo")
+			for _, l := range strings.Split(string(mi), "\n") {
+				if strings.Contains(l, filepath.Dir(spec.StateDir)) {
+					seen <- l
+					return
+				}
+			}
+		}
+	}()
+	res := run(t, spec)
+	close(stop)
+	if l, ok := <-seen; ok {
+		t.Errorf("a step's mount showed in the host's mount table: %s", l)
+	}
+	if res.ExitCode != 0 || stdout.String() != "input\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", res.ExitCode, stdout, stderr)
 	}
 }

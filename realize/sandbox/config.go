@@ -145,7 +145,7 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		MaskPaths:         maskedPaths,
 		ReadonlyPaths:     readonlyPaths,
 		Devices:           specconv.AllowedDevices,
-		Cgroups:           cgroupConfig(spec.ID, resources),
+		Cgroups:           cgroupConfig(cgroupName(os.Getpid(), spec.ID), resources),
 		Rlimits:           []configs.Rlimit{nofileLimit()},
 		Mounts: []*configs.Mount{
 			{Source: "proc", Destination: "/proc", Device: "proc", Flags: defaultMountFlags},
@@ -173,10 +173,17 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 	return c, nil
 }
 
-func cgroupConfig(id string, r *cgroups.Resources) *cgroups.Cgroup {
+// cgroupName names the cgroups of container id run by process pid. The pid
+// lets any later kiln tell the cgroups of a killed kiln from those of a
+// live one (SweepCgroups), whichever store either used.
+func cgroupName(pid int, id string) string {
+	return "kiln-" + strconv.Itoa(pid) + "-" + id
+}
+
+func cgroupConfig(name string, r *cgroups.Resources) *cgroups.Cgroup {
 	// Relative: below kiln's own cgroup, so a limit put on kiln also holds
 	// for its steps.
-	return &cgroups.Cgroup{Path: "kiln-" + id, Resources: r}
+	return &cgroups.Cgroup{Path: name, Resources: r}
 }
 
 // nofileLimit is fixed rather than inherited, so a step sees the same
@@ -229,15 +236,8 @@ func libcontainerMount(m Mount) (*configs.Mount, error) {
 			// read-only is a bind mount.
 			return &configs.Mount{Source: m.Lowers[0], Destination: dest, Device: "bind", Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY}, nil
 		}
-		data, err := overlayData(m.Lowers, m.Upper, m.Work)
-		if err != nil {
-			return nil, fmt.Errorf("mount at %s: %w", dest, err)
-		}
-		flags := 0
-		if m.ReadOnly || m.Upper == "" {
-			flags |= unix.MS_RDONLY
-		}
-		return &configs.Mount{Source: "overlay", Destination: dest, Device: "overlay", Flags: flags, Data: data}, nil
+		// mountInputs mounts the others on kiln's side and binds them in.
+		return nil, fmt.Errorf("mount at %s: overlay was not mounted before the container", dest)
 	}
 	return nil, fmt.Errorf("unknown mount type %q", m.Type)
 }

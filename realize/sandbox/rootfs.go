@@ -7,13 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
+	"strconv"
 	"syscall"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/realize/overlay"
 )
 
 // rootOverlayOptions keep Upper a self-contained layer: with metacopy a
@@ -22,7 +24,7 @@ import (
 // to this mount. volatile skips syncs inside the step: Upper is a scratch
 // directory that the store syncs itself when it adds the layer, and is
 // thrown away if kiln crashes first.
-const rootOverlayOptions = "redirect_dir=off,metacopy=off,index=off,volatile"
+var rootOverlayOptions = []string{"redirect_dir=off", "metacopy=off", "index=off", "volatile"}
 
 // mountRoot prepares the skeleton layer and mounts the root overlay at
 // StateDir/rootfs, returning that path.
@@ -46,36 +48,44 @@ func mountRoot(spec Spec) (string, error) {
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
 		return "", fmt.Errorf("creating root mount point: %w", err)
 	}
-	lowers := append([]string{skel}, spec.Lowers...)
-	data, err := overlayData(lowers, spec.Upper, spec.Work)
-	if err != nil {
-		return "", err
+	cfg := overlay.Config{
+		Lowers:  append([]string{skel}, spec.Lowers...),
+		Upper:   spec.Upper,
+		Work:    spec.Work,
+		Options: rootOverlayOptions,
 	}
-	data += "," + rootOverlayOptions
-	if err := unix.Mount("overlay", rootfs, "overlay", 0, data); err != nil {
+	if err := overlay.MountAt(rootfs, cfg); err != nil {
 		return "", fmt.Errorf("mounting the step's root filesystem (overlay of %d layers, upper %s): %w", len(spec.Lowers), spec.Upper, err)
 	}
 	return rootfs, nil
 }
 
-// overlayData builds overlayfs's options from layers given bottom first
-// (overlayfs lists them top first).
-func overlayData(lowers []string, upper, work string) (string, error) {
-	for _, p := range append(slices.Clone(lowers), upper, work) {
-		if strings.ContainsAny(p, ":,\\") {
-			return "", fmt.Errorf("layer path %q contains ':', ',' or '\\', which overlayfs options cannot carry", p)
+// mountInputs mounts the overlays among spec's mounts on kiln's side, under
+// StateDir/mounts, and returns the mounts with those replaced by binds of
+// them, and kiln's mount points. libcontainer would mount an overlay
+// with mount(2), whose one-page option string holds only a few dozen
+// layers; this way any stack overlayfs takes can be mounted. Run unmounts
+// kiln's copies once the container has its own.
+func mountInputs(spec Spec) ([]Mount, []string, error) {
+	out := slices.Clone(spec.Mounts)
+	var points []string
+	for i, m := range out {
+		if m.Type != "overlay" || (m.Upper == "" && len(m.Lowers) == 1) {
+			continue
 		}
+		p := filepath.Join(spec.StateDir, mountsSubdir, strconv.Itoa(i))
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return nil, points, fmt.Errorf("creating mount point: %w", err)
+		}
+		ro := m.ReadOnly || m.Upper == ""
+		cfg := overlay.Config{Lowers: m.Lowers, Upper: m.Upper, Work: m.Work, ReadOnly: ro}
+		if err := overlay.MountAt(p, cfg); err != nil {
+			return nil, points, fmt.Errorf("mount at %s: %w", m.Dest, err)
+		}
+		points = append(points, p)
+		out[i] = Mount{Type: "bind", Source: p, Dest: m.Dest, ReadOnly: ro}
 	}
-	rev := slices.Clone(lowers)
-	slices.Reverse(rev)
-	data := "lowerdir=" + strings.Join(rev, ":")
-	if upper != "" {
-		data += ",upperdir=" + upper + ",workdir=" + work
-	}
-	if limit := os.Getpagesize() - 1 - len(rootOverlayOptions) - 1; len(data) > limit {
-		return "", fmt.Errorf("too many layers for one overlay mount: %d layers need %d bytes of mount options, the kernel takes %d; squash some layers", len(lowers), len(data), limit)
-	}
-	return data, nil
+	return out, points, nil
 }
 
 // writeSkeleton creates the bottom layer of the root: the mount points the

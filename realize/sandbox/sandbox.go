@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
@@ -162,18 +164,89 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 		return res, err
 	}
 
+	// The step's mounts are made in a mount namespace of one thread,
+	// which ends with the step: whenever kiln dies, even while the mounts
+	// are attached on its side (before the container has its own copies),
+	// the kernel drops them, and nothing is left mounted in the store. The
+	// container is forked from that thread, so it starts from that
+	// namespace.
+	openCgroupRoot()
+	onOwnThread(func() { res, err = runPrivate(ctx, spec, &keepState) })
+	return res, err
+}
+
+// onOwnThread runs f on a thread that ends when f returns, so that what f
+// changes about its thread (its mount namespace) goes with it.
+func onOwnThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Never unlocked (but on the main thread): the thread ends with
+		// this goroutine instead of going back to the scheduler.
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// Go never ends the main thread, and /proc/self shows its
+			// mount namespace: hold it while another thread runs f.
+			onOwnThread(f)
+			runtime.UnlockOSThread()
+			return
+		}
+		f()
+	}()
+	<-done
+}
+
+var cgroupRootOnce sync.Once
+
+// openCgroupRoot makes the cgroups package open its handle on
+// /sys/fs/cgroup, which it keeps for the life of the process, from a thread
+// in kiln's own mount namespace. Opened on a step's thread, it would hold
+// that thread's copy of the cgroup mounts, which the kernel takes down
+// when the thread ends: every later step would then fail to find its
+// cgroup files.
+func openCgroupRoot() {
+	cgroupRootOnce.Do(func() { _, _ = cgroups.ReadFile("/sys/fs/cgroup", "cgroup.procs") })
+}
+
+// privateMounts moves the calling thread into a mount namespace of its own
+// whose mounts do not propagate to the host's (while the host's still
+// propagate in). Where the kernel refuses (a seccomp profile that allows
+// mount but not unshare), mounts stay in the host's namespace, as they
+// did before: a killed kiln then leaves them for Cleanup.
+func privateMounts() {
+	if unix.Unshare(unix.CLONE_NEWNS) != nil {
+		return
+	}
+	_ = unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, "")
+}
+
+// runPrivate is Run's work on a locked thread: it mounts the step's root
+// and input overlays in a private mount namespace, runs the container and
+// removes it. It sets keepState when the container's cgroups could not be
+// removed.
+func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, err error) {
+	privateMounts()
 	rootfs, err := mountRoot(spec)
 	if err != nil {
 		return res, err
 	}
+	hostMounts := []string{rootfs}
 	mounted := true
 	defer func() {
 		if mounted {
-			if uerr := unmount(rootfs); uerr != nil && err == nil {
-				err = uerr
+			for _, p := range hostMounts {
+				if uerr := unmount(p); uerr != nil && err == nil {
+					err = uerr
+				}
 			}
 		}
 	}()
+	inputs, points, err := mountInputs(spec)
+	hostMounts = append(hostMounts, points...)
+	if err != nil {
+		return res, err
+	}
+	spec.Mounts = inputs
 
 	uid, gid, groups, err := resolveUser(rootfs, spec.User)
 	if err != nil {
@@ -190,7 +263,7 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	}
 	defer func() {
 		if derr := container.Destroy(); derr != nil {
-			keepState = true
+			*keepState = true
 			if err == nil {
 				err = fmt.Errorf("removing sandbox container %s (kiln removes it when it next runs a step): %w", spec.ID, derr)
 			}
@@ -214,11 +287,9 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 
 	// The container's init gets SIGKILL when the thread that forked it
 	// exits (the parent-death signal is per thread, not per process), so
-	// that a killed kiln leaves no step running. Pinning this goroutine to
-	// its thread until the step is over keeps Go from retiring that thread
-	// while the step still runs.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// that a killed kiln leaves no step running. This goroutine is pinned
+	// to its thread (see Run) until the step is over, so Go cannot retire
+	// that thread while the step still runs.
 
 	start := time.Now()
 	if err := container.Start(process); err != nil {
@@ -234,14 +305,15 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 		}
 		return res, fmt.Errorf("starting sandbox for %s: %w", describe(spec.Args), err)
 	}
-	// The init has pivoted into its own copy of the root mount (private
-	// propagation), so the host's copy can go now: from here on a killed
-	// kiln leaves no mount behind, the kernel drops the overlay with the
-	// container's mount namespace.
-	if err := unmount(rootfs); err != nil {
-		_ = container.Signal(unix.SIGKILL)
-		_, _ = process.Wait()
-		return res, err
+	// The init has pivoted into its own copy of the root mount and of the
+	// input overlays (private propagation), so kiln's copies can go now;
+	// the kernel drops the container's with its mount namespace.
+	for _, p := range hostMounts {
+		if err := unmount(p); err != nil {
+			_ = container.Signal(unix.SIGKILL)
+			_, _ = process.Wait()
+			return res, err
+		}
 	}
 	mounted = false
 
@@ -290,6 +362,7 @@ const (
 	stateSubdir  = "lc"
 	rootfsSubdir = "rootfs"
 	skelSubdir   = "skel"
+	mountsSubdir = "mounts"
 )
 
 func (s *Spec) cwd() string {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -375,7 +376,7 @@ func TestMemoryLimit(t *testing.T) {
 
 // cgroupDirs lists where the container's cgroup lives in each v1
 // hierarchy (or in the v2 one), below this process's own cgroups.
-func cgroupDirs(t *testing.T, id string) []string {
+func cgroupDirs(t *testing.T, pid int, id string) []string {
 	data, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		t.Fatal(err)
@@ -396,7 +397,7 @@ func cgroupDirs(t *testing.T, id string) []string {
 		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
 			continue // not mounted
 		}
-		dirs = append(dirs, filepath.Join(base, parts[2], "kiln-"+id))
+		dirs = append(dirs, filepath.Join(base, parts[2], "kiln-"+strconv.Itoa(pid)+"-"+id))
 	}
 	return dirs
 }
@@ -410,7 +411,7 @@ func TestCancelCleansUp(t *testing.T) {
 		_, err := sandbox.Run(ctx, spec)
 		done <- err
 	}()
-	dirs := cgroupDirs(t, spec.ID)
+	dirs := cgroupDirs(t, os.Getpid(), spec.ID)
 	if len(dirs) == 0 {
 		t.Fatal("no cgroup hierarchy found")
 	}
