@@ -227,7 +227,8 @@ func stepCgroupFile(t *testing.T, pid int, short, controller, file string) strin
 		}
 		base = filepath.Join(mnt, own[controller])
 	}
-	m, _ := filepath.Glob(filepath.Join(base, "kiln-kiln-"+short+"*", file))
+	// Step cgroups are named kiln-<kiln's pid>-<step ID>.
+	m, _ := filepath.Glob(filepath.Join(base, fmt.Sprintf("kiln-%d-kiln-%s*", pid, short), file))
 	if len(m) != 1 {
 		t.Fatalf("want one step cgroup below %s, found %v", base, m)
 	}
