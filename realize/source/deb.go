@@ -368,23 +368,30 @@ func readInRoot(root *os.File, p string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer h.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
-		return nil, err
-	}
-	// A FIFO would block the read forever; anything but a file is wrong.
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("not a regular file (mode %#o)", st.Mode)
-	}
-	if st.Size > max {
-		return nil, fmt.Errorf("%d bytes, more than the %d kiln reads", st.Size, max)
-	}
-	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
+	f, size, err := reopenRegular(h)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if size > max {
+		return nil, fmt.Errorf("%d bytes, more than the %d kiln reads", size, max)
+	}
 	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// reopenRegular opens the O_PATH handle h for reading if it is a regular
+// file. Anything else is refused: a FIFO shipped by a source would block
+// the read forever, and a device is never data.
+func reopenRegular(h *os.File) (*os.File, int64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		return nil, 0, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, 0, fmt.Errorf("not a regular file (mode %#o)", st.Mode)
+	}
+	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
+	return f, st.Size, err
 }
 
 // existsAt says whether dirfd holds name itself, not following a symlink.

@@ -18,7 +18,6 @@ import (
 	"github.com/kiln-build/kiln/store/layer"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 )
 
 // Layer is one image layer unpacked into a store layer directory.
@@ -416,14 +415,11 @@ func openInLayout(dir, name string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	defer h.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
-		return nil, err
+	f, _, err := reopenRegular(h)
+	if err != nil {
+		return nil, fmt.Errorf("%s in the layout: %w", name, err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("%s in the layout is not a regular file", name)
-	}
-	return pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
+	return f, nil
 }
 
 func (s *layoutSource) indexJSON() ([]byte, error) {
