@@ -2,14 +2,13 @@ package golden
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/kiln-build/kiln/internal/atomicfile"
 )
 
 // Bytes returns the file in normal form: the header, the version, then one
@@ -90,35 +89,9 @@ func mapTokens(m map[string]string) hclwrite.Tokens {
 // WriteFile writes f to path atomically: a temporary file in the same
 // folder, synced, renamed over path. A failure leaves the old file as it
 // was.
-func WriteFile(path string, f *File) (err error) {
-	dir := filepath.Dir(path)
-	tmpf, err := os.CreateTemp(dir, "."+strings.TrimSuffix(filepath.Base(path), ".hcl")+".*")
-	if err != nil {
-		return fmt.Errorf("writing golden file: %w", err)
-	}
-	tmp := tmpf.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = tmpf.Write(f.Bytes()); err == nil {
-		if err = tmpf.Chmod(0o644); err == nil {
-			err = tmpf.Sync()
-		}
-	}
-	if cerr := tmpf.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+func WriteFile(path string, f *File) error {
+	if err := atomicfile.WriteFile(path, f.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing golden file %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
