@@ -2,13 +2,13 @@ package golden
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kiln-build/kiln/internal/atomicfile"
+	"github.com/kiln-build/kiln/internal/hcltokens"
 )
 
 // Bytes returns the file in normal form: the header, the version, then one
@@ -48,7 +48,7 @@ func (f *File) Bytes() []byte {
 		case "artifact":
 			b.SetAttributeValue("sha256", cty.StringVal(t.SHA256))
 			if t.Files != nil {
-				b.SetAttributeRaw("files", mapTokens(t.Files))
+				b.SetAttributeRaw("files", hcltokens.Map(t.Files))
 			}
 		}
 	}
@@ -64,26 +64,6 @@ func listTokens(vs []string) hclwrite.Tokens {
 		ts = append(ts, &hclwrite.Token{Type: hclsyntax.TokenComma, Bytes: []byte(",")}, &hclwrite.Token{Type: hclsyntax.TokenNewline, Bytes: []byte("\n")})
 	}
 	return append(ts, &hclwrite.Token{Type: hclsyntax.TokenCBrack, Bytes: []byte("]")})
-}
-
-// mapTokens writes a map one key per line, sorted, even with one entry.
-func mapTokens(m map[string]string) hclwrite.Tokens {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	attrs := make([]hclwrite.ObjectAttrTokens, 0, len(keys))
-	for _, k := range keys {
-		attrs = append(attrs, hclwrite.ObjectAttrTokens{
-			Name:  hclwrite.TokensForValue(cty.StringVal(k)),
-			Value: hclwrite.TokensForValue(cty.StringVal(m[k])),
-		})
-	}
-	if len(attrs) == 0 {
-		return hclwrite.Tokens{{Type: hclsyntax.TokenOBrace, Bytes: []byte("{")}, {Type: hclsyntax.TokenCBrace, Bytes: []byte("}")}}
-	}
-	return hclwrite.TokensForObject(attrs)
 }
 
 // WriteFile writes f to path atomically: a temporary file in the same
