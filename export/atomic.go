@@ -3,115 +3,20 @@ package export
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/kiln-build/kiln/internal/fsync"
+	"github.com/kiln-build/kiln/internal/atomicfile"
 )
 
 // ErrExists is returned (wrapped) when an output's destination exists and
 // the spec does not say force=true.
-var ErrExists = errors.New("destination exists")
+var ErrExists = atomicfile.ErrExists
 
-// atomically runs write on a temporary sibling of dest (a file or a
-// directory, as write makes it) and renames the result into place. On any
-// error the temporary is removed, so dest is left as it was: absent, or
-// the old content when forced. What write made is flushed to disk before
-// it takes dest's name, so a crash never leaves dest naming empty or
-// partial files.
+// atomically writes an output through atomicfile.Publish: dest is left as
+// it was on any error, and replaced only when the spec says force=true.
 func atomically(dest string, force bool, write func(tmp string) error) error {
-	if _, err := os.Lstat(dest); err == nil {
-		if !force {
-			return exists(dest)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("cannot write to %s (is its folder there and writable?): %w", dest, err)
+	err := atomicfile.Publish(dest, force, write)
+	if errors.Is(err, ErrExists) {
+		return fmt.Errorf("%w; remove it or add force=true to the output spec", err)
 	}
-	dir, base := filepath.Split(filepath.Clean(dest))
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.MkdirTemp(dir, ".kiln-"+base+"-*")
-	if err != nil {
-		return fmt.Errorf("cannot write to %s (is its folder there and writable?): %w", dest, err)
-	}
-	// MkdirTemp made a directory; write sees only a name inside it, so a
-	// file output and a directory output are handled alike.
-	target := filepath.Join(tmp, "out")
-	if err := write(target); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := fsync.FS(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("writing %s: flushing to disk: %w", dest, err)
-	}
-	if err := place(target, dest, force); err != nil {
-		// Only the new content goes: should place have failed to put old
-		// content back, it is in tmp, as its error says.
-		os.RemoveAll(target)
-		os.Remove(tmp)
-		return err
-	}
-	if err := fsync.Dir(dir); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("writing %s: %w", dest, err)
-	}
-	// After an exchange tmp holds the old content.
-	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("%s is written, but removing the temporary %s failed (remove it by hand): %w", dest, tmp, err)
-	}
-	return nil
-}
-
-func exists(dest string) error {
-	return fmt.Errorf("%s: %w; remove it or add force=true to the output spec", dest, ErrExists)
-}
-
-// place renames target to dest. Without force it never replaces what
-// appeared at dest since atomically looked; with force it swaps the two in
-// one step, so that at every instant dest is the old or the new content and
-// target is left holding the old one.
-func place(target, dest string, force bool) error {
-	flags := uint(unix.RENAME_NOREPLACE)
-	if force {
-		flags = unix.RENAME_EXCHANGE
-	}
-	err := unix.Renameat2(unix.AT_FDCWD, target, unix.AT_FDCWD, dest, flags)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.EEXIST):
-		return exists(dest)
-	case force && errors.Is(err, unix.ENOENT):
-		// Forced, but nothing to swap with: dest is gone meanwhile.
-		return place(target, dest, false)
-	case !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS):
-		return fmt.Errorf("moving output to %s: %w", dest, err)
-	}
-	// The filesystem has no renameat2 flags: move any old content aside,
-	// and back again should the new one fail to take its place.
-	old := filepath.Join(filepath.Dir(target), "old")
-	moved := false
-	if force {
-		if err := os.Rename(dest, old); err == nil {
-			moved = true
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("replacing %s: %w", dest, err)
-		}
-	} else if _, err := os.Lstat(dest); err == nil {
-		return exists(dest)
-	}
-	if err := os.Rename(target, dest); err != nil {
-		if moved {
-			if rerr := os.Rename(old, dest); rerr != nil {
-				return fmt.Errorf("moving output to %s: %w; the old content could not be put back and is in %s", dest, err, old)
-			}
-		}
-		return fmt.Errorf("moving output to %s: %w", dest, err)
-	}
-	return nil
+	return err
 }

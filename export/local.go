@@ -12,6 +12,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/kiln-build/kiln/internal/unixmode"
 )
 
 // extract unpacks f's tar into dir/sub through an os.Root, so no entry,
@@ -62,7 +64,7 @@ func extract(ctx context.Context, dir, sub string, f Files, o Output) (string, e
 		if !o.PreserveOwnership {
 			m &^= 0o6000
 		}
-		return tarMode(m)
+		return unixmode.ToFileMode(uint32(m))
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -144,20 +146,4 @@ func extract(ctx context.Context, dir, sub string, f Files, o Output) (string, e
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// tarMode converts a tar header's mode bits to an fs.FileMode: the special
-// bits sit elsewhere in each.
-func tarMode(m int64) fs.FileMode {
-	mode := fs.FileMode(m) & fs.ModePerm
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
 }

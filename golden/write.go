@@ -2,14 +2,13 @@ package golden
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/kiln-build/kiln/internal/atomicfile"
+	"github.com/kiln-build/kiln/internal/hcltokens"
 )
 
 // Bytes returns the file in normal form: the header, the version, then one
@@ -49,7 +48,7 @@ func (f *File) Bytes() []byte {
 		case "artifact":
 			b.SetAttributeValue("sha256", cty.StringVal(t.SHA256))
 			if t.Files != nil {
-				b.SetAttributeRaw("files", mapTokens(t.Files))
+				b.SetAttributeRaw("files", hcltokens.Map(t.Files))
 			}
 		}
 	}
@@ -67,58 +66,12 @@ func listTokens(vs []string) hclwrite.Tokens {
 	return append(ts, &hclwrite.Token{Type: hclsyntax.TokenCBrack, Bytes: []byte("]")})
 }
 
-// mapTokens writes a map one key per line, sorted, even with one entry.
-func mapTokens(m map[string]string) hclwrite.Tokens {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	attrs := make([]hclwrite.ObjectAttrTokens, 0, len(keys))
-	for _, k := range keys {
-		attrs = append(attrs, hclwrite.ObjectAttrTokens{
-			Name:  hclwrite.TokensForValue(cty.StringVal(k)),
-			Value: hclwrite.TokensForValue(cty.StringVal(m[k])),
-		})
-	}
-	if len(attrs) == 0 {
-		return hclwrite.Tokens{{Type: hclsyntax.TokenOBrace, Bytes: []byte("{")}, {Type: hclsyntax.TokenCBrace, Bytes: []byte("}")}}
-	}
-	return hclwrite.TokensForObject(attrs)
-}
-
 // WriteFile writes f to path atomically: a temporary file in the same
 // folder, synced, renamed over path. A failure leaves the old file as it
 // was.
-func WriteFile(path string, f *File) (err error) {
-	dir := filepath.Dir(path)
-	tmpf, err := os.CreateTemp(dir, "."+strings.TrimSuffix(filepath.Base(path), ".hcl")+".*")
-	if err != nil {
-		return fmt.Errorf("writing golden file: %w", err)
-	}
-	tmp := tmpf.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = tmpf.Write(f.Bytes()); err == nil {
-		if err = tmpf.Chmod(0o644); err == nil {
-			err = tmpf.Sync()
-		}
-	}
-	if cerr := tmpf.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+func WriteFile(path string, f *File) error {
+	if err := atomicfile.WriteFile(path, f.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing golden file %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

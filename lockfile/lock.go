@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/kiln-build/kiln/internal/hcltokens"
 )
 
 // Version is the format version this package reads and writes.
@@ -367,7 +369,7 @@ func (l *Lock) Bytes() []byte {
 				if s.optional && len(e.Platforms) == 0 {
 					continue
 				}
-				b.SetAttributeRaw(s.name, mapTokens(e.Platforms))
+				b.SetAttributeRaw(s.name, hcltokens.Map(e.Platforms))
 			case kindList:
 				vals := make([]cty.Value, len(e.Packages))
 				for i, p := range e.Packages {
@@ -393,22 +395,4 @@ func (l *Lock) Bytes() []byte {
 		}
 	}
 	return hclwrite.Format(f.Bytes())
-}
-
-// mapTokens writes a map one key per line, sorted, even when it has one
-// entry, so adding a platform adds a line instead of rewriting one.
-func mapTokens(m map[string]string) hclwrite.Tokens {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	attrs := make([]hclwrite.ObjectAttrTokens, 0, len(keys))
-	for _, k := range keys {
-		attrs = append(attrs, hclwrite.ObjectAttrTokens{
-			Name:  hclwrite.TokensForValue(cty.StringVal(k)),
-			Value: hclwrite.TokensForValue(cty.StringVal(m[k])),
-		})
-	}
-	return hclwrite.TokensForObject(attrs)
 }

@@ -3,7 +3,8 @@ package lockfile
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/kiln-build/kiln/internal/atomicfile"
 )
 
 // WriteFile writes l to path atomically: to a temporary file in the same
@@ -13,39 +14,9 @@ func WriteFile(path string, l *Lock) error {
 	return writeBytes(path, l.Bytes())
 }
 
-func writeBytes(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".build.lock.hcl.*")
-	if err != nil {
+func writeBytes(path string, data []byte) error {
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("writing lock file: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing lock file: %w", err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("writing lock file: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing lock file: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing lock file: %w", err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing lock file: %w", err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

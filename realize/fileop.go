@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/internal/unixmode"
 	"github.com/kiln-build/kiln/realize/overlay"
 	"github.com/kiln-build/kiln/store"
 )
@@ -383,25 +384,10 @@ func (f *fileApplier) apply(a compiler.FileAction) error {
 }
 
 func setMeta(p string, mode uint32, uid, gid int) error {
-	if err := os.Chmod(p, modeBits(mode)); err != nil {
+	if err := os.Chmod(p, unixmode.ToFileMode(mode)); err != nil {
 		return err
 	}
 	return os.Lchown(p, uid, gid)
-}
-
-// modeBits converts Unix permission bits (with setuid/setgid/sticky) to Go's.
-func modeBits(m uint32) fs.FileMode {
-	fm := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		fm |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		fm |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		fm |= fs.ModeSticky
-	}
-	return fm
 }
 
 // copy copies a.Src out of the view src into the upper at a.Path with
@@ -565,7 +551,7 @@ func (f *fileApplier) copyEntry(src string, fi fs.FileInfo, target string, a com
 func (f *fileApplier) finish(up string, fi fs.FileInfo, a compiler.FileAction) error {
 	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 	if a.ChmodSet {
-		mode = modeBits(a.Mode)
+		mode = unixmode.ToFileMode(a.Mode)
 	}
 	if err := os.Lchown(up, a.UID, a.GID); err != nil {
 		return err

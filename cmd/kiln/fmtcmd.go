@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/kiln-build/kiln/internal/atomicfile"
 	"github.com/kiln-build/kiln/lang"
 )
 
@@ -65,20 +66,13 @@ formatted and exits 1 if there are any.`,
 	return cmd
 }
 
-// writeFileAtomic replaces path with data via a temporary sibling, keeping
-// the file's mode, so a crash never leaves a half-written file.
+// writeFileAtomic replaces path with data, keeping the file's mode (not
+// the umask's), so that a crash or a concurrent run never leaves a
+// half-written file.
 func writeFileAtomic(path string, data []byte) error {
 	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	tmp := path + ".kiln-tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(path, data, mode)
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/kiln-build/kiln/internal/atomicfile"
 )
 
 // Repo is one suite of a Debian repository.
@@ -310,15 +312,7 @@ func (r *Repo) packagesText(ctx context.Context, path string, sum FileSum) (io.R
 	if cached != "" {
 		// A cache that cannot be written only costs a download next time.
 		if err := os.MkdirAll(r.CacheDir, 0o755); err == nil {
-			if f, err := os.CreateTemp(r.CacheDir, ".tmp-*"); err == nil {
-				_, werr := f.Write(text)
-				cerr := f.Close()
-				if werr == nil && cerr == nil {
-					os.Rename(f.Name(), cached)
-				} else {
-					os.Remove(f.Name())
-				}
-			}
+			atomicfile.WriteFile(cached, text, 0o600)
 		}
 	}
 	return io.NopCloser(bytes.NewReader(text)), nil

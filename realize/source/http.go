@@ -14,6 +14,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kiln-build/kiln/internal/atomicfile"
+	"github.com/kiln-build/kiln/internal/unixmode"
 )
 
 // Timeouts of an HTTP download. There is no limit on the whole transfer (a
@@ -58,53 +61,24 @@ func FetchHTTP(ctx context.Context, rawURL, pin, filename string, mode uint32, d
 		return fmt.Errorf("http source %s: mode %o has bits beyond 07777", shown, mode)
 	}
 
-	tmp, err := os.CreateTemp(destDir, ".kiln-http-*")
-	if err != nil {
-		return fmt.Errorf("downloading %s: %w", shown, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	// The body streams into a temporary beside the file; only a body that
+	// matches the pin takes the file's name.
+	var fetchErr error
+	err = atomicfile.Write(filepath.Join(destDir, filename), unixmode.ToFileMode(mode), func(f *os.File) error {
+		got, err := httpDownload(ctx, u, shown, f, newSizeBudget(maxSize))
+		if err == nil && got != want {
+			err = pinErr(fmt.Errorf("downloading %s: sha256 mismatch: the lock pins sha256:%s but the server sent sha256:%s", shown, want, got))
 		}
-	}()
-
-	got, err := httpDownload(ctx, u, shown, tmp, newSizeBudget(maxSize))
-	if err != nil {
+		fetchErr = err
 		return err
+	})
+	if fetchErr != nil {
+		return fetchErr
 	}
-	if got != want {
-		return pinErr(fmt.Errorf("downloading %s: sha256 mismatch: the lock pins sha256:%s but the server sent sha256:%s", shown, want, got))
-	}
-	if err := tmp.Chmod(os.FileMode(mode&0o777) | httpSpecialBits(mode)); err != nil {
+	if err != nil {
 		return fmt.Errorf("downloading %s: %w", shown, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("downloading %s: %w", shown, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("downloading %s: %w", shown, err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(destDir, filename)); err != nil {
-		return fmt.Errorf("downloading %s: %w", shown, err)
-	}
-	done = true
 	return nil
-}
-
-func httpSpecialBits(mode uint32) os.FileMode {
-	var m os.FileMode
-	if mode&0o4000 != 0 {
-		m |= os.ModeSetuid
-	}
-	if mode&0o2000 != 0 {
-		m |= os.ModeSetgid
-	}
-	if mode&0o1000 != 0 {
-		m |= os.ModeSticky
-	}
-	return m
 }
 
 // parseSHA256Pin checks a "sha256:<64 lowercase hex>" pin and returns the hex.

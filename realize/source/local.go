@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/unixmode"
 )
 
 // StatCache persists what LocalHash learnt about files between runs: a key
@@ -294,7 +296,7 @@ func (d *localDigest) add(e *localEntry) {
 	switch {
 	case e.mode.IsDir():
 		b = append(b, 'd', 0)
-		b = strconv.AppendUint(b, uint64(localPerm(e.mode)), 8)
+		b = strconv.AppendUint(b, uint64(unixmode.FromFileMode(e.mode)), 8)
 		b = append(b, 0, 0)
 	case e.mode&fs.ModeSymlink != 0:
 		// Linux ignores a symlink's own mode, so it is not hashed.
@@ -303,7 +305,7 @@ func (d *localDigest) add(e *localEntry) {
 		b = append(b, 0)
 	default:
 		b = append(b, 'f', 0)
-		b = strconv.AppendUint(b, uint64(localPerm(e.mode)), 8)
+		b = strconv.AppendUint(b, uint64(unixmode.FromFileMode(e.mode)), 8)
 		b = append(b, 0)
 		b = hex.AppendEncode(b, e.sum[:])
 		b = append(b, 0)
@@ -314,22 +316,6 @@ func (d *localDigest) add(e *localEntry) {
 
 func (d *localDigest) sum() string {
 	return "sha256:" + hex.EncodeToString(d.h.Sum(nil))
-}
-
-// localPerm returns the Unix permission bits of m, setuid, setgid and
-// sticky included, in their Unix positions.
-func localPerm(m fs.FileMode) uint32 {
-	p := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		p |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		p |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		p |= unix.S_ISVTX
-	}
-	return p
 }
 
 // localFilter is the combined include and exclude decision of one walk.
@@ -487,7 +473,7 @@ func localWalkDir(f *localFilter, d *os.File, abs, rel string, incHits, excHits 
 }
 
 func localFileMode(st *unix.Stat_t) fs.FileMode {
-	m := fs.FileMode(st.Mode & 0o777)
+	m := unixmode.ToFileMode(st.Mode)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		m |= fs.ModeDir
@@ -504,15 +490,6 @@ func localFileMode(st *unix.Stat_t) fs.FileMode {
 		m |= fs.ModeDevice
 	default:
 		m |= fs.ModeIrregular
-	}
-	if st.Mode&unix.S_ISUID != 0 {
-		m |= fs.ModeSetuid
-	}
-	if st.Mode&unix.S_ISGID != 0 {
-		m |= fs.ModeSetgid
-	}
-	if st.Mode&unix.S_ISVTX != 0 {
-		m |= fs.ModeSticky
 	}
 	return m
 }
@@ -609,7 +586,7 @@ func localCopyEntries(root *os.File, entries []localEntry, dest string, epoch in
 	for i := len(dirs) - 1; i >= 0; i-- {
 		e := dirs[i]
 		target := filepath.Join(dest, filepath.FromSlash(e.rel))
-		if err := unix.Chmod(target, localPerm(e.mode)); err != nil {
+		if err := unix.Chmod(target, unixmode.FromFileMode(e.mode)); err != nil {
 			return "", fmt.Errorf("copying %s: setting mode: %w", e.abs, err)
 		}
 		if err := unix.UtimesNano(target, ts); err != nil {
@@ -652,7 +629,7 @@ func localCopyFile(root *os.File, e *localEntry, target string, chown bool, ts [
 			return fmt.Errorf("copying %s: %w", e.abs, err)
 		}
 	}
-	if err := unix.Fchmod(fd, localPerm(e.mode)); err != nil {
+	if err := unix.Fchmod(fd, unixmode.FromFileMode(e.mode)); err != nil {
 		return fmt.Errorf("copying %s: setting mode: %w", e.abs, err)
 	}
 	if err := unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, 0); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/kiln-build/kiln/internal/testutil"
+	"github.com/kiln-build/kiln/internal/unixmode"
 	"golang.org/x/sys/unix"
 )
 
@@ -118,7 +119,7 @@ func makeTree(t testing.TB, dir string, nodes []node, order []int, umask int) {
 			if err := os.Lchown(p, n.uid, n.uid); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Chmod(p, os.FileMode(n.mode&0o777)|modeBits(n.mode)); err != nil {
+			if err := os.Chmod(p, unixmode.ToFileMode(n.mode)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -134,20 +135,6 @@ func makeTree(t testing.TB, dir string, nodes []node, order []int, umask int) {
 			t.Fatal(err)
 		}
 	}
-}
-
-func modeBits(m uint32) os.FileMode {
-	var fm os.FileMode
-	if m&0o4000 != 0 {
-		fm |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		fm |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		fm |= os.ModeSticky
-	}
-	return fm
 }
 
 func seq(n int) []int {

@@ -1,4 +1,4 @@
-package export
+package atomicfile
 
 import (
 	"errors"
@@ -8,11 +8,11 @@ import (
 )
 
 // A destination that appears while the output is written (another export
-// to the same place) is never silently replaced without force.
-func TestAtomicallyNeverReplacesUnforced(t *testing.T) {
+// to the same place) is never silently replaced unless replacing.
+func TestPublishNeverReplacesUnforced(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "out.tar")
-	err := atomically(dest, false, func(tmp string) error {
+	err := Publish(dest, false, func(tmp string) error {
 		if err := os.WriteFile(dest, []byte("theirs"), 0o644); err != nil {
 			return err
 		}
@@ -29,15 +29,15 @@ func TestAtomicallyNeverReplacesUnforced(t *testing.T) {
 	}
 }
 
-// Forced onto a destination that is removed meanwhile, the output still
-// lands.
-func TestAtomicallyForcedDestVanishes(t *testing.T) {
+// Replacing a destination that is removed meanwhile still puts the output
+// in place.
+func TestPublishReplacingDestVanishes(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "out")
 	if err := os.Mkdir(dest, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	err := atomically(dest, true, func(tmp string) error {
+	err := Publish(dest, true, func(tmp string) error {
 		if err := os.Remove(dest); err != nil {
 			return err
 		}
