@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -65,4 +66,71 @@ func FuzzCanonical(f *testing.F) {
 			t.Fatalf("not a fixed point:\n%s\n%s", a, b)
 		}
 	})
+}
+
+// TestDigestRejectsInvalidUTF8Everywhere checks docs/derivations.md's
+// promise that a hashed string that is not valid UTF-8 is an error, never
+// encoded: the encoder would write its bytes raw, and kiln show would
+// print something that is not JSON.
+func TestDigestRejectsInvalidUTF8Everywhere(t *testing.T) {
+	d, fields := fullDerivation(t)
+	if _, err := d.Digest(); err != nil {
+		t.Fatal(err)
+	}
+	const bad = "ok\xff"
+	checked := 0
+	for _, f := range fields {
+		if !f.hashed {
+			continue
+		}
+		variants := invalidStrings(t, f.path, f.v.Type(), bad)
+		saved := reflect.New(f.v.Type()).Elem()
+		saved.Set(f.v)
+		for _, v := range variants {
+			f.v.Set(v)
+			if _, err := d.Digest(); err == nil {
+				t.Errorf("%s = %q: digested, want an error", f.path, v)
+			}
+			checked++
+		}
+		f.v.Set(saved)
+	}
+	if checked < 30 {
+		t.Fatalf("only %d strings varied: the walk is broken", checked)
+	}
+}
+
+// invalidStrings returns values of typ that hold bad as a string, one per
+// place a string can be in it. Struct fields inside typ are varied as
+// fields of their own.
+func invalidStrings(t *testing.T, path string, typ reflect.Type, bad string) []reflect.Value {
+	t.Helper()
+	str := func(typ reflect.Type, s string) reflect.Value { return reflect.ValueOf(s).Convert(typ) }
+	switch typ.Kind() {
+	case reflect.String:
+		return []reflect.Value{str(typ, bad)}
+	case reflect.Slice:
+		switch typ.Elem().Kind() {
+		case reflect.String:
+			s := reflect.MakeSlice(typ, 1, 1)
+			s.Index(0).Set(str(typ.Elem(), bad))
+			return []reflect.Value{s}
+		case reflect.Struct, reflect.Ptr:
+			return nil
+		}
+	case reflect.Map:
+		if typ.Key().Kind() == reflect.String && typ.Elem().Kind() == reflect.String {
+			var vs []reflect.Value
+			for _, kv := range [][2]string{{bad, "v"}, {"k", bad}} {
+				m := reflect.MakeMap(typ)
+				m.SetMapIndex(str(typ.Key(), kv[0]), str(typ.Elem(), kv[1]))
+				vs = append(vs, m)
+			}
+			return vs
+		}
+	case reflect.Struct, reflect.Ptr, reflect.Bool, reflect.Int, reflect.Int64, reflect.Uint32:
+		return nil
+	}
+	t.Fatalf("%s is a %s: teach this test where its strings are", path, typ)
+	return nil
 }

@@ -230,56 +230,60 @@ func (d *Derivation) Canonical() ([]byte, error) {
 	return appendDerivation(make([]byte, 0, 512), d), nil
 }
 
-// checkStrings rejects invalid UTF-8: JSON cannot carry it byte-exactly, and
-// silently substituting U+FFFD would make two different inputs share a digest.
+// checkStrings rejects invalid UTF-8 in every hashed string: JSON cannot
+// carry it byte-exactly, and silently substituting U+FFFD would make two
+// different inputs share a digest. TestDigestRejectsInvalidUTF8Everywhere
+// fails if a hashed string field is missing here.
 func (d *Derivation) checkStrings() error {
-	bad := func(what, s string) error {
-		if !utf8.ValidString(s) {
-			return fmt.Errorf("%s %q is not valid UTF-8", what, s)
-		}
-		return nil
-	}
-	var errs []error
-	add := func(e error) {
-		if e != nil {
-			errs = append(errs, e)
+	var err error
+	check := func(what string, ss ...string) {
+		for _, s := range ss {
+			if err == nil && !utf8.ValidString(s) {
+				err = fmt.Errorf("%s %q is not valid UTF-8", what, s)
+			}
 		}
 	}
+	check("kind", string(d.Kind))
+	for _, in := range d.Inputs {
+		check("input", string(in))
+	}
+	check("platform", d.Platform)
 	if s := d.Source; s != nil {
-		add(bad("source identifier", s.Identifier))
+		check("source type", s.Type)
+		check("source identifier", s.Identifier)
+		check("source pin", s.Pin)
 		for k, v := range s.Attrs {
-			add(bad("source attribute", k))
-			add(bad("source attribute", v))
+			check("source attribute", k, v)
 		}
 	}
 	if e := d.Exec; e != nil {
-		for _, a := range e.Args {
-			add(bad("argument", a))
-		}
-		for _, v := range e.Env {
-			add(bad("environment entry", v))
-		}
-		for _, v := range e.ImpureEnv {
-			add(bad("impure environment name", v))
-		}
-		add(bad("working directory", e.Cwd))
-		add(bad("user", e.User))
+		check("argument", e.Args...)
+		check("environment entry", e.Env...)
+		check("impure environment name", e.ImpureEnv...)
+		check("working directory", e.Cwd)
+		check("user", e.User)
+		check("hostname", e.Hostname)
+		check("network", e.Network)
+		check("output hash", e.OutputHash)
+		check("security", e.Security)
 		for _, m := range e.Mounts {
-			add(bad("mount destination", m.Dest))
-			add(bad("mount selector", m.Selector))
-			add(bad("cache id", m.CacheID))
+			check("mount type", m.Type)
+			check("mount destination", m.Dest)
+			check("mount selector", m.Selector)
+			check("cache id", m.CacheID)
+			check("cache sharing", m.Sharing)
+			check("secret id", m.SecretID)
+			check("secret variable", m.SecretEnv)
 		}
 	}
 	if f := d.File; f != nil {
 		for _, a := range f.Actions {
-			add(bad("path", a.Path))
-			add(bad("file content", a.Data))
-			add(bad("link target", a.Target))
-			add(bad("copy source", a.Src))
+			check("file action", a.Action)
+			check("path", a.Path)
+			check("file content", a.Data)
+			check("link target", a.Target)
+			check("copy source", a.Src)
 		}
 	}
-	if len(errs) > 0 {
-		return errs[0]
-	}
-	return nil
+	return err
 }
