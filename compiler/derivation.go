@@ -84,7 +84,8 @@ type SourceOp struct {
 	// when the lockfile has no pin (the derivation is then Unresolved).
 	Pin string `json:"pin,omitempty"`
 	// Attrs are type-specific settings that shape the result (filename,
-	// mode, include/exclude patterns, keep-git-dir, ...).
+	// mode, include/exclude patterns, keep_git_dir, the deb request and
+	// packages).
 	Attrs map[string]string `json:"attrs,omitempty"`
 	// Mirror is where a deb source downloads its packages when build.hcl
 	// names a repository (empty: the machine's apt configuration). Not
@@ -191,7 +192,8 @@ type FileAction struct {
 	// AllowNotFound makes rm of a missing path, or copy of an empty glob,
 	// succeed.
 	AllowNotFound bool `json:"allow_not_found,omitempty"`
-	// KeepMode keeps the source mode on copy when Mode is zero.
+	// ChmodSet says that copy gives what it copies Mode, which may be
+	// zero (chmod = "0000"), instead of each source file's own mode.
 	ChmodSet bool `json:"chmod_set,omitempty"`
 }
 
