@@ -160,8 +160,11 @@ type Mount struct {
 	// SecretEnv, when set, exposes the secret as this environment variable
 	// instead of a file at Dest.
 	SecretEnv string `json:"secret_env,omitempty"`
-	Required  bool   `json:"required,omitempty"`
-	Mode      uint32 `json:"mode,omitempty"`
+	// Required fails the step when no value for the secret is given,
+	// instead of running it without the secret.
+	Required bool `json:"required,omitempty"`
+	// Mode is the permission bits of a secret's file.
+	Mode uint32 `json:"mode,omitempty"`
 }
 
 // FileOp applies filesystem actions on top of Inputs[Base] (or scratch when
