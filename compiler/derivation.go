@@ -3,6 +3,7 @@ package compiler
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"unicode/utf8"
@@ -209,16 +210,16 @@ type DiffOp struct{}
 
 // Digest is the sha256 of the derivation's canonical encoding.
 func (d *Derivation) Digest() (digest.Digest, error) {
-	if err := d.checkStrings(); err != nil {
-		return "", err
-	}
 	// The encoding is only hashed, so its buffer is reused: a large graph
 	// hashes tens of thousands of derivations.
 	bp := canonBufs.Get().(*[]byte)
-	b := appendDerivation((*bp)[:0], d)
+	b, err := d.encode((*bp)[:0])
 	sum := sha256.Sum256(b)
 	*bp = b[:0]
 	canonBufs.Put(bp)
+	if err != nil {
+		return "", err
+	}
 	var s [len("sha256:") + 2*sha256.Size]byte
 	copy(s[:], "sha256:")
 	hex.Encode(s[len("sha256:"):], sum[:])
@@ -229,17 +230,31 @@ var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &
 
 // Canonical returns the canonical JSON encoding that Digest hashes.
 func (d *Derivation) Canonical() ([]byte, error) {
-	if err := d.checkStrings(); err != nil {
+	b, err := d.encode(make([]byte, 0, 512))
+	if err != nil {
 		return nil, err
 	}
-	return appendDerivation(make([]byte, 0, 512), d), nil
+	return b, nil
 }
 
-// checkStrings rejects invalid UTF-8 in every hashed string: JSON cannot
-// carry it byte-exactly, and silently substituting U+FFFD would make two
-// different inputs share a digest. TestDigestRejectsInvalidUTF8Everywhere
-// fails if a hashed string field is missing here.
-func (d *Derivation) checkStrings() error {
+// encode appends d's canonical encoding to b. A string that is not valid
+// UTF-8 is an error: JSON cannot carry it byte-exactly, and silently
+// substituting U+FFFD would make two different inputs share a digest.
+// The encoder copies every byte from 0x80 up as it is and adds only ASCII,
+// so the encoding is valid UTF-8 exactly when every string in it is: one
+// pass over it checks them all.
+func (d *Derivation) encode(b []byte) ([]byte, error) {
+	b = appendDerivation(b, d)
+	if !utf8.Valid(b) {
+		return b, d.badString()
+	}
+	return b, nil
+}
+
+// badString names the hashed string that is not valid UTF-8.
+// TestDigestRejectsInvalidUTF8Everywhere fails if a hashed string field is
+// missing here.
+func (d *Derivation) badString() error {
 	var err error
 	check := func(what string, ss ...string) {
 		for _, s := range ss {
@@ -290,5 +305,10 @@ func (d *Derivation) checkStrings() error {
 			check("copy source", a.Src)
 		}
 	}
+	if err == nil {
+		err = errNoStringNamed
+	}
 	return err
 }
+
+var errNoStringNamed = errors.New("a string in the derivation is not valid UTF-8")
