@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -133,4 +134,19 @@ func invalidStrings(t *testing.T, path string, typ reflect.Type, bad string) []r
 	}
 	t.Fatalf("%s is a %s: teach this test where its strings are", path, typ)
 	return nil
+}
+
+// FuzzAppendString holds the encoder's string escaping to the oracle's
+// for any string: only '"', '\\' and control characters escaped, every
+// other byte as it is.
+func FuzzAppendString(f *testing.F) {
+	f.Add("v\"\\\n\x01<é\u2028\x7f\t\r\b\f&>")
+	f.Add("\xff\xc3")
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		writeString(&want, s)
+		if got := appendString(nil, s); string(got) != want.String() {
+			t.Fatalf("%q:\nencoder %s\noracle  %s", s, got, want.Bytes())
+		}
+	})
 }
