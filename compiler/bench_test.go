@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkCompileLarge loads and compiles 10,000 stages over 1,000 shared
-// sources (internal/gen). The target: under 1 s and 300 MB for
+// sources (internal/gen). The target: under 1 s and 300 MB for
 // load+compile on a 2-core machine. "compile" alone isolates the lowering.
 func BenchmarkCompileLarge(b *testing.B) {
 	dir := b.TempDir()

@@ -3,6 +3,7 @@ package compiler
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"unicode/utf8"
@@ -84,7 +85,8 @@ type SourceOp struct {
 	// when the lockfile has no pin (the derivation is then Unresolved).
 	Pin string `json:"pin,omitempty"`
 	// Attrs are type-specific settings that shape the result (filename,
-	// mode, include/exclude patterns, keep-git-dir, ...).
+	// mode, include/exclude patterns, keep_git_dir, the deb request and
+	// packages).
 	Attrs map[string]string `json:"attrs,omitempty"`
 	// Mirror is where a deb source downloads its packages when build.hcl
 	// names a repository (empty: the machine's apt configuration). Not
@@ -159,8 +161,11 @@ type Mount struct {
 	// SecretEnv, when set, exposes the secret as this environment variable
 	// instead of a file at Dest.
 	SecretEnv string `json:"secret_env,omitempty"`
-	Required  bool   `json:"required,omitempty"`
-	Mode      uint32 `json:"mode,omitempty"`
+	// Required fails the step when no value for the secret is given,
+	// instead of running it without the secret.
+	Required bool `json:"required,omitempty"`
+	// Mode is the permission bits of a secret's file.
+	Mode uint32 `json:"mode,omitempty"`
 }
 
 // FileOp applies filesystem actions on top of Inputs[Base] (or scratch when
@@ -191,7 +196,8 @@ type FileAction struct {
 	// AllowNotFound makes rm of a missing path, or copy of an empty glob,
 	// succeed.
 	AllowNotFound bool `json:"allow_not_found,omitempty"`
-	// KeepMode keeps the source mode on copy when Mode is zero.
+	// ChmodSet says that copy gives what it copies Mode, which may be
+	// zero (chmod = "0000"), instead of each source file's own mode.
 	ChmodSet bool `json:"chmod_set,omitempty"`
 }
 
@@ -204,16 +210,16 @@ type DiffOp struct{}
 
 // Digest is the sha256 of the derivation's canonical encoding.
 func (d *Derivation) Digest() (digest.Digest, error) {
-	if err := d.checkStrings(); err != nil {
-		return "", err
-	}
 	// The encoding is only hashed, so its buffer is reused: a large graph
 	// hashes tens of thousands of derivations.
 	bp := canonBufs.Get().(*[]byte)
-	b := appendDerivation((*bp)[:0], d)
+	b, err := d.encode((*bp)[:0])
 	sum := sha256.Sum256(b)
 	*bp = b[:0]
 	canonBufs.Put(bp)
+	if err != nil {
+		return "", err
+	}
 	var s [len("sha256:") + 2*sha256.Size]byte
 	copy(s[:], "sha256:")
 	hex.Encode(s[len("sha256:"):], sum[:])
@@ -224,62 +230,85 @@ var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &
 
 // Canonical returns the canonical JSON encoding that Digest hashes.
 func (d *Derivation) Canonical() ([]byte, error) {
-	if err := d.checkStrings(); err != nil {
+	b, err := d.encode(make([]byte, 0, 512))
+	if err != nil {
 		return nil, err
 	}
-	return appendDerivation(make([]byte, 0, 512), d), nil
+	return b, nil
 }
 
-// checkStrings rejects invalid UTF-8: JSON cannot carry it byte-exactly, and
-// silently substituting U+FFFD would make two different inputs share a digest.
-func (d *Derivation) checkStrings() error {
-	bad := func(what, s string) error {
-		if !utf8.ValidString(s) {
-			return fmt.Errorf("%s %q is not valid UTF-8", what, s)
-		}
-		return nil
+// encode appends d's canonical encoding to b. A string that is not valid
+// UTF-8 is an error: JSON cannot carry it byte-exactly, and silently
+// substituting U+FFFD would make two different inputs share a digest.
+// The encoder copies every byte from 0x80 up as it is and adds only ASCII,
+// so the encoding is valid UTF-8 exactly when every string in it is: one
+// pass over it checks them all.
+func (d *Derivation) encode(b []byte) ([]byte, error) {
+	b = appendDerivation(b, d)
+	if !utf8.Valid(b) {
+		return b, d.badString()
 	}
-	var errs []error
-	add := func(e error) {
-		if e != nil {
-			errs = append(errs, e)
+	return b, nil
+}
+
+// badString names the hashed string that is not valid UTF-8.
+// TestDigestRejectsInvalidUTF8Everywhere fails if a hashed string field is
+// missing here.
+func (d *Derivation) badString() error {
+	var err error
+	check := func(what string, ss ...string) {
+		for _, s := range ss {
+			if err == nil && !utf8.ValidString(s) {
+				err = fmt.Errorf("%s %q is not valid UTF-8", what, s)
+			}
 		}
 	}
+	check("kind", string(d.Kind))
+	for _, in := range d.Inputs {
+		check("input", string(in))
+	}
+	check("platform", d.Platform)
 	if s := d.Source; s != nil {
-		add(bad("source identifier", s.Identifier))
+		check("source type", s.Type)
+		check("source identifier", s.Identifier)
+		check("source pin", s.Pin)
 		for k, v := range s.Attrs {
-			add(bad("source attribute", k))
-			add(bad("source attribute", v))
+			check("source attribute", k, v)
 		}
 	}
 	if e := d.Exec; e != nil {
-		for _, a := range e.Args {
-			add(bad("argument", a))
-		}
-		for _, v := range e.Env {
-			add(bad("environment entry", v))
-		}
-		for _, v := range e.ImpureEnv {
-			add(bad("impure environment name", v))
-		}
-		add(bad("working directory", e.Cwd))
-		add(bad("user", e.User))
+		check("argument", e.Args...)
+		check("environment entry", e.Env...)
+		check("impure environment name", e.ImpureEnv...)
+		check("working directory", e.Cwd)
+		check("user", e.User)
+		check("hostname", e.Hostname)
+		check("network", e.Network)
+		check("output hash", e.OutputHash)
+		check("security", e.Security)
 		for _, m := range e.Mounts {
-			add(bad("mount destination", m.Dest))
-			add(bad("mount selector", m.Selector))
-			add(bad("cache id", m.CacheID))
+			check("mount type", m.Type)
+			check("mount destination", m.Dest)
+			check("mount selector", m.Selector)
+			check("cache id", m.CacheID)
+			check("cache sharing", m.Sharing)
+			check("secret id", m.SecretID)
+			check("secret variable", m.SecretEnv)
 		}
 	}
 	if f := d.File; f != nil {
 		for _, a := range f.Actions {
-			add(bad("path", a.Path))
-			add(bad("file content", a.Data))
-			add(bad("link target", a.Target))
-			add(bad("copy source", a.Src))
+			check("file action", a.Action)
+			check("path", a.Path)
+			check("file content", a.Data)
+			check("link target", a.Target)
+			check("copy source", a.Src)
 		}
 	}
-	if len(errs) > 0 {
-		return errs[0]
+	if err == nil {
+		err = errNoStringNamed
 	}
-	return nil
+	return err
 }
+
+var errNoStringNamed = errors.New("a string in the derivation is not valid UTF-8")

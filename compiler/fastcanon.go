@@ -5,12 +5,13 @@ import (
 	"strconv"
 )
 
-// appendDerivation appends d's canonical encoding without reflection. The
-// compiler hashes tens of thousands of derivations per build, and this is
-// several times faster than Canonical's encode-decode-encode round trip.
-// It must produce exactly Canonical(d): keys in sorted order, the same
-// omitempty rules. TestFastCanonicalMatches fills every field to hold the
-// two together; a field added to the structs and not here fails it.
+// appendDerivation appends d's canonical encoding (docs/derivations.md)
+// without reflection: the compiler hashes tens of thousands of derivations
+// per build. It is the only encoder of the format; keys are written in
+// sorted order by hand and optional fields follow their omitempty tags.
+// TestFastCanonicalMatches holds it to a reflection-based oracle over every
+// field reachable from Derivation, so a field added to the structs and not
+// here fails the test, as does a field of a kind the test cannot fill.
 func appendDerivation(b []byte, d *Derivation) []byte {
 	b = append(b, '{')
 	if d.Diff != nil {
@@ -247,7 +248,10 @@ func appendStrings(b []byte, ss []string) []byte {
 	return append(b, ']')
 }
 
-// appendString escapes exactly as writeString does.
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string escaping only '"', '\\' and the
+// control characters, so that the bytes of s appear unchanged.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0

@@ -89,7 +89,7 @@ type Source struct {
 	Include []string
 	Exclude []string
 
-	// deb: packages resolved against a Debian repository (the deb issue).
+	// deb: packages resolved against a Debian repository (docs/deb.md).
 	Packages     []string
 	Suite        string
 	Architecture string

@@ -41,7 +41,7 @@ func (a attrs) at(name string) *hcl.Attribute {
 // content decodes body's attributes and blocks by schema, reporting what
 // does not fit it.
 func (e *evaluator) content(body hcl.Body, schema *hcl.BodySchema) (blockList, attrs) {
-	if b, ok := cleanBody(body, schema); ok && !e.l.opts.generalDecode {
+	if b, ok := cleanBody(body, schema); ok && !e.l.generalDecode {
 		syn := b.Attributes
 		if syn == nil {
 			syn = hclsyntax.Attributes{}
@@ -178,7 +178,7 @@ func (a attrs) strs(name string) []string {
 // building the tuple and the list.
 func (e *evaluator) literalStrings(expr hcl.Expression) ([]string, bool) {
 	t, ok := expr.(*hclsyntax.TupleConsExpr)
-	if !ok || len(t.Exprs) == 0 || e.l.opts.generalDecode {
+	if !ok || len(t.Exprs) == 0 || e.l.generalDecode {
 		return nil, false
 	}
 	out := make([]string, len(t.Exprs))
@@ -256,7 +256,7 @@ func (a attrs) strMap(name string) map[string]string {
 // are the exception: they are reported here as value would.
 func (e *evaluator) objectStrings(expr hcl.Expression) (map[string]string, bool) {
 	obj, ok := expr.(*hclsyntax.ObjectConsExpr)
-	if !ok || e.l.opts.generalDecode {
+	if !ok || e.l.generalDecode {
 		return nil, false
 	}
 	if !e.checkRefs(obj, scopeAll) {

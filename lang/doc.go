@@ -14,6 +14,8 @@
 // top-level blocks, each read by a one-pass parser for the common subset of
 // the syntax (fastparse.go) that builds hcl's exact syntax tree, with hcl's
 // own parser for any chunk outside the subset, and clean blocks are decoded
-// straight off the tree. Tests and FuzzFastParse compare both shortcuts with
-// hcl's general path.
+// straight off the tree. loadFast (split.go) is the one way into that
+// parser; every other file, and any file with a syntax error, goes through
+// hcl alone. Tests and FuzzFastParse compare both shortcuts with hcl's
+// general path.
 package lang

@@ -93,11 +93,27 @@ func (e *evaluator) errorf(rng *hcl.Range, summary, format string, args ...any) 
 	})
 }
 
-// run evaluates body. With a plan, body lacks the plan's stage blocks,
-// which are parsed and decoded in one pass (see stagePlan); run returns
-// false if they are not as the plan assumed, and the caller must then load
-// the file the ordinary way. Without a plan it always returns true.
-func (e *evaluator) run(body hcl.Body, plan *stagePlan) (*Config, bool) {
+// topBlocks are a build file's top-level blocks by kind, in file order,
+// as declared: a duplicate or badly named block is reported and left out.
+type topBlocks struct {
+	kiln *hcl.Block
+	variables, locals, sources,
+	stages, images, artifacts, groups []*hcl.Block
+}
+
+// run evaluates a build file's body.
+func (e *evaluator) run(body hcl.Body) *Config {
+	cfg, top := e.beforeStages(body, nil)
+	cfg.Stages = e.decodeStages(top.stages)
+	e.afterStages(cfg, top)
+	return cfg
+}
+
+// beforeStages evaluates what stage bodies may refer to: functions,
+// declarations, variables, locals, the kiln block and sources. stageNames
+// are stages declared outside body, valid and distinct, whose blocks the
+// caller decodes itself (loadOnePass).
+func (e *evaluator) beforeStages(body hcl.Body, stageNames []string) (*Config, *topBlocks) {
 	builtins := stdlib.Functions(e.dir)
 	// User functions see only the built-ins: letting them call each other
 	// would allow unbounded recursion, which no error can stop cleanly.
@@ -122,8 +138,7 @@ func (e *evaluator) run(body hcl.Body, plan *stagePlan) (*Config, bool) {
 	e.add(ds)
 
 	cfg := &Config{Dir: e.dir, Filename: filepathBase(e.name)}
-	var kilnBlock *hcl.Block
-	var localsBlocks, varBlocks []*hcl.Block
+	top := &topBlocks{}
 	declared := map[string]*hcl.Block{} // address -> first declaration
 	declare := func(addr, what string, b *hcl.Block) bool {
 		if prev, ok := declared[addr]; ok {
@@ -134,32 +149,29 @@ func (e *evaluator) run(body hcl.Body, plan *stagePlan) (*Config, bool) {
 		declared[addr] = b
 		return true
 	}
-	var sourceBlocks, stageBlocks, imageBlocks, artifactBlocks, groupBlocks []*hcl.Block
-	if plan != nil {
-		// The plan's names are valid and distinct, so declaring them
-		// reports nothing, as declaring the parsed blocks would not.
-		for _, n := range plan.names {
-			e.stages[n] = true
-		}
+	// Valid and distinct, these names would be declared without a
+	// diagnostic, as their blocks would.
+	for _, n := range stageNames {
+		e.stages[n] = true
 	}
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "kiln":
-			if kilnBlock != nil {
-				e.errorf(b.DefRange.Ptr(), "Duplicate kiln block", "The kiln block is already declared at %s; merge the two.", kilnBlock.DefRange)
+			if top.kiln != nil {
+				e.errorf(b.DefRange.Ptr(), "Duplicate kiln block", "The kiln block is already declared at %s; merge the two.", top.kiln.DefRange)
 				continue
 			}
-			kilnBlock = b
+			top.kiln = b
 		case "variable":
 			if !validName(b.Labels[0]) {
 				e.badName(b, "variable")
 				continue
 			}
 			if declare("var."+b.Labels[0], "variable", b) {
-				varBlocks = append(varBlocks, b)
+				top.variables = append(top.variables, b)
 			}
 		case "locals":
-			localsBlocks = append(localsBlocks, b)
+			top.locals = append(top.locals, b)
 		case "source":
 			typ, name := b.Labels[0], b.Labels[1]
 			if !contains(sourceTypes, typ) {
@@ -176,21 +188,16 @@ func (e *evaluator) run(body hcl.Body, plan *stagePlan) (*Config, bool) {
 					e.sources[typ] = map[string]*hcl.Block{}
 				}
 				e.sources[typ][name] = b
-				sourceBlocks = append(sourceBlocks, b)
+				top.sources = append(top.sources, b)
 			}
 		case "stage":
-			if plan != nil {
-				// A stage block the split missed (not in column 1)
-				// would be decoded out of file order.
-				return nil, false
-			}
 			if !validName(b.Labels[0]) {
 				e.badName(b, "stage")
 				continue
 			}
 			if declare("stage."+b.Labels[0], "stage", b) {
 				e.stages[b.Labels[0]] = true
-				stageBlocks = append(stageBlocks, b)
+				top.stages = append(top.stages, b)
 			}
 		case "image", "artifact", "group":
 			if !validName(b.Labels[0]) {
@@ -204,16 +211,16 @@ func (e *evaluator) run(body hcl.Body, plan *stagePlan) (*Config, bool) {
 			}
 			switch b.Type {
 			case "image":
-				imageBlocks = append(imageBlocks, b)
+				top.images = append(top.images, b)
 			case "artifact":
-				artifactBlocks = append(artifactBlocks, b)
+				top.artifacts = append(top.artifacts, b)
 			default:
-				groupBlocks = append(groupBlocks, b)
+				top.groups = append(top.groups, b)
 			}
 		}
 	}
 
-	cfg.Variables = e.bindVariables(varBlocks)
+	cfg.Variables = e.bindVariables(top.variables)
 	e.ctx = &hcl.EvalContext{Functions: e.funcs, Variables: map[string]cty.Value{
 		"var": e.varObject(),
 	}}
@@ -221,38 +228,34 @@ func (e *evaluator) run(body hcl.Body, plan *stagePlan) (*Config, bool) {
 	// locals may hold them (base = source.image.alpine).
 	e.ctx.Variables["source"] = e.sourceObject()
 	e.ctx.Variables["stage"] = e.stageObject()
-	e.evalLocals(localsBlocks)
+	e.evalLocals(top.locals)
 	e.ctx.Variables["local"] = cty.ObjectVal(e.localVals)
 
-	if kilnBlock != nil {
-		cfg.Project = e.decodeProject(kilnBlock)
+	if top.kiln != nil {
+		cfg.Project = e.decodeProject(top.kiln)
 	}
-	for _, s := range decodeAll(e, sourceBlocks, (*evaluator).decodeSource) {
+	for _, s := range decodeAll(e, top.sources, (*evaluator).decodeSource) {
 		if s != nil {
 			cfg.Sources = append(cfg.Sources, s)
 		}
 	}
-	if plan != nil {
-		stages, ok := e.decodeStageChunks(plan)
-		if !ok {
-			return nil, false
-		}
-		cfg.Stages = stages
-	} else {
-		cfg.Stages = e.decodeStages(stageBlocks)
-	}
-	for _, b := range imageBlocks {
+	return cfg, top
+}
+
+// afterStages decodes the targets, which name stages, and checks the
+// whole config once cfg.Stages is set.
+func (e *evaluator) afterStages(cfg *Config, top *topBlocks) {
+	for _, b := range top.images {
 		cfg.Images = append(cfg.Images, e.decodeImage(b))
 	}
-	for _, b := range artifactBlocks {
+	for _, b := range top.artifacts {
 		cfg.Artifacts = append(cfg.Artifacts, e.decodeArtifact(b))
 	}
-	for _, b := range groupBlocks {
+	for _, b := range top.groups {
 		cfg.Groups = append(cfg.Groups, e.decodeGroup(b))
 	}
 	e.checkStageCycles(cfg)
 	e.checkTargets(cfg)
-	return cfg, true
 }
 
 // decodeStages decodes the stage blocks on every core (decodeAll).

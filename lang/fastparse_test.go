@@ -278,7 +278,8 @@ func TestShortcutsMatchGeneralDecode(t *testing.T) {
 			t.Fatal(err)
 		}
 		load := func(general bool) string {
-			l := NewLoader(Options{generalDecode: general})
+			l := NewLoader(Options{})
+			l.generalDecode = general
 			cfg, diags := l.Load(path)
 			if cfg != nil {
 				cfg.Dir = ""

@@ -22,11 +22,6 @@ type Options struct {
 	// KILN_VAR_NAME values. It is explicit so that tests and the fuzzer do
 	// not depend on the process environment.
 	Environ []string
-
-	// generalDecode turns off the shortcuts that read clean syntax trees
-	// directly (cleanBody, literalStrings, objectStrings), so that tests
-	// can compare them with hcl's general path.
-	generalDecode bool
 }
 
 // Loader loads build files. It keeps every file it parsed so the CLI can
@@ -34,6 +29,10 @@ type Options struct {
 type Loader struct {
 	opts   Options
 	parser *hclparse.Parser
+	// generalDecode turns off the shortcuts that read clean syntax trees
+	// directly (cleanBody, literalStrings, objectStrings), so that tests
+	// can compare them with hcl's general path.
+	generalDecode bool
 }
 
 // NewLoader returns a Loader that binds variables from opts.
@@ -76,24 +75,28 @@ func (l *Loader) loadNamed(path, name string) (*Config, hcl.Diagnostics) {
 
 // load is Load on bytes: name is how diagnostics call the file, dir the
 // absolute folder that file(), glob() and local sources are relative to.
+// Large native-syntax files take kiln's faster route (loadFast), every
+// other file hcl's.
 func (l *Loader) load(src []byte, name, dir string) (*Config, hcl.Diagnostics) {
 	if !strings.HasSuffix(name, ".json") {
-		if cfg, diags, ok := l.loadChunked(src, name, dir); ok {
+		if cfg, diags, ok := l.loadFast(src, name, dir); ok {
 			return cfg, diags
 		}
 	}
 	return l.loadWhole(src, name, dir)
 }
 
-// loadWhole is load with the whole syntax tree built before evaluation:
-// for JSON, small files and the files loadChunked declines.
+// loadWhole is load with hcl's own parser on the whole file: for JSON,
+// small files, files with a syntax error (whose diagnostics the user
+// should see as hcl gives them) and the reference loadFast is tested
+// against.
 func (l *Loader) loadWhole(src []byte, name, dir string) (*Config, hcl.Diagnostics) {
 	var f *hcl.File
 	var diags hcl.Diagnostics
 	if strings.HasSuffix(name, ".json") {
 		f, diags = l.parser.ParseJSON(src, name)
 	} else {
-		f, diags = parseNative(src, name)
+		f, diags = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 		if f != nil {
 			l.parser.AddFile(name, f)
 		}
@@ -103,8 +106,13 @@ func (l *Loader) loadWhole(src []byte, name, dir string) (*Config, hcl.Diagnosti
 		// errors that confuse more than they help.
 		return nil, diags
 	}
+	return l.eval(f.Body, name, dir, diags)
+}
+
+// eval evaluates a parsed build file, after the diagnostics of its parse.
+func (l *Loader) eval(body hcl.Body, name, dir string, diags hcl.Diagnostics) (*Config, hcl.Diagnostics) {
 	e := newEvaluator(l, name, dir)
-	cfg, _ := e.run(f.Body, nil)
+	cfg := e.run(body)
 	diags = append(diags, e.diags...)
 	if diags.HasErrors() {
 		return nil, diags

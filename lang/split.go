@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -19,28 +20,50 @@ var topLevelKeywords = [][]byte{
 	[]byte("stage"), []byte("image"), []byte("artifact"), []byte("group"),
 }
 
-// parseNative parses native-syntax src in chunks, one per top-level block.
+// loadFast is the one way into kiln's own parser (fastparse.go) and its
+// chunked loading; load falls back to loadWhole, hcl's parser on the whole
+// file, when it returns false having reported nothing: for a file too
+// small to split or with a syntax error anywhere, whose diagnostics should
+// be hcl's for the whole file. Either way the result is the same
+// (TestChunkedLoadMatchesWhole, TestChunkedLoadCorpus).
 //
 // hclsyntax lexes a whole file into one token slice before parsing; for a
 // generated build file of 10,000 stages that slice alone is hundreds of
 // megabytes, mostly garbage from append growth. Chunks that start at a
-// top-level keyword in column 1 keep each token slice small. A split point
-// inside a heredoc, comment or block always leaves some chunk unbalanced,
-// so any chunk error falls back to one whole-file parse, whose diagnostics
-// are the ones the user should see.
-func parseNative(src []byte, name string) (*hcl.File, hcl.Diagnostics) {
-	if cs := splitChunks(src); len(cs) > 1 {
-		if files, ok := parseChunks(src, name, cs); ok {
-			bodies := make([]hcl.Body, len(files))
-			navs := make(chunkedNav, len(files))
-			for i, f := range files {
-				bodies[i] = f.Body
-				navs[i] = chunkNav{start: cs[i].pos.Byte, nav: f.Nav}
-			}
-			return &hcl.File{Body: hcl.MergeBodies(bodies), Bytes: src, Nav: navs}, nil
-		}
+// top-level keyword in column 1 keep each token slice small and parse on
+// every core. A split point inside a heredoc, comment or block always
+// leaves some chunk unbalanced, so it shows up as a chunk's syntax error.
+func (l *Loader) loadFast(src []byte, name, dir string) (*Config, hcl.Diagnostics, bool) {
+	cs := splitChunks(src)
+	if len(cs) < 2 {
+		return nil, nil, false
 	}
-	return hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	if cfg, diags, ok := l.loadOnePass(src, name, dir, cs); ok {
+		return cfg, diags, true
+	}
+	f, ok := parseChunked(src, name, cs)
+	if !ok {
+		return nil, nil, false
+	}
+	l.parser.AddFile(name, f)
+	cfg, diags := l.eval(f.Body, name, dir, nil)
+	return cfg, diags, true
+}
+
+// parseChunked parses the chunks cs of src on every core into one file.
+// It returns false if any chunk has a syntax error.
+func parseChunked(src []byte, name string, cs []chunk) (*hcl.File, bool) {
+	files, ok := parseChunks(src, name, cs)
+	if !ok {
+		return nil, false
+	}
+	bodies := make([]hcl.Body, len(files))
+	navs := make(chunkedNav, len(files))
+	for i, f := range files {
+		bodies[i] = f.Body
+		navs[i] = chunkNav{start: cs[i].pos.Byte, nav: f.Nav}
+	}
+	return &hcl.File{Body: hcl.MergeBodies(bodies), Bytes: src, Nav: navs}, true
 }
 
 // chunk is one piece of a native-syntax file that starts at a top-level
@@ -338,16 +361,12 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 	return stages, true
 }
 
-// loadChunked loads native-syntax src with its stages parsed and decoded
-// in one pass (stagePlan). It returns false, having reported nothing, for
-// a file it cannot load that way (too small to split, a syntax error, an
-// unexpected shape); load then parses the whole file as before, which
-// gives the same result and the diagnostics the user should see.
-func (l *Loader) loadChunked(src []byte, name, dir string) (*Config, hcl.Diagnostics, bool) {
-	cs := splitChunks(src)
-	if len(cs) < 2 {
-		return nil, nil, false
-	}
+// loadOnePass loads native-syntax src, cut into the chunks cs, with its
+// stages parsed and decoded in one pass (stagePlan). It returns false,
+// having reported nothing, for a file it cannot load that way (a syntax
+// error, an unexpected shape); loadFast then parses every chunk before
+// evaluating, which gives the same result.
+func (l *Loader) loadOnePass(src []byte, name, dir string, cs []chunk) (*Config, hcl.Diagnostics, bool) {
 	plan, rest, ok := planStages(src, name, cs)
 	if !ok || len(plan.chunks) == 0 {
 		return nil, nil, false
@@ -358,22 +377,30 @@ func (l *Loader) loadChunked(src []byte, name, dir string) (*Config, hcl.Diagnos
 	}
 	bodies := make([]hcl.Body, len(files))
 	for i, f := range files {
+		// A stage block the split missed (not in column 1) would be
+		// decoded out of file order.
+		if b, ok := f.Body.(*hclsyntax.Body); !ok || slices.ContainsFunc(b.Blocks, func(b *hclsyntax.Block) bool { return b.Type == "stage" }) {
+			return nil, nil, false
+		}
 		bodies[i] = f.Body
 	}
 	body := hcl.MergeBodies(bodies)
 	// Variables files are parsed into a scratch parser that starts as a
 	// copy of l's: hclparse returns a file it already holds without its
 	// diagnostics, so parsing into l's own before a fallback would lose
-	// them when loadWhole parses the same file again.
-	scratch := &Loader{opts: l.opts, parser: hclparse.NewParser()}
+	// them when the file is loaded again.
+	scratch := &Loader{opts: l.opts, parser: hclparse.NewParser(), generalDecode: l.generalDecode}
 	for n, f := range l.parser.Files() {
 		scratch.parser.AddFile(n, f)
 	}
 	e := newEvaluator(scratch, name, dir)
-	cfg, ok := e.run(body, plan)
+	cfg, top := e.beforeStages(body, plan.names)
+	stages, ok := e.decodeStageChunks(plan)
 	if !ok {
 		return nil, nil, false
 	}
+	cfg.Stages = stages
+	e.afterStages(cfg, top)
 	for n, f := range scratch.parser.Files() {
 		l.parser.AddFile(n, f)
 	}

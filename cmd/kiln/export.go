@@ -292,7 +292,9 @@ func layerHistory(res *buildResult, state digest.Digest) ([]export.LayerInput, [
 		if i >= len(blobs) {
 			continue
 		}
-		// A base image layer ships as the base's own blob (REPRO item 14).
+		// A base image layer ships as the base's own blob, never
+		// recompressed: its bytes then do not depend on kiln's
+		// compressor, and a registry that holds the base holds it.
 		b := blobs[i]
 		if b.Layer != l {
 			return nil, nil, fmt.Errorf("layer %d of the state is %s, not the base image's %s", i, l, b.Layer)

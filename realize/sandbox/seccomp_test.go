@@ -68,8 +68,8 @@ func probeResults(t *testing.T, out string) map[string]string {
 	return got
 }
 
-// TestDefaultStepIsFiltered is the escape attempt and its
-// relatives: in a default step, creating namespaces, mounting, the kernel
+// TestDefaultStepIsFiltered is the user-namespace escape attempt
+// (TestUnshareUserMountRefused) and its relatives: in a default step, creating namespaces, mounting, the kernel
 // keyring, ptrace, bpf, turning off address randomization and the
 // hypervisor socket all fail with EPERM from the seccomp filter, while
 // ordinary work (a personality query, starting a program from Go, whose
@@ -136,8 +136,9 @@ func TestInsecureStepIsNotFiltered(t *testing.T) {
 	}
 }
 
-// TestUnshareUserMountRefused is the reproduction with busybox:
-// a user namespace in which the step would be root, then a tmpfs mount.
+// TestUnshareUserMountRefused is the escape a sandbox with the default
+// filter must refuse, with busybox: a user namespace in which the step
+// would be root, then a tmpfs mount.
 func TestUnshareUserMountRefused(t *testing.T) {
 	script := "unshare -U -r -m sh -c 'mount -t tmpfs tmpfs /tmp && echo mounted'"
 	spec, out := probeSpec(t, false, "sh", "-c", script)

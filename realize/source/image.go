@@ -47,13 +47,13 @@ func FetchImage(ctx context.Context, ref, pin, platform string, insecure bool, m
 	}
 	src := &registrySource{
 		repo: parsed.Context(),
-		opts: []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithContext(ctx)},
+		opts: []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)},
 	}
 	img, err := fetchOCI(ctx, src, d, pin, platform, maxSize, newDir)
 	if err != nil {
 		// Say what the tag points at now, so a stale pin is obvious.
 		if tag, ok := parsed.(name.Tag); ok {
-			if cur, herr := remote.Head(tag, src.opts...); herr == nil && cur.Digest.String() != pin {
+			if cur, herr := remote.Head(tag, src.options(ctx)...); herr == nil && cur.Digest.String() != pin {
 				return nil, pinErr(fmt.Errorf("image %s: pin mismatch: the lock pins %s but %s is now %s: %w", ref, pin, tag.TagStr(), cur.Digest, err))
 			}
 		}
@@ -64,25 +64,34 @@ func FetchImage(ctx context.Context, ref, pin, platform string, insecure bool, m
 
 type registrySource struct {
 	repo name.Repository
+	// opts hold no context: each request takes its caller's (options).
 	opts []remote.Option
 }
 
-func (s *registrySource) bytes(_ context.Context, d digest.Digest) ([]byte, error) {
+// options are s's options for one request under ctx, with more after
+// them, so that cancelling the caller's context stops that request.
+func (s *registrySource) options(ctx context.Context, more ...remote.Option) []remote.Option {
+	opts := make([]remote.Option, 0, len(s.opts)+len(more)+1)
+	opts = append(opts, s.opts...)
+	opts = append(opts, more...)
+	return append(opts, remote.WithContext(ctx))
+}
+
+func (s *registrySource) bytes(ctx context.Context, d digest.Digest) ([]byte, error) {
 	ref := s.repo.Digest(d.String())
 	// Manifests and indexes come from the manifests endpoint, configs from
 	// blobs; the digest says nothing about which, so try the manifest first.
 	// Debian's docker-registry answers 500, not 404, for a config's digest
 	// on the manifests endpoint; retrying that costs seconds per image, so
 	// this probe retries only what says to try again.
-	probe := append(s.opts[:len(s.opts):len(s.opts)], remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests))
-	desc, err := remote.Get(ref, probe...)
+	desc, err := remote.Get(ref, s.options(ctx, remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests))...)
 	if err == nil {
 		if got := digest.FromBytes(desc.Manifest); got != d {
 			return nil, fmt.Errorf("pin mismatch: asked for %s, the registry sent %s", d, got)
 		}
 		return desc.Manifest, nil
 	}
-	rc, berr := s.open(context.Background(), d)
+	rc, berr := s.open(ctx, d)
 	if berr != nil {
 		if registryNotFound(err) && registryNotFound(berr) {
 			return nil, notFound{fmt.Errorf("fetching %s: %w", d, err)}
@@ -93,8 +102,8 @@ func (s *registrySource) bytes(_ context.Context, d digest.Digest) ([]byte, erro
 	return readVerified(rc, d)
 }
 
-func (s *registrySource) open(_ context.Context, d digest.Digest) (io.ReadCloser, error) {
-	l, err := remote.Layer(s.repo.Digest(d.String()), s.opts...)
+func (s *registrySource) open(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
+	l, err := remote.Layer(s.repo.Digest(d.String()), s.options(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("fetching blob %s: %w", d, err)
 	}

@@ -2,12 +2,15 @@ package source
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/opencontainers/go-digest"
+
 	"github.com/kiln-build/kiln/internal/testutil"
 )
 
@@ -54,5 +57,54 @@ func TestFetchImageRegistry(t *testing.T) {
 	}
 	if _, err := FetchImage(context.Background(), ref, "", "", false, 0, newDir); err == nil || !strings.Contains(err.Error(), "kiln lock") {
 		t.Fatalf("missing pin: %v", err)
+	}
+}
+
+// TestRegistryRequestsTakeTheirContext checks that a registry request
+// stops when the context it was made under is cancelled, not only the one
+// the source was made under: a fetch that gives up on one blob must not
+// leave another downloading.
+func TestRegistryRequestsTakeTheirContext(t *testing.T) {
+	testutil.RequireRoot(t)
+	reg := testutil.StartRegistry(t)
+	img := testImage(t, runtime.GOARCH, twoLayers(t)...)
+	r, err := name.ParseReference(reg.Addr + "/kiln/ctx:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := img.Digest()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld, _ := layers[0].Digest()
+	src := &registrySource{repo: r.Context()}
+	live := context.Background()
+	cancelled, cancel := context.WithCancel(live)
+	cancel()
+
+	if _, err := src.bytes(live, digest.Digest(md.String())); err != nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	if _, err := src.bytes(cancelled, digest.Digest(md.String())); !errors.Is(err, context.Canceled) {
+		t.Errorf("manifest under a cancelled context: %v, want context.Canceled", err)
+	}
+	rc, err := src.open(live, digest.Digest(ld.String()))
+	if err != nil {
+		t.Fatalf("blob: %v", err)
+	}
+	rc.Close()
+	if rc, err := src.open(cancelled, digest.Digest(ld.String())); !errors.Is(err, context.Canceled) {
+		if err == nil {
+			rc.Close()
+		}
+		t.Errorf("blob under a cancelled context: %v, want context.Canceled", err)
+	}
+	newDir, _ := newDirs(t)
+	if _, err := FetchImage(cancelled, r.String(), md.String(), "", false, 0, newDir); !errors.Is(err, context.Canceled) {
+		t.Errorf("FetchImage under a cancelled context: %v, want context.Canceled", err)
 	}
 }

@@ -9,16 +9,17 @@ import (
 	"unicode/utf8"
 )
 
-// Canonical encodes v as canonical JSON: object keys sorted by their UTF-8
+// reflectCanonical is the test oracle for appendDerivation: it encodes v as
+// canonical JSON (docs/derivations.md: object keys sorted by their UTF-8
 // bytes, no insignificant whitespace, integers only, strings escaped
-// minimally (only '"', '\\' and control characters) so the bytes of a
-// string appear unchanged. The format is documented in docs/derivations.md.
+// minimally so the bytes of a string appear unchanged) by a route that
+// shares nothing with the fast encoder but the format.
 //
 // It goes through encoding/json for struct tags and omitempty, then
 // re-encodes the generic tree itself: encoding/json's own escaping of <, >, &
 // and U+2028 is a Go choice, not part of the format, and must not leak into
 // digests.
-func Canonical(v any) ([]byte, error) {
+func reflectCanonical(v any) ([]byte, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encoding derivation: %w", err)
@@ -88,8 +89,6 @@ func writeCanonical(buf *bytes.Buffer, v any) error {
 	}
 	return nil
 }
-
-const hexDigits = "0123456789abcdef"
 
 func writeString(buf *bytes.Buffer, s string) {
 	buf.WriteByte('"')
