@@ -447,6 +447,5 @@ func samePlatform(want, host string) bool {
 	if err != nil {
 		return false
 	}
-	w, h = platform.Normalize(w), platform.Normalize(h)
-	return w.OS == h.OS && w.Architecture == h.Architecture
+	return platform.SameArch(w, h)
 }

@@ -97,3 +97,17 @@ func Match(want, have Platform) bool {
 	w, h := Normalize(want), Normalize(have)
 	return w.OS == h.OS && w.Architecture == h.Architecture && w.Variant == h.Variant
 }
+
+// SameArch reports whether a and b are one operating system and
+// architecture once normalised, whatever their variants. It is the check
+// for what the variant does not decide: that a step's platform is this
+// machine's (the kernel, not kiln, refuses an amd64/v3 binary on a v2 CPU),
+// and that an image config agrees with the index entry it was picked by
+// (configs often omit the variant their descriptor names, arm/v6 above all).
+func SameArch(a, b Platform) bool {
+	if a.OS == "" || a.Architecture == "" || b.OS == "" || b.Architecture == "" {
+		return false
+	}
+	a, b = Normalize(a), Normalize(b)
+	return a.OS == b.OS && a.Architecture == b.Architecture
+}

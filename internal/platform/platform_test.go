@@ -163,6 +163,39 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+func TestSameArch(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		a, b string
+		ok   bool
+	}{
+		{"linux/amd64", "linux/amd64", true},
+		{"linux/x86_64", "linux/amd64", true},
+		{"linux/amd64/v3", "linux/amd64", true},
+		{"linux/aarch64", "linux/arm64/v8", true},
+		{"linux/arm/v6", "linux/arm", true},
+		{"linux/armhf", "linux/arm/v6", true},
+		{"linux/arm64", "linux/arm", false},
+		{"linux/amd64", "linux/386", false},
+		{"linux/amd64", "windows/amd64", false},
+	} {
+		a, err := Parse(tc.a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Parse(tc.b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := SameArch(a, b); got != tc.ok {
+			t.Errorf("SameArch(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.ok)
+		}
+	}
+	if SameArch(Platform{OS: "linux", Architecture: "amd64"}, Platform{Architecture: "amd64"}) {
+		t.Error("a platform without an os has the host's arch")
+	}
+}
+
 // TestMatchIncomplete: an index entry without os or architecture (what
 // attestation manifests and broken indexes carry) serves nothing, even
 // though Normalize would fill an empty os with the host's.

@@ -201,7 +201,10 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 	if err := json.Unmarshal(img.Config, &cfg); err != nil {
 		return nil, fmt.Errorf("parsing config %s: %w", m.Config.Digest, err)
 	}
-	if have := cfg.Platform; img.IndexDigest == "" && have.OS != "" && !platform.Match(want, have) {
+	// The index entry chose the variant; a config that agrees on os and
+	// architecture is the image asked for, even when it leaves the variant
+	// out (arm/v6 images often do).
+	if have := cfg.Platform; img.IndexDigest == "" && have.OS != "" && !platform.SameArch(want, have) {
 		return nil, fmt.Errorf("image %s is for %s, not %s", img.ManifestDigest, platform.Format(have), platform.Format(want))
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {

@@ -488,3 +488,33 @@ func TestFetchOCILayoutPlatformSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchOCILayoutConfigPlatform: an image that is no index is checked
+// against its config by os and architecture in any spelling; the variant is
+// the index's to choose, and configs often leave it out.
+func TestFetchOCILayoutConfigPlatform(t *testing.T) {
+	testutil.RequireRoot(t)
+	tars := twoLayers(t)
+	newDir, _ := newDirs(t)
+	amd, _ := writeLayout(t, testImage(t, "amd64", tars[0]), "v1")
+	arm, _ := writeLayout(t, testImage(t, "arm", tars[0]), "v1")
+	for _, tc := range []struct {
+		dir, want string
+		ok        bool
+	}{
+		{amd, "linux/amd64", true},
+		{amd, "linux/x86_64", true},
+		{amd, "linux/arm64", false},
+		{arm, "linux/arm/v6", true},
+		{arm, "linux/arm", true},
+		{arm, "linux/arm64", false},
+	} {
+		_, err := FetchOCILayout(context.Background(), tc.dir, "v1", "", tc.want, 0, newDir)
+		if tc.ok && err != nil {
+			t.Errorf("%s: %v", tc.want, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "not "+tc.want)) {
+			t.Errorf("%s: %v, want a refusal naming it", tc.want, err)
+		}
+	}
+}
