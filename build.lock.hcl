@@ -751,6 +751,6 @@ run "stage.go" "0" {
 }
 
 run "stage.modules" "0" {
-  step        = "sha256:d799afca1f3dca4d723e492f57c9a56ea8ace859ca8683916fc0a28ef6bf5452"
-  output_hash = "sha256:930f0683e8408ab93036c0890a794b8ae09c9f307fe3c339b2d4600d546c3f8b"
+  step        = "sha256:21d0f51c9a7b7ed5e43ae3f71a923af3be436c20c57647fd305cc4e6765a1c71"
+  output_hash = "sha256:1abf99916e44eaa41618c17302fb0320a1f98c9182a62639f5258c6e2b903cdc"
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kiln-build/kiln/internal/platform"
 )
 
 var sizeRe = regexp.MustCompile(`^(?i)\s*(\d+)\s*([kmgt]?)(i?b)?\s*$`)
@@ -72,11 +74,10 @@ func parseMode(s string) (string, uint32, error) {
 	return fmt.Sprintf("%04o", n), uint32(n), nil
 }
 
-var platformRe = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
-
+// checkPlatform accepts what kiln's platform rules accept and keeps the
+// string as written: it is hashed into derivations, and normalising it here
+// would change the digest of every stage that says "linux/arm64/v8".
 func checkPlatform(s string) error {
-	if !platformRe.MatchString(s) {
-		return fmt.Errorf("%q is not a platform; write os/arch[/variant], like \"linux/amd64\" or \"linux/arm64/v8\"", s)
-	}
-	return nil
+	_, err := platform.Parse(s)
+	return err
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/kiln-build/kiln/internal/platform"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kiln-build/kiln/internal/hcltokens"
@@ -198,17 +199,11 @@ func checkRelPath(s string) error {
 	return nil
 }
 
+// checkPlatform holds lock keys to the rules build.hcl's platforms follow,
+// so that every key resolve writes is one the lock reads back.
 func checkPlatform(s string) error {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 {
-		return fmt.Errorf("%q is not a platform (os/arch[/variant])", s)
-	}
-	for _, p := range parts {
-		if p == "" {
-			return fmt.Errorf("%q is not a platform (os/arch[/variant])", s)
-		}
-	}
-	return nil
+	_, err := platform.Parse(s)
+	return err
 }
 
 func fRef(e *Entry) *string        { return &e.Ref }

@@ -83,6 +83,7 @@ func TestParseErrors(t *testing.T) {
 		{"short digest", strings.Replace(good, dg(1), "sha256:abc", 1), []string{"source.image.base", "digest", "64 lowercase hex", "kiln lock --update source.image.base"}},
 		{"long sha256", strings.Replace(good, hx(4), hx(4)+"00", 1), []string{"source.http.tool", "sha256", "kiln lock --update source.http.tool"}},
 		{"platform digest", strings.Replace(good, dg(3), "sha256:"+strings.Repeat("A", 64), 1), []string{"source.image.base", "linux/arm64/v8", "kiln lock --update source.image.base"}},
+		{"platform key", strings.Replace(good, `"linux/arm64/v8" =`, `"linux/ARM64" =`, 1), []string{"source.image.base", `"linux/ARM64" is not a platform`, `architecture "ARM64"`, "kiln lock --update source.image.base"}},
 		{"short commit", strings.Replace(good, sha1(5), "abc123", 1), []string{"source.git.src", "commit", "git object id"}},
 		{"string size", strings.Replace(good, "size   = 1234", "size   = \"1234\"", 1), []string{"source.http.tool", "size", "whole number"}},
 		{"variable", strings.Replace(good, "size   = 1234", "size   = var.x", 1), []string{"source.http.tool", "literal"}},

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kiln-build/kiln/internal/platform"
 	"github.com/kiln-build/kiln/lang"
 )
 
@@ -158,8 +159,7 @@ func (l *Lock) Pin(src *lang.Source, platform string) (pin string, ok bool) {
 		if len(e.Platforms) == 0 {
 			return e.Digest, src.Type == TypeOCILayout
 		}
-		d, ok := e.Platforms[platform]
-		return d, ok
+		return platformPin(e.Platforms, platform)
 	case TypeHTTP:
 		if !in.Matches(e) {
 			return "", false
@@ -278,4 +278,29 @@ func Check(cfg *lang.Config, l *Lock) []Change {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
 	return out
+}
+
+// platformPin finds the manifest the lock resolved for want. The lock's
+// keys are the source's platforms as build.hcl spells them, and a stage may
+// spell one of them another way ("linux/arm64" for "linux/arm64/v8"): the
+// same platform gets the same manifest, as resolve chose it.
+func platformPin(ps map[string]string, want string) (string, bool) {
+	if d, ok := ps[want]; ok {
+		return d, true
+	}
+	w, err := platform.Parse(want)
+	if err != nil {
+		return "", false
+	}
+	keys := make([]string, 0, len(ps))
+	for k := range ps {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if h, err := platform.Parse(k); err == nil && platform.Match(w, h) {
+			return ps[k], true
+		}
+	}
+	return "", false
 }

@@ -18,6 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/internal/platform"
 	"github.com/kiln-build/kiln/realize/sandbox"
 	"github.com/kiln-build/kiln/store"
 )
@@ -433,11 +434,18 @@ func (t *tail) lines() []string {
 	return append([]string(nil), t.ls...)
 }
 
-// samePlatform compares os/arch, ignoring a variant only the target names
-// (linux/amd64 runs linux/amd64/v2 steps' binaries only if the CPU has the
-// features, which the kernel checks, not kiln).
+// samePlatform compares os/arch once normalised (a step for linux/x86_64
+// or linux/aarch64 runs on the machine it names), ignoring a variant only
+// the target names (linux/amd64 runs linux/amd64/v2 steps' binaries only if
+// the CPU has the features, which the kernel checks, not kiln).
 func samePlatform(want, host string) bool {
-	w := strings.SplitN(want, "/", 3)
-	h := strings.SplitN(host, "/", 3)
-	return len(w) >= 2 && len(h) >= 2 && w[0] == h[0] && w[1] == h[1]
+	w, err := platform.Parse(want)
+	if err != nil {
+		return false
+	}
+	h, err := platform.Parse(host)
+	if err != nil {
+		return false
+	}
+	return platform.SameArch(w, h)
 }

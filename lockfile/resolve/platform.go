@@ -6,56 +6,52 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/kiln-build/kiln/internal/platform"
 )
 
-// platformString is os/arch[/variant], the form build.hcl and the lock use.
-func platformString(p *v1.Platform) string {
-	if p == nil || p.OS == "" || p.Architecture == "" {
-		return ""
+// platformOf reads a registry's platform with kiln's rules. ok is false
+// for what the lock cannot key: no platform, and spellings build.hcl could
+// not ask for, which the lock would refuse to read back.
+func platformOf(p *v1.Platform) (platform.Platform, bool) {
+	if p == nil {
+		return platform.Platform{}, false
 	}
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
+	pl := platform.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+	if _, err := platform.Parse(platform.Format(pl)); err != nil {
+		return platform.Platform{}, false
 	}
-	return s
-}
-
-// platformMatches treats linux/arm64 and linux/arm64/v8 as the same
-// platform, as registries and docker do.
-func platformMatches(want, have string) bool {
-	if want == have {
-		return true
-	}
-	norm := func(s string) string {
-		if strings.HasSuffix(s, "/arm64/v8") {
-			return strings.TrimSuffix(s, "/v8")
-		}
-		return s
-	}
-	return norm(want) == norm(have)
+	return pl, true
 }
 
 // indexPlatforms picks each wanted platform's manifest out of an index; with
 // no wanted platforms, every platform it lists (attestation manifests, whose
-// platform is unknown/unknown, are skipped).
+// platform is unknown/unknown, are skipped). The lock is keyed by the
+// platform as build.hcl spells it; the manifest is the first, in index
+// order, whose platform is the same once normalised (linux/arm64 serves
+// linux/arm64/v8), as realize selects it.
 func indexPlatforms(im *v1.IndexManifest, want []string) (map[string]string, error) {
 	out := map[string]string{}
 	var have []string
 	for _, m := range im.Manifests {
-		p := platformString(m.Platform)
-		if p == "" || strings.HasPrefix(p, "unknown/") {
+		p, ok := platformOf(m.Platform)
+		if !ok || p.OS == "unknown" {
 			continue
 		}
-		have = append(have, p)
+		s := platform.Format(p)
+		have = append(have, s)
 		if want == nil {
-			if _, dup := out[p]; !dup {
-				out[p] = m.Digest.String()
+			if _, dup := out[s]; !dup {
+				out[s] = m.Digest.String()
 			}
 		}
 	}
 	for _, w := range want {
+		wp, err := platform.Parse(w)
+		if err != nil {
+			return nil, err
+		}
 		for _, m := range im.Manifests {
-			if platformMatches(w, platformString(m.Platform)) {
+			if p, ok := platformOf(m.Platform); ok && platform.Match(wp, p) {
 				out[w] = m.Digest.String()
 				break
 			}
@@ -78,18 +74,26 @@ func imagePlatforms(img v1.Image, digest string, want []string) (map[string]stri
 	if err != nil {
 		return nil, fmt.Errorf("reading image config: %w", err)
 	}
-	p := platformString(&v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant})
-	if p == "" {
-		return nil, fmt.Errorf("its config names no os/architecture")
+	p, ok := platformOf(&v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant})
+	if !ok {
+		if cf.OS == "" || cf.Architecture == "" {
+			return nil, fmt.Errorf("its config names no os/architecture")
+		}
+		return nil, fmt.Errorf("its config's platform (os %q, architecture %q, variant %q) is not os/arch[/variant] as kiln writes it", cf.OS, cf.Architecture, cf.Variant)
 	}
+	have := platform.Format(p)
 	for _, w := range want {
-		if !platformMatches(w, p) {
-			return nil, fmt.Errorf("it is a single-platform image for %s, build.hcl asks for %s", p, strings.Join(want, ", "))
+		wp, err := platform.Parse(w)
+		if err != nil {
+			return nil, err
+		}
+		if !platform.Match(wp, p) {
+			return nil, fmt.Errorf("it is a single-platform image for %s, build.hcl asks for %s", have, strings.Join(want, ", "))
 		}
 	}
 	out := map[string]string{}
 	if len(want) == 0 {
-		out[p] = digest
+		out[have] = digest
 	}
 	for _, w := range want {
 		out[w] = digest

@@ -520,3 +520,78 @@ func TestFixedOutputBadHash(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdatePlatformSpellings resolves a multi-platform image with the
+// rules realize selects by (internal/platform), and the lock answers the
+// compiler for any spelling of a locked platform: a source that locks
+// linux/arm64/v8 pins a stage that says linux/arm64.
+func TestUpdatePlatformSpellings(t *testing.T) {
+	reg := testutil.StartRegistry(t)
+	digests := map[string]string{}
+	var adds []mutate.IndexAddendum
+	for _, p := range []v1.Platform{
+		{OS: "linux", Architecture: "amd64"},
+		{OS: "linux", Architecture: "arm", Variant: "v6"},
+		{OS: "linux", Architecture: "arm", Variant: "v7"},
+		{OS: "linux", Architecture: "arm64"},
+		{OS: "unknown", Architecture: "unknown"},
+	} {
+		img := randomImage(t, p.OS, p.Architecture)
+		d, _ := img.Digest()
+		pl := p
+		digests[p.Architecture+"/"+p.Variant] = d.String()
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &pl}})
+	}
+	idxRef := reg.Addr + "/spellings:1"
+	if err := remote.WriteIndex(ref(t, idxRef), mutate.AppendManifests(empty.Index, adds...)); err != nil {
+		t.Fatal(err)
+	}
+	oneRef := reg.Addr + "/arm64only:1"
+	one := randomImage(t, "linux", "arm64")
+	if err := remote.Write(ref(t, oneRef), one); err != nil {
+		t.Fatal(err)
+	}
+	oneDigest, _ := one.Digest()
+
+	multi := &lang.Source{Type: "image", Name: "multi", Ref: idxRef, Platforms: []string{"linux/arm64/v8", "linux/arm", "linux/x86_64"}}
+	every := &lang.Source{Type: "image", Name: "every", Ref: idxRef}
+	single := &lang.Source{Type: "image", Name: "single", Ref: oneRef, Platforms: []string{"linux/aarch64"}}
+	cfg := &lang.Config{Dir: t.TempDir(), Sources: []*lang.Source{multi, every, single}}
+	l, _, err := Update(context.Background(), cfg, nil, UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"linux/arm64/v8": digests["arm64/"], "linux/arm": digests["arm/v7"], "linux/x86_64": digests["amd64/"]}
+	if got := l.Entries["source.image.multi"].Platforms; !cmp.Equal(got, want) {
+		t.Errorf("locked platforms (-got +want):\n%s", cmp.Diff(got, want))
+	}
+	wantEvery := map[string]string{"linux/amd64": digests["amd64/"], "linux/arm/v6": digests["arm/v6"], "linux/arm/v7": digests["arm/v7"], "linux/arm64": digests["arm64/"]}
+	if got := l.Entries["source.image.every"].Platforms; !cmp.Equal(got, wantEvery) {
+		t.Errorf("every platform, attestations left out (-got +want):\n%s", cmp.Diff(got, wantEvery))
+	}
+	if got := l.Entries["source.image.single"].Platforms; !cmp.Equal(got, map[string]string{"linux/aarch64": oneDigest.String()}) {
+		t.Errorf("single-platform arm64 image for linux/aarch64: %v", got)
+	}
+	if _, diags := lockfile.Parse(l.Bytes(), "build.lock.hcl"); diags.HasErrors() {
+		t.Fatalf("the lock does not read back: %v", diags)
+	}
+
+	for _, tc := range []struct{ platform, pin string }{
+		{"linux/arm64/v8", digests["arm64/"]},
+		{"linux/arm64", digests["arm64/"]},
+		{"linux/amd64", digests["amd64/"]},
+		{"linux/arm/v7", digests["arm/v7"]},
+		{"linux/arm/v6", ""},
+		{"linux/s390x", ""},
+	} {
+		pin, ok := l.Pin(multi, tc.platform)
+		if ok != (tc.pin != "") || pin != tc.pin {
+			t.Errorf("Pin(multi, %s) = %q, %v; want %q", tc.platform, pin, ok, tc.pin)
+		}
+	}
+
+	single.Platforms = []string{"linux/arm/v6"}
+	if _, _, err := Update(context.Background(), cfg, nil, UpdateOptions{}); err == nil || !strings.Contains(err.Error(), "single-platform image for linux/arm64, build.hcl asks for linux/arm/v6") {
+		t.Errorf("arm64 image for linux/arm/v6: %v", err)
+	}
+}

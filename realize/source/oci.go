@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/kiln-build/kiln/internal/platform"
 	"github.com/kiln-build/kiln/store/layer"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -130,11 +131,11 @@ func FetchOCILayout(ctx context.Context, path, ref, pin, platform string, maxSiz
 }
 
 // fetchOCI resolves top to a platform manifest and unpacks its layers.
-func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platform string, maxSize int64, newDir func() (string, error)) (img *Image, err error) {
+func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platformStr string, maxSize int64, newDir func() (string, error)) (img *Image, err error) {
 	if err := top.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid digest %q: %w", top, err)
 	}
-	want, err := parsePlatform(platform)
+	want, err := wantPlatform(platformStr)
 	if err != nil {
 		return nil, err
 	}
@@ -199,8 +200,11 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 	if err := json.Unmarshal(img.Config, &cfg); err != nil {
 		return nil, fmt.Errorf("parsing config %s: %w", m.Config.Digest, err)
 	}
-	if img.IndexDigest == "" && cfg.OS != "" && (cfg.OS != want.OS || cfg.Architecture != want.Architecture) {
-		return nil, fmt.Errorf("image %s is for %s/%s, not %s/%s", img.ManifestDigest, cfg.OS, cfg.Architecture, want.OS, want.Architecture)
+	// The index entry chose the variant; a config that agrees on os and
+	// architecture is the image asked for, even when it leaves the variant
+	// out (arm/v6 images often do).
+	if have := cfg.Platform; img.IndexDigest == "" && have.OS != "" && !platform.SameArch(want, have) {
+		return nil, fmt.Errorf("image %s is for %s, not %s", img.ManifestDigest, platform.Format(have), platform.Format(want))
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("manifest %s has %d layers but its config lists %d diff_ids", img.ManifestDigest, len(m.Layers), len(cfg.RootFS.DiffIDs))
@@ -300,44 +304,31 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func parsePlatform(s string) (ocispec.Platform, error) {
+// wantPlatform reads the platform a fetch is for; empty means linux and
+// the host's architecture.
+func wantPlatform(s string) (platform.Platform, error) {
 	if s == "" {
-		return ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}, nil
+		return platform.Platform{OS: "linux", Architecture: runtime.GOARCH}, nil
 	}
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return ocispec.Platform{}, fmt.Errorf("platform %q is not os/arch or os/arch/variant", s)
-	}
-	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return p, nil
+	return platform.Parse(s)
 }
 
-// selectPlatform picks the first manifest for want in index order; with no
-// variant asked for, any variant matches.
-func selectPlatform(ms []ocispec.Descriptor, want ocispec.Platform) (digest.Digest, error) {
+// selectPlatform picks the first manifest for want in index order, with
+// the rules the lock resolved it by (platform.Match: linux/arm64 and
+// linux/arm64/v8 are one platform, a variant is otherwise matched exactly),
+// so that what kiln lock pinned is what the build finds.
+func selectPlatform(ms []ocispec.Descriptor, want platform.Platform) (digest.Digest, error) {
 	var have []string
 	for _, m := range ms {
-		p := m.Platform
-		if p == nil {
+		if m.Platform == nil {
 			continue
 		}
-		if p.OS == want.OS && p.Architecture == want.Architecture && (want.Variant == "" || p.Variant == want.Variant) {
+		if platform.Match(want, *m.Platform) {
 			return m.Digest, nil
 		}
-		s := p.OS + "/" + p.Architecture
-		if p.Variant != "" {
-			s += "/" + p.Variant
-		}
-		have = append(have, s)
+		have = append(have, platform.Format(*m.Platform))
 	}
-	w := want.OS + "/" + want.Architecture
-	if want.Variant != "" {
-		w += "/" + want.Variant
-	}
-	return "", fmt.Errorf("no manifest for platform %s (the index has: %s)", w, strings.Join(have, ", "))
+	return "", fmt.Errorf("no manifest for platform %s (the index has: %s)", platform.Format(want), strings.Join(have, ", "))
 }
 
 // readVerified reads a small blob fully and checks its digest.

@@ -419,3 +419,102 @@ func FuzzFetchOCILayoutArchive(f *testing.F) {
 		}
 	})
 }
+
+// TestFetchOCILayoutPlatformSpellings selects from an index with the rules
+// kiln lock resolves by (internal/platform): linux/arm64/v8 is the index's
+// linux/arm64, linux/x86_64 its linux/amd64, linux/arm its arm/v7 even
+// though arm/v6 comes first, and a variant the index lacks is refused.
+func TestFetchOCILayoutPlatformSpellings(t *testing.T) {
+	testutil.RequireRoot(t)
+	tars := twoLayers(t)
+	imgs := map[string]v1.Image{}
+	var adds []mutate.IndexAddendum
+	for _, p := range []v1.Platform{
+		{OS: "linux", Architecture: "amd64"},
+		{OS: "linux", Architecture: "arm", Variant: "v6"},
+		{OS: "linux", Architecture: "arm", Variant: "v7"},
+		{OS: "linux", Architecture: "arm64"},
+	} {
+		base := testImage(t, p.Architecture, tars[0])
+		cf, err := base.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf = cf.DeepCopy()
+		cf.Variant = p.Variant
+		img, err := mutate.ConfigFile(base, cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl := p
+		imgs[p.Architecture+"/"+p.Variant] = img
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &pl}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "multi"})); err != nil {
+		t.Fatal(err)
+	}
+	newDir, _ := newDirs(t)
+	for _, tc := range []struct{ want, got string }{
+		{"linux/arm64/v8", "arm64/"},
+		{"linux/arm64", "arm64/"},
+		{"linux/aarch64", "arm64/"},
+		{"linux/x86_64", "amd64/"},
+		{"linux/amd64/v1", "amd64/"},
+		{"linux/arm", "arm/v7"},
+		{"linux/arm/v6", "arm/v6"},
+		{"linux/amd64/v3", ""},
+		{"linux/arm/v5", ""},
+	} {
+		got, err := FetchOCILayout(context.Background(), dir, "multi", "", tc.want, 0, newDir)
+		if tc.got == "" {
+			if err == nil || !strings.Contains(err.Error(), "no manifest for platform "+tc.want) || !strings.Contains(err.Error(), "linux/arm/v7") {
+				t.Errorf("%s: %v, want no manifest, naming what the index has", tc.want, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.want, err)
+			continue
+		}
+		want, _ := imgs[tc.got].Digest()
+		if got.ManifestDigest.String() != want.String() {
+			t.Errorf("%s selected %s, want the %s manifest %s", tc.want, got.ManifestDigest, tc.got, want)
+		}
+	}
+}
+
+// TestFetchOCILayoutConfigPlatform: an image that is no index is checked
+// against its config by os and architecture in any spelling; the variant is
+// the index's to choose, and configs often leave it out.
+func TestFetchOCILayoutConfigPlatform(t *testing.T) {
+	testutil.RequireRoot(t)
+	tars := twoLayers(t)
+	newDir, _ := newDirs(t)
+	amd, _ := writeLayout(t, testImage(t, "amd64", tars[0]), "v1")
+	arm, _ := writeLayout(t, testImage(t, "arm", tars[0]), "v1")
+	for _, tc := range []struct {
+		dir, want string
+		ok        bool
+	}{
+		{amd, "linux/amd64", true},
+		{amd, "linux/x86_64", true},
+		{amd, "linux/arm64", false},
+		{arm, "linux/arm/v6", true},
+		{arm, "linux/arm", true},
+		{arm, "linux/arm64", false},
+	} {
+		_, err := FetchOCILayout(context.Background(), tc.dir, "v1", "", tc.want, 0, newDir)
+		if tc.ok && err != nil {
+			t.Errorf("%s: %v", tc.want, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "not "+tc.want)) {
+			t.Errorf("%s: %v, want a refusal naming it", tc.want, err)
+		}
+	}
+}
