@@ -10,40 +10,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 // signedRelease makes a keyring and a clear-signed Release text with gpg,
 // or skips the test when gpg or gpgv is missing.
 func signedRelease(t *testing.T, text string) (keyring string, inRelease []byte) {
 	t.Helper()
-	for _, tool := range []string{"gpg", "gpgv"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
-	dir := t.TempDir()
-	home := filepath.Join(dir, "gnupg")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	gpg := func(stdin string, args ...string) []byte {
-		t.Helper()
-		cmd := exec.Command("gpg", append([]string{"--batch", "--quiet", "--homedir", home}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Skipf("gpg %v: %v: %s", args, err, stderr.String())
-		}
-		return out
-	}
-	gpg("", "--passphrase", "", "--quick-gen-key", "kiln-test@example.invalid", "ed25519", "sign", "never")
-	keyring = filepath.Join(dir, "keyring.gpg")
-	if err := os.WriteFile(keyring, gpg("", "--export"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return keyring, gpg(text, "--clearsign")
+	return testutil.SignedRelease(t, text)
 }
 
 func serveFiles(t *testing.T, files map[string][]byte) string {

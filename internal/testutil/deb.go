@@ -104,11 +104,6 @@ type DebPackage struct {
 // gpg agent stop when the test ends. Tests without gpg are skipped.
 func ServeDebRepo(t testing.TB, suite, arch string, pkgs []DebPackage) (url, keyring string) {
 	t.Helper()
-	for _, tool := range []string{"gpg", "gpgv", "gpgconf"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
 	files := map[string][]byte{}
 	var index strings.Builder
 	sorted := append([]DebPackage(nil), pkgs...)
@@ -125,6 +120,32 @@ func ServeDebRepo(t testing.TB, suite, arch string, pkgs []DebPackage) (url, key
 	release := fmt.Sprintf("Suite: %s\nCodename: %s\nArchitectures: %s\nComponents: main\nSHA256:\n %s %d %s\n",
 		suite, suite, arch, sum([]byte(index.String())), index.Len(), pkgPath)
 
+	keyring, inRelease := SignedRelease(t, release)
+	files["/dists/"+suite+"/InRelease"] = inRelease
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, keyring
+}
+
+// SignedRelease clear-signs a Release text with a throw-away ed25519 key
+// made here, and returns the binary keyring (for signed_by or gpgv) that
+// checks it. The gpg agent it starts stops when the test ends. Tests
+// without gpg are skipped (scripts/deps.sh installs it).
+func SignedRelease(t testing.TB, text string) (keyring string, inRelease []byte) {
+	t.Helper()
+	for _, tool := range []string{"gpg", "gpgv", "gpgconf"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
 	dir, err := os.MkdirTemp("", "kiln-gpg-")
 	if err != nil {
 		t.Fatal(err)
@@ -155,16 +176,5 @@ func ServeDebRepo(t testing.TB, suite, arch string, pkgs []DebPackage) (url, key
 	if err := os.WriteFile(keyring, gpg("", "--export"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	files["/dists/"+suite+"/InRelease"] = gpg(release, "--clearsign")
-
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(b)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, keyring
+	return keyring, gpg(text, "--clearsign")
 }
