@@ -249,15 +249,7 @@ func execDigests(stderr string) []string {
 // (a known issue; empty cgroups hold no process and no memory).
 func checkNoLeftovers(t *testing.T, store string, digests []string, marker string, emptyCgroupsOK bool) {
 	t.Helper()
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(mi), "\n") {
-		if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], store+"/") {
-			t.Errorf("mount left under the store: %s", f[4])
-		}
-	}
+	noMountsUnder(t, store)
 	if len(digests) > 0 {
 		filepath.WalkDir("/sys/fs/cgroup", func(p string, d fs.DirEntry, err error) error {
 			if err != nil || !d.IsDir() {

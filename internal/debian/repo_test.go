@@ -3,8 +3,6 @@ package debian
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,20 +19,6 @@ func signedRelease(t *testing.T, text string) (keyring string, inRelease []byte)
 	return testutil.SignedRelease(t, text)
 }
 
-func serveFiles(t *testing.T, files map[string][]byte) string {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(b)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 // TestReleaseReadsOnlySignedText: gpgv accepts a file that has unsigned
 // text before or after a valid signed message; Release must read the
 // signed message, never the unsigned paragraph an attacker put first.
@@ -48,7 +32,7 @@ func TestReleaseReadsOnlySignedText(t *testing.T) {
 		"after":  append(append([]byte(nil), signed...), "\n"+evil...),
 	} {
 		t.Run(name, func(t *testing.T) {
-			url := serveFiles(t, map[string][]byte{"/dists/bookworm/InRelease": body})
+			url := testutil.ServeFiles(t, map[string][]byte{"/dists/bookworm/InRelease": body})
 			r := &Repo{URI: url, Suite: "bookworm", Arch: "amd64", Keyrings: []string{keyring}}
 			sums, err := r.Release(context.Background())
 			if err != nil {
@@ -62,7 +46,7 @@ func TestReleaseReadsOnlySignedText(t *testing.T) {
 	}
 	t.Run("tampered", func(t *testing.T) {
 		body := bytes.Replace(signed, []byte(" 1 main"), []byte(" 2 main"), 1)
-		url := serveFiles(t, map[string][]byte{"/dists/bookworm/InRelease": body})
+		url := testutil.ServeFiles(t, map[string][]byte{"/dists/bookworm/InRelease": body})
 		r := &Repo{URI: url, Suite: "bookworm", Arch: "amd64", Keyrings: []string{keyring}}
 		if _, err := r.Release(context.Background()); err == nil || !strings.Contains(err.Error(), "checking the signature") {
 			t.Fatalf("a tampered InRelease gave %v, want a signature error", err)
@@ -91,7 +75,7 @@ func TestReleaseWithArmoredKeyring(t *testing.T) {
 	if got, err := dearmor(armored); err != nil || !bytes.Equal(got, bin) {
 		t.Fatalf("dearmor gave %d bytes (%v), want the %d of the binary keyring", len(got), err, len(bin))
 	}
-	url := serveFiles(t, map[string][]byte{"/dists/bookworm/InRelease": signed})
+	url := testutil.ServeFiles(t, map[string][]byte{"/dists/bookworm/InRelease": signed})
 	r := &Repo{URI: url, Suite: "bookworm", Arch: "amd64", Keyrings: []string{asc}}
 	if _, err := r.Release(context.Background()); err != nil {
 		t.Fatal(err)

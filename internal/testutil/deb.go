@@ -123,6 +123,13 @@ func ServeDebRepo(t testing.TB, suite, arch string, pkgs []DebPackage) (url, key
 	keyring, inRelease := SignedRelease(t, release)
 	files["/dists/"+suite+"/InRelease"] = inRelease
 
+	return ServeFiles(t, files), keyring
+}
+
+// ServeFiles serves files, keyed by URL path, on 127.0.0.1 until the test
+// ends, and returns the server's URL.
+func ServeFiles(t testing.TB, files map[string][]byte) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, ok := files[r.URL.Path]
 		if !ok {
@@ -132,7 +139,7 @@ func ServeDebRepo(t testing.TB, suite, arch string, pkgs []DebPackage) (url, key
 		w.Write(b)
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL, keyring
+	return srv.URL
 }
 
 // SignedRelease clear-signs a Release text with a throw-away ed25519 key
