@@ -30,9 +30,6 @@ func refVal(kind, typ, name string) cty.Value {
 	return cty.CapsuleVal(refType, &refTarget{kind: kind, typ: typ, name: name})
 }
 
-// sourceTypes are the source kinds kiln knows how to pin and fetch.
-var sourceTypes = []string{"image", "http", "git", "local", "oci-layout", "deb"}
-
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "kiln"},
