@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/kiln-build/kiln/internal/infolder"
 	"github.com/kiln-build/kiln/lang"
 )
 
@@ -352,106 +351,6 @@ func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diag
 	return "", diag(ref.Range, "Invalid reference", fmt.Sprintf("%s is not a state; use a source or a stage.", ref.Address()))
 }
 
-func (c *compiler) source(src *lang.Source, platform string) (digest.Digest, hcl.Diagnostics) {
-	op := &SourceOp{Type: src.Type, MaxSize: src.MaxSize}
-	d := &Derivation{Kind: KindSource, SourceDateEpoch: c.epoch, Source: op, Name: src.Address()}
-	pinned := func() {
-		pin, ok := "", false
-		if c.opts.Pins != nil {
-			pin, ok = c.opts.Pins.Pin(src, platform)
-		}
-		op.Pin = pin
-		d.Unresolved = !ok
-	}
-	switch src.Type {
-	case "image":
-		op.Identifier = src.Ref
-		d.Platform = platform
-		pinned()
-		d.Description = "pull " + src.Ref
-	case "oci-layout":
-		op.Identifier = cleanRel(src.Path)
-		d.Platform = platform
-		pinned()
-		d.Description = "read OCI layout " + op.Identifier
-	case "http":
-		op.Identifier = src.URL
-		name := src.Filename
-		if name == "" {
-			name = path.Base(strings.SplitN(src.URL, "?", 2)[0])
-		}
-		mode := src.Mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		op.Attrs = map[string]string{"filename": name, "mode": fmt.Sprintf("%04o", mode)}
-		pinned()
-		d.Description = "download " + src.URL
-	case "git":
-		op.Identifier = src.URL
-		if src.KeepGitDir {
-			op.Attrs = map[string]string{"keep_git_dir": "true"}
-		}
-		pinned()
-		d.Description = "clone " + src.URL
-		if src.GitRef != "" {
-			d.Description += " " + src.GitRef
-		}
-	case "deb":
-		if src.Suite == "" || src.Architecture == "" || len(src.Packages) == 0 {
-			return "", diag(src.DeclRange, "Incomplete deb source", fmt.Sprintf("%s needs packages, suite and architecture, for example suite = \"bookworm\" and architecture = \"amd64\".", src.Address()))
-		}
-		op.Identifier = src.Suite + "/" + src.Architecture
-		op.Attrs = map[string]string{"request": strings.Join(src.Packages, " ")}
-		pinned()
-		if op.Pin != "" {
-			// The lock's pin is the whole closure (lockfile.DebManifest):
-			// the realizer needs every file and hash, and the digest then
-			// covers exactly what is installed.
-			op.Attrs["packages"] = op.Pin
-			op.Pin = digest.FromString(op.Pin).String()
-		}
-		op.Mirror = src.Repository
-		d.Description = "debian " + op.Identifier + ": " + op.Attrs["request"]
-	case "local":
-		op.Identifier = cleanRel(src.Path)
-		if c.opts.LocalHash == nil {
-			return "", diag(src.DeclRange, "Cannot hash local source", "kiln was built without a local source hasher; this is a bug.")
-		}
-		// lang refused symlinks leading out when it read the path; checked
-		// again here because the hash is what gets built.
-		dir, err := infolder.Join(c.cfg.Dir, filepath.FromSlash(op.Identifier))
-		if err != nil {
-			return "", diag(src.DeclRange, "Local source outside the build folder", fmt.Sprintf("The path of %s, %q, leads outside the build file's folder (%v); only its folder and sub-folders can be sources.", src.Address(), op.Identifier, err))
-		}
-		h, err := c.opts.LocalHash(dir, src.Include, src.Exclude)
-		if err != nil {
-			return "", diag(src.DeclRange, "Cannot read local source", fmt.Sprintf("Hashing %s: %v.", src.Address(), err))
-		}
-		op.Pin = h
-		// Patterns shape the copied set; the hash already covers what they
-		// select, but a different selection of the same files is a different
-		// request, so they are part of the identity too.
-		if len(src.Include) > 0 || len(src.Exclude) > 0 {
-			op.Attrs = map[string]string{}
-			if len(src.Include) > 0 {
-				op.Attrs["include"] = strings.Join(src.Include, "\n")
-			}
-			if len(src.Exclude) > 0 {
-				op.Attrs["exclude"] = strings.Join(src.Exclude, "\n")
-			}
-		}
-		d.Description = "local " + op.Identifier
-	default:
-		return "", diag(src.DeclRange, "Unsupported source type", fmt.Sprintf("kiln cannot build source type %q yet.", src.Type))
-	}
-	dg, err := c.g.add(d)
-	if err != nil {
-		return "", diag(src.DeclRange, "Invalid source", err.Error())
-	}
-	return dg, nil
-}
-
 // cleanRel makes a build-file-relative path canonical ("./x/" -> "x"), so
 // that spelling does not change digests.
 func cleanRel(p string) string {
@@ -517,14 +416,15 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	return r.state, diags
 }
 
-// imageBased reports whether ref's state starts at an image or oci-layout
-// source, following stages' from. stage has already compiled the chain, so
+// imageBased reports whether ref's state starts at a source that carries
+// an image config (image, oci-layout), following stages' from. stage has already compiled the chain, so
 // it has no cycle; the bound only guards against a bug looping forever.
 func (c *compiler) imageBased(ref lang.Ref) bool {
 	for range len(c.stages) + 1 {
 		switch ref.Kind {
 		case "source":
-			return ref.Type == "image" || ref.Type == "oci-layout"
+			_, ok := sourceKinds[ref.Type].(imageSourceKind)
+			return ok
 		case "stage":
 			st, ok := c.stages[ref.Name]
 			if !ok {
