@@ -63,3 +63,8 @@ func (e *evaluator) decodeSource(b *hcl.Block) *Source {
 	k.decode(e, b, a, s)
 	return s
 }
+
+// SourceTypes returns the source types a build file may declare, in the
+// order errors list them. The other layers' tests check against it that
+// every type has its lowering, lock entry, resolver and fetcher.
+func SourceTypes() []string { return append([]string(nil), sourceTypes...) }
