@@ -40,7 +40,7 @@ func New() *Lock { return &Lock{Version: Version, Entries: map[string]*Entry{}} 
 // kind.go) say so, and fix their order in the file.
 type Entry struct {
 	Address string
-	// Type is image, http, git, oci-layout or run.
+	// Type is one of the kinds registered in kind.go.
 	Type string
 
 	// Request: the image/oci-layout/git ref, the http/git URL, the

@@ -79,9 +79,10 @@ func (in *Input) Matches(e *Entry) bool {
 // Pin answers the compiler's question: what is src pinned to, for the given
 // platform. image and oci-layout: that platform's manifest digest (the
 // index digest when platform is empty); http: "sha256:<hex>"; git: the
-// commit; deb: the DebManifest of the closure. local sources are never locked: ok with an empty pin. ok is false
-// when the lock has no entry or the entry no longer matches src (stale);
-// the build then fails naming `kiln lock`.
+// commit; deb: the DebManifest of the closure (each kind's pin method).
+// local sources are never locked: ok with an empty pin. ok is false when
+// the lock has no entry or the entry no longer matches src (stale); the
+// build then fails naming `kiln lock`.
 func (l *Lock) Pin(src *lang.Source, platform string) (pin string, ok bool) {
 	if src.Type == "local" {
 		return "", true
