@@ -567,8 +567,13 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	if len(args) == 0 {
 		return diag(s.Range, "run has no command", `Set command = ["prog", "arg"] or shell = "...".`)
 	}
-	env, diags := c.runEnv(s, r)
-	if diags.HasErrors() {
+	// Filled in place, not returned, so that the map stays on the stack.
+	env := map[string]string{
+		"TZ":                "UTC",
+		"LANG":              "C.UTF-8",
+		"SOURCE_DATE_EPOCH": strconv.FormatInt(c.epoch, 10),
+	}
+	if diags := runEnv(env, s, r); diags.HasErrors() {
 		return diags
 	}
 	cwd := r.workdir
@@ -617,15 +622,10 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	return nil
 }
 
-// runEnv is a run step's environment: kiln's fixed variables, the
-// defaults of a state without an image config, the stage's env, the
-// step's.
-func (c *compiler) runEnv(s *lang.Step, r *run) (map[string]string, hcl.Diagnostics) {
-	env := map[string]string{
-		"TZ":                "UTC",
-		"LANG":              "C.UTF-8",
-		"SOURCE_DATE_EPOCH": strconv.FormatInt(c.epoch, 10),
-	}
+// runEnv adds to kiln's fixed variables in env the rest of a run step's
+// environment: the defaults of a state without an image config, the
+// stage's env, the step's.
+func runEnv(env map[string]string, s *lang.Step, r *run) hcl.Diagnostics {
 	if !r.image {
 		// On an image, the realizer supplies PATH and HOME: the image's
 		// own, or these defaults when its config has none.
@@ -639,9 +639,9 @@ func (c *compiler) runEnv(s *lang.Step, r *run) (map[string]string, hcl.Diagnost
 		env[k] = v
 	}
 	if _, ok := s.Env["SOURCE_DATE_EPOCH"]; ok {
-		return nil, diag(s.Range, "SOURCE_DATE_EPOCH is set by kiln", "Set it with kiln { source_date_epoch = N } or --source-date-epoch so that it is the same for every step and in the outputs.")
+		return diag(s.Range, "SOURCE_DATE_EPOCH is set by kiln", "Set it with kiln { source_date_epoch = N } or --source-date-epoch so that it is the same for every step and in the outputs.")
 	}
-	return env, nil
+	return nil
 }
 
 // runNetwork is the step's network, else the stage's, else none.
