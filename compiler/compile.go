@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/kiln-build/kiln/internal/infolder"
 	"github.com/kiln-build/kiln/lang"
 )
 
@@ -352,106 +351,6 @@ func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diag
 	return "", diag(ref.Range, "Invalid reference", fmt.Sprintf("%s is not a state; use a source or a stage.", ref.Address()))
 }
 
-func (c *compiler) source(src *lang.Source, platform string) (digest.Digest, hcl.Diagnostics) {
-	op := &SourceOp{Type: src.Type, MaxSize: src.MaxSize}
-	d := &Derivation{Kind: KindSource, SourceDateEpoch: c.epoch, Source: op, Name: src.Address()}
-	pinned := func() {
-		pin, ok := "", false
-		if c.opts.Pins != nil {
-			pin, ok = c.opts.Pins.Pin(src, platform)
-		}
-		op.Pin = pin
-		d.Unresolved = !ok
-	}
-	switch src.Type {
-	case "image":
-		op.Identifier = src.Ref
-		d.Platform = platform
-		pinned()
-		d.Description = "pull " + src.Ref
-	case "oci-layout":
-		op.Identifier = cleanRel(src.Path)
-		d.Platform = platform
-		pinned()
-		d.Description = "read OCI layout " + op.Identifier
-	case "http":
-		op.Identifier = src.URL
-		name := src.Filename
-		if name == "" {
-			name = path.Base(strings.SplitN(src.URL, "?", 2)[0])
-		}
-		mode := src.Mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		op.Attrs = map[string]string{"filename": name, "mode": fmt.Sprintf("%04o", mode)}
-		pinned()
-		d.Description = "download " + src.URL
-	case "git":
-		op.Identifier = src.URL
-		if src.KeepGitDir {
-			op.Attrs = map[string]string{"keep_git_dir": "true"}
-		}
-		pinned()
-		d.Description = "clone " + src.URL
-		if src.GitRef != "" {
-			d.Description += " " + src.GitRef
-		}
-	case "deb":
-		if src.Suite == "" || src.Architecture == "" || len(src.Packages) == 0 {
-			return "", diag(src.DeclRange, "Incomplete deb source", fmt.Sprintf("%s needs packages, suite and architecture, for example suite = \"bookworm\" and architecture = \"amd64\".", src.Address()))
-		}
-		op.Identifier = src.Suite + "/" + src.Architecture
-		op.Attrs = map[string]string{"request": strings.Join(src.Packages, " ")}
-		pinned()
-		if op.Pin != "" {
-			// The lock's pin is the whole closure (lockfile.DebManifest):
-			// the realizer needs every file and hash, and the digest then
-			// covers exactly what is installed.
-			op.Attrs["packages"] = op.Pin
-			op.Pin = digest.FromString(op.Pin).String()
-		}
-		op.Mirror = src.Repository
-		d.Description = "debian " + op.Identifier + ": " + op.Attrs["request"]
-	case "local":
-		op.Identifier = cleanRel(src.Path)
-		if c.opts.LocalHash == nil {
-			return "", diag(src.DeclRange, "Cannot hash local source", "kiln was built without a local source hasher; this is a bug.")
-		}
-		// lang refused symlinks leading out when it read the path; checked
-		// again here because the hash is what gets built.
-		dir, err := infolder.Join(c.cfg.Dir, filepath.FromSlash(op.Identifier))
-		if err != nil {
-			return "", diag(src.DeclRange, "Local source outside the build folder", fmt.Sprintf("The path of %s, %q, leads outside the build file's folder (%v); only its folder and sub-folders can be sources.", src.Address(), op.Identifier, err))
-		}
-		h, err := c.opts.LocalHash(dir, src.Include, src.Exclude)
-		if err != nil {
-			return "", diag(src.DeclRange, "Cannot read local source", fmt.Sprintf("Hashing %s: %v.", src.Address(), err))
-		}
-		op.Pin = h
-		// Patterns shape the copied set; the hash already covers what they
-		// select, but a different selection of the same files is a different
-		// request, so they are part of the identity too.
-		if len(src.Include) > 0 || len(src.Exclude) > 0 {
-			op.Attrs = map[string]string{}
-			if len(src.Include) > 0 {
-				op.Attrs["include"] = strings.Join(src.Include, "\n")
-			}
-			if len(src.Exclude) > 0 {
-				op.Attrs["exclude"] = strings.Join(src.Exclude, "\n")
-			}
-		}
-		d.Description = "local " + op.Identifier
-	default:
-		return "", diag(src.DeclRange, "Unsupported source type", fmt.Sprintf("kiln cannot build source type %q yet.", src.Type))
-	}
-	dg, err := c.g.add(d)
-	if err != nil {
-		return "", diag(src.DeclRange, "Invalid source", err.Error())
-	}
-	return dg, nil
-}
-
 // cleanRel makes a build-file-relative path canonical ("./x/" -> "x"), so
 // that spelling does not change digests.
 func cleanRel(p string) string {
@@ -517,14 +416,15 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	return r.state, diags
 }
 
-// imageBased reports whether ref's state starts at an image or oci-layout
-// source, following stages' from. stage has already compiled the chain, so
+// imageBased reports whether ref's state starts at a source that carries
+// an image config (image, oci-layout), following stages' from. stage has already compiled the chain, so
 // it has no cycle; the bound only guards against a bug looping forever.
 func (c *compiler) imageBased(ref lang.Ref) bool {
 	for range len(c.stages) + 1 {
 		switch ref.Kind {
 		case "source":
-			return ref.Type == "image" || ref.Type == "oci-layout"
+			_, ok := sourceKinds[ref.Type].(imageSourceKind)
+			return ok
 		case "stage":
 			st, ok := c.stages[ref.Name]
 			if !ok {
@@ -539,12 +439,6 @@ func (c *compiler) imageBased(ref lang.Ref) bool {
 }
 
 func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name string) hcl.Diagnostics {
-	abs := func(p string) string {
-		if path.IsAbs(p) {
-			return path.Clean(p)
-		}
-		return path.Join(r.workdir, p)
-	}
 	switch s.Kind {
 	case "env":
 		for k, v := range s.Env {
@@ -552,7 +446,7 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 		}
 		return nil
 	case "workdir":
-		r.workdir = abs(s.Path)
+		r.workdir = r.abs(s.Path)
 		return nil
 	case "user":
 		r.user = s.User
@@ -565,74 +459,103 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 		fo.Base = 0
 		d.Inputs = []digest.Digest{r.state}
 	}
+	var diags hcl.Diagnostics
 	switch s.Kind {
 	case "copy":
-		if s.From.IsScratch() {
-			return diag(s.Range, "copy needs from", "Set from = source.local.NAME or stage.NAME: the state to copy out of.")
-		}
-		src, diags := c.state(s.From, platform)
-		if diags.HasErrors() {
-			return diags
-		}
-		uid, gid, err := parseChown(s.Chown)
-		if err != nil {
-			return diag(s.Range, "Invalid chown", err.Error())
-		}
-		mode, chmod, err := parseMode(s.Chmod, 0)
-		if err != nil {
-			return diag(s.Range, "Invalid chmod", err.Error())
-		}
-		if src == "" {
-			return diag(s.From.Range, "copy from an empty state", fmt.Sprintf("%s is scratch: there is nothing to copy.", s.From.Address()))
-		}
-		d.Inputs = append(d.Inputs, src)
-		dest := abs(s.Dest)
-		if strings.HasSuffix(s.Dest, "/") && dest != "/" {
-			dest += "/"
-		}
-		for _, p := range s.Src {
-			fo.Actions = append(fo.Actions, FileAction{
-				Action: "copy", SrcInput: len(d.Inputs) - 1, Src: path.Join("/", p), Path: dest,
-				Mode: mode, ChmodSet: chmod, UID: uid, GID: gid, Parents: true,
-			})
-		}
-		d.Description = fmt.Sprintf("copy %s:%s -> %s", s.From.Address(), strings.Join(s.Src, ","), dest)
+		diags = c.copyStep(s, r, platform, d)
 	case "mkdir":
-		mode, _, err := parseMode(s.Mode, 0o755)
-		if err != nil {
-			return diag(s.Range, "Invalid mode", err.Error())
-		}
-		uid, gid, err := parseChown(s.Chown)
-		if err != nil {
-			return diag(s.Range, "Invalid chown", err.Error())
-		}
-		fo.Actions = []FileAction{{Action: "mkdir", Path: abs(s.Path), Mode: mode, Parents: s.Parents, UID: uid, GID: gid}}
-		d.Description = "mkdir " + abs(s.Path)
+		diags = mkdirStep(s, r, d)
 	case "file":
-		mode, _, err := parseMode(s.Mode, 0o644)
-		if err != nil {
-			return diag(s.Range, "Invalid mode", err.Error())
-		}
-		uid, gid, err := parseChown(s.Chown)
-		if err != nil {
-			return diag(s.Range, "Invalid chown", err.Error())
-		}
-		fo.Actions = []FileAction{{Action: "mkfile", Path: abs(s.Path), Mode: mode, Data: s.Content, UID: uid, GID: gid, Parents: true}}
-		d.Description = "write " + abs(s.Path)
+		diags = fileStep(s, r, d)
 	case "symlink":
-		fo.Actions = []FileAction{{Action: "symlink", Path: abs(s.Path), Target: s.Target, Parents: true}}
-		d.Description = fmt.Sprintf("symlink %s -> %s", abs(s.Path), s.Target)
+		fo.Actions = []FileAction{{Action: "symlink", Path: r.abs(s.Path), Target: s.Target, Parents: true}}
+		d.Description = fmt.Sprintf("symlink %s -> %s", r.abs(s.Path), s.Target)
 	case "remove":
-		fo.Actions = []FileAction{{Action: "rm", Path: abs(s.Path), AllowNotFound: true}}
-		d.Description = "remove " + abs(s.Path)
+		fo.Actions = []FileAction{{Action: "rm", Path: r.abs(s.Path), AllowNotFound: true}}
+		d.Description = "remove " + r.abs(s.Path)
 	default:
 		return diag(s.Range, "Unsupported step", fmt.Sprintf("kiln cannot compile a %q step.", s.Kind))
+	}
+	if diags.HasErrors() {
+		return diags
 	}
 	dg, err := c.g.add(d)
 	if err != nil {
 		return diag(s.Range, "Invalid step", err.Error())
 	}
 	r.state = dg
+	return nil
+}
+
+// abs makes a step's path absolute against the current working directory.
+func (r *run) abs(p string) string {
+	if path.IsAbs(p) {
+		return path.Clean(p)
+	}
+	return path.Join(r.workdir, p)
+}
+
+// copyStep copies paths out of another state: its state becomes the file
+// op's next input.
+func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation) hcl.Diagnostics {
+	if s.From.IsScratch() {
+		return diag(s.Range, "copy needs from", "Set from = source.local.NAME or stage.NAME: the state to copy out of.")
+	}
+	src, diags := c.state(s.From, platform)
+	if diags.HasErrors() {
+		return diags
+	}
+	uid, gid, err := parseChown(s.Chown)
+	if err != nil {
+		return diag(s.Range, "Invalid chown", err.Error())
+	}
+	mode, chmod, err := parseMode(s.Chmod, 0)
+	if err != nil {
+		return diag(s.Range, "Invalid chmod", err.Error())
+	}
+	if src == "" {
+		return diag(s.From.Range, "copy from an empty state", fmt.Sprintf("%s is scratch: there is nothing to copy.", s.From.Address()))
+	}
+	d.Inputs = append(d.Inputs, src)
+	dest := r.abs(s.Dest)
+	if strings.HasSuffix(s.Dest, "/") && dest != "/" {
+		dest += "/"
+	}
+	for _, p := range s.Src {
+		d.File.Actions = append(d.File.Actions, FileAction{
+			Action: "copy", SrcInput: len(d.Inputs) - 1, Src: path.Join("/", p), Path: dest,
+			Mode: mode, ChmodSet: chmod, UID: uid, GID: gid, Parents: true,
+		})
+	}
+	d.Description = fmt.Sprintf("copy %s:%s -> %s", s.From.Address(), strings.Join(s.Src, ","), dest)
+	return nil
+}
+
+func mkdirStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
+	mode, _, err := parseMode(s.Mode, 0o755)
+	if err != nil {
+		return diag(s.Range, "Invalid mode", err.Error())
+	}
+	uid, gid, err := parseChown(s.Chown)
+	if err != nil {
+		return diag(s.Range, "Invalid chown", err.Error())
+	}
+	d.File.Actions = []FileAction{{Action: "mkdir", Path: r.abs(s.Path), Mode: mode, Parents: s.Parents, UID: uid, GID: gid}}
+	d.Description = "mkdir " + r.abs(s.Path)
+	return nil
+}
+
+func fileStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
+	mode, _, err := parseMode(s.Mode, 0o644)
+	if err != nil {
+		return diag(s.Range, "Invalid mode", err.Error())
+	}
+	uid, gid, err := parseChown(s.Chown)
+	if err != nil {
+		return diag(s.Range, "Invalid chown", err.Error())
+	}
+	d.File.Actions = []FileAction{{Action: "mkfile", Path: r.abs(s.Path), Mode: mode, Data: s.Content, UID: uid, GID: gid, Parents: true}}
+	d.Description = "write " + r.abs(s.Path)
 	return nil
 }
 
@@ -644,11 +567,65 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	if len(args) == 0 {
 		return diag(s.Range, "run has no command", `Set command = ["prog", "arg"] or shell = "...".`)
 	}
+	// Filled in place, not returned, so that the map stays on the stack.
 	env := map[string]string{
 		"TZ":                "UTC",
 		"LANG":              "C.UTF-8",
 		"SOURCE_DATE_EPOCH": strconv.FormatInt(c.epoch, 10),
 	}
+	if diags := runEnv(env, s, r); diags.HasErrors() {
+		return diags
+	}
+	cwd := r.workdir
+	if s.Workdir != "" {
+		cwd = path.Join(cwd, s.Workdir)
+	}
+	user := r.user
+	if s.User != "" {
+		user = s.User
+	}
+	network := runNetwork(st, s)
+	ex := &ExecOp{Args: args, Env: sortedEnv(env), Cwd: cwd, User: user, Hostname: SandboxHostname, ImageEnv: r.image, Network: network, Root: -1}
+	d := &Derivation{Kind: KindExec, Platform: platform, SourceDateEpoch: c.epoch, Exec: ex, Name: name}
+	if r.state != "" {
+		ex.Root = 0
+		d.Inputs = []digest.Digest{r.state}
+	}
+	if s.Insecure {
+		ex.Security = "insecure"
+	}
+	if diags := impureEnv(s, env, ex); diags.HasErrors() {
+		return diags
+	}
+	if diags := c.fixedOutput(st, s, lockAddr, d); diags.HasErrors() {
+		return diags
+	}
+	for _, m := range s.Mounts {
+		km, diags := c.mount(m, platform, d)
+		if diags.HasErrors() {
+			return diags
+		}
+		ex.Mounts = append(ex.Mounts, km)
+	}
+	sort.SliceStable(ex.Mounts, func(i, j int) bool { return ex.Mounts[i].Dest < ex.Mounts[j].Dest })
+	d.Limits = runLimits(st, s)
+	d.Description = "run " + shellQuote(args)
+	if ex.Security != "" {
+		// Plans and progress show which steps run unfiltered.
+		d.Description += " [security=" + ex.Security + "]"
+	}
+	dg, err := c.g.add(d)
+	if err != nil {
+		return diag(s.Range, "Invalid run step", err.Error())
+	}
+	r.state = dg
+	return nil
+}
+
+// runEnv adds to kiln's fixed variables in env the rest of a run step's
+// environment: the defaults of a state without an image config, the
+// stage's env, the step's.
+func runEnv(env map[string]string, s *lang.Step, r *run) hcl.Diagnostics {
 	if !r.image {
 		// On an image, the realizer supplies PATH and HOME: the image's
 		// own, or these defaults when its config has none.
@@ -664,29 +641,23 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	if _, ok := s.Env["SOURCE_DATE_EPOCH"]; ok {
 		return diag(s.Range, "SOURCE_DATE_EPOCH is set by kiln", "Set it with kiln { source_date_epoch = N } or --source-date-epoch so that it is the same for every step and in the outputs.")
 	}
-	cwd := r.workdir
-	if s.Workdir != "" {
-		cwd = path.Join(cwd, s.Workdir)
+	return nil
+}
+
+// runNetwork is the step's network, else the stage's, else none.
+func runNetwork(st *lang.Stage, s *lang.Step) string {
+	switch {
+	case s.Network != "":
+		return s.Network
+	case st.Network != "":
+		return st.Network
 	}
-	user := r.user
-	if s.User != "" {
-		user = s.User
-	}
-	network := "none"
-	if s.Network != "" {
-		network = s.Network
-	} else if st.Network != "" {
-		network = st.Network
-	}
-	ex := &ExecOp{Args: args, Env: sortedEnv(env), Cwd: cwd, User: user, Hostname: SandboxHostname, ImageEnv: r.image, Network: network, Root: -1}
-	d := &Derivation{Kind: KindExec, Platform: platform, SourceDateEpoch: c.epoch, Exec: ex, Name: name}
-	if r.state != "" {
-		ex.Root = 0
-		d.Inputs = []digest.Digest{r.state}
-	}
-	if s.Insecure {
-		ex.Security = "insecure"
-	}
+	return "none"
+}
+
+// impureEnv records the variables a step takes from kiln's environment,
+// which only a fixed-output step may do.
+func impureEnv(s *lang.Step, env map[string]string, ex *ExecOp) hcl.Diagnostics {
 	for _, n := range s.ImpureEnv {
 		if _, ok := env[n]; ok {
 			return diag(s.Range, "Variable both pure and impure", fmt.Sprintf("%s is set by env and also listed in impure_env: keep one (env hashes its value, impure_env takes it from kiln's environment at build time).", n))
@@ -699,92 +670,106 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		ex.ImpureEnv = append([]string(nil), s.ImpureEnv...)
 		sort.Strings(ex.ImpureEnv)
 	}
-	if s.FixedOutput {
-		d.LockAddress = lockAddr
-		if c.opts.Pins != nil && !c.opts.LearnFixedOutputs {
-			if h, ok := c.opts.Pins.FixedOutputFor(st, s, lockAddr); ok {
-				ex.OutputHash = h
-			}
+	return nil
+}
+
+// fixedOutput pins a fixed-output step's output hash from the lock (none
+// while learning it: d is then resolved by building). A step that is not
+// fixed-output may not use the network.
+func (c *compiler) fixedOutput(st *lang.Stage, s *lang.Step, lockAddr string, d *Derivation) hcl.Diagnostics {
+	ex := d.Exec
+	if !s.FixedOutput {
+		if ex.Network != "none" {
+			return diag(s.Range, "Network needs a fixed output", `Only a run step with fixed_output = true may use network = "host": its result is pinned in build.lock.hcl, so the network cannot change it unnoticed.`)
 		}
-		if ex.OutputHash == "" && !c.opts.LearnFixedOutputs {
-			d.Unresolved = true
-		}
-	} else if network != "none" {
-		return diag(s.Range, "Network needs a fixed output", `Only a run step with fixed_output = true may use network = "host": its result is pinned in build.lock.hcl, so the network cannot change it unnoticed.`)
+		return nil
 	}
-	for _, m := range s.Mounts {
-		km := Mount{Type: m.Type, Dest: path.Clean(path.Join("/", m.Target)), Input: -1}
-		switch m.Type {
-		case "input":
-			in, diags := c.state(m.From, platform)
-			if diags.HasErrors() {
-				return diags
-			}
-			if in == "" {
-				return diag(m.Range, "Mount of an empty state", fmt.Sprintf("%s is scratch; mount a source or a stage.", m.From.Address()))
-			}
-			d.Inputs = append(d.Inputs, in)
-			km.Input = len(d.Inputs) - 1
-			if m.Source != "" && m.Source != "/" {
-				km.Selector = path.Clean(path.Join("/", m.Source))
-			}
-			km.ReadOnly = !m.ReadWrite
-		case "cache":
-			km.CacheID = m.ID
-			if km.CacheID == "" {
-				km.CacheID = km.Dest
-			}
-			km.Sharing = m.Sharing
-			if km.Sharing == "" {
-				km.Sharing = "shared"
-			}
-		case "tmpfs":
-			km.SizeBytes = m.SizeBytes
-		case "secret":
-			if m.ID == "" {
-				return diag(m.Range, "Secret needs an id", `Set id = "NAME"; pass the value with --secret id=NAME,src=FILE or env=VAR.`)
-			}
-			km.SecretID = m.ID
-			km.SecretEnv = m.Env
-			km.Required = m.Required
-			if m.Target == "" {
-				km.Dest = "/run/secrets/" + m.ID
-			}
-			if m.Env != "" && m.Target == "" {
-				km.Dest = ""
-			}
-			mode, _, err := parseMode(m.Mode, 0o400)
-			if err != nil {
-				return diag(m.Range, "Invalid mode", err.Error())
-			}
-			km.Mode = mode
-		default:
-			return diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret.", m.Type))
+	d.LockAddress = lockAddr
+	if c.opts.Pins != nil && !c.opts.LearnFixedOutputs {
+		if h, ok := c.opts.Pins.FixedOutputFor(st, s, lockAddr); ok {
+			ex.OutputHash = h
 		}
-		ex.Mounts = append(ex.Mounts, km)
 	}
-	sort.SliceStable(ex.Mounts, func(i, j int) bool { return ex.Mounts[i].Dest < ex.Mounts[j].Dest })
-	d.Limits = Limits{MemoryBytes: st.Limits.MemoryBytes, Pids: st.Limits.Pids, TimeoutSec: st.Limits.TimeoutSec}
+	if ex.OutputHash == "" && !c.opts.LearnFixedOutputs {
+		d.Unresolved = true
+	}
+	return nil
+}
+
+// mount lowers one mount of a run step; an input mount adds its state to
+// d's inputs.
+func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, hcl.Diagnostics) {
+	km := Mount{Type: m.Type, Dest: path.Clean(path.Join("/", m.Target)), Input: -1}
+	switch m.Type {
+	case "input":
+		in, diags := c.state(m.From, platform)
+		if diags.HasErrors() {
+			return km, diags
+		}
+		if in == "" {
+			return km, diag(m.Range, "Mount of an empty state", fmt.Sprintf("%s is scratch; mount a source or a stage.", m.From.Address()))
+		}
+		d.Inputs = append(d.Inputs, in)
+		km.Input = len(d.Inputs) - 1
+		if m.Source != "" && m.Source != "/" {
+			km.Selector = path.Clean(path.Join("/", m.Source))
+		}
+		km.ReadOnly = !m.ReadWrite
+	case "cache":
+		km.CacheID = m.ID
+		if km.CacheID == "" {
+			km.CacheID = km.Dest
+		}
+		km.Sharing = m.Sharing
+		if km.Sharing == "" {
+			km.Sharing = "shared"
+		}
+	case "tmpfs":
+		km.SizeBytes = m.SizeBytes
+	case "secret":
+		return secretMount(m, km)
+	default:
+		return km, diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret.", m.Type))
+	}
+	return km, nil
+}
+
+// secretMount lowers a secret mount: a file under /run/secrets by default,
+// or only a variable when it names env and no target.
+func secretMount(m *lang.Mount, km Mount) (Mount, hcl.Diagnostics) {
+	if m.ID == "" {
+		return km, diag(m.Range, "Secret needs an id", `Set id = "NAME"; pass the value with --secret id=NAME,src=FILE or env=VAR.`)
+	}
+	km.SecretID = m.ID
+	km.SecretEnv = m.Env
+	km.Required = m.Required
+	if m.Target == "" {
+		km.Dest = "/run/secrets/" + m.ID
+	}
+	if m.Env != "" && m.Target == "" {
+		km.Dest = ""
+	}
+	mode, _, err := parseMode(m.Mode, 0o400)
+	if err != nil {
+		return km, diag(m.Range, "Invalid mode", err.Error())
+	}
+	km.Mode = mode
+	return km, nil
+}
+
+// runLimits are the stage's limits with the step's in their place.
+func runLimits(st *lang.Stage, s *lang.Step) Limits {
+	l := Limits{MemoryBytes: st.Limits.MemoryBytes, Pids: st.Limits.Pids, TimeoutSec: st.Limits.TimeoutSec}
 	if s.Limits.MemoryBytes != 0 {
-		d.Limits.MemoryBytes = s.Limits.MemoryBytes
+		l.MemoryBytes = s.Limits.MemoryBytes
 	}
 	if s.Limits.Pids != 0 {
-		d.Limits.Pids = s.Limits.Pids
+		l.Pids = s.Limits.Pids
 	}
 	if s.Limits.TimeoutSec != 0 {
-		d.Limits.TimeoutSec = s.Limits.TimeoutSec
+		l.TimeoutSec = s.Limits.TimeoutSec
 	}
-	d.Description = "run " + shellQuote(args)
-	if ex.Security != "" {
-		// Plans and progress show which steps run unfiltered.
-		d.Description += " [security=" + ex.Security + "]"
-	}
-	dg, err := c.g.add(d)
-	if err != nil {
-		return diag(s.Range, "Invalid run step", err.Error())
-	}
-	r.state = dg
-	return nil
+	return l
 }
 
 func sortedEnv(env map[string]string) []string {

@@ -2,7 +2,6 @@ package lang
 
 import (
 	"fmt"
-	"net/url"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -482,95 +481,6 @@ func (e *evaluator) decodeProject(b *hcl.Block) Project {
 	p.Platform = a.platform("platform")
 	p.Default, e.defaultRanges = e.targetList(a, "default")
 	return p
-}
-
-// --- sources ---
-
-var sourceSchemas = map[string]*hcl.BodySchema{
-	"image": {Attributes: []hcl.AttributeSchema{{Name: "ref", Required: true}, {Name: "platforms"}, {Name: "max_size"}}},
-	"http":  {Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "filename"}, {Name: "mode"}, {Name: "max_size"}}},
-	"git":   {Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "ref"}, {Name: "keep_git_dir"}, {Name: "max_size"}}},
-	"local": {Attributes: []hcl.AttributeSchema{{Name: "path"}, {Name: "include"}, {Name: "exclude"}}},
-	"oci-layout": {Attributes: []hcl.AttributeSchema{
-		{Name: "path", Required: true}, {Name: "ref"}, {Name: "max_size"}}},
-	"deb": {Attributes: []hcl.AttributeSchema{
-		{Name: "packages", Required: true}, {Name: "suite"}, {Name: "architecture"}, {Name: "repository"},
-		{Name: "signed_by"}, {Name: "trusted"}, {Name: "max_size"}}},
-}
-
-func (e *evaluator) decodeSource(b *hcl.Block) *Source {
-	s := &Source{Type: b.Labels[0], Name: b.Labels[1], DeclRange: b.DefRange}
-	_, a := e.content(b.Body, sourceSchemas[s.Type])
-	// Every type that unpacks data from outside has it; local copies the
-	// build's own folder, which cannot grow as it is copied.
-	s.MaxSize = a.size("max_size")
-	switch s.Type {
-	case "image":
-		s.Ref = a.str("ref")
-		if a.has("ref") && s.Ref == "" {
-			e.errorf(a.rng("ref"), "Invalid image reference", "ref must name an image, like \"docker.io/library/alpine:3.20\".")
-		}
-		s.Platforms = a.platforms("platforms")
-	case "http":
-		s.URL = a.str("url")
-		if s.URL != "" {
-			u, err := url.Parse(s.URL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				e.errorf(a.rng("url"), "Invalid URL", "%q is not an http or https URL.", s.URL)
-			} else {
-				s.Filename = path.Base(u.Path)
-			}
-		}
-		if f := a.str("filename"); f != "" {
-			s.Filename = f
-		}
-		if a.has("filename") || s.URL != "" {
-			if s.Filename == "" || s.Filename == "/" || s.Filename == "." || s.Filename == ".." || strings.Contains(s.Filename, "/") {
-				e.errorf(b.DefRange.Ptr(), "Invalid file name", "The file name %q cannot be used; set filename to a plain name such as \"app.tar.gz\".", s.Filename)
-			}
-		}
-		s.Mode = 0o644
-		if a.has("mode") {
-			if m, n := a.mode("mode"); m != "" {
-				s.Mode = n
-			}
-		}
-	case "git":
-		s.URL = a.str("url")
-		s.GitRef = a.str("ref")
-		s.KeepGitDir = a.boolean("keep_git_dir")
-	case "local", "oci-layout":
-		s.Path = "."
-		if a.has("path") {
-			s.Path = e.relPath(a, "path")
-		}
-		if s.Type == "local" {
-			s.Include = a.strs("include")
-			s.Exclude = a.strs("exclude")
-		} else {
-			s.Ref = a.str("ref")
-		}
-	case "deb":
-		s.Packages = a.strs("packages")
-		if a.has("packages") && len(s.Packages) == 0 {
-			e.errorf(a.rng("packages"), "No packages", "List at least one package.")
-		}
-		s.Suite = a.str("suite")
-		s.Architecture = a.str("architecture")
-		s.Repository = a.str("repository")
-		s.SignedBy = a.absPath("signed_by")
-		s.Trusted = a.boolean("trusted")
-		for _, n := range []string{"signed_by", "trusted"} {
-			if a.has(n) && s.Repository == "" {
-				e.errorf(a.rng(n), "Only with a repository",
-					"%s applies to an explicit repository; the machine's apt sources carry their own signed-by and trusted options.", n)
-			}
-		}
-		if s.SignedBy != "" && s.Trusted {
-			e.errorf(a.rng("trusted"), "Conflicting arguments", "A deb source checks its repository against signed_by, or trusts it unchecked (trusted = true), not both.")
-		}
-	}
-	return s
 }
 
 // relPath reads a path relative to the build file's folder and keeps it

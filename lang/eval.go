@@ -30,9 +30,6 @@ func refVal(kind, typ, name string) cty.Value {
 	return cty.CapsuleVal(refType, &refTarget{kind: kind, typ: typ, name: name})
 }
 
-// sourceTypes are the source kinds kiln knows how to pin and fetch.
-var sourceTypes = []string{"image", "http", "git", "local", "oci-layout", "deb"}
-
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "kiln"},
@@ -114,111 +111,17 @@ func (e *evaluator) run(body hcl.Body) *Config {
 // are stages declared outside body, valid and distinct, whose blocks the
 // caller decodes itself (loadOnePass).
 func (e *evaluator) beforeStages(body hcl.Body, stageNames []string) (*Config, *topBlocks) {
-	builtins := stdlib.Functions(e.dir)
-	// User functions see only the built-ins: letting them call each other
-	// would allow unbounded recursion, which no error can stop cleanly.
-	userFuncs, remain, ds := userfunc.DecodeUserFunctions(body, "function", func() *hcl.EvalContext {
-		return &hcl.EvalContext{Functions: builtins}
-	})
-	e.add(ds)
-	e.funcs = make(map[string]function.Function, len(builtins)+len(userFuncs))
-	for n, f := range builtins {
-		e.funcs[n] = f
-	}
-	if len(userFuncs) > 0 {
-		e.checkUserFuncs(body, builtins)
-		for n, f := range userFuncs {
-			if _, ok := builtins[n]; !ok {
-				e.funcs[n] = f
-			}
-		}
-	}
-
+	remain := e.functions(body)
 	content, ds := sortedContent(remain, rootSchema)
 	e.add(ds)
 
 	cfg := &Config{Dir: e.dir, Filename: filepathBase(e.name)}
-	top := &topBlocks{}
-	declared := map[string]*hcl.Block{} // address -> first declaration
-	declare := func(addr, what string, b *hcl.Block) bool {
-		if prev, ok := declared[addr]; ok {
-			e.errorf(b.DefRange.Ptr(), "Duplicate "+what,
-				"%s is already declared at %s; names are unique per kind, so rename one of them.", addr, prev.DefRange)
-			return false
-		}
-		declared[addr] = b
-		return true
-	}
 	// Valid and distinct, these names would be declared without a
 	// diagnostic, as their blocks would.
 	for _, n := range stageNames {
 		e.stages[n] = true
 	}
-	for _, b := range content.Blocks {
-		switch b.Type {
-		case "kiln":
-			if top.kiln != nil {
-				e.errorf(b.DefRange.Ptr(), "Duplicate kiln block", "The kiln block is already declared at %s; merge the two.", top.kiln.DefRange)
-				continue
-			}
-			top.kiln = b
-		case "variable":
-			if !validName(b.Labels[0]) {
-				e.badName(b, "variable")
-				continue
-			}
-			if declare("var."+b.Labels[0], "variable", b) {
-				top.variables = append(top.variables, b)
-			}
-		case "locals":
-			top.locals = append(top.locals, b)
-		case "source":
-			typ, name := b.Labels[0], b.Labels[1]
-			if !contains(sourceTypes, typ) {
-				e.errorf(&b.LabelRanges[0], "Unknown source type",
-					"There is no source type %q; use one of %s.", typ, strings.Join(sourceTypes, ", "))
-				continue
-			}
-			if !validName(name) {
-				e.badName(b, "source")
-				continue
-			}
-			if declare("source."+typ+"."+name, "source", b) {
-				if e.sources[typ] == nil {
-					e.sources[typ] = map[string]*hcl.Block{}
-				}
-				e.sources[typ][name] = b
-				top.sources = append(top.sources, b)
-			}
-		case "stage":
-			if !validName(b.Labels[0]) {
-				e.badName(b, "stage")
-				continue
-			}
-			if declare("stage."+b.Labels[0], "stage", b) {
-				e.stages[b.Labels[0]] = true
-				top.stages = append(top.stages, b)
-			}
-		case "image", "artifact", "group":
-			if !validName(b.Labels[0]) {
-				e.badName(b, b.Type)
-				continue
-			}
-			// Images, artifacts and groups share one namespace: a
-			// target name on the command line must mean one thing.
-			if !declare("target."+b.Labels[0], "target name", b) {
-				continue
-			}
-			switch b.Type {
-			case "image":
-				top.images = append(top.images, b)
-			case "artifact":
-				top.artifacts = append(top.artifacts, b)
-			default:
-				top.groups = append(top.groups, b)
-			}
-		}
-	}
+	top := e.declare(content.Blocks)
 
 	cfg.Variables = e.bindVariables(top.variables)
 	e.ctx = &hcl.EvalContext{Functions: e.funcs, Variables: map[string]cty.Value{
@@ -240,6 +143,125 @@ func (e *evaluator) beforeStages(body hcl.Body, stageNames []string) (*Config, *
 		}
 	}
 	return cfg, top
+}
+
+// functions sets e.funcs, the built-ins and the user's functions, and
+// returns the rest of body.
+func (e *evaluator) functions(body hcl.Body) hcl.Body {
+	builtins := stdlib.Functions(e.dir)
+	// User functions see only the built-ins: letting them call each other
+	// would allow unbounded recursion, which no error can stop cleanly.
+	userFuncs, remain, ds := userfunc.DecodeUserFunctions(body, "function", func() *hcl.EvalContext {
+		return &hcl.EvalContext{Functions: builtins}
+	})
+	e.add(ds)
+	e.funcs = make(map[string]function.Function, len(builtins)+len(userFuncs))
+	for n, f := range builtins {
+		e.funcs[n] = f
+	}
+	if len(userFuncs) > 0 {
+		e.checkUserFuncs(body, builtins)
+		for n, f := range userFuncs {
+			if _, ok := builtins[n]; !ok {
+				e.funcs[n] = f
+			}
+		}
+	}
+	return remain
+}
+
+// declarer records a declaration at addr (what is a kind of name for the
+// error), reporting false after a duplicate.
+type declarer func(addr, what string, b *hcl.Block) bool
+
+// declare sorts the top-level blocks by kind, reporting duplicates and
+// bad names and leaving those blocks out.
+func (e *evaluator) declare(blocks []*hcl.Block) *topBlocks {
+	top := &topBlocks{}
+	declared := map[string]*hcl.Block{} // address -> first declaration
+	var declare declarer = func(addr, what string, b *hcl.Block) bool {
+		if prev, ok := declared[addr]; ok {
+			e.errorf(b.DefRange.Ptr(), "Duplicate "+what,
+				"%s is already declared at %s; names are unique per kind, so rename one of them.", addr, prev.DefRange)
+			return false
+		}
+		declared[addr] = b
+		return true
+	}
+	for _, b := range blocks {
+		switch b.Type {
+		case "kiln":
+			if top.kiln != nil {
+				e.errorf(b.DefRange.Ptr(), "Duplicate kiln block", "The kiln block is already declared at %s; merge the two.", top.kiln.DefRange)
+				continue
+			}
+			top.kiln = b
+		case "variable":
+			if !validName(b.Labels[0]) {
+				e.badName(b, "variable")
+				continue
+			}
+			if declare("var."+b.Labels[0], "variable", b) {
+				top.variables = append(top.variables, b)
+			}
+		case "locals":
+			top.locals = append(top.locals, b)
+		case "source":
+			e.declareSource(b, top, declare)
+		case "stage":
+			if !validName(b.Labels[0]) {
+				e.badName(b, "stage")
+				continue
+			}
+			if declare("stage."+b.Labels[0], "stage", b) {
+				e.stages[b.Labels[0]] = true
+				top.stages = append(top.stages, b)
+			}
+		case "image", "artifact", "group":
+			e.declareTarget(b, top, declare)
+		}
+	}
+	return top
+}
+
+func (e *evaluator) declareSource(b *hcl.Block, top *topBlocks, declare declarer) {
+	typ, name := b.Labels[0], b.Labels[1]
+	if sourceKindOf[typ] == nil {
+		e.errorf(&b.LabelRanges[0], "Unknown source type",
+			"There is no source type %q; use one of %s.", typ, strings.Join(sourceTypes, ", "))
+		return
+	}
+	if !validName(name) {
+		e.badName(b, "source")
+		return
+	}
+	if declare("source."+typ+"."+name, "source", b) {
+		if e.sources[typ] == nil {
+			e.sources[typ] = map[string]*hcl.Block{}
+		}
+		e.sources[typ][name] = b
+		top.sources = append(top.sources, b)
+	}
+}
+
+func (e *evaluator) declareTarget(b *hcl.Block, top *topBlocks, declare declarer) {
+	if !validName(b.Labels[0]) {
+		e.badName(b, b.Type)
+		return
+	}
+	// Images, artifacts and groups share one namespace: a
+	// target name on the command line must mean one thing.
+	if !declare("target."+b.Labels[0], "target name", b) {
+		return
+	}
+	switch b.Type {
+	case "image":
+		top.images = append(top.images, b)
+	case "artifact":
+		top.artifacts = append(top.artifacts, b)
+	default:
+		top.groups = append(top.groups, b)
+	}
 }
 
 // afterStages decodes the targets, which name stages, and checks the

@@ -98,63 +98,13 @@ var chownRe = regexp.MustCompile(`^(\d+)(?::(\d+))?$`)
 func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 	s := &Step{Kind: b.Type, Range: b.DefRange}
 	if b.Type == "env" {
-		// env { NAME = "value" }: the names are the attributes, as in
-		// a Dockerfile's ENV.
-		as, ds := b.Body.JustAttributes()
-		e.add(ds)
-		s.Env = make(map[string]string, len(as))
-		names := make([]string, 0, len(as))
-		for n := range as {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			if !validEnvName(n) {
-				e.errorf(as[n].NameRange.Ptr(), "Invalid environment variable name",
-					"%q cannot be an environment variable name: use letters, digits and underscores, not starting with a digit.", n)
-				continue
-			}
-			a := attrs{e: e, attrs: as}
-			s.Env[n] = a.str(n)
-		}
+		s.Env = e.decodeEnv(b)
 		return s
 	}
 	blocks, a := e.content(b.Body, stepSchemas[b.Type])
 	switch b.Type {
 	case "run":
-		hasCmd, hasShell := a.has("command"), a.has("shell")
-		switch {
-		case hasCmd && hasShell:
-			e.errorf(a.rng("shell"), "Conflicting arguments", "A run step has either command (a list, run as is) or shell (a string, run with /bin/sh -c), not both.")
-		case hasCmd:
-			args, ok := e.argv(a, "command")
-			if ok && len(args) == 0 {
-				e.errorf(a.rng("command"), "Empty command", "command needs at least the program to run.")
-			}
-			s.Args = args
-		case hasShell:
-			s.Shell = a.str("shell")
-		default:
-			e.errorf(b.DefRange.Ptr(), "Missing command", "A run step needs command = [\"prog\", \"arg\"] or shell = \"a shell line\".")
-		}
-		s.Env = a.env("env")
-		s.Workdir = a.absPath("workdir")
-		s.User = e.user(a, "user")
-		s.FixedOutput = a.boolean("fixed_output")
-		s.Network = a.oneOf("network", "none", "host")
-		if s.Network == "host" && !s.FixedOutput {
-			e.errorf(a.rng("network"), "Host network needs a fixed output",
-				"network = \"host\" is allowed only on a run step with fixed_output = true, whose output is pinned by hash in build.lock.hcl; add fixed_output = true (then run kiln lock) or remove the network setting.")
-		}
-		s.ImpureEnv = e.impureEnv(a, s.FixedOutput)
-		s.Insecure = e.security(a)
-		s.Limits = a.limits()
-		for i := range blocks.len() {
-			var view hcl.Block
-			if m := e.decodeMount(blocks.at(i, &view)); m != nil {
-				s.Mounts = append(s.Mounts, m)
-			}
-		}
+		e.decodeRun(b, s, blocks, a)
 	case "copy":
 		s.From = a.ref("from")
 		var ok bool
@@ -162,18 +112,7 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 			e.errorf(a.rng("src"), "No source paths", "List at least one path to copy.")
 		}
 		s.Dest = e.nonEmpty(a, "dest")
-		if ch, ok := a.parsed("chown", func(v string) error {
-			if !chownRe.MatchString(v) {
-				return fmt.Errorf("%q is not numeric uid[:gid]; write it like \"1000:1000\"", v)
-			}
-			return nil
-		}); ok {
-			m := chownRe.FindStringSubmatch(ch)
-			if m[2] == "" {
-				m[2] = m[1]
-			}
-			s.Chown = m[1] + ":" + m[2]
-		}
+		s.Chown = chown(a, "chown")
 		s.Chmod, _ = a.mode("chmod")
 	case "mkdir":
 		s.Path = e.nonEmpty(a, "path")
@@ -194,6 +133,85 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 		s.User = e.user(a, "name")
 	}
 	return s
+}
+
+// decodeEnv reads env { NAME = "value" }: the names are the attributes,
+// as in a Dockerfile's ENV.
+func (e *evaluator) decodeEnv(b *hcl.Block) map[string]string {
+	as, ds := b.Body.JustAttributes()
+	e.add(ds)
+	env := make(map[string]string, len(as))
+	names := make([]string, 0, len(as))
+	for n := range as {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !validEnvName(n) {
+			e.errorf(as[n].NameRange.Ptr(), "Invalid environment variable name",
+				"%q cannot be an environment variable name: use letters, digits and underscores, not starting with a digit.", n)
+			continue
+		}
+		a := attrs{e: e, attrs: as}
+		env[n] = a.str(n)
+	}
+	return env
+}
+
+// decodeRun reads a run step: its command or shell line, what it runs
+// as and with, and its mounts.
+func (e *evaluator) decodeRun(b *hcl.Block, s *Step, blocks blockList, a attrs) {
+	hasCmd, hasShell := a.has("command"), a.has("shell")
+	switch {
+	case hasCmd && hasShell:
+		e.errorf(a.rng("shell"), "Conflicting arguments", "A run step has either command (a list, run as is) or shell (a string, run with /bin/sh -c), not both.")
+	case hasCmd:
+		args, ok := e.argv(a, "command")
+		if ok && len(args) == 0 {
+			e.errorf(a.rng("command"), "Empty command", "command needs at least the program to run.")
+		}
+		s.Args = args
+	case hasShell:
+		s.Shell = a.str("shell")
+	default:
+		e.errorf(b.DefRange.Ptr(), "Missing command", "A run step needs command = [\"prog\", \"arg\"] or shell = \"a shell line\".")
+	}
+	s.Env = a.env("env")
+	s.Workdir = a.absPath("workdir")
+	s.User = e.user(a, "user")
+	s.FixedOutput = a.boolean("fixed_output")
+	s.Network = a.oneOf("network", "none", "host")
+	if s.Network == "host" && !s.FixedOutput {
+		e.errorf(a.rng("network"), "Host network needs a fixed output",
+			"network = \"host\" is allowed only on a run step with fixed_output = true, whose output is pinned by hash in build.lock.hcl; add fixed_output = true (then run kiln lock) or remove the network setting.")
+	}
+	s.ImpureEnv = e.impureEnv(a, s.FixedOutput)
+	s.Insecure = e.security(a)
+	s.Limits = a.limits()
+	for i := range blocks.len() {
+		var view hcl.Block
+		if m := e.decodeMount(blocks.at(i, &view)); m != nil {
+			s.Mounts = append(s.Mounts, m)
+		}
+	}
+}
+
+// chown reads a numeric uid[:gid], the gid defaulting to the uid.
+func chown(a attrs, name string) string {
+	ch, ok := a.parsed(name, func(v string) error {
+		if !chownRe.MatchString(v) {
+			return fmt.Errorf("%q is not numeric uid[:gid]; write it like \"1000:1000\"", v)
+		}
+		return nil
+	})
+	if !ok {
+		return ""
+	}
+	m := chownRe.FindStringSubmatch(ch)
+	if m[2] == "" {
+		m[2] = m[1]
+	}
+	return m[1] + ":" + m[2]
 }
 
 // security decodes a run step's security: "insecure" is the only value,

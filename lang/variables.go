@@ -50,84 +50,14 @@ const EnvVarPrefix = "KILN_VAR_"
 // this build must win over what happens to be exported in the shell.
 func (e *evaluator) bindVariables(blocks []*hcl.Block) map[string]string {
 	for _, b := range blocks {
-		d := &varDecl{block: b, ty: cty.DynamicPseudoType}
-		e.varDecls[b.Labels[0]] = d
-		content, ds := sortedContent(b.Body, variableSchema)
-		e.add(ds)
-		if a := content.Attributes["type"]; a != nil {
-			ty, ds := typeexpr.TypeConstraint(a.Expr)
-			e.add(ds)
-			if ds.HasErrors() {
-				d.broken = true
-			} else {
-				d.ty = ty
-			}
-		}
-		if a := content.Attributes["description"]; a != nil {
-			if v, ok := e.value(a.Expr, scopeConst); ok && (v.Type() != cty.String || v.IsNull()) {
-				e.errorf(a.Expr.Range().Ptr(), "Invalid description", "A description must be a string.")
-			}
-		}
-		if a := content.Attributes["default"]; a != nil && !d.broken {
-			if v, ok := e.value(a.Expr, scopeConst); ok && !v.IsNull() {
-				cv, err := convert.Convert(v, d.ty)
-				if err != nil {
-					e.errorf(a.Expr.Range().Ptr(), "Invalid default value for variable",
-						"The default of var.%s does not match its type %s: %s.", b.Labels[0], typeexpr.TypeString(d.ty), err)
-					d.broken = true
-				} else {
-					d.val, d.from = cv, "its default"
-				}
-			}
-		}
-		for _, vb := range content.Blocks {
-			d.validations = append(d.validations, vb)
-		}
+		e.declareVariable(b)
 	}
-
-	// Auto files, sorted so that the result does not depend on readdir.
-	auto, _ := filepath.Glob(filepath.Join(e.dir, "*"+AutoVarsSuffix))
-	sort.Strings(auto)
-	for _, p := range auto {
-		name := filepath.Join(filepath.Dir(e.name), filepath.Base(p))
-		// Found, not named: the folder may be an untrusted checkout, and a
-		// symlink to a host file would be read and quoted in diagnostics.
-		if _, err := infolder.Join(e.dir, filepath.Base(p)); err != nil {
-			e.errorf(nil, "Variables file outside the build folder",
-				"%s is a symlink leading outside the build file's folder; kiln reads *%s files only from inside it. Replace the symlink with the file, or name a file you trust with --var-file.", name, AutoVarsSuffix)
-			continue
-		}
-		e.bindFile(name, p)
-	}
-	for _, kv := range e.l.opts.Environ {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(k, EnvVarPrefix) {
-			continue
-		}
-		name := strings.TrimPrefix(k, EnvVarPrefix)
-		// Unknown names are ignored: the environment is shared with
-		// other builds that declare other variables.
-		if d := e.varDecls[name]; d != nil {
-			e.bindString(d, name, v, "the environment variable "+k)
-		}
-	}
+	e.bindAutoFiles()
+	e.bindEnviron()
 	for _, p := range e.l.opts.VarFiles {
 		e.bindFile(p, p)
 	}
-	names := make([]string, 0, len(e.l.opts.Vars))
-	for n := range e.l.opts.Vars {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		d := e.varDecls[n]
-		if d == nil {
-			e.errorf(nil, "Value for undeclared variable",
-				"--var sets %q, but %s declares no variable %q; declare it with variable %q { ... } or drop the --var.", n, e.name, n, n)
-			continue
-		}
-		e.bindString(d, n, e.l.opts.Vars[n], "--var "+n)
-	}
+	e.bindFlags()
 
 	out := make(map[string]string, len(e.varDecls))
 	for _, b := range blocks {
@@ -146,6 +76,96 @@ func (e *evaluator) bindVariables(blocks []*hcl.Block) map[string]string {
 	}
 	e.validateVariables(blocks)
 	return out
+}
+
+// declareVariable reads a variable block: its type, description and
+// default.
+func (e *evaluator) declareVariable(b *hcl.Block) {
+	d := &varDecl{block: b, ty: cty.DynamicPseudoType}
+	e.varDecls[b.Labels[0]] = d
+	content, ds := sortedContent(b.Body, variableSchema)
+	e.add(ds)
+	if a := content.Attributes["type"]; a != nil {
+		ty, ds := typeexpr.TypeConstraint(a.Expr)
+		e.add(ds)
+		if ds.HasErrors() {
+			d.broken = true
+		} else {
+			d.ty = ty
+		}
+	}
+	if a := content.Attributes["description"]; a != nil {
+		if v, ok := e.value(a.Expr, scopeConst); ok && (v.Type() != cty.String || v.IsNull()) {
+			e.errorf(a.Expr.Range().Ptr(), "Invalid description", "A description must be a string.")
+		}
+	}
+	if a := content.Attributes["default"]; a != nil && !d.broken {
+		if v, ok := e.value(a.Expr, scopeConst); ok && !v.IsNull() {
+			cv, err := convert.Convert(v, d.ty)
+			if err != nil {
+				e.errorf(a.Expr.Range().Ptr(), "Invalid default value for variable",
+					"The default of var.%s does not match its type %s: %s.", b.Labels[0], typeexpr.TypeString(d.ty), err)
+				d.broken = true
+			} else {
+				d.val, d.from = cv, "its default"
+			}
+		}
+	}
+	for _, vb := range content.Blocks {
+		d.validations = append(d.validations, vb)
+	}
+}
+
+// bindAutoFiles binds the *.kilnvars.hcl files of the build folder, sorted
+// so that the result does not depend on readdir.
+func (e *evaluator) bindAutoFiles() {
+	auto, _ := filepath.Glob(filepath.Join(e.dir, "*"+AutoVarsSuffix))
+	sort.Strings(auto)
+	for _, p := range auto {
+		name := filepath.Join(filepath.Dir(e.name), filepath.Base(p))
+		// Found, not named: the folder may be an untrusted checkout, and a
+		// symlink to a host file would be read and quoted in diagnostics.
+		if _, err := infolder.Join(e.dir, filepath.Base(p)); err != nil {
+			e.errorf(nil, "Variables file outside the build folder",
+				"%s is a symlink leading outside the build file's folder; kiln reads *%s files only from inside it. Replace the symlink with the file, or name a file you trust with --var-file.", name, AutoVarsSuffix)
+			continue
+		}
+		e.bindFile(name, p)
+	}
+}
+
+// bindEnviron binds the KILN_VAR_NAME variables of kiln's environment.
+func (e *evaluator) bindEnviron() {
+	for _, kv := range e.l.opts.Environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, EnvVarPrefix) {
+			continue
+		}
+		name := strings.TrimPrefix(k, EnvVarPrefix)
+		// Unknown names are ignored: the environment is shared with
+		// other builds that declare other variables.
+		if d := e.varDecls[name]; d != nil {
+			e.bindString(d, name, v, "the environment variable "+k)
+		}
+	}
+}
+
+// bindFlags binds the --var flags, which must name declared variables.
+func (e *evaluator) bindFlags() {
+	names := make([]string, 0, len(e.l.opts.Vars))
+	for n := range e.l.opts.Vars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		d := e.varDecls[n]
+		if d == nil {
+			e.errorf(nil, "Value for undeclared variable",
+				"--var sets %q, but %s declares no variable %q; declare it with variable %q { ... } or drop the --var.", n, e.name, n, n)
+			continue
+		}
+		e.bindString(d, n, e.l.opts.Vars[n], "--var "+n)
+	}
 }
 
 // render shows a value as a user would write it on the command line.

@@ -94,23 +94,8 @@ func Summary(e *Entry) string {
 	if e == nil {
 		return "(none)"
 	}
-	switch e.Type {
-	case TypeImage:
-		return shortRef(e.Ref) + "@" + short(e.Digest)
-	case TypeHTTP:
-		return short("sha256:" + e.SHA256)
-	case TypeGit:
-		return e.Ref + "@" + short(e.Commit)
-	case TypeOCILayout:
-		r := e.Ref
-		if r == "" {
-			r = e.Path
-		}
-		return r + "@" + short(e.Digest)
-	case TypeRun:
-		return short(e.OutputHash)
-	case TypeDeb:
-		return fmt.Sprintf("%s/%s, %d packages", e.Suite, e.Architecture, len(e.Debs))
+	if k := kinds[e.Type]; k != nil {
+		return k.summary(e)
 	}
 	return e.Type
 }
@@ -144,7 +129,7 @@ func short(d string) string {
 
 func changedAttrs(a, b *Entry) []string {
 	var out []string
-	for _, s := range schemas[a.Type] {
+	for _, s := range attrsOf(a.Type) {
 		switch s.kind {
 		case kindString:
 			if *s.str(a) != *s.str(b) {
@@ -164,61 +149,17 @@ func changedAttrs(a, b *Entry) []string {
 			}
 		}
 	}
-	return append(out, debChanges(a.Debs, b.Debs)...)
-}
-
-// debChanges names each pinned package that moved: "gcc-12 12.2.0-13 ->
-// 12.2.0-14", "+libfoo 1.0", "-libbar 2.0".
-func debChanges(a, b []Deb) []string {
-	old := map[string]Deb{}
-	for _, d := range a {
-		old[d.Name] = d
-	}
-	var out []string
-	for _, d := range b {
-		o, ok := old[d.Name]
-		delete(old, d.Name)
-		switch {
-		case !ok:
-			out = append(out, "+"+d.Name+" "+d.Version)
-		case o.Version != d.Version:
-			out = append(out, d.Name+" "+o.Version+" -> "+d.Version)
-		case o != d:
-			out = append(out, d.Name+" "+d.Version)
-		}
-	}
-	for _, d := range a {
-		if _, ok := old[d.Name]; ok {
-			out = append(out, "-"+d.Name+" "+d.Version)
-		}
+	if bk, ok := kinds[a.Type].(blockKind); ok {
+		out = append(out, bk.changes(a, b)...)
 	}
 	return out
 }
 
 func requestOf(e *Entry) string {
-	switch e.Type {
-	case TypeImage:
-		return describe("ref", e.Ref, e.Platforms)
-	case TypeHTTP:
-		return "url " + e.URL
-	case TypeGit:
-		return "url " + e.URL + " ref " + e.Ref
-	case TypeOCILayout:
-		s := "path " + e.Path
-		if e.Ref != "" {
-			s += " ref " + e.Ref
-		}
-		return s
-	case TypeRun:
-		return "step " + short(e.Step)
-	case TypeDeb:
-		return debRequest(e.Suite, e.Architecture, e.Packages)
+	if k := kinds[e.Type]; k != nil {
+		return k.entryRequest(e)
 	}
 	return e.Type
-}
-
-func debRequest(suite, arch string, pkgs []string) string {
-	return "suite " + suite + " architecture " + arch + " packages " + strings.Join(pkgs, " ")
 }
 
 func describe(what, v string, platforms map[string]string) string {
@@ -238,29 +179,8 @@ func request(in *Input) string {
 	if in == nil {
 		return "?"
 	}
-	if in.Type == TypeRun {
-		return "step " + short(StepDigest(in.Stage, in.Step))
-	}
-	s := in.Source
-	switch in.Type {
-	case TypeImage:
-		r := "ref " + s.Ref
-		if len(in.Platforms) > 0 {
-			r += " [" + strings.Join(in.Platforms, ", ") + "]"
-		}
-		return r
-	case TypeHTTP:
-		return "url " + s.URL
-	case TypeGit:
-		return "url " + s.URL + " ref " + s.GitRef
-	case TypeOCILayout:
-		r := "path " + s.Path
-		if s.Ref != "" {
-			r += " ref " + s.Ref
-		}
-		return r
-	case TypeDeb:
-		return debRequest(s.Suite, s.Architecture, s.Packages)
+	if k := kinds[in.Type]; k != nil {
+		return k.request(in)
 	}
 	return fmt.Sprint(in.Type)
 }

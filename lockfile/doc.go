@@ -11,6 +11,10 @@
 // without conflict. A lock that is not byte-for-byte in this normal form is
 // rejected: hand edits show up as errors, not as silent drift.
 //
+// Each entry type is a kind in its own kind_TYPE.go (its attributes, when
+// an entry is stale, the pin the compiler gets, how changes are worded),
+// registered in kind.go.
+//
 // Resolving requests to pins lives in the resolve sub-package; this package
 // has no network access, so the compiler can depend on it cheaply.
 package lockfile

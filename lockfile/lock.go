@@ -25,16 +25,6 @@ const FileName = "build.lock.hcl"
 const Header = "# This file is maintained by kiln lock. Do not edit it by hand.\n" +
 	"# Run `kiln lock` to add missing inputs, `kiln lock --update INPUT` to re-resolve one.\n"
 
-// Entry types.
-const (
-	TypeImage     = "image"
-	TypeHTTP      = "http"
-	TypeGit       = "git"
-	TypeOCILayout = "oci-layout"
-	TypeRun       = "run"
-	TypeDeb       = "deb"
-)
-
 // Lock is a parsed build.lock.hcl.
 type Lock struct {
 	Version int
@@ -46,11 +36,11 @@ type Lock struct {
 func New() *Lock { return &Lock{Version: Version, Entries: map[string]*Entry{}} }
 
 // Entry is one block: what was asked for (the request fields) and what it
-// resolved to. Which fields apply depends on Type; the schema table below is
-// the single place that says so, and fixes their order in the file.
+// resolved to. Which fields apply depends on Type: its kind's attrs (see
+// kind.go) say so, and fix their order in the file.
 type Entry struct {
 	Address string
-	// Type is image, http, git, oci-layout or run.
+	// Type is one of the kinds registered in kind.go.
 	Type string
 
 	// Request: the image/oci-layout/git ref, the http/git URL, the
@@ -81,18 +71,6 @@ type Entry struct {
 	Architecture string
 	Packages     []string
 	Debs         []Deb
-}
-
-// Deb is one pinned Debian package of a deb entry, written as a nested
-// package "NAME" block so that a version bump changes only its lines.
-type Deb struct {
-	Name         string
-	Version      string
-	Architecture string
-	// Filename is the pool path below the repository base.
-	Filename string
-	SHA256   string
-	Size     int64
 }
 
 // Clone returns a deep copy of e.
@@ -220,56 +198,6 @@ func fSuite(e *Entry) *string      { return &e.Suite }
 func fArch(e *Entry) *string       { return &e.Architecture }
 func fCommitTime(e *Entry) *int64  { return &e.CommitTime }
 
-// schemas lists each block type's attributes in the order they are
-// written: request first, then what it resolved to. A new source type (the
-// deb resolver) adds its entry here and its fields to Entry.
-var schemas = map[string][]attrSpec{
-	TypeImage: {
-		{name: "ref", check: checkNonEmpty, str: fRef},
-		{name: "digest", check: checkDigest, str: fDigest},
-		{name: "platforms", kind: kindMap},
-	},
-	TypeHTTP: {
-		{name: "url", check: checkNonEmpty, str: fURL},
-		{name: "sha256", check: checkHex256, str: fSHA256},
-		{name: "size", kind: kindInt, num: fSize},
-	},
-	TypeGit: {
-		{name: "url", check: checkNonEmpty, str: fURL},
-		{name: "ref", check: checkNonEmpty, str: fRef},
-		{name: "commit", check: checkObject, str: fCommit},
-		{name: "tree", check: checkObject, str: fTree},
-		{name: "commit_time", kind: kindInt, num: fCommitTime},
-	},
-	TypeOCILayout: {
-		{name: "path", check: checkRelPath, str: fPath},
-		{name: "ref", optional: true, str: fRef},
-		{name: "digest", check: checkDigest, str: fDigest},
-		{name: "platforms", kind: kindMap, optional: true},
-	},
-	TypeRun: {
-		{name: "step", check: checkDigest, str: fStep},
-		{name: "output_hash", check: checkDigest, str: fOutputHash},
-	},
-	// deb entries also hold one package "NAME" block per pinned package
-	// (debSchema), written after these attributes.
-	TypeDeb: {
-		{name: "suite", check: checkNonEmpty, str: fSuite},
-		{name: "architecture", check: checkNonEmpty, str: fArch},
-		{name: "packages", kind: kindList},
-	},
-}
-
-// debSchema is the attributes of a deb entry's package blocks, in order.
-var debSchema = []string{"version", "architecture", "filename", "sha256", "size"}
-
-// Locked reports whether sources of type typ are pinned in the lock. local
-// sources are not: the compiler hashes their contents at build time.
-func Locked(typ string) bool {
-	_, ok := schemas[typ]
-	return ok && typ != TypeRun
-}
-
 // SourceAddress is the address of source "TYPE" "NAME".
 func SourceAddress(typ, name string) string { return "source." + typ + "." + name }
 
@@ -350,7 +278,8 @@ func (l *Lock) Bytes() []byte {
 		}
 		body.AppendNewline()
 		b := body.AppendNewBlock(typ, labels).Body()
-		for _, s := range schemas[e.Type] {
+		k := kinds[e.Type]
+		for _, s := range attrsOf(e.Type) {
 			switch s.kind {
 			case kindString:
 				val := *s.str(e)
@@ -377,16 +306,8 @@ func (l *Lock) Bytes() []byte {
 				}
 			}
 		}
-		debs := append([]Deb(nil), e.Debs...)
-		sort.SliceStable(debs, func(i, j int) bool { return debs[i].Name < debs[j].Name })
-		for _, d := range debs {
-			b.AppendNewline()
-			pb := b.AppendNewBlock("package", []string{d.Name}).Body()
-			pb.SetAttributeValue("version", cty.StringVal(d.Version))
-			pb.SetAttributeValue("architecture", cty.StringVal(d.Architecture))
-			pb.SetAttributeValue("filename", cty.StringVal(d.Filename))
-			pb.SetAttributeValue("sha256", cty.StringVal(d.SHA256))
-			pb.SetAttributeValue("size", cty.NumberIntVal(d.Size))
+		if bk, ok := k.(blockKind); ok {
+			bk.writeBlocks(b, e)
 		}
 	}
 	return hclwrite.Format(f.Bytes())

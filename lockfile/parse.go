@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -225,42 +224,65 @@ func (p *parser) str(a *hclsyntax.Attribute, who string) (string, bool) {
 }
 
 func (p *parser) block(b *hclsyntax.Block) *Entry {
+	addr, typ, k := p.header(b)
+	if k == nil {
+		return nil
+	}
+	e := &Entry{Address: addr, Type: typ}
+	if bk, ok := k.(blockKind); ok {
+		bk.readBlocks(p, b, e)
+	} else {
+		for _, nb := range b.Body.Blocks {
+			p.unexpected(nb, b, addr)
+		}
+	}
+	schema := k.attrs()
+	p.unknownAttrs(b, addr, typ, schema)
+	for _, s := range schema {
+		a, ok := b.Body.Attributes[s.name]
+		if !ok {
+			if !s.optional {
+				p.errorf(b.DefRange().Ptr(), "Missing attribute", "%s: the entry has no %s; run `kiln lock --update %s` to re-resolve it", addr, s.name, addr)
+			}
+			continue
+		}
+		p.attr(a, s, addr, e)
+	}
+	return e
+}
+
+// header reads a block's type and labels: its address, entry type and
+// kind, or a nil kind after reporting why not.
+func (p *parser) header(b *hclsyntax.Block) (addr, typ string, k kind) {
 	if b.Type != "source" && b.Type != "run" {
 		p.errorf(b.TypeRange.Ptr(), "Unknown block", "%q is not a lock file block; only source and run blocks are allowed. Run `kiln lock` to rewrite the file.", b.Type)
-		return nil
+		return "", "", nil
 	}
 	if len(b.Labels) != 2 {
 		p.errorf(b.DefRange().Ptr(), "Invalid block labels", "a %s block has two labels, %s \"TYPE\" \"NAME\"; run `kiln lock` to rewrite the file", b.Type, b.Type)
-		return nil
+		return "", "", nil
 	}
 	addr, typ, err := addressOf(b.Type, b.Labels)
 	if err != nil {
 		p.errorf(b.DefRange().Ptr(), "Invalid block labels", "%v; run `kiln lock` to rewrite the file", err)
-		return nil
+		return "", "", nil
 	}
-	schema, ok := schemas[typ]
-	if !ok || (b.Type == "source" && typ == TypeRun) {
+	k = kinds[typ]
+	if k == nil || (b.Type == "source" && typ == TypeRun) {
 		p.errorf(b.LabelRanges[0].Ptr(), "Unknown source type", "%s: sources of type %q are not locked by this kiln; remove the block and run `kiln lock`", addr, typ)
-		return nil
+		return "", "", nil
 	}
-	e := &Entry{Address: addr, Type: typ}
-	debSeen := map[string]bool{}
-	for _, nb := range b.Body.Blocks {
-		if typ == TypeDeb && nb.Type == "package" {
-			if d, ok := p.deb(nb, addr); ok {
-				// Not only neighbours: a, b, a would otherwise pass as a
-				// mere normal-form problem and keep both copies.
-				if debSeen[d.Name] {
-					p.errorf(nb.DefRange().Ptr(), "Duplicate package", "%s: package %s is pinned twice; run `kiln lock --update %s` to re-resolve it", addr, d.Name, addr)
-					continue
-				}
-				debSeen[d.Name] = true
-				e.Debs = append(e.Debs, d)
-			}
-			continue
-		}
-		p.errorf(nb.DefRange().Ptr(), "Unexpected block", "%s: %s blocks have no nested blocks; run `kiln lock --update %s` to rewrite the entry", addr, b.Type, addr)
-	}
+	return addr, typ, k
+}
+
+// unexpected reports a nested block of an entry (of block b) that its kind
+// does not have.
+func (p *parser) unexpected(nb, b *hclsyntax.Block, addr string) {
+	p.errorf(nb.DefRange().Ptr(), "Unexpected block", "%s: %s blocks have no nested blocks; run `kiln lock --update %s` to rewrite the entry", addr, b.Type, addr)
+}
+
+// unknownAttrs reports b's attributes that schema does not list, by name.
+func (p *parser) unknownAttrs(b *hclsyntax.Block, addr, typ string, schema []attrSpec) {
 	known := map[string]bool{}
 	for _, s := range schema {
 		known[s.name] = true
@@ -276,130 +298,54 @@ func (p *parser) block(b *hclsyntax.Block) *Entry {
 			p.errorf(a.NameRange.Ptr(), "Unknown attribute", "%s: %q is not an attribute of a %s entry; run `kiln lock --update %s` to rewrite the entry", addr, n, typ, addr)
 		}
 	}
-	for _, s := range schema {
-		a, ok := b.Body.Attributes[s.name]
+}
+
+// attr reads one attribute of an entry into e, as s says.
+func (p *parser) attr(a *hclsyntax.Attribute, s attrSpec, addr string, e *Entry) {
+	switch s.kind {
+	case kindString:
+		v, ok := p.str(a, addr)
 		if !ok {
-			if !s.optional {
-				p.errorf(b.DefRange().Ptr(), "Missing attribute", "%s: the entry has no %s; run `kiln lock --update %s` to re-resolve it", addr, s.name, addr)
-			}
-			continue
+			return
 		}
-		switch s.kind {
-		case kindString:
-			v, ok := p.str(a, addr)
-			if !ok {
-				continue
-			}
-			if s.check != nil {
-				if err := s.check(v); err != nil {
-					p.errorf(a.Expr.Range().Ptr(), "Invalid "+s.name, "%s: %s %v; run `kiln lock --update %s` to re-resolve it", addr, s.name, err, addr)
-					continue
-				}
-			}
-			*s.str(e) = v
-		case kindInt:
-			if v, ok := p.int(a, addr); ok {
-				*s.num(e) = v
-			}
-		case kindMap:
-			e.Platforms = p.platforms(a, addr, s.optional)
-		case kindList:
-			v, ok := p.value(a, addr)
-			if !ok {
-				continue
-			}
-			if !(v.Type().IsTupleType() || v.Type().IsListType()) || v.IsNull() {
-				p.errorf(a.Expr.Range().Ptr(), "Invalid "+s.name, "%s: %s must be a list of strings; run `kiln lock --update %s` to re-resolve it", addr, s.name, addr)
-				continue
-			}
-			for it := v.ElementIterator(); it.Next(); {
-				_, ev := it.Element()
-				if ev.Type() != cty.String || ev.IsNull() || ev.AsString() == "" {
-					p.errorf(a.Expr.Range().Ptr(), "Invalid "+s.name, "%s: %s must be a list of package names; run `kiln lock --update %s` to re-resolve it", addr, s.name, addr)
-					break
-				}
-				e.Packages = append(e.Packages, ev.AsString())
+		if s.check != nil {
+			if err := s.check(v); err != nil {
+				p.errorf(a.Expr.Range().Ptr(), "Invalid "+s.name, "%s: %s %v; run `kiln lock --update %s` to re-resolve it", addr, s.name, err, addr)
+				return
 			}
 		}
+		*s.str(e) = v
+	case kindInt:
+		if v, ok := p.int(a, addr); ok {
+			*s.num(e) = v
+		}
+	case kindMap:
+		e.Platforms = p.platforms(a, addr, s.optional)
+	case kindList:
+		e.Packages = p.names(a, s, addr)
 	}
-	return e
 }
 
-// deb reads one package "NAME" block of a deb entry.
-func (p *parser) deb(b *hclsyntax.Block, addr string) (Deb, bool) {
-	d := Deb{}
-	// Each field becomes one space-separated word of DebManifest's line.
-	if len(b.Labels) != 1 || !oneWord(b.Labels[0]) {
-		p.errorf(b.DefRange().Ptr(), "Invalid block labels", "%s: a package block has one label, the package name; run `kiln lock --update %s` to rewrite the entry", addr, addr)
-		return d, false
+// names reads a list of package names.
+func (p *parser) names(a *hclsyntax.Attribute, s attrSpec, addr string) []string {
+	v, ok := p.value(a, addr)
+	if !ok {
+		return nil
 	}
-	d.Name = b.Labels[0]
-	where := addr + " package " + d.Name
-	for _, nb := range b.Body.Blocks {
-		p.errorf(nb.DefRange().Ptr(), "Unexpected block", "%s: package blocks have no nested blocks; run `kiln lock --update %s` to rewrite the entry", where, addr)
+	if !(v.Type().IsTupleType() || v.Type().IsListType()) || v.IsNull() {
+		p.errorf(a.Expr.Range().Ptr(), "Invalid "+s.name, "%s: %s must be a list of strings; run `kiln lock --update %s` to re-resolve it", addr, s.name, addr)
+		return nil
 	}
-	known := map[string]bool{}
-	for _, n := range debSchema {
-		known[n] = true
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, ev := it.Element()
+		if ev.Type() != cty.String || ev.IsNull() || ev.AsString() == "" {
+			p.errorf(a.Expr.Range().Ptr(), "Invalid "+s.name, "%s: %s must be a list of package names; run `kiln lock --update %s` to re-resolve it", addr, s.name, addr)
+			break
+		}
+		out = append(out, ev.AsString())
 	}
-	names := make([]string, 0, len(b.Body.Attributes))
-	for n := range b.Body.Attributes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if !known[n] {
-			a := b.Body.Attributes[n]
-			p.errorf(a.NameRange.Ptr(), "Unknown attribute", "%s: %q is not an attribute of a package block; run `kiln lock --update %s` to rewrite the entry", where, n, addr)
-		}
-	}
-	ok := true
-	for _, n := range debSchema {
-		a, found := b.Body.Attributes[n]
-		if !found {
-			p.errorf(b.DefRange().Ptr(), "Missing attribute", "%s: the block has no %s; run `kiln lock --update %s` to re-resolve it", where, n, addr)
-			ok = false
-			continue
-		}
-		if n == "size" {
-			v, good := p.int(a, addr)
-			d.Size, ok = v, ok && good
-			continue
-		}
-		v, good := p.str(a, addr)
-		if good && !oneWord(v) {
-			p.errorf(a.Expr.Range().Ptr(), "Invalid "+n, "%s: %s %q is empty or has spaces or control characters; run `kiln lock --update %s` to re-resolve it", where, n, v, addr)
-			good = false
-		}
-		if good && n == "sha256" {
-			if err := checkHex256(v); err != nil {
-				p.errorf(a.Expr.Range().Ptr(), "Invalid sha256", "%s: sha256 %v; run `kiln lock --update %s` to re-resolve it", where, err, addr)
-				good = false
-			}
-		}
-		if good && n == "filename" && (strings.HasPrefix(v, "/") || strings.Contains("/"+v+"/", "/../")) {
-			p.errorf(a.Expr.Range().Ptr(), "Invalid filename", "%s: filename %q must be a path below the repository base; run `kiln lock --update %s` to re-resolve it", where, v, addr)
-			good = false
-		}
-		ok = ok && good
-		switch n {
-		case "version":
-			d.Version = v
-		case "architecture":
-			d.Architecture = v
-		case "filename":
-			d.Filename = v
-		case "sha256":
-			d.SHA256 = v
-		}
-	}
-	return d, ok
-}
-
-// oneWord reports whether s is non-empty and free of spaces and control
-// characters.
-func oneWord(s string) bool {
-	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+	return out
 }
 
 func (p *parser) platforms(a *hclsyntax.Attribute, addr string, optional bool) map[string]string {

@@ -34,7 +34,7 @@ type DebOptions struct {
 func DebResolver(opts DebOptions) Resolver {
 	var mu sync.Mutex
 	indexes := map[string]*debIndex{}
-	return func(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
+	return ResolverFunc(func(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
 		s := in.Source
 		if s.Suite == "" {
 			return nil, errors.New(`set suite (for example suite = "bookworm"): the deb source has none`)
@@ -74,8 +74,12 @@ func DebResolver(opts DebOptions) Resolver {
 			e.Debs = append(e.Debs, lockfile.Deb{Name: p.Name, Version: p.Version, Architecture: p.Architecture, Filename: p.Filename, SHA256: p.SHA256, Size: p.Size})
 		}
 		return e, nil
-	}
+	})
 }
+
+// newDebResolver is the deb resolver an Update makes by itself: the
+// machine's apt configuration, no index cache.
+func newDebResolver(env Env) Resolver { return DebResolver(DebOptions{Client: env.Client}) }
 
 type debIndex struct {
 	once sync.Once

@@ -15,10 +15,19 @@ import (
 
 var reCommit = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 
-// resolveGit finds the commit REF names on the remote (a branch first, then
-// a tag, peeled to its commit, then a full ref name), then fetches that one
-// commit into a throwaway bare repository to read its tree and commit time.
-func resolveGit(ctx context.Context, in *lockfile.Input, tmp string) (*lockfile.Entry, error) {
+// gitResolver finds the commit REF names on the remote (a branch first,
+// then a tag, peeled to its commit, then a full ref name), then fetches
+// that one commit into a throwaway bare repository under tmp to read its
+// tree and commit time.
+type gitResolver struct{ tmp string }
+
+var _ Resolver = gitResolver{}
+
+func newGitResolver(env Env) Resolver { return gitResolver{tmp: env.TempDir} }
+
+// Resolve pins in's branch or tag to a commit.
+func (r gitResolver) Resolve(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
+	tmp := r.tmp
 	url, ref := in.Source.URL, in.Source.GitRef
 	if ref == "" {
 		ref = "HEAD"

@@ -11,9 +11,17 @@ import (
 	"github.com/kiln-build/kiln/lockfile"
 )
 
-// resolveHTTP downloads the URL once and records its sha256 and size: the
-// build later downloads it again and checks both.
-func resolveHTTP(ctx context.Context, in *lockfile.Input, client *http.Client) (*lockfile.Entry, error) {
+// httpResolver downloads the URL once and records its sha256 and size:
+// the build later downloads it again and checks both.
+type httpResolver struct{ client *http.Client }
+
+var _ Resolver = httpResolver{}
+
+func newHTTPResolver(env Env) Resolver { return httpResolver{client: env.Client} }
+
+// Resolve pins in's URL to the sha256 and size of what it serves now.
+func (r httpResolver) Resolve(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
+	client := r.client
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.Source.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("parsing url %q: %w", in.Source.URL, err)

@@ -12,10 +12,18 @@ import (
 	"github.com/kiln-build/kiln/lockfile"
 )
 
-// resolveImage asks the registry for ref's manifest: its digest is the
+// imageResolver asks the registry for ref's manifest: its digest is the
 // index (or single manifest) digest, and each wanted platform's manifest
 // digest comes from the index.
-func resolveImage(ctx context.Context, in *lockfile.Input, tr http.RoundTripper) (*lockfile.Entry, error) {
+type imageResolver struct{ tr http.RoundTripper }
+
+var _ Resolver = imageResolver{}
+
+func newImageResolver(env Env) Resolver { return imageResolver{tr: env.Transport} }
+
+// Resolve pins in's image reference to its index and platform digests.
+func (r imageResolver) Resolve(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
+	tr := r.tr
 	ref, err := parseRef(in.Source.Ref)
 	if err != nil {
 		return nil, fmt.Errorf("parsing image reference %q: %w", in.Source.Ref, err)

@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -15,9 +16,18 @@ import (
 // refNameAnnotation is how an OCI layout's index.json names its manifests.
 const refNameAnnotation = "org.opencontainers.image.ref.name"
 
-// resolveOCILayout reads the layout's index.json: the manifest named Ref,
-// or its only manifest when Ref is empty.
-func resolveOCILayout(in *lockfile.Input, dir string) (*lockfile.Entry, error) {
+// ociLayoutResolver reads the layout's index.json, below the build file's
+// folder dir: the manifest named Ref, or its only manifest when Ref is
+// empty.
+type ociLayoutResolver struct{ dir string }
+
+var _ Resolver = ociLayoutResolver{}
+
+func newOCILayoutResolver(env Env) Resolver { return ociLayoutResolver{dir: env.Dir} }
+
+// Resolve pins in's layout ref to its manifest (and platform) digests.
+func (r ociLayoutResolver) Resolve(_ context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
+	dir := r.dir
 	s := in.Source
 	p, err := infolder.Join(dir, filepath.FromSlash(s.Path))
 	if err != nil {

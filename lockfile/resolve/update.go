@@ -25,10 +25,6 @@ const (
 	StateUnresolved = "unresolved" // a fixed-output step with no builder
 )
 
-// Resolver resolves one input of a type to its entry. The deb resolver
-// plugs in through UpdateOptions.Resolvers (with its schema in lockfile).
-type Resolver func(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error)
-
 // UpdateOptions says what Update re-resolves and how.
 type UpdateOptions struct {
 	// Only lists addresses to re-resolve even when their entry matches.
@@ -52,7 +48,8 @@ type UpdateOptions struct {
 	// Transport is used for registries and http downloads; nil means
 	// http.DefaultTransport.
 	Transport http.RoundTripper
-	// Resolvers adds or replaces resolvers by source type.
+	// Resolvers replaces (or adds) resolvers by source kind; the built-in
+	// ones are registered in resolver.go.
 	Resolvers map[string]Resolver
 	// TempDir holds scratch git repositories; empty means os.TempDir().
 	TempDir string
@@ -88,109 +85,47 @@ func Update(ctx context.Context, cfg *lang.Config, old *lockfile.Lock, opts Upda
 		old = lockfile.New()
 	}
 	inputs := lockfile.Inputs(cfg)
-	byAddr := map[string]*lockfile.Input{}
-	for _, in := range inputs {
-		byAddr[in.Address] = in
+	only, err := onlyInputs(cfg, inputs, opts.Only)
+	if err != nil {
+		return nil, nil, err
 	}
-	only := map[string]bool{}
-	for _, a := range opts.Only {
-		if byAddr[a] == nil {
-			return nil, nil, fmt.Errorf("%s is not a lockable input of %s; inputs are: %s", a, buildFile(cfg), strings.Join(addresses(inputs), ", "))
-		}
-		only[a] = true
-	}
-	jobs := opts.Jobs
-	if jobs <= 0 {
-		jobs = 8
-	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = func(string, string) {}
-	}
-	tr := opts.Transport
-	if tr == nil {
-		tr = http.DefaultTransport
-	}
-	client := &http.Client{Transport: tr}
-	tmp := opts.TempDir
-	if tmp == "" {
-		tmp = os.TempDir()
-	}
-
-	var (
-		mu       sync.Mutex
-		resolved = map[string]*lockfile.Entry{}
-		failed   []error
-		missing  []lockfile.Change
-	)
+	u := newUpdater(cfg, opts)
 	next := lockfile.New()
+	var (
+		runs    []*lockfile.Input
+		missing []lockfile.Change
+	)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
-	var runs []*lockfile.Input
+	g.SetLimit(u.jobs)
 	for _, in := range inputs {
 		e := old.Entries[in.Address]
-		if e != nil && in.Matches(e) && !opts.All && !only[in.Address] {
+		switch {
+		case e != nil && in.Matches(e) && !opts.All && !only[in.Address]:
 			next.Entries[in.Address] = e.Clone()
-			progress(in.Address, StateKept)
-			continue
-		}
-		if in.Type == lockfile.TypeRun && opts.BuildFixedOutput == nil {
+			u.progress(in.Address, StateKept)
+		case in.Type == lockfile.TypeRun && opts.BuildFixedOutput == nil:
 			missing = append(missing, lockfile.Change{Address: in.Address, Kind: lockfile.Missing, Input: in})
-			progress(in.Address, StateUnresolved)
-			continue
-		}
-		if in.Type == lockfile.TypeRun {
+			u.progress(in.Address, StateUnresolved)
+		case in.Type == lockfile.TypeRun:
 			runs = append(runs, in)
-			continue
+		default:
+			g.Go(func() error { u.resolveSource(gctx, in); return nil })
 		}
-		g.Go(func() error {
-			progress(in.Address, StateResolving)
-			ne, err := resolveOne(gctx, cfg, in, opts, tr, client, tmp)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failed = append(failed, &InputError{Address: in.Address, Range: declRange(in), Err: err})
-				progress(in.Address, StateFailed)
-				// Keep going: one run should report every broken input.
-				return nil
-			}
-			resolved[in.Address] = ne
-			progress(in.Address, StateResolved)
-			return nil
-		})
 	}
 	g.Wait()
-	if len(failed) == 0 && len(runs) > 0 && ctx.Err() == nil {
-		pins := lockfile.New()
-		for a, e := range next.Entries {
-			pins.Entries[a] = e
-		}
-		for a, e := range resolved {
-			pins.Entries[a] = e
-		}
-		for _, in := range runs {
-			progress(in.Address, StateResolving)
-			ne, err := resolveRun(ctx, in, opts, pins)
-			if err != nil {
-				failed = append(failed, &InputError{Address: in.Address, Range: declRange(in), Err: err})
-				progress(in.Address, StateFailed)
-				continue
-			}
-			resolved[in.Address] = ne
-			pins.Entries[in.Address] = ne
-			progress(in.Address, StateResolved)
-		}
+	if len(u.failed) == 0 && len(runs) > 0 && ctx.Err() == nil {
+		u.buildRuns(ctx, runs, next)
 	}
-	if len(failed) > 0 {
-		sort.Slice(failed, func(i, j int) bool {
-			return failed[i].(*InputError).Address < failed[j].(*InputError).Address
+	if len(u.failed) > 0 {
+		sort.Slice(u.failed, func(i, j int) bool {
+			return u.failed[i].(*InputError).Address < u.failed[j].(*InputError).Address
 		})
-		return nil, nil, errors.Join(failed...)
+		return nil, nil, errors.Join(u.failed...)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	for a, e := range resolved {
+	for a, e := range u.resolved {
 		next.Entries[a] = e
 	}
 	changes := append(lockfile.Diff(old, next), missing...)
@@ -198,21 +133,101 @@ func Update(ctx context.Context, cfg *lang.Config, old *lockfile.Lock, opts Upda
 	return next, changes, nil
 }
 
-func resolveOne(ctx context.Context, cfg *lang.Config, in *lockfile.Input, opts UpdateOptions, tr http.RoundTripper, client *http.Client, tmp string) (*lockfile.Entry, error) {
-	if r := opts.Resolvers[in.Type]; r != nil {
-		return r(ctx, in)
+// onlyInputs checks that every address in only is an input of cfg.
+func onlyInputs(cfg *lang.Config, inputs []*lockfile.Input, only []string) (map[string]bool, error) {
+	byAddr := map[string]*lockfile.Input{}
+	for _, in := range inputs {
+		byAddr[in.Address] = in
 	}
-	switch in.Type {
-	case lockfile.TypeImage:
-		return resolveImage(ctx, in, tr)
-	case lockfile.TypeHTTP:
-		return resolveHTTP(ctx, in, client)
-	case lockfile.TypeGit:
-		return resolveGit(ctx, in, tmp)
-	case lockfile.TypeOCILayout:
-		return resolveOCILayout(in, cfg.Dir)
+	out := map[string]bool{}
+	for _, a := range only {
+		if byAddr[a] == nil {
+			return nil, fmt.Errorf("%s is not a lockable input of %s; inputs are: %s", a, buildFile(cfg), strings.Join(addresses(inputs), ", "))
+		}
+		out[a] = true
 	}
-	return nil, fmt.Errorf("no resolver for %s sources", in.Type)
+	return out, nil
+}
+
+// updater is one Update's resolvers and what they found so far.
+type updater struct {
+	opts      UpdateOptions
+	jobs      int
+	progress  func(addr, state string)
+	resolvers map[string]Resolver
+
+	mu       sync.Mutex
+	resolved map[string]*lockfile.Entry
+	failed   []error
+}
+
+func newUpdater(cfg *lang.Config, opts UpdateOptions) *updater {
+	u := &updater{opts: opts, jobs: opts.Jobs, progress: opts.Progress, resolved: map[string]*lockfile.Entry{}}
+	if u.jobs <= 0 {
+		u.jobs = 8
+	}
+	if u.progress == nil {
+		u.progress = func(string, string) {}
+	}
+	env := Env{Dir: cfg.Dir, Transport: opts.Transport, TempDir: opts.TempDir}
+	if env.Transport == nil {
+		env.Transport = http.DefaultTransport
+	}
+	env.Client = &http.Client{Transport: env.Transport}
+	if env.TempDir == "" {
+		env.TempDir = os.TempDir()
+	}
+	u.resolvers = resolvers(env, opts.Resolvers)
+	return u
+}
+
+// resolveSource resolves one source with its kind's resolver. A failure
+// is recorded, not returned: one run should report every broken input.
+func (u *updater) resolveSource(ctx context.Context, in *lockfile.Input) {
+	u.progress(in.Address, StateResolving)
+	var (
+		ne  *lockfile.Entry
+		err error
+	)
+	if r := u.resolvers[in.Type]; r != nil {
+		ne, err = r.Resolve(ctx, in)
+	} else {
+		err = fmt.Errorf("no resolver for %s sources", in.Type)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err != nil {
+		u.failed = append(u.failed, &InputError{Address: in.Address, Range: declRange(in), Err: err})
+		u.progress(in.Address, StateFailed)
+		return
+	}
+	u.resolved[in.Address] = ne
+	u.progress(in.Address, StateResolved)
+}
+
+// buildRuns resolves the fixed-output run steps one at a time, after every
+// source: each builds on the pins of everything before it (kept holds the
+// entries Update kept).
+func (u *updater) buildRuns(ctx context.Context, runs []*lockfile.Input, kept *lockfile.Lock) {
+	pins := lockfile.New()
+	for a, e := range kept.Entries {
+		pins.Entries[a] = e
+	}
+	for a, e := range u.resolved {
+		pins.Entries[a] = e
+	}
+	for _, in := range runs {
+		u.progress(in.Address, StateResolving)
+		ne, err := resolveRun(ctx, in, u.opts, pins)
+		if err != nil {
+			u.failed = append(u.failed, &InputError{Address: in.Address, Range: declRange(in), Err: err})
+			u.progress(in.Address, StateFailed)
+			continue
+		}
+		u.resolved[in.Address] = ne
+		pins.Entries[in.Address] = ne
+		u.progress(in.Address, StateResolved)
+	}
 }
 
 // resolveRun builds a fixed-output step, with pins for everything it
