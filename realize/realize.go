@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/realize/executor"
 	"github.com/kiln-build/kiln/realize/sandbox"
 	"github.com/kiln-build/kiln/store"
 )
@@ -80,6 +80,9 @@ type Options struct {
 	// a step is root on this machine, and a build file from an untrusted
 	// checkout must not get that by asking.
 	AllowInsecure bool
+	// Executor runs the exec steps (default: a libcontainer sandbox with
+	// its state in SandboxRoot).
+	Executor executor.Executor
 }
 
 // Realizer builds graphs into a store.
@@ -89,15 +92,8 @@ type Realizer struct {
 
 	cacheLocks sync.Map // cache mount id -> *sync.Mutex, for sharing=locked
 
-	cleanOnce sync.Once
-	cleanErr  error
-}
-
-// sandboxRoot holds the sandboxes' state directories. Before the first
-// step runs, whatever a killed kiln left there (state, cgroups, a root
-// mount) is cleaned up.
-func (r *Realizer) sandboxRoot() string {
-	return SandboxRoot(r.st)
+	prepareOnce sync.Once
+	prepareErr  error
 }
 
 // SandboxRoot is where the sandboxes of builds in st keep their state
@@ -106,24 +102,11 @@ func SandboxRoot(st *store.Store) string {
 	return filepath.Join(st.Root(), "sandbox")
 }
 
-// prepareSandbox checks privileges and cleans up after killed runs, once:
-// what they left in this store's sandbox directory, and the cgroups of
-// killed kilns whatever store they used. A stale cgroup that cannot be
-// removed does not stop the build (kiln store verify lists it).
-func (r *Realizer) prepareSandbox() error {
-	r.cleanOnce.Do(func() {
-		if err := sandbox.Check(); err != nil {
-			r.cleanErr = err
-			return
-		}
-		if err := os.MkdirAll(r.sandboxRoot(), 0o700); err != nil {
-			r.cleanErr = err
-			return
-		}
-		r.cleanErr = sandbox.Cleanup(r.sandboxRoot())
-		_, _ = sandbox.SweepCgroups()
-	})
-	return r.cleanErr
+// prepareExecutor prepares the executor once, before the first step that
+// needs it.
+func (r *Realizer) prepareExecutor(ctx context.Context) error {
+	r.prepareOnce.Do(func() { r.prepareErr = r.opts.Executor.Prepare(ctx) })
+	return r.prepareErr
 }
 
 // New returns a Realizer for st.
@@ -133,6 +116,9 @@ func New(st *store.Store, opts Options) *Realizer {
 	}
 	if opts.Events == nil {
 		opts.Events = func(Event) {}
+	}
+	if opts.Executor == nil {
+		opts.Executor = &sandbox.Executor{Root: SandboxRoot(st)}
 	}
 	def := DefaultLimits()
 	if opts.Limits.MemoryBytes == 0 {
@@ -250,8 +236,9 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 		}
 	}
 
-	// Privileges are checked before anything runs, so a build without them
-	// fails at once and clearly instead of after its sources are fetched.
+	// The executor (its privileges) is checked before anything runs, so a
+	// build without them fails at once and clearly instead of after its
+	// sources are fetched.
 	for d, n := range nodes {
 		select {
 		case <-n.done:
@@ -259,7 +246,7 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 		default:
 		}
 		if g.Nodes[d].Kind == compiler.KindExec {
-			if err := r.prepareSandbox(); err != nil {
+			if err := r.prepareExecutor(ctx); err != nil {
 				return nil, err
 			}
 			break
