@@ -310,3 +310,18 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) String() string { return string(t.buf) }
+
+// gitFetcher checks a repository out at its pinned commit (attribute
+// keep_git_dir keeps .git).
+type gitFetcher struct{}
+
+func (gitFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
+	tree, err := req.NewDir()
+	if err != nil {
+		return Fetched{}, err
+	}
+	if err := FetchGit(ctx, req.Identifier, req.Pin, req.Attrs["keep_git_dir"] == "true", tree, req.MaxSize); err != nil {
+		return Fetched{}, err
+	}
+	return Fetched{Tree: tree}, nil
+}

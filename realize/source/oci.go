@@ -443,3 +443,16 @@ func (s *layoutSource) bytes(ctx context.Context, d digest.Digest) ([]byte, erro
 }
 
 var _ ociBlobs = (*layoutSource)(nil)
+
+// ociLayoutFetcher reads an image from an OCI layout in the build folder
+// (attribute ref selects one of its images).
+type ociLayoutFetcher struct{}
+
+func (ociLayoutFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
+	dir, err := req.inFolder(req.Identifier)
+	if err != nil {
+		return Fetched{}, err
+	}
+	img, err := FetchOCILayout(ctx, dir, req.Attrs["ref"], req.Pin, req.Platform, req.MaxSize, req.NewDir)
+	return Fetched{Image: img}, err
+}
