@@ -6,11 +6,14 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/kiln-build/kiln/realize/source"
 	"github.com/kiln-build/kiln/store"
 )
 
 // storeDebCache keeps .debs as store blobs, named by their sha256.
 type storeDebCache struct{ st *store.Store }
+
+var _ source.DebCache = storeDebCache{}
 
 func (c storeDebCache) Open(sum string) (io.ReadCloser, error) {
 	d := digest.NewDigestFromEncoded(digest.SHA256, sum)
