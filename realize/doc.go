@@ -1,6 +1,7 @@
 // Package realize turns a compiled graph into store outputs: it finds what
-// the store lacks, runs each missing derivation once (sources fetched,
-// exec steps in a libcontainer sandbox, file steps applied directly),
+// the store lacks, runs each missing derivation once (sources fetched by
+// the fetcher of their kind, exec steps run by an executor.Executor, by
+// default the libcontainer sandbox, file steps applied directly),
 // concurrently up to a job limit, and records the results.
 //
 // Two keys find a derivation's output. The derivation digest says what is

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,39 +20,48 @@ import (
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/internal/platform"
-	"github.com/kiln-build/kiln/realize/sandbox"
+	"github.com/kiln-build/kiln/realize/executor"
 	"github.com/kiln-build/kiln/store"
 )
 
-// layerPaths returns the directories of a state's layers, bottom first.
-// A layer that occurs more than once (two steps that produced the same
+// layers returns a state's layers for the executor, bottom first. A
+// layer that occurs more than once (two steps that produced the same
 // files, such as two runs that only leave a mount point behind) is kept
 // at its topmost place only: overlayfs refuses a lower directory listed
 // twice (ELOOP), and the lower copy is entirely masked by the upper one,
 // so the merged view is unchanged.
-func (r *Realizer) layerPaths(ls []digest.Digest) []string {
+func (r *Realizer) layers(ls []digest.Digest) []executor.Layer {
 	seen := make(map[digest.Digest]bool, len(ls))
-	out := make([]string, 0, len(ls))
+	out := make([]executor.Layer, 0, len(ls))
 	for i := len(ls) - 1; i >= 0; i-- {
 		if seen[ls[i]] {
 			continue
 		}
 		seen[ls[i]] = true
-		out = append(out, r.st.LayerPath(ls[i]))
+		out = append(out, executor.Layer{Digest: ls[i], Path: r.st.LayerPath(ls[i])})
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out
 }
 
+// layerPaths returns the directories of a state's layers, bottom first,
+// each once (see layers).
+func (r *Realizer) layerPaths(ls []digest.Digest) []string {
+	layers := r.layers(ls)
+	ps := make([]string, len(layers))
+	for i, l := range layers {
+		ps[i] = l.Path
+	}
+	return ps
+}
+
+// exec runs an exec derivation's command through the executor on its root
+// state and mounts, and returns the root with what the command changed as
+// one more layer.
 func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
 	ex := d.Exec
-	if ex.Security == "insecure" && !r.opts.AllowInsecure {
-		return store.Output{}, fmt.Errorf(`this step has security = "insecure" (every capability, no seccomp filter: it can do anything root can on this machine), which kiln runs only when asked to: pass --allow-insecure if you trust this build file`)
-	}
-	if host := compiler.DefaultPlatform(); d.Platform != "" && !samePlatform(d.Platform, host) {
-		return store.Output{}, fmt.Errorf("this step is for %s but this machine runs %s, and kiln does not emulate other platforms; build that platform on a matching machine", d.Platform, host)
+	if err := r.checkRunnable(d); err != nil {
+		return store.Output{}, err
 	}
 	tmp, err := r.st.TempDir("exec-")
 	if err != nil {
@@ -63,18 +73,78 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		return store.Output{}, err
 	}
 	defer os.RemoveAll(upper)
-	work := filepath.Join(tmp, "work")
-	if err := os.Mkdir(work, 0o755); err != nil {
+	scratch := filepath.Join(tmp, "executor")
+	if err := os.Mkdir(scratch, 0o755); err != nil {
 		return store.Output{}, err
 	}
 	var root store.Output
 	if ex.Root >= 0 {
 		root = inputs[ex.Root]
 	}
+	env, err := r.stepEnv(d, root)
+	if err != nil {
+		return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err}
+	}
+	mounts, env, release, err := r.stepMounts(ex, inputs, tmp, env)
+	defer release()
+	if err != nil {
+		return store.Output{}, err
+	}
+	log, err := r.newStepLog(dg, d)
+	if err != nil {
+		return store.Output{}, err
+	}
+	defer log.abort()
+	lim := r.stepLimits(d)
+	res, runErr := r.opts.Executor.Exec(ctx, executor.Spec{
+		ID:          "kiln-" + dg.Encoded()[:16] + "-" + randomSuffix(),
+		Root:        r.layers(root.Layers),
+		Upper:       upper,
+		Scratch:     scratch,
+		Args:        ex.Args,
+		Env:         env,
+		Cwd:         ex.Cwd,
+		User:        ex.User,
+		Hostname:    ex.Hostname,
+		HostNetwork: ex.Network == "host",
+		Insecure:    ex.Security == "insecure",
+		Mounts:      mounts,
+		MemoryBytes: lim.MemoryBytes,
+		Pids:        lim.Pids,
+		Timeout:     time.Duration(lim.TimeoutSec) * time.Second,
+		Stdout:      log.w,
+		Stderr:      log.w,
+	})
+	logPath := log.commit()
+	out, err := r.collectStep(ctx, d, root, upper, res, runErr, lim)
+	if err != nil {
+		return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err, LogTail: log.tail.lines(), LogPath: logPath}
+	}
+	return out, nil
+}
+
+// checkRunnable refuses a step kiln must not or cannot run here, before
+// anything is prepared for it.
+func (r *Realizer) checkRunnable(d *compiler.Derivation) error {
+	if d.Exec.Security == "insecure" && !r.opts.AllowInsecure {
+		return fmt.Errorf(`this step has security = "insecure" (every capability, no seccomp filter: it can do anything root can on this machine), which kiln runs only when asked to: pass --allow-insecure if you trust this build file`)
+	}
+	if host := compiler.DefaultPlatform(); d.Platform != "" && !samePlatform(d.Platform, host) {
+		return fmt.Errorf("this step is for %s but this machine runs %s, and kiln does not emulate other platforms; build that platform on a matching machine", d.Platform, host)
+	}
+	return nil
+}
+
+// stepEnv is the step's environment before secrets: its own, or the
+// image's extended by its own (ImageEnv), plus the impure variables of a
+// fixed-output step.
+func (r *Realizer) stepEnv(d *compiler.Derivation, root store.Output) ([]string, error) {
+	ex := d.Exec
 	env := append([]string(nil), ex.Env...)
 	if ex.ImageEnv {
+		var err error
 		if env, err = r.imageEnv(root, ex.Env); err != nil {
-			return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err}
+			return nil, err
 		}
 	}
 	if ex.OutputHash != "" || d.LockAddress != "" {
@@ -89,55 +159,43 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 			}
 		}
 	}
-	var mounts []sandbox.Mount
+	return env, nil
+}
+
+// stepMounts prepares the step's mounts in the derivation's order, with
+// files the step needs (secrets, private caches) in tmp, and returns env
+// with the secrets that are variables added. release lets go of the cache
+// directories held for the step; it is never nil, and must be called
+// even when stepMounts fails.
+func (r *Realizer) stepMounts(ex *compiler.ExecOp, inputs []store.Output, tmp string, env []string) (mounts []executor.Mount, _ []string, release func(), err error) {
 	var unlock []func()
-	defer func() {
+	release = func() {
 		for _, u := range unlock {
 			u()
 		}
-	}()
+	}
 	for i, m := range ex.Mounts {
 		switch m.Type {
 		case "input":
-			lowers := r.layerPaths(inputs[m.Input].Layers)
-			if m.Selector != "" {
-				var sel []string
-				for _, l := range lowers {
-					p := filepath.Join(l, filepath.FromSlash(m.Selector))
-					if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
-						sel = append(sel, p)
-					}
-				}
-				if len(sel) == 0 {
-					return store.Output{}, fmt.Errorf("mount at %s: %s is not a directory in its input", m.Dest, m.Selector)
-				}
-				lowers = sel
-			}
-			sm := sandbox.Mount{Type: "overlay", Dest: m.Dest, Lowers: lowers, ReadOnly: m.ReadOnly}
-			if !m.ReadOnly {
-				// Writes go to a scratch upper that is thrown away: only the
-				// root's changes are the step's output.
-				sm.Upper = filepath.Join(tmp, fmt.Sprintf("mount%d-upper", i))
-				sm.Work = filepath.Join(tmp, fmt.Sprintf("mount%d-work", i))
-				if err := mkdirs(sm.Upper, sm.Work); err != nil {
-					return store.Output{}, err
-				}
-			}
-			mounts = append(mounts, sm)
-		case "cache":
-			dir, release, err := r.cacheDir(m, tmp, i)
+			em, err := r.inputMount(m, inputs[m.Input])
 			if err != nil {
-				return store.Output{}, err
+				return nil, nil, release, err
 			}
-			unlock = append(unlock, release)
-			mounts = append(mounts, sandbox.Mount{Type: "bind", Source: dir, Dest: m.Dest})
+			mounts = append(mounts, em)
+		case "cache":
+			dir, rel, err := r.cacheDir(m, tmp, i)
+			if err != nil {
+				return nil, nil, release, err
+			}
+			unlock = append(unlock, rel)
+			mounts = append(mounts, executor.Mount{Type: executor.MountCache, Source: dir, Dest: m.Dest, CacheID: m.CacheID})
 		case "tmpfs":
-			mounts = append(mounts, sandbox.Mount{Type: "tmpfs", Dest: m.Dest, SizeBytes: m.SizeBytes})
+			mounts = append(mounts, executor.Mount{Type: executor.MountTmpfs, Dest: m.Dest, SizeBytes: m.SizeBytes})
 		case "secret":
 			val, ok := r.opts.Secrets[m.SecretID]
 			if !ok {
 				if m.Required {
-					return store.Output{}, fmt.Errorf("secret %q is required: pass it with --secret id=%s,src=FILE or --secret id=%s,env=VAR", m.SecretID, m.SecretID, m.SecretID)
+					return nil, nil, release, fmt.Errorf("secret %q is required: pass it with --secret id=%s,src=FILE or --secret id=%s,env=VAR", m.SecretID, m.SecretID, m.SecretID)
 				}
 				continue
 			}
@@ -145,48 +203,55 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 				env = append(env, m.SecretEnv+"="+string(val))
 			}
 			if m.Dest != "" {
-				p := filepath.Join(tmp, fmt.Sprintf("secret%d", i))
-				if err := os.WriteFile(p, val, os.FileMode(m.Mode)); err != nil {
-					return store.Output{}, err
+				p, err := secretFile(tmp, i, m, val)
+				if err != nil {
+					return nil, nil, release, err
 				}
-				// The mode asked for, not what kiln's umask leaves of it:
-				// a step's non-root user may need to read the secret.
-				if err := os.Chmod(p, os.FileMode(m.Mode)); err != nil {
-					return store.Output{}, err
-				}
-				mounts = append(mounts, sandbox.Mount{Type: "bind", Source: p, Dest: m.Dest, ReadOnly: true})
+				mounts = append(mounts, executor.Mount{Type: executor.MountSecret, Source: p, Dest: m.Dest})
 			}
 		default:
-			return store.Output{}, fmt.Errorf("unknown mount type %q", m.Type)
+			return nil, nil, release, fmt.Errorf("unknown mount type %q", m.Type)
 		}
 	}
+	return mounts, env, release, nil
+}
 
-	logf, err := r.st.CreateLog(dg)
-	if err != nil {
-		return store.Output{}, err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			logf.Abort()
+// inputMount shows an input state (or one directory of it) at m.Dest.
+func (r *Realizer) inputMount(m compiler.Mount, in store.Output) (executor.Mount, error) {
+	layers := r.layers(in.Layers)
+	if m.Selector != "" {
+		var sel []executor.Layer
+		for _, l := range layers {
+			p := filepath.Join(l.Path, filepath.FromSlash(m.Selector))
+			if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+				sel = append(sel, executor.Layer{Digest: l.Digest, Path: p})
+			}
 		}
-	}()
-	tail := newTail(20)
-	lines := &lineWriter{emit: func(line string) {
-		tail.add(line)
-		r.opts.Events(Event{Kind: EventLog, Digest: dg, Name: d.Name, Line: line})
-	}}
-	var out io.Writer = io.MultiWriter(logf, lines)
-	// Every secret of the build, not only this step's: a cache mount can
-	// carry one from the step that had it.
-	var secrets [][]byte
-	for _, v := range r.opts.Secrets {
-		secrets = append(secrets, v)
+		if len(sel) == 0 {
+			return executor.Mount{}, fmt.Errorf("mount at %s: %s is not a directory in its input", m.Dest, m.Selector)
+		}
+		layers = sel
 	}
-	red := newRedactor(out, secrets)
-	if red != nil {
-		out = red
+	return executor.Mount{Type: executor.MountLayers, Dest: m.Dest, Layers: layers, Selector: m.Selector, ReadOnly: m.ReadOnly}, nil
+}
+
+// secretFile writes a secret's value for a mount into tmp.
+func secretFile(tmp string, i int, m compiler.Mount, val []byte) (string, error) {
+	p := filepath.Join(tmp, fmt.Sprintf("secret%d", i))
+	if err := os.WriteFile(p, val, os.FileMode(m.Mode)); err != nil {
+		return "", err
 	}
+	// The mode asked for, not what kiln's umask leaves of it: a step's
+	// non-root user may need to read the secret.
+	if err := os.Chmod(p, os.FileMode(m.Mode)); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// stepLimits are the step's own limits, with the build's for those it
+// does not set.
+func (r *Realizer) stepLimits(d *compiler.Derivation) compiler.Limits {
 	lim := d.Limits
 	if lim.MemoryBytes == 0 {
 		lim.MemoryBytes = r.opts.Limits.MemoryBytes
@@ -197,68 +262,53 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 	if lim.TimeoutSec == 0 {
 		lim.TimeoutSec = r.opts.Limits.TimeoutSec
 	}
-	spec := sandbox.Spec{
-		ID:          "kiln-" + dg.Encoded()[:16] + "-" + randomSuffix(),
-		Lowers:      r.layerPaths(root.Layers),
-		Upper:       upper,
-		Work:        work,
-		Args:        ex.Args,
-		Env:         env,
-		Cwd:         ex.Cwd,
-		User:        ex.User,
-		Hostname:    ex.Hostname,
-		Network:     ex.Network == "host",
-		Mounts:      mounts,
-		MemoryBytes: lim.MemoryBytes,
-		Pids:        lim.Pids,
-		Insecure:    ex.Security == "insecure",
-		Timeout:     time.Duration(lim.TimeoutSec) * time.Second,
-		Stdout:      out,
-		Stderr:      out,
-		StateDir:    filepath.Join(r.sandboxRoot(), "kiln-"+dg.Encoded()[:16]+"-"+filepath.Base(tmp)),
-	}
-	res, err := sandbox.Run(ctx, spec)
-	if red != nil {
-		red.Flush()
-	}
-	lines.flush()
-	logPath := ""
-	if cerr := logf.Commit(); cerr == nil {
-		committed = true
-		logPath = r.st.LogPath(dg)
-	}
-	fail := func(err error) (store.Output, error) {
-		return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err, LogTail: tail.lines(), LogPath: logPath}
-	}
+	return lim
+}
+
+// collectStep judges how the step ended and, when it succeeded, stores
+// its changes (upper) as a layer on its root, checking a fixed output
+// against its pin.
+func (r *Realizer) collectStep(ctx context.Context, d *compiler.Derivation, root store.Output, upper string, res executor.Result, runErr error, lim compiler.Limits) (store.Output, error) {
+	ex := d.Exec
 	// A limit explains a failure better than its symptom (a kill, an exit
-	// code, the sandbox's own time-limit error); a step stopped because
+	// code, the executor's own time-limit error); a step stopped because
 	// the build stopped is reported as stopped, whatever it hit on the way.
 	if lerr := limitError(ex.Args, res, lim, d.Limits); lerr != nil && ctx.Err() == nil {
-		return fail(lerr)
+		return store.Output{}, lerr
 	}
 	switch {
-	case err != nil:
-		return fail(err)
+	case runErr != nil:
+		return store.Output{}, runErr
 	case res.ExitCode != 0:
-		return fail(fmt.Errorf("command %s exited with code %d", quoteArgs(ex.Args), res.ExitCode))
+		return store.Output{}, fmt.Errorf("command %s exited with code %d", quoteArgs(ex.Args), res.ExitCode)
 	}
 	layers, err := r.addTree(upper, d.SourceDateEpoch)
 	if err != nil {
-		return fail(fmt.Errorf("storing its output: %w", err))
+		return store.Output{}, fmt.Errorf("storing its output: %w", err)
 	}
-	if ex.OutputHash != "" {
-		if len(layers) == 0 {
-			return fail(fmt.Errorf("fixed-output step produced no files"))
-		}
-		if got := layers[0]; string(got) != ex.OutputHash {
-			addr := d.LockAddress
-			if addr == "" {
-				addr = d.Name
-			}
-			return fail(fmt.Errorf("fixed output mismatch: build.lock.hcl pins %s but the step produced %s; if the change is intended, run 'kiln lock --update %s'", ex.OutputHash, got, addr))
-		}
+	if err := checkFixedOutput(d, layers); err != nil {
+		return store.Output{}, err
 	}
 	return carryImageConfig(root, store.Output{Layers: append(append([]digest.Digest(nil), root.Layers...), layers...)}), nil
+}
+
+// checkFixedOutput compares the layer of a fixed-output step with its pin.
+func checkFixedOutput(d *compiler.Derivation, layers []digest.Digest) error {
+	want := d.Exec.OutputHash
+	if want == "" {
+		return nil
+	}
+	if len(layers) == 0 {
+		return fmt.Errorf("fixed-output step produced no files")
+	}
+	if got := layers[0]; string(got) != want {
+		addr := d.LockAddress
+		if addr == "" {
+			addr = d.Name
+		}
+		return fmt.Errorf("fixed output mismatch: build.lock.hcl pins %s but the step produced %s; if the change is intended, run 'kiln lock --update %s'", want, got, addr)
+	}
+	return nil
 }
 
 // carryImageConfig passes the base image config of root on to out, so that
@@ -373,65 +423,6 @@ func randomSuffix() string {
 		f.Close()
 	}
 	return hex.EncodeToString(b[:])
-}
-
-// lineWriter splits a byte stream into lines for progress events.
-type lineWriter struct {
-	mu   sync.Mutex
-	buf  []byte
-	emit func(string)
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := strings.IndexByte(string(w.buf), '\n')
-		if i < 0 {
-			break
-		}
-		w.emit(strings.TrimRight(string(w.buf[:i]), "\r"))
-		w.buf = w.buf[i+1:]
-	}
-	if len(w.buf) > 64<<10 { // a line without end: emit what we have
-		w.emit(string(w.buf))
-		w.buf = w.buf[:0]
-	}
-	return len(p), nil
-}
-
-func (w *lineWriter) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.emit(string(w.buf))
-		w.buf = nil
-	}
-}
-
-// tail keeps the last n lines.
-type tail struct {
-	mu sync.Mutex
-	n  int
-	ls []string
-}
-
-func newTail(n int) *tail { return &tail{n: n} }
-
-func (t *tail) add(l string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.ls = append(t.ls, l)
-	if len(t.ls) > t.n {
-		t.ls = t.ls[len(t.ls)-t.n:]
-	}
-}
-
-func (t *tail) lines() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]string(nil), t.ls...)
 }
 
 // samePlatform compares os/arch once normalised (a step for linux/x86_64

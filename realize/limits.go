@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/realize/executor"
 	"github.com/kiln-build/kiln/realize/sandbox"
 )
 
@@ -20,7 +21,7 @@ func DefaultLimits() compiler.Limits {
 // limitError explains a step that a limit stopped: which limit, its value,
 // whether it is kiln's default, and the setting that raises it. It is nil
 // when no limit is to blame.
-func limitError(args []string, res sandbox.Result, lim, own compiler.Limits) error {
+func limitError(args []string, res executor.Result, lim, own compiler.Limits) error {
 	cmd := quoteArgs(args)
 	switch {
 	case res.TimedOut:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/realize/executor"
 	"github.com/kiln-build/kiln/realize/sandbox"
 	"github.com/kiln-build/kiln/store"
 )
@@ -80,6 +80,9 @@ type Options struct {
 	// a step is root on this machine, and a build file from an untrusted
 	// checkout must not get that by asking.
 	AllowInsecure bool
+	// Executor runs the exec steps (default: a libcontainer sandbox with
+	// its state in SandboxRoot).
+	Executor executor.Executor
 }
 
 // Realizer builds graphs into a store.
@@ -89,15 +92,8 @@ type Realizer struct {
 
 	cacheLocks sync.Map // cache mount id -> *sync.Mutex, for sharing=locked
 
-	cleanOnce sync.Once
-	cleanErr  error
-}
-
-// sandboxRoot holds the sandboxes' state directories. Before the first
-// step runs, whatever a killed kiln left there (state, cgroups, a root
-// mount) is cleaned up.
-func (r *Realizer) sandboxRoot() string {
-	return SandboxRoot(r.st)
+	prepareOnce sync.Once
+	prepareErr  error
 }
 
 // SandboxRoot is where the sandboxes of builds in st keep their state
@@ -106,24 +102,11 @@ func SandboxRoot(st *store.Store) string {
 	return filepath.Join(st.Root(), "sandbox")
 }
 
-// prepareSandbox checks privileges and cleans up after killed runs, once:
-// what they left in this store's sandbox directory, and the cgroups of
-// killed kilns whatever store they used. A stale cgroup that cannot be
-// removed does not stop the build (kiln store verify lists it).
-func (r *Realizer) prepareSandbox() error {
-	r.cleanOnce.Do(func() {
-		if err := sandbox.Check(); err != nil {
-			r.cleanErr = err
-			return
-		}
-		if err := os.MkdirAll(r.sandboxRoot(), 0o700); err != nil {
-			r.cleanErr = err
-			return
-		}
-		r.cleanErr = sandbox.Cleanup(r.sandboxRoot())
-		_, _ = sandbox.SweepCgroups()
-	})
-	return r.cleanErr
+// prepareExecutor prepares the executor once, before the first step that
+// needs it.
+func (r *Realizer) prepareExecutor(ctx context.Context) error {
+	r.prepareOnce.Do(func() { r.prepareErr = r.opts.Executor.Prepare(ctx) })
+	return r.prepareErr
 }
 
 // New returns a Realizer for st.
@@ -133,6 +116,9 @@ func New(st *store.Store, opts Options) *Realizer {
 	}
 	if opts.Events == nil {
 		opts.Events = func(Event) {}
+	}
+	if opts.Executor == nil {
+		opts.Executor = &sandbox.Executor{Root: SandboxRoot(st)}
 	}
 	def := DefaultLimits()
 	if opts.Limits.MemoryBytes == 0 {
@@ -192,10 +178,51 @@ type node struct {
 	err  error
 }
 
+// finished says whether n's output (or failure) is known.
+func (n *node) finished() bool {
+	select {
+	case <-n.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Realize makes sure every root has an output in the store and returns the
 // outputs of the roots and everything that had to be consulted.
 func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []digest.Digest) (map[digest.Digest]store.Output, error) {
 	order := g.Closure(roots...)
+	if err := checkResolved(g, order); err != nil {
+		return nil, err
+	}
+	nodes, err := r.needed(g, order, roots)
+	if err != nil {
+		return nil, err
+	}
+	// The executor (its privileges) is checked before anything runs, so a
+	// build without them fails at once and clearly instead of after its
+	// sources are fetched.
+	for d, n := range nodes {
+		if !n.finished() && g.Nodes[d].Kind == compiler.KindExec {
+			if err := r.prepareExecutor(ctx); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	if err := r.build(ctx, order, nodes); err != nil {
+		return nil, err
+	}
+	outs := make(map[digest.Digest]store.Output, len(nodes))
+	for d, n := range nodes {
+		outs[d] = n.out
+	}
+	return outs, nil
+}
+
+// checkResolved fails when a derivation in order depends on a source the
+// lockfile does not pin.
+func checkResolved(g *compiler.Graph, order []digest.Digest) error {
 	var unresolved []string
 	for _, d := range order {
 		// Name only where unresolvedness starts (an unpinned source or fixed
@@ -205,9 +232,15 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 		}
 	}
 	if len(unresolved) > 0 {
-		return nil, fmt.Errorf("%w: %s not pinned in build.lock.hcl; run 'kiln lock' to pin them", ErrUnresolved, strings.Join(unresolved, ", "))
+		return fmt.Errorf("%w: %s not pinned in build.lock.hcl; run 'kiln lock' to pin them", ErrUnresolved, strings.Join(unresolved, ", "))
 	}
+	return nil
+}
 
+// needed looks order up in the store and returns the nodes the roots
+// need: the cached ones finished, the others to build. Demand-driven: a
+// cached node's inputs are not needed at all.
+func (r *Realizer) needed(g *compiler.Graph, order, roots []digest.Digest) (map[digest.Digest]*node, error) {
 	var lookup []digest.Digest
 	for _, d := range order {
 		if !r.opts.Rebuild[d] {
@@ -218,8 +251,6 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 	if err != nil {
 		return nil, err
 	}
-
-	// Demand-driven: a cached node's inputs are not needed at all.
 	nodes := map[digest.Digest]*node{}
 	var need func(d digest.Digest)
 	need = func(d digest.Digest) {
@@ -249,29 +280,28 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 			r.opts.Events(Event{Kind: EventCached, Digest: d, Name: n.Name, Description: n.Description})
 		}
 	}
+	return nodes, nil
+}
 
-	// Privileges are checked before anything runs, so a build without them
-	// fails at once and clearly instead of after its sources are fetched.
-	for d, n := range nodes {
-		select {
-		case <-n.done:
-			continue
-		default:
-		}
-		if g.Nodes[d].Kind == compiler.KindExec {
-			if err := r.prepareSandbox(); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
-
+// build realizes the unfinished nodes, each once its inputs are, at most
+// Jobs at a time. Unless KeepGoing, the first failure stops the rest.
+func (r *Realizer) build(ctx context.Context, order []digest.Digest, nodes map[digest.Digest]*node) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sem := make(chan struct{}, r.opts.Jobs)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
+	// failed runs while the failed step still holds its job slot, so that
+	// no waiting step takes the slot before the build is stopped.
+	failed := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		if !r.opts.KeepGoing {
+			cancel(err)
+		}
+	}
 	launch := order
 	if r.opts.Shuffle {
 		// Waiters on sem are served in arrival order, so a shuffled launch
@@ -281,63 +311,56 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 	}
 	for _, d := range launch {
 		n, ok := nodes[d]
-		if !ok {
+		if !ok || n.finished() {
 			continue
-		}
-		select {
-		case <-n.done:
-			continue
-		default:
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer close(n.done)
-			inputs := make([]store.Output, len(n.drv.Inputs))
-			for i, in := range n.drv.Inputs {
-				dep := nodes[in]
-				<-dep.done
-				if dep.err != nil {
-					n.err = fmt.Errorf("input %s failed", dep.drv.Name)
-					r.opts.Events(Event{Kind: EventSkipped, Digest: n.dg, Name: n.drv.Name, Description: n.drv.Description})
-					return
-				}
-				inputs[i] = dep.out
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				n.err = context.Cause(ctx)
-				return
-			}
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				n.err = context.Cause(ctx)
-				return
-			}
-			n.out, n.err = r.realizeOne(ctx, n.dg, n.drv, inputs)
-			if n.err != nil && !errors.Is(n.err, errStopped) {
-				mu.Lock()
-				errs = append(errs, n.err)
-				mu.Unlock()
-				if !r.opts.KeepGoing {
-					cancel(n.err)
-				}
-			}
+			r.buildNode(ctx, n, nodes, sem, failed)
 		}()
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return errors.Join(errs...)
 	}
 	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
-		return nil, err
+		return err
 	}
-	outs := make(map[digest.Digest]store.Output, len(nodes))
-	for d, n := range nodes {
-		outs[d] = n.out
+	return nil
+}
+
+// buildNode waits for n's inputs and a job slot, then realizes n, setting
+// n.out or n.err. A failure of n's own (not a failed input's, not a
+// stop) goes to failed.
+func (r *Realizer) buildNode(ctx context.Context, n *node, nodes map[digest.Digest]*node, sem chan struct{}, failed func(error)) {
+	inputs := make([]store.Output, len(n.drv.Inputs))
+	for i, in := range n.drv.Inputs {
+		dep := nodes[in]
+		<-dep.done
+		if dep.err != nil {
+			n.err = fmt.Errorf("input %s failed", dep.drv.Name)
+			r.opts.Events(Event{Kind: EventSkipped, Digest: n.dg, Name: n.drv.Name, Description: n.drv.Description})
+			return
+		}
+		inputs[i] = dep.out
 	}
-	return outs, nil
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		n.err = context.Cause(ctx)
+		return
+	}
+	defer func() { <-sem }()
+	if ctx.Err() != nil {
+		n.err = context.Cause(ctx)
+		return
+	}
+	n.out, n.err = r.realizeOne(ctx, n.dg, n.drv, inputs)
+	if n.err != nil && !errors.Is(n.err, errStopped) {
+		failed(n.err)
+	}
 }
 
 func hasUnresolvedInput(g *compiler.Graph, n *compiler.Derivation) bool {
@@ -358,6 +381,10 @@ var errStopped = errors.New("stopped")
 // the step and reported as EventFailed, except a step stopped because ctx
 // was cancelled: that reports EventStopped and returns an error matching
 // errStopped and the cancellation's cause.
+//
+// It is the one place where an output is looked up, else produced, then
+// recorded: what must hold for that whole sequence (one build of a
+// derivation at a time) goes around its body.
 func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
 	ev := Event{Digest: dg, Name: d.Name, Description: d.Description}
 	start := time.Now()
@@ -380,57 +407,82 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 	if err != nil {
 		return fail(err)
 	}
-	if rk != "" && !r.opts.Rebuild[dg] {
-		if out, ok, err := r.st.Lookup(rk); err != nil {
-			return fail(err)
-		} else if ok {
-			if err := r.st.Record(dg, out); err != nil {
-				return fail(err)
-			}
-			ev.Kind = EventCutoff
-			r.opts.Events(ev)
-			return out, nil
-		}
+	if out, ok, err := r.cutoff(dg, rk); err != nil {
+		return fail(err)
+	} else if ok {
+		ev.Kind = EventCutoff
+		r.opts.Events(ev)
+		return out, nil
 	}
 	ev.Kind = EventStart
 	r.opts.Events(ev)
 	start = time.Now()
-	var out store.Output
-	switch d.Kind {
-	case compiler.KindSource:
-		out, err = r.source(ctx, dg, d)
-	case compiler.KindExec:
-		out, err = r.exec(ctx, dg, d, inputs)
-	case compiler.KindFile:
-		out, err = r.file(ctx, dg, d, inputs)
-	case compiler.KindMerge:
-		for _, in := range inputs {
-			out.Layers = append(out.Layers, in.Layers...)
-		}
-	case compiler.KindDiff:
-		out, err = diffLayers(inputs[0], inputs[1])
-	default:
-		err = fmt.Errorf("unknown derivation kind %q", d.Kind)
-	}
+	out, err := r.produce(ctx, dg, d, inputs)
 	ev.Duration = time.Since(start)
 	if err != nil {
 		return fail(err)
 	}
 	out.Built = time.Now().UTC()
 	out.DurationMS = ev.Duration.Milliseconds()
-	if !r.opts.Rebuild[dg] {
-		if err := r.st.Record(dg, out); err != nil {
-			return fail(err)
-		}
-		if rk != "" {
-			if err := r.st.Record(rk, out); err != nil {
-				return fail(err)
-			}
-		}
+	if err := r.record(dg, rk, out); err != nil {
+		return fail(err)
 	}
 	ev.Kind = EventDone
 	r.opts.Events(ev)
 	return out, nil
+}
+
+// cutoff looks the resolved key rk up: inputs that were rebuilt but came
+// out identical find the output built from them before, which is then
+// recorded for dg too.
+func (r *Realizer) cutoff(dg, rk digest.Digest) (store.Output, bool, error) {
+	if rk == "" || r.opts.Rebuild[dg] {
+		return store.Output{}, false, nil
+	}
+	out, ok, err := r.st.Lookup(rk)
+	if err != nil || !ok {
+		return store.Output{}, false, err
+	}
+	if err := r.st.Record(dg, out); err != nil {
+		return store.Output{}, false, err
+	}
+	return out, true, nil
+}
+
+// produce builds d's output by its kind.
+func (r *Realizer) produce(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
+	switch d.Kind {
+	case compiler.KindSource:
+		return r.source(ctx, dg, d)
+	case compiler.KindExec:
+		return r.exec(ctx, dg, d, inputs)
+	case compiler.KindFile:
+		return r.file(ctx, dg, d, inputs)
+	case compiler.KindMerge:
+		var out store.Output
+		for _, in := range inputs {
+			out.Layers = append(out.Layers, in.Layers...)
+		}
+		return out, nil
+	case compiler.KindDiff:
+		return diffLayers(inputs[0], inputs[1])
+	}
+	return store.Output{}, fmt.Errorf("unknown derivation kind %q", d.Kind)
+}
+
+// record stores out under dg and under the resolved key rk, unless dg is
+// rebuilt to be compared (kiln verify), not kept.
+func (r *Realizer) record(dg, rk digest.Digest, out store.Output) error {
+	if r.opts.Rebuild[dg] {
+		return nil
+	}
+	if err := r.st.Record(dg, out); err != nil {
+		return err
+	}
+	if rk != "" {
+		return r.st.Record(rk, out)
+	}
+	return nil
 }
 
 // resolvedKey hashes d with its inputs replaced by the identity of their

@@ -8,32 +8,17 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/kiln-build/kiln/compiler"
-	"github.com/kiln-build/kiln/internal/infolder"
 	"github.com/kiln-build/kiln/realize/source"
 	"github.com/kiln-build/kiln/store"
 	"github.com/kiln-build/kiln/store/layer"
 )
-
-// buildFolderPath resolves a local or oci-layout source's path inside the
-// build folder. The build file was checked when it was loaded, but the
-// folder may have changed since: a symlink swapped in must not make the
-// build read the host.
-func (r *Realizer) buildFolderPath(rel string) (string, error) {
-	p, err := infolder.Join(r.opts.Dir, filepath.FromSlash(rel))
-	if err != nil {
-		return "", fmt.Errorf("source path %q leads outside the build folder %s (%v); only the build folder and its sub-folders can be sources", rel, r.opts.Dir, err)
-	}
-	return p, nil
-}
 
 // Output metadata keys of image sources: exporters extend the base image's
 // config as Docker does.
@@ -72,50 +57,50 @@ func (r *Realizer) source(ctx context.Context, dg digest.Digest, d *compiler.Der
 	return out, err
 }
 
+// fetchSource fetches d's source with the fetcher of its kind and adds
+// what it fetched to the store.
 func (r *Realizer) fetchSource(ctx context.Context, d *compiler.Derivation) (store.Output, error) {
 	op := d.Source
-	switch op.Type {
-	case "image", "oci-layout":
-		return r.imageSource(ctx, d)
+	f, ok := source.Lookup(op.Type)
+	if !ok {
+		return store.Output{}, fmt.Errorf("kiln cannot fetch source type %q", op.Type)
 	}
-	tree, err := r.newTree()
+	// Every directory made for the fetch goes, except those the store
+	// adopted as layers (removing those is a no-op).
+	var mu sync.Mutex
+	var dirs []string
+	defer func() {
+		for _, d := range dirs {
+			os.RemoveAll(d)
+		}
+	}()
+	newDir := func() (string, error) {
+		d, err := r.newTree()
+		mu.Lock()
+		dirs = append(dirs, d)
+		mu.Unlock()
+		return d, err
+	}
+	got, err := f.Fetch(ctx, &source.Request{
+		Identifier: op.Identifier,
+		Pin:        op.Pin,
+		Attrs:      op.Attrs,
+		Mirror:     op.Mirror,
+		MaxSize:    op.MaxSize,
+		Platform:   d.Platform,
+		Epoch:      d.SourceDateEpoch,
+		Folder:     r.opts.Dir,
+		NewDir:     newDir,
+		Insecure:   r.insecure,
+		Debs:       storeDebCache{r.st},
+	})
 	if err != nil {
 		return store.Output{}, err
 	}
-	defer os.RemoveAll(tree) // a no-op once the tree became a layer
-	switch op.Type {
-	case "local":
-		dir, err := r.buildFolderPath(op.Identifier)
-		if err != nil {
-			return store.Output{}, err
-		}
-		h, err := source.CopyLocal(dir, splitLines(op.Attrs["include"]), splitLines(op.Attrs["exclude"]), tree, d.SourceDateEpoch)
-		if err != nil {
-			return store.Output{}, err
-		}
-		if h != op.Pin {
-			return store.Output{}, fmt.Errorf("local source %s changed while kiln was building (hashed %s, copied %s); run the build again", op.Identifier, op.Pin, h)
-		}
-	case "http":
-		mode, err := strconv.ParseUint(op.Attrs["mode"], 8, 32)
-		if err != nil {
-			return store.Output{}, fmt.Errorf("bad mode %q", op.Attrs["mode"])
-		}
-		if err := source.FetchHTTP(ctx, op.Identifier, op.Pin, op.Attrs["filename"], uint32(mode), tree, op.MaxSize); err != nil {
-			return store.Output{}, err
-		}
-	case "git":
-		if err := source.FetchGit(ctx, op.Identifier, op.Pin, op.Attrs["keep_git_dir"] == "true", tree, op.MaxSize); err != nil {
-			return store.Output{}, err
-		}
-	case "deb":
-		if err := r.debSource(ctx, op, tree); err != nil {
-			return store.Output{}, err
-		}
-	default:
-		return store.Output{}, fmt.Errorf("kiln cannot fetch source type %q", op.Type)
+	if got.Image != nil {
+		return r.addImage(got.Image)
 	}
-	l, err := r.addTree(tree, d.SourceDateEpoch)
+	l, err := r.addTree(got.Tree, d.SourceDateEpoch)
 	if err != nil {
 		return store.Output{}, err
 	}
@@ -155,32 +140,9 @@ func (r *Realizer) addLayer(tree string) ([]digest.Digest, error) {
 	return []digest.Digest{dg}, nil
 }
 
-func (r *Realizer) imageSource(ctx context.Context, d *compiler.Derivation) (store.Output, error) {
-	op := d.Source
-	var dirs []string
-	defer func() {
-		for _, d := range dirs {
-			os.RemoveAll(d)
-		}
-	}()
-	newDir := func() (string, error) {
-		d, err := r.newTree()
-		dirs = append(dirs, d)
-		return d, err
-	}
-	var img *source.Image
-	var err error
-	if op.Type == "image" {
-		img, err = source.FetchImage(ctx, op.Identifier, op.Pin, d.Platform, r.insecure(op.Identifier), op.MaxSize, newDir)
-	} else {
-		var dir string
-		if dir, err = r.buildFolderPath(op.Identifier); err == nil {
-			img, err = source.FetchOCILayout(ctx, dir, op.Attrs["ref"], op.Pin, d.Platform, op.MaxSize, newDir)
-		}
-	}
-	if err != nil {
-		return store.Output{}, err
-	}
+// addImage adds an image's layers to the store, and its config and
+// original layer blobs for exports to reuse.
+func (r *Realizer) addImage(img *source.Image) (store.Output, error) {
 	var out store.Output
 	var blobs []ImageBlob
 	for _, l := range img.Layers {
@@ -240,11 +202,4 @@ func (r *Realizer) insecure(ref string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
 }

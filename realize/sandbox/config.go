@@ -87,39 +87,13 @@ func allCaps() ([]string, error) {
 const defaultMountFlags = unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV
 
 func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error) {
-	var rules []*devices.Rule
-	for _, d := range specconv.AllowedDevices {
-		rules = append(rules, &d.Rule)
-	}
-	resources := &cgroups.Resources{Devices: rules}
-	if spec.MemoryBytes > 0 {
-		resources.Memory = spec.MemoryBytes
-		// memory+swap equal to memory: no swap, so the limit is a limit.
-		if swapAccounting() {
-			resources.MemorySwap = spec.MemoryBytes
-		}
-	}
-	if spec.Pids > 0 {
-		p := spec.Pids
-		resources.PidsLimit = &p
-	}
-	// Joining a cgroup with a cpuset resets a process's CPU affinity to the
-	// cpuset's CPUs, so a narrowed affinity of kiln (taskset, the cpus
-	// variation of kiln verify) reaches the step only as its cpuset.
-	resources.CpusetCpus = narrowedAffinity()
+	resources := stepResources(spec)
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = "kiln"
 	}
 	umask := uint32(0o022)
-	namespaces := configs.Namespaces{
-		{Type: configs.NEWNS}, {Type: configs.NEWUTS}, {Type: configs.NEWIPC}, {Type: configs.NEWPID},
-	}
-	var networks []*configs.Network
-	if !spec.Network {
-		namespaces = append(namespaces, configs.Namespace{Type: configs.NEWNET})
-		networks = []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}}
-	}
+	namespaces, networks := stepNamespaces(spec.Network)
 	caps, err := capabilitiesFor(uid, spec.Insecure)
 	if err != nil {
 		return nil, err
@@ -147,19 +121,69 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		Devices:           specconv.AllowedDevices,
 		Cgroups:           cgroupConfig(cgroupName(os.Getpid(), spec.ID), resources),
 		Rlimits:           []configs.Rlimit{nofileLimit()},
-		Mounts: []*configs.Mount{
-			{Source: "proc", Destination: "/proc", Device: "proc", Flags: defaultMountFlags},
-			{Source: "tmpfs", Destination: "/dev", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
-			{Source: "devpts", Destination: "/dev/pts", Device: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-			{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: defaultMountFlags, Data: "mode=1777,size=65536k"},
-			{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: defaultMountFlags},
-			{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: defaultMountFlags | unix.MS_RDONLY},
-		},
+	}
+	mounts, err := stepMounts(spec)
+	if err != nil {
+		return nil, err
+	}
+	c.Mounts = mounts
+	return c, nil
+}
+
+// stepResources are the step's cgroup limits and device rules.
+func stepResources(spec Spec) *cgroups.Resources {
+	var rules []*devices.Rule
+	for _, d := range specconv.AllowedDevices {
+		rules = append(rules, &d.Rule)
+	}
+	resources := &cgroups.Resources{Devices: rules}
+	if spec.MemoryBytes > 0 {
+		resources.Memory = spec.MemoryBytes
+		// memory+swap equal to memory: no swap, so the limit is a limit.
+		if swapAccounting() {
+			resources.MemorySwap = spec.MemoryBytes
+		}
+	}
+	if spec.Pids > 0 {
+		p := spec.Pids
+		resources.PidsLimit = &p
+	}
+	// Joining a cgroup with a cpuset resets a process's CPU affinity to the
+	// cpuset's CPUs, so a narrowed affinity of kiln (taskset, the cpus
+	// variation of kiln verify) reaches the step only as its cpuset.
+	resources.CpusetCpus = narrowedAffinity()
+	return resources
+}
+
+// stepNamespaces are the namespaces of a step, with only loopback in a
+// network namespace of its own unless it shares the host's.
+func stepNamespaces(hostNetwork bool) (configs.Namespaces, []*configs.Network) {
+	namespaces := configs.Namespaces{
+		{Type: configs.NEWNS}, {Type: configs.NEWUTS}, {Type: configs.NEWIPC}, {Type: configs.NEWPID},
+	}
+	var networks []*configs.Network
+	if !hostNetwork {
+		namespaces = append(namespaces, configs.Namespace{Type: configs.NEWNET})
+		networks = []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}}
+	}
+	return namespaces, networks
+}
+
+// stepMounts are the standard filesystems of a step, the host's network
+// files when it shares the host's network, then its own mounts.
+func stepMounts(spec Spec) ([]*configs.Mount, error) {
+	mounts := []*configs.Mount{
+		{Source: "proc", Destination: "/proc", Device: "proc", Flags: defaultMountFlags},
+		{Source: "tmpfs", Destination: "/dev", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
+		{Source: "devpts", Destination: "/dev/pts", Device: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+		{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: defaultMountFlags, Data: "mode=1777,size=65536k"},
+		{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: defaultMountFlags},
+		{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: defaultMountFlags | unix.MS_RDONLY},
 	}
 	if spec.Network {
 		for _, f := range networkFiles {
 			if _, err := os.Stat(f); err == nil {
-				c.Mounts = append(c.Mounts, &configs.Mount{Source: f, Destination: f, Device: "bind", Flags: unix.MS_BIND | unix.MS_RDONLY})
+				mounts = append(mounts, &configs.Mount{Source: f, Destination: f, Device: "bind", Flags: unix.MS_BIND | unix.MS_RDONLY})
 			}
 		}
 	}
@@ -168,9 +192,9 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		if err != nil {
 			return nil, err
 		}
-		c.Mounts = append(c.Mounts, cm)
+		mounts = append(mounts, cm)
 	}
-	return c, nil
+	return mounts, nil
 }
 
 // cgroupName names the cgroups of container id run by process pid. The pid

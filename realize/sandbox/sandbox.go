@@ -226,11 +226,7 @@ func privateMounts() {
 // removed.
 func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, err error) {
 	privateMounts()
-	rootfs, err := mountRoot(spec)
-	if err != nil {
-		return res, err
-	}
-	hostMounts := []string{rootfs}
+	rootfs, hostMounts, inputs, err := mountStep(spec)
 	mounted := true
 	defer func() {
 		if mounted {
@@ -241,25 +237,14 @@ func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, er
 			}
 		}
 	}()
-	inputs, points, err := mountInputs(spec)
-	hostMounts = append(hostMounts, points...)
 	if err != nil {
 		return res, err
 	}
 	spec.Mounts = inputs
 
-	uid, gid, groups, err := resolveUser(rootfs, spec.User)
+	container, process, err := newContainer(spec, rootfs)
 	if err != nil {
 		return res, err
-	}
-	config, err := containerConfig(spec, rootfs, uid)
-	if err != nil {
-		return res, err
-	}
-	caps := config.Capabilities
-	container, err := libcontainer.Create(filepath.Join(spec.StateDir, stateSubdir), spec.ID, config)
-	if err != nil {
-		return res, fmt.Errorf("creating sandbox container %s: %w", spec.ID, err)
 	}
 	defer func() {
 		if derr := container.Destroy(); derr != nil {
@@ -269,21 +254,6 @@ func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, er
 			}
 		}
 	}()
-
-	noNewPrivs := true
-	process := &libcontainer.Process{
-		Args:             spec.Args,
-		Env:              spec.Env,
-		UID:              uid,
-		GID:              gid,
-		AdditionalGroups: groups,
-		Cwd:              spec.cwd(),
-		Stdout:           spec.Stdout,
-		Stderr:           spec.Stderr,
-		NoNewPrivileges:  &noNewPrivs,
-		Capabilities:     caps,
-		Init:             true,
-	}
 
 	// The container's init gets SIGKILL when the thread that forked it
 	// exits (the parent-death signal is per thread, not per process), so
@@ -316,7 +286,57 @@ func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, er
 		}
 	}
 	mounted = false
+	return waitStep(ctx, spec, container, process, start)
+}
 
+// mountStep mounts the step's root and its input overlays on kiln's side.
+// It returns the root, the mount points to undo (also when it fails) and
+// the step's mounts with the overlays replaced by binds of their points.
+func mountStep(spec Spec) (rootfs string, points []string, inputs []Mount, err error) {
+	rootfs, err = mountRoot(spec)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	inputs, pts, err := mountInputs(spec)
+	return rootfs, append([]string{rootfs}, pts...), inputs, err
+}
+
+// newContainer creates the step's container on rootfs and the process to
+// start in it.
+func newContainer(spec Spec, rootfs string) (*libcontainer.Container, *libcontainer.Process, error) {
+	uid, gid, groups, err := resolveUser(rootfs, spec.User)
+	if err != nil {
+		return nil, nil, err
+	}
+	config, err := containerConfig(spec, rootfs, uid)
+	if err != nil {
+		return nil, nil, err
+	}
+	caps := config.Capabilities
+	container, err := libcontainer.Create(filepath.Join(spec.StateDir, stateSubdir), spec.ID, config)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating sandbox container %s: %w", spec.ID, err)
+	}
+	noNewPrivs := true
+	process := &libcontainer.Process{
+		Args:             spec.Args,
+		Env:              spec.Env,
+		UID:              uid,
+		GID:              gid,
+		AdditionalGroups: groups,
+		Cwd:              spec.cwd(),
+		Stdout:           spec.Stdout,
+		Stderr:           spec.Stderr,
+		NoNewPrivileges:  &noNewPrivs,
+		Capabilities:     caps,
+		Init:             true,
+	}
+	return container, process, nil
+}
+
+// waitStep lets the started container's process run to its end, killing
+// it when ctx is done or the time limit is hit, and says how it ended.
+func waitStep(ctx context.Context, spec Spec, container *libcontainer.Container, process *libcontainer.Process, start time.Time) (res Result, err error) {
 	runCtx := ctx
 	var cancel context.CancelFunc = func() {}
 	if spec.Timeout > 0 {

@@ -441,3 +441,63 @@ func sortedByName(pkgs []DebPackage) []DebPackage {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// debFetchJobs bounds concurrent .deb downloads: enough to hide latency,
+// few enough to be polite to a public mirror.
+const debFetchJobs = 4
+
+// debFetcher assembles a deb source's root filesystem from its pinned
+// packages (attribute packages), which come from req.Debs, downloaded
+// first when missing.
+type debFetcher struct{}
+
+func (debFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
+	tree, err := req.NewDir()
+	if err != nil {
+		return Fetched{}, err
+	}
+	pkgs, err := ParseDebManifest(req.Attrs["packages"])
+	if err != nil {
+		return Fetched{}, err
+	}
+	for _, p := range pkgs {
+		rc, err := req.Debs.Open(p.SHA256)
+		if err != nil {
+			return Fetched{}, err
+		}
+		if rc == nil {
+			// Something is missing: only now is a mirror needed.
+			mirror, err := debMirror(req)
+			if err != nil {
+				return Fetched{}, err
+			}
+			if err := FetchDebs(ctx, nil, mirror, pkgs, req.Debs, debFetchJobs); err != nil {
+				return Fetched{}, err
+			}
+			break
+		}
+		rc.Close()
+	}
+	if err := AssembleDebs(pkgs, req.Debs, tree, req.MaxSize); err != nil {
+		return Fetched{}, err
+	}
+	return Fetched{Tree: tree}, nil
+}
+
+// debMirror is where the packages are downloaded from: the build's
+// repository setting, else the machine's apt source for the suite.
+func debMirror(req *Request) (string, error) {
+	if req.Mirror != "" {
+		return strings.TrimSuffix(req.Mirror, "/"), nil
+	}
+	suite, _, _ := strings.Cut(req.Identifier, "/")
+	srcs, err := debian.ReadAptSources("/")
+	if err != nil {
+		return "", fmt.Errorf("reading the apt configuration: %w", err)
+	}
+	s, err := debian.FindSuite(srcs, suite)
+	if err != nil {
+		return "", err
+	}
+	return s.URI, nil
+}

@@ -9,6 +9,11 @@
 // the outside world: every byte that enters the store from a directory, a
 // server or a repository comes through here, and is verified here, so that
 // a derivation's pin means the same content on every machine. It knows
-// nothing of the store beyond the small StatCache interface; callers give
-// it a fresh directory and move the result into the store themselves.
+// nothing of the store beyond the small StatCache and DebCache interfaces;
+// callers give it fresh directories and move the result into the store
+// themselves.
+//
+// Each kind is a Fetcher in its own file (local.go, http.go, git.go,
+// deb.go, image.go, oci.go), registered by its type in fetcher.go, where a
+// new kind is added.
 package source

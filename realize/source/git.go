@@ -46,16 +46,8 @@ func gitFetch(ctx context.Context, url, pin string, keepGitDir bool, destDir str
 	if url == "" || strings.HasPrefix(url, "-") {
 		return fmt.Errorf("git source %q: not a repository URL", url)
 	}
-	fi, err := os.Stat(destDir)
-	if err != nil {
-		return fmt.Errorf("git source %s at %s: %w", url, pin, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("git source %s at %s: destination %s is not a directory", url, pin, destDir)
-	}
-	if names, err := os.ReadDir(destDir); err != nil || len(names) > 0 {
-		// Emptying destDir on failure is only safe when all of it is ours.
-		return fmt.Errorf("git source %s at %s: destination %s must be an empty directory", url, pin, destDir)
+	if err := gitCheckDest(url, pin, destDir); err != nil {
+		return err
 	}
 
 	tmp, err := os.MkdirTemp("", "kiln-git-*")
@@ -88,27 +80,9 @@ func gitFetch(ctx context.Context, url, pin string, keepGitDir bool, destDir str
 	}
 	g.gitDir = gitDir
 
-	// By hash first: one shallow fetch of exactly what is pinned. Servers
-	// speaking only protocol v0 refuse hashes they do not advertise, so
-	// then fetch every branch and tag and look for the commit among them.
-	_, byHashErr := g.run(ctx, "fetch", "--quiet", "--no-tags", "--depth=1", "--", url, pin)
-	if byHashErr != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("git source %s at %s: %w", url, pin, context.Cause(ctx))
-		}
-		_, refsErr := g.run(ctx, "fetch", "--quiet", "--no-tags", "--", url,
-			"+refs/heads/*:refs/kiln/heads/*", "+refs/tags/*:refs/kiln/tags/*")
-		if refsErr != nil {
-			return fmt.Errorf("git source %s at %s: fetching: %w", url, pin, refsErr)
-		}
-		if typ, err := g.run(ctx, "cat-file", "-t", pin); err != nil || strings.TrimSpace(typ) != "commit" {
-			return pinErr(fmt.Errorf("git source %s: commit %s is not in the repository (fetching it by hash failed: %v; it is not reachable from any branch or tag either)", url, pin, byHashErr))
-		}
+	if err := g.fetchCommit(ctx, url, pin); err != nil {
+		return err
 	}
-	if typ, err := g.run(ctx, "cat-file", "-t", pin); err != nil || strings.TrimSpace(typ) != "commit" {
-		return fmt.Errorf("git source %s: %s is not a commit", url, pin)
-	}
-
 	if _, err := g.run(ctx, "update-ref", "--no-deref", "HEAD", pin); err != nil {
 		return fmt.Errorf("git source %s at %s: %w", url, pin, err)
 	}
@@ -129,6 +103,47 @@ func gitFetch(ctx context.Context, url, pin string, keepGitDir bool, destDir str
 	}
 	if err := gitNormalizeModes(destDir); err != nil {
 		return fmt.Errorf("git source %s at %s: %w", url, pin, err)
+	}
+	return nil
+}
+
+// gitCheckDest checks that destDir is an empty directory: emptying it on
+// failure is only safe when all of it is ours.
+func gitCheckDest(url, pin, destDir string) error {
+	fi, err := os.Stat(destDir)
+	if err != nil {
+		return fmt.Errorf("git source %s at %s: %w", url, pin, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("git source %s at %s: destination %s is not a directory", url, pin, destDir)
+	}
+	if names, err := os.ReadDir(destDir); err != nil || len(names) > 0 {
+		return fmt.Errorf("git source %s at %s: destination %s must be an empty directory", url, pin, destDir)
+	}
+	return nil
+}
+
+// fetchCommit fetches the pinned commit from url into g's repository.
+func (g *gitRunner) fetchCommit(ctx context.Context, url, pin string) error {
+	// By hash first: one shallow fetch of exactly what is pinned. Servers
+	// speaking only protocol v0 refuse hashes they do not advertise, so
+	// then fetch every branch and tag and look for the commit among them.
+	_, byHashErr := g.run(ctx, "fetch", "--quiet", "--no-tags", "--depth=1", "--", url, pin)
+	if byHashErr != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("git source %s at %s: %w", url, pin, context.Cause(ctx))
+		}
+		_, refsErr := g.run(ctx, "fetch", "--quiet", "--no-tags", "--", url,
+			"+refs/heads/*:refs/kiln/heads/*", "+refs/tags/*:refs/kiln/tags/*")
+		if refsErr != nil {
+			return fmt.Errorf("git source %s at %s: fetching: %w", url, pin, refsErr)
+		}
+		if typ, err := g.run(ctx, "cat-file", "-t", pin); err != nil || strings.TrimSpace(typ) != "commit" {
+			return pinErr(fmt.Errorf("git source %s: commit %s is not in the repository (fetching it by hash failed: %v; it is not reachable from any branch or tag either)", url, pin, byHashErr))
+		}
+	}
+	if typ, err := g.run(ctx, "cat-file", "-t", pin); err != nil || strings.TrimSpace(typ) != "commit" {
+		return fmt.Errorf("git source %s: %s is not a commit", url, pin)
 	}
 	return nil
 }
@@ -310,3 +325,18 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) String() string { return string(t.buf) }
+
+// gitFetcher checks a repository out at its pinned commit (attribute
+// keep_git_dir keeps .git).
+type gitFetcher struct{}
+
+func (gitFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
+	tree, err := req.NewDir()
+	if err != nil {
+		return Fetched{}, err
+	}
+	if err := FetchGit(ctx, req.Identifier, req.Pin, req.Attrs["keep_git_dir"] == "true", tree, req.MaxSize); err != nil {
+		return Fetched{}, err
+	}
+	return Fetched{Tree: tree}, nil
+}

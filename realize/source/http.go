@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,4 +170,22 @@ func httpUnwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// httpFetcher downloads one file (attributes filename and mode, octal).
+type httpFetcher struct{}
+
+func (httpFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
+	tree, err := req.NewDir()
+	if err != nil {
+		return Fetched{}, err
+	}
+	mode, err := strconv.ParseUint(req.Attrs["mode"], 8, 32)
+	if err != nil {
+		return Fetched{}, fmt.Errorf("bad mode %q", req.Attrs["mode"])
+	}
+	if err := FetchHTTP(ctx, req.Identifier, req.Pin, req.Attrs["filename"], uint32(mode), tree, req.MaxSize); err != nil {
+		return Fetched{}, err
+	}
+	return Fetched{Tree: tree}, nil
 }

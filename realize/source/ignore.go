@@ -171,14 +171,24 @@ func ignoreRegexp(s string) (string, error) {
 // ignoreClass parses a character class at the start of s ("[a-z]", "[^x]",
 // with "\" escapes) and returns its regexp form and its length in s.
 func ignoreClass(s string) (string, int, error) {
-	i := 1
-	negated := false
+	spans, negated, i, err := parseIgnoreClass(s)
+	if err != nil {
+		return "", 0, err
+	}
+	return ignoreClassRegexp(spans, negated), i, nil
+}
+
+// classSpan is one character or range of a character class.
+type classSpan struct{ lo, hi rune }
+
+// parseIgnoreClass reads the class at the start of s, returning its spans,
+// whether it is negated and its length.
+func parseIgnoreClass(s string) (spans []classSpan, negated bool, i int, err error) {
+	i = 1
 	if i < len(s) && s[i] == '^' {
 		negated = true
 		i++
 	}
-	type span struct{ lo, hi rune }
-	var spans []span
 	readChar := func() (rune, error) {
 		if i >= len(s) || s[i] == '-' || s[i] == ']' {
 			return 0, fmt.Errorf("%w: bad character class in %q", errIgnoreBadPattern, s)
@@ -195,28 +205,31 @@ func ignoreClass(s string) (string, int, error) {
 	}
 	for {
 		if i < len(s) && s[i] == ']' && len(spans) > 0 {
-			i++
-			break
+			return spans, negated, i + 1, nil
 		}
 		if i >= len(s) {
-			return "", 0, fmt.Errorf("%w: unterminated character class", errIgnoreBadPattern)
+			return nil, false, 0, fmt.Errorf("%w: unterminated character class", errIgnoreBadPattern)
 		}
 		lo, err := readChar()
 		if err != nil {
-			return "", 0, err
+			return nil, false, 0, err
 		}
 		hi := lo
 		if i < len(s) && s[i] == '-' {
 			i++
 			if hi, err = readChar(); err != nil {
-				return "", 0, err
+				return nil, false, 0, err
 			}
 			if hi < lo {
-				return "", 0, fmt.Errorf("%w: reversed range %c-%c", errIgnoreBadPattern, lo, hi)
+				return nil, false, 0, fmt.Errorf("%w: reversed range %c-%c", errIgnoreBadPattern, lo, hi)
 			}
 		}
-		spans = append(spans, span{lo, hi})
+		spans = append(spans, classSpan{lo, hi})
 	}
+}
+
+// ignoreClassRegexp is the regexp class of spans, which never matches "/".
+func ignoreClassRegexp(spans []classSpan, negated bool) string {
 	var b strings.Builder
 	b.WriteString("[")
 	if negated {
@@ -249,10 +262,10 @@ func ignoreClass(s string) (string, int, error) {
 	}
 	if n == 0 {
 		// Only "/" was listed: nothing can match.
-		return `[^\x00-\x{10FFFF}]`, i, nil
+		return `[^\x00-\x{10FFFF}]`
 	}
 	b.WriteString("]")
-	return b.String(), i, nil
+	return b.String()
 }
 
 // match reports whether p matches rel itself (not its parents).

@@ -133,3 +133,11 @@ func registryNotFound(err error) bool {
 	}
 	return false
 }
+
+// imageFetcher pulls an image from its registry.
+type imageFetcher struct{}
+
+func (imageFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
+	img, err := FetchImage(ctx, req.Identifier, req.Pin, req.Platform, req.Insecure(req.Identifier), req.MaxSize, req.NewDir)
+	return Fetched{Image: img}, err
+}

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -654,4 +655,27 @@ func localEmptyDir(dir string) {
 	for _, n := range names {
 		_ = os.RemoveAll(filepath.Join(dir, n.Name()))
 	}
+}
+
+// localFetcher copies a directory of the build folder, checking that it
+// still hashes to the pin kiln computed when it planned the build.
+type localFetcher struct{}
+
+func (localFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
+	tree, err := req.NewDir()
+	if err != nil {
+		return Fetched{}, err
+	}
+	dir, err := req.inFolder(req.Identifier)
+	if err != nil {
+		return Fetched{}, err
+	}
+	h, err := CopyLocal(dir, splitLines(req.Attrs["include"]), splitLines(req.Attrs["exclude"]), tree, req.Epoch)
+	if err != nil {
+		return Fetched{}, err
+	}
+	if h != req.Pin {
+		return Fetched{}, fmt.Errorf("local source %s changed while kiln was building (hashed %s, copied %s); run the build again", req.Identifier, req.Pin, h)
+	}
+	return Fetched{Tree: tree}, nil
 }

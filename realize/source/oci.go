@@ -140,7 +140,6 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 		return nil, err
 	}
 	out := &Image{}
-	img = out
 	defer func() {
 		// img is nil here once a return statement has set it; out is not.
 		if err != nil {
@@ -152,87 +151,117 @@ func fetchOCI(ctx context.Context, src ociBlobs, top digest.Digest, pin, platfor
 			}
 		}
 	}()
+	m, err := selectManifest(ctx, src, top, pin, want, out)
+	if err != nil {
+		return nil, err
+	}
+	if pin != "" && digest.Digest(pin) != top && digest.Digest(pin) != out.ManifestDigest {
+		return nil, pinErr(fmt.Errorf("pin mismatch: the lock pins %s but the image is %s", pin, top))
+	}
+	cfg, err := readConfig(ctx, src, m, want, out)
+	if err != nil {
+		return nil, err
+	}
+	if err := unpackLayers(ctx, src, m, cfg, maxSize, newDir, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// selectManifest reads top, and when it is an index the manifest for
+// want (an index may hold one level of indexes), setting img's
+// IndexDigest and ManifestDigest.
+func selectManifest(ctx context.Context, src ociBlobs, top digest.Digest, pin string, want platform.Platform, img *Image) (ocispec.Manifest, error) {
 	d := top
 	var m ocispec.Manifest
 	for depth := 0; ; depth++ {
 		raw, err := src.bytes(ctx, d)
 		if err != nil {
 			if depth == 0 && pin != "" && d == digest.Digest(pin) && errors.Is(err, errNotFound) {
-				return nil, pinErr(err)
+				return m, pinErr(err)
 			}
-			return nil, err
+			return m, err
 		}
 		var probe struct {
 			MediaType string               `json:"mediaType"`
 			Manifests []ocispec.Descriptor `json:"manifests"`
 		}
 		if err := json.Unmarshal(raw, &probe); err != nil {
-			return nil, fmt.Errorf("parsing manifest %s: %w", d, err)
+			return m, fmt.Errorf("parsing manifest %s: %w", d, err)
 		}
 		if probe.Manifests == nil {
 			if err := json.Unmarshal(raw, &m); err != nil {
-				return nil, fmt.Errorf("parsing manifest %s: %w", d, err)
+				return m, fmt.Errorf("parsing manifest %s: %w", d, err)
 			}
 			img.ManifestDigest = d
-			break
+			return m, nil
 		}
 		if depth > 1 {
-			return nil, fmt.Errorf("index %s nests indexes too deeply", d)
+			return m, fmt.Errorf("index %s nests indexes too deeply", d)
 		}
 		img.IndexDigest = d
 		child, err := selectPlatform(probe.Manifests, want)
 		if err != nil {
-			return nil, fmt.Errorf("index %s: %w", d, err)
+			return m, fmt.Errorf("index %s: %w", d, err)
 		}
 		d = child
 	}
-	if pin != "" && digest.Digest(pin) != top && digest.Digest(pin) != img.ManifestDigest {
-		return nil, pinErr(fmt.Errorf("pin mismatch: the lock pins %s but the image is %s", pin, top))
-	}
+}
+
+// readConfig reads m's config into img and checks it against want and m.
+func readConfig(ctx context.Context, src ociBlobs, m ocispec.Manifest, want platform.Platform, img *Image) (ocispec.Image, error) {
+	var cfg ocispec.Image
 	if m.Config.Digest == "" {
-		return nil, fmt.Errorf("manifest %s has no config (media type %q is not an image)", img.ManifestDigest, m.MediaType)
+		return cfg, fmt.Errorf("manifest %s has no config (media type %q is not an image)", img.ManifestDigest, m.MediaType)
 	}
+	var err error
 	img.Config, err = src.bytes(ctx, m.Config.Digest)
 	if err != nil {
-		return nil, err
+		return cfg, err
 	}
-	var cfg ocispec.Image
 	if err := json.Unmarshal(img.Config, &cfg); err != nil {
-		return nil, fmt.Errorf("parsing config %s: %w", m.Config.Digest, err)
+		return cfg, fmt.Errorf("parsing config %s: %w", m.Config.Digest, err)
 	}
 	// The index entry chose the variant; a config that agrees on os and
 	// architecture is the image asked for, even when it leaves the variant
 	// out (arm/v6 images often do).
 	if have := cfg.Platform; img.IndexDigest == "" && have.OS != "" && !platform.SameArch(want, have) {
-		return nil, fmt.Errorf("image %s is for %s, not %s", img.ManifestDigest, platform.Format(have), platform.Format(want))
+		return cfg, fmt.Errorf("image %s is for %s, not %s", img.ManifestDigest, platform.Format(have), platform.Format(want))
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
-		return nil, fmt.Errorf("manifest %s has %d layers but its config lists %d diff_ids", img.ManifestDigest, len(m.Layers), len(cfg.RootFS.DiffIDs))
+		return cfg, fmt.Errorf("manifest %s has %d layers but its config lists %d diff_ids", img.ManifestDigest, len(m.Layers), len(cfg.RootFS.DiffIDs))
 	}
+	return cfg, nil
+}
+
+// unpackLayers unpacks m's layers, each into a directory from newDir with
+// its blob beside it in another, adding them to img as it goes (so that
+// the caller removes them all on failure).
+func unpackLayers(ctx context.Context, src ociBlobs, m ocispec.Manifest, cfg ocispec.Image, maxSize int64, newDir func() (string, error), img *Image) error {
 	budget := newSizeBudget(maxSize)
 	for i, desc := range m.Layers {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		dir, err := newDir()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		img.Layers = append(img.Layers, Layer{Dir: dir, Blob: desc, ImageDiffID: cfg.RootFS.DiffIDs[i]})
 		blobDir, err := newDir()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		img.Layers[i].BlobFile = filepath.Join(blobDir, "blob")
 		if err := unpackBlob(ctx, src, desc, img.Layers[i].ImageDiffID, dir, img.Layers[i].BlobFile, budget); err != nil {
-			return nil, fmt.Errorf("layer %d (%s): %w", i, desc.Digest, err)
+			return fmt.Errorf("layer %d (%s): %w", i, desc.Digest, err)
 		}
 		img.Layers[i].DiffID, img.Layers[i].Size, err = layer.Hash(dir)
 		if err != nil {
-			return nil, fmt.Errorf("layer %d (%s): %w", i, desc.Digest, err)
+			return fmt.Errorf("layer %d (%s): %w", i, desc.Digest, err)
 		}
 	}
-	return img, nil
+	return nil
 }
 
 // unpackBlob streams one layer blob into dir and, as it arrived, into
@@ -443,3 +472,16 @@ func (s *layoutSource) bytes(ctx context.Context, d digest.Digest) ([]byte, erro
 }
 
 var _ ociBlobs = (*layoutSource)(nil)
+
+// ociLayoutFetcher reads an image from an OCI layout in the build folder
+// (attribute ref selects one of its images).
+type ociLayoutFetcher struct{}
+
+func (ociLayoutFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
+	dir, err := req.inFolder(req.Identifier)
+	if err != nil {
+		return Fetched{}, err
+	}
+	img, err := FetchOCILayout(ctx, dir, req.Attrs["ref"], req.Pin, req.Platform, req.MaxSize, req.NewDir)
+	return Fetched{Image: img}, err
+}

@@ -1,6 +1,7 @@
 package layer
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -75,4 +76,26 @@ func BenchmarkHash(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkUnpack extracts the tar of benchTree (64 MiB, 4,096 small
+// files) into a fresh directory each time.
+func BenchmarkUnpack(b *testing.B) {
+	var tarball bytes.Buffer
+	if err := WriteTar(&tarball, benchTree(b)); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchTreeSize)
+	for b.Loop() {
+		dir, err := os.MkdirTemp(b.TempDir(), "unpack-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := Unpack(bytes.NewReader(tarball.Bytes()), dir); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(dir)
+		b.StartTimer()
+	}
 }

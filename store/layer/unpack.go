@@ -147,6 +147,7 @@ func clearEntry(pfd int, base string, keepDir bool) (existingDir bool, err error
 	return false, unix.Unlinkat(pfd, base, 0)
 }
 
+// entry writes one tar entry below the root.
 func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		// PAX global records (git archive writes its commit there) describe
@@ -175,134 +176,174 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 		return unix.Fsetxattr(pfd, opaqueXattr, []byte("y"), 0)
 	}
 	if strings.HasPrefix(base, WhiteoutPrefix) {
-		hidden := strings.TrimPrefix(base, WhiteoutPrefix)
-		if hidden == "" || hidden == "." || hidden == ".." {
-			return fmt.Errorf("whiteout %q names no entry", base)
-		}
-		if _, err := clearEntry(pfd, hidden, false); err != nil {
-			return err
-		}
-		if err := unix.Mknodat(pfd, hidden, unix.S_IFCHR, 0); err != nil {
-			return fmt.Errorf("creating whiteout: %w", err)
-		}
-		return setTimes(pfd, hidden, hdr)
+		return whiteout(pfd, base, hdr)
 	}
-
-	for k := range hdr.PAXRecords {
-		// A sparse map lets a few bytes of tar claim terabytes of zeros,
-		// which would all be written out; OCI layers do not need them.
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return errors.New("sparse files are not supported in layers; re-create the layer without sparse-file support (tar --sparse)")
-		}
+	if err := refuseSparse(hdr); err != nil {
+		return err
 	}
 	mode := uint32(hdr.Mode) & 0o7777
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		existed, err := clearEntry(pfd, base, true)
-		if err != nil {
-			return err
-		}
-		if !existed {
-			if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
-				return err
-			}
-		}
-		dfd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(dfd)
-		if err := unix.Fchown(dfd, hdr.Uid, hdr.Gid); err != nil {
-			return err
-		}
-		if err := setXattrs(dfd, hdr); err != nil {
-			return err
-		}
-		u.dirs[name] = dirMeta{mode: mode, mtime: unix.NsecToTimespec(hdr.ModTime.UnixNano())}
-		return nil
+		return u.dir(pfd, name, base, mode, hdr)
 	case tar.TypeReg, tar.TypeRegA:
-		if _, err := clearEntry(pfd, base, false); err != nil {
-			return err
-		}
-		fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			return err
-		}
-		f := os.NewFile(uintptr(fd), base)
-		defer f.Close()
-		if _, err := io.Copy(f, tr); err != nil {
-			return fmt.Errorf("writing contents: %w", err)
-		}
-		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return err
-		}
-		// After chown, which clears setuid/setgid.
-		if err := unix.Fchmod(fd, mode); err != nil {
-			return err
-		}
-		if err := setXattrs(fd, hdr); err != nil {
-			return err
-		}
-		return setTimes(pfd, base, hdr)
+		return regular(pfd, base, mode, hdr, tr)
 	case tar.TypeSymlink:
-		if _, err := clearEntry(pfd, base, false); err != nil {
-			return err
-		}
-		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
-			return err
-		}
-		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return err
-		}
-		return setTimes(pfd, base, hdr)
+		return symlink(pfd, base, hdr)
 	case tar.TypeLink:
-		target, err := cleanName(hdr.Linkname)
-		if err != nil {
-			return fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err)
-		}
-		if target == "" {
-			return fmt.Errorf("hardlink target %q is the layer root", hdr.Linkname)
-		}
-		tparent, tbase := path.Split(target)
-		tfd, err := u.openDir(strings.TrimSuffix(tparent, "/"), false)
-		if err != nil {
-			return fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err)
-		}
-		defer unix.Close(tfd)
-		var st unix.Stat_t
-		if err := unix.Fstatat(tfd, tbase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("hardlink target %q is not an earlier entry of this layer: %w", hdr.Linkname, err)
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			return fmt.Errorf("hardlink target %q is a directory", hdr.Linkname)
-		}
-		if target == name {
-			return nil
-		}
-		if _, err := clearEntry(pfd, base, false); err != nil {
-			return err
-		}
-		// Flags 0: a symlink target is linked itself, never followed.
-		return unix.Linkat(tfd, tbase, pfd, base, 0)
+		return u.hardlink(pfd, name, base, hdr)
 	case tar.TypeFifo:
-		if _, err := clearEntry(pfd, base, false); err != nil {
-			return err
-		}
-		if err := unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0); err != nil {
-			return err
-		}
-		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return err
-		}
-		if err := unix.Fchmodat(pfd, base, mode, 0); err != nil {
-			return err
-		}
-		return setTimes(pfd, base, hdr)
+		return fifo(pfd, base, mode, hdr)
 	case tar.TypeChar, tar.TypeBlock:
 		return errors.New("device nodes are not allowed in layers (the container runtime provides /dev)")
 	default:
 		return fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
 	}
+}
+
+// whiteout turns an OCI whiteout (.wh.X) into overlayfs's: a 0/0
+// character device named X.
+func whiteout(pfd int, base string, hdr *tar.Header) error {
+	hidden := strings.TrimPrefix(base, WhiteoutPrefix)
+	if hidden == "" || hidden == "." || hidden == ".." {
+		return fmt.Errorf("whiteout %q names no entry", base)
+	}
+	if _, err := clearEntry(pfd, hidden, false); err != nil {
+		return err
+	}
+	if err := unix.Mknodat(pfd, hidden, unix.S_IFCHR, 0); err != nil {
+		return fmt.Errorf("creating whiteout: %w", err)
+	}
+	return setTimes(pfd, hidden, hdr)
+}
+
+// refuseSparse refuses sparse files: a sparse map lets a few bytes of tar
+// claim terabytes of zeros, which would all be written out; OCI layers do
+// not need them.
+func refuseSparse(hdr *tar.Header) error {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return errors.New("sparse files are not supported in layers; re-create the layer without sparse-file support (tar --sparse)")
+		}
+	}
+	return nil
+}
+
+// dir creates a directory entry, or keeps one an earlier entry made. Its
+// mode and mtime are applied by finishDirs, once nothing more is created
+// inside it.
+func (u *unpacker) dir(pfd int, name, base string, mode uint32, hdr *tar.Header) error {
+	existed, err := clearEntry(pfd, base, true)
+	if err != nil {
+		return err
+	}
+	if !existed {
+		if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
+			return err
+		}
+	}
+	dfd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	if err := unix.Fchown(dfd, hdr.Uid, hdr.Gid); err != nil {
+		return err
+	}
+	if err := setXattrs(dfd, hdr); err != nil {
+		return err
+	}
+	u.dirs[name] = dirMeta{mode: mode, mtime: unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	return nil
+}
+
+// regular writes a regular file's contents and metadata.
+func regular(pfd int, base string, mode uint32, hdr *tar.Header, tr io.Reader) error {
+	if _, err := clearEntry(pfd, base, false); err != nil {
+		return err
+	}
+	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), base)
+	defer f.Close()
+	if _, err := io.Copy(f, tr); err != nil {
+		return fmt.Errorf("writing contents: %w", err)
+	}
+	if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+		return err
+	}
+	// After chown, which clears setuid/setgid.
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return err
+	}
+	if err := setXattrs(fd, hdr); err != nil {
+		return err
+	}
+	return setTimes(pfd, base, hdr)
+}
+
+// symlink stores a symlink's target as it is (see Unpack).
+func symlink(pfd int, base string, hdr *tar.Header) error {
+	if _, err := clearEntry(pfd, base, false); err != nil {
+		return err
+	}
+	if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
+		return err
+	}
+	if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	return setTimes(pfd, base, hdr)
+}
+
+// hardlink links an earlier entry of this layer that is not a directory.
+func (u *unpacker) hardlink(pfd int, name, base string, hdr *tar.Header) error {
+	target, err := cleanName(hdr.Linkname)
+	if err != nil {
+		return fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err)
+	}
+	if target == "" {
+		return fmt.Errorf("hardlink target %q is the layer root", hdr.Linkname)
+	}
+	tparent, tbase := path.Split(target)
+	tfd, err := u.openDir(strings.TrimSuffix(tparent, "/"), false)
+	if err != nil {
+		return fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err)
+	}
+	defer unix.Close(tfd)
+	var st unix.Stat_t
+	if err := unix.Fstatat(tfd, tbase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("hardlink target %q is not an earlier entry of this layer: %w", hdr.Linkname, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return fmt.Errorf("hardlink target %q is a directory", hdr.Linkname)
+	}
+	if target == name {
+		return nil
+	}
+	if _, err := clearEntry(pfd, base, false); err != nil {
+		return err
+	}
+	// Flags 0: a symlink target is linked itself, never followed.
+	return unix.Linkat(tfd, tbase, pfd, base, 0)
+}
+
+// fifo creates a named pipe.
+func fifo(pfd int, base string, mode uint32, hdr *tar.Header) error {
+	if _, err := clearEntry(pfd, base, false); err != nil {
+		return err
+	}
+	if err := unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0); err != nil {
+		return err
+	}
+	if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if err := unix.Fchmodat(pfd, base, mode, 0); err != nil {
+		return err
+	}
+	return setTimes(pfd, base, hdr)
 }
 
 func setTimes(pfd int, base string, hdr *tar.Header) error {
