@@ -119,6 +119,7 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	c.lowerExports(targets)
 	c.g.Targets = targets
 	c.g.sortTopo()
 	return c.g, diags

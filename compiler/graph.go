@@ -48,6 +48,8 @@ type Target struct {
 	// A state digest of "" is the empty state (scratch).
 	Platforms []string
 	States    map[string]digest.Digest
+	// Export is how the target is exported; nil for stages.
+	Export *Export
 }
 
 // newGraph returns an empty graph sized for about n nodes.

@@ -13,4 +13,10 @@
 // destination and renames it into place, so a failed export leaves nothing
 // at the destination. An existing destination is an error unless the
 // output spec says force=true (Output.Force).
+//
+// Each output type is an Exporter in its own file (oci.go, docker.go,
+// registry.go, local.go, tar.go), listed once in exporters (exporter.go);
+// its Keys say which --output keys it takes and its Check what it needs.
+// Each layer compression is a compress.Compressor, likewise. Package
+// targets, below this one, feeds it a build's targets out of the store.
 package export

@@ -13,8 +13,6 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/kiln-build/kiln/lang"
 )
 
 // Docker media types, used only in docker archives.
@@ -33,6 +31,8 @@ const (
 )
 
 // ImageSpec is the image block's settings, applied over the base config.
+// export takes them as plain data (the targets package fills them from the
+// compiled target), so it never reads the build file.
 type ImageSpec struct {
 	Entrypoint  []string
 	Cmd         []string
@@ -45,15 +45,6 @@ type ImageSpec struct {
 	Volumes     []string
 	StopSignal  string
 	Squash      bool
-}
-
-// SpecFromLang takes the settings of an evaluated image block.
-func SpecFromLang(img *lang.Image) ImageSpec {
-	return ImageSpec{
-		Entrypoint: img.Entrypoint, Cmd: img.Cmd, Env: img.Env, Workdir: img.Workdir,
-		User: img.User, Labels: img.Labels, Annotations: img.Annotations,
-		Expose: img.Expose, Volumes: img.Volumes, StopSignal: img.StopSignal, Squash: img.Squash,
-	}
 }
 
 // PlatformInput is one platform's part of an image.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/containerd/stargz-snapshotter/estargz"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -74,16 +73,6 @@ type layerBlob struct {
 	diffID digest.Digest
 }
 
-func mediaTypeOf(t compress.Type) string {
-	switch t {
-	case compress.Zstd:
-		return ocispec.MediaTypeImageLayerZstd
-	case compress.Uncompressed:
-		return ocispec.MediaTypeImageLayer
-	}
-	return ocispec.MediaTypeImageLayerGzip
-}
-
 // ociLayerType maps docker layer media types onto OCI ones, so a base
 // layer pulled with either keeps one spelling in kiln's manifests.
 func ociLayerType(mt string) string {
@@ -98,18 +87,11 @@ func ociLayerType(mt string) string {
 	return mt
 }
 
-func isEstargz(d ocispec.Descriptor) bool {
-	_, ok := d.Annotations[estargz.TOCJSONDigestAnnotation]
-	return ok
-}
-
 // matches reports whether an existing blob already has compression t, so
 // that force-compression leaves it alone.
 func matches(d ocispec.Descriptor, t compress.Type) bool {
-	if t == compress.Estargz {
-		return isEstargz(d)
-	}
-	return ociLayerType(d.MediaType) == mediaTypeOf(t) && !isEstargz(d)
+	c, err := compress.Lookup(t)
+	return err == nil && c.Matches(ociLayerType(d.MediaType), d.Annotations)
 }
 
 // blobFor returns the blob of one layer in compression c, from the base
@@ -129,7 +111,11 @@ func blobFor(store BlobStore, li LayerInput, c Compression) (layerBlob, error) {
 		d := ocispec.Descriptor{MediaType: ociLayerType(li.Blob.MediaType), Digest: li.Blob.Digest, Size: li.Blob.Size, Annotations: li.Blob.Annotations}
 		return layerBlob{desc: d, diffID: li.Layer.DiffID()}, nil
 	}
-	level, err := compress.Level(c.Type, c.Level)
+	comp, err := compress.Lookup(c.Type)
+	if err != nil {
+		return layerBlob{}, err
+	}
+	level, err := comp.Level(c.Level)
 	if err != nil {
 		return layerBlob{}, err
 	}
@@ -145,7 +131,7 @@ func blobFor(store BlobStore, li LayerInput, c Compression) (layerBlob, error) {
 		}
 		// A record whose blob is gone (collected) or unreadable is rebuilt.
 	}
-	lb, err := compressLayer(store, li.Layer, c.Type, level)
+	lb, err := compressLayer(store, li.Layer, comp, level)
 	if err != nil {
 		return layerBlob{}, fmt.Errorf("compressing layer %s as %s: %w", li.Layer.DiffID(), c.Type, err)
 	}
@@ -161,7 +147,7 @@ func blobFor(store BlobStore, li LayerInput, c Compression) (layerBlob, error) {
 
 // compressLayer streams the layer's tar through the compressor into the
 // store, checking on the way that the tar is the one its diff_id names.
-func compressLayer(store BlobStore, l Layer, t compress.Type, level int) (layerBlob, error) {
+func compressLayer(store BlobStore, l Layer, c compress.Compressor, level int) (layerBlob, error) {
 	rc, err := l.Open()
 	if err != nil {
 		return layerBlob{}, fmt.Errorf("opening layer: %w", err)
@@ -175,12 +161,18 @@ func compressLayer(store BlobStore, l Layer, t compress.Type, level int) (layerB
 		}
 		return nil
 	}
-	if t == compress.Estargz {
-		return estargzLayer(store, src, checkDiffID, level)
+	var s compress.Streamer
+	switch c := c.(type) {
+	case compress.Rewriter:
+		return rewrittenLayer(store, src, checkDiffID, c, level)
+	case compress.Streamer:
+		s = c
+	default:
+		return layerBlob{}, fmt.Errorf("compression %s neither streams nor rewrites", c.Type())
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		_, err := compress.Compress(pw, src, t, level)
+		_, err := s.Stream(pw, src, level)
 		if err == nil {
 			err = checkDiffID()
 		}
@@ -191,13 +183,13 @@ func compressLayer(store BlobStore, l Layer, t compress.Type, level int) (layerB
 	if err != nil {
 		return layerBlob{}, err
 	}
-	return layerBlob{desc: ocispec.Descriptor{MediaType: mediaTypeOf(t), Digest: d, Size: size}, diffID: l.DiffID()}, nil
+	return layerBlob{desc: ocispec.Descriptor{MediaType: c.MediaType(), Digest: d, Size: size}, diffID: l.DiffID()}, nil
 }
 
-// estargzLayer spools the tar to a temporary file: eStargz reorders entries
-// and so needs random access to its input.
-func estargzLayer(store BlobStore, src io.Reader, check func() error, level int) (layerBlob, error) {
-	f, err := os.CreateTemp("", "kiln-estargz-*.tar")
+// rewrittenLayer spools the tar to a temporary file: a Rewriter (eStargz)
+// reorders entries and so needs random access to its input.
+func rewrittenLayer(store BlobStore, src io.Reader, check func() error, c compress.Rewriter, level int) (layerBlob, error) {
+	f, err := os.CreateTemp("", "kiln-"+string(c.Type())+"-*.tar")
 	if err != nil {
 		return layerBlob{}, err
 	}
@@ -211,24 +203,18 @@ func estargzLayer(store BlobStore, src io.Reader, check func() error, level int)
 		return layerBlob{}, err
 	}
 	pr, pw := io.Pipe()
-	infoc := make(chan *compress.EstargzInfo, 1)
+	done := make(chan compress.Rewritten, 1)
 	go func() {
-		info, err := compress.BuildEstargz(pw, io.NewSectionReader(f, 0, n), level)
-		infoc <- info
+		rw, err := c.Rewrite(pw, io.NewSectionReader(f, 0, n), level)
+		done <- rw
 		pw.CloseWithError(err)
 	}()
 	d, size, err := store.AddBlob(pr, "")
 	pr.CloseWithError(io.ErrClosedPipe)
-	info := <-infoc
+	rw := <-done
 	if err != nil {
 		return layerBlob{}, err
 	}
-	desc := ocispec.Descriptor{
-		MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: size,
-		Annotations: map[string]string{
-			estargz.TOCJSONDigestAnnotation:         info.TOCDigest.String(),
-			estargz.StoreUncompressedSizeAnnotation: strconv.FormatInt(info.UncompressedSize, 10),
-		},
-	}
-	return layerBlob{desc: desc, diffID: info.DiffID}, nil
+	desc := ocispec.Descriptor{MediaType: c.MediaType(), Digest: d, Size: size, Annotations: rw.Annotations}
+	return layerBlob{desc: desc, diffID: rw.DiffID}, nil
 }

@@ -16,6 +16,46 @@ import (
 	"github.com/kiln-build/kiln/internal/unixmode"
 )
 
+// localExporter writes the files into a directory.
+type localExporter struct{}
+
+var _ FilesExporter = localExporter{}
+
+func (localExporter) Type() string { return "local" }
+
+func (localExporter) Keys() []string {
+	return []string{"dest", "force", "platform-split", "preserve-ownership"}
+}
+
+func (localExporter) Check(o *Output, _ func(string) bool) error {
+	if err := needDest(o); err != nil {
+		return err
+	}
+	return noStdout(o)
+}
+
+func (localExporter) ExportFiles(ctx context.Context, o Output, job FilesJob) (FileSums, error) {
+	sums := FileSums{Platforms: map[string]string{}}
+	err := atomically(o.Dest, o.Force, func(tmp string) error {
+		if err := mkdirMode(tmp); err != nil {
+			return err
+		}
+		for _, f := range job.Files {
+			sub := ""
+			if job.Split {
+				sub = platformDir(f.Platform)
+			}
+			sum, err := extract(ctx, tmp, sub, f, o)
+			if err != nil {
+				return err
+			}
+			sums.Platforms[FormatPlatform(f.Platform)] = sum
+		}
+		return nil
+	})
+	return sums, err
+}
+
 // extract unpacks f's tar into dir/sub through an os.Root, so no entry,
 // however named and whatever symlinks came before it, writes outside dir.
 // Modes are set after creation (the umask does not apply); mtimes of files

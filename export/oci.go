@@ -3,6 +3,8 @@ package export
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +17,48 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// ociExporter writes an OCI image layout, as a directory or a tar file.
+type ociExporter struct{}
+
+var _ ImageExporter = ociExporter{}
+
+func (ociExporter) Type() string { return "oci" }
+
+func (ociExporter) Keys() []string {
+	return []string{"dest", "name", "tar", "compression", "compression-level", "force-compression", "force"}
+}
+
+// Check makes a dest ending in .tar a tar file unless tar= says otherwise.
+func (ociExporter) Check(o *Output, given func(string) bool) error {
+	if !given("tar") {
+		o.Tar = strings.HasSuffix(o.Dest, ".tar")
+	}
+	if err := needDest(o); err != nil {
+		return err
+	}
+	return noStdout(o)
+}
+
+func (ociExporter) AssembleOptions(o Output) AssembleOptions {
+	return AssembleOptions{Compression: o.LayerCompression()}
+}
+
+func (ociExporter) ExportImage(_ context.Context, o Output, store BlobStore, img *Image, epoch int64) error {
+	if img.Docker {
+		return errors.New("type=oci: image was assembled with docker media types")
+	}
+	s, err := ociLayout(store, img, o.Names)
+	if err != nil {
+		return fmt.Errorf("type=oci: %w", err)
+	}
+	return atomically(o.Dest, o.Force, func(tmp string) error {
+		if o.Tar {
+			return writeTarFile(tmp, s, epoch)
+		}
+		return s.writeDir(tmp)
+	})
+}
 
 // file is one file of an output being written: data in memory or a blob
 // in the store.
@@ -234,52 +278,4 @@ func sortedUnique(ss []string) []string {
 		}
 	}
 	return u
-}
-
-// dockerManifestEntry is one image of a docker archive's manifest.json.
-type dockerManifestEntry struct {
-	Config   string
-	RepoTags []string
-	Layers   []string
-}
-
-// dockerArchive builds the files of a `docker save` archive: the blobs
-// under blobs/sha256 (the layout of Docker 25+), manifest.json and
-// repositories.
-func dockerArchive(store BlobStore, img *Image, names []string) (fileSet, error) {
-	if !img.Docker || len(img.Manifests) != 1 {
-		return nil, fmt.Errorf("a docker archive needs a one-platform image assembled with docker media types")
-	}
-	s := fileSet{}
-	if err := imageFiles(s, store, img); err != nil {
-		return nil, err
-	}
-	m := img.Manifests[0]
-	e := dockerManifestEntry{Config: blobName(m.ConfigDesc.Digest), RepoTags: []string{}}
-	for _, l := range m.Layers {
-		e.Layers = append(e.Layers, blobName(l.Digest))
-	}
-	repos := map[string]map[string]string{}
-	top := m.Layers[len(m.Layers)-1].Digest.Encoded()
-	for _, n := range sortedUnique(names) {
-		repo, tag := n, "latest"
-		if i := strings.LastIndex(n, ":"); i > strings.LastIndex(n, "/") {
-			repo, tag = n[:i], n[i+1:]
-		}
-		e.RepoTags = append(e.RepoTags, repo+":"+tag)
-		if repos[repo] == nil {
-			repos[repo] = map[string]string{}
-		}
-		repos[repo][tag] = top
-	}
-	raw, err := marshal([]dockerManifestEntry{e})
-	if err != nil {
-		return nil, err
-	}
-	s.addData("manifest.json", raw)
-	if raw, err = marshal(repos); err != nil {
-		return nil, err
-	}
-	s.addData("repositories", raw)
-	return s, nil
 }

@@ -17,6 +17,27 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// registryExporter pushes to a registry.
+type registryExporter struct{}
+
+var _ ImageExporter = registryExporter{}
+
+func (registryExporter) Type() string { return "registry" }
+
+func (registryExporter) Keys() []string {
+	return []string{"name", "push", "registry.insecure", "compression", "compression-level", "force-compression"}
+}
+
+func (registryExporter) Check(o *Output, _ func(string) bool) error { return needName(o) }
+
+func (registryExporter) AssembleOptions(o Output) AssembleOptions {
+	return AssembleOptions{Compression: o.LayerCompression()}
+}
+
+func (registryExporter) ExportImage(ctx context.Context, o Output, store BlobStore, img *Image, _ int64) error {
+	return push(ctx, o, store, img)
+}
+
 // push writes img to every name of o, with credentials from the docker
 // config (authn.DefaultKeychain). The bytes pushed are kiln's own
 // documents, so the pushed digest is the exported one.

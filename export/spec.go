@@ -2,6 +2,7 @@ package export
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -44,125 +45,160 @@ type Output struct {
 	PreserveOwnership bool
 }
 
-var outputKeys = map[string][]string{
-	"oci":      {"dest", "name", "tar", "compression", "compression-level", "force-compression", "force"},
-	"docker":   {"dest", "name", "compression", "compression-level", "force-compression", "force"},
-	"registry": {"name", "push", "registry.insecure", "compression", "compression-level", "force-compression"},
-	"local":    {"dest", "force", "platform-split", "preserve-ownership"},
-	"tar":      {"dest", "force", "platform-split"},
-}
-
 // ParseOutput parses one --output spec. Unknown types and keys are errors
 // that name them.
 func ParseOutput(spec string) (Output, error) {
-	r := csv.NewReader(strings.NewReader(spec))
-	fields, err := r.Read()
+	o, err := parseOutput(spec)
 	if err != nil {
 		return Output{}, fmt.Errorf("output %q: %w", spec, err)
+	}
+	return o, nil
+}
+
+func parseOutput(spec string) (Output, error) {
+	kv, order, err := splitSpec(spec)
+	if err != nil {
+		return Output{}, err
+	}
+	o := Output{Type: kv["type"], PlatformSplit: true, Compression: compress.Gzip}
+	e, ok := exporterOf(o.Type)
+	if !ok {
+		return Output{}, fmt.Errorf("unknown type %q (want %s)", o.Type, typesOf[Exporter](""))
+	}
+	keys := e.Keys()
+	for _, k := range order {
+		if k == "type" {
+			continue
+		}
+		if !slices.Contains(keys, k) {
+			return Output{}, fmt.Errorf("unknown key %q for type=%s (known: %s)", k, o.Type, strings.Join(keys, ", "))
+		}
+		if err := outputKeys[k](&o, k, kv[k]); err != nil {
+			return Output{}, err
+		}
+	}
+	if o.CompressionLevel != 0 {
+		if _, err := compress.Level(o.Compression, o.CompressionLevel); err != nil {
+			return Output{}, err
+		}
+	}
+	given := func(k string) bool { _, ok := kv[k]; return ok }
+	if err := e.Check(&o, given); err != nil {
+		return Output{}, err
+	}
+	return o, nil
+}
+
+// splitSpec splits a spec's CSV fields into keys (lower-cased) and values,
+// and lists the keys in the order given.
+func splitSpec(spec string) (map[string]string, []string, error) {
+	fields, err := csv.NewReader(strings.NewReader(spec)).Read()
+	if err != nil {
+		return nil, nil, err
 	}
 	kv := map[string]string{}
 	var order []string
 	for _, f := range fields {
 		k, v, ok := strings.Cut(strings.TrimSpace(f), "=")
 		if !ok {
-			return Output{}, fmt.Errorf("output %q: %q is not key=value", spec, f)
+			return nil, nil, fmt.Errorf("%q is not key=value", f)
 		}
 		k = strings.ToLower(k)
 		if _, dup := kv[k]; dup {
-			return Output{}, fmt.Errorf("output %q: key %q given twice", spec, k)
+			return nil, nil, fmt.Errorf("key %q given twice", k)
 		}
 		kv[k] = v
 		order = append(order, k)
 	}
-	o := Output{Type: kv["type"], PlatformSplit: true, Compression: compress.Gzip}
-	keys, ok := outputKeys[o.Type]
-	if !ok {
-		return Output{}, fmt.Errorf("output %q: unknown type %q (want oci, docker, registry, local or tar)", spec, o.Type)
-	}
-	boolOf := func(k string) (bool, error) {
-		b, err := strconv.ParseBool(kv[k])
+	return kv, order, nil
+}
+
+// keyParser sets what the value v of key k says on o.
+type keyParser func(o *Output, k, v string) error
+
+// outputKeys parse every spec key but type=; each Exporter's Keys say
+// which of them its type takes.
+var outputKeys = map[string]keyParser{
+	"dest": func(o *Output, _, v string) error { o.Dest = v; return nil },
+	"name": func(o *Output, _, v string) error {
+		for n := range strings.SplitSeq(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				o.Names = append(o.Names, n)
+			}
+		}
+		return nil
+	},
+	"push": func(o *Output, k, v string) error {
+		push, err := parseBool(k, v)
+		if err == nil && !push {
+			err = fmt.Errorf("type=%s always pushes; to keep the image locally use type=oci", o.Type)
+		}
+		return err
+	},
+	"registry.insecure":  boolKey(func(o *Output) *bool { return &o.Insecure }),
+	"tar":                boolKey(func(o *Output) *bool { return &o.Tar }),
+	"force-compression":  boolKey(func(o *Output) *bool { return &o.ForceCompression }),
+	"force":              boolKey(func(o *Output) *bool { return &o.Force }),
+	"platform-split":     boolKey(func(o *Output) *bool { return &o.PlatformSplit }),
+	"preserve-ownership": boolKey(func(o *Output) *bool { return &o.PreserveOwnership }),
+	"compression": func(o *Output, _, v string) error {
+		c, err := compress.ParseType(v)
 		if err != nil {
-			return false, fmt.Errorf("output %q: %s=%q is not true or false", spec, k, kv[k])
+			return err
 		}
-		return b, nil
-	}
-	for _, k := range order {
-		if k == "type" {
-			continue
+		o.Compression, o.CompressionSet = c, true
+		return nil
+	},
+	"compression-level": func(o *Output, k, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q is not a number", k, v)
 		}
-		if !slices.Contains(keys, k) {
-			return Output{}, fmt.Errorf("output %q: unknown key %q for type=%s (known: %s)", spec, k, o.Type, strings.Join(keys, ", "))
+		o.CompressionLevel = n
+		return nil
+	},
+}
+
+// boolKey parses a true|false key into the field field returns.
+func boolKey(field func(*Output) *bool) keyParser {
+	return func(o *Output, k, v string) error {
+		b, err := parseBool(k, v)
+		if err != nil {
+			return err
 		}
-		v := kv[k]
-		switch k {
-		case "dest":
-			o.Dest = v
-		case "name":
-			for n := range strings.SplitSeq(v, ",") {
-				if n = strings.TrimSpace(n); n != "" {
-					o.Names = append(o.Names, n)
-				}
-			}
-		case "push":
-			push, err := boolOf(k)
-			if err != nil {
-				return Output{}, err
-			}
-			if !push {
-				return Output{}, fmt.Errorf("output %q: type=registry always pushes; to keep the image locally use type=oci", spec)
-			}
-		case "registry.insecure":
-			if o.Insecure, err = boolOf(k); err != nil {
-				return Output{}, err
-			}
-		case "tar":
-			if o.Tar, err = boolOf(k); err != nil {
-				return Output{}, err
-			}
-		case "compression":
-			if o.Compression, err = compress.ParseType(v); err != nil {
-				return Output{}, fmt.Errorf("output %q: %w", spec, err)
-			}
-			o.CompressionSet = true
-		case "compression-level":
-			if o.CompressionLevel, err = strconv.Atoi(v); err != nil {
-				return Output{}, fmt.Errorf("output %q: compression-level=%q is not a number", spec, v)
-			}
-		case "force-compression":
-			if o.ForceCompression, err = boolOf(k); err != nil {
-				return Output{}, err
-			}
-		case "force":
-			if o.Force, err = boolOf(k); err != nil {
-				return Output{}, err
-			}
-		case "platform-split":
-			if o.PlatformSplit, err = boolOf(k); err != nil {
-				return Output{}, err
-			}
-		case "preserve-ownership":
-			if o.PreserveOwnership, err = boolOf(k); err != nil {
-				return Output{}, err
-			}
-		}
+		*field(o) = b
+		return nil
 	}
-	if _, ok := kv["tar"]; !ok && o.Type == "oci" {
-		o.Tar = strings.HasSuffix(o.Dest, ".tar")
+}
+
+func parseBool(k, v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q is not true or false", k, v)
 	}
-	if o.CompressionLevel != 0 {
-		if _, err := compress.Level(o.Compression, o.CompressionLevel); err != nil {
-			return Output{}, fmt.Errorf("output %q: %w", spec, err)
-		}
+	return b, nil
+}
+
+// needDest, needName and noStdout are the checks the exporters share.
+func needDest(o *Output) error {
+	if o.Dest == "" {
+		return fmt.Errorf("type=%s needs dest=", o.Type)
 	}
-	switch {
-	case o.Type != "registry" && o.Dest == "":
-		return Output{}, fmt.Errorf("output %q: type=%s needs dest=", spec, o.Type)
-	case (o.Type == "registry" || o.Type == "docker") && len(o.Names) == 0:
-		return Output{}, fmt.Errorf("output %q: type=%s needs name=REF", spec, o.Type)
-	case o.Dest == "-" && o.Type != "tar":
-		return Output{}, fmt.Errorf("output %q: dest=- (stdout) is only for type=tar", spec)
+	return nil
+}
+
+func needName(o *Output) error {
+	if len(o.Names) == 0 {
+		return fmt.Errorf("type=%s needs name=REF", o.Type)
 	}
-	return o, nil
+	return nil
+}
+
+func noStdout(o *Output) error {
+	if o.Dest == "-" {
+		return errors.New("dest=- (stdout) is only for type=tar")
+	}
+	return nil
 }
 
 // LayerCompression returns the layer compression the output asks for.

@@ -12,4 +12,9 @@
 // fixed window, a fixed concurrency and job-based blocks, which likewise
 // depend on the window size only. eStargz uses a fixed chunk size, minimum
 // chunk size, parallelism and level.
+//
+// Each compression is a Compressor in its own file (gzip.go, zstd.go,
+// estargz.go, uncompressed.go), listed once in compressors
+// (compressor.go). A Streamer compresses a tar as it reads it; a Rewriter
+// (eStargz) writes another tar and needs the whole input at hand.
 package compress

@@ -3,9 +3,11 @@ package compress
 import (
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/containerd/stargz-snapshotter/estargz"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // eStargz parameters. Each one changes the bytes, so none is left to the
@@ -15,6 +17,37 @@ const (
 	EstargzMinChunkSize = 0
 	estargzParallelism  = 4
 )
+
+// estargzCompressor writes eStargz: gzip that a lazy-pulling snapshotter
+// can read file by file.
+type estargzCompressor struct{}
+
+var _ Rewriter = estargzCompressor{}
+
+func (estargzCompressor) Type() Type { return Estargz }
+
+func (estargzCompressor) Level(level int) (int, error) {
+	return levelIn(Estargz, level, DefaultEstargzLevel, 1, 9)
+}
+
+// MediaType is gzip's: an eStargz blob is a gzip stream, told apart by its
+// annotations.
+func (estargzCompressor) MediaType() string { return ocispec.MediaTypeImageLayerGzip }
+
+func (estargzCompressor) Matches(_ string, annotations map[string]string) bool {
+	return hasTOC(annotations)
+}
+
+func (estargzCompressor) Rewrite(dst io.Writer, tar *io.SectionReader, level int) (Rewritten, error) {
+	info, err := BuildEstargz(dst, tar, level)
+	if err != nil {
+		return Rewritten{}, err
+	}
+	return Rewritten{DiffID: info.DiffID, Annotations: map[string]string{
+		estargz.TOCJSONDigestAnnotation:         info.TOCDigest.String(),
+		estargz.StoreUncompressedSizeAnnotation: strconv.FormatInt(info.UncompressedSize, 10),
+	}}, nil
+}
 
 // EstargzInfo describes a written eStargz layer: a rewritten tar, so its
 // diff_id is not the input tar's.
