@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kiln-build/kiln/golden"
 	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/realize"
 	"github.com/kiln-build/kiln/realize/sandbox"
@@ -204,7 +207,7 @@ func TestErrors(t *testing.T) {
 		{name: "missing file", opts: Options{File: filepath.Join(t.TempDir(), "none.hcl")}, text: "no build file at"},
 		{name: "broken file", opts: Options{File: bad}, diag: true},
 		{name: "bad epoch", opts: Options{File: noEpoch, SourceDateEpoch: "-5"}, usage: true, text: "--source-date-epoch"},
-		{name: "unknown target", opts: Options{File: good}, do: func(s *Session) error { _, err := s.Compile([]string{"image.nope"}, false); return err }, usage: true, diag: true},
+		{name: "unknown target", opts: Options{File: good}, do: func(s *Session) error { _, err := s.Compile([]string{"image.nope"}); return err }, usage: true, diag: true},
 		{name: "bad secret", opts: Options{File: good, StoreRoot: t.TempDir(), Secrets: []string{"src=x"}}, do: func(s *Session) error { _, err := s.Build(context.Background(), nil); return err }, usage: true, text: "missing id="},
 		{name: "unknown digest", opts: Options{File: good}, do: func(s *Session) error { _, _, err := s.Show("sha256:ffffffffffffffffff"); return err }, text: "no derivation"},
 	} {
@@ -288,5 +291,61 @@ func TestLooksLikeDigest(t *testing.T) {
 		if got := LooksLikeDigest(s); got != want {
 			t.Errorf("LooksLikeDigest(%q) = %v", s, got)
 		}
+	}
+}
+
+// TestGolden records a build with a recorder standing in for the
+// exporters, then checks it: unchanged, and after the recorder's output
+// moves.
+func TestGolden(t *testing.T) {
+	testutil.RequireRoot(t)
+	file := project(t, tinyBuild+`
+artifact "hello" {
+  from = stage.hello
+  path = "/hello"
+}
+`, true)
+	storeRoot := filepath.Join(t.TempDir(), "store")
+	path := filepath.Join(filepath.Dir(file), "build.golden.hcl")
+	salt := "a"
+	record := func(ctx context.Context, res *Result, withFiles func(string) bool) (*golden.File, error) {
+		gf := golden.New()
+		for _, tg := range res.Graph.Targets {
+			sum := sha256.Sum256([]byte(salt + string(tg.States["linux/amd64"])))
+			gf.Put(&golden.Target{Kind: tg.Kind, Name: tg.Name, SHA256: hex.EncodeToString(sum[:])})
+		}
+		return gf, nil
+	}
+	// One session at a time: a session holds the store until closed.
+	var last *Session
+	session := func() *Session {
+		if last != nil {
+			last.Close()
+		}
+		last = open(t, Options{File: file, StoreRoot: storeRoot})
+		return last
+	}
+
+	changes, err := session().GoldenUpdate(context.Background(), nil, path, []string{"artifact.hello"}, false, record)
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("first update: %v, %v", changes, err)
+	}
+	gf, err := ReadGolden(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, n, err := session().GoldenCheck(context.Background(), gf, path, nil, record)
+	if err != nil || len(changes) != 0 || n != 1 {
+		t.Fatalf("check of what was just recorded: %v, %d, %v", changes, n, err)
+	}
+	salt = "b"
+	changes, _, err = session().GoldenCheck(context.Background(), gf, path, nil, record)
+	if err == nil || len(changes) != 1 {
+		t.Fatalf("check after the output moved: %v, %v", changes, err)
+	}
+	// Without names, an update re-records what the file has.
+	changes, err = session().GoldenUpdate(context.Background(), gf, path, nil, false, record)
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("second update: %v, %v", changes, err)
 	}
 }

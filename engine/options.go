@@ -11,8 +11,9 @@ type Options struct {
 	// then it must not be a symlink leading out of its folder.
 	File string
 	// Vars set variables by name; VarFiles are .kilnvars.hcl files read
-	// in order. Environ is the environment KILN_VAR_* variables come from
-	// (nil: none).
+	// in order. Environ (os.Environ form) is where KILN_VAR_NAME values
+	// and SOURCE_DATE_EPOCH are looked up; nil is an empty environment,
+	// so that a session does not depend on the process's by accident.
 	Vars     map[string]string
 	VarFiles []string
 	Environ  []string

@@ -214,20 +214,9 @@ func OpenStore(root string, events func(Event)) (*store.Store, error) {
 }
 
 // Compile lowers the build file for the named targets (none: the default
-// targets). withStore keeps local sources' stat cache in the store when
-// it exists.
-func (s *Session) Compile(targets []string, withStore bool) (*compiler.Graph, error) {
-	var st *store.Store
-	if withStore {
-		var err error
-		s.started(PhaseOpenStore)
-		st, err = s.storeIfExists()
-		s.finished(PhaseOpenStore)
-		if err != nil {
-			return nil, err
-		}
-	}
-	return s.compile(targets, st)
+// targets) without the store: local sources are hashed from scratch.
+func (s *Session) Compile(targets []string) (*compiler.Graph, error) {
+	return s.compile(targets, nil)
 }
 
 func (s *Session) compile(targets []string, st *store.Store) (*compiler.Graph, error) {

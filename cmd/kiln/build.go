@@ -105,10 +105,16 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, allowInsecureUsage)
 }
 
-// build runs s.Build with Ctrl-C and SIGTERM stopping the running steps
-// (and nothing half-built kept) instead of killing kiln.
+// build runs s.Build, interruptible.
 func build(ctx context.Context, s *engine.Session, targets []string) (*engine.Result, error) {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(ctx)
 	defer stop()
 	return s.Build(ctx, targets)
+}
+
+// interruptible makes Ctrl-C and SIGTERM cancel ctx instead of killing
+// kiln, so that the engine stops the running steps and keeps nothing
+// half-built.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }

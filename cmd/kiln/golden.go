@@ -92,6 +92,8 @@ func openGolden(g *globals, f goldenFlags) (*engine.Session, *renderer, error) {
 }
 
 func goldenCheck(ctx context.Context, g *globals, f goldenFlags, args []string) error {
+	ctx, stop := interruptible(ctx)
+	defer stop()
 	path := f.path(g)
 	gf, err := f.read(path, false)
 	if err != nil {
@@ -112,6 +114,8 @@ func goldenCheck(ctx context.Context, g *globals, f goldenFlags, args []string) 
 }
 
 func goldenUpdate(ctx context.Context, g *globals, f goldenFlags, args []string) error {
+	ctx, stop := interruptible(ctx)
+	defer stop()
 	path := f.path(g)
 	old, err := f.read(path, true)
 	if err != nil {

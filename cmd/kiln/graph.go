@@ -22,7 +22,7 @@ func newGraphCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			graph, err := s.Compile(args, false)
+			graph, err := s.Compile(args)
 			if err != nil {
 				return err
 			}

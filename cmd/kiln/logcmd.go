@@ -7,14 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/engine"
-	"github.com/kiln-build/kiln/store"
 )
-
-// openStore opens the store of --store, saying so when another kiln holds
-// it.
-func openStore(g *globals) (*store.Store, error) {
-	return engine.OpenStore(engine.StoreRoot(g.store), newRenderer(g, false).event)
-}
 
 func newLogCmd(g *globals) *cobra.Command {
 	return &cobra.Command{

@@ -17,6 +17,12 @@ import (
 	"github.com/kiln-build/kiln/store/layer"
 )
 
+// openStore opens the store of --store, saying so when another kiln holds
+// it.
+func openStore(g *globals) (*store.Store, error) {
+	return engine.OpenStore(engine.StoreRoot(g.store), newRenderer(g, false).event)
+}
+
 func newStoreCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "store",
