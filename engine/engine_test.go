@@ -130,6 +130,13 @@ func TestBuildThroughTheSandbox(t *testing.T) {
 	if n := rec.steps(realize.EventDone); n == 0 {
 		t.Error("no step reported done in the first build")
 	}
+	exported := false
+	if err := s.Export(context.Background(), res, func(ctx context.Context, r *Result) error { exported = r == res; return nil }); err != nil || !exported {
+		t.Errorf("Export: %v, exporter called with the result: %v", err, exported)
+	}
+	if got := strings.Join(rec.phases()[len(rec.phases())-2:], " "); got != "+export -export" {
+		t.Errorf("Export's phases: %s", got)
+	}
 	if len(res.Graph.Targets) != 1 || res.Graph.Targets[0].Address != "image.app" {
 		t.Fatalf("targets: %+v", res.Graph.Targets)
 	}

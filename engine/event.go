@@ -40,6 +40,7 @@ const (
 	PhaseLockCheck Phase = "lock check"
 	PhaseRealize   Phase = "realize"
 	PhaseRoots     Phase = "roots"
+	PhaseExport    Phase = "export"
 	PhaseLookUp    Phase = "look up"
 )
 

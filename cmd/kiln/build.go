@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/engine"
+	"github.com/kiln-build/kiln/export"
 	"github.com/kiln-build/kiln/realize"
 )
 
@@ -55,7 +56,11 @@ that says to run 'kiln lock'.`,
 				return err
 			}
 			res := newBuildResult(s, built, r)
-			mds, err := exportTargets(cmd.Context(), res, f.outputs, f.force)
+			var mds map[string]export.Metadata
+			err = s.Export(cmd.Context(), built, func(ctx context.Context, _ *engine.Result) (err error) {
+				mds, err = exportTargets(ctx, res, f.outputs, f.force)
+				return err
+			})
 			if err != nil {
 				return err
 			}
