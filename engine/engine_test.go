@@ -159,6 +159,13 @@ func TestBuildThroughTheSandbox(t *testing.T) {
 	if got := roots["last-build:"+filepath.Dir(file)+":image.app"]; len(got) != 1 || got[0] != state {
 		t.Errorf("GC root: %v, want [%s]", got, state)
 	}
+	// The step's log is found by its digest's start, as kiln plan prints it.
+	if d, err := FindLog(res.Store, state.Encoded()[:12]); err != nil || d != state {
+		t.Errorf("FindLog: %s, %v; want %s", d, err, state)
+	}
+	if rep, err := VerifyStore(res.Store, false); err != nil || !rep.Consistent() {
+		t.Errorf("VerifyStore: %+v, %v", rep, err)
+	}
 	// The session owns the store: closing it releases it for the next.
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/kiln-build/kiln/realize"
 	"github.com/kiln-build/kiln/realize/sandbox"
 	"github.com/kiln-build/kiln/store"
+	"github.com/kiln-build/kiln/store/layer"
 )
 
 // Show compiles what arg names and returns its derivations: for a digest
@@ -91,6 +92,16 @@ func FindLog(st *store.Store, prefix string) (digest.Digest, error) {
 		return digest.NewDigestFromEncoded(digest.SHA256, hex), nil
 	}
 	return "", usageErrorf("%s is ambiguous (%d logs); give more digits", prefix, len(matches))
+}
+
+// VerifyStore rehashes every object of st and checks the index against
+// the disk; with repair it drops what is missing or corrupt. Layers are
+// rehashed as kiln hashes them (the digest of their canonical tar).
+func VerifyStore(st *store.Store, repair bool) (store.VerifyReport, error) {
+	return st.Verify(repair, func(kind string, d digest.Digest, path string) (digest.Digest, error) {
+		got, _, err := layer.Hash(path)
+		return got, err
+	})
 }
 
 // StaleSandboxes finds the cgroups that steps of killed kilns left (by the

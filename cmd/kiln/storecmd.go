@@ -9,12 +9,10 @@ import (
 	"time"
 
 	"github.com/docker/go-units"
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/engine"
 	"github.com/kiln-build/kiln/store"
-	"github.com/kiln-build/kiln/store/layer"
 )
 
 // openStore opens the store of --store, saying so when another kiln holds
@@ -146,10 +144,7 @@ BuildKit's gcpolicy). --all removes everything that no root references.`,
 				return err
 			}
 			defer st.Close()
-			rep, err := st.Verify(repair, func(kind string, d digest.Digest, path string) (digest.Digest, error) {
-				got, _, err := layer.Hash(path)
-				return got, err
-			})
+			rep, err := engine.VerifyStore(st, repair)
 			if err != nil {
 				return err
 			}
