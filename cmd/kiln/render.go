@@ -45,8 +45,7 @@ func (r *renderer) event(e engine.Event) {
 	case engine.Notice:
 		fmt.Fprintf(os.Stderr, "kiln: %s\n", e.Message)
 	case engine.Resolving:
-		// Resolving is slow only on the network: worth a line on a
-		// terminal, noise in a log.
+		// For someone watching: not in plain output or a log.
 		if g := r.g.progress; !(g == "plain" || g == "auto" && !isTerminal(os.Stderr)) {
 			fmt.Fprintf(os.Stderr, "resolving %s\n", e.Address)
 		}
@@ -59,9 +58,10 @@ func (r *renderer) event(e engine.Event) {
 			r.prog.Event(e.Step)
 		}
 	case engine.PhaseFinished:
+		// r.prog stays: a step's last log line may still be on its way,
+		// and the closed view takes it as it always did.
 		if e.Phase == engine.PhaseRealize && r.prog != nil {
 			r.prog.Close()
-			r.prog = nil
 		}
 		r.mark(string(e.Phase))
 	}
