@@ -8,11 +8,10 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/kiln-build/kiln/engine"
 	"github.com/kiln-build/kiln/internal/atomicfile"
 	"github.com/kiln-build/kiln/lang"
 )
-
-func init() { subcommands = append(subcommands, newFmtCmd) }
 
 func newFmtCmd(g *globals) *cobra.Command {
 	var check bool
@@ -27,7 +26,7 @@ formatted and exits 1 if there are any.`,
 			if len(files) == 0 {
 				files = []string{g.file}
 				if g.file == defaultBuildFile {
-					if err := inBuildFolder(g.file, "the build file it finds by itself"); err != nil {
+					if err := engine.InBuildFolder(g.file, "the build file it finds by itself"); err != nil {
 						return err
 					}
 				}

@@ -1,24 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kiln-build/kiln/engine"
 	"github.com/kiln-build/kiln/export"
 	"github.com/kiln-build/kiln/golden"
-	"github.com/kiln-build/kiln/lang"
 )
-
-func init() { subcommands = append(subcommands, newGoldenCmd) }
 
 type goldenFlags struct {
 	build  buildFlags
@@ -74,178 +69,86 @@ func (f goldenFlags) path(g *globals) string {
 	return golden.Path(g.file)
 }
 
-// checkPath refuses a golden file found next to the build file that leads
-// outside its folder; one named with --golden is the user's choice.
-func (f goldenFlags) checkPath(path string) error {
-	if f.golden != "" {
-		return nil
+// readGolden reads the golden file, refusing one found next to the build
+// file that leads outside its folder (one named with --golden is the
+// user's choice); a missing one is nil, nil when tolerated.
+func (f goldenFlags) read(path string, missingOK bool) (*golden.File, error) {
+	if f.golden == "" {
+		if err := engine.InBuildFolder(path, "the golden file"); err != nil {
+			return nil, err
+		}
 	}
-	return inBuildFolder(path, "the golden file")
+	return engine.ReadGolden(path, missingOK)
 }
 
-// readGolden reads the golden file; a missing one is nil, nil when
-// tolerated.
-func readGolden(path string, missingOK bool) (*golden.File, error) {
-	gf, err := golden.Read(path)
-	if errors.Is(err, golden.ErrNotExist) {
-		if missingOK {
-			return nil, nil
-		}
-		return nil, &exitError{code: 1, err: err}
-	}
+// openGolden starts the build session of a golden command.
+func openGolden(g *globals, f goldenFlags) (*engine.Session, *renderer, error) {
+	r, err := newBuildRenderer(g, true)
 	if err != nil {
-		return nil, &exitError{code: 1, err: fmt.Errorf("%w\nfix %s or rewrite it with 'kiln golden update'", err, path)}
+		return nil, nil, err
 	}
-	return gf, nil
-}
-
-// staleTargets lists the recorded targets that build.hcl no longer has,
-// as file:line: errors.
-func staleTargets(cfg *lang.Config, path string, gf *golden.File) []string {
-	var out []string
-	for _, a := range gf.Addresses() {
-		t := gf.Targets[a]
-		if !hasTarget(cfg, t.Kind, t.Name) {
-			out = append(out, fmt.Sprintf("%s:%d:%d: %s is recorded but %s has no such target", path, t.DefRange.Start.Line, t.DefRange.Start.Column, a, cfg.Filename))
-		}
-	}
-	return out
-}
-
-func hasTarget(cfg *lang.Config, kind, name string) bool {
-	switch kind {
-	case "image":
-		return slices.ContainsFunc(cfg.Images, func(i *lang.Image) bool { return i.Name == name })
-	case "artifact":
-		return slices.ContainsFunc(cfg.Artifacts, func(a *lang.Artifact) bool { return a.Name == name })
-	}
-	return false
+	s, err := g.open(r, &f.build)
+	return s, r, err
 }
 
 func goldenCheck(ctx context.Context, g *globals, f goldenFlags, args []string) error {
+	ctx, stop := interruptible(ctx)
+	defer stop()
 	path := f.path(g)
-	if err := f.checkPath(path); err != nil {
-		return err
-	}
-	gf, err := readGolden(path, false)
+	gf, err := f.read(path, false)
 	if err != nil {
 		return err
 	}
-	p, err := loadProject(g)
+	s, r, err := openGolden(g, f)
 	if err != nil {
 		return err
 	}
-	if stale := staleTargets(p.cfg, path, gf); len(stale) > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%s\nrun 'kiln golden update' to drop it", strings.Join(stale, "\n"))}
-	}
-	targets := args
-	if len(targets) == 0 {
-		targets = gf.Addresses()
-		if len(targets) == 0 {
-			return &exitError{code: 1, err: fmt.Errorf("%s records no targets: run 'kiln golden update TARGET...'", path)}
-		}
-	}
-	// Record files only where the golden file does, so a check compares
-	// like with like.
-	withFiles := func(addr string) bool { return gf.Targets[addr] != nil && gf.Targets[addr].Files != nil }
-	got, res, err := recordGolden(ctx, g, f.build, targets, withFiles)
+	defer s.Close()
+	changes, n, err := s.GoldenCheck(ctx, gf, path, args, recorder(s, r))
+	printChanges(changes)
 	if err != nil {
 		return err
 	}
-	defer res.st.Close()
-	var addrs []string
-	for _, t := range res.graph.Targets {
-		addrs = append(addrs, t.Address)
-	}
-	changes := golden.Diff(gf, got, addrs)
-	for _, c := range changes {
-		fmt.Println(c.String())
-	}
-	if len(changes) > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%s does not match the build (%d difference(s)): if the change is intended, run 'kiln golden update' and commit the result", path, len(changes))}
-	}
-	fmt.Fprintf(os.Stderr, "%s: %d target(s) match\n", path, len(addrs))
+	fmt.Fprintf(os.Stderr, "%s: %d target(s) match\n", path, n)
 	return nil
 }
 
 func goldenUpdate(ctx context.Context, g *globals, f goldenFlags, args []string) error {
+	ctx, stop := interruptible(ctx)
+	defer stop()
 	path := f.path(g)
-	if err := f.checkPath(path); err != nil {
-		return err
-	}
-	old, err := readGolden(path, true)
+	old, err := f.read(path, true)
 	if err != nil {
 		return err
 	}
-	p, err := loadProject(g)
+	s, r, err := openGolden(g, f)
 	if err != nil {
 		return err
 	}
-	next := golden.New()
-	targets := args
-	if old != nil {
-		for a, t := range old.Targets {
-			if hasTarget(p.cfg, t.Kind, t.Name) {
-				next.Targets[a] = t // kept; one no longer built is dropped, and Diff reports it
-			}
-		}
-		if len(targets) == 0 {
-			for _, a := range old.Addresses() {
-				if t := old.Targets[a]; hasTarget(p.cfg, t.Kind, t.Name) {
-					targets = append(targets, a)
-				}
-			}
-		}
-	}
-	withFiles := func(addr string) bool {
-		if f.files {
-			return true
-		}
-		return old != nil && old.Targets[addr] != nil && old.Targets[addr].Files != nil
-	}
-	got, res, err := recordGolden(ctx, g, f.build, targets, withFiles)
+	defer s.Close()
+	changes, err := s.GoldenUpdate(ctx, old, path, args, f.files, recorder(s, r))
 	if err != nil {
 		return err
 	}
-	defer res.st.Close()
-	for a, t := range got.Targets {
-		next.Targets[a] = t
-	}
-	changes := golden.Diff(old, next, nil)
-	b := next.Bytes()
-	cur, _ := os.ReadFile(path)
-	if !bytes.Equal(cur, b) {
-		if err := golden.WriteFile(path, next); err != nil {
-			return err
-		}
-	}
-	for _, c := range changes {
-		fmt.Println(c.String())
-	}
+	printChanges(changes)
 	if len(changes) == 0 {
 		fmt.Fprintf(os.Stderr, "%s is up to date\n", path)
 	}
 	return nil
 }
 
-// recordGolden builds the targets and records their output identities
-// without writing any output: images are assembled into the store as
-// kiln build would export them, artifacts' tars are hashed as they stream.
-// withFiles says which artifacts get per-file digests (nil: none). The
-// caller closes res.st.
-func recordGolden(ctx context.Context, g *globals, f buildFlags, targets []string, withFiles func(string) bool) (*golden.File, *buildResult, error) {
-	res, err := runBuild(ctx, g, f, targets)
-	if err != nil {
-		return nil, nil, err
+// recorder records a build's outputs through export.go's assembly, which
+// reads a buildResult, until export owns it.
+func recorder(s *engine.Session, r *renderer) engine.Recorder {
+	return func(ctx context.Context, res *engine.Result, withFiles func(string) bool) (*golden.File, error) {
+		return recordResult(ctx, newBuildResult(s, res, r), withFiles)
 	}
-	gf, err := recordResult(ctx, res, withFiles)
-	if err != nil {
-		res.st.Close()
-		return nil, nil, err
-	}
-	return gf, res, nil
 }
 
+// recordResult records the targets' output identities without writing
+// any output: images are assembled into the store as kiln build would
+// export them, artifacts' tars are hashed as they stream. withFiles says
+// which artifacts get per-file digests (nil: none).
 func recordResult(ctx context.Context, res *buildResult, withFiles func(string) bool) (*golden.File, error) {
 	gf := golden.New()
 	for _, t := range res.graph.Targets {

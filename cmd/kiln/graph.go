@@ -11,19 +11,18 @@ import (
 	"github.com/kiln-build/kiln/compiler"
 )
 
-func init() { subcommands = append(subcommands, newGraphCmd) }
-
 func newGraphCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:     "graph [TARGET...]",
 		Short:   "Print the derivation graph in Graphviz dot format",
 		Example: `  kiln graph app | dot -Tsvg > graph.svg`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := loadProject(g)
+			s, err := g.open(newRenderer(g, false), nil)
 			if err != nil {
 				return err
 			}
-			graph, err := p.compile(g, args, nil)
+			defer s.Close()
+			graph, err := s.Compile(args)
 			if err != nil {
 				return err
 			}

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
-)
 
-func init() { subcommands = append(subcommands, newLogCmd) }
+	"github.com/kiln-build/kiln/engine"
+)
 
 func newLogCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
@@ -25,7 +21,7 @@ func newLogCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			d, err := logByPrefix(st.LogPath(digest.FromString("")), args[0])
+			d, err := engine.FindLog(st, args[0])
 			if err != nil {
 				return err
 			}
@@ -38,27 +34,4 @@ func newLogCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
-}
-
-// logByPrefix finds the one derivation with a log whose digest starts with
-// prefix. sample is any log path, to learn the logs' folder and naming.
-func logByPrefix(sample, prefix string) (digest.Digest, error) {
-	prefix = strings.TrimPrefix(prefix, "sha256:")
-	if !looksLikeDigest(prefix) {
-		return "", usageErrorf("%q is not a digest (hex, at least 4 digits)", prefix)
-	}
-	dir, base := filepath.Split(sample)
-	ext := strings.TrimPrefix(base, digest.FromString("").Encoded())
-	matches, err := filepath.Glob(filepath.Join(dir, prefix+"*"+ext))
-	if err != nil {
-		return "", err
-	}
-	switch len(matches) {
-	case 0:
-		return "", fmt.Errorf("no build log for %s in this store: only exec steps built here have logs ('kiln plan' shows digests)", prefix)
-	case 1:
-		hex := strings.TrimSuffix(filepath.Base(matches[0]), ext)
-		return digest.NewDigestFromEncoded(digest.SHA256, hex), nil
-	}
-	return "", usageErrorf("%s is ambiguous (%d logs); give more digits", prefix, len(matches))
 }

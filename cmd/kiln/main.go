@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 
+	"github.com/kiln-build/kiln/engine"
 	"github.com/kiln-build/kiln/realize/sandbox"
 )
 
@@ -62,13 +63,30 @@ func run(args []string) int {
 	if err == nil {
 		return 0
 	}
-	code := 1
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
-	if !errors.Is(err, errReported) {
+	code, reported := exitCode(err)
+	if !reported {
 		fmt.Fprintln(os.Stderr, "kiln:", err)
 	}
 	return code
+}
+
+// exitCode maps an error to kiln's exit code: 2 for usage errors (the
+// caller's mistake), 1 for everything else. reported says the error was
+// already shown (as diagnostics) and must not be printed again.
+func exitCode(err error) (code int, reported bool) {
+	code = 1
+	var (
+		ee *exitError
+		ue *engine.UsageError
+		de *engine.DiagError
+	)
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case errors.As(err, &ue):
+		code = 2
+	case errors.As(err, &de) && de.Usage:
+		code = 2
+	}
+	return code, errors.Is(err, errReported) || errors.As(err, &de)
 }

@@ -12,19 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/compiler"
-	"github.com/kiln-build/kiln/store"
+	"github.com/kiln-build/kiln/engine"
 )
-
-func init() { subcommands = append(subcommands, newPlanCmd) }
-
-type planEntry struct {
-	Digest      digest.Digest   `json:"digest"`
-	Kind        compiler.Kind   `json:"kind"`
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Status      string          `json:"status"`
-	Inputs      []digest.Digest `json:"inputs,omitempty"`
-}
 
 type planTarget struct {
 	Address string                   `json:"address"`
@@ -41,43 +30,31 @@ inputs first, with its digest, kind, what it does and its status:
 cached (in the store), to build, or unresolved (a source has no pin in
 build.lock.hcl: run 'kiln lock').`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ph := newPhases()
-			p, err := loadProject(g)
+			r := newRenderer(g, true)
+			s, err := g.open(r, nil)
 			if err != nil {
 				return err
 			}
-			ph.mark("load")
-			st, err := openStoreIfExists(g)
+			defer s.Close()
+			plan, err := s.Plan(args)
 			if err != nil {
 				return err
 			}
-			if st != nil {
-				defer st.Close()
-			}
-			ph.mark("open store")
-			graph, err := p.compile(g, args, st)
-			if err != nil {
-				return err
-			}
-			ph.mark("compile")
-			entries, err := planEntries(graph, st)
-			if err != nil {
-				return err
-			}
-			ph.mark("look up")
-			defer ph.mark("print")
+			defer r.mark("print")
+			graph, entries := plan.Graph, plan.Entries
 			if asJSON {
 				var ts []planTarget
 				for _, t := range graph.Targets {
 					ts = append(ts, planTarget{Address: t.Address, States: t.States})
 				}
+				epoch, _ := s.Epoch()
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {
-					SourceDateEpoch int64        `json:"source_date_epoch"`
-					Targets         []planTarget `json:"targets"`
-					Derivations     []planEntry  `json:"derivations"`
-				}{p.epoch, ts, entries})
+					SourceDateEpoch int64              `json:"source_date_epoch"`
+					Targets         []planTarget       `json:"targets"`
+					Derivations     []engine.PlanEntry `json:"derivations"`
+				}{epoch, ts, entries})
 			}
 			return printPlan(graph, entries)
 		},
@@ -86,30 +63,7 @@ build.lock.hcl: run 'kiln lock').`,
 	return cmd
 }
 
-func planEntries(graph *compiler.Graph, st *store.Store) ([]planEntry, error) {
-	order := graph.Closure(compiler.TargetRoots(graph.Targets)...)
-	cached := map[digest.Digest]store.Output{}
-	if st != nil {
-		var err error
-		if cached, err = st.LookupMany(order); err != nil {
-			return nil, err
-		}
-	}
-	entries := make([]planEntry, 0, len(order))
-	for _, d := range order {
-		n := graph.Nodes[d]
-		status := "to build"
-		if n.Unresolved {
-			status = "unresolved"
-		} else if _, ok := cached[d]; ok {
-			status = "cached"
-		}
-		entries = append(entries, planEntry{Digest: d, Kind: n.Kind, Name: n.Name, Description: n.Description, Status: status, Inputs: n.Inputs})
-	}
-	return entries, nil
-}
-
-func printPlan(graph *compiler.Graph, entries []planEntry) error {
+func printPlan(graph *compiler.Graph, entries []engine.PlanEntry) error {
 	// Columns padded by hand rather than with text/tabwriter, which spent a
 	// tenth of a 46,000-derivation plan's time buffering cells; the layout
 	// is the same: each column as wide as its widest cell plus two spaces.
@@ -138,8 +92,8 @@ func printPlan(graph *compiler.Graph, entries []planEntry) error {
 			fmt.Fprintf(w, "%s (%s) -> %s\n", t.Address, pl, stateName(t.States[pl]))
 		}
 	}
-	fmt.Fprintf(w, "%d derivations: %d cached, %d to build, %d unresolved\n", len(entries), counts["cached"], counts["to build"], counts["unresolved"])
-	if counts["unresolved"] > 0 {
+	fmt.Fprintf(w, "%d derivations: %d cached, %d to build, %d unresolved\n", len(entries), counts[engine.StatusCached], counts[engine.StatusToBuild], counts[engine.StatusUnresolved])
+	if counts[engine.StatusUnresolved] > 0 {
 		fmt.Fprintln(w, "Unresolved sources have no pin in build.lock.hcl: run 'kiln lock'.")
 	}
 	return w.Flush()

@@ -41,6 +41,16 @@ type runningStep struct {
 }
 
 func newProgress(mode string, w io.Writer, total int) (*progress, error) {
+	mode, err := progressMode(mode, w)
+	if err != nil {
+		return nil, err
+	}
+	return startProgress(mode, w, total), nil
+}
+
+// progressMode resolves --progress for w: auto is tty on a terminal, else
+// plain.
+func progressMode(mode string, w io.Writer) (string, error) {
 	switch mode {
 	case "auto", "":
 		mode = "plain"
@@ -49,14 +59,19 @@ func newProgress(mode string, w io.Writer, total int) (*progress, error) {
 		}
 	case "tty", "plain", "json", "quiet":
 	default:
-		return nil, usageErrorf("--progress %q: want auto, tty, plain, json or quiet", mode)
+		return "", usageErrorf("--progress %q: want auto, tty, plain, json or quiet", mode)
 	}
+	return mode, nil
+}
+
+// startProgress starts rendering total derivations in a resolved mode.
+func startProgress(mode string, w io.Writer, total int) *progress {
 	p := &progress{mode: mode, w: w, start: time.Now(), total: total, running: map[digest.Digest]*runningStep{}}
 	if mode == "tty" {
 		p.stop, p.stopped = make(chan struct{}), make(chan struct{})
 		go p.tick()
 	}
-	return p, nil
+	return p
 }
 
 func (p *progress) tick() {

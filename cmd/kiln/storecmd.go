@@ -9,16 +9,17 @@ import (
 	"time"
 
 	"github.com/docker/go-units"
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
-	"github.com/kiln-build/kiln/realize"
-	"github.com/kiln-build/kiln/realize/sandbox"
+	"github.com/kiln-build/kiln/engine"
 	"github.com/kiln-build/kiln/store"
-	"github.com/kiln-build/kiln/store/layer"
 )
 
-func init() { subcommands = append(subcommands, newStoreCmd) }
+// openStore opens the store of --store, saying so when another kiln holds
+// it.
+func openStore(g *globals) (*store.Store, error) {
+	return engine.OpenStore(engine.StoreRoot(g.store), newRenderer(g, false).event)
+}
 
 func newStoreCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -30,7 +31,7 @@ func newStoreCmd(g *globals) *cobra.Command {
 		Short: "Print the store's root directory",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Println(storeRoot(g))
+			fmt.Println(engine.StoreRoot(g.store))
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
@@ -143,10 +144,7 @@ BuildKit's gcpolicy). --all removes everything that no root references.`,
 				return err
 			}
 			defer st.Close()
-			rep, err := st.Verify(repair, func(kind string, d digest.Digest, path string) (digest.Digest, error) {
-				got, _, err := layer.Hash(path)
-				return got, err
-			})
+			rep, err := engine.VerifyStore(st, repair)
 			if err != nil {
 				return err
 			}
@@ -184,28 +182,16 @@ BuildKit's gcpolicy). --all removes everything that no root references.`,
 }
 
 // verifySandboxes reports the cgroups that steps of killed kilns left
-// (found by the pid in their names, whatever store those kilns used) and,
-// with repair, removes them along with what killed sandboxes left in this
-// store. Kiln removes both itself before it runs a step.
+// and, with repair, removes them along with what killed sandboxes left in
+// this store.
 func verifySandboxes(st *store.Store, repair bool) error {
-	stale, err := sandbox.StaleCgroups()
-	if err != nil {
-		return err
-	}
-	if repair {
-		if err := sandbox.Cleanup(realize.SandboxRoot(st)); err != nil {
-			return err
-		}
-		if len(stale) > 0 {
-			removed, err := sandbox.SweepCgroups()
-			for _, c := range removed {
-				fmt.Printf("stale cgroup of kiln pid %d, which is gone (removed): %s\n", c.PID, strings.Join(c.Paths, " "))
-			}
-			return err
-		}
-	}
+	stale, removed, err := engine.StaleSandboxes(st, repair)
 	for _, c := range stale {
-		fmt.Printf("stale cgroup of kiln pid %d, which is gone: %s\n", c.PID, strings.Join(c.Paths, " "))
+		if removed {
+			fmt.Printf("stale cgroup of kiln pid %d, which is gone (removed): %s\n", c.PID, strings.Join(c.Paths, " "))
+		} else {
+			fmt.Printf("stale cgroup of kiln pid %d, which is gone: %s\n", c.PID, strings.Join(c.Paths, " "))
+		}
 	}
-	return nil
+	return err
 }

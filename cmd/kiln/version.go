@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { subcommands = append(subcommands, newVersionCmd) }
-
 // version is set with -ldflags "-X main.version=..." by release builds;
 // otherwise the module version from the build info is used.
 var version = ""

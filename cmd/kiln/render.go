@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/kiln-build/kiln/engine"
+)
+
+// renderer shows a session's events on stderr: diagnostics, warnings, the
+// realizer's progress in the --progress mode and, when timed, how long
+// each phase took.
+type renderer struct {
+	g      *globals
+	mode   string
+	prog   *progress
+	phases *phases // nil: the command is not timed
+}
+
+// newRenderer renders the events of a command that builds nothing; timed
+// commands report their phases under KILN_TIMING.
+func newRenderer(g *globals, timed bool) *renderer {
+	r := &renderer{g: g, mode: g.progress}
+	if timed {
+		r.phases = newPhases()
+	}
+	return r
+}
+
+// newBuildRenderer is newRenderer for a command that may run steps: it
+// checks --progress before anything runs.
+func newBuildRenderer(g *globals, timed bool) (*renderer, error) {
+	r := newRenderer(g, timed)
+	mode, err := progressMode(g.progress, os.Stderr)
+	r.mode = mode
+	return r, err
+}
+
+func (r *renderer) event(e engine.Event) {
+	switch e.Kind {
+	case engine.Diagnostics:
+		printDiags(r.g, e.Files, e.Diags)
+	case engine.Warning:
+		fmt.Fprintf(os.Stderr, "kiln: warning: %s\n", e.Message)
+	case engine.Notice:
+		fmt.Fprintf(os.Stderr, "kiln: %s\n", e.Message)
+	case engine.Resolving:
+		// For someone watching: not in plain output or a log.
+		if g := r.g.progress; !(g == "plain" || g == "auto" && !isTerminal(os.Stderr)) {
+			fmt.Fprintf(os.Stderr, "resolving %s\n", e.Address)
+		}
+	case engine.PhaseStarted:
+		if e.Phase == engine.PhaseRealize {
+			r.prog = startProgress(r.mode, os.Stderr, e.Total)
+		}
+	case engine.Step:
+		if r.prog != nil {
+			r.prog.Event(e.Step)
+		}
+	case engine.PhaseFinished:
+		// r.prog stays: a step's last log line may still be on its way,
+		// and the closed view takes it as it always did.
+		if e.Phase == engine.PhaseRealize && r.prog != nil {
+			r.prog.Close()
+		}
+		r.mark(string(e.Phase))
+	}
+}
+
+// mark ends a phase the command itself runs (printing, closing).
+func (r *renderer) mark(phase string) {
+	if r.phases != nil {
+		r.phases.mark(phase)
+	}
+}

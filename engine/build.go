@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/lockfile"
+	"github.com/kiln-build/kiln/realize"
+	"github.com/kiln-build/kiln/store"
+)
+
+// Result is what a build made: the compiled targets and the output of
+// every derivation they needed. Store is the session's: it stays open
+// until the session is closed.
+type Result struct {
+	Graph   *compiler.Graph
+	Outputs map[digest.Digest]store.Output
+	Store   *store.Store
+}
+
+// Build compiles the targets (none: the default targets), checks the lock
+// when Options.Locked is set, realizes every derivation the store lacks
+// and records each target's state as a GC root. When ctx is canceled
+// while steps run, it returns ErrInterrupted.
+func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) {
+	secrets, err := s.secrets()
+	if err != nil {
+		return nil, err
+	}
+	s.started(PhaseOpenStore)
+	st, err := s.Store()
+	s.finished(PhaseOpenStore)
+	if err != nil {
+		return nil, err
+	}
+	graph, err := s.compile(targets, st)
+	if err != nil {
+		return nil, err
+	}
+	if s.opts.Locked {
+		s.started(PhaseLockCheck)
+		err := s.checkLocked(graph)
+		s.finished(PhaseLockCheck)
+		if err != nil {
+			return nil, err
+		}
+	}
+	roots := compiler.TargetRoots(graph.Targets)
+	outs, err := s.realize(ctx, st, graph, roots, realize.Options{
+		Jobs:          s.opts.Jobs,
+		KeepGoing:     s.opts.KeepGoing,
+		Dir:           s.cfg.Dir,
+		Secrets:       secrets,
+		Shuffle:       s.opts.Shuffle,
+		AllowInsecure: s.opts.AllowInsecure,
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return nil, ErrInterrupted
+		}
+		return nil, err
+	}
+	s.started(PhaseRoots)
+	err = s.addRoots(st, graph)
+	s.finished(PhaseRoots)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Graph: graph, Outputs: outs, Store: st}, nil
+}
+
+// Exporter writes a build's outputs. cmd/kiln passes its own until the
+// export package owns assembling targets from a Result.
+type Exporter func(ctx context.Context, res *Result) error
+
+// Export writes res's outputs with export, as the session's export phase.
+func (s *Session) Export(ctx context.Context, res *Result, export Exporter) error {
+	s.started(PhaseExport)
+	defer s.finished(PhaseExport)
+	return export(ctx, res)
+}
+
+// realize builds roots, reporting each step as an event between the
+// realize phase's start (with the closure's size) and finish.
+func (s *Session) realize(ctx context.Context, st *store.Store, graph *compiler.Graph, roots []digest.Digest, opts realize.Options) (map[digest.Digest]store.Output, error) {
+	s.emit(Event{Kind: PhaseStarted, Phase: PhaseRealize, Total: len(graph.Closure(roots...))})
+	defer s.finished(PhaseRealize)
+	opts.Events = func(e realize.Event) { s.emit(Event{Kind: Step, Step: e}) }
+	return realize.New(st, opts).Realize(ctx, graph, roots)
+}
+
+// addRoots makes each target's last build a GC root. A no-op build leaves
+// the roots as they are without writing: writing would cost the index a
+// sync.
+func (s *Session) addRoots(st *store.Store, graph *compiler.Graph) error {
+	existing, err := st.Roots()
+	if err != nil {
+		return err
+	}
+	for _, t := range graph.Targets {
+		var ds []digest.Digest
+		for _, pl := range t.Platforms {
+			if d := t.States[pl]; d != "" {
+				ds = append(ds, d)
+			}
+		}
+		name := "last-build:" + s.cfg.Dir + ":" + t.Address
+		if slices.Equal(existing[name], ds) {
+			continue
+		}
+		if err := st.AddRoot(name, ds...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLocked refuses a build whose lock does not pin everything it needs.
+func (s *Session) checkLocked(graph *compiler.Graph) error {
+	var missing []string
+	for _, d := range graph.Closure(compiler.TargetRoots(graph.Targets)...) {
+		n := graph.Nodes[d]
+		if n.Unresolved && (n.Kind == compiler.KindSource || n.Exec != nil) {
+			missing = append(missing, n.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("--locked: build.lock.hcl does not pin %s; run 'kiln lock' and commit build.lock.hcl", strings.Join(dedupe(missing), ", "))
+	}
+	// A lock that pins everything needed can still be stale elsewhere:
+	// entries for inputs build.hcl dropped or changed. CI must see that.
+	if changes := lockfile.Check(s.cfg, s.lock); len(changes) > 0 {
+		lines := make([]string, len(changes))
+		for i, c := range changes {
+			lines[i] = "  " + c.String()
+		}
+		return fmt.Errorf("--locked: build.lock.hcl does not match %s:\n%s\nrun 'kiln lock' and commit build.lock.hcl", s.cfg.Filename, strings.Join(lines, "\n"))
+	}
+	return nil
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// secrets reads the values of Options.Secrets.
+func (s *Session) secrets() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, spec := range s.opts.Secrets {
+		kv := map[string]string{}
+		for _, part := range strings.Split(spec, ",") {
+			k, v, ok := strings.Cut(part, "=")
+			if !ok {
+				return nil, usageErrorf("--secret %q: want id=ID,src=FILE or id=ID,env=VAR", spec)
+			}
+			kv[k] = v
+		}
+		id := kv["id"]
+		if id == "" {
+			return nil, usageErrorf("--secret %q: missing id=", spec)
+		}
+		switch {
+		case kv["src"] != "":
+			b, err := os.ReadFile(kv["src"])
+			if err != nil {
+				return nil, fmt.Errorf("reading secret %q: %w", id, err)
+			}
+			out[id] = b
+		case kv["env"] != "":
+			v, ok := os.LookupEnv(kv["env"])
+			if !ok {
+				return nil, fmt.Errorf("secret %q: environment variable %s is not set", id, kv["env"])
+			}
+			out[id] = []byte(v)
+		default:
+			return nil, usageErrorf("--secret %q: give src=FILE or env=VAR", spec)
+		}
+		if v := bytes.TrimSpace(out[id]); len(v) > 0 && len(v) < realize.MinRedactLen {
+			s.emit(Event{Kind: Warning, Message: fmt.Sprintf("secret %q is shorter than %d bytes, so step output is not redacted for it", id, realize.MinRedactLen)})
+		}
+	}
+	return out, nil
+}

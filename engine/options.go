@@ -1,0 +1,47 @@
+package engine
+
+// DefaultFile is the build file kiln looks for when none is named. A file
+// found rather than named must be its folder's own (see InBuildFolder).
+const DefaultFile = "build.hcl"
+
+// Options configure a Session. The zero value of each field is a sensible
+// default except File.
+type Options struct {
+	// File is the build file. DefaultFile means it was found, not named:
+	// then it must not be a symlink leading out of its folder.
+	File string
+	// Vars set variables by name; VarFiles are .kilnvars.hcl files read
+	// in order. Environ (os.Environ form) is where KILN_VAR_NAME values
+	// and SOURCE_DATE_EPOCH are looked up; nil is an empty environment,
+	// so that a session does not depend on the process's by accident.
+	Vars     map[string]string
+	VarFiles []string
+	Environ  []string
+	// SourceDateEpoch is the epoch as the user gave it (--source-date-
+	// epoch), used when the build file sets none; empty falls back to
+	// the environment, the build file's last git commit, then 0.
+	SourceDateEpoch string
+	// StoreRoot is the store's root directory (empty: store.DefaultRoot).
+	StoreRoot string
+	// TolerateAbnormalLock loads a lock that is readable but not in normal
+	// form instead of failing (kiln lock, which rewrites it).
+	TolerateAbnormalLock bool
+
+	// Jobs bounds the derivations built at once (0: the CPU count).
+	Jobs int
+	// KeepGoing builds everything not depending on a failure instead of
+	// stopping at the first.
+	KeepGoing bool
+	// Locked refuses to build when the lock is incomplete or stale.
+	Locked bool
+	// Secrets are secret mount specs: id=ID,src=FILE or id=ID,env=VAR.
+	Secrets []string
+	// AllowInsecure lets steps with security = "insecure" run.
+	AllowInsecure bool
+	// Shuffle starts independent steps in a random order (kiln verify).
+	Shuffle bool
+
+	// Events receives the session's progress; nil discards it. While
+	// steps run it is called from several goroutines at once.
+	Events func(Event)
+}
