@@ -35,6 +35,9 @@ type buildFlags struct {
 	// allowInsecure is --allow-insecure, BuildKit's --allow
 	// security.insecure: steps with security = "insecure" may run.
 	allowInsecure bool
+	// shuffle starts independent steps in a random order: set only in a
+	// kiln verify rebuild with the order variation.
+	shuffle bool
 }
 
 const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`
@@ -156,7 +159,7 @@ func runBuild(ctx context.Context, g *globals, f buildFlags, targets []string) (
 		Events:    prog.Event,
 		Dir:       p.cfg.Dir,
 		Secrets:   secrets,
-		Shuffle:   verifyShuffle, // set only in kiln verify's rebuilds
+		Shuffle:   f.shuffle,
 
 		AllowInsecure: f.allowInsecure,
 	})
