@@ -27,6 +27,9 @@ type buildFlags struct {
 	// allowInsecure is --allow-insecure, BuildKit's --allow
 	// security.insecure: steps with security = "insecure" may run.
 	allowInsecure bool
+	// shuffle starts independent steps in a random order: set only in
+	// kiln verify's rebuilds.
+	shuffle bool
 }
 
 const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,61 +14,14 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
-	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/realize"
-	"github.com/kiln-build/kiln/store"
+	"github.com/kiln-build/kiln/repro"
 )
 
-func init() {
-	subcommands = append(subcommands, newVerifyCmd)
-	applyVerifyChild()
-}
-
-// verifyChildEnv carries the variations that a rebuild applies to itself
-// (umask, hostname, step order): they cannot be set from outside the
-// process as an environment variable can.
-const verifyChildEnv = "KILN_VERIFY_CHILD"
-
-// verifyShuffle makes runBuild start independent steps in random order; it
-// is set only in a kiln verify rebuild.
-var verifyShuffle bool
-
-// applyVerifyChild applies the variations of a kiln verify rebuild to this
-// process. The variable is removed at once, so that nothing kiln starts
-// (sandbox inits, steps) sees it.
-func applyVerifyChild() {
-	spec, ok := os.LookupEnv(verifyChildEnv)
-	if !ok {
-		return
-	}
-	os.Unsetenv(verifyChildEnv)
-	for _, kv := range strings.Split(spec, ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "umask":
-			if m, err := strconv.ParseUint(v, 8, 32); err == nil {
-				syscall.Umask(int(m))
-			}
-		case "hostname":
-			// Only in the new UTS namespace verify started us in.
-			if err := syscall.Sethostname([]byte(v)); err != nil {
-				fmt.Fprintf(os.Stderr, "kiln verify: setting the hostname: %v\n", err)
-			}
-		case "shuffle":
-			verifyShuffle = v == "1"
-		}
-	}
-}
-
-// variations kiln verify can apply to a rebuild, in the order --vary lists
-// them and isolation tries them.
-var allVariations = []string{"time", "tz", "umask", "hostname", "locale", "jobs", "store", "cwd", "order", "cpus", "kernel"}
+func init() { subcommands = append(subcommands, newVerifyCmd, newVerifyRebuildCmd) }
 
 type verifyFlags struct {
 	build   buildFlags
@@ -110,7 +63,7 @@ Variations (--vary, comma-separated, default all):
 		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd.Context(), g, f, args) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.vary, "vary", strings.Join(allVariations, ","), "variations to apply: "+strings.Join(allVariations, ",")+", or none")
+	fl.StringVar(&f.vary, "vary", repro.Join(repro.Variations(), ","), "variations to apply: "+repro.Join(repro.Variations(), ",")+", or none")
 	fl.IntVar(&f.rounds, "rounds", 1, "rebuilds to compare with the first build")
 	fl.BoolVar(&f.isolate, "isolate", true, "on a mismatch, rebuild with one variation at a time to find which exposes it")
 	fl.BoolVar(&f.keep, "keep", false, "keep the throw-away stores and print where they are")
@@ -121,53 +74,10 @@ Variations (--vary, comma-separated, default all):
 	return cmd
 }
 
-func parseVary(s string) ([]string, error) {
-	if s == "none" || s == "" {
-		return nil, nil
-	}
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		v = strings.TrimSpace(v)
-		if v == "all" {
-			return slices.Clone(allVariations), nil
-		}
-		if !slices.Contains(allVariations, v) {
-			return nil, usageErrorf("--vary %q: unknown variation %q (want %s, all or none)", s, v, strings.Join(allVariations, ","))
-		}
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	// Keep the documented order, so reports read the same however --vary
-	// was spelled.
-	slices.SortFunc(out, func(a, b string) int { return slices.Index(allVariations, a) - slices.Index(allVariations, b) })
-	return out, nil
-}
-
-// verifier holds what every rebuild of one kiln verify needs.
-type verifier struct {
-	g        *globals
-	f        verifyFlags
-	targets  []string
-	res      *buildResult
-	closure  []digest.Digest
-	first    map[digest.Digest]store.Output
-	lastEnd  time.Time
-	tmpRoot  string
-	rebuilds int
-}
-
-// mismatch is one derivation whose rebuilt output differs.
-type mismatch struct {
-	d          digest.Digest
-	old, new   store.Output
-	followOnly []string // inputs that differ, when only inherited layers do
-}
-
 func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) error {
-	vary, err := parseVary(f.vary)
+	vary, err := repro.ParseVary(f.vary)
 	if err != nil {
-		return err
+		return usageErrorf("--vary %q: %v", f.vary, err)
 	}
 	if f.rounds < 1 {
 		return usageErrorf("--rounds %d: want at least 1", f.rounds)
@@ -176,391 +86,186 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 	// default Go would exit at once and leave them behind.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if slices.Contains(vary, "cpus") && oneCPU() {
-		fmt.Fprintln(os.Stderr, "kiln verify: kiln may run on one CPU only: the CPU count is not varied")
-		vary = slices.DeleteFunc(vary, func(s string) bool { return s == "cpus" })
-	}
-	if slices.Contains(vary, "hostname") && os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "kiln verify: not root: the hostname is not varied (it needs a new UTS namespace)")
-		vary = slices.DeleteFunc(vary, func(s string) bool { return s == "hostname" })
+	vary, dropped := repro.Feasible(vary)
+	for _, why := range dropped {
+		fmt.Fprintln(os.Stderr, "kiln verify: "+why)
 	}
 	res, err := runBuild(ctx, g, f.build, args)
 	if err != nil {
 		return err
 	}
 	defer res.st.Close()
-	v := &verifier{g: g, f: f, targets: args, res: res, lastEnd: time.Now()}
-	v.closure = res.graph.Closure(compiler.TargetRoots(res.graph.Targets)...)
-	if v.first, err = res.st.LookupMany(v.closure); err != nil {
+	exe, err := kilnExecutable()
+	if err != nil {
 		return err
 	}
-	if v.tmpRoot, err = os.MkdirTemp("", "kiln-verify-"); err != nil {
+	command, err := rebuildCommand(g, f.build, res)
+	if err != nil {
 		return err
 	}
-	if f.keep {
-		fmt.Fprintf(os.Stderr, "kiln verify: keeping the rebuilds' stores under %s\n", v.tmpRoot)
-	} else {
-		defer os.RemoveAll(v.tmpRoot)
+	rep, err := repro.Verify(ctx, repro.Config{
+		Graph:     res.graph,
+		Store:     res.st,
+		BuildFile: g.file,
+		Jobs:      f.build.jobs,
+		Vary:      vary,
+		Rounds:    f.rounds,
+		Isolate:   f.isolate,
+		Keep:      f.keep,
+		Exe:       exe,
+		Command:   command,
+		Environ:   os.Environ(),
+		Events:    printVerifyEvent,
+	})
+	if err != nil {
+		return err
 	}
-
-	failed := false
-	for round := 1; round <= f.rounds; round++ {
-		label := strings.Join(vary, ", ")
-		if label == "" {
-			label = "no variation"
-		}
-		fmt.Printf("round %d (%s): rebuilding %d derivations\n", round, label, len(v.closure))
-		mm, other, err := v.rebuild(ctx, vary)
-		if err != nil {
-			return err
-		}
-		if len(mm) == 0 {
-			fmt.Printf("round %d: all %d derivations identical\n", round, len(v.closure))
-			continue
-		}
-		failed = true
-		exposed := map[digest.Digest]string{}
-		if f.isolate && len(vary) > 0 {
-			exposed, err = v.isolate(ctx, vary, mm)
-			if err != nil {
-				return err
-			}
-		}
-		v.report(round, mm, other, exposed)
-		break // one round with the full report is enough to act on
-	}
-	if failed {
+	if !rep.Reproducible() {
+		printVerifyReport(os.Stdout, rep)
 		return &exitError{code: 1, err: errors.New("verify: outputs differ between builds of the same inputs: the steps named above are not reproducible")}
 	}
-	fmt.Printf("verified: %d derivations rebuilt identically in %d round(s)\n", len(v.closure), f.rounds)
+	fmt.Printf("verified: %d derivations rebuilt identically in %d round(s)\n", rep.Derivations, rep.Rounds)
 	return nil
 }
 
-// rebuild realizes the targets once more from nothing under the variations
-// and returns the derivations whose outputs differ from the first build,
-// with the rebuild's store opened for the caller to diff (closed with it).
-func (v *verifier) rebuild(ctx context.Context, vary []string) ([]mismatch, *store.Store, error) {
-	has := func(s string) bool { return slices.Contains(vary, s) }
-	if has("time") {
-		if wait := time.Until(v.lastEnd.Add(1100 * time.Millisecond)); wait > 0 {
-			time.Sleep(wait)
-		}
+// rebuildCommand is the command line of a rebuild: kiln verify-rebuild of
+// the first build's targets, with its variables, secrets and epoch, every
+// path absolute since the rebuild may run from elsewhere.
+func rebuildCommand(g *globals, f buildFlags, res *buildResult) (func(repro.Rebuild) []string, error) {
+	var common []string
+	for _, kv := range g.vars {
+		common = append(common, "--var", kv)
 	}
-	v.rebuilds++
-	dir := filepath.Join(v.tmpRoot, fmt.Sprintf("rebuild-%d", v.rebuilds))
-	storeDir := filepath.Join(dir, "store")
-	if has("store") {
-		storeDir = filepath.Join(dir, "elsewhere", "much", "deeper", "kiln-store-"+strconv.Itoa(v.rebuilds))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, err
-	}
-	file, cwd, err := v.workdir(dir, has("cwd"))
-	if err != nil {
-		return nil, nil, err
-	}
-	exe, err := kilnExecutable()
-	if err != nil {
-		return nil, nil, err
-	}
-	jobs := v.f.build.jobs
-	if has("jobs") {
-		if jobs > 1 {
-			jobs = 1
-		} else {
-			jobs = max(runtime.NumCPU(), 2)
-		}
-	}
-	args := []string{"build", "-f", file, "--store", storeDir, "-j", strconv.Itoa(jobs), "--progress", "plain",
-		"--source-date-epoch", strconv.FormatInt(v.res.proj.epoch, 10), "--locked=false"}
-	for _, kv := range v.g.vars {
-		args = append(args, "--var", kv)
-	}
-	for _, vf := range v.g.varFiles {
+	for _, vf := range g.varFiles {
 		abs, err := filepath.Abs(vf)
-		if err != nil {
-			return nil, nil, err
-		}
-		args = append(args, "--var-file", abs)
-	}
-	for _, s := range v.f.build.secrets {
-		args = append(args, "--secret", absSecret(s))
-	}
-	for _, t := range v.res.graph.Targets {
-		args = append(args, t.Address)
-	}
-	cmd := exec.CommandContext(ctx, exe, args...)
-	// Stopped as a user would stop it, so that it stops its steps and
-	// leaves nothing mounted in the store about to be removed; killed only
-	// if it does not end.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = time.Minute
-	cmd.Dir = cwd
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		k, _, _ := strings.Cut(kv, "=")
-		return k == "KILN_STORE" || k == "SOURCE_DATE_EPOCH" || k == verifyChildEnv ||
-			has("tz") && k == "TZ" || has("locale") && (k == "LANG" || k == "LC_ALL" || strings.HasPrefix(k, "LC_"))
-	})
-	var child []string
-	if has("tz") {
-		env = append(env, "TZ=Pacific/Chatham")
-	}
-	if has("locale") {
-		env = append(env, "LANG=tr_TR.UTF-8", "LC_ALL=tr_TR.UTF-8")
-	}
-	if has("umask") {
-		child = append(child, "umask=077")
-	}
-	if has("hostname") {
-		child = append(child, "hostname=kiln-verify-"+strconv.Itoa(v.rebuilds))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS}
-	}
-	if has("order") {
-		child = append(child, "shuffle=1")
-	}
-	if len(child) > 0 {
-		env = append(env, verifyChildEnv+"="+strings.Join(child, ","))
-	}
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err = startPinned(cmd, has("cpus"), has("kernel")); err == nil {
-		err = cmd.Wait()
-	}
-	v.lastEnd = time.Now()
-	logPath := filepath.Join(dir, "build.log")
-	os.WriteFile(logPath, out.Bytes(), 0o644)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, nil, errors.New("interrupted: the rebuild was stopped")
-		}
-		return nil, nil, fmt.Errorf("verify: the rebuild (%s) failed where the first build succeeded: %v\n%s", strings.Join(vary, ", "), err, tail(out.String(), 20))
-	}
-	st, err := store.Open(storeDir, store.WithReadOnly())
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening the rebuild's store: %w", err)
-	}
-	again, err := st.LookupMany(v.closure)
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	var mm []mismatch
-	bad := map[digest.Digest]bool{}
-	for _, d := range v.closure {
-		o, ok1 := v.first[d]
-		n, ok2 := again[d]
-		if !ok1 || !ok2 || realize.OutputID(o) == realize.OutputID(n) {
-			continue
-		}
-		m := mismatch{d: d, old: o, new: n}
-		if inheritedOnly(v.res.graph.Nodes[d], v.first, o, n) {
-			for _, in := range v.res.graph.Nodes[d].Inputs {
-				if bad[in] {
-					m.followOnly = append(m.followOnly, v.res.graph.Nodes[in].Name)
-				}
-			}
-		}
-		bad[d] = true
-		mm = append(mm, m)
-	}
-	return mm, st, nil
-}
-
-// inheritedOnly tells whether every layer that differs between o and n is
-// one the derivation took from an input: its own work was reproducible.
-func inheritedOnly(n *compiler.Derivation, first map[digest.Digest]store.Output, o, nw store.Output) bool {
-	if !slices.Equal(o.Blobs, nw.Blobs) || len(o.Layers) != len(nw.Layers) {
-		return false
-	}
-	inherited := map[digest.Digest]bool{}
-	for _, in := range n.Inputs {
-		for _, l := range first[in].Layers {
-			inherited[l] = true
-		}
-	}
-	for i := range o.Layers {
-		if o.Layers[i] != nw.Layers[i] && !inherited[o.Layers[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// workdir is the build file and working directory of a rebuild: a copy of
-// the build file's folder (without the store, when it lives inside) when
-// the working directory is varied, else the original.
-func (v *verifier) workdir(dir string, vary bool) (file, cwd string, err error) {
-	abs, err := filepath.Abs(v.g.file)
-	if err != nil {
-		return "", "", err
-	}
-	if !vary {
-		return abs, filepath.Dir(abs), nil
-	}
-	src := filepath.Dir(abs)
-	dst := filepath.Join(dir, "elsewhere", filepath.Base(src)+"-copy")
-	if err := copyTree(src, dst, v.skipInCopy(src)); err != nil {
-		return "", "", fmt.Errorf("copying %s for the cwd variation: %w", src, err)
-	}
-	return filepath.Join(dst, filepath.Base(abs)), dst, nil
-}
-
-// skipInCopy lists the folders the cwd copy leaves out: the main store and
-// verify's own temporary folder when they sit inside the build folder.
-func (v *verifier) skipInCopy(src string) map[string]bool {
-	skip := map[string]bool{}
-	for _, p := range []string{v.res.st.Root(), v.tmpRoot} {
-		if abs, err := filepath.Abs(p); err == nil {
-			if rel, err := filepath.Rel(src, abs); err == nil && !strings.HasPrefix(rel, "..") {
-				skip[abs] = true
-			}
-		}
-	}
-	return skip
-}
-
-// copyTree copies src to dst keeping modes, symlinks and mtimes, so that
-// local sources hash as the originals do.
-func copyTree(src, dst string, skip map[string]bool) error {
-	return filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		if skip[p] {
-			return filepath.SkipDir
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		switch {
-		case fi.IsDir():
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-			return os.Chmod(target, fi.Mode().Perm()|fi.Mode()&(os.ModeSticky|os.ModeSetuid|os.ModeSetgid))
-		case fi.Mode()&os.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		case fi.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(target, b, fi.Mode().Perm()); err != nil {
-				return err
-			}
-			if err := os.Chmod(target, fi.Mode().Perm()|fi.Mode()&(os.ModeSticky|os.ModeSetuid|os.ModeSetgid)); err != nil {
-				return err
-			}
-			return os.Chtimes(target, fi.ModTime(), fi.ModTime())
-		}
-		return nil // sockets, devices: not sources
-	})
-}
-
-// isolate rebuilds with no variation, then with one at a time, to say
-// which exposes each mismatch. Rebuilds stop once every mismatch is
-// explained.
-func (v *verifier) isolate(ctx context.Context, vary []string, mm []mismatch) (map[digest.Digest]string, error) {
-	exposed := map[digest.Digest]string{}
-	open := map[digest.Digest]bool{}
-	for _, m := range mm {
-		open[m.d] = true
-	}
-	tries := [][]string{{}}
-	if len(vary) > 1 {
-		for _, x := range vary {
-			tries = append(tries, []string{x})
-		}
-	}
-	for _, try := range tries {
-		if len(open) == 0 {
-			break
-		}
-		label := "no variation (a plain rebuild)"
-		if len(try) > 0 {
-			label = try[0] + " alone"
-		}
-		fmt.Printf("isolating: rebuilding with %s\n", label)
-		got, st, err := v.rebuild(ctx, try)
 		if err != nil {
 			return nil, err
 		}
-		st.Close()
-		for _, m := range got {
-			if !open[m.d] {
-				continue
-			}
-			delete(open, m.d)
-			if len(try) == 0 {
-				exposed[m.d] = "any rebuild: the step differs on a plain rebuild, without any variation"
-			} else {
-				exposed[m.d] = try[0]
-			}
-		}
+		common = append(common, "--var-file", abs)
 	}
-	for d := range open {
-		if len(vary) == 1 {
-			exposed[d] = vary[0]
-		} else {
-			exposed[d] = "only the variations together (" + strings.Join(vary, ", ") + ")"
-		}
+	for _, s := range f.secrets {
+		common = append(common, "--secret", absSecret(s))
 	}
-	return exposed, nil
+	if f.allowInsecure {
+		common = append(common, "--allow-insecure")
+	}
+	var targets []string
+	for _, t := range res.graph.Targets {
+		targets = append(targets, t.Address)
+	}
+	epoch := strconv.FormatInt(res.proj.epoch, 10)
+	return func(r repro.Rebuild) []string {
+		args := []string{"verify-rebuild", "-f", r.File, "--store", r.Store, "-j", strconv.Itoa(r.Jobs), "--progress", "plain",
+			"--source-date-epoch", epoch, "--locked=false"}
+		args = append(args, common...)
+		if r.Umask != "" {
+			args = append(args, "--umask", r.Umask)
+		}
+		if r.Hostname != "" {
+			args = append(args, "--hostname", r.Hostname)
+		}
+		if r.Shuffle {
+			args = append(args, "--shuffle")
+		}
+		return append(args, targets...)
+	}, nil
 }
 
-// report prints each mismatch with what differs inside its output. other
-// is the rebuild's store, closed here.
-func (v *verifier) report(round int, mm []mismatch, other *store.Store, exposed map[digest.Digest]string) {
-	defer other.Close()
-	causes := 0
-	for _, m := range mm {
-		if len(m.followOnly) == 0 {
-			causes++
-		}
+// newVerifyRebuildCmd is the child kiln verify starts for each rebuild: a
+// build without exports that first applies to itself the variations only
+// a process can set on itself.
+func newVerifyRebuildCmd(g *globals) *cobra.Command {
+	var f buildFlags
+	var r repro.Rebuild
+	cmd := &cobra.Command{
+		Use:    "verify-rebuild [TARGET...]",
+		Short:  "One rebuild of kiln verify (started by kiln verify)",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := r.ApplyToSelf(); err != nil {
+				fmt.Fprintf(os.Stderr, "kiln verify: %v\n", err)
+			}
+			f.shuffle = r.Shuffle
+			res, err := runBuild(cmd.Context(), g, f, args)
+			if err != nil {
+				return err
+			}
+			return res.st.Close()
+		},
 	}
-	fmt.Printf("round %d: %d of %d derivations differ; %d step(s) are not reproducible themselves\n", round, len(mm), len(v.closure), causes)
-	for _, m := range mm {
-		n := v.res.graph.Nodes[m.d]
-		if len(m.followOnly) > 0 {
-			fmt.Printf("\n%s (%s): differs only through its input %s\n", n.Name, m.d, strings.Join(m.followOnly, ", "))
+	fl := cmd.Flags()
+	fl.IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "derivations built at once")
+	fl.BoolVar(&f.locked, "locked", false, "refuse to build when build.lock.hcl is incomplete or stale")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, allowInsecureUsage)
+	fl.StringVar(&r.Umask, "umask", "", "set this octal umask first")
+	fl.StringVar(&r.Hostname, "hostname", "", "set this hostname first (in a new UTS namespace)")
+	fl.BoolVar(&r.Shuffle, "shuffle", false, "start independent steps in a random order")
+	return cmd
+}
+
+func printVerifyEvent(e repro.Event) {
+	switch e := e.(type) {
+	case repro.Keeping:
+		fmt.Fprintf(os.Stderr, "kiln verify: keeping the rebuilds' stores under %s\n", e.Dir)
+	case repro.RoundStarted:
+		label := repro.Join(e.Vary, ", ")
+		if label == "" {
+			label = "no variation"
+		}
+		fmt.Printf("round %d (%s): rebuilding %d derivations\n", e.Round, label, e.Derivations)
+	case repro.RoundIdentical:
+		fmt.Printf("round %d: all %d derivations identical\n", e.Round, e.Derivations)
+	case repro.Isolating:
+		label := "no variation (a plain rebuild)"
+		if len(e.Vary) > 0 {
+			label = string(e.Vary[0]) + " alone"
+		}
+		fmt.Printf("isolating: rebuilding with %s\n", label)
+	}
+}
+
+// printVerifyReport prints each mismatch with what differs inside its
+// output.
+func printVerifyReport(w io.Writer, rep *repro.Report) {
+	fmt.Fprintf(w, "round %d: %d of %d derivations differ; %d step(s) are not reproducible themselves\n", rep.Round, len(rep.Mismatches), rep.Derivations, rep.Causes())
+	for _, m := range rep.Mismatches {
+		if len(m.Through) > 0 {
+			fmt.Fprintf(w, "\n%s (%s): differs only through its input %s\n", m.Name, m.Derivation, strings.Join(m.Through, ", "))
 			continue
 		}
-		fmt.Printf("\nMISMATCH %s (%s)\n", n.Name, m.d)
-		if n.Description != "" {
-			fmt.Printf("  step: %s\n", n.Description)
+		fmt.Fprintf(w, "\nMISMATCH %s (%s)\n", m.Name, m.Derivation)
+		if m.Description != "" {
+			fmt.Fprintf(w, "  step: %s\n", m.Description)
 		}
-		fmt.Printf("  first build: output %s\n  rebuild:     output %s\n", realize.OutputID(m.old), realize.OutputID(m.new))
-		if why, ok := exposed[m.d]; ok {
-			fmt.Printf("  exposed by: %s\n", why)
+		fmt.Fprintf(w, "  first build: output %s\n  rebuild:     output %s\n", realize.OutputID(m.First), realize.OutputID(m.Rebuild))
+		if m.Exposure != nil {
+			fmt.Fprintf(w, "  exposed by: %s\n", exposure(*m.Exposure))
 		}
-		if !slices.Equal(m.old.Blobs, m.new.Blobs) {
-			fmt.Printf("  blobs %v -> %v\n", m.old.Blobs, m.new.Blobs)
+		if !slices.Equal(m.First.Blobs, m.Rebuild.Blobs) {
+			fmt.Fprintf(w, "  blobs %v -> %v\n", m.First.Blobs, m.Rebuild.Blobs)
 		}
-		if len(m.old.Layers) != len(m.new.Layers) {
-			fmt.Printf("  layers: %d -> %d\n", len(m.old.Layers), len(m.new.Layers))
+		if len(m.First.Layers) != len(m.Rebuild.Layers) {
+			fmt.Fprintf(w, "  layers: %d -> %d\n", len(m.First.Layers), len(m.Rebuild.Layers))
 		}
-		inherited := map[digest.Digest]bool{}
-		for _, in := range n.Inputs {
-			for _, l := range v.first[in].Layers {
-				inherited[l] = true
-			}
-		}
-		for i := 0; i < min(len(m.old.Layers), len(m.new.Layers)); i++ {
-			a, b := m.old.Layers[i], m.new.Layers[i]
-			if a == b || inherited[a] {
-				continue
-			}
-			fmt.Printf("  layer %d: %s -> %s\n", i, a, b)
-			for _, line := range diffTrees(v.res.st.LayerPath(a), other.LayerPath(b)) {
-				fmt.Println("    " + line)
+		for _, l := range m.Layers {
+			fmt.Fprintf(w, "  layer %d: %s -> %s\n", l.Index, l.First, l.Rebuild)
+			for _, line := range l.Diff {
+				fmt.Fprintln(w, "    "+line)
 			}
 		}
 	}
-	fmt.Println()
+	fmt.Fprintln(w)
+}
+
+func exposure(e repro.Exposure) string {
+	switch {
+	case e.Plain:
+		return "any rebuild: the step differs on a plain rebuild, without any variation"
+	case len(e.By) == 1:
+		return string(e.By[0])
+	}
+	return "only the variations together (" + repro.Join(e.By, ", ") + ")"
 }
 
 // kilnExecutable is the kiln to re-run: the one on PATH under the name this
@@ -587,70 +292,4 @@ func absSecret(spec string) string {
 		}
 	}
 	return strings.Join(parts, ",")
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "  | " + strings.Join(lines, "\n  | ")
-}
-
-// uname26 is the personality flag that makes uname report a 2.6 release.
-const uname26 = 0x0020000
-
-// startPinned starts cmd from a thread given one CPU (cpus) and the
-// UNAME26 personality (kernel): a child inherits both from the thread that
-// forks it, and so do the steps it runs. The thread stays locked and dies
-// with its goroutine, so no other goroutine runs with them.
-func startPinned(cmd *exec.Cmd, cpus, kernel bool) error {
-	if !cpus && !kernel {
-		return cmd.Start()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if cpus {
-			var set unix.CPUSet
-			if err := unix.SchedGetaffinity(0, &set); err != nil {
-				errc <- fmt.Errorf("verify: reading the CPU affinity: %w", err)
-				return
-			}
-			one := firstCPU(&set)
-			set.Zero()
-			set.Set(one)
-			if err := unix.SchedSetaffinity(0, &set); err != nil {
-				errc <- fmt.Errorf("verify: limiting the rebuild to one CPU: %w", err)
-				return
-			}
-		}
-		if kernel {
-			cur, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
-			if errno == 0 {
-				_, _, errno = unix.RawSyscall(unix.SYS_PERSONALITY, cur|uname26, 0, 0)
-			}
-			if errno != 0 {
-				errc <- fmt.Errorf("verify: setting the UNAME26 personality: %w", errno)
-				return
-			}
-		}
-		errc <- cmd.Start()
-	}()
-	return <-errc
-}
-
-func firstCPU(set *unix.CPUSet) int {
-	for i := 0; i < len(set)*64; i++ {
-		if set.IsSet(i) {
-			return i
-		}
-	}
-	return 0
-}
-
-// oneCPU tells whether this process may already run on one CPU only.
-func oneCPU() bool {
-	var set unix.CPUSet
-	return unix.SchedGetaffinity(0, &set) == nil && set.Count() <= 1
 }
