@@ -77,17 +77,6 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 	return &Result{Graph: graph, Outputs: outs, Store: st}, nil
 }
 
-// Exporter writes a build's outputs. cmd/kiln passes its own until the
-// export package owns assembling targets from a Result.
-type Exporter func(ctx context.Context, res *Result) error
-
-// Export writes res's outputs with export, as the session's export phase.
-func (s *Session) Export(ctx context.Context, res *Result, export Exporter) error {
-	s.started(PhaseExport)
-	defer s.finished(PhaseExport)
-	return export(ctx, res)
-}
-
 // realize builds roots, reporting each step as an event between the
 // realize phase's start (with the closure's size) and finish.
 func (s *Session) realize(ctx context.Context, st *store.Store, graph *compiler.Graph, roots []digest.Digest, opts realize.Options) (map[digest.Digest]store.Output, error) {

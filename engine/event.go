@@ -27,6 +27,9 @@ const (
 	Notice
 	// Resolving: kiln lock started resolving an input (Address).
 	Resolving
+	// Exported: a target's output was written (Address; Message
+	// describes the output).
+	Exported
 )
 
 // Phase is a stage of a session, in the order a build runs them.

@@ -16,7 +16,8 @@ import (
 // Recorder records the output identities of a build's targets without
 // writing any output: images assembled as kiln build would export them,
 // artifacts' tars hashed as they stream. withFiles says which artifacts
-// get per-file digests.
+// get per-file digests. Session.Record is the real one; the golden
+// methods use it when given nil.
 type Recorder func(ctx context.Context, res *Result, withFiles func(addr string) bool) (*golden.File, error)
 
 // ReadGolden reads a golden file; a missing one is nil, nil when
@@ -107,6 +108,9 @@ func (s *Session) GoldenUpdate(ctx context.Context, old *golden.File, path strin
 }
 
 func (s *Session) recordGolden(ctx context.Context, targets []string, withFiles func(string) bool, record Recorder) (*golden.File, *Result, error) {
+	if record == nil {
+		record = s.Record
+	}
 	res, err := s.Build(ctx, targets)
 	if err != nil {
 		return nil, nil, err

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/engine"
-	"github.com/kiln-build/kiln/export"
 	"github.com/kiln-build/kiln/realize"
 )
 
@@ -58,38 +57,33 @@ that says to run 'kiln lock'.`,
 			if err != nil {
 				return err
 			}
-			res := newBuildResult(s, built, r)
-			var mds map[string]export.Metadata
-			err = s.Export(cmd.Context(), built, func(ctx context.Context, _ *engine.Result) (err error) {
-				mds, err = exportTargets(ctx, res, f.outputs, f.force)
-				return err
-			})
+			mds, err := s.Export(cmd.Context(), built, engine.ExportOptions{Specs: f.outputs, Force: f.force})
 			if err != nil {
 				return err
 			}
 			if f.metadata != "" {
-				if err := writeMetadata(f.metadata, mds); err != nil {
+				if err := engine.WriteMetadata(f.metadata, mds); err != nil {
 					return fmt.Errorf("writing --metadata-file: %w", err)
 				}
 			}
 			// A tar written to stdout (dest=-) must stay a tar: the summary
 			// then goes to stderr.
 			w := io.Writer(os.Stdout)
-			if writesStdout(res, f.outputs) {
+			if engine.WritesStdout(built, f.outputs) {
 				w = os.Stderr
 			}
-			for _, t := range res.graph.Targets {
+			for _, t := range built.Graph.Targets {
 				for _, pl := range t.Platforms {
 					s := t.States[pl]
 					if s == "" {
 						fmt.Fprintf(w, "%s (%s): empty state\n", t.Address, pl)
 						continue
 					}
-					out := res.outs[s]
+					out := built.Outputs[s]
 					fmt.Fprintf(w, "%s (%s): %s\n", t.Address, pl, s)
 					fmt.Fprintf(w, "  output %s, %d layers", realize.OutputID(out), len(out.Layers))
 					if n := len(out.Layers); n > 0 {
-						fmt.Fprintf(w, ", top %s", res.st.LayerPath(out.Layers[n-1]))
+						fmt.Fprintf(w, ", top %s", built.Store.LayerPath(out.Layers[n-1]))
 					}
 					fmt.Fprintln(w)
 				}

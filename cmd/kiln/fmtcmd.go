@@ -50,7 +50,7 @@ formatted and exits 1 if there are any.`,
 					fmt.Println(f)
 					continue
 				}
-				if err := writeFileAtomic(f, out); err != nil {
+				if err := atomicfile.Replace(f, out); err != nil {
 					return err
 				}
 				fmt.Println(f)
@@ -63,15 +63,4 @@ formatted and exits 1 if there are any.`,
 	}
 	cmd.Flags().BoolVar(&check, "check", false, "list unformatted files and exit 1 instead of rewriting")
 	return cmd
-}
-
-// writeFileAtomic replaces path with data, keeping the file's mode (not
-// the umask's), so that a crash or a concurrent run never leaves a
-// half-written file.
-func writeFileAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	return atomicfile.WriteFile(path, data, mode)
 }

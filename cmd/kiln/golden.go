@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/engine"
-	"github.com/kiln-build/kiln/export"
 	"github.com/kiln-build/kiln/golden"
 )
 
@@ -82,13 +79,12 @@ func (f goldenFlags) read(path string, missingOK bool) (*golden.File, error) {
 }
 
 // openGolden starts the build session of a golden command.
-func openGolden(g *globals, f goldenFlags) (*engine.Session, *renderer, error) {
+func openGolden(g *globals, f goldenFlags) (*engine.Session, error) {
 	r, err := newBuildRenderer(g, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	s, err := g.open(r, &f.build)
-	return s, r, err
+	return g.open(r, &f.build)
 }
 
 func goldenCheck(ctx context.Context, g *globals, f goldenFlags, args []string) error {
@@ -99,12 +95,12 @@ func goldenCheck(ctx context.Context, g *globals, f goldenFlags, args []string) 
 	if err != nil {
 		return err
 	}
-	s, r, err := openGolden(g, f)
+	s, err := openGolden(g, f)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	changes, n, err := s.GoldenCheck(ctx, gf, path, args, recorder(s, r))
+	changes, n, err := s.GoldenCheck(ctx, gf, path, args, nil)
 	printChanges(changes)
 	if err != nil {
 		return err
@@ -121,12 +117,12 @@ func goldenUpdate(ctx context.Context, g *globals, f goldenFlags, args []string)
 	if err != nil {
 		return err
 	}
-	s, r, err := openGolden(g, f)
+	s, err := openGolden(g, f)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	changes, err := s.GoldenUpdate(ctx, old, path, args, f.files, recorder(s, r))
+	changes, err := s.GoldenUpdate(ctx, old, path, args, f.files, nil)
 	if err != nil {
 		return err
 	}
@@ -135,68 +131,4 @@ func goldenUpdate(ctx context.Context, g *globals, f goldenFlags, args []string)
 		fmt.Fprintf(os.Stderr, "%s is up to date\n", path)
 	}
 	return nil
-}
-
-// recorder records a build's outputs through export.go's assembly, which
-// reads a buildResult, until export owns it.
-func recorder(s *engine.Session, r *renderer) engine.Recorder {
-	return func(ctx context.Context, res *engine.Result, withFiles func(string) bool) (*golden.File, error) {
-		return recordResult(ctx, newBuildResult(s, res, r), withFiles)
-	}
-}
-
-// recordResult records the targets' output identities without writing
-// any output: images are assembled into the store as kiln build would
-// export them, artifacts' tars are hashed as they stream. withFiles says
-// which artifacts get per-file digests (nil: none).
-func recordResult(ctx context.Context, res *buildResult, withFiles func(string) bool) (*golden.File, error) {
-	gf := golden.New()
-	for _, t := range res.graph.Targets {
-		img, art := findBlocks(res.proj.cfg, t)
-		gt := &golden.Target{Kind: t.Kind, Name: t.Name}
-		switch t.Kind {
-		case "image":
-			o, err := export.ParseOutput("type=oci,dest=golden")
-			if err != nil {
-				return nil, err
-			}
-			built, o, err := assembleImage(res, t, img, o)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", t.Address, err)
-			}
-			if err := golden.RecordImage(gt, built, golden.CompressionName(o.LayerCompression())); err != nil {
-				return nil, fmt.Errorf("%s: %w", t.Address, err)
-			}
-		case "artifact":
-			o, err := export.ParseOutput("type=tar,dest=-")
-			if err != nil {
-				return nil, err
-			}
-			pr, pw := io.Pipe()
-			done := make(chan error, 1)
-			var md export.Metadata
-			go func() {
-				var err error
-				md, err = exportFilesTo(ctx, res, t, art, o, pw)
-				pw.CloseWithError(err)
-				done <- err
-			}()
-			sum, files, err := golden.RecordTar(pr, withFiles != nil && withFiles(t.Address))
-			pr.CloseWithError(errors.New("stopped reading"))
-			if xerr := <-done; xerr != nil {
-				return nil, fmt.Errorf("%s: %w", t.Address, xerr)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", t.Address, err)
-			}
-			if want, ok := md["artifact.tar.sha256"].(string); ok && want != sum {
-				return nil, fmt.Errorf("%s: the tar hashed to %s but the exporter reports %s", t.Address, sum, want)
-			}
-			gt.SHA256, gt.Files = sum, files
-		default:
-			return nil, usageErrorf("%s is a %s: golden records images and artifacts", t.Address, t.Kind)
-		}
-		gf.Put(gt)
-	}
-	return gf, nil
 }

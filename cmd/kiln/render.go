@@ -49,6 +49,8 @@ func (r *renderer) event(e engine.Event) {
 		if g := r.g.progress; !(g == "plain" || g == "auto" && !isTerminal(os.Stderr)) {
 			fmt.Fprintf(os.Stderr, "resolving %s\n", e.Address)
 		}
+	case engine.Exported:
+		fmt.Fprintf(os.Stderr, "exported %s to %s\n", e.Address, e.Message)
 	case engine.PhaseStarted:
 		if e.Phase == engine.PhaseRealize {
 			r.prog = startProgress(r.mode, os.Stderr, e.Total)

@@ -20,11 +20,6 @@ type globals struct {
 	noColor  bool
 }
 
-// subcommands is where verify.go still registers itself from init; root
-// lists every command itself and ignores it. It goes when verify moves
-// into a library.
-var subcommands []func(*globals) *cobra.Command
-
 // defaultBuildFile is the build file kiln looks for when -f is not given.
 const defaultBuildFile = engine.DefaultFile
 
@@ -53,6 +48,7 @@ func newRootCmd() *cobra.Command {
 		newLockCmd,
 		newGoldenCmd,
 		newVerifyCmd,
+		newVerifyRebuildCmd,
 		newShowCmd,
 		newGraphCmd,
 		newLogCmd,

@@ -17,11 +17,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/realize"
 	"github.com/kiln-build/kiln/repro"
 )
-
-func init() { subcommands = append(subcommands, newVerifyCmd, newVerifyRebuildCmd) }
 
 type verifyFlags struct {
 	build   buildFlags
@@ -90,22 +89,31 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 	for _, why := range dropped {
 		fmt.Fprintln(os.Stderr, "kiln verify: "+why)
 	}
-	res, err := runBuild(ctx, g, f.build, args)
+	r, err := newBuildRenderer(g, true)
 	if err != nil {
 		return err
 	}
-	defer res.st.Close()
+	s, err := g.open(r, &f.build)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := s.Build(ctx, args)
+	if err != nil {
+		return err
+	}
+	epoch, _ := s.Epoch()
 	exe, err := kilnExecutable()
 	if err != nil {
 		return err
 	}
-	command, err := rebuildCommand(g, f.build, res)
+	command, err := rebuildCommand(g, f.build, res.Graph, epoch)
 	if err != nil {
 		return err
 	}
 	rep, err := repro.Verify(ctx, repro.Config{
-		Graph:     res.graph,
-		Store:     res.st,
+		Graph:     res.Graph,
+		Store:     res.Store,
 		BuildFile: g.file,
 		Jobs:      f.build.jobs,
 		Vary:      vary,
@@ -131,7 +139,7 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 // rebuildCommand is the command line of a rebuild: kiln verify-rebuild of
 // the first build's targets, with its variables, secrets and epoch, every
 // path absolute since the rebuild may run from elsewhere.
-func rebuildCommand(g *globals, f buildFlags, res *buildResult) (func(repro.Rebuild) []string, error) {
+func rebuildCommand(g *globals, f buildFlags, graph *compiler.Graph, epochSeconds int64) (func(repro.Rebuild) []string, error) {
 	var common []string
 	for _, kv := range g.vars {
 		common = append(common, "--var", kv)
@@ -150,10 +158,10 @@ func rebuildCommand(g *globals, f buildFlags, res *buildResult) (func(repro.Rebu
 		common = append(common, "--allow-insecure")
 	}
 	var targets []string
-	for _, t := range res.graph.Targets {
+	for _, t := range graph.Targets {
 		targets = append(targets, t.Address)
 	}
-	epoch := strconv.FormatInt(res.proj.epoch, 10)
+	epoch := strconv.FormatInt(epochSeconds, 10)
 	return func(r repro.Rebuild) []string {
 		args := []string{"verify-rebuild", "-f", r.File, "--store", r.Store, "-j", strconv.Itoa(r.Jobs), "--progress", "plain",
 			"--source-date-epoch", epoch, "--locked=false"}
@@ -186,11 +194,17 @@ func newVerifyRebuildCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(os.Stderr, "kiln verify: %v\n", err)
 			}
 			f.shuffle = r.Shuffle
-			res, err := runBuild(cmd.Context(), g, f, args)
+			rd, err := newBuildRenderer(g, true)
 			if err != nil {
 				return err
 			}
-			return res.st.Close()
+			s, err := g.open(rd, &f)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			_, err = build(cmd.Context(), s, args)
+			return err
 		},
 	}
 	fl := cmd.Flags()

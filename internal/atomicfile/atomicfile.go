@@ -31,6 +31,16 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	})
 }
 
+// Replace is WriteFile that keeps the mode of the file it replaces (0644
+// for a new one): a user's own file keeps the permissions they gave it.
+func Replace(path string, data []byte) error {
+	mode := fs.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	return WriteFile(path, data, mode)
+}
+
 // Write is WriteFile for content that fill streams into the temporary
 // file, as a download does. An error from fill is returned as it is,
 // path is left as it was and the temporary is removed.

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/export"
+	"github.com/kiln-build/kiln/export/targets"
+	"github.com/kiln-build/kiln/golden"
+	"github.com/kiln-build/kiln/internal/atomicfile"
+)
+
+// ExportOptions say where a build's outputs go.
+type ExportOptions struct {
+	// Specs are --output specs, for one target; none: every target's
+	// declared outputs.
+	Specs []string
+	// Force replaces existing destinations.
+	Force bool
+	// Stdout receives outputs with dest=- (nil: os.Stdout).
+	Stdout io.Writer
+}
+
+// Export writes res's outputs, one Exported event each, as the session's
+// export phase. It returns the metadata of every export by target address.
+func (s *Session) Export(ctx context.Context, res *Result, o ExportOptions) (map[string]export.Metadata, error) {
+	s.started(PhaseExport)
+	defer s.finished(PhaseExport)
+	stdout := o.Stdout
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	mds, err := targets.Export(ctx, targets.Request{
+		Build: s.exportBuild(res), Specs: o.Specs, Dir: s.cfg.Dir, Force: o.Force, Stdout: stdout,
+		Exported: func(t *compiler.Target, out export.Output) {
+			s.emit(Event{Kind: Exported, Address: t.Address, Message: targets.Describe(out)})
+		},
+	})
+	var ue *targets.UsageError
+	if errors.As(err, &ue) {
+		return nil, &UsageError{Err: ue.Err}
+	}
+	return mds, err
+}
+
+// WritesStdout reports whether any output of res, given in specs or
+// declared, writes to standard output (type=tar,dest=-).
+func WritesStdout(res *Result, specs []string) bool {
+	return targets.WritesStdout(res.Graph.Targets, specs)
+}
+
+// WriteMetadata writes the metadata of exports to file as
+// --metadata-file holds it (BuildKit's keys).
+func WriteMetadata(file string, all map[string]export.Metadata) error {
+	b, err := targets.MetadataJSON(all)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Replace(file, b)
+}
+
+func (s *Session) exportBuild(res *Result) targets.Build {
+	return targets.Build{Store: res.Store, Graph: res.Graph, Epoch: s.epoch}
+}
+
+// Record records the targets' output identities without writing any
+// output: images are assembled into the store as kiln build would export
+// them, artifacts' tars are hashed as they stream. withFiles says which
+// artifacts get per-file digests (nil: none). It is the Recorder the
+// golden commands use when given none.
+func (s *Session) Record(ctx context.Context, res *Result, withFiles func(string) bool) (*golden.File, error) {
+	b := s.exportBuild(res)
+	gf := golden.New()
+	for _, t := range res.Graph.Targets {
+		gt := &golden.Target{Kind: t.Kind, Name: t.Name}
+		var err error
+		switch t.Kind {
+		case "image":
+			err = recordImage(b, t, gt)
+		case "artifact":
+			err = recordArtifact(ctx, b, t, gt, withFiles != nil && withFiles(t.Address))
+		default:
+			return nil, usageErrorf("%s is a %s: golden records images and artifacts", t.Address, t.Kind)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Address, err)
+		}
+		gf.Put(gt)
+	}
+	return gf, nil
+}
+
+// recordImage records an image as an OCI layout would get it.
+func recordImage(b targets.Build, t *compiler.Target, gt *golden.Target) error {
+	o, err := export.ParseOutput("type=oci,dest=golden")
+	if err != nil {
+		return err
+	}
+	built, o, err := b.AssembleImage(t, o)
+	if err != nil {
+		return err
+	}
+	return golden.RecordImage(gt, built, golden.CompressionName(o.LayerCompression()))
+}
+
+// recordArtifact hashes an artifact's tar as -o type=tar streams it, and
+// checks the sum against what the exporter reports.
+func recordArtifact(ctx context.Context, b targets.Build, t *compiler.Target, gt *golden.Target, files bool) error {
+	o, err := export.ParseOutput("type=tar,dest=-")
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	var md export.Metadata
+	go func() {
+		var err error
+		md, err = b.ExportFiles(ctx, t, o, pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	sum, fileSums, err := golden.RecordTar(pr, files)
+	pr.CloseWithError(errors.New("stopped reading"))
+	if xerr := <-done; xerr != nil {
+		return xerr
+	}
+	if err != nil {
+		return err
+	}
+	if want, ok := md["artifact.tar.sha256"].(string); ok && want != sum {
+		return fmt.Errorf("the tar hashed to %s but the exporter reports %s", sum, want)
+	}
+	gt.SHA256, gt.Files = sum, fileSums
+	return nil
+}
