@@ -8,11 +8,11 @@ import (
 	"sort"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/term"
 
+	"github.com/kiln-build/kiln/internal/termtext"
 	"github.com/kiln-build/kiln/realize"
 )
 
@@ -163,13 +163,13 @@ func (p *progress) Event(e realize.Event) {
 		switch e.Kind {
 		case realize.EventDone:
 			dur := e.Duration.Round(time.Millisecond).String()
-			fmt.Fprintf(p.w, "\x1b[32m✓\x1b[0m %s \x1b[2m%s\x1b[0m\n", fit(e.Name+" "+e.Description, width-3-len(dur)), dur)
+			fmt.Fprintf(p.w, "\x1b[32m✓\x1b[0m %s \x1b[2m%s\x1b[0m\n", termtext.Fit(e.Name+" "+e.Description, width-3-len(dur)), dur)
 		case realize.EventCutoff:
-			fmt.Fprintf(p.w, "\x1b[36m=\x1b[0m %s \x1b[2munchanged inputs, reused\x1b[0m\n", fit(e.Name, width-28))
+			fmt.Fprintf(p.w, "\x1b[36m=\x1b[0m %s \x1b[2munchanged inputs, reused\x1b[0m\n", termtext.Fit(e.Name, width-28))
 		case realize.EventFailed:
-			fmt.Fprintf(p.w, "\x1b[31m✗\x1b[0m %s\n", fit(e.Name+" "+e.Description, width-2))
+			fmt.Fprintf(p.w, "\x1b[31m✗\x1b[0m %s\n", termtext.Fit(e.Name+" "+e.Description, width-2))
 		case realize.EventStopped:
-			fmt.Fprintf(p.w, "\x1b[33m■\x1b[0m %s \x1b[2mstopped\x1b[0m\n", fit(e.Name, width-10))
+			fmt.Fprintf(p.w, "\x1b[33m■\x1b[0m %s \x1b[2mstopped\x1b[0m\n", termtext.Fit(e.Name, width-10))
 		}
 		p.redraw()
 	}
@@ -217,13 +217,13 @@ func (p *progress) redraw() {
 	width, height := p.size()
 	var lines []string
 	head := fmt.Sprintf("[%d/%d] %d cached, %d built, %d running %s", p.cached+p.done, p.total, p.cached, p.done, len(rs), time.Since(p.start).Round(100*time.Millisecond))
-	lines = append(lines, "\x1b[1m"+fit(head, width)+"\x1b[0m")
+	lines = append(lines, "\x1b[1m"+termtext.Fit(head, width)+"\x1b[0m")
 	for i, r := range rs {
 		step := []string{}
 		el := time.Since(r.start).Round(100 * time.Millisecond).String()
-		step = append(step, fmt.Sprintf(" \x1b[33m●\x1b[0m %s \x1b[2m%s\x1b[0m", fit(r.name+" "+r.desc, width-4-len(el)), el))
+		step = append(step, fmt.Sprintf(" \x1b[33m●\x1b[0m %s \x1b[2m%s\x1b[0m", termtext.Fit(r.name+" "+r.desc, width-4-len(el)), el))
 		for _, l := range r.last {
-			step = append(step, "   \x1b[2m"+fit(l, width-3)+"\x1b[0m")
+			step = append(step, "   \x1b[2m"+termtext.Fit(l, width-3)+"\x1b[0m")
 		}
 		// Leave the last row free and, while steps remain after this one,
 		// a row for saying so.
@@ -232,7 +232,7 @@ func (p *progress) redraw() {
 			room--
 		}
 		if room < 1 {
-			lines = append(lines, " \x1b[2m"+fit(fmt.Sprintf("... and %d more running", len(rs)-i), width-1)+"\x1b[0m")
+			lines = append(lines, " \x1b[2m"+termtext.Fit(fmt.Sprintf("... and %d more running", len(rs)-i), width-1)+"\x1b[0m")
 			break
 		}
 		step = step[:min(len(step), room)]
@@ -253,60 +253,4 @@ func (p *progress) size() (width, height int) {
 		}
 	}
 	return width, height
-}
-
-// fit makes s one row of at most width columns: control characters (a
-// step's description may hold a multi-line script, a log line may hold
-// tabs, carriage returns or escape sequences) become spaces, runs of spaces
-// one, and what does not fit is cut with an ellipsis. Wide characters count
-// as two columns.
-func fit(s string, width int) string {
-	if width < 1 {
-		width = 1
-	}
-	var rs []rune
-	cols := 0
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			if len(rs) > 0 && rs[len(rs)-1] == ' ' {
-				continue
-			}
-			r = ' '
-		}
-		rs = append(rs, r)
-		cols += runeWidth(r)
-	}
-	if cols <= width {
-		return string(rs)
-	}
-	cols = 0
-	for i, r := range rs {
-		if cols+runeWidth(r) > width-1 {
-			return string(rs[:i]) + "…"
-		}
-		cols += runeWidth(r)
-	}
-	return string(rs)
-}
-
-func runeWidth(r rune) int {
-	if isWide(r) {
-		return 2
-	}
-	return 1
-}
-
-// isWide reports the East Asian wide and fullwidth ranges (CJK, Hangul,
-// fullwidth forms, emoji) that terminals draw two columns wide.
-func isWide(r rune) bool {
-	return r >= 0x1100 && (r <= 0x115f || r == 0x2329 || r == 0x232a ||
-		(r >= 0x2e80 && r <= 0xa4cf && r != 0x303f) ||
-		(r >= 0xac00 && r <= 0xd7a3) ||
-		(r >= 0xf900 && r <= 0xfaff) ||
-		(r >= 0xfe30 && r <= 0xfe4f) ||
-		(r >= 0xff00 && r <= 0xff60) ||
-		(r >= 0xffe0 && r <= 0xffe6) ||
-		(r >= 0x1f300 && r <= 0x1f64f) ||
-		(r >= 0x1f900 && r <= 0x1f9ff) ||
-		(r >= 0x20000 && r <= 0x3fffd))
 }

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/kiln-build/kiln/internal/termtext"
 	"github.com/kiln-build/kiln/realize"
 )
 
@@ -60,7 +60,7 @@ func TestTTYViewLinesFitOneRow(t *testing.T) {
 		}
 		cols := 0
 		for _, r := range text {
-			cols += runeWidth(r)
+			cols += termtext.Width(r)
 		}
 		if cols > 80 {
 			t.Errorf("a line of %d columns wraps on an 80-column terminal: %q", cols, text)
@@ -70,28 +70,5 @@ func TestTTYViewLinesFitOneRow(t *testing.T) {
 	summary := ansi.ReplaceAllString(last[len(last)-1], "")
 	if !strings.HasPrefix(summary, "9 derivations: 0 cached, 0 built, 1 failed, 1 stopped in ") {
 		t.Errorf("the view does not end with the summary: %q", summary)
-	}
-}
-
-func TestFit(t *testing.T) {
-	for _, tc := range []struct {
-		in    string
-		width int
-		want  string
-	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"eleven chars", 10, "eleven ch…"},
-		{"a\n\tb\r\n c", 10, "a b c"},
-		{"日本語です", 6, "日本…"},
-		{"ünïcödé", 7, "ünïcödé"},
-	} {
-		got := fit(tc.in, tc.width)
-		if got != tc.want {
-			t.Errorf("fit(%q, %d) = %q, want %q", tc.in, tc.width, got, tc.want)
-		}
-		if !utf8.ValidString(got) {
-			t.Errorf("fit(%q, %d) cut a character: %q", tc.in, tc.width, got)
-		}
 	}
 }
