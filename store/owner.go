@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"net"
@@ -220,29 +219,6 @@ func (ix *index) close() error {
 	return err
 }
 
-// The wire: gob over a unix stream, one request and one reply at a time.
-
-type hello struct {
-	Proto, Schema, PID int
-}
-
-type request struct {
-	Op       byte // 'g' get, 's' scan, 'w' write, 'c' collect
-	Keys     [][]byte
-	Prefixes []byte
-	Batch    batch
-	Except   string
-}
-
-type reply struct {
-	Vals    [][]byte
-	Found   []bool
-	Entries []entry
-	Keys    [][]byte
-	Err     string
-	Missing []byte // set when a batch's Need key is missing
-}
-
 // sockName shortens path when it is too long for a unix socket address
 // (108 bytes) by going through a descriptor of its directory.
 func sockName(path string) (string, func(), error) {
@@ -266,21 +242,24 @@ func dialOwner(path string) (net.Conn, error) {
 }
 
 type remoteKV struct {
-	mu  sync.Mutex
-	c   net.Conn
-	enc *gob.Encoder
-	dec *gob.Decoder
+	mu sync.Mutex
+	c  net.Conn
+	w  *wire
 }
 
 // handshake checks that the owner speaks this kiln's protocol and schema.
 func handshake(c net.Conn, root string) (*remoteKV, error) {
-	r := &remoteKV{c: c, enc: gob.NewEncoder(c), dec: gob.NewDecoder(c)}
+	r := &remoteKV{c: c, w: newWire(c)}
 	mine := hello{Proto: protocolVersion, Schema: SchemaVersion, PID: os.Getpid()}
-	var theirs hello
-	if err := r.enc.Encode(mine); err != nil {
+	if err := r.w.send(encodeHello(mine)); err != nil {
 		return nil, errLost{err}
 	}
-	if err := r.dec.Decode(&theirs); err != nil {
+	d, err := r.w.recv()
+	if err != nil {
+		return nil, errLost{err}
+	}
+	theirs, err := decodeHello(d)
+	if err != nil {
 		return nil, errLost{err}
 	}
 	if theirs.Proto != mine.Proto || theirs.Schema != mine.Schema {
@@ -298,10 +277,14 @@ func (r *remoteKV) call(req request) (reply, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var rep reply
-	if err := r.enc.Encode(&req); err != nil {
+	if err := r.w.send(encodeRequest(req)); err != nil {
 		return rep, errLost{err}
 	}
-	if err := r.dec.Decode(&rep); err != nil {
+	d, err := r.w.recv()
+	if err != nil {
+		return rep, errLost{err}
+	}
+	if rep, err = decodeReply(d); err != nil {
 		return rep, errLost{err}
 	}
 	if rep.Missing != nil {
@@ -397,20 +380,25 @@ func (srv *server) conn(c net.Conn) {
 		srv.mu.Unlock()
 		c.Close()
 	}()
-	enc, dec := gob.NewEncoder(c), gob.NewDecoder(c)
-	var theirs hello
-	if dec.Decode(&theirs) != nil {
+	w := newWire(c)
+	d, err := w.recv()
+	if err != nil {
 		return
 	}
-	if enc.Encode(hello{Proto: protocolVersion, Schema: SchemaVersion, PID: os.Getpid()}) != nil {
+	theirs, err := decodeHello(d)
+	if err != nil || w.send(encodeHello(hello{Proto: protocolVersion, Schema: SchemaVersion, PID: os.Getpid()})) != nil {
 		return
 	}
 	if theirs.Proto != protocolVersion || theirs.Schema != SchemaVersion {
 		return // the client reports the mismatch
 	}
 	for {
-		var req request
-		if dec.Decode(&req) != nil {
+		d, err := w.recv()
+		if err != nil {
+			return
+		}
+		req, err := decodeRequest(d)
+		if err != nil {
 			return
 		}
 		srv.busy.RLock()
@@ -422,7 +410,7 @@ func (srv *server) conn(c net.Conn) {
 			return // unanswered: the client sends it to the next owner
 		}
 		rep := srv.handle(req)
-		err := enc.Encode(&rep)
+		err = w.send(encodeReply(rep))
 		srv.busy.RUnlock()
 		if err != nil {
 			return

@@ -29,7 +29,6 @@ type participant struct {
 	token string
 	mu    sync.Mutex
 	f     *os.File
-	held  map[string]bool // keys already written, to write each once
 }
 
 func procsDir(root string) string { return filepath.Join(root, "procs") }
@@ -60,7 +59,7 @@ func register(root string) (*participant, error) {
 			return nil, err
 		}
 		if samePath(f, path) {
-			return &participant{token: tok, f: f, held: map[string]bool{}}, nil
+			return &participant{token: tok, f: f}, nil
 		}
 		f.Close()
 	}
@@ -78,20 +77,21 @@ func samePath(f *os.File, path string) bool {
 // pin records keys as temp roots of this process. It must return before
 // the caller reads those keys in the index: GC's collect relies on it.
 // The write is not synced: the roots matter only while this process
-// lives, and the page cache is shared by every process.
+// lives, and the page cache is shared by every process. Keys are not
+// deduplicated: a build pins each derivation a few times, 33 bytes each,
+// and a no-op build pins everything once, where a set would cost more
+// than the write.
 func (p *participant) pin(keys ...[]byte) error {
 	if p == nil {
 		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var buf []byte
+	buf := make([]byte, 0, 33*len(keys))
 	for _, k := range keys {
-		if len(k) != 33 || p.held[string(k)] {
-			continue
+		if len(k) == 33 {
+			buf = append(buf, k...)
 		}
-		p.held[string(k)] = true
-		buf = append(buf, k...)
 	}
 	if len(buf) == 0 {
 		return nil
