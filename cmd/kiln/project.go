@@ -256,11 +256,12 @@ func storeRoot(g *globals) string {
 	return store.DefaultRoot()
 }
 
-// openStore opens the store, saying so when another kiln holds it.
+// openStore opens the store. Kiln processes share it; only an older kiln,
+// which takes a store for itself alone, makes this one wait, and it says so.
 func openStore(g *globals) (*store.Store, error) {
 	root := storeRoot(g)
 	return store.Open(root, store.WithWaitNotice(func(pid int) {
-		fmt.Fprintf(os.Stderr, "kiln: waiting for the store at %s, in use by kiln pid %d\n", root, pid)
+		fmt.Fprintf(os.Stderr, "kiln: waiting for the store at %s: an older kiln (pid %d) is using it alone\n", root, pid)
 	}))
 }
 
