@@ -87,8 +87,6 @@ type Realizer struct {
 	st   *store.Store
 	opts Options
 
-	cacheLocks sync.Map // cache mount id -> *sync.Mutex, for sharing=locked
-
 	cleanOnce sync.Once
 	cleanErr  error
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -97,4 +98,17 @@ func (s *Store) LockBuild(ctx context.Context, drv digest.Digest) (out Output, o
 		return out, ok, func() {}, err
 	}
 	return Output{}, false, l.unlock, nil
+}
+
+// LockCache holds the cache mount named id for one step, across every
+// process using the store (a cache = "locked" mount waits for it; a
+// "private" one, with wait false, takes a fresh directory when ok is
+// false). The kernel releases it if the holder dies.
+func (s *Store) LockCache(ctx context.Context, id string, wait bool) (unlock func(), ok bool, err error) {
+	sum := sha256.Sum256([]byte(id))
+	l, err := s.lockKey(ctx, append([]byte{'c'}, sum[:16]...), wait)
+	if err != nil || l == nil {
+		return nil, false, err
+	}
+	return l.unlock, true, nil
 }
