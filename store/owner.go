@@ -195,6 +195,9 @@ func (ix *index) ownLocked(lock *os.File) (*ownership, error) {
 // close hands the index over: an owner stops serving (finishing requests
 // in progress), closes badger and lets the lock go; a client hangs up.
 func (ix *index) close() error {
+	if ix == nil {
+		return nil
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
