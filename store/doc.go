@@ -105,9 +105,10 @@
 // are then removed one by one, each under its key lock after checking the
 // index again. A GC holds up no build for longer than that one index
 // transaction. GC and Verify exclude each other (gc.lock), not builds.
-// Automatic GC (issue 21) runs this same GC from a build process; its own
-// temp roots do not count against it, so it must run after the build has
-// added its roots, or keep its in-use outputs rooted.
+// A GC started by a build process itself (automatic collection under a
+// budget) runs this same GC; that process's own temp roots do not count
+// against it, so it must run after the build has added its GC roots, or
+// root what it still uses first.
 //
 // Temporary entries are named after their Store's token; Open removes
 // those whose participant file no one holds, so a killed kiln's leftovers

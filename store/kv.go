@@ -33,6 +33,11 @@ type kv interface {
 	close() error
 }
 
+var (
+	_ kv = (*localKV)(nil)
+	_ kv = (*remoteKV)(nil)
+)
+
 type entry struct{ K, V []byte }
 
 // batch is one write transaction. Need names keys that must exist (a
