@@ -203,12 +203,13 @@ func (s *Session) storeIfExists() (*store.Store, error) {
 	return s.Store()
 }
 
-// OpenStore opens the store at root, telling events (when not nil) when
-// it waits for another kiln that holds it.
+// OpenStore opens the store at root. Kiln processes share it; only an
+// older kiln, which takes a store for itself alone, makes this one wait,
+// and events (when not nil) are told.
 func OpenStore(root string, events func(Event)) (*store.Store, error) {
 	return store.Open(root, store.WithWaitNotice(func(pid int) {
 		if events != nil {
-			events(Event{Kind: Notice, Message: fmt.Sprintf("waiting for the store at %s, in use by kiln pid %d", root, pid)})
+			events(Event{Kind: Notice, Message: fmt.Sprintf("waiting for the store at %s: an older kiln (pid %d) is using it alone", root, pid)})
 		}
 	}))
 }

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -369,15 +368,15 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 	if err := mkdirs(dir); err != nil {
 		return "", nil, err
 	}
-	v, _ := r.cacheLocks.LoadOrStore(m.CacheID, &sync.Mutex{})
-	mu := v.(*sync.Mutex)
+	// The lock is the store's, so that steps of other kiln processes
+	// sharing the store are held off too.
 	switch m.Sharing {
 	case "locked":
-		mu.Lock()
-		return dir, mu.Unlock, nil
+		unlock, _, err := r.st.LockCache(context.Background(), m.CacheID, true)
+		return dir, unlock, err
 	case "private":
-		if mu.TryLock() {
-			return dir, mu.Unlock, nil
+		if unlock, ok, err := r.st.LockCache(context.Background(), m.CacheID, false); err != nil || ok {
+			return dir, unlock, err
 		}
 		p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
 		return p, func() {}, mkdirs(p)

@@ -90,8 +90,6 @@ type Realizer struct {
 	st   *store.Store
 	opts Options
 
-	cacheLocks sync.Map // cache mount id -> *sync.Mutex, for sharing=locked
-
 	prepareOnce sync.Once
 	prepareErr  error
 }
@@ -413,6 +411,20 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 		ev.Kind = EventCutoff
 		r.opts.Events(ev)
 		return out, nil
+	}
+	if !r.opts.Rebuild[dg] {
+		// Another kiln process (or goroutine) may be building dg right
+		// now: wait for it and reuse its output rather than build twice.
+		out, ok, unlock, err := r.st.LockBuild(ctx, dg)
+		if err != nil {
+			return fail(err)
+		}
+		defer unlock()
+		if ok {
+			ev.Kind = EventCached
+			r.opts.Events(ev)
+			return out, nil
+		}
 	}
 	ev.Kind = EventStart
 	r.opts.Events(ev)

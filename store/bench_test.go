@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -80,4 +81,47 @@ func BenchmarkOpenLookupClose(b *testing.B) {
 	baseNs := float64(time.Since(t0).Nanoseconds()) / rounds
 	b.ReportMetric(baseNs, "baseline-ns/op")
 	b.ReportMetric(storeNs/baseNs, "x-baseline")
+}
+
+// BenchmarkBadgerOpen measures what the alternative design (open badger
+// for each short transaction, under a lock) would pay per transaction: a
+// read-only open and close, and a writing open, one write and close, on an
+// index of 1,000 records. See "Processes" in doc.go.
+func BenchmarkBadgerOpen(b *testing.B) {
+	root := b.TempDir()
+	s, err := Open(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := addLayer(b, s, map[string]string{"f": "x"})
+	for i := range 1000 {
+		if err := s.Record(drv(fmt.Sprint(i)), Output{Layers: []digest.Digest{l}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s.Close()
+	dir := filepath.Join(root, "index")
+	for _, rw := range []bool{false, true} {
+		name := "read-only"
+		if rw {
+			name = "write"
+		}
+		b.Run(name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				db, err := badger.Open(badgerOptions(dir, !rw))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rw {
+					if err := db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(fmt.Sprint("k", i)), []byte("v")) }); err != nil {
+						b.Fatal(err)
+					}
+					db.Sync()
+				}
+				if err := db.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

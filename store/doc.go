@@ -1,6 +1,6 @@
 // Package store owns kiln's content-addressed store: immutable objects on
-// disk, a badger index over them, the process lock that lets several kiln
-// processes share one store, garbage collection and verification.
+// disk, a badger index over them, the sharing of one store by any number of
+// kiln processes at once, garbage collection and verification.
 //
 // The store is the only place where realized outputs live, so it is built to
 // survive being killed at any instant: every object is written under a
@@ -12,14 +12,22 @@
 // # On-disk layout
 //
 //	<root>/
-//	  lock               flock'ed by the process using the store; holds its pid
+//	  lock               flock'ed shared by every kiln process using the store
+//	                     (an older kiln takes it exclusively: see Processes)
 //	  index/             badger database (the index, see below)
+//	  index.lock         flock'ed by the process owning the index; its pid
+//	  index.sock         where the owner serves the index to other processes
+//	  procs/<token>      one per open Store, flock'ed by it: its temp roots
+//	  locks/<k>-<hex>    key locks: a derivation being built, an object being
+//	                     added or removed; removed by their holder
+//	  gc.lock            flock'ed by a running GC or Verify
 //	  layers/<hex>/      a layer: a directory tree named by the sha256 of its
 //	                     canonical tar (computed by store/layer, not here)
 //	  blobs/<hex>        a file named by the sha256 of its bytes (read-only)
 //	  logs/<hex>.log     the build log of derivation <hex>, replaced whole
-//	  tmp/               temporary dirs and files; everything here is removed
-//	                     when the store is next opened for writing
+//	  tmp/               temporary dirs and files, named after the token of the
+//	                     Store that made them; those of a Store that is gone
+//	                     are removed when the store is next opened
 //
 // Objects are never rewritten once renamed into place. Layer trees keep the
 // modes they were built with (modes are content), so immutability of layers
@@ -42,12 +50,69 @@
 //
 // # Processes
 //
-// badger allows one process per database, so Open takes an exclusive flock on
-// <root>/lock for the life of the Store (a shared one WithReadOnly). A second
-// process blocks in Open until the first closes, after telling its caller who
-// holds the lock (WithWaitNotice). The kernel drops the lock when its holder
-// dies, so a killed build never wedges the store. Blocking has no timeout:
-// the user sees the notice and can stop either process.
+// Any number of kiln processes use one store at once; none waits for
+// another's command to end. badger allows one process per database, so the
+// design is a store server without a daemon (Bazel's client/server, a
+// nix-daemon started on demand):
+//
+//   - The first process that needs the index takes index.lock (a
+//     non-blocking exclusive flock), opens badger and serves the index over
+//     the unix socket index.sock; every other process is its client. The
+//     Store code runs on one small interface (kv: get, scan, write,
+//     collect) whose owner-side implementation is badger and whose client
+//     side sends the same operations over the socket; a round trip costs
+//     tens of microseconds, a badger open milliseconds.
+//   - When the owner's Store closes, it stops accepting, lets requests in
+//     progress finish, hangs up, closes badger and drops the lock. When the
+//     owner dies (kill -9), the kernel drops the lock and the socket stops
+//     answering. Either way each client's next request fails, and clients
+//     elect again: one wins the lock, removes the socket file a dead owner
+//     left (only the lock holder may) and serves; the others connect to it.
+//     Requests are idempotent, so the one cut off is simply sent again. No
+//     daemon is started by hand and nothing stale needs cleaning by hand.
+//   - Kilns of different store schemas or wire protocols meet in a hello
+//     exchanged on connecting, and the newcomer fails with
+//     ErrVersionMismatch naming the owner's pid. An older kiln (one
+//     process per store) takes <root>/lock exclusively; this one holds it
+//     shared, so that the two designs wait for each other (WithWaitNotice)
+//     and never share badger.
+//
+// The alternative, opening badger only for short transactions under a
+// lock (Nix's SQLite), was measured and rejected (BenchmarkBadgerOpen, on
+// an index of 1,000 records): a read-only open and close costs about 4 ms,
+// a writing open, one write and close over 100 ms, since each close
+// flushes a memtable into a new level-0 table and syncs. A build records
+// an output per step, and every look-up of another process would wait
+// for those opens; compaction would be left to nobody.
+//
+// Building: LockBuild takes a key lock on the derivation (an flock'ed file
+// under locks/, released by the kernel if its holder dies, removed by its
+// holder, re-checked after locking as Nix's path locks are), then looks
+// the derivation up again. A derivation wanted by several processes is so
+// built once; the others wait for that derivation alone and reuse it.
+// Adds take the key lock of their object too, so that GC never removes a
+// tree that an add has just adopted.
+//
+// Garbage collection next to builds: every Store registers a participant
+// file, procs/<token>, flock'ed for its life, and appends to it the index
+// key of everything it looks up, adds or records, before reading the
+// index (Nix's temproots). GC plans from a snapshot without stopping
+// anyone, then asks the owner to collect: with the index to itself for
+// that one step, the owner reads the temp roots of every live participant,
+// keeps them and what they reference, and deletes the rest of the plan in
+// one transaction. Any look-up that found an entry before then has its
+// root on disk; any later one finds the entry gone and builds again. Files
+// are then removed one by one, each under its key lock after checking the
+// index again. A GC holds up no build for longer than that one index
+// transaction. GC and Verify exclude each other (gc.lock), not builds.
+// A GC started by a build process itself (automatic collection under a
+// budget) runs this same GC; that process's own temp roots do not count
+// against it, so it must run after the build has added its GC roots, or
+// root what it still uses first.
+//
+// Temporary entries are named after their Store's token; Open removes
+// those whose participant file no one holds, so a killed kiln's leftovers
+// go at the next Open by any process, while a live one's stay.
 //
 // # Speed
 //

@@ -2,15 +2,18 @@ package store
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // GCPolicy says what GC may remove, after BuildKit's gcpolicy. Whatever a
@@ -41,14 +44,24 @@ type GCReport struct {
 	BytesKept int64
 }
 
-// GC removes what the policy does not keep. Index entries go first (records
-// before the objects they name), then the files, so that a crash during GC
-// leaves at worst unindexed objects, never an entry naming a missing object.
+// GC removes what the policy does not keep. It runs next to builds of
+// other processes without stopping them: what a live process looked up,
+// added or recorded (its temp roots) is kept whatever the policy says, and
+// so is what they reference. Index entries go first (records and the
+// objects they name in one transaction), then the files, each under its
+// key lock, so that a crash during GC leaves at worst unindexed objects,
+// never an entry naming a missing object. The temp roots of this Store
+// itself do not count: its caller knows what it is collecting.
 func (s *Store) GC(p GCPolicy) (GCReport, error) {
 	var rep GCReport
 	if err := s.writable(); err != nil {
 		return rep, err
 	}
+	unlock, err := s.lockMaintenance()
+	if err != nil {
+		return rep, err
+	}
+	defer unlock()
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
 	if err := s.flushTouches(); err != nil {
@@ -63,30 +76,75 @@ func (s *Store) GC(p GCPolicy) (GCReport, error) {
 		// without it could remove what it protects.
 		return rep, fmt.Errorf("collecting garbage: %d GC roots of store %s are unreadable; run kiln store verify --repair to drop them, then collect again", snap.badRoots, s.root)
 	}
-	now := s.now()
-	recent := func(t time.Time) bool {
-		return !p.All && p.KeepDuration > 0 && now.Sub(t) < p.KeepDuration
+	plan := planGC(snap, p, s.now())
+	removedDrv, err := s.removeIndexed(snap, plan, &rep)
+	if err != nil {
+		return rep, fmt.Errorf("collecting garbage: %w", err)
 	}
+	if err := s.removeOrphans(snap, &rep); err != nil {
+		return rep, fmt.Errorf("collecting garbage: %w", err)
+	}
+	if err := s.removeLogs(snap, removedDrv, plan.recent, &rep); err != nil {
+		return rep, fmt.Errorf("collecting garbage: %w", err)
+	}
+	return rep, nil
+}
 
-	var keepStart []digest.Digest
-	for _, ds := range snap.roots {
-		keepStart = append(keepStart, ds...)
-	}
-	for d, rec := range snap.records {
-		if recent(rec.used) {
-			keepStart = append(keepStart, d)
-		}
-	}
-	keptDrv := snap.closure(keepStart)
+// gcPlan is what a policy would remove from a snapshot.
+type gcPlan struct {
+	drvs    map[digest.Digest]bool
+	objects map[objKey]bool
+	recent  func(time.Time) bool
+}
+
+// planGC decides what p removes from snap: first the least recently used
+// objects nothing keeps, until the store fits the size allowance; then the
+// records that name a removed object or derivation (or, without a size
+// allowance, that nothing keeps).
+func planGC(snap *snapshot, p GCPolicy, now time.Time) gcPlan {
+	plan := gcPlan{recent: func(t time.Time) bool {
+		return !p.All && p.KeepDuration > 0 && now.Sub(t) < p.KeepDuration
+	}}
+	keptDrv := snap.closure(keptStart(snap, plan.recent))
 	keptObj := map[objKey]bool{}
 	for d := range keptDrv {
 		for _, k := range objectsOf(snap.records[d]) {
 			keptObj[k] = true
 		}
 	}
+	budget := !p.All && p.KeepBytes > 0
+	used, total := lastUses(snap)
+	plan.objects = map[objKey]bool{}
+	for _, c := range candidates(snap, used, keptObj, plan.recent) {
+		if budget && total <= p.KeepBytes {
+			break
+		}
+		plan.objects[c.k] = true
+		total -= c.size
+	}
+	plan.drvs = doomedRecords(snap, keptDrv, plan.objects, budget)
+	return plan
+}
 
-	// An object's last use is its own (added, re-added) or that of any
-	// output naming it, whichever is later.
+// keptStart is where keeping starts: every root, and each record used
+// recently.
+func keptStart(snap *snapshot, recent func(time.Time) bool) []digest.Digest {
+	var start []digest.Digest
+	for _, ds := range snap.roots {
+		start = append(start, ds...)
+	}
+	for d, rec := range snap.records {
+		if recent(rec.used) {
+			start = append(start, d)
+		}
+	}
+	return start
+}
+
+// lastUses returns each object's last use, its own (added, re-added) or
+// that of any output naming it, whichever is later, and the objects'
+// total size.
+func lastUses(snap *snapshot) (map[objKey]time.Time, int64) {
 	used := map[objKey]time.Time{}
 	var total int64
 	for d, m := range snap.layers {
@@ -104,110 +162,180 @@ func (s *Store) GC(p GCPolicy) (GCReport, error) {
 			}
 		}
 	}
-	type cand struct {
-		k    objKey
-		used time.Time
-		size int64
-	}
-	var cands []cand
+	return used, total
+}
+
+type gcCandidate struct {
+	k    objKey
+	used time.Time
+	size int64
+}
+
+// candidates are the objects GC may remove, least recently used first.
+func candidates(snap *snapshot, used map[objKey]time.Time, kept map[objKey]bool, recent func(time.Time) bool) []gcCandidate {
+	var cands []gcCandidate
 	for k, t := range used {
-		if keptObj[k] || recent(t) {
+		if kept[k] || recent(t) {
 			continue
 		}
 		m, _ := snap.object(k)
-		cands = append(cands, cand{k, t, m.size})
+		cands = append(cands, gcCandidate{k, t, m.size})
 	}
-	slices.SortFunc(cands, func(a, b cand) int {
+	slices.SortFunc(cands, func(a, b gcCandidate) int {
 		return cmp.Or(a.used.Compare(b.used), strings.Compare(string(a.k.d), string(b.k.d)), cmp.Compare(a.k.kind, b.k.kind))
 	})
-	budget := !p.All && p.KeepBytes > 0
-	removedObj := map[objKey]bool{}
-	for _, c := range cands {
-		if budget && total <= p.KeepBytes {
-			break
-		}
-		removedObj[c.k] = true
-		total -= c.size
-		rep.BytesFreed += c.size
-	}
+	return cands
+}
 
-	// A record goes with any object it names, with any derivation it
-	// references, and, without a size allowance, whenever nothing keeps it.
-	removedDrv := map[digest.Digest]bool{}
+// doomedRecords returns the records that go: those naming a removed object,
+// referencing a removed or missing derivation, and, without a size
+// allowance, every one nothing keeps.
+func doomedRecords(snap *snapshot, kept map[digest.Digest]bool, objects map[objKey]bool, budget bool) map[digest.Digest]bool {
+	doomed := map[digest.Digest]bool{}
 	for changed := true; changed; {
 		changed = false
 		for d, rec := range snap.records {
-			if removedDrv[d] || keptDrv[d] {
+			if doomed[d] || kept[d] {
 				continue
 			}
 			gone := !budget
 			for _, k := range objectsOf(rec) {
-				gone = gone || removedObj[k]
+				gone = gone || objects[k]
 			}
 			for _, r := range rec.refs {
-				gone = gone || removedDrv[r] || snap.records[r].used.IsZero()
+				gone = gone || doomed[r] || snap.records[r].used.IsZero()
 			}
 			if gone {
-				removedDrv[d] = true
+				doomed[d] = true
 				changed = true
 			}
 		}
 	}
+	return doomed
+}
 
-	var drvKeys, objKeys [][]byte
-	for d := range removedDrv {
+// removeIndexed removes the planned entries from the index, less what live
+// processes hold, and then the files of the objects that went. It returns
+// the derivations whose records went.
+func (s *Store) removeIndexed(snap *snapshot, plan gcPlan, rep *GCReport) (map[digest.Digest]bool, error) {
+	var keys [][]byte
+	for d := range plan.drvs {
 		k, _ := key(pOutput, d)
-		drvKeys = append(drvKeys, k)
+		keys = append(keys, k)
 	}
-	for k := range removedObj {
-		objKeys = append(objKeys, k.indexKey())
+	for k := range plan.objects {
+		keys = append(keys, k.indexKey())
 	}
-	if err := s.deleteKeys(drvKeys); err != nil {
-		return rep, fmt.Errorf("collecting garbage: %w", err)
-	}
-	if err := s.deleteKeys(objKeys); err != nil {
-		return rep, fmt.Errorf("collecting garbage: %w", err)
-	}
-
-	for k := range removedObj {
-		path := s.objectPath(map[byte]string{pLayer: "layers", pBlob: "blobs"}[k.kind], k.d)
-		if err := s.discard(path); err != nil {
-			return rep, fmt.Errorf("collecting garbage: removing %s: %w", path, err)
+	var gone [][]byte
+	if len(keys) > 0 {
+		err := s.ix.do(func(ix kv) (err error) {
+			gone, err = ix.collect(keys, s.token())
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		if k.kind == pLayer {
+	}
+	removedDrv := map[digest.Digest]bool{}
+	for _, k := range gone {
+		d := fromRaw(k[1:])
+		if k[0] == pOutput {
+			removedDrv[d] = true
+			continue
+		}
+		ok := objKey{k[0], d}
+		removed, err := s.removeObject(ok, false)
+		if err != nil {
+			return nil, err
+		}
+		if !removed {
+			continue
+		}
+		m, _ := snap.object(ok)
+		rep.BytesFreed += m.size
+		if ok.kind == pLayer {
 			rep.Layers++
 		} else {
 			rep.Blobs++
 		}
 	}
 	rep.Derivations = len(removedDrv)
-	rep.BytesKept = total
+	for _, m := range snap.layers {
+		rep.BytesKept += m.size
+	}
+	for _, m := range snap.blobs {
+		rep.BytesKept += m.size
+	}
+	rep.BytesKept -= rep.BytesFreed
+	return removedDrv, nil
+}
 
-	// Objects on disk without an index entry are leftovers of a crash.
+// removeObject deletes the file or tree of an object that is not indexed,
+// under its key lock and after checking again that it is not: an add in
+// another process may have indexed it again since. With busyOK, an object
+// whose lock is held (an add in progress) is left alone instead of waited
+// for. It reports whether it removed anything.
+func (s *Store) removeObject(k objKey, busyOK bool) (bool, error) {
+	ik := k.indexKey()
+	l, err := s.lockKey(context.Background(), ik, !busyOK)
+	if err != nil || l == nil {
+		return false, err
+	}
+	defer l.unlock()
+	if _, found, err := s.get(ik); err != nil || found[0] {
+		return false, err
+	}
+	path := s.objectPath(k.dirName(), k.d)
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err := s.discard(path); err != nil {
+		return false, fmt.Errorf("removing %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// removeOrphans removes objects on disk without an index entry: leftovers
+// of a crash between rename and index (an add in progress holds its key
+// lock and is skipped).
+func (s *Store) removeOrphans(snap *snapshot, rep *GCReport) error {
 	for _, dir := range []struct {
-		name  string
+		kind  byte
 		index map[digest.Digest]objectMeta
-	}{{"layers", snap.layers}, {"blobs", snap.blobs}} {
-		ents, err := os.ReadDir(filepath.Join(s.root, dir.name))
+	}{{pLayer, snap.layers}, {pBlob, snap.blobs}} {
+		k := objKey{kind: dir.kind}
+		ents, err := os.ReadDir(filepath.Join(s.root, k.dirName()))
 		if err != nil {
-			return rep, fmt.Errorf("collecting garbage: %w", err)
+			return err
 		}
 		for _, e := range ents {
 			d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
 			if _, ok := dir.index[d]; ok || !validHex(e.Name()) {
 				continue
 			}
-			if err := s.discard(filepath.Join(s.root, dir.name, e.Name())); err != nil {
-				return rep, fmt.Errorf("collecting garbage: %w", err)
+			removed, err := s.removeObject(objKey{dir.kind, d}, true)
+			if err != nil {
+				return err
 			}
-			rep.Orphans++
+			if removed {
+				rep.Orphans++
+			}
 		}
 	}
+	return nil
+}
 
-	// Logs go with their record; logs of failed builds (no record) age out.
+// removeLogs removes the logs of removed records, and logs of failed
+// builds (no record) once they age out. A log of a derivation a live
+// process holds stays: it may be about to record it.
+func (s *Store) removeLogs(snap *snapshot, removedDrv map[digest.Digest]bool, recent func(time.Time) bool, rep *GCReport) error {
 	ents, err := os.ReadDir(filepath.Join(s.root, "logs"))
 	if err != nil {
-		return rep, fmt.Errorf("collecting garbage: %w", err)
+		return err
+	}
+	held, err := liveRoots(s.root, s.token())
+	if err != nil {
+		return err
 	}
 	for _, e := range ents {
 		hexName, ok := strings.CutSuffix(e.Name(), ".log")
@@ -218,6 +346,9 @@ func (s *Store) GC(p GCPolicy) (GCReport, error) {
 		if _, recorded := snap.records[d]; recorded && !removedDrv[d] {
 			continue
 		}
+		if k, _ := key(pOutput, d); held[string(k)] {
+			continue
+		}
 		info, err := e.Info()
 		if err != nil {
 			continue
@@ -226,30 +357,36 @@ func (s *Store) GC(p GCPolicy) (GCReport, error) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(s.root, "logs", e.Name())); err != nil && !os.IsNotExist(err) {
-			return rep, fmt.Errorf("collecting garbage: %w", err)
+			return err
 		}
 		rep.Logs++
 		rep.BytesFreed += info.Size()
 	}
-	return rep, nil
+	return nil
 }
 
-// deleteKeys removes index entries in batches.
+// deleteKeys removes index entries and syncs.
 func (s *Store) deleteKeys(keys [][]byte) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return s.withWriteDB(func(db *badger.DB) error {
-		wb := db.NewWriteBatch()
-		defer wb.Cancel()
-		for _, k := range keys {
-			if err := wb.Delete(k); err != nil {
-				return err
-			}
-		}
-		if err := wb.Flush(); err != nil {
-			return err
-		}
-		return db.Sync()
-	})
+	return s.write(batch{Del: keys, Sync: true})
+}
+
+// lockMaintenance keeps GC and Verify of several processes from running at
+// once: each trusts that the objects of its snapshot stay in place. Builds
+// never take it.
+func (s *Store) lockMaintenance() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.root, "gc.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil && s.readOnly {
+		return func() {}, nil // a reader that cannot lock checks without
+	}
+	if err != nil {
+		return nil, fmt.Errorf("locking store %s for maintenance: %w", s.root, err)
+	}
+	if err := flock(f, unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking store %s for maintenance: %w", s.root, err)
+	}
+	return func() { f.Close() }, nil
 }

@@ -87,6 +87,11 @@ func withUse(v []byte, t time.Time) []byte {
 	return out
 }
 
+// putUse sets the last-use prefix of v in place.
+func putUse(v []byte, unixNano int64) {
+	binary.BigEndian.PutUint64(v, uint64(unixNano))
+}
+
 func header(t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, 64), uint64(t.UnixNano()))
 }

@@ -11,13 +11,18 @@ import (
 )
 
 // acquireLock takes the store's process lock, blocking while another process
-// holds it. A writer records its pid in the file so that waiters can name it.
+// holds it. Since processes share the store, this kiln takes it shared;
+// an older kiln takes it exclusively and records its pid in the file, so
+// that waiters can name it.
 func acquireLock(path string, shared bool, notice func(int)) (*os.File, error) {
-	flag, how := os.O_RDWR|os.O_CREATE, unix.LOCK_EX
+	how := unix.LOCK_EX
 	if shared {
-		flag, how = os.O_RDONLY, unix.LOCK_SH
+		how = unix.LOCK_SH
 	}
-	f, err := os.OpenFile(path, flag, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil && shared {
+		f, err = os.Open(path) // a read-only user of a store it cannot write
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -26,22 +25,11 @@ func (s *Store) GetMeta(ns, key string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	var val []byte
-	err = s.view(func(txn *badger.Txn) error {
-		item, err := txn.Get(k)
-		if err != nil {
-			return err
-		}
-		val, err = item.ValueCopy(nil)
-		return err
-	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, false, nil
-	}
+	vals, found, err := s.get(k)
 	if err != nil {
 		return nil, false, fmt.Errorf("reading metadata %s/%s: %w", ns, key, err)
 	}
-	return val, true, nil
+	return vals[0], found[0], nil
 }
 
 // PutMeta stores val under (ns, key), replacing any earlier value.
@@ -53,7 +41,7 @@ func (s *Store) PutMeta(ns, key string, val []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, bytes.Clone(val)) }); err != nil {
+	if err := s.write(batch{Set: []entry{{k, bytes.Clone(val)}}}); err != nil {
 		return fmt.Errorf("writing metadata %s/%s: %w", ns, key, err)
 	}
 	return nil
@@ -85,7 +73,7 @@ func (s *Store) AddRoot(name string, drvs ...digest.Digest) error {
 		}
 		v = append(v, r[:]...)
 	}
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
+	if err := s.write(batch{Set: []entry{{k, v}}}); err != nil {
 		return fmt.Errorf("adding root %s: %w", name, err)
 	}
 	return nil
@@ -100,7 +88,7 @@ func (s *Store) RemoveRoot(name string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.update(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
+	if err := s.write(batch{Del: [][]byte{k}}); err != nil {
 		return fmt.Errorf("removing root %s: %w", name, err)
 	}
 	return nil
@@ -109,18 +97,16 @@ func (s *Store) RemoveRoot(name string) error {
 // Roots returns every GC root with the derivations it keeps.
 func (s *Store) Roots() (map[string][]digest.Digest, error) {
 	roots := map[string][]digest.Digest{}
-	err := s.view(func(txn *badger.Txn) error {
-		return scan(txn, pRoot, func(k, v []byte) error {
-			ds, err := decodeRoot(v)
-			if err != nil {
-				return fmt.Errorf("root %s: %w; run kiln store verify --repair to drop it", k, err)
-			}
-			roots[string(k)] = ds
-			return nil
-		})
-	})
+	ents, err := s.scan(pRoot)
 	if err != nil {
 		return nil, fmt.Errorf("reading GC roots: %w", err)
+	}
+	for _, e := range ents {
+		ds, err := decodeRoot(e.V)
+		if err != nil {
+			return nil, fmt.Errorf("reading GC roots: root %s: %w; run kiln store verify --repair to drop it", e.K[1:], err)
+		}
+		roots[string(e.K[1:])] = ds
 	}
 	return roots, nil
 }
@@ -134,23 +120,6 @@ func decodeRoot(v []byte) ([]digest.Digest, error) {
 		ds = append(ds, fromRaw(v[i:i+32]))
 	}
 	return ds, nil
-}
-
-// scan calls fn with the key (prefix removed) and value of every entry
-// under prefix.
-func scan(txn *badger.Txn, prefix byte, fn func(k, v []byte) error) error {
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = []byte{prefix}
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		item := it.Item()
-		k := item.Key()[1:]
-		if err := item.Value(func(v []byte) error { return fn(k, v) }); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func sortedNames(m map[string][]digest.Digest) []string {

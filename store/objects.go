@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
@@ -52,19 +52,11 @@ func (s *Store) has(prefix byte, d digest.Digest) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	found := false
-	err = s.view(func(txn *badger.Txn) error {
-		_, err := txn.Get(k)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		found = err == nil
-		return err
-	})
+	_, found, err := s.get(k)
 	if err != nil {
 		return false, fmt.Errorf("reading the store index: %w", err)
 	}
-	return found, nil
+	return found[0], nil
 }
 
 // AddLayer moves the directory tmpDir (made by TempDir and filled by the
@@ -91,6 +83,11 @@ func (s *Store) AddLayer(tmpDir string, d digest.Digest, info LayerInfo) error {
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
 	defer s.forgetTemp(abs)
+	unlock, err := s.lockObject(k)
+	if err != nil {
+		return fmt.Errorf("adding layer %s: %w", d, err)
+	}
+	defer unlock()
 
 	if ok, err := s.has(pLayer, d); err != nil {
 		return err
@@ -124,7 +121,7 @@ func (s *Store) AddLayer(tmpDir string, d digest.Digest, info LayerInfo) error {
 		return fmt.Errorf("adding layer %s: %w", d, err)
 	}
 	v := encodeObject(objectMeta{used: s.now(), size: info.Size, files: int64(info.Files)})
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
+	if err := s.write(batch{Set: []entry{{k, v}}}); err != nil {
 		return fmt.Errorf("indexing layer %s: %w", d, err)
 	}
 	return nil
@@ -165,6 +162,11 @@ func (s *Store) AddBlob(r io.Reader, expected digest.Digest) (digest.Digest, int
 		return fail(fmt.Errorf("adding blob: content has digest %s but %s was expected; nothing was stored", d, expected))
 	}
 	k, _ := key(pBlob, d)
+	unlock, err := s.lockObject(k)
+	if err != nil {
+		return fail(fmt.Errorf("adding blob %s: %w", d, err))
+	}
+	defer unlock()
 	if ok, err := s.has(pBlob, d); err != nil {
 		return fail(err)
 	} else if ok {
@@ -193,10 +195,25 @@ func (s *Store) AddBlob(r io.Reader, expected digest.Digest) (digest.Digest, int
 		return "", 0, fmt.Errorf("adding blob %s: %w", d, err)
 	}
 	v := encodeObject(objectMeta{used: s.now(), size: n})
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
+	if err := s.write(batch{Set: []entry{{k, v}}}); err != nil {
 		return "", 0, fmt.Errorf("indexing blob %s: %w", d, err)
 	}
 	return d, n, nil
+}
+
+// lockObject holds the object of index key k for an add or a removal (see
+// keylock.go) and makes it a temp root of this process: from here on no
+// other process's GC removes it, and this process's own add either finds
+// it indexed or renames its tree into a free place.
+func (s *Store) lockObject(k []byte) (func(), error) {
+	if err := s.proc.pin(k); err != nil {
+		return nil, err
+	}
+	l, err := s.lockKey(context.Background(), k, true)
+	if err != nil {
+		return nil, err
+	}
+	return l.unlock, nil
 }
 
 // removeTree removes path like os.RemoveAll, also when the tree holds
@@ -220,7 +237,7 @@ func removeTree(path string) error {
 // deletes it, so that a crash mid-delete leaves junk in tmp (cleaned at the
 // next Open) rather than a half-deleted object under its name.
 func (s *Store) discard(path string) error {
-	tmp, err := os.MkdirTemp(s.tmpPath(), "gc-")
+	tmp, err := os.MkdirTemp(s.tmpPath(), "gc-"+s.token()+"-")
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,9 @@
 package store
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"slices"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -29,36 +25,36 @@ type Output struct {
 }
 
 // Lookup returns the output recorded for the derivation drv. It also records
-// that the output was used (in memory, written at Close).
+// that the output was used (in memory, written at Close), and holds it as a
+// temp root of this process, so that a GC running meanwhile keeps it.
 func (s *Store) Lookup(drv digest.Digest) (Output, bool, error) {
 	k, err := key(pOutput, drv)
 	if err != nil {
 		return Output{}, false, fmt.Errorf("looking up: %w", err)
 	}
-	var rec record
-	found := false
-	err = s.view(func(txn *badger.Txn) error {
-		var err error
-		rec, found, err = getRecord(txn, k, nil)
-		return err
-	})
+	if err := s.proc.pin(k); err != nil {
+		return Output{}, false, err
+	}
+	vals, found, err := s.get(k)
 	if err != nil {
 		return Output{}, false, fmt.Errorf("looking up %s: %w", drv, err)
 	}
-	if found {
-		s.touch(k, rec.used)
+	if !found[0] {
+		return Output{}, false, nil
 	}
-	return rec.out, found, nil
+	rec, err := decodeRecord(vals[0], nil)
+	if err != nil {
+		return Output{}, false, fmt.Errorf("looking up %s: %w", drv, err)
+	}
+	s.touch(k, rec.used)
+	return rec.out, true, nil
 }
 
 // LookupMany returns the outputs recorded for those of drvs that have one,
-// reading them all in one index transaction.
+// reading them all in one index transaction. Like Lookup, it holds them as
+// temp roots.
 func (s *Store) LookupMany(drvs []digest.Digest) (map[digest.Digest]Output, error) {
 	outs := make(map[digest.Digest]Output, len(drvs))
-	var stale [][]byte
-	intern := map[[32]byte]digest.Digest{}
-	// Seeking one iterator through the keys in order reuses its position in
-	// every table, which is cheaper than a Get (a fresh seek) per key.
 	keys := make([][]byte, len(drvs))
 	for i, d := range drvs {
 		k, err := key(pOutput, d)
@@ -67,41 +63,27 @@ func (s *Store) LookupMany(drvs []digest.Digest) (map[digest.Digest]Output, erro
 		}
 		keys[i] = k
 	}
-	order := make([]int, len(keys))
-	for i := range order {
-		order[i] = i
+	if err := s.proc.pin(keys...); err != nil {
+		return nil, err
 	}
-	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
-	err := s.view(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = []byte{pOutput}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for _, i := range order {
-			k := keys[i]
-			it.Seek(k)
-			if !it.Valid() || !bytes.Equal(it.Item().Key(), k) {
-				continue
-			}
-			var rec record
-			err := it.Item().Value(func(v []byte) error {
-				var err error
-				rec, err = decodeRecord(v, intern)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("%s: %w", drvs[i], err)
-			}
-			outs[drvs[i]] = rec.out
-			if !s.readOnly && s.now().Sub(rec.used) >= touchInterval {
-				stale = append(stale, k)
-			}
-		}
-		return nil
-	})
+	vals, found, err := s.get(keys...)
 	if err != nil {
 		return nil, fmt.Errorf("looking up derivations: %w", err)
+	}
+	intern := map[[32]byte]digest.Digest{}
+	var stale [][]byte
+	for i, v := range vals {
+		if !found[i] {
+			continue
+		}
+		rec, err := decodeRecord(v, intern)
+		if err != nil {
+			return nil, fmt.Errorf("looking up derivations: %s: %w", drvs[i], err)
+		}
+		outs[drvs[i]] = rec.out
+		if !s.readOnly && s.now().Sub(rec.used) >= touchInterval {
+			stale = append(stale, keys[i])
+		}
 	}
 	s.mu.Lock()
 	for _, k := range stale {
@@ -109,23 +91,6 @@ func (s *Store) LookupMany(drvs []digest.Digest) (map[digest.Digest]Output, erro
 	}
 	s.mu.Unlock()
 	return outs, nil
-}
-
-func getRecord(txn *badger.Txn, k []byte, intern map[[32]byte]digest.Digest) (record, bool, error) {
-	item, err := txn.Get(k)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return record{}, false, nil
-	}
-	if err != nil {
-		return record{}, false, err
-	}
-	var rec record
-	err = item.Value(func(v []byte) error {
-		var err error
-		rec, err = decodeRecord(v, intern)
-		return err
-	})
-	return rec, err == nil, err
 }
 
 // Record stores out as the realized output of drv, replacing any earlier
@@ -144,32 +109,20 @@ func (s *Store) Record(drv digest.Digest, out Output, refs ...digest.Digest) err
 	if err != nil {
 		return fmt.Errorf("recording %s: %w", drv, err)
 	}
+	var need [][]byte
+	for _, o := range objectsOf(record{out: out}) {
+		need = append(need, o.indexKey())
+	}
+	for _, r := range refs {
+		rk, _ := key(pOutput, r)
+		need = append(need, rk)
+	}
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
-	err = s.update(func(txn *badger.Txn) error {
-		need := func(prefix byte, what string, ds ...digest.Digest) error {
-			for _, d := range ds {
-				k, _ := key(prefix, d)
-				if _, err := txn.Get(k); errors.Is(err, badger.ErrKeyNotFound) {
-					return fmt.Errorf("%s %s is not in the store", what, d)
-				} else if err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if err := need(pLayer, "layer", out.Layers...); err != nil {
-			return err
-		}
-		if err := need(pBlob, "blob", out.Blobs...); err != nil {
-			return err
-		}
-		if err := need(pOutput, "referenced derivation", refs...); err != nil {
-			return err
-		}
-		return txn.Set(k, v)
-	})
-	if err != nil {
+	if err := s.proc.pin(append(need, k)...); err != nil {
+		return err
+	}
+	if err := s.write(batch{Need: need, Set: []entry{{k, v}}}); err != nil {
 		return fmt.Errorf("recording %s: %w", drv, err)
 	}
 	s.mu.Lock()
@@ -197,47 +150,25 @@ func (s *Store) touchNow(k []byte) {
 	_ = s.flushTouches()
 }
 
-// flushTouches rewrites the last-use prefix of the pending entries. Each
-// entry is re-read in the writing transaction so that a record replaced or
-// deleted meanwhile is neither reverted nor resurrected.
+// flushTouches rewrites the last-use prefix of the pending entries.
 func (s *Store) flushTouches() error {
 	if s.readOnly {
 		return nil
 	}
 	s.mu.Lock()
-	keys := make([]string, 0, len(s.pending))
+	keys := make([][]byte, 0, len(s.pending))
 	for k := range s.pending {
-		keys = append(keys, k)
+		keys = append(keys, []byte(k))
 	}
 	s.pending = map[string]struct{}{}
 	s.mu.Unlock()
-	now := s.now()
+	now := s.now().UnixNano()
 	for len(keys) > 0 {
 		n := min(len(keys), 1000)
-		batch := keys[:n]
-		keys = keys[n:]
-		err := s.update(func(txn *badger.Txn) error {
-			for _, k := range batch {
-				item, err := txn.Get([]byte(k))
-				if errors.Is(err, badger.ErrKeyNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				v, err := item.ValueCopy(nil)
-				if err != nil {
-					return err
-				}
-				if err := txn.Set([]byte(k), withUse(v, now)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := s.write(batch{Touch: keys[:n], TouchAt: now}); err != nil {
 			return fmt.Errorf("recording last use in store %s: %w", s.root, err)
 		}
+		keys = keys[n:]
 	}
 	return nil
 }

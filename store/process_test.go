@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -47,7 +48,74 @@ func runHelper(mode, root string) error {
 			return err
 		}
 		fmt.Println("opened")
+		if err := churnOnce(s, "open-"+strconv.Itoa(os.Getpid())); err != nil {
+			return err
+		}
 		return s.Close()
+	case "old":
+		// An older kiln: the process lock, exclusively, for its life.
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return err
+		}
+		f, err := acquireLock(root+"/lock", false, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Println("locked")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		releaseLock(f, false)
+		return nil
+	case "build":
+		// Builds drv("x") unless another process has: prints "built" or
+		// "reused".
+		s, err := Open(root)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		_, ok, unlock, err := s.LockBuild(context.Background(), drv("x"))
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if ok {
+			fmt.Println("reused")
+			return nil
+		}
+		time.Sleep(300 * time.Millisecond)
+		if err := churnOnce(s, "x"); err != nil {
+			return err
+		}
+		fmt.Println("built")
+		return nil
+	case "pin":
+		// Records its own derivations and holds them (temp roots) until
+		// stdin closes, then checks they are all still there.
+		s, err := Open(root)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		for i := range 5 {
+			if err := churnOnce(s, fmt.Sprintf("pin-%d", i)); err != nil {
+				return err
+			}
+		}
+		fmt.Println("pinned")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		for i := range 5 {
+			out, ok, err := s.Lookup(drv(fmt.Sprintf("pin-%d", i)))
+			if err != nil || !ok {
+				return fmt.Errorf("pin-%d is gone: %v", i, err)
+			}
+			for _, l := range out.Layers {
+				if got, err := treeDigest(s.LayerPath(l)); err != nil || got != l {
+					return fmt.Errorf("layer %s of pin-%d: %v", l, i, err)
+				}
+			}
+		}
+		fmt.Println("ok")
+		return nil
 	case "worker":
 		// Several sessions of adds and records of content shared with the
 		// other workers, so that they race on the same names.
@@ -115,9 +183,47 @@ func churnOnce(s *Store, name string) error {
 	return nil
 }
 
-func TestLockWaitsForOtherProcess(t *testing.T) {
+// TestProcessesShareTheStore: while one process has the store open (and
+// owns its index), another opens it, adds, records and closes without
+// waiting.
+func TestProcessesShareTheStore(t *testing.T) {
 	root := t.TempDir()
 	holder := helper(t, root, "hold")
+	stdin, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl := lines(t, holder)
+	expectLine(t, hl, "locked", 30*time.Second)
+
+	start := time.Now()
+	other := helper(t, root, "open")
+	out, err := other.Output()
+	if err != nil || !strings.Contains(string(out), "opened") {
+		t.Fatalf("second process: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "waiting") {
+		t.Errorf("second process waited: %s", out)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second process took %s next to the first", d)
+	}
+	stdin.Close()
+	if err := holder.Wait(); err != nil {
+		t.Fatalf("holder: %v", err)
+	}
+	s := openT(t, root)
+	rep, err := s.Verify(false, rehash)
+	if err != nil || !rep.Consistent() || rep.Derivations != 1 {
+		t.Fatalf("Verify: %v %+v", err, rep)
+	}
+}
+
+// TestOlderKilnMakesUsWait: an older kiln takes the store for itself
+// alone; this one waits for it, naming it, rather than sharing badger.
+func TestOlderKilnMakesUsWait(t *testing.T) {
+	root := t.TempDir()
+	holder := helper(t, root, "old")
 	stdin, err := holder.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -133,10 +239,10 @@ func TestLockWaitsForOtherProcess(t *testing.T) {
 	}
 	select {
 	case l := <-wl:
-		t.Fatalf("waiter printed %q while the holder still holds the store", l)
+		t.Fatalf("waiter printed %q while the older kiln still holds the store", l)
 	case <-time.After(200 * time.Millisecond):
 	}
-	stdin.Close() // the holder closes the store and exits
+	stdin.Close()
 	if err := holder.Wait(); err != nil {
 		t.Fatalf("holder: %v", err)
 	}
@@ -144,6 +250,80 @@ func TestLockWaitsForOtherProcess(t *testing.T) {
 	if err := waiter.Wait(); err != nil {
 		t.Fatalf("waiter: %v", err)
 	}
+}
+
+// TestLockBuildBuildsOnce: of several processes wanting one derivation at
+// once, one builds it and the others wait for it and reuse it.
+func TestLockBuildBuildsOnce(t *testing.T) {
+	root := t.TempDir()
+	const n = 4
+	outs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		cmd := helper(t, root, "build")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := cmd.Output()
+			if err != nil {
+				t.Errorf("builder %d: %v", i, err)
+			}
+			outs[i] = strings.TrimSpace(string(b))
+		}()
+	}
+	wg.Wait()
+	built := 0
+	for _, o := range outs {
+		if o == "built" {
+			built++
+		} else if o != "reused" {
+			t.Errorf("builder said %q", o)
+		}
+	}
+	if built != 1 {
+		t.Errorf("%d of %d processes built the derivation, want 1: %v", built, n, outs)
+	}
+	if ents, _ := os.ReadDir(root + "/locks"); len(ents) != 0 {
+		t.Errorf("locks/ holds %d files after the builds", len(ents))
+	}
+}
+
+// TestGCKeepsWhatLiveProcessesHold: a GC that would remove everything
+// unrooted leaves what another live process looked up or recorded.
+func TestGCKeepsWhatLiveProcessesHold(t *testing.T) {
+	root := t.TempDir()
+	pinner := helper(t, root, "pin")
+	stdin, err := pinner.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := lines(t, pinner)
+	expectLine(t, pl, "pinned", 30*time.Second)
+	s := openT(t, root)
+	if err := churnOnce(s, "mine"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.GC(GCPolicy{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Derivations != 1 {
+		t.Errorf("GC removed %d derivations, want only this process's 1: %+v", rep.Derivations, rep)
+	}
+	stdin.Close()
+	expectLine(t, pl, "ok", 30*time.Second)
+	if err := pinner.Wait(); err != nil {
+		t.Fatalf("pinner: %v", err)
+	}
+	// With the pinner gone, its derivations are garbage like any other.
+	rep, err = s.GC(GCPolicy{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Derivations != 5 {
+		t.Errorf("second GC removed %d derivations, want the pinner's 5", rep.Derivations)
+	}
+	checkConsistent(t, s)
 }
 
 func TestLockWaitNoticeInProcess(t *testing.T) {

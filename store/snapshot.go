@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -26,54 +25,46 @@ func (s *Store) snapshot() (*snapshot, error) {
 		records: map[digest.Digest]record{},
 		layers:  map[digest.Digest]objectMeta{},
 		blobs:   map[digest.Digest]objectMeta{},
+		roots:   map[string][]digest.Digest{},
 	}
-	err := s.view(func(txn *badger.Txn) error {
-		objects := func(prefix byte, into map[digest.Digest]objectMeta) error {
-			return scan(txn, prefix, func(k, v []byte) error {
-				m, err := decodeObject(v)
-				if err != nil || len(k) != 32 {
-					snap.bad = append(snap.bad, append([]byte{prefix}, k...))
-					return nil
-				}
-				into[fromRaw(k)] = m
-				return nil
-			})
-		}
-		if err := objects(pLayer, snap.layers); err != nil {
-			return err
-		}
-		if err := objects(pBlob, snap.blobs); err != nil {
-			return err
-		}
-		intern := map[[32]byte]digest.Digest{}
-		if err := scan(txn, pOutput, func(k, v []byte) error {
-			rec, err := decodeRecord(v, intern)
-			if err != nil || len(k) != 32 {
-				snap.bad = append(snap.bad, append([]byte{pOutput}, k...))
-				return nil
-			}
-			snap.records[fromRaw(k)] = rec
-			return nil
-		}); err != nil {
-			return err
-		}
-		// An unreadable root is listed in bad, like any other entry, so
-		// that Verify can report and drop it; failing here would leave a
-		// store that not even Verify could repair.
-		snap.roots = map[string][]digest.Digest{}
-		return scan(txn, pRoot, func(k, v []byte) error {
-			ds, err := decodeRoot(v)
-			if err != nil {
-				snap.bad = append(snap.bad, append([]byte{pRoot}, k...))
-				snap.badRoots++
-				return nil
-			}
-			snap.roots[string(k)] = ds
-			return nil
-		})
-	})
+	ents, err := s.scan(pLayer, pBlob, pOutput, pRoot)
 	if err != nil {
 		return nil, fmt.Errorf("reading the index of store %s: %w", s.root, err)
+	}
+	intern := map[[32]byte]digest.Digest{}
+	for _, e := range ents {
+		prefix, k, v := e.K[0], e.K[1:], e.V
+		switch prefix {
+		case pLayer, pBlob:
+			m, err := decodeObject(v)
+			if err != nil || len(k) != 32 {
+				snap.bad = append(snap.bad, e.K)
+				continue
+			}
+			if prefix == pLayer {
+				snap.layers[fromRaw(k)] = m
+			} else {
+				snap.blobs[fromRaw(k)] = m
+			}
+		case pOutput:
+			rec, err := decodeRecord(v, intern)
+			if err != nil || len(k) != 32 {
+				snap.bad = append(snap.bad, e.K)
+				continue
+			}
+			snap.records[fromRaw(k)] = rec
+		case pRoot:
+			// An unreadable root is listed in bad, like any other entry,
+			// so that Verify can report and drop it; failing here would
+			// leave a store that not even Verify could repair.
+			ds, err := decodeRoot(v)
+			if err != nil {
+				snap.bad = append(snap.bad, e.K)
+				snap.badRoots++
+				continue
+			}
+			snap.roots[string(k)] = ds
+		}
 	}
 	return snap, nil
 }
@@ -116,6 +107,14 @@ type objKey struct {
 func (k objKey) indexKey() []byte {
 	b, _ := key(k.kind, k.d)
 	return b
+}
+
+// dirName is the folder of the store that holds objects of k's kind.
+func (k objKey) dirName() string {
+	if k.kind == pLayer {
+		return "layers"
+	}
+	return "blobs"
 }
 
 func (k objKey) kindName() string {

@@ -39,24 +39,21 @@ var ErrNotWritable = errors.New("store root is not writable")
 var ErrNoStore = errors.New("no store")
 
 // Store is an open content-addressed store. Its methods are safe for
-// concurrent use by several goroutines of the process that opened it.
+// concurrent use by several goroutines of the process that opened it, and
+// any number of processes may have the store open at once (see doc.go).
 type Store struct {
 	root     string
 	lock     *os.File
 	readOnly bool
 	now      func() time.Time
 
-	// The index is opened read-only first and reopened for writing at the
-	// first write: a read-only badger open maps no fresh memtable or value
-	// log, which makes a no-op build's Open several times cheaper. dbMu is
-	// held shared for each transaction and exclusively to swap db.
-	dbMu sync.RWMutex
-	db   *badger.DB
-	dbRW bool
+	ix   *index
+	proc *participant // this Store's temp roots; nil for a read-only one
 
 	// gcMu is held shared by adds and exclusively by GC and Verify, so that
-	// those can treat an unindexed object or temp entry as garbage rather
-	// than as an add in progress.
+	// those can treat an unindexed object of this process as garbage
+	// rather than as an add in progress (other processes' adds are
+	// guarded by key locks).
 	gcMu sync.RWMutex
 
 	mu      sync.Mutex
@@ -79,17 +76,16 @@ type config struct {
 type Option func(*config)
 
 // WithWaitNotice makes Open call notice once, with the holder's pid (0 when
-// unknown, e.g. a read-only user), before it blocks waiting for another
-// process to release the store.
+// unknown), before it blocks waiting for an older kiln, which takes the
+// store for itself alone, to release it. Processes of this kiln never wait
+// for each other in Open.
 func WithWaitNotice(notice func(holderPID int)) Option {
 	return func(c *config) { c.notice = notice }
 }
 
-// WithReadOnly opens the store for reading only. Several read-only users can
-// share a store, but they wait for a writer (a running build) to finish and
-// a writer waits for them, since badger cannot read a database that another
-// process writes. Methods that would write return an error; last-use times
-// are not recorded.
+// WithReadOnly opens the store for reading only: Open creates nothing, and
+// methods that would write return an error; last-use times are not
+// recorded. Like any other user, a read-only one runs next to builds.
 func WithReadOnly() Option {
 	return func(c *config) { c.readOnly = true }
 }
@@ -161,13 +157,16 @@ func open(root string, c config) (*Store, error) {
 			return nil, fmt.Errorf("opening store %s read-only: %w (%v)", root, ErrNoStore, err)
 		}
 	} else {
-		for _, d := range []string{"", "index", "layers", "blobs", "logs", "tmp"} {
+		for _, d := range []string{"", "index", "layers", "blobs", "logs", "tmp", "procs", "locks"} {
 			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 				return nil, unwritable(root, err)
 			}
 		}
 	}
-	lock, err := acquireLock(filepath.Join(root, "lock"), c.readOnly, c.notice)
+	// Every kiln of this design holds the old process lock shared, so that
+	// an older kiln (which takes it exclusively and cannot share badger)
+	// waits for all of them and they for it.
+	lock, err := acquireLock(filepath.Join(root, "lock"), true, c.notice)
 	if err != nil {
 		if c.readOnly {
 			return nil, fmt.Errorf("locking store %s: %w", root, err)
@@ -175,43 +174,35 @@ func open(root string, c config) (*Store, error) {
 		return nil, unwritable(root, err)
 	}
 	s.lock = lock
-	if !c.readOnly {
-		if err := s.cleanTemp(); err != nil {
-			s.unlock()
-			return nil, unwritable(root, err)
-		}
-	}
-	// A store whose index was never written has no manifest, which a
-	// read-only badger open refuses.
-	_, err = os.Stat(filepath.Join(root, "index", "MANIFEST"))
-	rw := !c.readOnly && err != nil
-	db, err := badger.Open(badgerOptions(filepath.Join(root, "index"), !rw))
-	if err != nil && !rw && !c.readOnly {
-		// A read-only open refuses a log that a crash left to truncate;
-		// a writing open replays and truncates it. A value log file that a
-		// crash left empty takes badger two opens to recover: the first
-		// fails after repairing what the second needs.
-		rw = true
-		for try := 0; try < 3; try++ {
-			if db, err = badger.Open(badgerOptions(filepath.Join(root, "index"), false)); err == nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		s.unlock()
-		if isPermission(err) && !c.readOnly {
-			return nil, unwritable(root, err)
-		}
-		return nil, fmt.Errorf("opening the index of store %s: %w", root, err)
-	}
-	s.db, s.dbRW = db, rw
-	if err := s.checkSchema(); err != nil {
-		_ = s.db.Close()
+	fail := func(err error) (*Store, error) {
+		s.ix.close()
+		s.proc.release()
 		s.unlock()
 		return nil, err
 	}
+	if !c.readOnly {
+		if s.proc, err = register(root); err != nil {
+			return fail(unwritable(root, err))
+		}
+		if err := s.cleanDead(); err != nil {
+			return fail(unwritable(root, err))
+		}
+	}
+	s.ix = &index{root: root, readOnly: c.readOnly, token: s.token(), roots: func(except string) (map[string]bool, error) {
+		return liveRoots(root, except)
+	}}
+	if err := s.checkSchema(); err != nil {
+		return fail(err)
+	}
 	return s, nil
+}
+
+// token names this Store among the processes using the store.
+func (s *Store) token() string {
+	if s.proc == nil {
+		return ""
+	}
+	return s.proc.token
 }
 
 func badgerOptions(dir string, readOnly bool) badger.Options {
@@ -249,24 +240,18 @@ func badgerOptions(dir string, readOnly bool) badger.Options {
 
 func (s *Store) checkSchema() error {
 	var have int
-	err := s.view(func(txn *badger.Txn) error {
-		item, err := txn.Get(schemaKey)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
+	vals, found, err := s.get(schemaKey)
+	if err == nil && found[0] {
+		n, perr := strconv.Atoi(string(vals[0]))
+		if perr != nil || n < 1 {
+			err = fmt.Errorf("unreadable schema version %q", vals[0])
 		}
-		if err != nil {
+		have = n
+	}
+	if err != nil {
+		if errors.Is(err, ErrVersionMismatch) || errors.Is(err, ErrNotWritable) {
 			return err
 		}
-		return item.Value(func(v []byte) error {
-			n, err := strconv.Atoi(string(v))
-			if err != nil || n < 1 {
-				return fmt.Errorf("unreadable schema version %q", v)
-			}
-			have = n
-			return nil
-		})
-	})
-	if err != nil {
 		return fmt.Errorf("reading the schema version of store %s: %w", s.root, err)
 	}
 	switch {
@@ -278,17 +263,15 @@ func (s *Store) checkSchema() error {
 	case have == 0 && s.readOnly:
 		return fmt.Errorf("opening store %s read-only: %w (it was never written)", s.root, ErrNoStore)
 	case have == 0:
-		return s.update(func(txn *badger.Txn) error {
-			return txn.Set(schemaKey, []byte(strconv.Itoa(SchemaVersion)))
-		})
+		return s.write(batch{Set: []entry{{schemaKey, []byte(strconv.Itoa(SchemaVersion))}}})
 	default:
 		// No older schema has ever been released; a migration goes here.
 		return fmt.Errorf("opening store %s: schema version %d is not supported; remove the store or use another one with --store", s.root, have)
 	}
 }
 
-// Close flushes pending last-use times, closes the index and releases the
-// process lock.
+// Close flushes pending last-use times, hands the index over if this
+// process owned it, and leaves the store.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -300,82 +283,45 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	s.dbMu.Lock()
-	var cerr error
-	if s.dbRW {
-		// Index writes are not synced one by one (see badgerOptions):
-		// one sync here makes the whole build's records durable.
-		cerr = s.db.Sync()
-	}
-	if err := s.db.Close(); cerr == nil {
-		cerr = err
-	}
-	s.dbMu.Unlock()
-	if err == nil && cerr != nil {
+	if cerr := s.ix.close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing the index of store %s: %w", s.root, cerr)
 	}
+	s.proc.release()
 	s.unlock()
 	return err
 }
 
-// view runs fn in a read transaction.
-func (s *Store) view(fn func(*badger.Txn) error) error {
-	s.dbMu.RLock()
-	defer s.dbMu.RUnlock()
-	return s.db.View(fn)
+// get reads index keys, wherever the index is.
+func (s *Store) get(keys ...[]byte) ([][]byte, []bool, error) {
+	var vals [][]byte
+	var found []bool
+	err := s.ix.do(func(ix kv) (err error) {
+		vals, found, err = ix.get(keys)
+		return err
+	})
+	return vals, found, err
 }
 
-// update runs fn in a write transaction.
-func (s *Store) update(fn func(*badger.Txn) error) error {
-	return s.withWriteDB(func(db *badger.DB) error { return db.Update(fn) })
-}
-
-// withWriteDB calls fn with the index open for writing, reopening it so if
-// it is still read-only.
-func (s *Store) withWriteDB(fn func(*badger.DB) error) error {
+// write applies b to the index.
+func (s *Store) write(b batch) error {
 	if err := s.writable(); err != nil {
 		return err
 	}
-	for {
-		s.dbMu.RLock()
-		if s.dbRW {
-			defer s.dbMu.RUnlock()
-			return fn(s.db)
-		}
-		s.dbMu.RUnlock()
-		if err := s.upgrade(); err != nil {
-			return err
-		}
-	}
+	return s.ix.do(func(ix kv) error { return ix.write(b) })
 }
 
-func (s *Store) upgrade() error {
-	s.dbMu.Lock()
-	defer s.dbMu.Unlock()
-	if s.dbRW {
-		return nil
-	}
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("reopening the index of store %s for writing: %w", s.root, err)
-	}
-	db, err := badger.Open(badgerOptions(filepath.Join(s.root, "index"), false))
-	if err != nil {
-		// Leave a usable read-only index behind, so that reads go on and
-		// Close works.
-		if ro, rerr := badger.Open(badgerOptions(filepath.Join(s.root, "index"), true)); rerr == nil {
-			s.db = ro
-		}
-		if isPermission(err) {
-			return unwritable(s.root, err)
-		}
-		return fmt.Errorf("reopening the index of store %s for writing: %w", s.root, err)
-	}
-	s.db, s.dbRW = db, true
-	return nil
+// scan reads every entry under prefixes in one transaction.
+func (s *Store) scan(prefixes ...byte) ([]entry, error) {
+	var ents []entry
+	err := s.ix.do(func(ix kv) (err error) {
+		ents, err = ix.scan(prefixes)
+		return err
+	})
+	return ents, err
 }
 
 func (s *Store) unlock() {
-	releaseLock(s.lock, s.readOnly)
+	releaseLock(s.lock, true)
 	openRoots.Delete(s.root)
 }
 
@@ -391,19 +337,16 @@ func (s *Store) writable() error {
 
 func (s *Store) tmpPath() string { return filepath.Join(s.root, "tmp") }
 
-// tempPrefix names this process in temporary entries, so that what a
-// killed kiln leaves (kiln store verify lists it) says whose it was.
-var tempPrefix = strconv.Itoa(os.Getpid()) + "-"
-
 // TempDir creates a fresh directory under the store's tmp directory, on the
 // same filesystem as the objects so that AddLayer can rename it into place.
-// Whatever is left there when the store is next opened is removed, after
-// unmounting anything mounted below it.
+// Its name starts with this Store's token: whatever is left there once the
+// Store is gone is removed by the next Open, after unmounting anything
+// mounted below it.
 func (s *Store) TempDir(prefix string) (string, error) {
 	if err := s.writable(); err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp(s.tmpPath(), prefix+tempPrefix)
+	dir, err := os.MkdirTemp(s.tmpPath(), prefix+s.token()+"-")
 	if err != nil {
 		return "", fmt.Errorf("creating a temporary directory in store %s: %w", s.root, err)
 	}
@@ -414,7 +357,7 @@ func (s *Store) TempDir(prefix string) (string, error) {
 }
 
 func (s *Store) tempFile(prefix string) (*os.File, error) {
-	f, err := os.CreateTemp(s.tmpPath(), prefix+tempPrefix)
+	f, err := os.CreateTemp(s.tmpPath(), prefix+s.token()+"-")
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary file in store %s: %w", s.root, err)
 	}
@@ -428,43 +371,6 @@ func (s *Store) forgetTemp(p string) {
 	s.mu.Lock()
 	delete(s.temps, p)
 	s.mu.Unlock()
-}
-
-// cleanTemp removes what earlier processes left under tmp. It runs with the
-// exclusive lock held, so no live kiln owns anything there; but the steps
-// of a kiln killed a moment ago may still be dying and writing into their
-// upper directories. Removal is retried briefly and otherwise left to the
-// next Open: leftovers have unique names and harm nothing. A mount a killed
-// kiln left there (a read-only view of an older kiln's file step) is
-// unmounted first: removing through it would fail, or worse, delete what
-// it shows.
-func (s *Store) cleanTemp() error {
-	ents, err := os.ReadDir(s.tmpPath())
-	if err != nil {
-		return err
-	}
-	if len(ents) > 0 {
-		if s.unmounted, err = unmountBelow(s.tmpPath()); err != nil {
-			return err
-		}
-	}
-	for _, e := range ents {
-		p := filepath.Join(s.tmpPath(), e.Name())
-		for try := 0; ; try++ {
-			err := removeTree(p)
-			if err == nil {
-				break
-			}
-			if isPermission(err) {
-				return err // a store we cannot write: say so at once
-			}
-			if try == 20 {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	return nil
 }
 
 func isPermission(err error) bool {

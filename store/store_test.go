@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
@@ -216,9 +215,7 @@ func TestSchemaVersion(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	s := openT(t, root)
-	if err := s.update(func(txn *badger.Txn) error {
-		return txn.Set(schemaKey, []byte(strconv.Itoa(SchemaVersion+1)))
-	}); err != nil {
+	if err := s.write(batch{Set: []entry{{schemaKey, []byte(strconv.Itoa(SchemaVersion + 1))}}}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

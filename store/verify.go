@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -65,6 +66,11 @@ func (s *Store) Verify(repair bool, rehash RehashFunc) (VerifyReport, error) {
 			return rep, err
 		}
 	}
+	unlock, err := s.lockMaintenance()
+	if err != nil {
+		return rep, err
+	}
+	defer unlock()
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
 	snap, err := s.snapshot()
@@ -131,30 +137,28 @@ func (s *Store) Verify(repair bool, rehash RehashFunc) (VerifyReport, error) {
 
 	for _, dir := range []struct {
 		name  string
+		kind  byte
 		index map[digest.Digest]objectMeta
-	}{{"layers", snap.layers}, {"blobs", snap.blobs}} {
+	}{{"layers", pLayer, snap.layers}, {"blobs", pBlob, snap.blobs}} {
 		ents, err := os.ReadDir(filepath.Join(s.root, dir.name))
 		if err != nil {
 			return rep, fmt.Errorf("verifying store %s: %w", s.root, err)
 		}
 		for _, e := range ents {
-			if _, ok := dir.index[digest.NewDigestFromEncoded(digest.SHA256, e.Name())]; ok && validHex(e.Name()) {
+			d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+			if _, ok := dir.index[d]; ok && validHex(e.Name()) {
+				continue
+			}
+			if validHex(e.Name()) && s.adding(dir.kind, d) {
 				continue
 			}
 			rep.Orphans = append(rep.Orphans, filepath.Join(s.root, dir.name, e.Name()))
 		}
 	}
-	ents, err := os.ReadDir(s.tmpPath())
-	if err != nil {
+	if rep.Stale, err = s.deadTemps(); err != nil {
 		return rep, fmt.Errorf("verifying store %s: %w", s.root, err)
 	}
 	s.mu.Lock()
-	for _, e := range ents {
-		p := filepath.Join(s.tmpPath(), e.Name())
-		if _, mine := s.temps[p]; !mine {
-			rep.Stale = append(rep.Stale, p)
-		}
-	}
 	rep.Unmounted = slices.Clone(s.unmounted)
 	s.mu.Unlock()
 
@@ -181,13 +185,42 @@ func (s *Store) Verify(repair bool, rehash RehashFunc) (VerifyReport, error) {
 			return rep, fmt.Errorf("repairing store %s: %w", s.root, err)
 		}
 	}
-	for _, p := range slices.Concat(corrupt, rep.Orphans, rep.Stale) {
+	for _, p := range rep.Orphans {
+		// Removed as GC removes one, under its key lock, in case another
+		// process is adding it right now.
+		kind := map[string]byte{"layers": pLayer, "blobs": pBlob}[filepath.Base(filepath.Dir(p))]
+		name := filepath.Base(p)
+		if validHex(name) {
+			if _, err := s.removeObject(objKey{kind, digest.NewDigestFromEncoded(digest.SHA256, name)}, true); err != nil {
+				return rep, fmt.Errorf("repairing store %s: removing %s: %w", s.root, p, err)
+			}
+			continue
+		}
+		if err := s.discard(p); err != nil {
+			return rep, fmt.Errorf("repairing store %s: removing %s: %w", s.root, p, err)
+		}
+	}
+	for _, p := range slices.Concat(corrupt, rep.Stale) {
 		if err := s.discard(p); err != nil {
 			return rep, fmt.Errorf("repairing store %s: removing %s: %w", s.root, p, err)
 		}
 	}
 	rep.Repaired = true
 	return rep, nil
+}
+
+// adding reports whether another process is adding the object right now
+// (holds its key lock, or has indexed it since the snapshot): an object on
+// disk without an index entry is then an add in progress, not an orphan.
+func (s *Store) adding(kind byte, d digest.Digest) bool {
+	k := objKey{kind, d}.indexKey()
+	l, err := s.lockKey(context.Background(), k, false)
+	if err != nil || l == nil {
+		return true
+	}
+	defer l.unlock()
+	_, found, err := s.get(k)
+	return err != nil || found[0]
 }
 
 // checkObject returns what is wrong with one indexed object ("" if

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -124,7 +123,7 @@ func TestVerifyRepairsUnreadableRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	k, _ := rootKey("broken")
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, []byte("short")) }); err != nil {
+	if err := s.write(batch{Set: []entry{{k, []byte("short")}}}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := s.Verify(false, rehash)

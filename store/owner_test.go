@@ -1,0 +1,119 @@
+package store
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestWireRoundTrip(t *testing.T) {
+	req := request{Op: 'w', Keys: [][]byte{[]byte("a"), {}}, Prefixes: []byte("ol"),
+		Batch:  batch{Need: [][]byte{[]byte("n")}, Set: []entry{{[]byte("k"), []byte("v")}}, Del: [][]byte{[]byte("d")}, Touch: [][]byte{[]byte("t")}, TouchAt: -5, Sync: true},
+		Except: "12-abcdef01"}
+	got, err := decodeRequest(&dec{b: encodeRequest(req)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Keys[1] = []byte{} // an empty string comes back empty, not nil
+	if !reflect.DeepEqual(got, req) {
+		t.Errorf("request round trip:\n got %+v\nwant %+v", got, req)
+	}
+	rep := reply{Vals: [][]byte{[]byte("x"), nil}, Found: []bool{true, false}, Entries: []entry{{[]byte("k"), []byte("v")}}, Keys: [][]byte{[]byte("g")}, Err: "boom", Missing: []byte("m")}
+	gotRep, err := decodeReply(&dec{b: encodeReply(rep)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotRep.Err != rep.Err || string(gotRep.Missing) != "m" || !gotRep.Found[0] || gotRep.Found[1] || string(gotRep.Vals[0]) != "x" || len(gotRep.Entries) != 1 {
+		t.Errorf("reply round trip: %+v", gotRep)
+	}
+	if _, err := decodeReply(&dec{b: []byte{0xff, 0xff, 0xff, 0x7f}}); err == nil {
+		t.Error("a malformed reply decoded")
+	}
+}
+
+// TestOwnerKilled: the owner of the index dies by SIGKILL while another
+// process uses the store; that process carries on, owning the index
+// itself, and the store stays consistent.
+func TestOwnerKilled(t *testing.T) {
+	root := t.TempDir()
+	holder := helper(t, root, "hold")
+	if _, err := holder.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	hl := lines(t, holder)
+	expectLine(t, hl, "locked", 30*time.Second)
+	s := openT(t, root)
+	if s.ix.owned != nil {
+		t.Fatal("this process owns the index, want the holder to")
+	}
+	if err := churnOnce(s, "before"); err != nil {
+		t.Fatal(err)
+	}
+	holder.Process.Signal(syscall.SIGKILL)
+	holder.Wait()
+	if err := churnOnce(s, "after"); err != nil {
+		t.Fatalf("after the owner died: %v", err)
+	}
+	if s.ix.owned == nil {
+		t.Error("this process did not take the index over")
+	}
+	rep, err := s.Verify(false, rehash)
+	if err != nil || !rep.Consistent() || rep.Derivations != 2 {
+		t.Fatalf("Verify: %v %+v", err, rep)
+	}
+}
+
+// TestVersionMismatch: a kiln of another store schema owning the index
+// makes Open fail, saying so, instead of misreading the index.
+func TestVersionMismatch(t *testing.T) {
+	root := t.TempDir()
+	openT(t, root).Close()
+	lock, err := os.OpenFile(filepath.Join(root, "index.lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	name, done, err := sockName(filepath.Join(root, "index.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", name)
+	done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			w := newWire(c)
+			if _, err := w.recv(); err == nil {
+				w.send(encodeHello(hello{Proto: protocolVersion, Schema: SchemaVersion + 1, PID: 4242}))
+			}
+			c.Close()
+		}
+	}()
+	_, err = Open(root)
+	if !errors.Is(err, ErrVersionMismatch) {
+		t.Fatalf("Open next to another schema's owner = %v, want ErrVersionMismatch", err)
+	}
+	for _, want := range []string{"pid 4242", "--store"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
