@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,13 +233,21 @@ func TestMountsArePrivate(t *testing.T) {
 	seen := make(chan string, 1)
 	go func() {
 		defer close(seen)
+		// The host's table as this thread sees it, not /proc/self's: that
+		// is the main thread's view, and libcontainer's mount-source
+		// goroutine locks whatever thread it lands on, the main thread
+		// included, and joins the container's mount namespace for good
+		// (Go wedges a main thread left locked). This thread stays in the
+		// namespace the test started in.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		for {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			mi, _ := os.ReadFile("/proc/self/mountinfo")
+			mi, _ := os.ReadFile("/proc/thread-self/mountinfo")
 			for _, l := range strings.Split(string(mi), "\n") {
 				if strings.Contains(l, filepath.Dir(spec.StateDir)) {
 					seen <- l
