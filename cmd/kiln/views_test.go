@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -271,12 +272,20 @@ func TestKilledBuildsLeaveNoCgroups(t *testing.T) {
 	q := newProj(t, slowHCL, "")
 	out := q.ok("store", "verify")
 	for _, c := range left {
-		if !strings.Contains(out, fmt.Sprintf("stale cgroup of kiln pid %d, which is gone: ", last)) || !strings.Contains(out, c) {
-			t.Errorf("store verify does not report %s of kiln pid %d:\n%s", c, last, out)
+		if strings.Contains(out, fmt.Sprintf("stale cgroup of kiln pid %d, which is gone: ", last)) && strings.Contains(out, c) {
+			continue
 		}
+		// Any kiln that runs a step sweeps what dead kilns left beside its
+		// own cgroups, and the test packages run in parallel: one of their
+		// kilns may have removed this directory before verify looked.
+		if _, err := os.Stat(c); errors.Is(err, fs.ErrNotExist) {
+			t.Logf("%s was removed by another kiln before store verify ran", c)
+			continue
+		}
+		t.Errorf("store verify does not report %s of kiln pid %d:\n%s", c, last, out)
 	}
-	if len(stepCgroups(t, digests[len(digests)-1])) == 0 {
-		t.Error("store verify without --repair removed cgroups")
+	if strings.Contains(out, "(removed)") {
+		t.Errorf("store verify without --repair removed cgroups:\n%s", out)
 	}
 	out = q.ok("store", "verify", "--repair")
 	if left := stepCgroups(t, digests[len(digests)-1]); len(left) > 0 {
