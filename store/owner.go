@@ -120,8 +120,8 @@ func (ix *index) elect() (kv, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("store %s: the process owning its index (see %s) neither answers on %s nor lets go; is a kiln process stopped?",
-				ix.root, filepath.Join(ix.root, "index.lock"), ix.sockPath())
+			return nil, fmt.Errorf("store %s: kiln pid %d owns its index but neither answers on %s nor lets go; is it stopped (Ctrl-Z)? Resume or end it",
+				ix.root, ownerPID(ix.root), ix.sockPath())
 		}
 		time.Sleep(delay)
 		delay = min(2*delay, 10*time.Millisecond)
