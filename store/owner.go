@@ -120,8 +120,8 @@ func (ix *index) elect() (kv, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("store %s: the process owning its index (see %s) neither answers on %s nor lets go; is a kiln process stopped?",
-				ix.root, filepath.Join(ix.root, "index.lock"), ix.sockPath())
+			return nil, fmt.Errorf("store %s: kiln pid %d owns its index but neither answers on %s nor lets go; is it stopped (Ctrl-Z)? Resume or end it",
+				ix.root, ownerPID(ix.root), ix.sockPath())
 		}
 		time.Sleep(delay)
 		delay = min(2*delay, 10*time.Millisecond)
@@ -333,7 +333,6 @@ type server struct {
 	mu    sync.Mutex
 	conns map[net.Conn]bool
 	done  bool
-	wg    sync.WaitGroup
 }
 
 func serve(path string, l *localKV, root string) (*server, error) {
@@ -350,13 +349,11 @@ func serve(path string, l *localKV, root string) (*server, error) {
 	// would go through a descriptor closed by then.
 	ln.SetUnlinkOnClose(false)
 	srv := &server{ln: ln, path: path, kv: l, conns: map[net.Conn]bool{}}
-	srv.wg.Add(1)
 	go srv.accept()
 	return srv, nil
 }
 
 func (srv *server) accept() {
-	defer srv.wg.Done()
 	for {
 		c, err := srv.ln.Accept()
 		if err != nil {
@@ -369,14 +366,12 @@ func (srv *server) accept() {
 			return
 		}
 		srv.conns[c] = true
-		srv.wg.Add(1)
 		srv.mu.Unlock()
 		go srv.conn(c)
 	}
 }
 
 func (srv *server) conn(c net.Conn) {
-	defer srv.wg.Done()
 	defer func() {
 		srv.mu.Lock()
 		delete(srv.conns, c)
@@ -463,7 +458,9 @@ func (srv *server) stop() {
 	}
 	srv.mu.Unlock()
 	srv.busy.Unlock()
-	srv.wg.Wait()
+	// The goroutines of the listener and connections end by themselves:
+	// none touches the index once done is set and busy was taken, so
+	// stop does not wait for them to be scheduled.
 }
 
 // ownerPID reads the pid the owner wrote into index.lock, for messages.

@@ -48,20 +48,42 @@ func main() {
 
 	bins := []struct{ name, path string }{{"this kiln", *kilnBin}, {"main", *baseBin}}
 	type result struct {
-		noopChain, noopGraph, delay, conc, seq time.Duration
+		noopChain, noopGraph, delay, alone, conc, seq time.Duration
 	}
 	res := make([]result, len(bins))
+	stores := func(i int) func(string) string {
+		return func(n string) string { return filepath.Join(work, "stores", fmt.Sprintf("%d-%s", i, n)) }
+	}
+	// No-op rebuilds alternate between the kilns, so that a burst of load
+	// on the machine falls on both alike.
+	noopRow := func(dir, target string, set func(*result, time.Duration)) {
+		var live []int
+		for i, b := range bins {
+			if b.path != "" {
+				kiln(b.path, dir, stores(i)(target), "build", "--progress", "quiet", target)
+				live = append(live, i)
+			}
+		}
+		ds := make([][]time.Duration, len(bins))
+		for range *noops {
+			for _, i := range live {
+				start := time.Now()
+				kiln(bins[i].path, dir, stores(i)(target), "build", "--progress", "quiet", target)
+				ds[i] = append(ds[i], time.Since(start))
+			}
+		}
+		for _, i := range live {
+			set(&res[i], median(ds[i]))
+		}
+	}
+	noopRow(chain, "stage.chain", func(r *result, d time.Duration) { r.noopChain = d })
+	noopRow(graph, "all", func(r *result, d time.Duration) { r.noopGraph = d })
 	for i, b := range bins {
 		if b.path == "" {
 			continue
 		}
-		st := func(n string) string { return filepath.Join(work, "stores", fmt.Sprintf("%d-%s", i, n)) }
-		kiln(b.path, chain, st("chain"), "build", "--progress", "quiet", "stage.chain")
-		res[i].noopChain = timeRuns(*noops, func() { kiln(b.path, chain, st("chain"), "build", "--progress", "quiet", "stage.chain") })
-		kiln(b.path, graph, st("graph"), "build", "--progress", "quiet", "all")
-		res[i].noopGraph = timeRuns(*noops, func() { kiln(b.path, graph, st("graph"), "build", "--progress", "quiet", "all") })
-		res[i].delay = secondBuildDelay(b.path, busy, st("busy"))
-		res[i].conc, res[i].seq = concurrentVsSequential(b.path, busy, st)
+		res[i].delay, res[i].alone = secondBuildDelay(b.path, busy, stores(i)("busy"))
+		res[i].conc, res[i].seq = concurrentVsSequential(b.path, busy, stores(i))
 	}
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -81,6 +103,7 @@ func main() {
 	row("no-op rebuild: chain of 20 steps", func(r result) time.Duration { return r.noopChain }, "<= main + 1 ms", *baseBin == "" || r.noopChain <= res[1].noopChain+time.Millisecond)
 	row("no-op rebuild: 1,001 derivations", func(r result) time.Duration { return r.noopGraph }, "<= main + 3 ms", *baseBin == "" || r.noopGraph <= res[1].noopGraph+3*time.Millisecond)
 	row("second build: start to first step", func(r result) time.Duration { return r.delay }, "< 50 ms", r.delay < 50*time.Millisecond)
+	row("the same build alone (the floor)", func(r result) time.Duration { return r.alone }, "", true)
 	row("4 x 4-step builds at once", func(r result) time.Duration { return r.conc }, "< one after another", r.conc < r.seq)
 	row("4 x 4-step builds one after another", func(r result) time.Duration { return r.seq }, "", true)
 	tw.Flush()
@@ -90,10 +113,17 @@ func main() {
 
 // secondBuildDelay starts a build that sleeps 2 s in a step and, once the
 // step runs, a second build of another target: the time from starting the
-// second process to its first step starting (its source is cached).
-func secondBuildDelay(bin, dir, store string) time.Duration {
+// second process to its first step starting (its source is cached). It
+// also returns that time for the second build with nothing else running.
+func secondBuildDelay(bin, dir, store string) (time.Duration, time.Duration) {
 	kiln(bin, dir, store, "build", "--progress", "quiet", "stage.src")
-	var ds []time.Duration
+	var ds, alone []time.Duration
+	for i := range *reps {
+		t0 := time.Now()
+		p := start(bin, dir, store, "build", "--progress", "json", "--var", fmt.Sprintf("TAG=c%d-%d", os.Getpid(), i), "stage.q1")
+		alone = append(alone, p.waitEvent("start", "stage.q1").Sub(t0))
+		p.finish()
+	}
 	for i := range *reps {
 		tag := fmt.Sprintf("%d-%d", os.Getpid(), i)
 		first := start(bin, dir, store, "build", "--progress", "json", "--var", "TAG=a"+tag, "--var", "NAP=2", "stage.nap")
@@ -105,7 +135,7 @@ func secondBuildDelay(bin, dir, store string) time.Duration {
 		second.finish()
 		first.finish()
 	}
-	return median(ds)
+	return median(ds), median(alone)
 }
 
 // concurrentVsSequential builds q1..q4 (4 steps each) at once and then one
@@ -268,16 +298,6 @@ func kiln(bin, dir, store string, args ...string) {
 	if err := c.Run(); err != nil {
 		fail(fmt.Sprintf("kiln %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out.String()))
 	}
-}
-
-func timeRuns(n int, f func()) time.Duration {
-	var ds []time.Duration
-	for range n {
-		start := time.Now()
-		f()
-		ds = append(ds, time.Since(start))
-	}
-	return median(ds)
 }
 
 func median(ds []time.Duration) time.Duration {
