@@ -31,7 +31,7 @@ func open(s Spec) (backend, error) {
 	case "local":
 		return &localBackend{dir: s.Dir}, nil
 	case "registry":
-		return newRegistry(s.Ref)
+		return newRegistry(s.Ref, s.Timeout)
 	}
 	return nil, errors.New("unknown cache type " + s.Type)
 }

@@ -22,11 +22,11 @@ import (
 
 // Timeouts bound every registry request, so that a slow or hung registry
 // costs a build seconds, not its whole run: connecting and the first byte
-// of an answer are bounded; a body is bounded by its own deadline.
-var (
-	dialTimeout    = 5 * time.Second
-	headerTimeout  = 15 * time.Second
-	requestTimeout = 30 * time.Second
+// of an answer are bounded (Spec.Timeout overrides the latter), and so is
+// every manifest request as a whole.
+const (
+	dialTimeout          = 5 * time.Second
+	defaultHeaderTimeout = 15 * time.Second
 )
 
 // registryBackend is a tag in a registry repository (see the tag scheme in
@@ -34,23 +34,27 @@ var (
 // Loopback registries are spoken to over plain http, as
 // go-containerregistry does for them by default.
 type registryBackend struct {
-	tag  name.Tag
-	repo name.Repository
-	tr   http.RoundTripper
+	tag     name.Tag
+	repo    name.Repository
+	tr      http.RoundTripper
+	timeout time.Duration // of a whole manifest request
 }
 
 var _ backend = (*registryBackend)(nil)
 
-func newRegistry(ref string) (*registryBackend, error) {
+func newRegistry(ref string, timeout time.Duration) (*registryBackend, error) {
+	if timeout <= 0 {
+		timeout = defaultHeaderTimeout
+	}
 	tag, err := name.NewTag(ref)
 	if err != nil {
 		return nil, fmt.Errorf("cache ref %q: %w (write REGISTRY/REPOSITORY:TAG)", ref, err)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: dialTimeout}).DialContext
-	tr.TLSHandshakeTimeout = dialTimeout
-	tr.ResponseHeaderTimeout = headerTimeout
-	return &registryBackend{tag: tag, repo: tag.Context(), tr: tr}, nil
+	tr.DialContext = (&net.Dialer{Timeout: min(dialTimeout, timeout)}).DialContext
+	tr.TLSHandshakeTimeout = min(dialTimeout, timeout)
+	tr.ResponseHeaderTimeout = timeout
+	return &registryBackend{tag: tag, repo: tag.Context(), tr: tr, timeout: 2 * timeout}, nil
 }
 
 func (r *registryBackend) opts(ctx context.Context) []remote.Option {
@@ -74,7 +78,7 @@ func notFound(err error) error {
 }
 
 func (r *registryBackend) get(ctx context.Context, ref name.Reference) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	desc, err := remote.Get(ref, r.opts(ctx)...)
 	if err != nil {
@@ -84,7 +88,7 @@ func (r *registryBackend) get(ctx context.Context, ref name.Reference) ([]byte, 
 }
 
 func (r *registryBackend) put(ctx context.Context, ref name.Reference, raw []byte, mt string) error {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	return remote.Put(ref, rawManifest{raw: raw, mt: types.MediaType(mt)}, r.opts(ctx)...)
 }

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Spec is one --cache-from or --cache-to, in buildx's spelling:
 //
 //	type=registry,ref=REF[,mode=min|max][,key=FILE][,required=true]
 //	type=registry,ref=REF[,trusted=PUBFILE][,insecure=true][,required=true]
+//	... [,timeout=DURATION]
 //	type=local,dest=DIR ...      (export)
 //	type=local,src=DIR ...       (import)
 type Spec struct {
@@ -32,6 +34,9 @@ type Spec struct {
 	// Required makes a cache that cannot be used an error rather than a
 	// warning.
 	Required bool
+	// Timeout bounds the wait for each answer of a registry (timeout=,
+	// default 15s): a slow cache is given up, not waited for.
+	Timeout time.Duration
 }
 
 // String names the cache in messages.
@@ -51,10 +56,10 @@ func ParseTo(v string) (Spec, error) { return parse(v, true) }
 func parse(v string, export bool) (Spec, error) {
 	flag := "--cache-from"
 	dirKey := "src"
-	allowed := map[string]bool{"type": true, "ref": true, "src": true, "trusted": true, "insecure": true, "required": true}
+	allowed := map[string]bool{"type": true, "ref": true, "src": true, "trusted": true, "insecure": true, "required": true, "timeout": true}
 	if export {
 		flag, dirKey = "--cache-to", "dest"
-		allowed = map[string]bool{"type": true, "ref": true, "dest": true, "mode": true, "key": true, "required": true}
+		allowed = map[string]bool{"type": true, "ref": true, "dest": true, "mode": true, "key": true, "required": true, "timeout": true}
 	}
 	var s Spec
 	for _, kv := range strings.Split(v, ",") {
@@ -86,6 +91,13 @@ func parse(v string, export bool) (Spec, error) {
 			s.Insecure, err = strconv.ParseBool(val)
 		case "required":
 			s.Required, err = strconv.ParseBool(val)
+		case "timeout":
+			if s.Timeout, err = time.ParseDuration(val); err == nil && s.Timeout <= 0 {
+				err = fmt.Errorf("not positive")
+			}
+			if err != nil {
+				return Spec{}, fmt.Errorf("%s %q: timeout is a duration such as 10s, not %q", flag, v, val)
+			}
 		}
 		if err != nil {
 			return Spec{}, fmt.Errorf("%s %q: %s is true or false, not %q", flag, v, k, val)
@@ -125,7 +137,7 @@ func ParseList(v string) []string {
 
 func keys(m map[string]bool) string {
 	var ks []string
-	for _, k := range []string{"type", "ref", "src", "dest", "mode", "key", "trusted", "insecure", "required"} {
+	for _, k := range []string{"type", "ref", "src", "dest", "mode", "key", "trusted", "insecure", "required", "timeout"} {
 		if m[k] {
 			ks = append(ks, k)
 		}
