@@ -193,6 +193,9 @@ func TestCacheRegistry(t *testing.T) {
 		if !strings.Contains(plan, "cached (remote)") {
 			t.Errorf("kiln plan in store B:\n%s", plan)
 		}
+		if ls := kilnOK(t, dir, storeEnv("b"), "store", "ls"); !strings.Contains(ls, "ORIGIN") || !strings.Contains(ls, " remote") {
+			t.Errorf("kiln store ls in store B:\n%s", ls)
+		}
 		// A second build is a no-op: nothing downloaded.
 		mustBuild("b", "--cache-from", "type=registry,ref="+ref+",trusted="+ciPub)
 		if blobs, entries := rec.reset(); blobs+entries != 0 {
