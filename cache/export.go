@@ -113,13 +113,30 @@ func present(ix *index, e Entry, key *PrivateKey) bool {
 	return true
 }
 
+// answers reports whether the index answers every key of d with an entry
+// of d's signer: that entry or an equivalent one (outputs are
+// reproducible), which a concurrent export of the same derivation wrote.
+func answers(ix *index, d ocispec.Descriptor) bool {
+	for _, k := range entryKeys(d) {
+		e, ok := ix.lookup(k)
+		if !ok || e.Annotations[AnnotationKeyID] != d.Annotations[AnnotationKeyID] {
+			return false
+		}
+	}
+	return true
+}
+
 // mergeIndex adds entries to the index and writes it, then reads it back:
 // another export to the same tag may have written in between, and then
 // the merge is done again on what it wrote, so that neither loses entries.
 func mergeIndex(ctx context.Context, be backend, ix *index, added []ocispec.Descriptor) error {
 	for attempt := 0; ; attempt++ {
 		for _, d := range added {
-			ix.add(d)
+			// An equivalent entry a concurrent export wrote stays: replacing
+			// it would make that export write again.
+			if !answers(ix, d) {
+				ix.add(d)
+			}
 		}
 		raw, err := ix.encode()
 		if err != nil {
@@ -135,7 +152,7 @@ func mergeIndex(ctx context.Context, be backend, ix *index, added []ocispec.Desc
 		}
 		missing := false
 		for _, d := range added {
-			missing = missing || !ix.has(d.Digest)
+			missing = missing || !answers(ix, d)
 		}
 		if !missing {
 			return nil

@@ -95,6 +95,9 @@ type Realizer struct {
 
 	prepareOnce sync.Once
 	prepareErr  error
+
+	// substFailed holds the keys the substituter failed to fetch.
+	substFailed sync.Map
 }
 
 // SandboxRoot is where the sandboxes of builds in st keep their state

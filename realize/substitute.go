@@ -46,11 +46,13 @@ func (r *Realizer) substitute(ctx context.Context, dg, rk digest.Digest) (store.
 		return store.Output{}, false, nil
 	}
 	for _, k := range []digest.Digest{dg, rk} {
-		if k == "" || !r.opts.Substituter.Has(ctx, k) {
+		if _, failed := r.substFailed.Load(k); k == "" || failed || !r.opts.Substituter.Has(ctx, k) {
 			continue
 		}
 		out, ok := r.opts.Substituter.Substitute(ctx, r.st, k)
 		if !ok {
+			// Once is enough: the derivation is built instead.
+			r.substFailed.Store(k, true)
 			continue
 		}
 		if out.Meta == nil {
