@@ -19,8 +19,8 @@ import (
 type fakeSubst struct {
 	g      *compiler.Graph
 	origin *store.Store
-	has   map[digest.Digest]bool
-	fails map[digest.Digest]bool
+	has    map[digest.Digest]bool
+	fails  map[digest.Digest]bool
 
 	mu      sync.Mutex
 	fetched []digest.Digest
