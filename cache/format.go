@@ -80,9 +80,8 @@ func entryManifest(rec record, config []byte, annotations map[string]string) ([]
 
 // index is a cache index: entry descriptors, and which keys each answers.
 type index struct {
-	m      ocispec.Index
-	byKey  map[digest.Digest]int
-	exists bool // read from the cache, not new
+	m     ocispec.Index
+	byKey map[digest.Digest]int
 }
 
 func newIndex() *index {
@@ -98,7 +97,6 @@ func parseIndex(raw []byte) (*index, error) {
 	if err := json.Unmarshal(raw, &ix.m); err != nil {
 		return nil, fmt.Errorf("reading the cache index: %w", err)
 	}
-	ix.exists = true
 	ix.reindex()
 	return ix, nil
 }

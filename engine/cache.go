@@ -73,7 +73,7 @@ func (s *Session) ExportCache(ctx context.Context, res *Result) error {
 			s.emit(Event{Kind: Warning, Message: fmt.Sprintf("exporting to %s failed, the build is unaffected: %v", sp, err)})
 			continue
 		}
-		s.emit(Event{Kind: Exported, Address: "cache", Message: fmt.Sprintf("%s (%d new entries, %d there already)", sp, rep.Entries, rep.Skipped)})
+		s.emit(Event{Kind: Exported, Address: "outputs", Message: fmt.Sprintf("%s (%d new entries, %d there already)", sp, rep.Entries, rep.Skipped)})
 	}
 	return nil
 }
