@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -27,7 +28,13 @@ import (
 type Importer struct {
 	sources []*source
 	warn    func(string)
+
+	entries, bytes atomic.Int64 // fetched
 }
+
+// Fetched says how many outputs were fetched and how many bytes of blobs
+// were downloaded for them.
+func (im *Importer) Fetched() (outputs, bytes int64) { return im.entries.Load(), im.bytes.Load() }
 
 var _ realize.Substituter = (*Importer)(nil)
 
@@ -43,6 +50,8 @@ type source struct {
 	mu     sync.Mutex
 	down   bool
 	warned map[string]bool
+
+	downloaded *atomic.Int64 // bytes of blobs, the Importer's count
 }
 
 // NewImporter prepares imports from specs. It reads the trusted keys now
@@ -55,7 +64,7 @@ func NewImporter(specs []Spec, warn func(string)) (*Importer, error) {
 		if err != nil {
 			return nil, err
 		}
-		src := &source{spec: s, be: be, warned: map[string]bool{}}
+		src := &source{spec: s, be: be, warned: map[string]bool{}, downloaded: &im.bytes}
 		for _, p := range s.Trusted {
 			k, err := LoadPublicKey(p)
 			if err != nil {
@@ -178,6 +187,7 @@ func (im *Importer) Substitute(ctx context.Context, st *store.Store, key digest.
 		}
 		out, err := s.fetch(ctx, st, key, d)
 		if err == nil {
+			im.entries.Add(1)
 			return out, true
 		}
 		var ie *integrityError
@@ -326,7 +336,9 @@ func (s *source) download(ctx context.Context, dir string, d digest.Digest) (str
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(f, h), rc); err != nil {
+	n, err := io.Copy(io.MultiWriter(f, h), rc)
+	s.downloaded.Add(n)
+	if err != nil {
 		// go-containerregistry checks digests itself: a mismatch is an
 		// integrity error, not a cache that is down.
 		if isDigestErr(err) {

@@ -67,6 +67,7 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 		Shuffle:       s.opts.Shuffle,
 		AllowInsecure: s.opts.AllowInsecure,
 	})
+	s.reportFetched(subst)
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return nil, ErrInterrupted

@@ -53,6 +53,17 @@ func (s *Session) importer(ctx context.Context) (realize.Substituter, error) {
 	return im, nil
 }
 
+// reportFetched tells what subst, the importer, downloaded.
+func (s *Session) reportFetched(subst realize.Substituter) {
+	im, ok := subst.(*cache.Importer)
+	if !ok {
+		return
+	}
+	if n, b := im.Fetched(); n > 0 {
+		s.emit(Event{Kind: Notice, Message: fmt.Sprintf("fetched %d outputs from the caches, %d bytes downloaded", n, b)})
+	}
+}
+
 // ExportCache sends res's outputs to every --cache-to cache: the targets'
 // states (mode=min), or every derivation the build realized (mode=max).
 // A cache is an optimisation: a failed export is a warning, and an error

@@ -180,7 +180,7 @@ func TestCacheRegistry(t *testing.T) {
 		// image.
 		errB := mustBuild("b", "--cache-from", "type=registry,ref="+ref+",trusted="+ciPub)
 		blobs, entries := rec.reset()
-		if n := stepsRun(errB); n != 0 || !strings.Contains(errB, "fetched from the cache") {
+		if n := stepsRun(errB); n != 0 || !strings.Contains(errB, "fetched from the cache") || !strings.Contains(errB, "fetched 1 outputs from the caches") {
 			t.Fatalf("store B ran %d steps:\n%s", n, errB)
 		}
 		if got := digestOf("b"); got != want {
