@@ -53,8 +53,13 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 			return nil, err
 		}
 	}
+	subst, err := s.importer(ctx)
+	if err != nil {
+		return nil, err
+	}
 	roots := compiler.TargetRoots(graph.Targets)
 	outs, err := s.realize(ctx, st, graph, roots, realize.Options{
+		Substituter:   subst,
 		Jobs:          s.opts.Jobs,
 		KeepGoing:     s.opts.KeepGoing,
 		Dir:           s.cfg.Dir,
@@ -62,6 +67,7 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 		Shuffle:       s.opts.Shuffle,
 		AllowInsecure: s.opts.AllowInsecure,
 	})
+	s.reportFetched(subst)
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return nil, ErrInterrupted

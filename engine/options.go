@@ -40,6 +40,11 @@ type Options struct {
 	AllowInsecure bool
 	// Shuffle starts independent steps in a random order (kiln verify).
 	Shuffle bool
+	// CacheFrom and CacheTo are --cache-from and --cache-to specs (see
+	// package cache); KILN_CACHE_FROM and KILN_CACHE_TO in Environ add
+	// to them.
+	CacheFrom []string
+	CacheTo   []string
 
 	// Events receives the session's progress; nil discards it. While
 	// steps run it is called from several goroutines at once.

@@ -4,14 +4,17 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/realize"
 	"github.com/kiln-build/kiln/store"
 )
 
 // Statuses of a derivation in a plan.
 const (
-	StatusCached     = "cached"     // in the store
-	StatusToBuild    = "to build"   // a build would realize it
-	StatusUnresolved = "unresolved" // a source it needs has no pin
+	StatusCached = "cached" // in the store
+	// StatusCachedRemote: in the store, fetched from a shared cache.
+	StatusCachedRemote = "cached (remote)"
+	StatusToBuild      = "to build"   // a build would realize it
+	StatusUnresolved   = "unresolved" // a source it needs has no pin
 )
 
 // PlanEntry is one derivation a build needs, as kiln plan --json prints it.
@@ -67,8 +70,11 @@ func planEntries(graph *compiler.Graph, st *store.Store) ([]PlanEntry, error) {
 		status := StatusToBuild
 		if n.Unresolved {
 			status = StatusUnresolved
-		} else if _, ok := cached[d]; ok {
+		} else if out, ok := cached[d]; ok {
 			status = StatusCached
+			if out.Meta[realize.MetaOrigin] == "remote" {
+				status = StatusCachedRemote
+			}
 		}
 		entries = append(entries, PlanEntry{Digest: d, Kind: n.Kind, Name: n.Name, Description: n.Description, Status: status, Inputs: n.Inputs})
 	}

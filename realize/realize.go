@@ -83,6 +83,9 @@ type Options struct {
 	// Executor runs the exec steps (default: a libcontainer sandbox with
 	// its state in SandboxRoot).
 	Executor executor.Executor
+	// Substituter, when set, is asked for what the store lacks before it
+	// is built (see substitute.go).
+	Substituter Substituter
 }
 
 // Realizer builds graphs into a store.
@@ -92,6 +95,9 @@ type Realizer struct {
 
 	prepareOnce sync.Once
 	prepareErr  error
+
+	// substFailed holds the keys the substituter failed to fetch.
+	substFailed sync.Map
 }
 
 // SandboxRoot is where the sandboxes of builds in st keep their state
@@ -174,6 +180,8 @@ type node struct {
 	done chan struct{}
 	out  store.Output
 	err  error
+	// remote: the substituter has it, so its inputs were not needed.
+	remote bool
 }
 
 // finished says whether n's output (or failure) is known.
@@ -193,7 +201,7 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 	if err := checkResolved(g, order); err != nil {
 		return nil, err
 	}
-	nodes, err := r.needed(g, order, roots)
+	nodes, err := r.needed(ctx, g, order, roots)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +216,7 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 			break
 		}
 	}
-	if err := r.build(ctx, order, nodes); err != nil {
+	if err := r.build(ctx, g, order, nodes); err != nil {
 		return nil, err
 	}
 	outs := make(map[digest.Digest]store.Output, len(nodes))
@@ -238,7 +246,7 @@ func checkResolved(g *compiler.Graph, order []digest.Digest) error {
 // needed looks order up in the store and returns the nodes the roots
 // need: the cached ones finished, the others to build. Demand-driven: a
 // cached node's inputs are not needed at all.
-func (r *Realizer) needed(g *compiler.Graph, order, roots []digest.Digest) (map[digest.Digest]*node, error) {
+func (r *Realizer) needed(ctx context.Context, g *compiler.Graph, order, roots []digest.Digest) (map[digest.Digest]*node, error) {
 	var lookup []digest.Digest
 	for _, d := range order {
 		if !r.opts.Rebuild[d] {
@@ -263,6 +271,10 @@ func (r *Realizer) needed(g *compiler.Graph, order, roots []digest.Digest) (map[
 			r.opts.Events(Event{Kind: EventCached, Digest: d, Name: n.drv.Name, Description: n.drv.Description})
 			return
 		}
+		if r.substitutable(ctx, d) {
+			n.remote = true
+			return
+		}
 		for _, in := range n.drv.Inputs {
 			need(in)
 		}
@@ -283,7 +295,7 @@ func (r *Realizer) needed(g *compiler.Graph, order, roots []digest.Digest) (map[
 
 // build realizes the unfinished nodes, each once its inputs are, at most
 // Jobs at a time. Unless KeepGoing, the first failure stops the rest.
-func (r *Realizer) build(ctx context.Context, order []digest.Digest, nodes map[digest.Digest]*node) error {
+func (r *Realizer) build(ctx context.Context, g *compiler.Graph, order []digest.Digest, nodes map[digest.Digest]*node) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sem := make(chan struct{}, r.opts.Jobs)
@@ -316,7 +328,7 @@ func (r *Realizer) build(ctx context.Context, order []digest.Digest, nodes map[d
 		go func() {
 			defer wg.Done()
 			defer close(n.done)
-			r.buildNode(ctx, n, nodes, sem, failed)
+			r.buildNode(ctx, g, n, nodes, sem, failed)
 		}()
 	}
 	wg.Wait()
@@ -332,7 +344,11 @@ func (r *Realizer) build(ctx context.Context, order []digest.Digest, nodes map[d
 // buildNode waits for n's inputs and a job slot, then realizes n, setting
 // n.out or n.err. A failure of n's own (not a failed input's, not a
 // stop) goes to failed.
-func (r *Realizer) buildNode(ctx context.Context, n *node, nodes map[digest.Digest]*node, sem chan struct{}, failed func(error)) {
+func (r *Realizer) buildNode(ctx context.Context, g *compiler.Graph, n *node, nodes map[digest.Digest]*node, sem chan struct{}, failed func(error)) {
+	if n.remote {
+		r.buildRemote(ctx, g, n, sem, failed)
+		return
+	}
 	inputs := make([]store.Output, len(n.drv.Inputs))
 	for i, in := range n.drv.Inputs {
 		dep := nodes[in]
@@ -358,6 +374,25 @@ func (r *Realizer) buildNode(ctx context.Context, n *node, nodes map[digest.Dige
 	n.out, n.err = r.realizeOne(ctx, n.dg, n.drv, inputs)
 	if n.err != nil && !errors.Is(n.err, errStopped) {
 		failed(n.err)
+	}
+}
+
+// buildRemote fetches n, whose inputs were not needed, from the
+// substituter; failing that, it realizes n's inputs, then n.
+func (r *Realizer) buildRemote(ctx context.Context, g *compiler.Graph, n *node, sem chan struct{}, failed func(error)) {
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		n.err = context.Cause(ctx)
+		return
+	}
+	inputs, fetched, err := r.fetchOrInputs(ctx, g, n, sem)
+	if err == nil && !fetched {
+		n.out, err = r.realizeOne(ctx, n.dg, n.drv, inputs)
+	}
+	<-sem
+	if n.err = err; err != nil && !errors.Is(err, errStopped) && ctx.Err() == nil {
+		failed(err)
 	}
 }
 
@@ -422,6 +457,13 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 		defer unlock()
 		if ok {
 			ev.Kind = EventCached
+			r.opts.Events(ev)
+			return out, nil
+		}
+		if out, ok, err := r.substitute(ctx, dg, rk); err != nil {
+			return fail(err)
+		} else if ok {
+			ev.Kind = EventSubstituted
 			r.opts.Events(ev)
 			return out, nil
 		}

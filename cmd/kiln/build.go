@@ -29,6 +29,9 @@ type buildFlags struct {
 	// shuffle starts independent steps in a random order: set only in
 	// kiln verify's rebuilds.
 	shuffle bool
+	// cacheFrom and cacheTo are buildx's --cache-from and --cache-to.
+	cacheFrom []string
+	cacheTo   []string
 }
 
 const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`
@@ -65,6 +68,9 @@ that says to run 'kiln lock'.`,
 				if err := engine.WriteMetadata(f.metadata, mds); err != nil {
 					return fmt.Errorf("writing --metadata-file: %w", err)
 				}
+			}
+			if err := s.ExportCache(cmd.Context(), built); err != nil {
+				return err
 			}
 			// A tar written to stdout (dest=-) must stay a tar: the summary
 			// then goes to stderr.
@@ -105,6 +111,8 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.BoolVar(&f.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, allowInsecureUsage)
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import outputs from a cache: type=registry,ref=REF,trusted=PUBFILE or type=local,src=DIR (insecure=true: unsigned; required=true) (repeatable; also $KILN_CACHE_FROM)")
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export outputs to a cache: type=registry,ref=REF or type=local,dest=DIR, with mode=min|max, key=FILE, required=true (repeatable; also $KILN_CACHE_TO)")
 }
 
 // build runs s.Build, interruptible.

@@ -92,7 +92,7 @@ func printPlan(graph *compiler.Graph, entries []engine.PlanEntry) error {
 			fmt.Fprintf(w, "%s (%s) -> %s\n", t.Address, pl, stateName(t.States[pl]))
 		}
 	}
-	fmt.Fprintf(w, "%d derivations: %d cached, %d to build, %d unresolved\n", len(entries), counts[engine.StatusCached], counts[engine.StatusToBuild], counts[engine.StatusUnresolved])
+	fmt.Fprintf(w, "%d derivations: %d cached, %d to build, %d unresolved\n", len(entries), counts[engine.StatusCached]+counts[engine.StatusCachedRemote], counts[engine.StatusToBuild], counts[engine.StatusUnresolved])
 	if counts[engine.StatusUnresolved] > 0 {
 		fmt.Fprintln(w, "Unresolved sources have no pin in build.lock.hcl: run 'kiln lock'.")
 	}

@@ -124,7 +124,7 @@ func (p *progress) Event(e realize.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch e.Kind {
-	case realize.EventCached, realize.EventCutoff:
+	case realize.EventCached, realize.EventCutoff, realize.EventSubstituted:
 		p.cached++
 	case realize.EventDone:
 		p.done++
@@ -166,6 +166,8 @@ func (p *progress) Event(e realize.Event) {
 			fmt.Fprintf(p.w, "\x1b[32m✓\x1b[0m %s \x1b[2m%s\x1b[0m\n", termtext.Fit(e.Name+" "+e.Description, width-3-len(dur)), dur)
 		case realize.EventCutoff:
 			fmt.Fprintf(p.w, "\x1b[36m=\x1b[0m %s \x1b[2munchanged inputs, reused\x1b[0m\n", termtext.Fit(e.Name, width-28))
+		case realize.EventSubstituted:
+			fmt.Fprintf(p.w, "\x1b[36m↓\x1b[0m %s \x1b[2mfrom the cache\x1b[0m\n", termtext.Fit(e.Name, width-18))
 		case realize.EventFailed:
 			fmt.Fprintf(p.w, "\x1b[31m✗\x1b[0m %s\n", termtext.Fit(e.Name+" "+e.Description, width-2))
 		case realize.EventStopped:
@@ -186,6 +188,8 @@ func (p *progress) plain(e realize.Event) {
 		fmt.Fprintf(p.w, "#%-6.1f %s %s: done in %s\n", el, short(e.Digest), e.Name, e.Duration.Round(time.Millisecond))
 	case realize.EventCutoff:
 		fmt.Fprintf(p.w, "#%-6.1f %s %s: inputs rebuilt identically, reused\n", el, short(e.Digest), e.Name)
+	case realize.EventSubstituted:
+		fmt.Fprintf(p.w, "#%-6.1f %s %s: fetched from the cache\n", el, short(e.Digest), e.Name)
 	case realize.EventFailed:
 		fmt.Fprintf(p.w, "#%-6.1f %s %s: FAILED\n", el, short(e.Digest), e.Name)
 	case realize.EventSkipped:

@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 		newGraphCmd,
 		newLogCmd,
 		newStoreCmd,
+		newCacheCmd,
 		newFmtCmd,
 		newVersionCmd,
 	} {
@@ -93,6 +94,7 @@ func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
 		opts.Jobs, opts.KeepGoing, opts.Locked = f.jobs, f.keepGoing, f.locked
 		opts.Secrets, opts.AllowInsecure = f.secrets, f.allowInsecure
 		opts.Shuffle = f.shuffle
+		opts.CacheFrom, opts.CacheTo = f.cacheFrom, f.cacheTo
 	}
 	opts.Events = r.event
 	return engine.Open(opts)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/engine"
+	"github.com/kiln-build/kiln/realize"
 	"github.com/kiln-build/kiln/store"
 )
 
@@ -80,13 +81,13 @@ func newStoreCmd(g *globals) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KIND\tDIGEST\tSIZE\tLAST USE\tROOTS")
+			fmt.Fprintln(tw, "KIND\tDIGEST\tSIZE\tLAST USE\tROOTS\tORIGIN")
 			for _, e := range ents {
 				last := "-"
 				if !e.LastUse.IsZero() {
 					last = units.HumanDuration(time.Since(e.LastUse)) + " ago"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Kind, e.Digest, units.HumanSize(float64(e.Size)), last, strings.Join(e.Roots, ","))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, e.Digest, units.HumanSize(float64(e.Size)), last, strings.Join(e.Roots, ","), origin(e))
 			}
 			return tw.Flush()
 		},
@@ -194,4 +195,16 @@ func verifySandboxes(st *store.Store, repair bool) error {
 		}
 	}
 	return err
+}
+
+// origin says where a derivation's output came from: built here, or
+// fetched from a shared cache (--cache-from).
+func origin(e store.Entry) string {
+	switch {
+	case e.Output == nil:
+		return "-"
+	case e.Output.Meta[realize.MetaOrigin] != "":
+		return e.Output.Meta[realize.MetaOrigin]
+	}
+	return "local"
 }

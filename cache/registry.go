@@ -1,0 +1,150 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Timeouts bound every registry request, so that a slow or hung registry
+// costs a build seconds, not its whole run: connecting and the first byte
+// of an answer are bounded (Spec.Timeout overrides the latter), and so is
+// every manifest request as a whole.
+const (
+	dialTimeout          = 5 * time.Second
+	defaultHeaderTimeout = 15 * time.Second
+)
+
+// registryBackend is a tag in a registry repository (see the tag scheme in
+// the package documentation), spoken to with go-containerregistry.
+// Loopback registries are spoken to over plain http, as
+// go-containerregistry does for them by default.
+type registryBackend struct {
+	tag     name.Tag
+	repo    name.Repository
+	tr      http.RoundTripper
+	timeout time.Duration // of a whole manifest request
+}
+
+var _ backend = (*registryBackend)(nil)
+
+func newRegistry(ref string, timeout time.Duration) (*registryBackend, error) {
+	if timeout <= 0 {
+		timeout = defaultHeaderTimeout
+	}
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return nil, fmt.Errorf("cache ref %q: %w (write REGISTRY/REPOSITORY:TAG)", ref, err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: min(dialTimeout, timeout)}).DialContext
+	tr.TLSHandshakeTimeout = min(dialTimeout, timeout)
+	tr.ResponseHeaderTimeout = timeout
+	return &registryBackend{tag: tag, repo: tag.Context(), tr: tr, timeout: 2 * timeout}, nil
+}
+
+func (r *registryBackend) opts(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(r.tr),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		// One quick retry: a cache that does not answer is skipped, not
+		// waited for.
+		remote.WithRetryBackoff(remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Steps: 2}),
+	}
+}
+
+// notFound maps a registry's 404 onto errNotFound.
+func notFound(err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return errNotFound
+	}
+	return err
+}
+
+func (r *registryBackend) get(ctx context.Context, ref name.Reference) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	desc, err := remote.Get(ref, r.opts(ctx)...)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return desc.Manifest, nil
+}
+
+func (r *registryBackend) put(ctx context.Context, ref name.Reference, raw []byte, mt string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return remote.Put(ref, rawManifest{raw: raw, mt: types.MediaType(mt)}, r.opts(ctx)...)
+}
+
+func (r *registryBackend) index(ctx context.Context) ([]byte, error) { return r.get(ctx, r.tag) }
+
+func (r *registryBackend) putIndex(ctx context.Context, raw []byte) error {
+	return r.put(ctx, r.tag, raw, ocispec.MediaTypeImageIndex)
+}
+
+func (r *registryBackend) manifest(ctx context.Context, d digest.Digest) ([]byte, error) {
+	return r.get(ctx, r.repo.Digest(d.String()))
+}
+
+func (r *registryBackend) putManifest(ctx context.Context, d digest.Digest, raw []byte) error {
+	return r.put(ctx, r.repo.Digest(d.String()), raw, ocispec.MediaTypeImageManifest)
+}
+
+func (r *registryBackend) blob(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
+	l, err := remote.Layer(r.repo.Digest(d.String()), r.opts(ctx)...)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return rc, nil
+}
+
+// putBlob leaves the existence check to go-containerregistry, which asks
+// the registry (HEAD) before it uploads anything.
+func (r *registryBackend) putBlob(ctx context.Context, d digest.Digest, size int64, open func() (io.ReadCloser, error)) error {
+	l, err := partial.CompressedToLayer(&pushBlob{d: d, size: size, open: open})
+	if err != nil {
+		return err
+	}
+	return remote.WriteLayer(r.repo, l, r.opts(ctx)...)
+}
+
+type rawManifest struct {
+	raw []byte
+	mt  types.MediaType
+}
+
+func (m rawManifest) RawManifest() ([]byte, error)        { return m.raw, nil }
+func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
+
+// pushBlob is a blob of the store as go-containerregistry uploads it.
+type pushBlob struct {
+	d    digest.Digest
+	size int64
+	open func() (io.ReadCloser, error)
+}
+
+func (b *pushBlob) Digest() (v1.Hash, error)            { return v1.NewHash(b.d.String()) }
+func (b *pushBlob) Compressed() (io.ReadCloser, error)  { return b.open() }
+func (b *pushBlob) Size() (int64, error)                { return b.size, nil }
+func (b *pushBlob) MediaType() (types.MediaType, error) { return types.MediaType(blobType), nil }
