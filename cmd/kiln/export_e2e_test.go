@@ -400,10 +400,10 @@ func TestExportExamples(t *testing.T) {
 		tool(t, "umoci", "unpack", "--image", o("tool.oci")+":1", bundle)
 		runBundle(t, bundle, "/usr/local/share/wordfreq/VERSION", "1.2.0")
 
-		// --output names one target's outputs: several targets are a
-		// usage error that says what to do instead.
+		// --output applies to every target: two targets cannot share
+		// one dest, and the usage error says what to do instead.
 		_, errs, code := kilnRun(t, dir, env, "build", "release", "-o", "type=tar,dest="+o("both.tar"))
-		if code != 2 || !strings.Contains(errs, "declare outputs in their blocks") {
+		if code != 2 || !strings.Contains(errs, "give each target its own output with -o") {
 			t.Errorf("--output with two targets: exit %d, %s", code, errs)
 		}
 		// Outputs declared in the blocks, relative to build.hcl's folder,
