@@ -111,6 +111,13 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
+// TestDefaultPath: an image without PATH gets the one its steps ran with.
+func TestDefaultPath(t *testing.T) {
+	if export.DefaultPath != compiler.DefaultPath {
+		t.Errorf("export.DefaultPath %q, compiler.DefaultPath %q", export.DefaultPath, compiler.DefaultPath)
+	}
+}
+
 func TestSplitTargetSpec(t *testing.T) {
 	for in, want := range map[string]targetSpec{
 		"type=oci,dest=a":            {spec: "type=oci,dest=a"},
