@@ -6,14 +6,16 @@ import (
 	"testing"
 )
 
-// umaskExamples are the examples where kiln itself creates files and
-// folders that reach a layer: deb sources (a generated /etc, /root, /tmp)
-// and steps whose workdir does not exist yet. Building every example twice
-// more, each from an empty store, would double the examples' run time
-// (hello-c and go-service fetch a Debian toolchain); go-service adds a Go
-// build on the same two mechanisms, and shell-tool and static-site have
-// neither. cmd/kiln's TestOutputsDoNotDependOnUmask covers every source
-// and step kind on a small fixture.
+// umaskExamples are two examples covering where kiln itself creates files
+// and folders that reach a layer: hello-c's deb sources (a generated
+// /etc/passwd, /root and /tmp) and service's local sources, mkdir, file
+// and copy steps on a busybox root. Building every example twice more,
+// each from an empty store, would double the examples' run time
+// (go-service fetches a Debian toolchain and builds Go on the same
+// mechanisms; shell-tool and static-site add none). No example runs a
+// step in a workdir kiln must create (each copies into it first):
+// cmd/kiln's TestOutputsDoNotDependOnUmask covers that and every other
+// source and step kind on a small fixture.
 var umaskExamples = []string{"service", "hello-c"}
 
 // TestOutputsDoNotDependOnUmask builds examples under umask 000 and 077,
