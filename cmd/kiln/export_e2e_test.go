@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/kiln-build/kiln/export"
 	"github.com/kiln-build/kiln/internal/testutil"
 )
 
@@ -229,7 +230,7 @@ func TestExportExamples(t *testing.T) {
 		m, cfg := layoutManifest(t, o("oci"))
 		c := cfg.Config
 		if strings.Join(c.Entrypoint, " ") != "/bin/service" || strings.Join(c.Cmd, " ") != "--port 8080" ||
-			strings.Join(c.Env, " ") != "SERVICE_MODE=production" || c.WorkingDir != "/var/lib/service" ||
+			strings.Join(c.Env, " ") != "PATH="+export.DefaultPath+" SERVICE_MODE=production" || c.WorkingDir != "/var/lib/service" ||
 			c.Labels["org.opencontainers.image.title"] != "service" || len(c.ExposedPorts) != 1 {
 			t.Errorf("image config: %+v", c)
 		}
@@ -701,7 +702,7 @@ image "from_registry" {
 			}
 			cc := c.Config
 			if strings.Join(cc.Entrypoint, " ") != "/bin/service" || strings.Join(cc.Cmd, " ") != "--port 9090" ||
-				strings.Join(cc.Env, " ") != "SERVICE_MODE=test EXTRA=1" || cc.WorkingDir != "/var/lib/service" ||
+				strings.Join(cc.Env, " ") != "PATH="+export.DefaultPath+" SERVICE_MODE=test EXTRA=1" || cc.WorkingDir != "/var/lib/service" ||
 				cc.Labels["org.opencontainers.image.title"] != "service" || cc.Labels["kiln.test"] != "derived" {
 				t.Errorf("config does not extend the base's as Docker does: %+v", cc)
 			}

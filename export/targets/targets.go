@@ -98,13 +98,12 @@ func Export(ctx context.Context, req Request) (map[string]export.Metadata, error
 
 // addExport records one export's metadata in its target's: the keys flat,
 // as BuildKit's exporters give them (a later export's replace an
-// earlier's), and each export whole under kiln.exports, so that none is
-// lost when a target has several.
+// earlier's), and each export whole under kiln.exports, in the order of
+// the outputs, so that none is lost when a target has several. Like
+// BuildKit's keys they say what was written, not where: the same build
+// exported elsewhere gives the same metadata.
 func addExport(md export.Metadata, o export.Output, m export.Metadata) {
 	one := export.Metadata{"type": o.Type}
-	if o.Dest != "" {
-		one["dest"] = o.Dest
-	}
 	for k, v := range m {
 		md[k] = v
 		one[k] = v
