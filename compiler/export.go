@@ -37,6 +37,9 @@ type ImageConfig struct {
 	Volumes     []string
 	StopSignal  string
 	Squash      bool
+	// Tags name the image in registry, docker and oci outputs whose spec
+	// gives no name=.
+	Tags []string
 
 	// Compression is the layer compression named in the block ("" when
 	// none is: the output's or the default applies), and
@@ -80,7 +83,7 @@ func imageExport(i *lang.Image) *Export {
 			Entrypoint: slices.Clone(i.Entrypoint), Cmd: slices.Clone(i.Cmd), Env: maps.Clone(i.Env),
 			Workdir: i.Workdir, User: i.User, Labels: maps.Clone(i.Labels), Annotations: maps.Clone(i.Annotations),
 			Expose: slices.Clone(i.Expose), Volumes: slices.Clone(i.Volumes), StopSignal: i.StopSignal, Squash: i.Squash,
-			Compression: i.Compression, CompressionLevel: level,
+			Tags: slices.Clone(i.Tags), Compression: i.Compression, CompressionLevel: level,
 		},
 	}
 }

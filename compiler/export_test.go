@@ -20,6 +20,7 @@ func exportConfig() *lang.Config {
 	img.Expose, img.Volumes = []string{"80"}, []string{"/data"}
 	img.Compression, img.CompressionLevel = "zstd", &level
 	img.Outputs = []string{"type=oci,dest=out"}
+	img.Tags = []string{"example.com/app:1"}
 	cfg.Artifacts = []*lang.Artifact{{Name: "bin", From: lang.Ref{Kind: "stage", Name: "runtime"}, Paths: []string{"/app"}, Outputs: []string{"type=local,dest=bin"}}}
 	return cfg
 }
@@ -35,7 +36,7 @@ func TestExportSettingsAreLowered(t *testing.T) {
 			Entrypoint: []string{"/app/run"}, Cmd: []string{}, Env: map[string]string{"A": "1"},
 			Workdir: "/app", User: "1000", Labels: map[string]string{"l": "1"}, Annotations: map[string]string{"a": "1"},
 			Expose: []string{"80"}, Volumes: []string{"/data"}, StopSignal: "SIGINT", Squash: true,
-			Compression: "zstd", CompressionLevel: 5,
+			Tags: []string{"example.com/app:1"}, Compression: "zstd", CompressionLevel: 5,
 		},
 	}
 	if got := g.Targets[0].Export; !reflect.DeepEqual(got, want) {

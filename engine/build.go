@@ -26,11 +26,30 @@ type Result struct {
 	Store   *store.Store
 }
 
+// BuildOption changes what Build does besides building.
+type BuildOption func(*buildConfig)
+
+type buildConfig struct {
+	exports *ExportOptions
+}
+
+// CheckingExports has Build check, once the targets are compiled and
+// before any step runs, that the exports o describes can be written (the
+// specs, the destinations), so that a mistyped output fails at once
+// instead of after the whole build. Export later writes them.
+func CheckingExports(o ExportOptions) BuildOption {
+	return func(c *buildConfig) { c.exports = &o }
+}
+
 // Build compiles the targets (none: the default targets), checks the lock
 // when Options.Locked is set, realizes every derivation the store lacks
 // and records each target's state as a GC root. When ctx is canceled
 // while steps run, it returns ErrInterrupted.
-func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) {
+func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOption) (*Result, error) {
+	var bc buildConfig
+	for _, opt := range opts {
+		opt(&bc)
+	}
 	secrets, err := s.secrets()
 	if err != nil {
 		return nil, err
@@ -50,6 +69,11 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 		err := s.checkLocked(graph)
 		s.finished(PhaseLockCheck)
 		if err != nil {
+			return nil, err
+		}
+	}
+	if bc.exports != nil {
+		if err := s.checkExports(graph, *bc.exports); err != nil {
 			return nil, err
 		}
 	}

@@ -16,8 +16,9 @@ import (
 
 // ExportOptions say where a build's outputs go.
 type ExportOptions struct {
-	// Specs are --output specs, for one target; none: every target's
-	// declared outputs.
+	// Specs are --output specs, each for every target or, written
+	// TARGET=SPEC, for the one named; a target no spec applies to gets
+	// its declared outputs.
 	Specs []string
 	// Force replaces existing destinations.
 	Force bool
@@ -34,17 +35,34 @@ func (s *Session) Export(ctx context.Context, res *Result, o ExportOptions) (map
 	if stdout == nil {
 		stdout = os.Stdout
 	}
-	mds, err := targets.Export(ctx, targets.Request{
-		Build: s.exportBuild(res), Specs: o.Specs, Dir: s.cfg.Dir, Force: o.Force, Stdout: stdout,
-		Exported: func(t *compiler.Target, out export.Output) {
-			s.emit(Event{Kind: Exported, Address: t.Address, Message: targets.Describe(out)})
-		},
-	})
+	req := s.exportRequest(res.Graph, o)
+	req.Build.Store = res.Store
+	req.Stdout = stdout
+	req.Exported = func(t *compiler.Target, out export.Output) {
+		s.emit(Event{Kind: Exported, Address: t.Address, Message: targets.Describe(out)})
+	}
+	mds, err := targets.Export(ctx, req)
+	return mds, exportError(err)
+}
+
+// checkExports is CheckingExports' check.
+func (s *Session) checkExports(graph *compiler.Graph, o ExportOptions) error {
+	return exportError(targets.Check(s.exportRequest(graph, o)))
+}
+
+func (s *Session) exportRequest(graph *compiler.Graph, o ExportOptions) targets.Request {
+	return targets.Request{
+		Build: targets.Build{Graph: graph, Epoch: s.epoch}, Specs: o.Specs, Dir: s.cfg.Dir, Force: o.Force,
+	}
+}
+
+// exportError makes the request's mistakes usage errors (exit code 2).
+func exportError(err error) error {
 	var ue *targets.UsageError
 	if errors.As(err, &ue) {
-		return nil, &UsageError{Err: ue.Err}
+		return &UsageError{Err: ue.Err}
 	}
-	return mds, err
+	return err
 }
 
 // WritesStdout reports whether any output of res, given in specs or

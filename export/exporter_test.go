@@ -1,7 +1,10 @@
 package export
 
 import (
+	"slices"
 	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestExporters checks the registry: each type once, each an image or a
@@ -42,6 +45,28 @@ func TestAssembleOptionsByType(t *testing.T) {
 		got := o.AssembleOptions()
 		if got.DockerMediaTypes != docker || got.Compression != o.LayerCompression() {
 			t.Errorf("type=%s: %+v", typ, got)
+		}
+	}
+}
+
+// TestDefaultPathEnv: an image whose base sets no PATH gets the default
+// one, as BuildKit gives every stage; a base's PATH and the block's env win.
+func TestDefaultPathEnv(t *testing.T) {
+	for _, tc := range []struct {
+		base []string
+		env  map[string]string
+		want []string
+	}{
+		{nil, nil, []string{"PATH=" + DefaultPath}},
+		{[]string{"A=1"}, map[string]string{"B": "2"}, []string{"A=1", "PATH=" + DefaultPath, "B=2"}},
+		{[]string{"PATH=/bin"}, nil, []string{"PATH=/bin"}},
+		{nil, map[string]string{"PATH": "/opt"}, []string{"PATH=/opt"}},
+	} {
+		c := ocispec.ImageConfig{Env: slices.Clone(tc.base)}
+		defaultPath(&c)
+		applySpec(&c, ImageSpec{Env: tc.env})
+		if !slices.Equal(c.Env, tc.want) {
+			t.Errorf("base %q, env %v: %q, want %q", tc.base, tc.env, c.Env, tc.want)
 		}
 	}
 }

@@ -236,6 +236,7 @@ func assemblePlatform(store BlobStore, in *ImageInput, p PlatformInput, created 
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, b.diffID)
 	}
 	cfg.History = history
+	defaultPath(&cfg.Config)
 	applySpec(&cfg.Config, in.Spec)
 	rawCfg, err := marshal(cfg)
 	if err != nil {
@@ -276,6 +277,24 @@ func assemblePlatform(store BlobStore, in *ImageInput, p PlatformInput, created 
 	plat := p.Platform
 	desc.Platform = &plat
 	return Manifest{Platform: p.Platform, Config: rawCfg, ConfigDesc: mf.Config, Raw: raw, Desc: desc, Layers: mf.Layers}, nil
+}
+
+// DefaultPath is the PATH an image gets when its base sets none: BuildKit's
+// and docker's default, and the one kiln's sandbox runs steps with
+// (compiler.DefaultPath).
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// defaultPath gives a config without PATH the default one, as BuildKit's
+// Dockerfile frontend does for every stage: without it a container of an
+// image on scratch or a local root filesystem finds no command. The block's
+// env then replaces it like any inherited variable.
+func defaultPath(c *ocispec.ImageConfig) {
+	for _, kv := range c.Env {
+		if strings.HasPrefix(kv, "PATH=") {
+			return
+		}
+	}
+	c.Env = append(c.Env, "PATH="+DefaultPath)
 }
 
 // applySpec extends a base config as Docker does: env merged by name (the

@@ -45,17 +45,39 @@ type Output struct {
 	PreserveOwnership bool
 }
 
+// ParseOption changes how ParseOutput reads a spec.
+type ParseOption func(*Output)
+
+// DefaultNames names the image when the spec has no name=, as an image
+// block's tags do (buildx gives an output without name= the -t tags the
+// same way). It must come before the checks: type=registry needs a name.
+func DefaultNames(names []string) ParseOption {
+	return func(o *Output) {
+		if len(o.Names) == 0 {
+			o.Names = slices.Clone(names)
+		}
+	}
+}
+
 // ParseOutput parses one --output spec. Unknown types and keys are errors
 // that name them.
-func ParseOutput(spec string) (Output, error) {
-	o, err := parseOutput(spec)
+func ParseOutput(spec string, opts ...ParseOption) (Output, error) {
+	o, err := parseOutput(spec, opts)
 	if err != nil {
 		return Output{}, fmt.Errorf("output %q: %w", spec, err)
 	}
 	return o, nil
 }
 
-func parseOutput(spec string) (Output, error) {
+// IsKey reports whether k (in any case) is a spec key, such as type or
+// dest: -o TARGET=SPEC tells a target from a key by it.
+func IsKey(k string) bool {
+	k = strings.ToLower(k)
+	_, ok := outputKeys[k]
+	return ok || k == "type"
+}
+
+func parseOutput(spec string, opts []ParseOption) (Output, error) {
 	kv, order, err := splitSpec(spec)
 	if err != nil {
 		return Output{}, err
@@ -81,6 +103,9 @@ func parseOutput(spec string) (Output, error) {
 		if _, err := compress.Level(o.Compression, o.CompressionLevel); err != nil {
 			return Output{}, err
 		}
+	}
+	for _, opt := range opts {
+		opt(&o)
 	}
 	given := func(k string) bool { _, ok := kv[k]; return ok }
 	if err := e.Check(&o, given); err != nil {

@@ -56,11 +56,12 @@ that says to run 'kiln lock'.`,
 				return err
 			}
 			defer func() { s.Close(); r.mark("close") }()
-			built, err := build(cmd.Context(), s, args)
+			eo := engine.ExportOptions{Specs: f.outputs, Force: f.force}
+			built, err := build(cmd.Context(), s, args, engine.CheckingExports(eo))
 			if err != nil {
 				return err
 			}
-			mds, err := s.Export(cmd.Context(), built, engine.ExportOptions{Specs: f.outputs, Force: f.force})
+			mds, err := s.Export(cmd.Context(), built, eo)
 			if err != nil {
 				return err
 			}
@@ -103,8 +104,8 @@ that says to run 'kiln lock'.`,
 
 func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "export the target: type=oci|docker|registry|local|tar,dest=...,name=... as in BuildKit (repeatable)")
-	fl.StringVar(&f.metadata, "metadata-file", "", "write the exports' digests as JSON (BuildKit's keys)")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "export the targets: type=oci|docker|registry|local|tar,dest=...,name=... as in BuildKit; TARGET=SPEC exports only TARGET, as bake's --set TARGET.output (repeatable)")
+	fl.StringVar(&f.metadata, "metadata-file", "", "write the exports' digests as JSON (BuildKit's keys; every export of a target under kiln.exports)")
 	fl.BoolVar(&f.force, "force", false, "replace existing output destinations (same as force=true in --output)")
 	fl.IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "derivations built at once")
 	fl.BoolVar(&f.keepGoing, "keep-going", false, "build everything not depending on a failure instead of stopping at the first")
@@ -116,10 +117,10 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 }
 
 // build runs s.Build, interruptible.
-func build(ctx context.Context, s *engine.Session, targets []string) (*engine.Result, error) {
+func build(ctx context.Context, s *engine.Session, targets []string, opts ...engine.BuildOption) (*engine.Result, error) {
 	ctx, stop := interruptible(ctx)
 	defer stop()
-	return s.Build(ctx, targets)
+	return s.Build(ctx, targets, opts...)
 }
 
 // interruptible makes Ctrl-C and SIGTERM cancel ctx instead of killing

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/kiln-build/kiln/export"
 	"github.com/kiln-build/kiln/internal/testutil"
 )
 
@@ -229,7 +230,7 @@ func TestExportExamples(t *testing.T) {
 		m, cfg := layoutManifest(t, o("oci"))
 		c := cfg.Config
 		if strings.Join(c.Entrypoint, " ") != "/bin/service" || strings.Join(c.Cmd, " ") != "--port 8080" ||
-			strings.Join(c.Env, " ") != "SERVICE_MODE=production" || c.WorkingDir != "/var/lib/service" ||
+			strings.Join(c.Env, " ") != "PATH="+export.DefaultPath+" SERVICE_MODE=production" || c.WorkingDir != "/var/lib/service" ||
 			c.Labels["org.opencontainers.image.title"] != "service" || len(c.ExposedPorts) != 1 {
 			t.Errorf("image config: %+v", c)
 		}
@@ -400,10 +401,10 @@ func TestExportExamples(t *testing.T) {
 		tool(t, "umoci", "unpack", "--image", o("tool.oci")+":1", bundle)
 		runBundle(t, bundle, "/usr/local/share/wordfreq/VERSION", "1.2.0")
 
-		// --output names one target's outputs: several targets are a
-		// usage error that says what to do instead.
+		// --output applies to every target: two targets cannot share
+		// one dest, and the usage error says what to do instead.
 		_, errs, code := kilnRun(t, dir, env, "build", "release", "-o", "type=tar,dest="+o("both.tar"))
-		if code != 2 || !strings.Contains(errs, "declare outputs in their blocks") {
+		if code != 2 || !strings.Contains(errs, "give each target its own output with -o") {
 			t.Errorf("--output with two targets: exit %d, %s", code, errs)
 		}
 		// Outputs declared in the blocks, relative to build.hcl's folder,
@@ -701,7 +702,7 @@ image "from_registry" {
 			}
 			cc := c.Config
 			if strings.Join(cc.Entrypoint, " ") != "/bin/service" || strings.Join(cc.Cmd, " ") != "--port 9090" ||
-				strings.Join(cc.Env, " ") != "SERVICE_MODE=test EXTRA=1" || cc.WorkingDir != "/var/lib/service" ||
+				strings.Join(cc.Env, " ") != "PATH="+export.DefaultPath+" SERVICE_MODE=test EXTRA=1" || cc.WorkingDir != "/var/lib/service" ||
 				cc.Labels["org.opencontainers.image.title"] != "service" || cc.Labels["kiln.test"] != "derived" {
 				t.Errorf("config does not extend the base's as Docker does: %+v", cc)
 			}

@@ -6,8 +6,8 @@ version = 1
 
 image "service" {
   manifest "linux/amd64" "gzip" {
-    digest = "sha256:82622dbbf79ac21fffc078f79930a2c087ba96e957876adc34a438a41eab38ec"
-    config = "sha256:cfb334c50b8c3299df4ba06bfff444ad089fdcc17fc27c65ddbc8db4820960d6"
+    digest = "sha256:c4bc476133f46a06560d48dd6a52cde47841b3f7fd7319a3757b1ebd8c3d22f9"
+    config = "sha256:38de374e3459b718ad8bb47ca46c72715ac7b75cf80b5f6bdadfc0dac39433f4"
     diff_ids = [
       "sha256:b26214fbf962f80c59a9e848f92dd55ec315aaf842cf8550adca207a036b6733",
       "sha256:d15d91503fb5ca922f7b9a9919036f9ba7a3a427d3af5be30eb97a61c904fddc",

@@ -6,8 +6,8 @@ version = 1
 
 image "hello" {
   manifest "linux/amd64" "gzip" {
-    digest = "sha256:4808b504828630516344ea5816ebddf769b25b1b5b8125cac1914a7d5e070e78"
-    config = "sha256:06d12f531ae05cf142f2145d88fef894c6c384a6e61b843d398d4fc6769e704b"
+    digest = "sha256:c84fb87ecbf06b4f2bfe6e1084429b01c64f8f0828faf35a5c5568e414b2d5db"
+    config = "sha256:a78fd7db6c3839b2a3ef04fc012a5420126a6e673ca749a99d6b9e5dadd82f77"
     diff_ids = [
       "sha256:c0d40c9c53a7c6ed64362767b23913102982a5bbe7a80f59900ed96e950f2a30",
       "sha256:7fea7ddf14a2d9d8f403540e23fa84f8d413bed415417cecb13076b088f636f5",

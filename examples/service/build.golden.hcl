@@ -6,8 +6,8 @@ version = 1
 
 image "app" {
   manifest "linux/amd64" "gzip" {
-    digest = "sha256:450c6d134982c0d662f70bb9cc4743bc374faf5242f29dedb2b86bbf86e51255"
-    config = "sha256:510c4dac63ee3c8e2e089e1bef7c68263dc5ab2c7451461c89ee7de7ea3fdd7b"
+    digest = "sha256:f8b0035c0dbce679d1778c3d1aa1df89b80d9740175b2622b8953361e519e24a"
+    config = "sha256:f7079700c7fc1994e939fbe0d6916db8645a9a55fdccec7c02fca55b3cdc9198"
     diff_ids = [
       "sha256:2c6100a178515c4cbec03233381475bc0228f567ea618975fff6f776aa63b998",
       "sha256:b3d9e473a339b4803f1a133e11405fd064913d33e664a603e71e21264c9848b8",

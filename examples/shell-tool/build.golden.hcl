@@ -6,8 +6,8 @@ version = 1
 
 image "tool" {
   manifest "linux/amd64" "gzip" {
-    digest = "sha256:012b04fe454111f2fdfd522a65dda0eca44ca7a211184c2f078ef050514bc3be"
-    config = "sha256:08eacc8de5d3ab19bcd68d845c50919793d3c9b43e25892f863527e5bac72051"
+    digest = "sha256:d10ff34a0974b4cb1ee31a4104fb7b7c3cfc4f4e4ff3cfec1a905ce43e122d29"
+    config = "sha256:9c2a6dec26b02bedb61a5a49bf7081664d1ec14b5402a083bd6452ac49a8e010"
     diff_ids = [
       "sha256:2c6100a178515c4cbec03233381475bc0228f567ea618975fff6f776aa63b998",
       "sha256:4bb3f511a509198ce4b938e324cc7fdc921144dab321b9575cb66b6b77fa71ba",

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 
 	"github.com/kiln-build/kiln/compiler"
@@ -26,8 +25,9 @@ type Build struct {
 // Request is one export of a build's targets.
 type Request struct {
 	Build
-	// Specs are --output specs. They apply to one target only; when
-	// empty, each target's declared outputs apply.
+	// Specs are --output specs, each for every target or, written
+	// TARGET=SPEC, for one. A target no spec applies to gets its
+	// declared outputs.
 	Specs []string
 	// Dir is the build file's folder: the relative dests of declared
 	// outputs are under it (those of Specs are relative to the working
@@ -41,8 +41,8 @@ type Request struct {
 	Exported func(t *compiler.Target, o export.Output)
 }
 
-// UsageError is an export the request got wrong (a bad output spec, one
-// spec for several targets, an image output of a non-image): the command
+// UsageError is an export the request got wrong (a bad output spec, two
+// outputs sharing a destination, an image output of a non-image): the command
 // line, not the build, has to change.
 type UsageError struct{ Err error }
 
@@ -53,63 +53,74 @@ func usageErrorf(format string, args ...any) error {
 	return &UsageError{fmt.Errorf(format, args...)}
 }
 
+// Check resolves every output of the request and says, before anything
+// is built, what would make an export fail: a bad spec, an image output
+// of a non-image, two outputs sharing a destination, a destination that
+// exists (without force) or whose folder cannot be made.
+func Check(req Request) error {
+	ps, err := req.plan()
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if err := check(p.o); err != nil {
+			return fmt.Errorf("%s: %w", p.t.Address, err)
+		}
+	}
+	return nil
+}
+
 // Export writes each target's outputs and returns the metadata of every
 // export (BuildKit's keys and kiln.source_date_epoch), by target address.
+// Each target gets the specs given for every target and those given for
+// it (-o TARGET=SPEC), else the outputs its block declares.
 func Export(ctx context.Context, req Request) (map[string]export.Metadata, error) {
-	if len(req.Specs) > 0 && len(req.Graph.Targets) > 1 {
-		return nil, usageErrorf("--output applies to one target; %d were given (declare outputs in their blocks instead)", len(req.Graph.Targets))
+	ps, err := req.plan()
+	if err != nil {
+		return nil, err
 	}
 	all := map[string]export.Metadata{}
 	for _, t := range req.Graph.Targets {
-		md, err := req.exportTarget(ctx, t)
+		all[t.Address] = export.Metadata{"kiln.source_date_epoch": req.Epoch}
+	}
+	for _, p := range ps {
+		m, err := req.exportOne(ctx, p)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", p.t.Address, err)
 		}
-		md["kiln.source_date_epoch"] = req.Epoch
-		all[t.Address] = md
+		addExport(all[p.t.Address], p.o, m)
+		if req.Exported != nil {
+			req.Exported(p.t, p.o)
+		}
 	}
 	return all, nil
 }
 
-// exportTarget writes one target's outputs, the given specs or else its
-// declared ones.
-func (req Request) exportTarget(ctx context.Context, t *compiler.Target) (export.Metadata, error) {
-	specs := req.Specs
-	if len(specs) == 0 {
-		specs = declared(t)
+// addExport records one export's metadata in its target's: the keys flat,
+// as BuildKit's exporters give them (a later export's replace an
+// earlier's), and each export whole under kiln.exports, in the order of
+// the outputs, so that none is lost when a target has several. Like
+// BuildKit's keys they say what was written, not where: the same build
+// exported elsewhere gives the same metadata.
+func addExport(md export.Metadata, o export.Output, m export.Metadata) {
+	one := export.Metadata{"type": o.Type}
+	for k, v := range m {
+		md[k] = v
+		one[k] = v
 	}
-	md := export.Metadata{}
-	for _, spec := range specs {
-		o, err := export.ParseOutput(spec)
-		if err != nil {
-			return nil, &UsageError{err}
-		}
-		if req.Force {
-			o.Force = true
-		}
-		if o.Dest != "" && o.Dest != "-" && !path.IsAbs(o.Dest) && len(req.Specs) == 0 {
-			o.Dest = req.Dir + "/" + o.Dest
-		}
-		var m export.Metadata
-		if export.ExportsImages(o.Type) {
-			if t.Kind != "image" {
-				return nil, usageErrorf("%s is not an image: export it with %s", t.Address, export.FilesTypes("type="))
-			}
-			m, err = req.exportImage(ctx, t, o)
-		} else {
-			m, err = req.ExportFiles(ctx, t, o, req.Stdout)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t.Address, err)
-		}
-		for k, v := range m {
-			md[k] = v
-		}
-		if req.Exported != nil {
-			req.Exported(t, o)
-		}
+	list, _ := md["kiln.exports"].([]export.Metadata)
+	md["kiln.exports"] = append(list, one)
+}
+
+// exportOne writes one output.
+func (req Request) exportOne(ctx context.Context, p planned) (export.Metadata, error) {
+	if err := makeParent(p.o); err != nil {
+		return nil, err
 	}
-	return md, nil
+	if export.ExportsImages(p.o.Type) {
+		return req.exportImage(ctx, p.t, p.o)
+	}
+	return req.ExportFiles(ctx, p.t, p.o, req.Stdout)
 }
 
 // declared returns the outputs the target's block declares.
@@ -129,13 +140,15 @@ func (b Build) exportImage(ctx context.Context, t *compiler.Target, o export.Out
 }
 
 // WritesStdout reports whether any output of the targets, given as specs
-// or else declared, writes to standard output (type=tar,dest=-).
+// (-o [TARGET=]SPEC) or else declared, writes to standard output
+// (type=tar,dest=-).
 func WritesStdout(targets []*compiler.Target, specs []string) bool {
+	given := make([]targetSpec, len(specs))
+	for i, s := range specs {
+		given[i] = splitTargetSpec(s)
+	}
 	for _, t := range targets {
-		outs := specs
-		if len(outs) == 0 {
-			outs = declared(t)
-		}
+		outs, _ := specsFor(t, given)
 		for _, spec := range outs {
 			if o, err := export.ParseOutput(spec); err == nil && o.Dest == "-" {
 				return true

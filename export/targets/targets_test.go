@@ -110,3 +110,54 @@ func TestDescribe(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// TestDefaultPath: an image without PATH gets the one its steps ran with.
+func TestDefaultPath(t *testing.T) {
+	if export.DefaultPath != compiler.DefaultPath {
+		t.Errorf("export.DefaultPath %q, compiler.DefaultPath %q", export.DefaultPath, compiler.DefaultPath)
+	}
+}
+
+func TestSplitTargetSpec(t *testing.T) {
+	for in, want := range map[string]targetSpec{
+		"type=oci,dest=a":            {spec: "type=oci,dest=a"},
+		"DEST=a,type=local":          {spec: "DEST=a,type=local"},
+		"app=type=oci,dest=a":        {target: "app", spec: "type=oci,dest=a"},
+		"image.app=type=oci,dest=a":  {target: "image.app", spec: "type=oci,dest=a"},
+		"stage.x=type=local,dest=d":  {target: "stage.x", spec: "type=local,dest=d"},
+		`"name=a,b",type=registry`:   {spec: `"name=a,b",type=registry`},
+		"type=registry,name=r/a:1":   {spec: "type=registry,name=r/a:1"},
+		"image.dest=type=oci,dest=x": {target: "image.dest", spec: "type=oci,dest=x"},
+	} {
+		if got := splitTargetSpec(in); got != want {
+			t.Errorf("splitTargetSpec(%q) = %+v, want %+v", in, got, want)
+		}
+	}
+}
+
+func TestPlan(t *testing.T) {
+	img := func(name string, tags ...string) *compiler.Target {
+		return &compiler.Target{Kind: "image", Name: name, Address: "image." + name,
+			Export: &compiler.Export{Outputs: []string{"type=oci,dest=" + name + ".oci"}, Image: &compiler.ImageConfig{Tags: tags}}}
+	}
+	a, b := img("a", "r/a:1"), img("b")
+	req := func(specs ...string) Request {
+		return Request{Build: Build{Graph: &compiler.Graph{Targets: []*compiler.Target{a, b}}}, Specs: specs, Dir: "/dir"}
+	}
+	ps, err := req("a=type=registry").plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 || ps[0].t != a || ps[0].o.Type != "registry" || !slices.Equal(ps[0].o.Names, []string{"r/a:1"}) || ps[1].o.Dest != "/dir/b.oci" {
+		t.Errorf("a pushed to its tags, b its declared output: %+v", ps)
+	}
+	if _, err := req("type=registry").plan(); err == nil {
+		t.Error("b has no tags: type=registry without name= must fail")
+	}
+	if _, err := req("type=oci,dest=x/../same.oci", "b=type=oci,dest=same.oci").plan(); err == nil {
+		t.Error("two outputs writing one dest must fail")
+	}
+	if _, err := req("c=type=oci,dest=c.oci").plan(); err == nil {
+		t.Error("-o for a target not built must fail")
+	}
+}
