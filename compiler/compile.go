@@ -38,8 +38,11 @@ type Options struct {
 	// Platform applies when neither build.hcl nor a block sets one.
 	// Default: linux and the host's architecture.
 	Platform string
-	// LearnFixedOutputs compiles fixed-output steps without their pins so
-	// that kiln lock can build them once and record what they produce.
+	// LearnFixedOutputs compiles the fixed-output steps Pins has no pin
+	// for without one, instead of leaving them unresolved, so that kiln
+	// lock can build them once and learn what they produce. Steps Pins
+	// does pin keep their pin: a step learned on top of them is then the
+	// derivation a build compiles, less its own output hash.
 	LearnFixedOutputs bool
 }
 
@@ -686,7 +689,7 @@ func (c *compiler) fixedOutput(st *lang.Stage, s *lang.Step, lockAddr string, d 
 		return nil
 	}
 	d.LockAddress = lockAddr
-	if c.opts.Pins != nil && !c.opts.LearnFixedOutputs {
+	if c.opts.Pins != nil {
 		if h, ok := c.opts.Pins.FixedOutputFor(st, s, lockAddr); ok {
 			ex.OutputHash = h
 		}
