@@ -25,7 +25,12 @@ func (s *Session) LockCheck() ([]lockfile.Change, error) {
 	if s.lockErr != nil {
 		return nil, fmt.Errorf("%w\nrun 'kiln lock' to rewrite it", s.lockErr)
 	}
-	changes := lockfile.Check(s.cfg, s.lock)
+	// Only a store that exists: checking must not create one.
+	st, err := s.storeIfExists()
+	if err != nil {
+		return nil, err
+	}
+	changes := s.check(st)
 	if len(changes) > 0 {
 		return changes, fmt.Errorf("%s does not match %s (%d difference(s)): run 'kiln lock' and commit the result", s.lockPath, s.cfg.Filename, len(changes))
 	}
@@ -82,6 +87,9 @@ func (s *Session) LockUpdate(ctx context.Context, opts LockOptions) ([]lockfile.
 		if err := lockfile.WriteFile(s.lockPath, lock); err != nil {
 			return nil, err
 		}
+	}
+	if st, err := s.storeIfExists(); err == nil {
+		s.rememberSteps(st, lock)
 	}
 	return changes, nil
 }
