@@ -795,6 +795,12 @@ func shellQuote(args []string) string {
 			b.WriteString(a)
 			continue
 		}
+		if strings.ContainsAny(a, "\n\r\t") {
+			// A multi-line command stays on one line: plans and progress
+			// show one derivation per line.
+			b.WriteString(ansiCQuote(a))
+			continue
+		}
 		b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
 	}
 	s := b.String()
@@ -802,6 +808,30 @@ func shellQuote(args []string) string {
 		s = s[:117] + "..."
 	}
 	return s
+}
+
+// ansiCQuote quotes s as bash's $'...' does, line breaks and tabs
+// escaped, so that it is one line and can be pasted into bash as is.
+func ansiCQuote(s string) string {
+	var b strings.Builder
+	b.WriteString("$'")
+	for _, r := range s {
+		switch r {
+		case '\\', '\'':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 // parseMode parses an octal mode such as "0755"; empty gives def.
