@@ -23,8 +23,9 @@ type planTarget struct {
 func newPlanCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "plan [TARGET...]",
-		Short: "Show the derivations a build needs, in order, and which are cached",
+		Use:               "plan [TARGET...]",
+		ValidArgsFunction: completeTargets(g, 0),
+		Short:             "Show the derivations a build needs, in order, and which are cached",
 		Long: `plan compiles build.hcl and lists every derivation the targets need,
 inputs first, with its digest, kind, what it does and its status:
 cached (in the store), to build, or unresolved (an input has no pin in
