@@ -129,7 +129,7 @@ func (s *Session) checkLocked(st *store.Store, graph *compiler.Graph) error {
 	}
 	// A lock that pins everything needed can still be stale elsewhere:
 	// entries for inputs build.hcl dropped or changed. CI must see that.
-	if changes := s.check(st); len(changes) > 0 {
+	if changes := s.check(func() *store.Store { return st }); len(changes) > 0 {
 		lines := make([]string, len(changes))
 		for i, c := range changes {
 			lines[i] = "  " + strings.ReplaceAll(c.String(), "\n", "\n  ")

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -37,11 +38,13 @@ func (s *Session) rememberSteps(st *store.Store, lock *lockfile.Lock) {
 }
 
 // check is lockfile.Check with each stale fixed-output step explained.
-func (s *Session) check(st *store.Store) []lockfile.Change {
+// open gives the store that may know the locked steps; it is called only
+// when a step is stale, so that a clean check opens nothing.
+func (s *Session) check(open func() *store.Store) []lockfile.Change {
 	changes := lockfile.Check(s.cfg, s.lock)
 	for i, c := range changes {
 		if c.Kind == lockfile.Stale && c.Input != nil && c.Input.Type == lockfile.TypeRun {
-			changes[i].Why = s.whyStale(st, c)
+			changes[i].Why = s.whyStale(open(), c)
 		}
 	}
 	return changes
@@ -66,9 +69,14 @@ func (s *Session) whyStale(st *store.Store, c lockfile.Change) []string {
 // saying what changed, where realizing would only call the input not
 // pinned. Inputs with no entry at all are left to realize to report.
 func (s *Session) checkStale(st *store.Store, graph *compiler.Graph, roots []digest.Digest) error {
+	// Unresolved reaches every dependent, so roots tell whether anything
+	// needed is unresolved; a build that is fine checks no further.
+	if !slices.ContainsFunc(roots, func(d digest.Digest) bool { return graph.Nodes[d].Unresolved }) {
+		return nil
+	}
 	byAddr := map[string]lockfile.Change{}
 	anyStale := false
-	for _, c := range s.check(st) {
+	for _, c := range s.check(func() *store.Store { return st }) {
 		byAddr[c.Address] = c
 		anyStale = anyStale || c.Kind == lockfile.Stale
 	}
