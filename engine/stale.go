@@ -92,6 +92,7 @@ func (s *Session) checkStale(st *store.Store, graph *compiler.Graph, roots []dig
 		case n.Kind == compiler.KindSource && n.Unresolved:
 			addr = n.Name
 		case n.Exec != nil && addr != "" && n.Exec.OutputHash == "":
+			// A fixed-output step without its pin, at its lock address.
 		default:
 			continue
 		}
