@@ -38,8 +38,11 @@ type Options struct {
 	// Platform applies when neither build.hcl nor a block sets one.
 	// Default: linux and the host's architecture.
 	Platform string
-	// LearnFixedOutputs compiles fixed-output steps without their pins so
-	// that kiln lock can build them once and record what they produce.
+	// LearnFixedOutputs compiles the fixed-output steps Pins has no pin
+	// for without one, instead of leaving them unresolved, so that kiln
+	// lock can build them once and learn what they produce. Steps Pins
+	// does pin keep their pin: a step learned on top of them is then the
+	// derivation a build compiles, less its own output hash.
 	LearnFixedOutputs bool
 }
 
@@ -686,7 +689,7 @@ func (c *compiler) fixedOutput(st *lang.Stage, s *lang.Step, lockAddr string, d 
 		return nil
 	}
 	d.LockAddress = lockAddr
-	if c.opts.Pins != nil && !c.opts.LearnFixedOutputs {
+	if c.opts.Pins != nil {
 		if h, ok := c.opts.Pins.FixedOutputFor(st, s, lockAddr); ok {
 			ex.OutputHash = h
 		}
@@ -792,6 +795,12 @@ func shellQuote(args []string) string {
 			b.WriteString(a)
 			continue
 		}
+		if strings.ContainsAny(a, "\n\r\t") {
+			// A multi-line command stays on one line: plans and progress
+			// show one derivation per line.
+			b.WriteString(ansiCQuote(a))
+			continue
+		}
 		b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
 	}
 	s := b.String()
@@ -799,6 +808,30 @@ func shellQuote(args []string) string {
 		s = s[:117] + "..."
 	}
 	return s
+}
+
+// ansiCQuote quotes s as bash's $'...' does, line breaks and tabs
+// escaped, so that it is one line and can be pasted into bash as is.
+func ansiCQuote(s string) string {
+	var b strings.Builder
+	b.WriteString("$'")
+	for _, r := range s {
+		switch r {
+		case '\\', '\'':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 // parseMode parses an octal mode such as "0755"; empty gives def.

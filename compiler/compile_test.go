@@ -282,3 +282,19 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+func TestShellQuoteIsOneLine(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"make", "all"}, "make all"},
+		{[]string{"/bin/sh", "-c", "echo 'hi' > x"}, `/bin/sh -c 'echo '\''hi'\'' > x'`},
+		{[]string{"/bin/sh", "-c", "set -e\necho 'it'\\s\n\tdone"}, `/bin/sh -c $'set -e\necho \'it\'\\s\n\tdone'`},
+	} {
+		if got := shellQuote(tt.args); got != tt.want {
+			t.Errorf("shellQuote(%q) = %s, want %s", tt.args, got, tt.want)
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/kiln-build/kiln/compiler"
-	"github.com/kiln-build/kiln/lockfile"
 	"github.com/kiln-build/kiln/realize"
 	"github.com/kiln-build/kiln/store"
 )
@@ -64,9 +63,14 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 	if err != nil {
 		return nil, err
 	}
+	roots := compiler.TargetRoots(graph.Targets)
+	s.rememberSteps(st, s.lock)
+	if err := s.checkStale(st, graph, roots); err != nil {
+		return nil, err
+	}
 	if s.opts.Locked {
 		s.started(PhaseLockCheck)
-		err := s.checkLocked(graph)
+		err := s.checkLocked(st, graph)
 		s.finished(PhaseLockCheck)
 		if err != nil {
 			return nil, err
@@ -81,7 +85,6 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 	if err != nil {
 		return nil, err
 	}
-	roots := compiler.TargetRoots(graph.Targets)
 	outs, err := s.realize(ctx, st, graph, roots, realize.Options{
 		Substituter:   subst,
 		Jobs:          s.opts.Jobs,
@@ -143,7 +146,7 @@ func (s *Session) addRoots(st *store.Store, graph *compiler.Graph) error {
 }
 
 // checkLocked refuses a build whose lock does not pin everything it needs.
-func (s *Session) checkLocked(graph *compiler.Graph) error {
+func (s *Session) checkLocked(st *store.Store, graph *compiler.Graph) error {
 	var missing []string
 	for _, d := range graph.Closure(compiler.TargetRoots(graph.Targets)...) {
 		n := graph.Nodes[d]
@@ -156,10 +159,10 @@ func (s *Session) checkLocked(graph *compiler.Graph) error {
 	}
 	// A lock that pins everything needed can still be stale elsewhere:
 	// entries for inputs build.hcl dropped or changed. CI must see that.
-	if changes := lockfile.Check(s.cfg, s.lock); len(changes) > 0 {
+	if changes := s.check(func() *store.Store { return st }); len(changes) > 0 {
 		lines := make([]string, len(changes))
 		for i, c := range changes {
-			lines[i] = "  " + c.String()
+			lines[i] = "  " + strings.ReplaceAll(c.String(), "\n", "\n  ")
 		}
 		return fmt.Errorf("--locked: build.lock.hcl does not match %s:\n%s\nrun 'kiln lock' and commit build.lock.hcl", s.cfg.Filename, strings.Join(lines, "\n"))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/kiln-build/kiln/lockfile"
 	"github.com/kiln-build/kiln/lockfile/resolve"
 	"github.com/kiln-build/kiln/realize"
+	"github.com/kiln-build/kiln/store"
 )
 
 // LockCheck compares the lock with the build file and changes nothing. It
@@ -24,7 +25,13 @@ func (s *Session) LockCheck() ([]lockfile.Change, error) {
 	if s.lockErr != nil {
 		return nil, fmt.Errorf("%w\nrun 'kiln lock' to rewrite it", s.lockErr)
 	}
-	changes := lockfile.Check(s.cfg, s.lock)
+	// Only a store that exists: checking must not create one. It only
+	// explains stale steps, so a store that cannot be opened explains
+	// less, and the check still runs.
+	changes := s.check(func() *store.Store {
+		st, _ := s.storeIfExists()
+		return st
+	})
 	if len(changes) > 0 {
 		return changes, fmt.Errorf("%s does not match %s (%d difference(s)): run 'kiln lock' and commit the result", s.lockPath, s.cfg.Filename, len(changes))
 	}
@@ -82,12 +89,17 @@ func (s *Session) LockUpdate(ctx context.Context, opts LockOptions) ([]lockfile.
 			return nil, err
 		}
 	}
+	if st, err := s.storeIfExists(); err == nil {
+		s.rememberSteps(st, lock)
+	}
 	return changes, nil
 }
 
 // learnFixedOutput builds a fixed-output step once, with network, and
 // returns the hash of what it produced: the value the lock pins. pins are
 // the inputs resolved so far in this kiln lock (the step builds on them).
+// The output is also recorded under the pinned step's digest, so that the
+// next build finds it instead of running the step again.
 func (s *Session) learnFixedOutput(ctx context.Context, address string, pins *lockfile.Lock) (string, error) {
 	stage, _, ok := strings.Cut(strings.TrimPrefix(address, "stage."), ".run[")
 	if !ok {
@@ -97,8 +109,16 @@ func (s *Session) learnFixedOutput(ctx context.Context, address string, pins *lo
 	if err != nil {
 		return "", err
 	}
+	// Without its own pin (kiln lock --update keeps none), the step is
+	// compiled to be learned; the steps it builds on keep theirs.
+	others := lockfile.New()
+	for a, e := range pins.Entries {
+		if a != address {
+			others.Entries[a] = e
+		}
+	}
 	graph, diags := compiler.Compile(s.cfg, []string{"stage." + stage}, compiler.Options{
-		Pins:              pins,
+		Pins:              others,
 		SourceDateEpoch:   s.epoch,
 		LearnFixedOutputs: true,
 		LocalHash:         localHasher(st),
@@ -123,9 +143,36 @@ func (s *Session) learnFixedOutput(ctx context.Context, address string, pins *lo
 		if len(out.Layers) <= root {
 			return "", fmt.Errorf("%s produced no files: a fixed-output step must write its result", address)
 		}
-		return string(out.Layers[len(out.Layers)-1]), nil
+		hash := string(out.Layers[len(out.Layers)-1])
+		if err := recordPinned(st, graph, d, hash, out); err != nil {
+			return "", fmt.Errorf("recording %s under its pinned digest: %w", address, err)
+		}
+		return hash, nil
 	}
 	return "", fmt.Errorf("%s is not a fixed-output run step of build.hcl", address)
+}
+
+// recordPinned records out, which the learned step d produced and which
+// hashes to hash, as the output of d pinned to hash: the derivation a
+// build compiles once the lock has the pin. That is d with its output
+// hash set only when every fixed-output step d builds on was pinned while
+// learning; otherwise the build asks for other inputs, and nothing is
+// recorded (the build then runs the step and checks it).
+func recordPinned(st *store.Store, graph *compiler.Graph, d digest.Digest, hash string, out store.Output) error {
+	for _, in := range graph.Closure(d) {
+		if n := graph.Nodes[in]; in != d && n.Exec != nil && n.LockAddress != "" && n.Exec.OutputHash == "" {
+			return nil
+		}
+	}
+	pinned := *graph.Nodes[d]
+	ex := *pinned.Exec
+	ex.OutputHash = hash
+	pinned.Exec = &ex
+	dp, err := pinned.Digest()
+	if err != nil {
+		return err
+	}
+	return st.Record(dp, out)
 }
 
 // debCacheDir keeps Debian Packages indexes between kiln lock runs, by

@@ -125,3 +125,8 @@ func StaleSandboxes(st *store.Store, repair bool) (cgroups []sandbox.StaleCgroup
 	swept, err := sandbox.SweepCgroups()
 	return swept, true, err
 }
+
+// TargetNames lists what the build file can build, sorted: images,
+// artifacts and groups by name, stages by address. Shell completion
+// offers them.
+func (s *Session) TargetNames() []string { return compiler.TargetNames(s.cfg) }

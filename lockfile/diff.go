@@ -28,6 +28,10 @@ type Change struct {
 	New     *Entry // nil for Removed, Missing and Stale
 	// Input is build.hcl's request, for Missing and Stale.
 	Input *Input
+	// Why says, one line each, what changed in a Stale entry's request
+	// when its one-line summary cannot: a run step's request is a digest
+	// (see StepChanges).
+	Why []string
 }
 
 // Diff lists what changed from old to new, sorted by address. Either lock
@@ -68,7 +72,17 @@ func Diff(old, new *Lock) []Change {
 //   - source.image.base: 3.19@sha256:ab12cd34ef56… -> 3.20@sha256:cd34ab12ef56…
 //   - source.http.x: sha256:0123456789ab…
 //   - source.git.old: main@0123456789ab
+//
+// followed by an indented line for each of Why.
 func (c Change) String() string {
+	s := c.line()
+	for _, w := range c.Why {
+		s += "\n    " + w
+	}
+	return s
+}
+
+func (c Change) line() string {
 	switch c.Kind {
 	case Added:
 		return "+ " + c.Address + ": " + Summary(c.New)

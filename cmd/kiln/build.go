@@ -39,8 +39,9 @@ const allowInsecureUsage = `run steps that have security = "insecure" (every cap
 func newBuildCmd(g *globals) *cobra.Command {
 	var f buildFlags
 	cmd := &cobra.Command{
-		Use:   "build [TARGET...]",
-		Short: "Realize targets: build every derivation the store does not have",
+		Use:               "build [TARGET...]",
+		ValidArgsFunction: completeTargets(g, 0),
+		Short:             "Realize targets: build every derivation the store does not have",
 		Long: `build compiles build.hcl for the named targets (default: the default
 targets), realizes every derivation missing from the store, running exec
 steps in sandboxes, and prints each target's state and where it is stored.

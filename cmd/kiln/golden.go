@@ -35,16 +35,18 @@ diff_ids beside their blob digests; for each artifact the sha256 of its tar
                                   the differences when an output moved`,
 	}
 	update := &cobra.Command{
-		Use:   "update [TARGET...]",
-		Short: "Build the targets and record their output digests",
-		Args:  cobra.ArbitraryArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return goldenUpdate(cmd.Context(), g, f, args) },
+		Use:               "update [TARGET...]",
+		ValidArgsFunction: completeTargets(g, 0),
+		Short:             "Build the targets and record their output digests",
+		Args:              cobra.ArbitraryArgs,
+		RunE:              func(cmd *cobra.Command, args []string) error { return goldenUpdate(cmd.Context(), g, f, args) },
 	}
 	check := &cobra.Command{
-		Use:   "check [TARGET...]",
-		Short: "Build the targets and compare their output digests with build.golden.hcl",
-		Args:  cobra.ArbitraryArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return goldenCheck(cmd.Context(), g, f, args) },
+		Use:               "check [TARGET...]",
+		ValidArgsFunction: completeTargets(g, 0),
+		Short:             "Build the targets and compare their output digests with build.golden.hcl",
+		Args:              cobra.ArbitraryArgs,
+		RunE:              func(cmd *cobra.Command, args []string) error { return goldenCheck(cmd.Context(), g, f, args) },
 	}
 	for _, c := range []*cobra.Command{update, check} {
 		fl := c.Flags()

@@ -13,9 +13,10 @@ import (
 
 func newGraphCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:     "graph [TARGET...]",
-		Short:   "Print the derivation graph in Graphviz dot format",
-		Example: `  kiln graph app | dot -Tsvg > graph.svg`,
+		Use:               "graph [TARGET...]",
+		ValidArgsFunction: completeTargets(g, 0),
+		Short:             "Print the derivation graph in Graphviz dot format",
+		Example:           `  kiln graph app | dot -Tsvg > graph.svg`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.open(newRenderer(g, false), nil)
 			if err != nil {

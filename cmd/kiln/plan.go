@@ -23,12 +23,13 @@ type planTarget struct {
 func newPlanCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "plan [TARGET...]",
-		Short: "Show the derivations a build needs, in order, and which are cached",
+		Use:               "plan [TARGET...]",
+		ValidArgsFunction: completeTargets(g, 0),
+		Short:             "Show the derivations a build needs, in order, and which are cached",
 		Long: `plan compiles build.hcl and lists every derivation the targets need,
 inputs first, with its digest, kind, what it does and its status:
-cached (in the store), to build, or unresolved (a source has no pin in
-build.lock.hcl: run 'kiln lock').`,
+cached (in the store), to build, or unresolved (an input has no pin in
+build.lock.hcl, or a stale one: run 'kiln lock').`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := newRenderer(g, true)
 			s, err := g.open(r, nil)
@@ -94,7 +95,7 @@ func printPlan(graph *compiler.Graph, entries []engine.PlanEntry) error {
 	}
 	fmt.Fprintf(w, "%d derivations: %d cached, %d to build, %d unresolved\n", len(entries), counts[engine.StatusCached]+counts[engine.StatusCachedRemote], counts[engine.StatusToBuild], counts[engine.StatusUnresolved])
 	if counts[engine.StatusUnresolved] > 0 {
-		fmt.Fprintln(w, "Unresolved sources have no pin in build.lock.hcl: run 'kiln lock'.")
+		fmt.Fprintln(w, "Unresolved inputs have no pin in build.lock.hcl, or a stale one ('kiln lock --check' says what changed): run 'kiln lock'.")
 	}
 	return w.Flush()
 }

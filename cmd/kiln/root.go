@@ -40,7 +40,7 @@ func newRootCmd() *cobra.Command {
 	pf.StringArrayVar(&g.vars, "var", nil, "set a variable, NAME=VALUE (repeatable)")
 	pf.StringArrayVar(&g.varFiles, "var-file", nil, "read variables from a .kilnvars.hcl file (repeatable)")
 	pf.StringVar(&g.epoch, "source-date-epoch", "", "SOURCE_DATE_EPOCH when build.hcl does not set it")
-	pf.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain or json")
+	pf.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet (none)")
 	pf.BoolVar(&g.noColor, "no-color", false, "never colour diagnostics")
 	for _, f := range []func(*globals) *cobra.Command{
 		newBuildCmd,

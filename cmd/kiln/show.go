@@ -9,8 +9,9 @@ import (
 
 func newShowCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show DIGEST|TARGET",
-		Short: "Print a derivation in its canonical encoding (what its digest hashes)",
+		Use:               "show DIGEST|TARGET",
+		ValidArgsFunction: completeTargets(g, 1),
+		Short:             "Print a derivation in its canonical encoding (what its digest hashes)",
 		Long: `show prints the canonical JSON of a derivation: exactly the bytes whose
 sha256 is its digest. DIGEST may be abbreviated (at least 4 hex digits) and is
 looked up among the derivations of the default targets; a TARGET prints the

@@ -33,8 +33,9 @@ type verifyFlags struct {
 func newVerifyCmd(g *globals) *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
-		Use:   "verify [TARGET...]",
-		Short: "Rebuild the targets from nothing under varied conditions and compare every output",
+		Use:               "verify [TARGET...]",
+		ValidArgsFunction: completeTargets(g, 0),
+		Short:             "Rebuild the targets from nothing under varied conditions and compare every output",
 		Long: `verify builds the targets as kiln build does, then, for each round,
 rebuilds every derivation they need from nothing, in a throw-away store, by
 running kiln again under changed conditions, and compares each derivation's
@@ -186,9 +187,10 @@ func newVerifyRebuildCmd(g *globals) *cobra.Command {
 	var f buildFlags
 	var r repro.Rebuild
 	cmd := &cobra.Command{
-		Use:    "verify-rebuild [TARGET...]",
-		Short:  "One rebuild of kiln verify (started by kiln verify)",
-		Hidden: true,
+		Use:               "verify-rebuild [TARGET...]",
+		ValidArgsFunction: completeTargets(g, 0),
+		Short:             "One rebuild of kiln verify (started by kiln verify)",
+		Hidden:            true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := r.ApplyToSelf(); err != nil {
 				fmt.Fprintf(os.Stderr, "kiln verify: %v\n", err)

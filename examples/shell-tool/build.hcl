@@ -88,9 +88,10 @@ image "tool" {
   }
 }
 
+# The whole of stage.dist: one folder, wordfreq-VERSION/, as a release
+# tarball has. (A path would export that folder's contents.)
 artifact "tarball" {
-  from  = stage.dist
-  paths = ["/wordfreq-${var.VERSION}"]
+  from = stage.dist
 }
 
 group "release" {

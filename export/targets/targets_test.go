@@ -5,63 +5,107 @@ import (
 	"bytes"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/export"
 )
 
-func TestKeepPaths(t *testing.T) {
-	keep := keepPaths([]string{"/app/bin", "etc/"})
-	for name, want := range map[string]bool{
-		"app/":          true, // a parent of a path
-		"app/bin":       true,
-		"app/bin/tool":  true,
-		"app/binary":    false,
-		"app/lib/x.so":  false,
-		"etc/passwd":    true,
-		"etcetera/file": false,
+func TestRename(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		p, name string
+		dir     bool
+		want    string
+		ok      bool
+	}{
+		{"app/dist", "app/", true, "", false},      // a parent of the path
+		{"app/dist", "app/dist/", true, "", false}, // the path itself: the output's root
+		{"app/dist", "app/dist/index.html", false, "index.html", true},
+		{"app/dist", "app/dist/assets/", true, "assets", true},
+		{"app/dist", "app/distant", false, "", false},
+		{"app/bin/tool", "app/bin/tool", false, "tool", true}, // a file keeps its name
+		{"", "etc/passwd", false, "etc/passwd", true},         // path "/": the whole state
+		{"etc", "./etc/passwd", false, "passwd", true},
 	} {
-		if got := keep(name); got != want {
-			t.Errorf("keep(%q) = %v, want %v", name, got, want)
+		got, ok := rename(tt.p, tt.name, tt.dir)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("rename(%q, %q, %v) = %q, %v; want %q, %v", tt.p, tt.name, tt.dir, got, ok, tt.want, tt.ok)
 		}
-	}
-	if !keepPaths([]string{"/"})("anything") {
-		t.Error("path / keeps everything")
 	}
 }
 
 func TestFilterTar(t *testing.T) {
-	var in bytes.Buffer
-	tw := tar.NewWriter(&in)
-	for _, n := range []string{"a/", "a/keep", "b/drop"} {
-		h := &tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644}
-		if n[len(n)-1] == '/' {
-			h.Typeflag = tar.TypeDir
+	t.Parallel()
+	in := func() *bytes.Buffer {
+		var in bytes.Buffer
+		tw := tar.NewWriter(&in)
+		for _, e := range []struct{ name, link string }{
+			{"a/", ""}, {"a/keep", ""}, {"a/sub/", ""}, {"a/sub/x", ""}, {"a/hard", "a/keep"}, {"b/drop", ""}, {"b/hard", "a/keep"}, {"c/keep", ""},
+		} {
+			h := &tar.Header{Name: e.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.name))}
+			switch {
+			case e.name[len(e.name)-1] == '/':
+				h.Typeflag, h.Size = tar.TypeDir, 0
+			case e.link != "":
+				h.Typeflag, h.Linkname, h.Size = tar.TypeLink, e.link, 0
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+			if h.Size > 0 {
+				tw.Write([]byte(e.name))
+			}
 		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
+		tw.Close()
+		return &in
 	}
-	tw.Close()
-	var out bytes.Buffer
-	if err := filterTar(&out, &in, keepPaths([]string{"a/keep"})); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	tr := tar.NewReader(&out)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
+	for _, tt := range []struct {
+		paths   []string
+		want    []string
+		wantErr string
+	}{
+		{paths: []string{"/a"}, want: []string{"keep=a/keep", "sub/", "sub/x=a/sub/x", "hard->keep"}},
+		{paths: []string{"a/keep", "/c"}, want: []string{"keep=a/keep"}, wantErr: "both /a/keep and /c/keep at keep"},
+		{paths: []string{"/a/sub", "/a"}, want: []string{"keep=a/keep", "sub/", "x=a/sub/x", "sub/x=a/sub/x", "hard->keep"}},
+		{paths: []string{"/b"}, wantErr: "hard link to /a/keep, which none of its paths exports"},
+		{paths: []string{"/b", "/a/keep"}, want: []string{"keep=a/keep", "drop=b/drop", "hard->keep"}},
+	} {
+		var out bytes.Buffer
+		err := filterTar(&out, in(), tt.paths)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("paths %q: error %v, want %q", tt.paths, err, tt.wantErr)
+			}
+			continue
 		}
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("paths %q: %v", tt.paths, err)
 		}
-		got = append(got, h.Name)
-	}
-	if want := []string{"a/", "a/keep"}; !slices.Equal(got, want) {
-		t.Errorf("entries %q, want %q", got, want)
+		var got []string
+		tr := tar.NewReader(&out)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(tr)
+			switch {
+			case h.Typeflag == tar.TypeLink:
+				got = append(got, h.Name+"->"+h.Linkname)
+			case len(b) > 0:
+				got = append(got, h.Name+"="+string(b))
+			default:
+				got = append(got, h.Name)
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("paths %q: entries %q, want %q", tt.paths, got, tt.want)
+		}
 	}
 }
 
