@@ -54,7 +54,9 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 		}
 	}
 	roots := compiler.TargetRoots(graph.Targets)
-	outs, err := s.realize(ctx, st, graph, roots, realize.Options{
+	gc := s.gcConfig(st)
+	watch := s.watchMinFree(st, gc)
+	outs, err := s.realize(ctx, st, graph, roots, watch.step, realize.Options{
 		Jobs:          s.opts.Jobs,
 		KeepGoing:     s.opts.KeepGoing,
 		Dir:           s.cfg.Dir,
@@ -62,6 +64,7 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 		Shuffle:       s.opts.Shuffle,
 		AllowInsecure: s.opts.AllowInsecure,
 	})
+	watch.finish()
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return nil, ErrInterrupted
@@ -74,15 +77,19 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	s.collectAfterBuild(st, gc, watch.built.Load() > 0)
 	return &Result{Graph: graph, Outputs: outs, Store: st}, nil
 }
 
 // realize builds roots, reporting each step as an event between the
 // realize phase's start (with the closure's size) and finish.
-func (s *Session) realize(ctx context.Context, st *store.Store, graph *compiler.Graph, roots []digest.Digest, opts realize.Options) (map[digest.Digest]store.Output, error) {
+func (s *Session) realize(ctx context.Context, st *store.Store, graph *compiler.Graph, roots []digest.Digest, note func(realize.Event), opts realize.Options) (map[digest.Digest]store.Output, error) {
 	s.emit(Event{Kind: PhaseStarted, Phase: PhaseRealize, Total: len(graph.Closure(roots...))})
 	defer s.finished(PhaseRealize)
-	opts.Events = func(e realize.Event) { s.emit(Event{Kind: Step, Step: e}) }
+	opts.Events = func(e realize.Event) {
+		note(e)
+		s.emit(Event{Kind: Step, Step: e})
+	}
 	return realize.New(st, opts).Realize(ctx, graph, roots)
 }
 

@@ -40,6 +40,9 @@ type Options struct {
 	AllowInsecure bool
 	// Shuffle starts independent steps in a random order (kiln verify).
 	Shuffle bool
+	// NoGC turns automatic garbage collection off for this session (as
+	// KILN_GC=off in Environ does).
+	NoGC bool
 
 	// Events receives the session's progress; nil discards it. While
 	// steps run it is called from several goroutines at once.

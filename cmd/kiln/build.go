@@ -29,6 +29,8 @@ type buildFlags struct {
 	// shuffle starts independent steps in a random order: set only in
 	// kiln verify's rebuilds.
 	shuffle bool
+	// noGC is --no-gc: no automatic garbage collection in this command.
+	noGC bool
 }
 
 const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`
@@ -105,6 +107,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.BoolVar(&f.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, allowInsecureUsage)
+	fl.BoolVar(&f.noGC, "no-gc", false, "no automatic garbage collection in this command, however full the store (also KILN_GC=off)")
 }
 
 // build runs s.Build, interruptible.

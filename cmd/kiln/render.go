@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/kiln-build/kiln/engine"
 )
@@ -49,6 +50,8 @@ func (r *renderer) event(e engine.Event) {
 		if g := r.g.progress; !(g == "plain" || g == "auto" && !isTerminal(os.Stderr)) {
 			fmt.Fprintf(os.Stderr, "resolving %s\n", e.Address)
 		}
+	case engine.Collected:
+		r.collected(e.Message)
 	case engine.Exported:
 		fmt.Fprintf(os.Stderr, "exported %s to %s\n", e.Address, e.Message)
 	case engine.PhaseStarted:
@@ -73,5 +76,21 @@ func (r *renderer) event(e engine.Event) {
 func (r *renderer) mark(phase string) {
 	if r.phases != nil {
 		r.phases.mark(phase)
+	}
+}
+
+// collected shows an automatic garbage collection as one line, in the
+// live view's place while it runs (a collection under min_free runs next
+// to steps), as a JSON event for tools, and not at all when quiet.
+func (r *renderer) collected(line string) {
+	mode, _ := progressMode(r.mode, os.Stderr)
+	switch {
+	case mode == "quiet":
+	case r.prog != nil:
+		r.prog.Line(line)
+	case mode == "json":
+		writeJSONLine(os.Stderr, jsonEvent{Time: time.Now().UTC().Format(time.RFC3339Nano), Kind: "gc", Line: line})
+	default:
+		fmt.Fprintf(os.Stderr, "kiln: %s\n", line)
 	}
 }

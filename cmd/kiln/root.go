@@ -92,7 +92,7 @@ func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
 	if f != nil {
 		opts.Jobs, opts.KeepGoing, opts.Locked = f.jobs, f.keepGoing, f.locked
 		opts.Secrets, opts.AllowInsecure = f.secrets, f.allowInsecure
-		opts.Shuffle = f.shuffle
+		opts.Shuffle, opts.NoGC = f.shuffle, f.noGC
 	}
 	opts.Events = r.event
 	return engine.Open(opts)
