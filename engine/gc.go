@@ -85,7 +85,7 @@ func collectedLine(p store.Pressure, rep store.AutoReport) string {
 		what += fmt.Sprintf(", %d cache mounts", rep.Caches)
 	}
 	return fmt.Sprintf("gc: %s: freed %s (%s) in %s, %s left",
-		p.Reason, units.HumanSize(float64(rep.Freed())), what, rep.Took.Round(time.Millisecond), units.HumanSize(float64(rep.Left)))
+		p.Reason, units.BytesSize(float64(rep.Freed())), what, rep.Took.Round(time.Millisecond), units.BytesSize(float64(rep.Left)))
 }
 
 // minFreeWatcher collects while steps run whenever the free space falls

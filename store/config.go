@@ -415,7 +415,7 @@ func humanBytes(n int64) string {
 	if n == 0 {
 		return "0"
 	}
-	return units.BytesSize(float64(n))
+	return units.BytesSize(float64(n)) // binary, as RAMInBytes reads "5GB"
 }
 
 func humanDuration(d time.Duration) string {

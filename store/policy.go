@@ -21,9 +21,10 @@ import (
 // it compares with the budget are measured only when something changed:
 // gc.state holds the last measurement (the objects' total from the
 // index, each cache mount's size at its last use). A build that added
-// nothing reads that file and calls statfs; one that added something, or
-// finds the measurement over an hour old, measures again (an index scan
-// and a walk of the caches used since) and writes it back. Measurements
+// nothing reads that file, calls statfs and stats three folders; one that
+// ran steps, or finds objects added or removed since the measurement
+// (changedSince) or the measurement over an hour old, measures again (an
+// index scan and a walk of the caches used since) and writes it back. Measurements
 // of several processes may overwrite each other; each is a whole one,
 // and a collection re-measures everything anyway.
 //
@@ -118,7 +119,7 @@ func (s *Store) CheckBudget(c GCConfig, changed bool) (Pressure, error) {
 	}
 	p.Free = free
 	st, ok := s.readState()
-	if changed || !ok || s.now().Sub(time.Unix(0, st.Measured)) > remeasureAfter {
+	if changed || !ok || s.changedSince(st.Measured) {
 		if st, err = s.measure(st); err != nil {
 			return p, err
 		}
@@ -143,6 +144,24 @@ func (p *Pressure) judge(c GCConfig) {
 
 // freeBytes is the space an unprivileged user may still fill on the
 // filesystem of path.
+// changedSince reports whether objects or caches may have come or gone
+// since the measurement at measured: adding or removing one renames an
+// entry in or out of layers/, blobs/ or cache/, which sets that folder's
+// modification time. Three stats; a process that added objects without
+// measuring (--no-gc, kill -9) is so noticed by the next check.
+func (s *Store) changedSince(measured int64) bool {
+	if time.Since(time.Unix(0, measured)) > remeasureAfter {
+		return true
+	}
+	for _, dir := range []string{"layers", "blobs", "cache"} {
+		info, err := os.Stat(filepath.Join(s.root, dir))
+		if err == nil && info.ModTime().UnixNano() >= measured {
+			return true
+		}
+	}
+	return false
+}
+
 func freeBytes(path string) (int64, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
@@ -163,7 +182,8 @@ func (s *Store) readState() (gcState, bool) {
 // measure sums the objects' recorded sizes and the caches' sizes (walking
 // only those used since prev measured them) and records the result.
 func (s *Store) measure(prev gcState) (gcState, error) {
-	st := gcState{Measured: s.now().UnixNano(), Caches: map[string]cacheState{}}
+	// Real time, not s.now: it is compared with the folders' times.
+	st := gcState{Measured: time.Now().UnixNano(), Caches: map[string]cacheState{}}
 	ents, err := s.scan(pLayer, pBlob)
 	if err != nil {
 		return st, fmt.Errorf("measuring store %s: %w", s.root, err)

@@ -74,7 +74,7 @@ func printBudget(st *store.Store) error {
 	if err != nil {
 		return err
 	}
-	h := func(n int64) string { return units.HumanSize(float64(n)) }
+	h := func(n int64) string { return units.BytesSize(float64(n)) }
 	auto := "automatic"
 	if !c.GC.Auto {
 		auto = "off (gc.auto = false)"
