@@ -246,6 +246,9 @@ func doomedRecords(snap *snapshot, kept map[digest.Digest]bool, objects map[objK
 	return doomed
 }
 
+// collectBatch bounds the keys of one collect transaction.
+const collectBatch = 2000
+
 // removeIndexed removes the planned entries from the index, less what live
 // processes hold, and then the files of the objects that went. It returns
 // the derivations whose records went.
@@ -262,15 +265,23 @@ func (s *Store) removeIndexed(snap *snapshot, plan gcPlan, keepOwn bool, rep *GC
 	for k := range plan.objects {
 		keys = append(keys, k.indexKey())
 	}
+	// In transactions of a bounded size (badger refuses one too big),
+	// records before objects: a record that a live process holds keeps
+	// its objects in every later transaction too, and one deleted names
+	// nothing any more.
 	var gone [][]byte
-	if len(keys) > 0 {
+	for len(keys) > 0 {
+		n := min(len(keys), collectBatch)
+		var g [][]byte
 		err := s.ix.do(func(ix kv) (err error) {
-			gone, err = ix.collect(keys, except)
+			g, err = ix.collect(keys[:n], except)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
+		gone = append(gone, g...)
+		keys = keys[n:]
 	}
 	removedDrv := map[digest.Digest]bool{}
 	for _, k := range gone {
