@@ -55,8 +55,8 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 	}
 	roots := compiler.TargetRoots(graph.Targets)
 	gc := s.gcConfig(st)
-	watch := s.watchMinFree(st, gc)
-	outs, err := s.realize(ctx, st, graph, roots, watch.step, realize.Options{
+	watch := s.newMinFreeWatcher(st, gc)
+	outs, err := s.realize(ctx, st, graph, roots, watch, realize.Options{
 		Jobs:          s.opts.Jobs,
 		KeepGoing:     s.opts.KeepGoing,
 		Dir:           s.cfg.Dir,
@@ -64,7 +64,6 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 		Shuffle:       s.opts.Shuffle,
 		AllowInsecure: s.opts.AllowInsecure,
 	})
-	watch.finish()
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return nil, ErrInterrupted
@@ -82,12 +81,16 @@ func (s *Session) Build(ctx context.Context, targets []string) (*Result, error) 
 }
 
 // realize builds roots, reporting each step as an event between the
-// realize phase's start (with the closure's size) and finish.
-func (s *Session) realize(ctx context.Context, st *store.Store, graph *compiler.Graph, roots []digest.Digest, note func(realize.Event), opts realize.Options) (map[digest.Digest]store.Output, error) {
+// realize phase's start (with the closure's size) and finish; watch (nil:
+// none) collects under min_free meanwhile.
+func (s *Session) realize(ctx context.Context, st *store.Store, graph *compiler.Graph, roots []digest.Digest, watch *minFreeWatcher, opts realize.Options) (map[digest.Digest]store.Output, error) {
 	s.emit(Event{Kind: PhaseStarted, Phase: PhaseRealize, Total: len(graph.Closure(roots...))})
 	defer s.finished(PhaseRealize)
+	// Collections under min_free run next to the steps, inside the phase.
+	watch.start()
+	defer watch.finish()
 	opts.Events = func(e realize.Event) {
-		note(e)
+		watch.step(e)
 		s.emit(Event{Kind: Step, Step: e})
 	}
 	return realize.New(st, opts).Realize(ctx, graph, roots)

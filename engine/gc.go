@@ -93,6 +93,9 @@ func collectedLine(p store.Pressure, rep store.AutoReport) string {
 // uses), runs next to the steps rather than before them, and waits for a
 // collection in progress when stopped.
 type minFreeWatcher struct {
+	s    *Session
+	st   *store.Store
+	c    *store.GCConfig
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 	// built counts steps built, to tell a no-op build from one that
@@ -100,10 +103,15 @@ type minFreeWatcher struct {
 	built atomic.Int64
 }
 
-func (s *Session) watchMinFree(st *store.Store, c *store.GCConfig) *minFreeWatcher {
-	w := &minFreeWatcher{stop: func() {}}
-	if c == nil || c.MinFree <= 0 {
-		return w
+func (s *Session) newMinFreeWatcher(st *store.Store, c *store.GCConfig) *minFreeWatcher {
+	return &minFreeWatcher{s: s, st: st, c: c, stop: func() {}}
+}
+
+// start watches until finish; it is called once the realize phase has
+// started, so that its events come inside the phase.
+func (w *minFreeWatcher) start() {
+	if w == nil || w.c == nil || w.c.MinFree <= 0 {
+		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stop = cancel
@@ -113,8 +121,12 @@ func (s *Session) watchMinFree(st *store.Store, c *store.GCConfig) *minFreeWatch
 		t := time.NewTicker(minFreeInterval)
 		defer t.Stop()
 		for {
-			if p, err := st.CheckBudget(*c, false); err == nil && p.LowFree {
-				s.collect(st, *c, p, true)
+			// statfs alone while there is room: measuring the store
+			// each time would scan the index every few seconds.
+			if free, err := w.st.Free(); err == nil && free < w.c.MinFree {
+				if p, err := w.st.CheckBudget(*w.c, true); err == nil && p.LowFree {
+					w.s.collect(w.st, *w.c, p, true)
+				}
 			}
 			select {
 			case <-ctx.Done():
@@ -123,18 +135,20 @@ func (s *Session) watchMinFree(st *store.Store, c *store.GCConfig) *minFreeWatch
 			}
 		}
 	}()
-	return w
 }
 
 // step notes a realizer event.
 func (w *minFreeWatcher) step(e realize.Event) {
-	if e.Kind == realize.EventDone {
+	if w != nil && e.Kind == realize.EventDone {
 		w.built.Add(1)
 	}
 }
 
 // finish stops the watcher, waiting for a collection in progress.
 func (w *minFreeWatcher) finish() {
+	if w == nil {
+		return
+	}
 	w.stop()
 	w.wg.Wait()
 }

@@ -162,6 +162,10 @@ func (s *Store) changedSince(measured int64) bool {
 	return false
 }
 
+// Free is the free space of the store's filesystem, for a watcher of
+// min_free that must not measure the store every few seconds.
+func (s *Store) Free() (int64, error) { return freeBytes(s.root) }
+
 func freeBytes(path string) (int64, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {

@@ -12,10 +12,12 @@ import (
 // realizer's progress in the --progress mode and, when timed, how long
 // each phase took.
 type renderer struct {
-	g      *globals
-	mode   string
-	prog   *progress
-	phases *phases // nil: the command is not timed
+	g    *globals
+	mode string
+	prog *progress
+	// progDone: the realize phase is over and prog's live view closed.
+	progDone bool
+	phases   *phases // nil: the command is not timed
 }
 
 // newRenderer renders the events of a command that builds nothing; timed
@@ -67,6 +69,7 @@ func (r *renderer) event(e engine.Event) {
 		// and the closed view takes it as it always did.
 		if e.Phase == engine.PhaseRealize && r.prog != nil {
 			r.prog.Close()
+			r.progDone = true
 		}
 		r.mark(string(e.Phase))
 	}
@@ -86,7 +89,7 @@ func (r *renderer) collected(line string) {
 	mode, _ := progressMode(r.mode, os.Stderr)
 	switch {
 	case mode == "quiet":
-	case r.prog != nil:
+	case r.prog != nil && !r.progDone:
 		r.prog.Line(line)
 	case mode == "json":
 		writeJSONLine(os.Stderr, jsonEvent{Time: time.Now().UTC().Format(time.RFC3339Nano), Kind: "gc", Line: line})
