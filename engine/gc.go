@@ -18,7 +18,8 @@ import (
 // targets' roots are recorded, a build that is over budget collects; while
 // steps run, a watcher collects whenever the filesystem's free space falls
 // under min_free. Each collection is one Collected event. The check costs a
-// no-op build a file read and a statfs (see store/policy.go).
+// no-op build two small file reads, a statfs and three stats (see
+// store/policy.go).
 
 // minFreeInterval is how often a running build looks at the free space.
 const minFreeInterval = 2 * time.Second
@@ -49,8 +50,8 @@ func (s *Session) gcConfig(st *store.Store) *store.GCConfig {
 
 // collectAfterBuild collects when the store is over budget. changed says
 // whether the build added anything: a no-op build trusts the last
-// measurement. The build's roots are recorded by now, so that only this
-// process's own temp roots need not count.
+// measurement. The build's roots are recorded by now, so this process's
+// own temp roots need not count: what it built for its targets is rooted.
 func (s *Session) collectAfterBuild(st *store.Store, c *store.GCConfig, changed bool) {
 	if c == nil {
 		return

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"maps"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -207,4 +211,71 @@ func TestAutoGCUnderMinFree(t *testing.T) {
 	p.verifyStore()
 	p.builtNothing("stage.keep", "stage.keep")
 	p.builtNothing("the latest stage.grow", "--var", "SEED=3", "--var", "SIZE=20000000", "--var", "NAP=5", "stage.grow")
+}
+
+// cacheHCL fills a cache mount named ID with 600 kB of its step's own.
+const cacheHCL = `
+kiln {
+  source_date_epoch = 1700000000
+  platform          = "linux/amd64"
+}
+
+variable "ID" {
+  type = string
+}
+
+variable "SEED" {
+  type    = string
+  default = "0"
+}
+
+source "local" "busybox" {
+  path = "base/rootfs"
+}
+
+stage "fill" {
+  from = source.local.busybox
+  run {
+    shell = "head -c 600000 /dev/urandom > /cache/data; echo ${var.ID} ${var.SEED} > /id"
+    mount "cache" {
+      target = "/cache"
+      id     = var.ID
+    }
+  }
+}
+`
+
+// TestAutoGCPrunesCacheMounts: cache mounts count toward the budget and
+// the least recently used go when they exceed theirs.
+func TestAutoGCPrunesCacheMounts(t *testing.T) {
+	testutil.RequireRoot(t)
+	p := newProj(t, cacheHCL, "")
+	p.ok("store", "config", "gc.cache.keep_bytes=1300000")
+	for _, id := range []string{"one", "two", "three"} {
+		p.ok("build", "--progress", "quiet", "--var", "ID="+id, "stage.fill")
+	}
+	caches := func() map[string]bool {
+		have := map[string]bool{}
+		for _, id := range []string{"one", "two", "three", "four"} {
+			sum := sha256.Sum256([]byte(id))
+			if _, err := os.Stat(filepath.Join(p.store, "cache", hex.EncodeToString(sum[:16]))); err == nil {
+				have[id] = true
+			}
+		}
+		return have
+	}
+	// Three caches of 600 kB over a budget of 1.3 MB: the first went.
+	if got, want := caches(), map[string]bool{"two": true, "three": true}; !maps.Equal(got, want) {
+		t.Errorf("cache mounts left: %v, want %v", got, want)
+	}
+	// A step using "two" again makes "three" the least recently used.
+	p.ok("build", "--progress", "quiet", "--var", "ID=two", "--var", "SEED=1", "--no-gc", "stage.fill")
+	_, e, _ := p.run("build", "--progress", "plain", "--var", "ID=four", "stage.fill")
+	if !strings.Contains(e, "1 cache mounts") {
+		t.Errorf("want a collection of one cache mount:\n%s", e)
+	}
+	if got, want := caches(), map[string]bool{"two": true, "four": true}; !maps.Equal(got, want) {
+		t.Errorf("cache mounts left: %v, want %v", got, want)
+	}
+	p.verifyStore()
 }
