@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/kiln-build/kiln/internal/testutil"
+	"github.com/kiln-build/kiln/store"
+	"github.com/kiln-build/kiln/store/layer"
 )
 
 // gcHCL has a target "keep" built once, a target "grow" whose every build
@@ -278,4 +283,75 @@ func TestAutoGCPrunesCacheMounts(t *testing.T) {
 		t.Errorf("cache mounts left: %v, want %v", got, want)
 	}
 	p.verifyStore()
+}
+
+// TestAutoGCKilledLeavesStoreClean kills builds (kill -9) while their
+// automatic collection removes hundreds of unrooted outputs: kiln store
+// verify finds the store consistent after each, and the next build
+// finishes the collection and builds nothing.
+func TestAutoGCKilledLeavesStoreClean(t *testing.T) {
+	testutil.RequireRoot(t)
+	if testing.Short() {
+		t.Skip("fills a store with hundreds of outputs; skipped with -short")
+	}
+	p := newProj(t, gcHCL, "")
+	p.ok("build", "--progress", "quiet", "stage.keep")
+	p.ok("store", "config", "gc.keep_bytes=1")
+	rooted := objectBytes(t, p.store)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 21))
+	midway := 0
+	for round := range 4 {
+		fillStore(t, p.store, round, 1000)
+		full := objectBytes(t, p.store)
+		s := p.start("build", "--progress", "plain", "stage.keep")
+		time.Sleep(time.Duration(30+rng.IntN(400)) * time.Millisecond)
+		s.signal(t, syscall.SIGKILL)
+		s.wait(t, time.Minute)
+		left := objectBytes(t, p.store)
+		t.Logf("round %d: %d of %d bytes of objects left (%d rooted)", round, left, full, rooted)
+		if left > rooted && left < full {
+			midway++
+		}
+		p.verifyStore()
+	}
+	t.Logf("%d of 4 kills landed in the middle of a collection", midway)
+	_, e, code := p.run("build", "--progress", "plain", "stage.keep")
+	if code != 0 {
+		t.Fatalf("build after killed collections: exit %d\n%s", code, e)
+	}
+	p.verifyStore()
+	p.builtNothing("stage.keep", "stage.keep")
+	if out := p.ok("store", "du"); !strings.Contains(out, "derivations      2 ") && !strings.Contains(out, "would remove 0 derivations, 0 layers") {
+		t.Logf("kiln store du after the collections:\n%s", out)
+	}
+}
+
+// fillStore records n outputs of one small layer each (named after
+// round), none rooted, as builds replaced since would have left them.
+func fillStore(t *testing.T, root string, round, n int) {
+	t.Helper()
+	st, err := store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := range n {
+		dir, err := st.TempDir("fill-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "f"), []byte(fmt.Sprint("object ", round, " ", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, size, err := layer.Hash(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AddLayer(dir, d, store.LayerInfo{Size: size, Files: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Record(digest.FromString(fmt.Sprint("fill ", round, " ", i)), store.Output{Layers: []digest.Digest{d}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
