@@ -29,8 +29,10 @@ func (s *Store) CacheDir(id string) string {
 	return filepath.Join(s.root, "cache", hex.EncodeToString(sum[:16]))
 }
 
-// cacheLock is the key lock of a cache (the one LockCache holds).
-func cacheLock(sum16 []byte) []byte { return append([]byte{'c'}, sum16...) }
+// cacheUseLock is the key lock that orders UseCache against a collection
+// removing the cache. It is not LockCache's, which a step may hold for its
+// whole run: a step of another sharing mode must not wait for that.
+func cacheUseLock(sum16 []byte) []byte { return append([]byte{'C'}, sum16...) }
 
 // cacheRoot is the temp root that holds a cache in use: 33 bytes like an
 // index key, which no index key matches.
@@ -56,7 +58,7 @@ func (s *Store) UseCache(ctx context.Context, id string) (dir string, release fu
 	// The key lock, held for a moment, orders this against a collection
 	// deciding about the cache: either it sees the temp root, or it has
 	// moved the cache away before the directory is made again.
-	l, err := s.lockKey(ctx, cacheLock(sum[:16]), true)
+	l, err := s.lockKey(ctx, cacheUseLock(sum[:16]), true)
 	if err != nil {
 		return "", nil, err
 	}
@@ -131,8 +133,8 @@ func (s *Store) caches(known map[string]cacheState) ([]cacheInfo, error) {
 }
 
 // removeCache removes the cache mount name unless a live process (this
-// one included) holds it or a step has it locked. It reports whether it
-// removed it.
+// one included) holds it: a step using it, in whatever sharing mode, has
+// called UseCache first. It reports whether it removed it.
 func (s *Store) removeCache(name string) (bool, error) {
 	sum16, err := hex.DecodeString(name)
 	if err != nil {
@@ -144,7 +146,7 @@ func (s *Store) removeCache(name string) (bool, error) {
 	if busy {
 		return false, nil
 	}
-	l, err := s.lockKey(context.Background(), cacheLock(sum16), false)
+	l, err := s.lockKey(context.Background(), cacheUseLock(sum16), false)
 	if err != nil || l == nil {
 		return false, err
 	}
