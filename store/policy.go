@@ -269,8 +269,9 @@ func (s *Store) AutoGC(c GCConfig, p Pressure, keepOwn bool) (AutoReport, error)
 	for _, ch := range caches {
 		cacheTotal += ch.size
 	}
-	// Caches over their own budget go first, least recently used first.
-	cacheTotal, err = s.pruneCaches(caches, min(c.CacheKeepBytes, max(target-p.Objects, 0)), c.CacheKeepDuration, cacheTotal, &rep)
+	// Caches over their own budget go first, least recently used first;
+	// within it they give way only to what roots keep (below).
+	cacheTotal, err = s.pruneCaches(caches, c.CacheKeepBytes, c.CacheKeepDuration, cacheTotal, &rep)
 	if err != nil {
 		return rep, err
 	}
@@ -394,9 +395,8 @@ func (s *Store) PlanAuto(c GCConfig) (Budget, error) {
 	}
 	now := s.now()
 	cacheTotal := b.Caches
-	cacheBudget := min(c.CacheKeepBytes, max(target-b.Objects, 0))
 	for _, ch := range caches {
-		if cacheTotal <= cacheBudget {
+		if cacheTotal <= c.CacheKeepBytes {
 			break
 		}
 		if c.CacheKeepDuration > 0 && now.Sub(ch.used) < c.CacheKeepDuration {
