@@ -85,7 +85,9 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 	if err != nil {
 		return nil, err
 	}
-	outs, err := s.realize(ctx, st, graph, roots, realize.Options{
+	gc := s.gcConfig(st)
+	watch := s.newMinFreeWatcher(st, gc)
+	outs, err := s.realize(ctx, st, graph, roots, watch, realize.Options{
 		Substituter:   subst,
 		Jobs:          s.opts.Jobs,
 		KeepGoing:     s.opts.KeepGoing,
@@ -107,15 +109,23 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 	if err != nil {
 		return nil, err
 	}
+	s.collectAfterBuild(st, gc, watch.built.Load() > 0)
 	return &Result{Graph: graph, Outputs: outs, Store: st}, nil
 }
 
 // realize builds roots, reporting each step as an event between the
-// realize phase's start (with the closure's size) and finish.
-func (s *Session) realize(ctx context.Context, st *store.Store, graph *compiler.Graph, roots []digest.Digest, opts realize.Options) (map[digest.Digest]store.Output, error) {
+// realize phase's start (with the closure's size) and finish; watch (nil:
+// none) collects under min_free meanwhile.
+func (s *Session) realize(ctx context.Context, st *store.Store, graph *compiler.Graph, roots []digest.Digest, watch *minFreeWatcher, opts realize.Options) (map[digest.Digest]store.Output, error) {
 	s.emit(Event{Kind: PhaseStarted, Phase: PhaseRealize, Total: len(graph.Closure(roots...))})
 	defer s.finished(PhaseRealize)
-	opts.Events = func(e realize.Event) { s.emit(Event{Kind: Step, Step: e}) }
+	// Collections under min_free run next to the steps, inside the phase.
+	watch.start()
+	defer watch.finish()
+	opts.Events = func(e realize.Event) {
+		watch.step(e)
+		s.emit(Event{Kind: Step, Step: e})
+	}
 	return realize.New(st, opts).Realize(ctx, graph, roots)
 }
 

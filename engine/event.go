@@ -30,6 +30,9 @@ const (
 	// Exported: a target's output was written (Address; Message
 	// describes the output).
 	Exported
+	// Collected: an automatic garbage collection ran (Message says why,
+	// what it freed and how long it took, on one line).
+	Collected
 )
 
 // Phase is a stage of a session, in the order a build runs them.

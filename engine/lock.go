@@ -131,7 +131,7 @@ func (s *Session) learnFixedOutput(ctx context.Context, address string, pins *lo
 		if n.LockAddress != address {
 			continue
 		}
-		outs, err := s.realize(ctx, st, graph, []digest.Digest{d}, realize.Options{Jobs: runtime.NumCPU(), Dir: s.cfg.Dir, AllowInsecure: s.opts.AllowInsecure})
+		outs, err := s.realize(ctx, st, graph, []digest.Digest{d}, nil, realize.Options{Jobs: runtime.NumCPU(), Dir: s.cfg.Dir, AllowInsecure: s.opts.AllowInsecure})
 		if err != nil {
 			return "", err
 		}

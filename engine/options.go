@@ -45,6 +45,9 @@ type Options struct {
 	// to them.
 	CacheFrom []string
 	CacheTo   []string
+	// NoGC turns automatic garbage collection off for this session (as
+	// KILN_GC=off in Environ does).
+	NoGC bool
 
 	// Events receives the session's progress; nil discards it. While
 	// steps run it is called from several goroutines at once.

@@ -2,7 +2,6 @@ package realize
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -363,9 +362,14 @@ func (r *Realizer) imageEnv(root store.Output, own []string) ([]string, error) {
 // caches are held by one step at a time; "private" ones get a fresh
 // directory when another step holds the shared one.
 func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func(), error) {
-	sum := sha256.Sum256([]byte(m.CacheID))
-	dir := filepath.Join(r.st.Root(), "cache", hex.EncodeToString(sum[:16]))
+	// UseCache keeps the cache from automatic collection while the step
+	// runs and records its use, for pruning least recently used first.
+	dir, done, err := r.st.UseCache(context.Background(), m.CacheID)
+	if err != nil {
+		return "", nil, err
+	}
 	if err := mkdirs(dir); err != nil {
+		done()
 		return "", nil, err
 	}
 	// The lock is the store's, so that steps of other kiln processes
@@ -373,15 +377,25 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 	switch m.Sharing {
 	case "locked":
 		unlock, _, err := r.st.LockCache(context.Background(), m.CacheID, true)
-		return dir, unlock, err
-	case "private":
-		if unlock, ok, err := r.st.LockCache(context.Background(), m.CacheID, false); err != nil || ok {
-			return dir, unlock, err
+		if err != nil {
+			done()
+			return "", nil, err
 		}
+		return dir, func() { unlock(); done() }, nil
+	case "private":
+		unlock, ok, err := r.st.LockCache(context.Background(), m.CacheID, false)
+		if err != nil {
+			done()
+			return "", nil, err
+		}
+		if ok {
+			return dir, func() { unlock(); done() }, nil
+		}
+		done()
 		p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
 		return p, func() {}, mkdirs(p)
 	}
-	return dir, func() {}, nil
+	return dir, done, nil
 }
 
 // mkdirs makes directories that a step sees (a cache, a mount's upper):

@@ -478,6 +478,7 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 	}
 	out.Built = time.Now().UTC()
 	out.DurationMS = ev.Duration.Milliseconds()
+	out = classify(d, out)
 	if err := r.record(dg, rk, out); err != nil {
 		return fail(err)
 	}
@@ -522,6 +523,23 @@ func (r *Realizer) produce(ctx context.Context, dg digest.Digest, d *compiler.De
 		return diffLayers(inputs[0], inputs[1])
 	}
 	return store.Output{}, fmt.Errorf("unknown derivation kind %q", d.Kind)
+}
+
+// classify marks the outputs of sources and fixed-output steps, which
+// automatic GC keeps longer than intermediate results: they come from
+// outside and are the slowest to get back. The mark is in Meta, which
+// no digest or output identity covers.
+func classify(d *compiler.Derivation, out store.Output) store.Output {
+	if d.Kind != compiler.KindSource && (d.Exec == nil || d.Exec.OutputHash == "") {
+		return out
+	}
+	meta := make(map[string]string, len(out.Meta)+1)
+	for k, v := range out.Meta {
+		meta[k] = v
+	}
+	meta[store.MetaClass] = store.ClassSource
+	out.Meta = meta
+	return out
 }
 
 // record stores out under dg and under the resolved key rk, unless dg is

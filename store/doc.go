@@ -21,6 +21,9 @@
 //	  locks/<k>-<hex>    key locks: a derivation being built, an object being
 //	                     added or removed; removed by their holder
 //	  gc.lock            flock'ed by a running GC or Verify
+//	  config.hcl         the store's configuration: its GC policy (config.go)
+//	  gc.state           the last measurement of the store's size (policy.go)
+//	  cache/<hex>/       a cache mount, named by its id's hash (caches.go)
 //	  layers/<hex>/      a layer: a directory tree named by the sha256 of its
 //	                     canonical tar (computed by store/layer, not here)
 //	  blobs/<hex>        a file named by the sha256 of its bytes (read-only)
@@ -100,15 +103,23 @@
 // anyone, then asks the owner to collect: with the index to itself for
 // that one step, the owner reads the temp roots of every live participant,
 // keeps them and what they reference, and deletes the rest of the plan in
-// one transaction. Any look-up that found an entry before then has its
-// root on disk; any later one finds the entry gone and builds again. Files
-// are then removed one by one, each under its key lock after checking the
-// index again. A GC holds up no build for longer than that one index
-// transaction. GC and Verify exclude each other (gc.lock), not builds.
+// one transaction (of at most 2,000 keys, records before objects: a
+// record kept in one keeps its objects in the next). Any look-up that
+// found an entry before then has its root on disk; any later one finds
+// the entry gone and builds again. Files are then removed one by one,
+// each under its key lock after checking the index again. A GC holds up
+// no build for longer than one such index transaction. GC and Verify exclude each other (gc.lock), not builds.
 // A GC started by a build process itself (automatic collection under a
 // budget) runs this same GC; that process's own temp roots do not count
 // against it, so it must run after the build has added its GC roots, or
 // root what it still uses first.
+//
+// Automatic collection (policy.go) is this GC under the policy of
+// config.hcl, started by a build: after its roots are recorded when the
+// store is over budget, and next to its steps when free space is low,
+// then with KeepOwn so that this process's own temp roots count too. It
+// never waits for another collection (one running will do), and cache
+// mounts in use are held as temp roots as well (caches.go).
 //
 // Temporary entries are named after their Store's token; Open removes
 // those whose participant file no one holds, so a killed kiln's leftovers

@@ -26,6 +26,19 @@ type GCPolicy struct {
 	KeepDuration time.Duration
 	KeepBytes    int64
 	All          bool
+
+	// SourcesKeepDuration keeps the outputs of sources and fixed-output
+	// steps (ClassSource) used within it, and SourcesLast removes, over
+	// budget, every other unkept object before any of theirs: what is
+	// fetched from outside is the slowest to get back (see policy.go).
+	SourcesKeepDuration time.Duration
+	SourcesLast         bool
+	// LogsKeepDuration keeps the logs of failed builds at least this long,
+	// whatever KeepDuration says.
+	LogsKeepDuration time.Duration
+	// KeepOwn counts the temp roots of this Store too: for a collection
+	// while this process is building (see AutoGC).
+	KeepOwn bool
 }
 
 // GCReport says what GC removed and what is left.
@@ -62,8 +75,19 @@ func (s *Store) GC(p GCPolicy) (GCReport, error) {
 		return rep, err
 	}
 	defer unlock()
-	s.gcMu.Lock()
-	defer s.gcMu.Unlock()
+	return s.collectGarbage(p)
+}
+
+// collectGarbage is GC once the maintenance lock is held.
+func (s *Store) collectGarbage(p GCPolicy) (GCReport, error) {
+	var rep GCReport
+	if !p.KeepOwn {
+		// A collection next to this process's own adds guards them with
+		// their temp roots and key locks instead, and must not hold
+		// them up for its whole length.
+		s.gcMu.Lock()
+		defer s.gcMu.Unlock()
+	}
 	if err := s.flushTouches(); err != nil {
 		return rep, err
 	}
@@ -77,14 +101,15 @@ func (s *Store) GC(p GCPolicy) (GCReport, error) {
 		return rep, fmt.Errorf("collecting garbage: %d GC roots of store %s are unreadable; run kiln store verify --repair to drop them, then collect again", snap.badRoots, s.root)
 	}
 	plan := planGC(snap, p, s.now())
-	removedDrv, err := s.removeIndexed(snap, plan, &rep)
+	removedDrv, err := s.removeIndexed(snap, plan, p.KeepOwn, &rep)
 	if err != nil {
 		return rep, fmt.Errorf("collecting garbage: %w", err)
 	}
 	if err := s.removeOrphans(snap, &rep); err != nil {
 		return rep, fmt.Errorf("collecting garbage: %w", err)
 	}
-	if err := s.removeLogs(snap, removedDrv, plan.recent, &rep); err != nil {
+	logRecent := func(t time.Time) bool { return plan.recent(t) || s.now().Sub(t) < p.LogsKeepDuration }
+	if err := s.removeLogs(snap, removedDrv, logRecent, p.KeepOwn, &rep); err != nil {
 		return rep, fmt.Errorf("collecting garbage: %w", err)
 	}
 	return rep, nil
@@ -105,7 +130,10 @@ func planGC(snap *snapshot, p GCPolicy, now time.Time) gcPlan {
 	plan := gcPlan{recent: func(t time.Time) bool {
 		return !p.All && p.KeepDuration > 0 && now.Sub(t) < p.KeepDuration
 	}}
-	keptDrv := snap.closure(keptStart(snap, plan.recent))
+	srcRecent := func(rec record) bool {
+		return !p.All && isSource(rec) && now.Sub(rec.used) < p.SourcesKeepDuration
+	}
+	keptDrv := snap.closure(keptStart(snap, plan.recent, srcRecent))
 	keptObj := map[objKey]bool{}
 	for d := range keptDrv {
 		for _, k := range objectsOf(snap.records[d]) {
@@ -115,7 +143,11 @@ func planGC(snap *snapshot, p GCPolicy, now time.Time) gcPlan {
 	budget := !p.All && p.KeepBytes > 0
 	used, total := lastUses(snap)
 	plan.objects = map[objKey]bool{}
-	for _, c := range candidates(snap, used, keptObj, plan.recent) {
+	cands := candidates(snap, used, keptObj, plan.recent)
+	if p.SourcesLast {
+		sourcesLast(snap, cands)
+	}
+	for _, c := range cands {
 		if budget && total <= p.KeepBytes {
 			break
 		}
@@ -128,13 +160,13 @@ func planGC(snap *snapshot, p GCPolicy, now time.Time) gcPlan {
 
 // keptStart is where keeping starts: every root, and each record used
 // recently.
-func keptStart(snap *snapshot, recent func(time.Time) bool) []digest.Digest {
+func keptStart(snap *snapshot, recent func(time.Time) bool, srcRecent func(record) bool) []digest.Digest {
 	var start []digest.Digest
 	for _, ds := range snap.roots {
 		start = append(start, ds...)
 	}
 	for d, rec := range snap.records {
-		if recent(rec.used) {
+		if recent(rec.used) || srcRecent(rec) {
 			start = append(start, d)
 		}
 	}
@@ -214,10 +246,17 @@ func doomedRecords(snap *snapshot, kept map[digest.Digest]bool, objects map[objK
 	return doomed
 }
 
+// collectBatch bounds the keys of one collect transaction.
+const collectBatch = 2000
+
 // removeIndexed removes the planned entries from the index, less what live
 // processes hold, and then the files of the objects that went. It returns
 // the derivations whose records went.
-func (s *Store) removeIndexed(snap *snapshot, plan gcPlan, rep *GCReport) (map[digest.Digest]bool, error) {
+func (s *Store) removeIndexed(snap *snapshot, plan gcPlan, keepOwn bool, rep *GCReport) (map[digest.Digest]bool, error) {
+	except := s.token()
+	if keepOwn {
+		except = ""
+	}
 	var keys [][]byte
 	for d := range plan.drvs {
 		k, _ := key(pOutput, d)
@@ -226,15 +265,23 @@ func (s *Store) removeIndexed(snap *snapshot, plan gcPlan, rep *GCReport) (map[d
 	for k := range plan.objects {
 		keys = append(keys, k.indexKey())
 	}
+	// In transactions of a bounded size (badger refuses one too big),
+	// records before objects: a record that a live process holds keeps
+	// its objects in every later transaction too, and one deleted names
+	// nothing any more.
 	var gone [][]byte
-	if len(keys) > 0 {
+	for len(keys) > 0 {
+		n := min(len(keys), collectBatch)
+		var g [][]byte
 		err := s.ix.do(func(ix kv) (err error) {
-			gone, err = ix.collect(keys, s.token())
+			g, err = ix.collect(keys[:n], except)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
+		gone = append(gone, g...)
+		keys = keys[n:]
 	}
 	removedDrv := map[digest.Digest]bool{}
 	for _, k := range gone {
@@ -328,12 +375,16 @@ func (s *Store) removeOrphans(snap *snapshot, rep *GCReport) error {
 // removeLogs removes the logs of removed records, and logs of failed
 // builds (no record) once they age out. A log of a derivation a live
 // process holds stays: it may be about to record it.
-func (s *Store) removeLogs(snap *snapshot, removedDrv map[digest.Digest]bool, recent func(time.Time) bool, rep *GCReport) error {
+func (s *Store) removeLogs(snap *snapshot, removedDrv map[digest.Digest]bool, recent func(time.Time) bool, keepOwn bool, rep *GCReport) error {
 	ents, err := os.ReadDir(filepath.Join(s.root, "logs"))
 	if err != nil {
 		return err
 	}
-	held, err := liveRoots(s.root, s.token())
+	except := s.token()
+	if keepOwn {
+		except = ""
+	}
+	held, err := liveRoots(s.root, except)
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,10 @@ type Store struct {
 	// unmounted are the mounts a killed kiln left under tmp, which Open
 	// unmounted; Verify reports them.
 	unmounted []string
+
+	// cachesInUse counts the steps of this process using each cache
+	// mount, by directory name (see caches.go); guarded by mu.
+	cachesInUse map[string]int
 }
 
 type config struct {

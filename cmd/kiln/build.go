@@ -32,6 +32,8 @@ type buildFlags struct {
 	// cacheFrom and cacheTo are buildx's --cache-from and --cache-to.
 	cacheFrom []string
 	cacheTo   []string
+	// noGC is --no-gc: no automatic garbage collection in this command.
+	noGC bool
 }
 
 const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`
@@ -115,6 +117,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, allowInsecureUsage)
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import outputs from a cache: type=registry,ref=REF,trusted=PUBFILE or type=local,src=DIR (insecure=true: unsigned; required=true) (repeatable; also $KILN_CACHE_FROM)")
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export outputs to a cache: type=registry,ref=REF or type=local,dest=DIR, with mode=min|max, key=FILE, required=true (repeatable; also $KILN_CACHE_TO)")
+	fl.BoolVar(&f.noGC, "no-gc", false, "no automatic garbage collection in this command, however full the store (also KILN_GC=off)")
 }
 
 // build runs s.Build, interruptible.

@@ -258,3 +258,28 @@ func (p *progress) size() (width, height int) {
 	}
 	return width, height
 }
+
+// Line prints one line that is not a step's (an automatic collection) in
+// the mode's form: above the live view, as a plain line, or as a JSON
+// event whose event is "gc".
+func (p *progress) Line(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.mode {
+	case "quiet":
+	case "json":
+		writeJSONLine(p.w, jsonEvent{Time: time.Now().UTC().Format(time.RFC3339Nano), Kind: "gc", Line: line})
+	case "tty":
+		p.clear()
+		width, _ := p.size()
+		fmt.Fprintf(p.w, "%s\n", termtext.Fit(line, width))
+		p.redraw()
+	default:
+		fmt.Fprintf(p.w, "#%-6.1f %s\n", time.Since(p.start).Seconds(), line)
+	}
+}
+
+func writeJSONLine(w io.Writer, je jsonEvent) {
+	b, _ := json.Marshal(je)
+	w.Write(append(b, '\n'))
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/kiln-build/kiln/engine"
 )
@@ -11,10 +12,12 @@ import (
 // realizer's progress in the --progress mode and, when timed, how long
 // each phase took.
 type renderer struct {
-	g      *globals
-	mode   string
-	prog   *progress
-	phases *phases // nil: the command is not timed
+	g    *globals
+	mode string
+	prog *progress
+	// progDone: the realize phase is over and prog's live view closed.
+	progDone bool
+	phases   *phases // nil: the command is not timed
 }
 
 // newRenderer renders the events of a command that builds nothing; timed
@@ -49,6 +52,8 @@ func (r *renderer) event(e engine.Event) {
 		if g := r.g.progress; !(g == "plain" || g == "auto" && !isTerminal(os.Stderr)) {
 			fmt.Fprintf(os.Stderr, "resolving %s\n", e.Address)
 		}
+	case engine.Collected:
+		r.collected(e.Message)
 	case engine.Exported:
 		fmt.Fprintf(os.Stderr, "exported %s to %s\n", e.Address, e.Message)
 	case engine.PhaseStarted:
@@ -64,6 +69,7 @@ func (r *renderer) event(e engine.Event) {
 		// and the closed view takes it as it always did.
 		if e.Phase == engine.PhaseRealize && r.prog != nil {
 			r.prog.Close()
+			r.progDone = true
 		}
 		r.mark(string(e.Phase))
 	}
@@ -73,5 +79,21 @@ func (r *renderer) event(e engine.Event) {
 func (r *renderer) mark(phase string) {
 	if r.phases != nil {
 		r.phases.mark(phase)
+	}
+}
+
+// collected shows an automatic garbage collection as one line, in the
+// live view's place while it runs (a collection under min_free runs next
+// to steps), as a JSON event for tools, and not at all when quiet.
+func (r *renderer) collected(line string) {
+	mode, _ := progressMode(r.mode, os.Stderr)
+	switch {
+	case mode == "quiet":
+	case r.prog != nil && !r.progDone:
+		r.prog.Line(line)
+	case mode == "json":
+		writeJSONLine(os.Stderr, jsonEvent{Time: time.Now().UTC().Format(time.RFC3339Nano), Kind: "gc", Line: line})
+	default:
+		fmt.Fprintf(os.Stderr, "kiln: %s\n", line)
 	}
 }

@@ -93,7 +93,7 @@ func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
 	if f != nil {
 		opts.Jobs, opts.KeepGoing, opts.Locked = f.jobs, f.keepGoing, f.locked
 		opts.Secrets, opts.AllowInsecure = f.secrets, f.allowInsecure
-		opts.Shuffle = f.shuffle
+		opts.Shuffle, opts.NoGC = f.shuffle, f.noGC
 		opts.CacheFrom, opts.CacheTo = f.cacheFrom, f.cacheTo
 	}
 	opts.Events = r.event

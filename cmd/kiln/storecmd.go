@@ -25,7 +25,7 @@ func openStore(g *globals) (*store.Store, error) {
 func newStoreCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "store",
-		Short: "Inspect and maintain the store: du, ls, gc, verify, path",
+		Short: "Inspect and maintain the store: du, ls, gc, verify, config, path",
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "path",
@@ -59,9 +59,13 @@ func newStoreCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(tw, "index\t\t%s\t\n", units.HumanSize(float64(u.IndexBytes)))
 			fmt.Fprintf(tw, "total\t\t%s\t\n", units.HumanSize(float64(u.Total())))
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return printBudget(st)
 		},
 	})
+	cmd.AddCommand(newStoreConfigCmd(g))
 	var kind string
 	ls := &cobra.Command{
 		Use:   "ls",
