@@ -322,6 +322,12 @@ func (l *localKV) collect(keys [][]byte, except string) ([][]byte, error) {
 	}
 	var gone [][]byte
 	err = l.db.Update(func(txn *badger.Txn) error {
+		// The plan was made from an older snapshot: a root added since
+		// (a build that recorded its targets and exited, its temp roots
+		// gone with it) keeps what it names all the same.
+		if err := addRooted(txn, held); err != nil {
+			return err
+		}
 		kept, err := closureOf(txn, held)
 		if err != nil {
 			return err
@@ -341,6 +347,34 @@ func (l *localKV) collect(keys [][]byte, except string) ([][]byte, error) {
 		return nil, err
 	}
 	return gone, l.db.Sync()
+}
+
+// addRooted adds to held the output records that the GC roots in txn
+// name. An unreadable root stops the collection: what it keeps is
+// unknown.
+func addRooted(txn *badger.Txn, held map[string]bool) error {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = []byte{pRoot}
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		v, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		ds, err := decodeRoot(v)
+		if err != nil {
+			return fmt.Errorf("GC root %q is unreadable: %w", it.Item().Key()[1:], err)
+		}
+		for _, d := range ds {
+			k, err := key(pOutput, d)
+			if err != nil {
+				return err
+			}
+			held[string(k)] = true
+		}
+	}
+	return nil
 }
 
 // closureOf returns the index keys that the temp roots held keep: each
