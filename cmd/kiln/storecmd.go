@@ -27,15 +27,33 @@ func newStoreCmd(g *globals) *cobra.Command {
 		Use:   "store",
 		Short: "Inspect and maintain the store: du, ls, gc, verify, config, path",
 	}
-	cmd.AddCommand(&cobra.Command{
+	cmd.AddCommand(
+		newStorePathCmd(g),
+		newStoreDuCmd(g),
+		newStoreConfigCmd(g),
+		newStoreLsCmd(g),
+		newStoreGCCmd(g),
+		newStoreVerifyCmd(g),
+	)
+	return cmd
+}
+
+// newStorePathCmd is kiln store path.
+func newStorePathCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "path",
 		Short: "Print the store's root directory",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
 			fmt.Println(engine.StoreRoot(g.store))
 		},
-	})
-	cmd.AddCommand(&cobra.Command{
+	}
+}
+
+// newStoreDuCmd is kiln store du: usage by kind, the GC budget and what
+// automatic GC would remove.
+func newStoreDuCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "du",
 		Short: "Show how much space the store uses, by kind",
 		Args:  cobra.NoArgs,
@@ -64,8 +82,11 @@ func newStoreCmd(g *globals) *cobra.Command {
 			}
 			return printBudget(st)
 		},
-	})
-	cmd.AddCommand(newStoreConfigCmd(g))
+	}
+}
+
+// newStoreLsCmd is kiln store ls.
+func newStoreLsCmd(g *globals) *cobra.Command {
 	var kind string
 	ls := &cobra.Command{
 		Use:   "ls",
@@ -97,8 +118,11 @@ func newStoreCmd(g *globals) *cobra.Command {
 		},
 	}
 	ls.Flags().StringVar(&kind, "kind", "derivations", "what to list: derivations, layers or blobs")
-	cmd.AddCommand(ls)
+	return ls
+}
 
+// newStoreGCCmd is kiln store gc.
+func newStoreGCCmd(g *globals) *cobra.Command {
 	var keep time.Duration
 	var keepBytes string
 	var all bool
@@ -136,8 +160,11 @@ BuildKit's gcpolicy). --all removes everything that no root references.`,
 	gc.Flags().DurationVar(&keep, "keep-duration", 48*time.Hour, "keep unreferenced objects used more recently than this")
 	gc.Flags().StringVar(&keepBytes, "keep-bytes", "", "then remove least recently used objects until the store is at most this size (e.g. 10GB)")
 	gc.Flags().BoolVar(&all, "all", false, "remove every object no root references")
-	cmd.AddCommand(gc)
+	return gc
+}
 
+// newStoreVerifyCmd is kiln store verify [--repair].
+func newStoreVerifyCmd(g *globals) *cobra.Command {
 	var repair bool
 	verify := &cobra.Command{
 		Use:   "verify",
@@ -182,8 +209,7 @@ BuildKit's gcpolicy). --all removes everything that no root references.`,
 		},
 	}
 	verify.Flags().BoolVar(&repair, "repair", false, "drop index entries of missing or corrupt objects and remove unindexed ones")
-	cmd.AddCommand(verify)
-	return cmd
+	return verify
 }
 
 // verifySandboxes reports the cgroups that steps of killed kilns left
