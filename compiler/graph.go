@@ -159,6 +159,29 @@ func TargetRoots(ts []*Target) []digest.Digest {
 	return roots
 }
 
+// Chain lists state and the states it was built on, top first, down to
+// the first that has no root (a source, or a step on scratch): what an
+// image of state is layered from.
+func (g *Graph) Chain(state digest.Digest) []digest.Digest {
+	var chain []digest.Digest
+	for d := state; d != ""; {
+		chain = append(chain, d)
+		n := g.Nodes[d]
+		root := -1
+		switch {
+		case n.Exec != nil:
+			root = n.Exec.Root
+		case n.File != nil:
+			root = n.File.Base
+		}
+		if root < 0 {
+			break
+		}
+		d = n.Inputs[root]
+	}
+	return chain
+}
+
 // sortTopo fills g.Order: Kahn's algorithm with a min-heap frontier, so
 // ties are broken by digest and the order never depends on map iteration.
 // The heap holds each node's rank in digest order, a small integer.

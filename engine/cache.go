@@ -135,26 +135,15 @@ func resolvedKey(res *Result, d digest.Digest) digest.Digest {
 // reads besides d's own output.
 func chainOutputs(res *Result, d digest.Digest) map[digest.Digest]store.Output {
 	chain := map[digest.Digest]store.Output{}
-	for {
-		n := res.Graph.Nodes[d]
-		root := -1
-		switch {
-		case n.Exec != nil:
-			root = n.Exec.Root
-		case n.File != nil:
-			root = n.File.Base
-		}
-		if root < 0 {
-			return chain
-		}
-		d = n.Inputs[root]
-		out, ok := res.Outputs[d]
+	for _, below := range res.Graph.Chain(d)[1:] {
+		out, ok := res.Outputs[below]
 		if !ok {
 			var err error
-			if out, ok, err = res.Store.Lookup(d); err != nil || !ok {
+			if out, ok, err = res.Store.Lookup(below); err != nil || !ok {
 				return chain
 			}
 		}
-		chain[d] = out
+		chain[below] = out
 	}
+	return chain
 }

@@ -85,7 +85,7 @@ func imageSpec(ic compiler.ImageConfig) export.ImageSpec {
 // chain of steps down to its base. When the base is an image source, its
 // config comes along so the image extends it as Docker does.
 func (b Build) layerHistory(state digest.Digest) ([]export.LayerInput, []byte, error) {
-	chain := b.chain(state)
+	chain := b.Graph.Chain(state)
 	outs, err := b.Store.LookupMany(chain)
 	if err != nil {
 		return nil, nil, err
@@ -133,28 +133,6 @@ func (b Build) layerHistory(state digest.Digest) ([]export.LayerInput, []byte, e
 		layers[i] = export.LayerInput{Layer: baseLayer{b.Store, bl.DiffID, bl.Blob.Digest}, Blob: &desc, CreatedBy: createdBy[i]}
 	}
 	return layers, base, nil
-}
-
-// chain lists state and the states it was built on, top first, down to the
-// first that has no root (a source, or a step on scratch).
-func (b Build) chain(state digest.Digest) []digest.Digest {
-	var chain []digest.Digest
-	for d := state; d != ""; {
-		chain = append(chain, d)
-		n := b.Graph.Nodes[d]
-		root := -1
-		switch {
-		case n.Exec != nil:
-			root = n.Exec.Root
-		case n.File != nil:
-			root = n.File.Base
-		}
-		if root < 0 {
-			break
-		}
-		d = n.Inputs[root]
-	}
-	return chain
 }
 
 // baseImage reads what an image source recorded of its image: the config
