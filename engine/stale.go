@@ -22,7 +22,7 @@ const stepRequests = "lock-step"
 // that lock pins for the current build file. It is a hint for explaining
 // stale pins later, so a store that cannot keep it costs only that.
 func (s *Session) rememberSteps(st *store.Store, lock *lockfile.Lock) {
-	if st == nil || lock == nil {
+	if st == nil || lock == nil || !locksSteps(lock) {
 		return
 	}
 	for _, in := range lockfile.Inputs(s.cfg) {
@@ -35,6 +35,17 @@ func (s *Session) rememberSteps(st *store.Store, lock *lockfile.Lock) {
 		}
 		_ = st.PutMeta(stepRequests, e.Step, lockfile.StepRequest(in.Stage, in.Step))
 	}
+}
+
+// locksSteps reports whether lock pins any fixed-output step: without
+// one, a build need not list the build file's inputs to find them.
+func locksSteps(lock *lockfile.Lock) bool {
+	for _, e := range lock.Entries {
+		if e.Type == lockfile.TypeRun {
+			return true
+		}
+	}
+	return false
 }
 
 // check is lockfile.Check with each stale fixed-output step explained.
