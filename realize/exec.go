@@ -18,6 +18,7 @@ import (
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/internal/platform"
+	"github.com/kiln-build/kiln/internal/unixmode"
 	"github.com/kiln-build/kiln/realize/executor"
 	"github.com/kiln-build/kiln/store"
 )
@@ -368,7 +369,7 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 	if err != nil {
 		return "", nil, err
 	}
-	if err := mkdirs(dir); err != nil {
+	if err := unixmode.MkdirAll(dir); err != nil {
 		done()
 		return "", nil, err
 	}
@@ -393,23 +394,9 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 		}
 		done()
 		p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
-		return p, func() {}, mkdirs(p)
+		return p, func() {}, unixmode.MkdirAll(p)
 	}
 	return dir, done, nil
-}
-
-// mkdirs makes directories that a step sees (a cache, a mount's upper):
-// 0755 whatever kiln's umask, as in Docker.
-func mkdirs(ps ...string) error {
-	for _, p := range ps {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, 0o755); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func quoteArgs(args []string) string {

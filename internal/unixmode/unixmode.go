@@ -1,10 +1,29 @@
 // Package unixmode converts between Unix mode bits (as stat(2), chmod(2),
 // tar headers and build files write them) and Go's fs.FileMode, which
 // keeps setuid, setgid and sticky in bits of its own rather than at
-// 04000, 02000 and 01000.
+// 04000, 02000 and 01000. It also makes directories whose mode does not
+// depend on the caller's umask.
 package unixmode
 
-import "io/fs"
+import (
+	"io/fs"
+	"os"
+)
+
+// MkdirAll makes each of paths (and their missing parents) and gives the
+// last element of each mode 0755 whatever the umask, as Docker does for
+// the directories a step sees (a cache, a mount's upper).
+func MkdirAll(paths ...string) error {
+	for _, p := range paths {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Unix special bits, where stat(2) and tar put them.
 const (

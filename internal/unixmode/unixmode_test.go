@@ -78,3 +78,19 @@ func TestAgreesWithKernel(t *testing.T) {
 		}
 	}
 }
+
+func TestMkdirAllIgnoresUmask(t *testing.T) {
+	old := unix.Umask(0o077)
+	defer unix.Umask(old)
+	p := filepath.Join(t.TempDir(), "a", "b")
+	if err := MkdirAll(p); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o755 {
+		t.Errorf("mode %v under umask 077, want 0755", fi.Mode().Perm())
+	}
+}

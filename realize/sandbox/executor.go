@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kiln-build/kiln/internal/unixmode"
 	"github.com/kiln-build/kiln/realize/executor"
 )
 
@@ -81,7 +82,7 @@ func sandboxMounts(ms []executor.Mount, scratch string) ([]Mount, error) {
 			if !m.ReadOnly {
 				sm.Upper = filepath.Join(scratch, fmt.Sprintf("mount%d-upper", i))
 				sm.Work = filepath.Join(scratch, fmt.Sprintf("mount%d-work", i))
-				if err := mkdirs(sm.Upper, sm.Work); err != nil {
+				if err := unixmode.MkdirAll(sm.Upper, sm.Work); err != nil {
 					return nil, err
 				}
 			}
@@ -105,18 +106,4 @@ func layerPaths(ls []executor.Layer) []string {
 		ps[i] = l.Path
 	}
 	return ps
-}
-
-// mkdirs makes directories that a step sees: 0755 whatever kiln's umask,
-// as in Docker.
-func mkdirs(ps ...string) error {
-	for _, p := range ps {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, 0o755); err != nil {
-			return err
-		}
-	}
-	return nil
 }
