@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/kiln-build/kiln/internal/atomicfile"
 )
 
 // Key files are one line: a header naming the format, the key's name and
@@ -72,21 +74,20 @@ func Keygen(dir, name string) (priv, pub string, err error) {
 		return "", "", err
 	}
 	if err := writeNew(pub, line(publicHeader, pk), 0o644); err != nil {
+		// A private key without its public half is of no use: keep
+		// nothing of a failed keygen.
+		os.Remove(priv)
 		return "", "", err
 	}
 	return priv, pub, nil
 }
 
+// writeNew writes a key file whole, or nothing, and never over an
+// existing file.
 func writeNew(path string, b []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return atomicfile.Publish(path, false, func(tmp string) error {
+		return os.WriteFile(tmp, b, perm)
+	})
 }
 
 func readKeyFile(path, header string, size int) (string, []byte, error) {
