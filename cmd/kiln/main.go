@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 
@@ -16,16 +15,9 @@ import (
 )
 
 // init hands over to the container init when libcontainer re-executes kiln
-// inside a new sandbox; it returns at once in a normal run. It first ties
-// the main goroutine to the main thread for the life of the process, so
-// that no other goroutine ever runs there: libcontainer joins a step's
-// mount namespace from whatever thread its goroutine lands on and leaves
-// that thread locked, and on the main thread the namespace would stay
-// for good (Go never ends the main thread), behind every /proc/self path.
-func init() {
-	runtime.LockOSThread()
-	sandbox.Init()
-}
+// inside a new sandbox; it returns at once in a normal run, with the main
+// goroutine tied to the main thread (see sandbox.Init).
+func init() { sandbox.Init() }
 
 // exitError carries an exit code through cobra: 1 for build or check
 // failures, 2 for usage errors.

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"os"
+	"runtime"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
@@ -28,7 +29,15 @@ import (
 // The marker is libcontainer's: os.Args[1] == "init" together with the
 // _LIBCONTAINER_INITPIPE variable it sets, so a user command spelled
 // "kiln init" is not mistaken for a container init.
+//
+// Called from the main goroutine, it also ties that goroutine to the main
+// thread for the life of the process, so that no other goroutine ever runs
+// there: libcontainer joins a step's mount namespace from whatever thread
+// its goroutine lands on and leaves that thread locked, and on the main
+// thread (which Go never ends) the namespace would stay for good, behind
+// every /proc/self path.
 func Init() {
+	runtime.LockOSThread()
 	if !isContainerInit() {
 		return
 	}
