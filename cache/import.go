@@ -294,7 +294,7 @@ func (s *source) record(ctx context.Context, d ocispec.Descriptor) (record, erro
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return record{}, integrityf("entry manifest %s: %v", d.Digest, err)
 	}
-	if m.Config.Size > 1<<24 {
+	if m.Config.Size < 0 || m.Config.Size > maxManifestSize {
 		return record{}, integrityf("entry config of %d bytes is too big", m.Config.Size)
 	}
 	rc, err := s.be.blob(ctx, m.Config.Digest)
@@ -322,8 +322,13 @@ func (s *source) record(ctx context.Context, d ocispec.Descriptor) (record, erro
 	return rec, nil
 }
 
-// download copies the blob d into a new file in dir, checking its digest.
-func (s *source) download(ctx context.Context, dir string, d digest.Digest) (string, error) {
+// download copies the blob d of size bytes (as its signed entry says) into
+// a new file in dir, checking its digest. No more than size bytes are
+// read: a cache that sends more cannot fill the disk.
+func (s *source) download(ctx context.Context, dir string, d digest.Digest, size int64) (string, error) {
+	if size < 0 {
+		return "", integrityf("blob %s has a negative size", d)
+	}
 	rc, err := s.be.blob(ctx, d)
 	if err != nil {
 		return "", fmt.Errorf("downloading blob %s: %w", d, err)
@@ -336,8 +341,11 @@ func (s *source) download(ctx context.Context, dir string, d digest.Digest) (str
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), rc)
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(rc, size+1))
 	s.downloaded.Add(n)
+	if err == nil && n != size {
+		return "", integrityf("blob %s: the cache sent %s bytes, its entry says %d: refused", d, sizeSent(n, size), size)
+	}
 	if err != nil {
 		// go-containerregistry checks digests itself: a mismatch is an
 		// integrity error, not a cache that is down.
@@ -370,7 +378,7 @@ func (s *source) fetchLayer(ctx context.Context, st *store.Store, l layerRecord)
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	p, err := s.download(ctx, tmp, l.Blob)
+	p, err := s.download(ctx, tmp, l.Blob, l.BlobSize)
 	if err != nil {
 		return err
 	}
@@ -417,7 +425,7 @@ func (s *source) fetchBlob(ctx context.Context, st *store.Store, b blobRecord) e
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	p, err := s.download(ctx, tmp, b.Digest)
+	p, err := s.download(ctx, tmp, b.Digest, b.Size)
 	if err != nil {
 		return err
 	}
@@ -428,6 +436,13 @@ func (s *source) fetchBlob(ctx context.Context, st *store.Store, b blobRecord) e
 	defer f.Close()
 	_, _, err = st.AddBlob(f, b.Digest)
 	return err
+}
+
+func sizeSent(n, size int64) string {
+	if n > size {
+		return fmt.Sprintf("more than %d", size)
+	}
+	return fmt.Sprint(n)
 }
 
 func short(d digest.Digest) string {

@@ -45,6 +45,9 @@ type Options struct {
 	// to them.
 	CacheFrom []string
 	CacheTo   []string
+	// NoCache ignores every cache setting (flags, environment, build
+	// file): kiln verify's rebuilds are from nothing.
+	NoCache bool
 	// NoGC turns automatic garbage collection off for this session (as
 	// KILN_GC=off in Environ does).
 	NoGC bool
