@@ -234,10 +234,17 @@ func verifyAgainstCache(ctx context.Context, g *globals, r *renderer, f verifyFl
 	if !rep.Reproducible() {
 		printVerifyReport(os.Stdout, rep, "cache")
 		m := rep.Mismatches[0]
-		return &exitError{code: 1, err: fmt.Errorf("verify: the cache's output of %s (%s) differs from a rebuild from nothing: the cache holds what this build file does not reproduce; see above for what differs", m.Name, m.Derivation)}
+		return &exitError{code: 1, err: fmt.Errorf("verify: the cache's output of %s (%s) differs from a rebuild from nothing (see above for what differs): either the step is not reproducible (kiln verify %[3]s shows it) or the cache's entry was not built as this build file says; do not trust the cache for it", m.Name, m.Derivation, targetOf(m.Name))}
 	}
 	fmt.Printf("verified against the cache: %d derivations rebuilt identically to the cache's outputs\n", len(held))
 	return nil
+}
+
+// targetOf is the target address a derivation name starts with:
+// stage.build/run[1] is built by target stage.build.
+func targetOf(name string) string {
+	t, _, _ := strings.Cut(name, "/")
+	return t
 }
 
 // rebuildCommand is the command line of a rebuild: kiln verify-rebuild of
