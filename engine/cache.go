@@ -226,7 +226,7 @@ func (s *Session) FetchCached(ctx context.Context, st *store.Store, ds []digest.
 		return nil, err
 	}
 	if len(from) == 0 {
-		return nil, &UsageError{Err: fmt.Errorf("no cache to verify against: give --cache-from (or KILN_CACHE_FROM, or a cache block in the build file)")}
+		return nil, &UsageError{Err: fmt.Errorf("no cache to verify against: give --cache-from (or KILN_CACHE_FROM, or cache_from in the build file's kiln block)")}
 	}
 	im, err := cache.NewImporter(from, func(msg string) { s.emit(Event{Kind: Warning, Message: msg}) })
 	if err != nil {

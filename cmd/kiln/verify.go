@@ -51,7 +51,7 @@ which one exposes it. Exit 1 on any mismatch.
 
 With --against-cache, verify is an independent rebuilder for a shared
 cache: it fetches (and checks) what the caches given with --cache-from (or
-KILN_CACHE_FROM, or the build file's cache block) hold for the targets'
+KILN_CACHE_FROM, or the build file's cache_from) hold for the targets'
 derivations into a throw-away store, rebuilds the targets from nothing in
 another, and compares each derivation the cache holds, naming the first
 that differs. The caller's store is not used.
