@@ -106,7 +106,7 @@ func (s *source) fail(warn func(string), err error) {
 	s.mu.Lock()
 	s.down = true
 	s.mu.Unlock()
-	s.warnOnce(warn, "down", fmt.Sprintf("%s is unavailable, building locally: %v", s.spec, err))
+	s.warnOnce(warn, "down", fmt.Sprintf("%s is unavailable, building locally: %s", s.spec, Explain(err)))
 }
 
 func (s *source) unusable() bool {

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -197,3 +199,23 @@ func (b *pushBlob) Digest() (v1.Hash, error)            { return v1.NewHash(b.d.
 func (b *pushBlob) Compressed() (io.ReadCloser, error)  { return b.open() }
 func (b *pushBlob) Size() (int64, error)                { return b.size, nil }
 func (b *pushBlob) MediaType() (types.MediaType, error) { return types.MediaType(blobType), nil }
+
+// Explain says in words what went wrong with a cache, before the
+// registry client's own account of it: a refused login, a failing
+// registry, one that is too slow, or nothing at the address.
+func Explain(err error) string {
+	var te *transport.Error
+	var ne net.Error
+	msg := err.Error()
+	switch {
+	case errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
+		return fmt.Sprintf("the registry refused the credentials (HTTP %d): check `docker login` for it or its credential helper: %s", te.StatusCode, msg)
+	case errors.As(err, &te) && te.StatusCode >= 500:
+		return fmt.Sprintf("the registry failed (HTTP %d): %s", te.StatusCode, msg)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout(), strings.Contains(msg, "timeout awaiting response headers"):
+		return "the registry did not answer in time (if it is only slow, raise timeout=): " + msg
+	case errors.Is(err, syscall.ECONNREFUSED), strings.Contains(msg, "connection refused"):
+		return "nothing answers at its address (connection refused): " + msg
+	}
+	return msg
+}

@@ -147,9 +147,9 @@ func (s *Session) ExportCache(ctx context.Context, res *Result) error {
 		rep, err := cache.Export(ctx, res.Store, sp, cacheEntries(res, sp.Max))
 		if err != nil {
 			if sp.Required {
-				return fmt.Errorf("the build succeeded, but exporting to the required %s failed: %w", sp, err)
+				return fmt.Errorf("the build succeeded, but exporting to the required %s failed: %s", sp, cache.Explain(err))
 			}
-			s.emit(Event{Kind: Warning, Message: fmt.Sprintf("exporting to %s failed, the build is unaffected: %v", sp, err)})
+			s.emit(Event{Kind: Warning, Message: fmt.Sprintf("exporting to %s failed, the build is unaffected: %s", sp, cache.Explain(err))})
 			continue
 		}
 		s.emit(Event{Kind: Exported, Address: "outputs", Message: fmt.Sprintf("%s (%d new entries, %d there already)", sp, rep.Entries, rep.Skipped)})

@@ -250,7 +250,7 @@ func TestCacheRegistry(t *testing.T) {
 	t.Run("down", func(t *testing.T) {
 		down := "127.0.0.1:1/kiln-cache:x"
 		stderr := mustBuild("g", "--cache-from", "type=registry,ref="+down+",trusted="+ciPub, "--cache-to", "type=registry,ref="+down)
-		if !strings.Contains(stderr, "unavailable") || !strings.Contains(stderr, "build is unaffected") {
+		if !strings.Contains(stderr, "unavailable, building locally: nothing answers at its address") || !strings.Contains(stderr, "build is unaffected") {
 			t.Errorf("a registry that is down:\n%s", stderr)
 		}
 		stderr, code := build("g", "--cache-to", "type=registry,ref="+down+",required=true")
@@ -265,6 +265,7 @@ func TestCacheRegistry(t *testing.T) {
 
 	// A registry answering 500, too slowly or refusing the credentials:
 	// each a warning, each build goes on locally within bounded time.
+	explained := map[string]string{"500": "the registry failed (HTTP 500)", "slow": "the registry did not answer in time", "401": "the registry refused the credentials (HTTP 401)"}
 	for _, mode := range []string{"500", "slow", "401"} {
 		t.Run("failing-"+mode, func(t *testing.T) {
 			rec.set(func(r *recorder) { r.fail = mode })
@@ -272,7 +273,7 @@ func TestCacheRegistry(t *testing.T) {
 			start := time.Now()
 			stderr := mustBuild("h"+mode, "--cache-from", "type=registry,ref="+ref+",trusted="+ciPub+",timeout=1s",
 				"--cache-to", "type=registry,ref="+ref+",timeout=1s")
-			if strings.Count(stderr, "is unavailable, building locally") != 1 || !strings.Contains(stderr, "build is unaffected") {
+			if strings.Count(stderr, "is unavailable, building locally: "+explained[mode]) != 1 || !strings.Contains(stderr, "build is unaffected: "+explained[mode]) {
 				t.Errorf("registry failing with %s:\n%s", mode, stderr)
 			}
 			if el := time.Since(start); el > 60*time.Second {
