@@ -379,11 +379,25 @@ func printVerifyReport(w io.Writer, rep *repro.Report, firstLabel string) {
 		for _, l := range m.Layers {
 			fmt.Fprintf(w, "  layer %d: %s -> %s\n", l.Index, l.First, l.Rebuild)
 			for _, line := range l.Diff {
-				fmt.Fprintln(w, "    "+line)
+				fmt.Fprintln(w, "    "+relabel(line, firstLabel))
 			}
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// relabel names the side repro's diff calls the first build as the report
+// does (the cache, for --against-cache).
+func relabel(line, label string) string {
+	body := strings.TrimLeft(line, " ")
+	indent := line[:len(line)-len(body)]
+	if rest, ok := strings.CutPrefix(body, "--- first build"); ok {
+		return indent + "--- " + label + rest
+	}
+	if rest, ok := strings.CutPrefix(body, "first build: "); ok {
+		return indent + fmt.Sprintf("%-13s", label+":") + rest
+	}
+	return line
 }
 
 func exposure(e repro.Exposure) string {
