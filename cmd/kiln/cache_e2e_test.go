@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/cache"
 	"github.com/kiln-build/kiln/internal/testutil"
+	"github.com/kiln-build/kiln/store"
 )
 
 // recorder is a reverse proxy on loopback in front of a registry that
@@ -398,4 +403,75 @@ func TestCacheLocal(t *testing.T) {
 func topLayerBlob(t *testing.T, dir string) string {
 	m, _ := layoutManifest(t, dir)
 	return string(m.Layers[len(m.Layers)-1].Digest)
+}
+
+// TestVerifyAgainstPoisonedCache: whoever holds the signing key can put
+// any output under a derivation's digest, and an import takes it (the
+// signature is good). kiln verify --against-cache catches it: it names the
+// derivation and the file that differs.
+func TestVerifyAgainstPoisonedCache(t *testing.T) {
+	needTools(t)
+	dir := t.TempDir()
+	if err := testutil.WriteBusyboxRootfs(filepath.Join(dir, "base", "rootfs"), testutil.BusyboxPath); err != nil {
+		t.Fatal(err)
+	}
+	file := func(word string) string {
+		return `kiln {
+  source_date_epoch = 1700000000
+  platform          = "linux/amd64"
+}
+source "local" "busybox" { path = "base/rootfs" }
+stage "app" {
+  from = source.local.busybox
+  run { shell = "mkdir -p /out && echo ` + word + ` > /out/word.txt" }
+}
+`
+	}
+	tmp := t.TempDir()
+	kilnOK(t, tmp, nil, "cache", "keygen", "ci")
+	storeEnv := []string{"KILN_STORE=" + filepath.Join(tmp, "store")}
+	root := regexp.MustCompile(`stage\.app \(linux/amd64\): (sha256:[0-9a-f]{64})`)
+	build := func(word string) digest.Digest {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "build.hcl"), []byte(file(word)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m := root.FindStringSubmatch(kilnOK(t, dir, storeEnv, "build", "stage.app"))
+		if m == nil {
+			t.Fatal("no root digest in kiln build's output")
+		}
+		return digest.Digest(m[1])
+	}
+	evil := build("evil")
+	good := build("good")
+
+	// An entry for the good derivation holding the evil output, signed
+	// with the cache's key.
+	st, err := store.Open(filepath.Join(tmp, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, ok, err := st.Lookup(evil)
+	if err != nil || !ok {
+		t.Fatalf("the evil output: %v %v", ok, err)
+	}
+	cacheDir := filepath.Join(tmp, "cache")
+	if _, err := cache.Export(context.Background(), st, cache.Spec{Type: "local", Dir: cacheDir, Key: filepath.Join(tmp, "ci.key")},
+		[]cache.Entry{{Keys: []digest.Digest{good}, Output: out}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	from := "type=local,src=" + cacheDir + ",trusted=" + filepath.Join(tmp, "ci.pub")
+	// A build takes the poisoned entry: the signature is good.
+	_, stderr, code := kilnRun(t, dir, []string{"KILN_STORE=" + filepath.Join(tmp, "victim")}, "build", "--progress", "plain", "--cache-from", from, "-o", "type=local,dest="+filepath.Join(tmp, "victim-out"), "stage.app")
+	if b, _ := os.ReadFile(filepath.Join(tmp, "victim-out", "out", "word.txt")); code != 0 || string(b) != "evil\n" {
+		t.Fatalf("the poisoned entry was not taken (exit %d, %q): the test injects nothing\n%s", code, b, stderr)
+	}
+	stdout, stderr, code := kilnRun(t, dir, nil, "verify", "--progress", "quiet", "--against-cache", "--cache-from", from, "stage.app")
+	if code != 1 || !strings.Contains(stdout, "MISMATCH stage.app/run[0] ("+string(good)+")") ||
+		!strings.Contains(stdout, "changed /out/word.txt") || !strings.Contains(stdout, "-evil") || !strings.Contains(stdout, "+good") ||
+		!strings.Contains(stderr, "the cache's output of stage.app/run[0] ("+string(good)+") differs from a rebuild from nothing") {
+		t.Errorf("a poisoned entry: exit %d\n%s\n%s", code, stdout, stderr)
+	}
 }
