@@ -41,6 +41,9 @@ type ExportReport struct {
 	Entries, Skipped int
 }
 
+// openExport opens the backend of an export; tests slow it down.
+var openExport = open
+
 // metaNamespace keeps, per layer, its gzip'ed blob in the store, so that
 // a second export compresses nothing.
 const metaNamespace = "cache.blob"
@@ -58,7 +61,7 @@ func Export(ctx context.Context, st *store.Store, spec Spec, entries []Entry) (E
 		}
 		key = &k
 	}
-	be, err := open(spec)
+	be, err := openExport(spec)
 	if err != nil {
 		return rep, err
 	}

@@ -3,13 +3,16 @@ package cache
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -115,6 +118,67 @@ func TestHostileRegistryIsBounded(t *testing.T) {
 		// included: far below the 1 GiB the server would send.
 		if n := h.sent.Load(); n > maxIndexSize+16<<20 {
 			t.Errorf("endless %s: %d bytes were read", c.endless, n)
+		}
+	}
+}
+
+// slowPush is a backend whose blob uploads take a while: an export that
+// pushes much, racing one that pushes little.
+type slowPush struct {
+	backend
+	delay time.Duration
+}
+
+func (s slowPush) putBlob(ctx context.Context, d digest.Digest, size int64, open func() (io.ReadCloser, error)) error {
+	time.Sleep(s.delay)
+	return s.backend.putBlob(ctx, d, size, open)
+}
+
+// TestConcurrentExportsKeepEntries: an export that pushes for a long time
+// read the index when it began; had it written that old index back, the
+// entries a quick export wrote meanwhile would be gone.
+func TestConcurrentExportsKeepEntries(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	dir := filepath.Join(t.TempDir(), "cache")
+	slow, fast := digest.FromString("slow"), digest.FromString("fast")
+	entry := func(k digest.Digest, content string) []Entry {
+		return []Entry{{Keys: []digest.Digest{k}, Output: store.Output{Layers: []digest.Digest{addLayer(t, st, content)}}}}
+	}
+	slowEntries, fastEntries := entry(slow, "slow"), entry(fast, "fast")
+	defer func(o func(Spec) (backend, error)) { openExport = o }(openExport)
+	openExport = func(s Spec) (backend, error) {
+		be, err := open(s)
+		if s.Timeout == time.Nanosecond { // the slow one
+			return slowPush{be, 700 * time.Millisecond}, err
+		}
+		return be, err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, c := range []struct {
+		marker  time.Duration
+		entries []Entry
+	}{{time.Nanosecond, slowEntries}, {0, fastEntries}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Export(ctx, st, Spec{Type: "local", Dir: dir, Timeout: c.marker}, c.entries)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix, err := readIndex(ctx, &localBackend{dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []digest.Digest{slow, fast} {
+		if _, ok := ix.lookup(k); !ok {
+			t.Errorf("the entry for %s is gone from the index", k)
 		}
 	}
 }
