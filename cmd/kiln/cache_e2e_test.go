@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -32,7 +33,7 @@ type recorder struct {
 	mu     sync.Mutex
 	gets   map[string]int // "manifests/REF" or "blobs/DIGEST"
 	tamper string         // a blob digest to serve altered
-	fail   string         // "500", "401" or "slow": how every request fails
+	fail   string         // "500", "401" or "slow": how every request fails; "basic": requests without kiln:right as Basic credentials
 	url    string
 }
 
@@ -66,6 +67,14 @@ func startRecorder(t *testing.T, addr string) *recorder {
 		fail := r.fail
 		r.mu.Unlock()
 		switch fail {
+		case "basic":
+			if req.Header.Get("Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte("kiln:right")) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="kiln-test"`)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+				return
+			}
 		case "500":
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
@@ -289,6 +298,30 @@ func TestCacheRegistry(t *testing.T) {
 			}
 		})
 	}
+
+	// A registry that asks for a login, given the wrong password and then
+	// the right one in the Docker configuration.
+	t.Run("credentials", func(t *testing.T) {
+		rec.set(func(r *recorder) { r.fail = "basic" })
+		defer rec.set(func(r *recorder) { r.fail = "" })
+		docker := t.TempDir()
+		login := func(pass string) []string {
+			cfg := `{"auths":{"` + rec.url + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("kiln:"+pass)) + `"}}}`
+			if err := os.WriteFile(filepath.Join(docker, "config.json"), []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"DOCKER_CONFIG=" + docker}
+		}
+		from := "type=registry,ref=" + ref + ",trusted=" + ciPub + ",timeout=5s"
+		_, stderr, code := kilnRun(t, dir, append(storeEnv("i"), login("wrong")...), "build", "--progress", "plain", "--cache-from", from)
+		if code != 0 || strings.Count(stderr, "is unavailable, building locally: the registry refused the credentials (HTTP 401)") != 1 || stepsRun(stderr) == 0 {
+			t.Errorf("wrong credentials: exit %d\n%s", code, stderr)
+		}
+		_, stderr, code = kilnRun(t, dir, append(storeEnv("j"), login("right")...), "build", "--progress", "plain", "--cache-from", from)
+		if code != 0 || stepsRun(stderr) != 0 || strings.Contains(stderr, "warning") {
+			t.Errorf("the right credentials: exit %d\n%s", code, stderr)
+		}
+	})
 
 	// A change to one source file: only its chain is rebuilt; what came
 	// out as before is found in the cache by its resolved key (early
