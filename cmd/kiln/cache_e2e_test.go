@@ -203,6 +203,14 @@ func TestCacheRegistry(t *testing.T) {
 		if entries != 1 {
 			t.Errorf("store B fetched %d entries (%d blobs), want only the final state's", entries, blobs)
 		}
+		// Nothing beyond the final image's layers (and the entry's small
+		// config): the build stage's layers, not in the image, stay away.
+		if m := regexp.MustCompile(`fetched 1 outputs from the caches, (\d+) bytes downloaded`).FindStringSubmatch(errB); m != nil {
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			if image := dirSize(t, filepath.Join(tmp, "a.oci", "blobs")); n > image {
+				t.Errorf("store B downloaded %d bytes for an image of %d", n, image)
+			}
+		}
 		plan := kilnOK(t, dir, storeEnv("b"), "plan")
 		if !strings.Contains(plan, "cached (remote)") {
 			t.Errorf("kiln plan in store B:\n%s", plan)
@@ -507,4 +515,19 @@ stage "app" {
 		!strings.Contains(stderr, "the cache's output of stage.app/run[0] ("+string(good)+") differs from a rebuild from nothing") {
 		t.Errorf("a poisoned entry: exit %d\n%s\n%s", code, stdout, stderr)
 	}
+}
+
+// dirSize is the bytes of the files under dir.
+func dirSize(t *testing.T, dir string) int64 {
+	var n int64
+	err := filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
