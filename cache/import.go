@@ -333,6 +333,11 @@ func (s *source) download(ctx context.Context, dir string, d digest.Digest, size
 	if err != nil {
 		return "", fmt.Errorf("downloading blob %s: %w", d, err)
 	}
+	idle := s.spec.Timeout
+	if idle <= 0 {
+		idle = defaultHeaderTimeout
+	}
+	rc = newIdleReader(rc, idle)
 	defer rc.Close()
 	p := filepath.Join(dir, "blob")
 	f, err := os.Create(p)
@@ -436,6 +441,41 @@ func (s *source) fetchBlob(ctx context.Context, st *store.Store, b blobRecord) e
 	defer f.Close()
 	_, _, err = st.AddBlob(f, b.Digest)
 	return err
+}
+
+// idleReader gives up on a body that stops coming: a blob may take long
+// to download, but a registry that sends nothing for the timeout is not
+// waited for (a stalled body has no other bound once its headers came).
+type idleReader struct {
+	rc    io.ReadCloser
+	idle  time.Duration
+	timer *time.Timer
+	fired atomic.Bool
+}
+
+func newIdleReader(rc io.ReadCloser, idle time.Duration) *idleReader {
+	r := &idleReader{rc: rc, idle: idle}
+	r.timer = time.AfterFunc(idle, func() {
+		r.fired.Store(true)
+		rc.Close() // unblocks a Read waiting for data
+	})
+	return r
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if n > 0 {
+		r.timer.Reset(r.idle)
+	}
+	if err != nil && err != io.EOF && r.fired.Load() {
+		err = fmt.Errorf("no data for %s: %w", r.idle, context.DeadlineExceeded)
+	}
+	return n, err
+}
+
+func (r *idleReader) Close() error {
+	r.timer.Stop()
+	return r.rc.Close()
 }
 
 func sizeSent(n, size int64) string {

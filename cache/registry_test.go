@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,7 @@ import (
 type hostile struct {
 	dir     string
 	endless atomic.Value // string: "index", a blob digest, or ""
+	stall   atomic.Value // string: a blob digest whose body stops halfway
 	sent    atomic.Int64 // bytes of garbage written
 }
 
@@ -48,6 +50,13 @@ func (h *hostile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodHead {
+		return
+	}
+	if h.stall.Load() == what {
+		w.Header().Set("Content-Length", fmt.Sprint(len(raw)))
+		w.Write(raw[:len(raw)/2])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
 		return
 	}
 	w.Write(raw)
@@ -100,6 +109,7 @@ func TestHostileRegistryIsBounded(t *testing.T) {
 	}
 
 	h.endless.Store("")
+	h.stall.Store("")
 	if ok, warnings := substitute(); !ok {
 		t.Fatalf("the honest registry's entry was not used: %q", warnings)
 	}
@@ -119,6 +129,19 @@ func TestHostileRegistryIsBounded(t *testing.T) {
 		if n := h.sent.Load(); n > maxIndexSize+16<<20 {
 			t.Errorf("endless %s: %d bytes were read", c.endless, n)
 		}
+	}
+
+	// A body that stops halfway is given up after the timeout.
+	h.endless.Store("")
+	h.stall.Store(layerBlob)
+	spec.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	ok, warnings := substitute()
+	if ok || len(warnings) != 1 || !strings.Contains(warnings[0], "did not answer in time") {
+		t.Errorf("a stalled blob: used %v, warnings %q", ok, warnings)
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("a stalled blob was waited for %s", el)
 	}
 }
 
