@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/opencontainers/go-digest"
@@ -24,6 +25,27 @@ type backend interface {
 }
 
 var errNotFound = errors.New("not found")
+
+// What a cache's JSON may weigh: a hostile or broken cache cannot exhaust
+// memory with an endless index or manifest. An index entry is a few
+// hundred bytes, so the index cap is some 100,000 entries; blobs are
+// bounded by the sizes their (signed) entries give.
+const (
+	maxIndexSize    = 32 << 20
+	maxManifestSize = 4 << 20
+)
+
+// readLimited reads r whole unless it holds more than limit bytes.
+func readLimited(r io.Reader, limit int64, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is more than %d bytes, more than a cache's manifest may have", what, limit)
+	}
+	return b, nil
+}
 
 // open returns the backend of s.
 func open(s Spec) (backend, error) {

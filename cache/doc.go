@@ -40,9 +40,10 @@
 // myapp-main and registry.example/kiln-cache:myapp-feature-x. Entry
 // manifests are pushed by digest, never tagged, so caches sharing a
 // repository share blobs and entries without overwriting each other's
-// tags. An export merges its entries into the index it finds at REF and
-// checks afterwards that they stayed: two stores exporting to one tag at
-// once both keep their entries.
+// tags. An export reads the index at REF again right before writing it,
+// merges its entries in, and reads it back after waiting longer than that
+// read and write took, merging again when its entries are gone: two
+// stores exporting to one tag at once both keep their entries.
 //
 // # Trust
 //
@@ -56,5 +57,8 @@
 //
 // A cache is an optimisation: a cache that is down, slow (every request is
 // bounded by timeouts) or refusing is reported once as a warning and the
-// build goes on locally; only required=true makes it an error.
+// build goes on locally; only required=true makes it an error. Nothing a
+// cache sends is read without bound: the index up to maxIndexSize, an
+// entry's manifest and config up to maxManifestSize, a blob up to the size
+// its signed entry gives.
 package cache

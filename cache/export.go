@@ -41,6 +41,9 @@ type ExportReport struct {
 	Entries, Skipped int
 }
 
+// openExport opens the backend of an export; tests slow it down.
+var openExport = open
+
 // metaNamespace keeps, per layer, its gzip'ed blob in the store, so that
 // a second export compresses nothing.
 const metaNamespace = "cache.blob"
@@ -58,7 +61,7 @@ func Export(ctx context.Context, st *store.Store, spec Spec, entries []Entry) (E
 		}
 		key = &k
 	}
-	be, err := open(spec)
+	be, err := openExport(spec)
 	if err != nil {
 		return rep, err
 	}
@@ -82,7 +85,7 @@ func Export(ctx context.Context, st *store.Store, spec Spec, entries []Entry) (E
 	if len(added) == 0 {
 		return rep, nil
 	}
-	return rep, mergeIndex(ctx, be, ix, added)
+	return rep, mergeIndex(ctx, be, added)
 }
 
 func readIndex(ctx context.Context, be backend) (*index, error) {
@@ -126,11 +129,22 @@ func answers(ix *index, d ocispec.Descriptor) bool {
 	return true
 }
 
-// mergeIndex adds entries to the index and writes it, then reads it back:
-// another export to the same tag may have written in between, and then
-// the merge is done again on what it wrote, so that neither loses entries.
-func mergeIndex(ctx context.Context, be backend, ix *index, added []ocispec.Descriptor) error {
+// mergeIndex adds entries to the index and writes it, then reads it back.
+// A registry cannot replace a tag only if it is unchanged, so two exports
+// to the same tag race: the index is read again right before each write
+// (the one read when the export began is minutes old after a big push),
+// which leaves only the round trip between that read and the write for
+// another export's write to fall into; and after writing, each export
+// waits longer than that round trip took before reading back, so that a
+// write it would have lost lands first and is seen, and its entries are
+// merged in again.
+func mergeIndex(ctx context.Context, be backend, added []ocispec.Descriptor) error {
 	for attempt := 0; ; attempt++ {
+		start := time.Now()
+		ix, err := readIndex(ctx, be)
+		if err != nil {
+			return err
+		}
 		for _, d := range added {
 			// An equivalent entry a concurrent export wrote stays: replacing
 			// it would make that export write again.
@@ -145,8 +159,12 @@ func mergeIndex(ctx context.Context, be backend, ix *index, added []ocispec.Desc
 		if err := be.putIndex(ctx, raw); err != nil {
 			return fmt.Errorf("writing the cache index: %w", err)
 		}
-		// Give a concurrent writer time to land before checking.
-		time.Sleep(time.Duration(50+rand.IntN(100)) * time.Millisecond)
+		wait := max(2*time.Since(start), 50*time.Millisecond) + time.Duration(rand.IntN(100))*time.Millisecond
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if ix, err = readIndex(ctx, be); err != nil {
 			return err
 		}

@@ -106,7 +106,7 @@ func (s *source) fail(warn func(string), err error) {
 	s.mu.Lock()
 	s.down = true
 	s.mu.Unlock()
-	s.warnOnce(warn, "down", fmt.Sprintf("%s is unavailable, building locally: %v", s.spec, err))
+	s.warnOnce(warn, "down", fmt.Sprintf("%s is unavailable, building locally: %s", s.spec, Explain(err)))
 }
 
 func (s *source) unusable() bool {
@@ -294,7 +294,7 @@ func (s *source) record(ctx context.Context, d ocispec.Descriptor) (record, erro
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return record{}, integrityf("entry manifest %s: %v", d.Digest, err)
 	}
-	if m.Config.Size > 1<<24 {
+	if m.Config.Size < 0 || m.Config.Size > maxManifestSize {
 		return record{}, integrityf("entry config of %d bytes is too big", m.Config.Size)
 	}
 	rc, err := s.be.blob(ctx, m.Config.Digest)
@@ -322,12 +322,22 @@ func (s *source) record(ctx context.Context, d ocispec.Descriptor) (record, erro
 	return rec, nil
 }
 
-// download copies the blob d into a new file in dir, checking its digest.
-func (s *source) download(ctx context.Context, dir string, d digest.Digest) (string, error) {
+// download copies the blob d of size bytes (as its signed entry says) into
+// a new file in dir, checking its digest. No more than size bytes are
+// read: a cache that sends more cannot fill the disk.
+func (s *source) download(ctx context.Context, dir string, d digest.Digest, size int64) (string, error) {
+	if size < 0 {
+		return "", integrityf("blob %s has a negative size", d)
+	}
 	rc, err := s.be.blob(ctx, d)
 	if err != nil {
 		return "", fmt.Errorf("downloading blob %s: %w", d, err)
 	}
+	idle := s.spec.Timeout
+	if idle <= 0 {
+		idle = defaultHeaderTimeout
+	}
+	rc = newIdleReader(rc, idle)
 	defer rc.Close()
 	p := filepath.Join(dir, "blob")
 	f, err := os.Create(p)
@@ -336,8 +346,11 @@ func (s *source) download(ctx context.Context, dir string, d digest.Digest) (str
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), rc)
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(rc, size+1))
 	s.downloaded.Add(n)
+	if err == nil && n != size {
+		return "", integrityf("blob %s: the cache sent %s bytes, its entry says %d: refused", d, sizeSent(n, size), size)
+	}
 	if err != nil {
 		// go-containerregistry checks digests itself: a mismatch is an
 		// integrity error, not a cache that is down.
@@ -370,7 +383,7 @@ func (s *source) fetchLayer(ctx context.Context, st *store.Store, l layerRecord)
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	p, err := s.download(ctx, tmp, l.Blob)
+	p, err := s.download(ctx, tmp, l.Blob, l.BlobSize)
 	if err != nil {
 		return err
 	}
@@ -417,7 +430,7 @@ func (s *source) fetchBlob(ctx context.Context, st *store.Store, b blobRecord) e
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	p, err := s.download(ctx, tmp, b.Digest)
+	p, err := s.download(ctx, tmp, b.Digest, b.Size)
 	if err != nil {
 		return err
 	}
@@ -428,6 +441,48 @@ func (s *source) fetchBlob(ctx context.Context, st *store.Store, b blobRecord) e
 	defer f.Close()
 	_, _, err = st.AddBlob(f, b.Digest)
 	return err
+}
+
+// idleReader gives up on a body that stops coming: a blob may take long
+// to download, but a registry that sends nothing for the timeout is not
+// waited for (a stalled body has no other bound once its headers came).
+type idleReader struct {
+	rc    io.ReadCloser
+	idle  time.Duration
+	timer *time.Timer
+	fired atomic.Bool
+}
+
+func newIdleReader(rc io.ReadCloser, idle time.Duration) *idleReader {
+	r := &idleReader{rc: rc, idle: idle}
+	r.timer = time.AfterFunc(idle, func() {
+		r.fired.Store(true)
+		rc.Close() // unblocks a Read waiting for data
+	})
+	return r
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if n > 0 {
+		r.timer.Reset(r.idle)
+	}
+	if err != nil && err != io.EOF && r.fired.Load() {
+		err = fmt.Errorf("no data for %s: %w", r.idle, context.DeadlineExceeded)
+	}
+	return n, err
+}
+
+func (r *idleReader) Close() error {
+	r.timer.Stop()
+	return r.rc.Close()
+}
+
+func sizeSent(n, size int64) string {
+	if n > size {
+		return fmt.Sprintf("more than %d", size)
+	}
+	return fmt.Sprint(n)
 }
 
 func short(d digest.Digest) string {

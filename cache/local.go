@@ -27,16 +27,20 @@ func (l *localBackend) path(d digest.Digest) (string, error) {
 	return filepath.Join(l.dir, "blobs", "sha256", d.Encoded()), nil
 }
 
-func (l *localBackend) read(p string) ([]byte, error) {
-	b, err := os.ReadFile(p)
+func (l *localBackend) read(p string, limit int64) ([]byte, error) {
+	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNotFound
 	}
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, limit, p)
 }
 
 func (l *localBackend) index(context.Context) ([]byte, error) {
-	return l.read(filepath.Join(l.dir, "index.json"))
+	return l.read(filepath.Join(l.dir, "index.json"), maxIndexSize)
 }
 
 func (l *localBackend) putIndex(_ context.Context, raw []byte) error {
@@ -57,7 +61,7 @@ func (l *localBackend) manifest(_ context.Context, d digest.Digest) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	return l.read(p)
+	return l.read(p, maxManifestSize)
 }
 
 func (l *localBackend) putManifest(_ context.Context, d digest.Digest, raw []byte) error {

@@ -7,6 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -38,6 +42,9 @@ type registryBackend struct {
 	repo    name.Repository
 	tr      http.RoundTripper
 	timeout time.Duration // of a whole manifest request
+
+	mu sync.Mutex
+	rt http.RoundTripper // see transport
 }
 
 var _ backend = (*registryBackend)(nil)
@@ -77,14 +84,56 @@ func notFound(err error) error {
 	return err
 }
 
-func (r *registryBackend) get(ctx context.Context, ref name.Reference) ([]byte, error) {
+// get reads a manifest or the index, at most limit bytes of it: a hostile
+// or broken registry cannot fill memory with an endless answer.
+// go-containerregistry's own reads allow 100 MiB, so this request is made
+// here, through its transport (which handles the registry's auth).
+func (r *registryBackend) get(ctx context.Context, ref name.Reference, limit int64) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	desc, err := remote.Get(ref, r.opts(ctx)...)
+	rt, err := r.transport(ctx)
 	if err != nil {
+		return nil, err
+	}
+	reg := r.repo.Registry
+	u := url.URL{Scheme: reg.Scheme(), Host: reg.RegistryStr(), Path: "/v2/" + r.repo.RepositoryStr() + "/manifests/" + ref.Identifier()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", ocispec.MediaTypeImageIndex+","+ocispec.MediaTypeImageManifest)
+	resp, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
 		return nil, notFound(err)
 	}
-	return desc.Manifest, nil
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d a cache's manifest may have", ref, resp.ContentLength, limit)
+	}
+	return readLimited(resp.Body, limit, ref.String())
+}
+
+// transport is go-containerregistry's transport for the repository,
+// authenticated once and kept for the backend's requests.
+func (r *registryBackend) transport(ctx context.Context) (http.RoundTripper, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rt != nil {
+		return r.rt, nil
+	}
+	auth, err := authn.DefaultKeychain.Resolve(r.repo.Registry)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := transport.NewWithContext(ctx, r.repo.Registry, auth, r.tr, []string{r.repo.Scope(transport.PullScope)})
+	if err != nil {
+		return nil, err
+	}
+	r.rt = rt
+	return rt, nil
 }
 
 func (r *registryBackend) put(ctx context.Context, ref name.Reference, raw []byte, mt string) error {
@@ -93,14 +142,16 @@ func (r *registryBackend) put(ctx context.Context, ref name.Reference, raw []byt
 	return remote.Put(ref, rawManifest{raw: raw, mt: types.MediaType(mt)}, r.opts(ctx)...)
 }
 
-func (r *registryBackend) index(ctx context.Context) ([]byte, error) { return r.get(ctx, r.tag) }
+func (r *registryBackend) index(ctx context.Context) ([]byte, error) {
+	return r.get(ctx, r.tag, maxIndexSize)
+}
 
 func (r *registryBackend) putIndex(ctx context.Context, raw []byte) error {
 	return r.put(ctx, r.tag, raw, ocispec.MediaTypeImageIndex)
 }
 
 func (r *registryBackend) manifest(ctx context.Context, d digest.Digest) ([]byte, error) {
-	return r.get(ctx, r.repo.Digest(d.String()))
+	return r.get(ctx, r.repo.Digest(d.String()), maxManifestSize)
 }
 
 func (r *registryBackend) putManifest(ctx context.Context, d digest.Digest, raw []byte) error {
@@ -148,3 +199,23 @@ func (b *pushBlob) Digest() (v1.Hash, error)            { return v1.NewHash(b.d.
 func (b *pushBlob) Compressed() (io.ReadCloser, error)  { return b.open() }
 func (b *pushBlob) Size() (int64, error)                { return b.size, nil }
 func (b *pushBlob) MediaType() (types.MediaType, error) { return types.MediaType(blobType), nil }
+
+// Explain says in words what went wrong with a cache, before the
+// registry client's own account of it: a refused login, a failing
+// registry, one that is too slow, or nothing at the address.
+func Explain(err error) string {
+	var te *transport.Error
+	var ne net.Error
+	msg := err.Error()
+	switch {
+	case errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
+		return fmt.Sprintf("the registry refused the credentials (HTTP %d): check `docker login` for it or its credential helper: %s", te.StatusCode, msg)
+	case errors.As(err, &te) && te.StatusCode >= 500:
+		return fmt.Sprintf("the registry failed (HTTP %d): %s", te.StatusCode, msg)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout(), strings.Contains(msg, "timeout awaiting response headers"):
+		return "the registry did not answer in time (if it is only slow, raise timeout=): " + msg
+	case errors.Is(err, syscall.ECONNREFUSED), strings.Contains(msg, "connection refused"):
+		return "nothing answers at its address (connection refused): " + msg
+	}
+	return msg
+}

@@ -34,8 +34,9 @@ type Spec struct {
 	// Required makes a cache that cannot be used an error rather than a
 	// warning.
 	Required bool
-	// Timeout bounds the wait for each answer of a registry (timeout=,
-	// default 15s): a slow cache is given up, not waited for.
+	// Timeout bounds the wait for each answer of a registry and for a
+	// download's data to keep coming (timeout=, default 15s): a slow
+	// cache is given up, not waited for.
 	Timeout time.Duration
 }
 

@@ -41,10 +41,13 @@ type Options struct {
 	// Shuffle starts independent steps in a random order (kiln verify).
 	Shuffle bool
 	// CacheFrom and CacheTo are --cache-from and --cache-to specs (see
-	// package cache); KILN_CACHE_FROM and KILN_CACHE_TO in Environ add
-	// to them.
+	// package cache). When one is empty, KILN_CACHE_FROM or KILN_CACHE_TO
+	// in Environ gives it, else the build file's cache_from or cache_to.
 	CacheFrom []string
 	CacheTo   []string
+	// NoCache ignores every cache setting (flags, environment, build
+	// file): kiln verify's rebuilds are from nothing.
+	NoCache bool
 	// NoGC turns automatic garbage collection off for this session (as
 	// KILN_GC=off in Environ does).
 	NoGC bool

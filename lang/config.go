@@ -35,7 +35,20 @@ type Project struct {
 	Platform string
 	// Default lists the targets built when none is named.
 	Default []string
-	Range   hcl.Range
+	// CacheFrom and CacheTo are the caches a build imports from and
+	// exports to when neither the command line nor the environment names
+	// any (cache_from, cache_to: specs as --cache-from and --cache-to
+	// take them; package cache parses them).
+	CacheFrom []CacheSpec
+	CacheTo   []CacheSpec
+	Range     hcl.Range
+}
+
+// CacheSpec is one spec of cache_from or cache_to, with where it is
+// written for diagnostics.
+type CacheSpec struct {
+	Spec  string
+	Range hcl.Range
 }
 
 // Ref is a reference to another block, written as a traversal in build.hcl:

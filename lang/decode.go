@@ -466,6 +466,7 @@ func (a attrs) absPath(name string) string {
 
 var projectSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "source_date_epoch"}, {Name: "platform"}, {Name: "default"},
+	{Name: "cache_from"}, {Name: "cache_to"},
 }}
 
 func (e *evaluator) decodeProject(b *hcl.Block) Project {
@@ -480,7 +481,28 @@ func (e *evaluator) decodeProject(b *hcl.Block) Project {
 	}
 	p.Platform = a.platform("platform")
 	p.Default, e.defaultRanges = e.targetList(a, "default")
+	p.CacheFrom, p.CacheTo = cacheSpecs(a, "cache_from"), cacheSpecs(a, "cache_to")
 	return p
+}
+
+// cacheSpecs reads a string or a list of strings, each with the range of
+// its own element when the list is written out, so that a bad spec is
+// pointed at.
+func cacheSpecs(a attrs, name string) []CacheSpec {
+	ss, ok := a.strOrStrs(name)
+	if !ok {
+		return nil
+	}
+	at := a.at(name)
+	out := make([]CacheSpec, len(ss))
+	t, tuple := at.Expr.(*hclsyntax.TupleConsExpr)
+	for i, s := range ss {
+		out[i] = CacheSpec{Spec: s, Range: at.Expr.Range()}
+		if tuple && len(t.Exprs) == len(ss) {
+			out[i].Range = t.Exprs[i].Range()
+		}
+	}
+	return out
 }
 
 // relPath reads a path relative to the build file's folder and keeps it

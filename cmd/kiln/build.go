@@ -34,6 +34,9 @@ type buildFlags struct {
 	cacheTo   []string
 	// noGC is --no-gc: no automatic garbage collection in this command.
 	noGC bool
+	// noCache ignores every cache setting: set only by kiln verify's
+	// rebuilds, which are from nothing.
+	noCache bool
 }
 
 const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`
@@ -115,8 +118,8 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.BoolVar(&f.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, allowInsecureUsage)
-	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import outputs from a cache: type=registry,ref=REF,trusted=PUBFILE or type=local,src=DIR (insecure=true: unsigned; required=true) (repeatable; also $KILN_CACHE_FROM)")
-	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export outputs to a cache: type=registry,ref=REF or type=local,dest=DIR, with mode=min|max, key=FILE, required=true (repeatable; also $KILN_CACHE_TO)")
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import outputs from a cache: type=registry,ref=REF,trusted=PUBFILE or type=local,src=DIR (insecure=true: unsigned; required=true) (repeatable; else $KILN_CACHE_FROM, else the build file's cache_from)")
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export outputs to a cache: type=registry,ref=REF or type=local,dest=DIR, with mode=min|max, key=FILE, required=true (repeatable; else $KILN_CACHE_TO, else the build file's cache_to)")
 	fl.BoolVar(&f.noGC, "no-gc", false, "no automatic garbage collection in this command, however full the store (also KILN_GC=off)")
 }
 

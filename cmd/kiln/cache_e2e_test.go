@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/cache"
 	"github.com/kiln-build/kiln/internal/testutil"
+	"github.com/kiln-build/kiln/store"
 )
 
 // recorder is a reverse proxy on loopback in front of a registry that
@@ -27,7 +33,7 @@ type recorder struct {
 	mu     sync.Mutex
 	gets   map[string]int // "manifests/REF" or "blobs/DIGEST"
 	tamper string         // a blob digest to serve altered
-	fail   string         // "500", "401" or "slow": how every request fails
+	fail   string         // "500", "401" or "slow": how every request fails; "basic": requests without kiln:right as Basic credentials
 	url    string
 }
 
@@ -61,6 +67,14 @@ func startRecorder(t *testing.T, addr string) *recorder {
 		fail := r.fail
 		r.mu.Unlock()
 		switch fail {
+		case "basic":
+			if req.Header.Get("Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte("kiln:right")) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="kiln-test"`)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+				return
+			}
 		case "500":
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
@@ -189,6 +203,14 @@ func TestCacheRegistry(t *testing.T) {
 		if entries != 1 {
 			t.Errorf("store B fetched %d entries (%d blobs), want only the final state's", entries, blobs)
 		}
+		// Nothing beyond the final image's layers (and the entry's small
+		// config): the build stage's layers, not in the image, stay away.
+		if m := regexp.MustCompile(`fetched 1 outputs from the caches, (\d+) bytes downloaded`).FindStringSubmatch(errB); m != nil {
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			if image := dirSize(t, filepath.Join(tmp, "a.oci", "blobs")); n > image {
+				t.Errorf("store B downloaded %d bytes for an image of %d", n, image)
+			}
+		}
 		plan := kilnOK(t, dir, storeEnv("b"), "plan")
 		if !strings.Contains(plan, "cached (remote)") {
 			t.Errorf("kiln plan in store B:\n%s", plan)
@@ -250,7 +272,7 @@ func TestCacheRegistry(t *testing.T) {
 	t.Run("down", func(t *testing.T) {
 		down := "127.0.0.1:1/kiln-cache:x"
 		stderr := mustBuild("g", "--cache-from", "type=registry,ref="+down+",trusted="+ciPub, "--cache-to", "type=registry,ref="+down)
-		if !strings.Contains(stderr, "unavailable") || !strings.Contains(stderr, "build is unaffected") {
+		if !strings.Contains(stderr, "unavailable, building locally: nothing answers at its address") || !strings.Contains(stderr, "build is unaffected") {
 			t.Errorf("a registry that is down:\n%s", stderr)
 		}
 		stderr, code := build("g", "--cache-to", "type=registry,ref="+down+",required=true")
@@ -265,6 +287,7 @@ func TestCacheRegistry(t *testing.T) {
 
 	// A registry answering 500, too slowly or refusing the credentials:
 	// each a warning, each build goes on locally within bounded time.
+	explained := map[string]string{"500": "the registry failed (HTTP 500)", "slow": "the registry did not answer in time", "401": "the registry refused the credentials (HTTP 401)"}
 	for _, mode := range []string{"500", "slow", "401"} {
 		t.Run("failing-"+mode, func(t *testing.T) {
 			rec.set(func(r *recorder) { r.fail = mode })
@@ -272,7 +295,7 @@ func TestCacheRegistry(t *testing.T) {
 			start := time.Now()
 			stderr := mustBuild("h"+mode, "--cache-from", "type=registry,ref="+ref+",trusted="+ciPub+",timeout=1s",
 				"--cache-to", "type=registry,ref="+ref+",timeout=1s")
-			if strings.Count(stderr, "is unavailable, building locally") != 1 || !strings.Contains(stderr, "build is unaffected") {
+			if strings.Count(stderr, "is unavailable, building locally: "+explained[mode]) != 1 || !strings.Contains(stderr, "build is unaffected: "+explained[mode]) {
 				t.Errorf("registry failing with %s:\n%s", mode, stderr)
 			}
 			if el := time.Since(start); el > 60*time.Second {
@@ -283,6 +306,30 @@ func TestCacheRegistry(t *testing.T) {
 			}
 		})
 	}
+
+	// A registry that asks for a login, given the wrong password and then
+	// the right one in the Docker configuration.
+	t.Run("credentials", func(t *testing.T) {
+		rec.set(func(r *recorder) { r.fail = "basic" })
+		defer rec.set(func(r *recorder) { r.fail = "" })
+		docker := t.TempDir()
+		login := func(pass string) []string {
+			cfg := `{"auths":{"` + rec.url + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("kiln:"+pass)) + `"}}}`
+			if err := os.WriteFile(filepath.Join(docker, "config.json"), []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"DOCKER_CONFIG=" + docker}
+		}
+		from := "type=registry,ref=" + ref + ",trusted=" + ciPub + ",timeout=5s"
+		_, stderr, code := kilnRun(t, dir, append(storeEnv("i"), login("wrong")...), "build", "--progress", "plain", "--cache-from", from)
+		if code != 0 || strings.Count(stderr, "is unavailable, building locally: the registry refused the credentials (HTTP 401)") != 1 || stepsRun(stderr) == 0 {
+			t.Errorf("wrong credentials: exit %d\n%s", code, stderr)
+		}
+		_, stderr, code = kilnRun(t, dir, append(storeEnv("j"), login("right")...), "build", "--progress", "plain", "--cache-from", from)
+		if code != 0 || stepsRun(stderr) != 0 || strings.Contains(stderr, "warning") {
+			t.Errorf("the right credentials: exit %d\n%s", code, stderr)
+		}
+	})
 
 	// A change to one source file: only its chain is rebuilt; what came
 	// out as before is found in the cache by its resolved key (early
@@ -397,4 +444,90 @@ func TestCacheLocal(t *testing.T) {
 func topLayerBlob(t *testing.T, dir string) string {
 	m, _ := layoutManifest(t, dir)
 	return string(m.Layers[len(m.Layers)-1].Digest)
+}
+
+// TestVerifyAgainstPoisonedCache: whoever holds the signing key can put
+// any output under a derivation's digest, and an import takes it (the
+// signature is good). kiln verify --against-cache catches it: it names the
+// derivation and the file that differs.
+func TestVerifyAgainstPoisonedCache(t *testing.T) {
+	needTools(t)
+	dir := t.TempDir()
+	if err := testutil.WriteBusyboxRootfs(filepath.Join(dir, "base", "rootfs"), testutil.BusyboxPath); err != nil {
+		t.Fatal(err)
+	}
+	file := func(word string) string {
+		return `kiln {
+  source_date_epoch = 1700000000
+  platform          = "linux/amd64"
+}
+source "local" "busybox" { path = "base/rootfs" }
+stage "app" {
+  from = source.local.busybox
+  run { shell = "mkdir -p /out && echo ` + word + ` > /out/word.txt" }
+}
+`
+	}
+	tmp := t.TempDir()
+	kilnOK(t, tmp, nil, "cache", "keygen", "ci")
+	storeEnv := []string{"KILN_STORE=" + filepath.Join(tmp, "store")}
+	root := regexp.MustCompile(`stage\.app \(linux/amd64\): (sha256:[0-9a-f]{64})`)
+	build := func(word string) digest.Digest {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "build.hcl"), []byte(file(word)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m := root.FindStringSubmatch(kilnOK(t, dir, storeEnv, "build", "stage.app"))
+		if m == nil {
+			t.Fatal("no root digest in kiln build's output")
+		}
+		return digest.Digest(m[1])
+	}
+	evil := build("evil")
+	good := build("good")
+
+	// An entry for the good derivation holding the evil output, signed
+	// with the cache's key.
+	st, err := store.Open(filepath.Join(tmp, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, ok, err := st.Lookup(evil)
+	if err != nil || !ok {
+		t.Fatalf("the evil output: %v %v", ok, err)
+	}
+	cacheDir := filepath.Join(tmp, "cache")
+	if _, err := cache.Export(context.Background(), st, cache.Spec{Type: "local", Dir: cacheDir, Key: filepath.Join(tmp, "ci.key")},
+		[]cache.Entry{{Keys: []digest.Digest{good}, Output: out}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	from := "type=local,src=" + cacheDir + ",trusted=" + filepath.Join(tmp, "ci.pub")
+	// A build takes the poisoned entry: the signature is good.
+	_, stderr, code := kilnRun(t, dir, []string{"KILN_STORE=" + filepath.Join(tmp, "victim")}, "build", "--progress", "plain", "--cache-from", from, "-o", "type=local,dest="+filepath.Join(tmp, "victim-out"), "stage.app")
+	if b, _ := os.ReadFile(filepath.Join(tmp, "victim-out", "out", "word.txt")); code != 0 || string(b) != "evil\n" {
+		t.Fatalf("the poisoned entry was not taken (exit %d, %q): the test injects nothing\n%s", code, b, stderr)
+	}
+	stdout, stderr, code := kilnRun(t, dir, nil, "verify", "--progress", "quiet", "--against-cache", "--cache-from", from, "stage.app")
+	if code != 1 || !strings.Contains(stdout, "MISMATCH stage.app/run[0] ("+string(good)+")") ||
+		!strings.Contains(stdout, "changed /out/word.txt") || !strings.Contains(stdout, "-evil") || !strings.Contains(stdout, "+good") ||
+		!strings.Contains(stderr, "the cache's output of stage.app/run[0] ("+string(good)+") differs from a rebuild from nothing") {
+		t.Errorf("a poisoned entry: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// dirSize is the bytes of the files under dir.
+func dirSize(t *testing.T, dir string) int64 {
+	var n int64
+	err := filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"sync"
@@ -276,6 +277,26 @@ func (p *progress) Line(line string) {
 		p.redraw()
 	default:
 		fmt.Fprintf(p.w, "#%-6.1f %s\n", time.Since(p.start).Seconds(), line)
+	}
+}
+
+// Warn shows a warning that arrives while the view is live (a cache that
+// is down, an entry refused) without tearing it: above the view on a
+// terminal, in full since it says what to do; as a "warning" event in
+// JSON; even when quiet, as warnings always are.
+func (p *progress) Warn(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.mode {
+	case "json":
+		writeJSONLine(p.w, jsonEvent{Time: time.Now().UTC().Format(time.RFC3339Nano), Kind: "warning", Line: msg})
+	case "tty":
+		p.clear()
+		// No width: a warning wraps rather than loses its advice.
+		fmt.Fprintf(p.w, "kiln: warning: %s\n", termtext.Fit(msg, math.MaxInt32))
+		p.redraw()
+	default:
+		fmt.Fprintf(p.w, "kiln: warning: %s\n", msg)
 	}
 }
 

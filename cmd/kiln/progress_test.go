@@ -72,3 +72,44 @@ func TestTTYViewLinesFitOneRow(t *testing.T) {
 		t.Errorf("the view does not end with the summary: %q", summary)
 	}
 }
+
+// TestWarningsGoThroughTheView: a cache warns while steps run; written
+// across the live view, it would be erased with the view's lines or leave
+// them on the screen. It goes above the view, whole and on one line, and
+// the view is drawn again below it; in JSON it is an event.
+func TestWarningsGoThroughTheView(t *testing.T) {
+	var buf bytes.Buffer
+	p, err := newProgress("tty", &buf, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Event(realize.Event{Kind: realize.EventStart, Digest: "sha256:01", Name: "stage.s/run[0]", Description: "run make"})
+	msg := "cache 127.0.0.1:5000/c:t is unavailable, building locally: " + strings.Repeat("y", 100) + "\x1b[2J"
+	p.Warn(msg)
+	p.Close()
+	out := buf.String()
+	i := strings.Index(out, "kiln: warning: cache 127.0.0.1:5000/c:t is unavailable")
+	if i < 0 {
+		t.Fatalf("the warning is not shown:\n%q", out)
+	}
+	line, rest, _ := strings.Cut(out[i:], "\n")
+	if !strings.Contains(line, strings.Repeat("y", 100)) || strings.ContainsRune(line, 0x1b) {
+		t.Errorf("the warning is cut or carries escapes: %q", line)
+	}
+	if !strings.Contains(rest, "stage.s/run[0]") {
+		t.Errorf("the view is not drawn again below the warning: %q", rest)
+	}
+	if n := strings.Count(out, "kiln: warning:"); n != 1 {
+		t.Errorf("the warning is shown %d times", n)
+	}
+
+	buf.Reset()
+	if p, err = newProgress("json", &buf, 1); err != nil {
+		t.Fatal(err)
+	}
+	p.Warn("cache down")
+	p.Close()
+	if !strings.Contains(buf.String(), `"event":"warning"`) || !strings.Contains(buf.String(), `"line":"cache down"`) {
+		t.Errorf("a warning in JSON mode is not a warning event: %s", buf.String())
+	}
+}

@@ -44,6 +44,12 @@ func (r *renderer) event(e engine.Event) {
 	case engine.Diagnostics:
 		printDiags(r.g, e.Files, e.Diags)
 	case engine.Warning:
+		// The caches warn while steps run: through the live view, not
+		// across it.
+		if r.prog != nil && !r.progDone {
+			r.prog.Warn(e.Message)
+			return
+		}
 		fmt.Fprintf(os.Stderr, "kiln: warning: %s\n", e.Message)
 	case engine.Notice:
 		fmt.Fprintf(os.Stderr, "kiln: %s\n", e.Message)

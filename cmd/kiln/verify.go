@@ -28,6 +28,10 @@ type verifyFlags struct {
 	rounds  int
 	isolate bool
 	keep    bool
+	// againstCache compares a rebuild from nothing with the --cache-from
+	// caches instead of with a build in the store.
+	againstCache bool
+	varySet      bool // --vary was given
 }
 
 func newVerifyCmd(g *globals) *cobra.Command {
@@ -45,6 +49,13 @@ mtime and a diff of text files; the differing member of an archive) and,
 when several variations were applied, rebuilds with one at a time to say
 which one exposes it. Exit 1 on any mismatch.
 
+With --against-cache, verify is an independent rebuilder for a shared
+cache: it fetches (and checks) what the caches given with --cache-from (or
+KILN_CACHE_FROM, or the build file's cache_from) hold for the targets'
+derivations into a throw-away store, rebuilds the targets from nothing in
+another, and compares each derivation the cache holds, naming the first
+that differs. The caller's store is not used.
+
 Variations (--vary, comma-separated, default all):
   time      the rebuild starts at least a second after the previous build
   tz        TZ=Pacific/Chatham instead of the caller's
@@ -60,13 +71,18 @@ Variations (--vary, comma-separated, default all):
             cpuset), so nproc and sched_getaffinity say 1
   kernel    uname reports another kernel release (2.6.x, the UNAME26
             personality)`,
-		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd.Context(), g, f, args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.varySet = cmd.Flags().Changed("vary")
+			return runVerify(cmd.Context(), g, f, args)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.vary, "vary", repro.Join(repro.Variations(), ","), "variations to apply: "+repro.Join(repro.Variations(), ",")+", or none")
 	fl.IntVar(&f.rounds, "rounds", 1, "rebuilds to compare with the first build")
 	fl.BoolVar(&f.isolate, "isolate", true, "on a mismatch, rebuild with one variation at a time to find which exposes it")
 	fl.BoolVar(&f.keep, "keep", false, "keep the throw-away stores and print where they are")
+	fl.BoolVar(&f.againstCache, "against-cache", false, "compare a rebuild from nothing with what the --cache-from caches hold, not with a build in the store")
+	fl.StringArrayVar(&f.build.cacheFrom, "cache-from", nil, "the caches --against-cache compares with: type=registry,ref=REF,trusted=PUBFILE or type=local,src=DIR (repeatable; also $KILN_CACHE_FROM)")
 	fl.IntVarP(&f.build.jobs, "jobs", "j", runtime.NumCPU(), "derivations built at once in the first build")
 	fl.BoolVar(&f.build.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
 	fl.StringArrayVar(&f.build.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
@@ -79,6 +95,11 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 	if err != nil {
 		return usageErrorf("--vary %q: %v", f.vary, err)
 	}
+	if f.againstCache && !f.varySet {
+		// The question is whether the cache holds what this build file
+		// makes: a plain rebuild answers it.
+		vary = nil
+	}
 	if f.rounds < 1 {
 		return usageErrorf("--rounds %d: want at least 1", f.rounds)
 	}
@@ -90,9 +111,15 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 	for _, why := range dropped {
 		fmt.Fprintln(os.Stderr, "kiln verify: "+why)
 	}
+	if len(f.build.cacheFrom) > 0 && !f.againstCache {
+		return usageErrorf("--cache-from: kiln verify reads caches only with --against-cache")
+	}
 	r, err := newBuildRenderer(g, true)
 	if err != nil {
 		return err
+	}
+	if f.againstCache {
+		return verifyAgainstCache(ctx, g, r, f, vary, args)
 	}
 	s, err := g.open(r, &f.build)
 	if err != nil {
@@ -130,11 +157,94 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 		return err
 	}
 	if !rep.Reproducible() {
-		printVerifyReport(os.Stdout, rep)
+		printVerifyReport(os.Stdout, rep, "first build")
 		return &exitError{code: 1, err: errors.New("verify: outputs differ between builds of the same inputs: the steps named above are not reproducible")}
 	}
 	fmt.Printf("verified: %d derivations rebuilt identically in %d round(s)\n", rep.Derivations, rep.Rounds)
 	return nil
+}
+
+// verifyAgainstCache fetches what the caches hold for the targets into a
+// throw-away store and compares it with a rebuild from nothing, under the
+// variations asked for (none by default: the question is whether the
+// cache holds what this build file makes).
+func verifyAgainstCache(ctx context.Context, g *globals, r *renderer, f verifyFlags, vary []repro.Variation, args []string) error {
+	tmp, err := os.MkdirTemp("", "kiln-verify-cache-")
+	if err != nil {
+		return err
+	}
+	if f.keep {
+		fmt.Fprintf(os.Stderr, "kiln verify: keeping the cache's outputs in the store %s\n", filepath.Join(tmp, "store"))
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	g2 := *g
+	g2.store = filepath.Join(tmp, "store")
+	s, err := g2.open(r, &f.build)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	graph, err := s.Compile(args)
+	if err != nil {
+		return err
+	}
+	st, err := s.Store()
+	if err != nil {
+		return err
+	}
+	closure := graph.Closure(compiler.TargetRoots(graph.Targets)...)
+	if _, err := s.FetchCached(ctx, st, closure); err != nil {
+		return err
+	}
+	held, err := st.LookupMany(closure)
+	if err != nil {
+		return err
+	}
+	if len(held) == 0 {
+		return &exitError{code: 1, err: fmt.Errorf("verify: the caches hold none of the %d derivations of the targets: nothing to compare (were they exported from this build file, with a key given in trusted=?)", len(closure))}
+	}
+	fmt.Printf("the caches hold %d of the %d derivations of the targets\n", len(held), len(closure))
+	epoch, _ := s.Epoch()
+	exe, err := kilnExecutable()
+	if err != nil {
+		return err
+	}
+	command, err := rebuildCommand(g, f.build, graph, epoch)
+	if err != nil {
+		return err
+	}
+	rep, err := repro.Verify(ctx, repro.Config{
+		Graph:     graph,
+		Store:     st,
+		BuildFile: g.file,
+		Jobs:      f.build.jobs,
+		Vary:      vary,
+		Rounds:    f.rounds,
+		Isolate:   f.isolate,
+		Keep:      f.keep,
+		Exe:       exe,
+		Command:   command,
+		Environ:   os.Environ(),
+		Events:    printVerifyEvent,
+	})
+	if err != nil {
+		return err
+	}
+	if !rep.Reproducible() {
+		printVerifyReport(os.Stdout, rep, "cache")
+		m := rep.Mismatches[0]
+		return &exitError{code: 1, err: fmt.Errorf("verify: the cache's output of %s (%s) differs from a rebuild from nothing (see above for what differs): either the step is not reproducible (kiln verify %[3]s shows it) or the cache's entry was not built as this build file says; do not trust the cache for it", m.Name, m.Derivation, targetOf(m.Name))}
+	}
+	fmt.Printf("verified against the cache: %d derivations rebuilt identically to the cache's outputs\n", len(held))
+	return nil
+}
+
+// targetOf is the target address a derivation name starts with:
+// stage.build/run[1] is built by target stage.build.
+func targetOf(name string) string {
+	t, _, _ := strings.Cut(name, "/")
+	return t
 }
 
 // rebuildCommand is the command line of a rebuild: kiln verify-rebuild of
@@ -196,6 +306,8 @@ func newVerifyRebuildCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(os.Stderr, "kiln verify: %v\n", err)
 			}
 			f.shuffle = r.Shuffle
+			// A rebuild is from nothing: no cache answers for it.
+			f.noCache = true
 			rd, err := newBuildRenderer(g, true)
 			if err != nil {
 				return err
@@ -243,7 +355,7 @@ func printVerifyEvent(e repro.Event) {
 
 // printVerifyReport prints each mismatch with what differs inside its
 // output.
-func printVerifyReport(w io.Writer, rep *repro.Report) {
+func printVerifyReport(w io.Writer, rep *repro.Report, firstLabel string) {
 	fmt.Fprintf(w, "round %d: %d of %d derivations differ; %d step(s) are not reproducible themselves\n", rep.Round, len(rep.Mismatches), rep.Derivations, rep.Causes())
 	for _, m := range rep.Mismatches {
 		if len(m.Through) > 0 {
@@ -254,7 +366,7 @@ func printVerifyReport(w io.Writer, rep *repro.Report) {
 		if m.Description != "" {
 			fmt.Fprintf(w, "  step: %s\n", m.Description)
 		}
-		fmt.Fprintf(w, "  first build: output %s\n  rebuild:     output %s\n", realize.OutputID(m.First), realize.OutputID(m.Rebuild))
+		fmt.Fprintf(w, "  %-12s output %s\n  %-12s output %s\n", firstLabel+":", realize.OutputID(m.First), "rebuild:", realize.OutputID(m.Rebuild))
 		if m.Exposure != nil {
 			fmt.Fprintf(w, "  exposed by: %s\n", exposure(*m.Exposure))
 		}
@@ -267,11 +379,25 @@ func printVerifyReport(w io.Writer, rep *repro.Report) {
 		for _, l := range m.Layers {
 			fmt.Fprintf(w, "  layer %d: %s -> %s\n", l.Index, l.First, l.Rebuild)
 			for _, line := range l.Diff {
-				fmt.Fprintln(w, "    "+line)
+				fmt.Fprintln(w, "    "+relabel(line, firstLabel))
 			}
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// relabel names the side repro's diff calls the first build as the report
+// does (the cache, for --against-cache).
+func relabel(line, label string) string {
+	body := strings.TrimLeft(line, " ")
+	indent := line[:len(line)-len(body)]
+	if rest, ok := strings.CutPrefix(body, "--- first build"); ok {
+		return indent + "--- " + label + rest
+	}
+	if rest, ok := strings.CutPrefix(body, "first build: "); ok {
+		return indent + fmt.Sprintf("%-13s", label+":") + rest
+	}
+	return line
 }
 
 func exposure(e repro.Exposure) string {
