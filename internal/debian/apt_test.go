@@ -74,7 +74,7 @@ func aptSimulate(t *testing.T, dir string, repo *Repo, pkgs []string, essential 
 	prefix := regexp.MustCompile(`^[a-z]+://`).ReplaceAllString(repo.URI, "")
 	prefix = strings.ReplaceAll(prefix, "/", "_") + "_dists_" + repo.Suite + "_"
 	ctx := context.Background()
-	rel, err := repo.get(ctx, "dists/"+repo.Suite+"/InRelease")
+	rel, err := repo.get(ctx, "dists/"+repo.Suite+"/InRelease", MaxReleaseSize)
 	if err != nil {
 		t.Fatal(err)
 	}
