@@ -34,7 +34,7 @@ func TestCompareVersionsDpkg(t *testing.T) {
 		{"1.0~", "1.0", -1},
 		{"1.0", "1.0+b1", -1},
 		{"1.0a", "1.0+", -1}, // letters before other symbols
-		{"1.0.", "1.0+", 1}, // "+" (43) sorts before "." (46)
+		{"1.0.", "1.0+", 1},  // "+" (43) sorts before "." (46)
 		{"2.36-9+deb12u4", "2.36-9+deb12u10", -1},
 		{"2.36-9+deb12u4", "2.36-9", 1},
 		{"7.88.1-10+deb12u5", "7.88.1-10+deb12u12", -1},
