@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -47,7 +48,7 @@ func (debSource) decode(e *evaluator, _ *hcl.Block, a attrs, s *Source) {
 	for i := range specs {
 		specs[i].Pin = pins[specs[i].Name]
 	}
-	for n := range pins {
+	for _, n := range sortedKeys(pins) {
 		if !listed[n] {
 			e.errorf(a.rng("pin"), "Pin of an unlisted suite", "pin names suite %q, which suite does not list.", n)
 		}
@@ -62,17 +63,17 @@ func (debSource) decode(e *evaluator, _ *hcl.Block, a attrs, s *Source) {
 	if signedBy != "" {
 		s.SignedBy = a.absPath("signed_by")
 	}
-	for suite, k := range s.SuiteSignedBy {
-		if !strings.HasPrefix(k, "/") {
+	explicit := s.Repository != "" || len(s.SuiteRepositories) > 0
+	for _, suite := range sortedKeys(s.SuiteSignedBy) {
+		if k := s.SuiteSignedBy[suite]; !strings.HasPrefix(k, "/") {
 			e.errorf(a.rng("signed_by"), "Invalid signed by", "The keyring of suite %s, %q, is not an absolute path; write it from the root.", suite, k)
 		}
-		if s.Repository == "" && s.SuiteRepositories[suite] == "" {
+		if explicit && s.Repository == "" && s.SuiteRepositories[suite] == "" {
 			e.errorf(a.rng("signed_by"), "Only with a repository",
 				"signed_by names suite %s, which has no repository here; the machine's apt sources carry their own signed-by.", suite)
 		}
 	}
 	s.Trusted = a.boolean("trusted")
-	explicit := s.Repository != "" || len(s.SuiteRepositories) > 0
 	for _, n := range []string{"signed_by", "trusted"} {
 		if a.has(n) && !explicit {
 			e.errorf(a.rng(n), "Only with a repository",
@@ -92,8 +93,9 @@ func debPins(a attrs) map[string]int {
 		return nil
 	}
 	out := map[string]int{}
-	for k, el := range v.AsValueMap() {
-		bf := el.AsBigFloat()
+	vals := v.AsValueMap()
+	for _, k := range sortedKeys(vals) {
+		bf := vals[k].AsBigFloat()
 		n, acc := bf.Int64()
 		if !bf.IsInt() || acc != 0 || n == 0 || n < -1000000 || n > 1000000 {
 			a.e.errorf(a.rng("pin"), "Invalid pin priority", "The pin of suite %q must be a whole number other than 0, as in apt_preferences(5): 990 prefers the suite, 100 takes it only when nothing else has the package, -1 never takes it.", k)
@@ -120,10 +122,20 @@ func debStrOrMap(a attrs, name string, listed map[string]bool) (string, map[stri
 		return a.str(name), nil
 	}
 	m := a.strMap(name)
-	for k := range m {
+	for _, k := range sortedKeys(m) {
 		if !listed[k] {
 			a.e.errorf(a.rng(name), "Unlisted suite", "%s names suite %q, which suite does not list.", name, k)
 		}
 	}
 	return "", m
+}
+
+// sortedKeys orders diagnostics that come from a map.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
