@@ -100,6 +100,25 @@ func TestDebSuites(t *testing.T) {
 		t.Errorf("the lock changed in %d lines, want the 3 of libc6's block:\n%s", d, newLock)
 	}
 
+	// The security suite alone lacks libc6's dependency: the error says
+	// to list it with its base suite.
+	alone := newProj(t, fmt.Sprintf(`
+source "deb" "sec" {
+  packages     = ["libc6"]
+  suite        = "bookworm-security"
+  architecture = "amd64"
+  repository   = "%s"
+  signed_by    = "%s"
+}
+stage "s" {
+  from = source.deb.sec
+}
+`, secRepo.URL, secRepo.Keyring), "")
+	if _, e, code := alone.run("lock"); code != 1 || !strings.Contains(e, "package libgcc-s1 (needed by libc6) is not in the index") ||
+		!strings.Contains(e, `list it with its base suite: suite = ["BASE", "bookworm-security"]`) {
+		t.Errorf("kiln lock of bookworm-security alone: exit %d, want 1 and a hint to add the base suite:\n%s", code, e)
+	}
+
 	tarOut := filepath.Join(t.TempDir(), "files.tar")
 	p.ok("build", "--progress", "plain", "-o", "type=tar,dest="+tarOut, "stage.s")
 	files := tarFiles(t, tarOut)

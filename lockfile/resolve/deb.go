@@ -82,6 +82,12 @@ func DebResolver(opts DebOptions) Resolver {
 			if len(suites) > 1 {
 				return nil, fmt.Errorf("resolving against suites %s (%s): %w", strings.Join(suiteNames(suites), ", "), s.Architecture, err)
 			}
+			var nf *debian.NotFoundError
+			if errors.As(err, &nf) && len(nf.Chain) > 0 {
+				// An update suite (bookworm-security, -updates, -backports)
+				// holds only what changed: the rest is in its base suite.
+				return nil, fmt.Errorf("resolving against suite %s (%s): %w; if %s holds only updates, list it with its base suite: suite = [\"BASE\", \"%s\"]", s.Suite, s.Architecture, err, s.Suite, s.Suite)
+			}
 			return nil, fmt.Errorf("resolving against suite %s (%s): %w", s.Suite, s.Architecture, err)
 		}
 		e := &lockfile.Entry{
