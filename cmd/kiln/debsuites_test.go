@@ -84,7 +84,7 @@ func TestDebSuites(t *testing.T) {
 		t.Fatalf("kiln lock without --update changed the lock:\n%s", out)
 	}
 	out := p.ok("lock", "--update")
-	if !strings.Contains(out, "libc6 1.0-1 -> 1.0-2") {
+	if !strings.Contains(out, "• source.deb.base: bookworm bookworm-updates bookworm-security/amd64, 3 packages\n    libc6 1.0-1 -> 1.0-2\n") {
 		t.Fatalf("kiln lock --update printed:\n%s\nwant the line libc6 1.0-1 -> 1.0-2", out)
 	}
 	if strings.Contains(out, "hello") || strings.Contains(out, "libgcc-s1") {
