@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 // TestCompareVersionsDpkg: cases from dpkg's own test suite
@@ -201,5 +203,26 @@ func TestReleaseReadIsBounded(t *testing.T) {
 	var tl *TooLargeError
 	if !errors.As(err, &tl) || tl.Limit != MaxReleaseSize {
 		t.Fatalf("Release of an endless InRelease: %v, want a TooLargeError", err)
+	}
+}
+
+// TestReleaseDefaultPins: a suite's Release file sets its versions'
+// default priority as apt reads it: NotAutomatic 1, with
+// ButAutomaticUpgrades 100, else 500. Each suite is checked with the
+// repository's own key.
+func TestReleaseDefaultPins(t *testing.T) {
+	repo := testutil.NewDebRepo(t, "amd64")
+	repo.Publish(t, "bookworm", "", nil)
+	repo.Publish(t, "experimental", "NotAutomatic: yes\n", nil)
+	repo.Publish(t, "bookworm-backports", "NotAutomatic: yes\nButAutomaticUpgrades: yes\n", nil)
+	for suite, want := range map[string]int{"bookworm": 500, "experimental": 1, "bookworm-backports": 100} {
+		r := &Repo{URI: repo.URL, Suite: suite, Arch: "amd64", Keyrings: []string{repo.Keyring}}
+		ix, err := r.Index(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ix.DefaultPin != want {
+			t.Errorf("%s: default pin %d, want %d", suite, ix.DefaultPin, want)
+		}
 	}
 }
