@@ -127,6 +127,23 @@ stage "s" {
 			t.Errorf("%s in the image is %q, want %q", name, got, want)
 		}
 	}
+
+	// A pin is part of the request: the entry goes stale, and kiln lock
+	// re-resolves with the security suite below the others (apt's 100).
+	hcl := strings.Replace(fmt.Sprintf(debSuitesHCL, mainRepo.URL, secRepo.URL, mainRepo.Keyring, secRepo.Keyring),
+		`architecture = "amd64"`, "architecture = \"amd64\"\n  pin = { \"bookworm-security\" = 100 }", 1)
+	if err := os.WriteFile(filepath.Join(p.dir, "build.hcl"), []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, e, code := p.run("lock", "--check")
+	if code != 1 || !strings.Contains(o+e, `locked for suite "bookworm bookworm-updates bookworm-security" architecture amd64 packages hello, build.hcl asks for suite "bookworm bookworm-updates bookworm-security=100"`) {
+		t.Errorf("kiln lock --check after adding a pin: exit %d, want 1 and the stale request:\n%s%s", code, o, e)
+	}
+	p.ok("lock")
+	if pinned := readLock(t, p); !strings.Contains(pinned, "package \"libc6\" {\n    version      = \"1.0-1\"") ||
+		!strings.Contains(pinned, `suite        = "bookworm bookworm-updates bookworm-security=100"`) {
+		t.Errorf("with bookworm-security at 100 the lock should pin libc6 1.0-1:\n%s", pinned)
+	}
 }
 
 // TestDebSuitesOwnKeyring: each repository is checked with its own
