@@ -106,11 +106,24 @@ func FetchDebs(ctx context.Context, client *http.Client, mirrors []string, pkgs 
 			continue
 		}
 		g.Go(func() error {
-			var err error
+			// A wrong file in one repository does not hide the right one in
+			// the next (the hash decides); it is the error only when no
+			// repository has the pinned file.
+			var mismatch error
 			for _, m := range mirrors {
-				if err = fetchDeb(ctx, client, m, p, cache); !errors.Is(err, errNotThere) {
+				err := fetchDeb(ctx, client, m, p, cache)
+				var me *MismatchError
+				switch {
+				case errors.As(err, &me):
+					if mismatch == nil {
+						mismatch = err
+					}
+				case !errors.Is(err, errNotThere):
 					return err
 				}
+			}
+			if mismatch != nil {
+				return mismatch
 			}
 			if len(mirrors) > 1 {
 				return pinErr(fmt.Errorf("package %s %s is no longer in the repositories (%s answered 404 for %s)", p.Name, p.Version, strings.Join(mirrors, ", "), p.Filename))
@@ -508,9 +521,11 @@ func (debFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
 // for the suite, else its repository for every suite, else the machine's
 // apt source for the suite.
 func debMirrors(req *Request) ([]string, error) {
-	spec, _, _ := strings.Cut(req.Identifier, "/")
-	if i := strings.LastIndexByte(req.Identifier, '/'); i >= 0 {
-		spec = req.Identifier[:i] // suites such as "bookworm/updates" hold a slash
+	// The identifier is "SUITES/ARCH"; a suite such as "bookworm/updates"
+	// holds a slash, an architecture never does.
+	spec := req.Identifier
+	if i := strings.LastIndexByte(spec, '/'); i >= 0 {
+		spec = spec[:i]
 	}
 	suites, err := debian.ParseSuites(spec)
 	if err != nil {

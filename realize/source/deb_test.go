@@ -140,6 +140,33 @@ func TestDebFetchAndAssemble(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("several repositories", func(t *testing.T) {
+		// One repository lacks the file, another serves other bytes under
+		// its name, a third has it: the package comes from the third.
+		empty := httptest.NewServer(http.NotFoundHandler())
+		defer empty.Close()
+		wrong := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write(append([]byte(nil), deb[:len(deb)-1]...))
+			w.Write([]byte{deb[len(deb)-1] ^ 1})
+		}))
+		defer wrong.Close()
+		cache := &memDebCache{m: map[string][]byte{}}
+		if err := FetchDebs(ctx, srv.Client(), []string{empty.URL, wrong.URL + "/debian", srv.URL + "/debian"}, []DebPackage{pkg}, cache, 2); err != nil {
+			t.Fatal(err)
+		}
+		if len(cache.m) != 1 {
+			t.Fatalf("cache holds %d files, want the package", len(cache.m))
+		}
+		err := FetchDebs(ctx, srv.Client(), []string{empty.URL, wrong.URL}, []DebPackage{pkg}, &memDebCache{m: map[string][]byte{}}, 2)
+		var me *MismatchError
+		if !errors.As(err, &me) {
+			t.Fatalf("no repository with the right file: %v, want the mismatch", err)
+		}
+		err = FetchDebs(ctx, srv.Client(), []string{empty.URL, empty.URL + "/x"}, []DebPackage{pkg}, &memDebCache{m: map[string][]byte{}}, 2)
+		if err == nil || !strings.Contains(err.Error(), "is no longer in the repositories") {
+			t.Fatalf("no repository with the file: %v", err)
+		}
+	})
 	t.Run("assemble", func(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("unpacking sets owners: needs root")
