@@ -28,7 +28,7 @@ var (
 // hostRepoIndex fetches the test suite's index from the mirror the
 // machine's apt configuration names, once per test binary, caching the
 // Packages file under the user's cache directory.
-func hostRepoIndex(t *testing.T) (*Repo, *Index) {
+func hostRepoIndex(t testing.TB) (*Repo, *Index) {
 	t.Helper()
 	hostIndexOnce.Do(func() {
 		srcs, err := ReadAptSources("/")

@@ -75,6 +75,12 @@ func DebResolver(opts DebOptions) Resolver {
 			if err != nil {
 				return nil, err
 			}
+			if len(suites) == 1 && sp.Pin >= 0 {
+				// One suite: every version has the same priority, so the
+				// index answers as it is, without a copy.
+				ix = one
+				break
+			}
 			ix.Merge(one, sp.Pin)
 		}
 		pkgs, err := ix.Resolve(s.Packages, debian.ResolveOptions{})
