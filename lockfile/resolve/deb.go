@@ -38,10 +38,10 @@ func DebResolver(opts DebOptions) Resolver {
 		s := in.Source
 		// sharedIndex is one suite's index, downloaded once for every
 		// source that reads it from the same repository.
-		sharedIndex := func(ctx context.Context, suite string) (*debian.Index, error) {
+		sharedIndex := func(ctx context.Context, suite string) (string, *debian.Index, error) {
 			repo, err := debRepo(opts, s, suite, s.Architecture)
 			if err != nil {
-				return nil, err
+				return "", nil, err
 			}
 			key := repo.URI + " " + repo.Suite + " " + repo.Arch + " " + strings.Join(repo.Components, ",") + " " + strings.Join(repo.Keyrings, ",")
 			mu.Lock()
@@ -52,7 +52,7 @@ func DebResolver(opts DebOptions) Resolver {
 			}
 			mu.Unlock()
 			di.once.Do(func() { di.ix, di.err = repo.Index(ctx) })
-			return di.ix, di.err
+			return key, di.ix, di.err
 		}
 		if s.Suite == "" {
 			return nil, errors.New(`set suite (for example suite = "bookworm"): the deb source has none`)
@@ -69,19 +69,36 @@ func DebResolver(opts DebOptions) Resolver {
 		}
 		// apt's view: every suite's index in one, each version with its
 		// suite's pin priority; the closure then crosses suites freely.
-		ix := debian.NewIndex(s.Architecture)
-		for _, sp := range suites {
-			one, err := sharedIndex(ctx, sp.Name)
-			if err != nil {
+		// Sources on the same suites and pins share one merged index.
+		parts := make([]*debian.Index, len(suites))
+		keys := make([]string, len(suites))
+		for i, sp := range suites {
+			if keys[i], parts[i], err = sharedIndex(ctx, sp.Name); err != nil {
 				return nil, err
 			}
-			if len(suites) == 1 && sp.Pin >= 0 {
-				// One suite: every version has the same priority, so the
-				// index answers as it is, without a copy.
-				ix = one
-				break
+			keys[i] += fmt.Sprintf(" pin %d", sp.Pin)
+		}
+		var ix *debian.Index
+		if len(suites) == 1 && suites[0].Pin >= 0 {
+			// One suite: every version has the same priority, so the
+			// index answers as it is, without a copy.
+			ix = parts[0]
+		} else {
+			key := "merged\n" + strings.Join(keys, "\n")
+			mu.Lock()
+			di := indexes[key]
+			if di == nil {
+				di = &debIndex{}
+				indexes[key] = di
 			}
-			ix.Merge(one, sp.Pin)
+			mu.Unlock()
+			di.once.Do(func() {
+				di.ix = debian.NewIndex(s.Architecture)
+				for i, sp := range suites {
+					di.ix.Merge(parts[i], sp.Pin)
+				}
+			})
+			ix = di.ix
 		}
 		pkgs, err := ix.Resolve(s.Packages, debian.ResolveOptions{})
 		if err != nil {
