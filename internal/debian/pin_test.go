@@ -1,7 +1,11 @@
 package debian
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -224,5 +228,40 @@ func TestReleaseDefaultPins(t *testing.T) {
 		if ix.DefaultPin != want {
 			t.Errorf("%s: default pin %d, want %d", suite, ix.DefaultPin, want)
 		}
+	}
+}
+
+// TestPackagesReadIsBounded: a Packages.gz that the Release file vouches
+// for but that decompresses past the limit fails naming the file, and a
+// compressed index longer than the Release file says is cut off there.
+func TestPackagesReadIsBounded(t *testing.T) {
+	defer func(n int64) { packagesLimit = n }(packagesLimit)
+	packagesLimit = 1 << 20
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(bytes.Repeat([]byte("Package: x\n"), (2<<20)/11))
+	zw.Close()
+	body := gz.Bytes()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(body)
+		w.Write(make([]byte, 1<<16)) // more than the Release file promised
+	}))
+	defer srv.Close()
+	r := &Repo{URI: srv.URL, Suite: "bookworm", Arch: "amd64", Client: srv.Client()}
+	sum := sha256.Sum256(body)
+	_, err := r.packagesText(context.Background(), "main/binary-amd64/Packages.gz", FileSum{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(body))})
+	var tl *TooLargeError
+	if !errors.As(err, &tl) {
+		t.Fatalf("a Packages.gz sent with trailing bytes: %v, want a TooLargeError", err)
+	}
+	if !strings.Contains(err.Error(), "longer than the") {
+		t.Errorf("the error does not say the file is longer than the Release file says: %v", err)
+	}
+	exact := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer exact.Close()
+	r = &Repo{URI: exact.URL, Suite: "bookworm", Arch: "amd64", Client: exact.Client()}
+	_, err = r.packagesText(context.Background(), "main/binary-amd64/Packages.gz", FileSum{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(body))})
+	if !errors.As(err, &tl) || tl.Limit != 1<<20 || !strings.Contains(err.Error(), "Packages.gz") {
+		t.Fatalf("a Packages.gz decompressing to 2 MiB under a 1 MiB limit: %v, want a TooLargeError naming it", err)
 	}
 }

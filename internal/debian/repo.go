@@ -57,6 +57,9 @@ const (
 	MaxPackagesSize = 512 << 20
 )
 
+// packagesLimit is MaxPackagesSize; tests lower it.
+var packagesLimit int64 = MaxPackagesSize
+
 // TooLargeError is a repository file past its bound.
 type TooLargeError struct {
 	Path  string
@@ -334,11 +337,15 @@ func (r *Repo) packagesText(ctx context.Context, path string, sum FileSum) (io.R
 			return f, nil
 		}
 	}
-	if sum.Size < 0 || sum.Size > MaxPackagesSize {
-		return nil, &TooLargeError{Path: "dists/" + r.Suite + "/" + path, Limit: MaxPackagesSize}
+	if sum.Size < 0 || sum.Size > packagesLimit {
+		return nil, &TooLargeError{Path: "dists/" + r.Suite + "/" + path, Limit: packagesLimit}
 	}
 	// The Release file gave the size: one byte more is already a mismatch.
 	raw, err := r.get(ctx, "dists/"+r.Suite+"/"+path, sum.Size+1)
+	var tl *TooLargeError
+	if errors.As(err, &tl) {
+		return nil, fmt.Errorf("%s of suite %s is longer than the %d bytes the Release file says; the mirror may be mid-update, try again: %w", path, r.Suite, sum.Size, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s of suite %s: %w", path, r.Suite, err)
 	}
@@ -353,7 +360,7 @@ func (r *Repo) packagesText(ctx context.Context, path string, sum FileSum) (io.R
 		if err != nil {
 			return nil, fmt.Errorf("decompressing %s: %w", path, err)
 		}
-		if text, err = readBounded(zr, path, MaxPackagesSize); err != nil {
+		if text, err = readBounded(zr, path, packagesLimit); err != nil {
 			return nil, fmt.Errorf("decompressing %s: %w", path, err)
 		}
 	case strings.HasSuffix(path, ".gz"):
@@ -361,7 +368,7 @@ func (r *Repo) packagesText(ctx context.Context, path string, sum FileSum) (io.R
 		if err != nil {
 			return nil, fmt.Errorf("decompressing %s: %w", path, err)
 		}
-		if text, err = readBounded(zr, path, MaxPackagesSize); err != nil {
+		if text, err = readBounded(zr, path, packagesLimit); err != nil {
 			return nil, fmt.Errorf("decompressing %s: %w", path, err)
 		}
 	default:
