@@ -94,6 +94,9 @@ type SourceOp struct {
 	// change the result, and the same build must have the same digests on
 	// machines that use different mirrors.
 	Mirror string `json:"-"`
+	// Mirrors are the repositories of single suites of a deb source (the
+	// map form of repository), by suite; not hashed, as Mirror.
+	Mirrors map[string]string `json:"-"`
 	// MaxSize bounds what the source may unpack (0: the realizer's
 	// default). Not hashed: it decides whether realizing succeeds, never
 	// what a success produces.

@@ -31,6 +31,7 @@ func (debSource) lower(c *compiler, src *lang.Source, platform string, op *Sourc
 		op.Pin = digest.FromString(op.Pin).String()
 	}
 	op.Mirror = src.Repository
+	op.Mirrors = src.SuiteRepositories
 	d.Description = "debian " + op.Identifier + ": " + op.Attrs["request"]
 	return nil
 }

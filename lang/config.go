@@ -103,10 +103,18 @@ type Source struct {
 	Exclude []string
 
 	// deb: packages resolved against a Debian repository (docs/deb.md).
+	// Suite is the request's suites as debian.FormatSuites writes them
+	// ("bookworm", or "bookworm bookworm-security=990" for several, with
+	// their pin priorities).
 	Packages     []string
 	Suite        string
 	Architecture string
 	Repository   string
+	// SuiteRepositories and SuiteSignedBy are the map forms of
+	// repository and signed_by: a repository (and its keyring) per suite,
+	// for suites served from different places. Not hashed.
+	SuiteRepositories map[string]string
+	SuiteSignedBy     map[string]string
 	// SignedBy is the keyring (absolute) that checks an explicit
 	// repository's InRelease, else apt's trusted keyrings do; Trusted
 	// skips the check, as apt's trusted=yes. Neither is hashed: the lock

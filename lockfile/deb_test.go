@@ -1,6 +1,7 @@
 package lockfile
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -99,5 +100,26 @@ func TestDebParseStrict(t *testing.T) {
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) || onlyNotNormal(diags) {
 			t.Errorf("replacing %q: got %v, want %q", tc.from, diags, tc.want)
 		}
+	}
+}
+
+// TestDebUpdateLines: an updated deb entry prints one line per package that
+// moved, old version -> new, under the entry's line.
+func TestDebUpdateLines(t *testing.T) {
+	deb := func(name, version string, n int) Deb {
+		return Deb{Name: name, Version: version, Architecture: "amd64", Filename: "pool/" + name + "_" + version + ".deb", SHA256: fmt.Sprintf("%064x", n), Size: 10}
+	}
+	entry := func(debs ...Deb) *Entry {
+		return &Entry{Address: "source.deb.base", Type: TypeDeb, Suite: "bookworm bookworm-security", Architecture: "amd64", Packages: []string{"hello"}, Debs: debs}
+	}
+	old := entry(deb("hello", "2.10-3", 1), deb("libc6", "2.36-9+deb12u4", 2), deb("libold", "1", 3))
+	new := entry(deb("hello", "2.10-3", 1), deb("libc6", "2.36-9+deb12u10", 4), deb("libnew", "2", 5))
+	got := Change{Address: "source.deb.base", Kind: Changed, Old: old, New: new}.String()
+	want := "• source.deb.base: bookworm bookworm-security/amd64, 3 packages\n" +
+		"    libc6 2.36-9+deb12u4 -> 2.36-9+deb12u10\n" +
+		"    +libnew 2\n" +
+		"    -libold 1"
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -91,7 +91,16 @@ func (c Change) line() string {
 	case Changed:
 		o, n := Summary(c.Old), Summary(c.New)
 		if o == n {
-			return "• " + c.Address + ": " + o + " (" + strings.Join(changedAttrs(c.Old, c.New), ", ") + " changed)"
+			s := "• " + c.Address + ": " + o
+			if attrs := changedAttrs(c.Old, c.New); len(attrs) > 0 {
+				s += " (" + strings.Join(attrs, ", ") + " changed)"
+			}
+			// Nested blocks (a deb entry's packages) one per line, so that
+			// a security update reads as "libc6 2.36-9+deb12u4 -> 2.36-9+deb12u10".
+			for _, b := range changedBlocks(c.Old, c.New) {
+				s += "\n    " + b
+			}
+			return s
 		}
 		return "• " + c.Address + ": " + o + " -> " + n
 	case Missing:
@@ -163,10 +172,15 @@ func changedAttrs(a, b *Entry) []string {
 			}
 		}
 	}
-	if bk, ok := kinds[a.Type].(blockKind); ok {
-		out = append(out, bk.changes(a, b)...)
-	}
 	return out
+}
+
+// changedBlocks describes what changed in the nested blocks of a and b.
+func changedBlocks(a, b *Entry) []string {
+	if bk, ok := kinds[a.Type].(blockKind); ok {
+		return bk.changes(a, b)
+	}
+	return nil
 }
 
 func requestOf(e *Entry) string {

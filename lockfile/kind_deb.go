@@ -218,5 +218,9 @@ func debChanges(a, b []Deb) []string {
 }
 
 func debRequest(suite, arch string, pkgs []string) string {
+	if strings.Contains(suite, " ") {
+		// Several suites: quoted, so that they do not read as packages.
+		suite = `"` + suite + `"`
+	}
 	return "suite " + suite + " architecture " + arch + " packages " + strings.Join(pkgs, " ")
 }

@@ -86,6 +86,7 @@ func (r *Realizer) fetchSource(ctx context.Context, d *compiler.Derivation) (sto
 		Pin:        op.Pin,
 		Attrs:      op.Attrs,
 		Mirror:     op.Mirror,
+		Mirrors:    op.Mirrors,
 		MaxSize:    op.MaxSize,
 		Platform:   d.Platform,
 		Epoch:      d.SourceDateEpoch,

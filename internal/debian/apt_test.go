@@ -28,7 +28,7 @@ var (
 // hostRepoIndex fetches the test suite's index from the mirror the
 // machine's apt configuration names, once per test binary, caching the
 // Packages file under the user's cache directory.
-func hostRepoIndex(t *testing.T) (*Repo, *Index) {
+func hostRepoIndex(t testing.TB) (*Repo, *Index) {
 	t.Helper()
 	hostIndexOnce.Do(func() {
 		srcs, err := ReadAptSources("/")
@@ -74,7 +74,7 @@ func aptSimulate(t *testing.T, dir string, repo *Repo, pkgs []string, essential 
 	prefix := regexp.MustCompile(`^[a-z]+://`).ReplaceAllString(repo.URI, "")
 	prefix = strings.ReplaceAll(prefix, "/", "_") + "_dists_" + repo.Suite + "_"
 	ctx := context.Background()
-	rel, err := repo.get(ctx, "dists/"+repo.Suite+"/InRelease")
+	rel, err := repo.get(ctx, "dists/"+repo.Suite+"/InRelease", MaxReleaseSize)
 	if err != nil {
 		t.Fatal(err)
 	}

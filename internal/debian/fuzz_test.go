@@ -29,3 +29,27 @@ func FuzzDataTar(f *testing.F) {
 		rc.Close()
 	})
 }
+
+// FuzzParseSuites: the suite list comes from the lock and the derivation
+// identifier; whatever it parses to formats back to something that parses
+// to the same list.
+func FuzzParseSuites(f *testing.F) {
+	for _, s := range []string{"bookworm", "bookworm bookworm-security=990", "a=-1 b", "a a", "x=0", "../x", "a=99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ss, err := ParseSuites(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseSuites(FormatSuites(ss))
+		if err != nil || len(back) != len(ss) {
+			t.Fatalf("%q: round trip gave %v, %v", s, back, err)
+		}
+		for i := range ss {
+			if back[i] != ss[i] || !ValidSuite(ss[i].Name) {
+				t.Fatalf("%q: round trip gave %v, want %v", s, back, ss)
+			}
+		}
+	})
+}

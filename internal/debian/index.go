@@ -33,9 +33,16 @@ type Package struct {
 // Index is the packages of one or more Packages files for one
 // architecture: each name's versions, and who provides each virtual name.
 type Index struct {
-	Arch      string
-	byName    map[string][]*Package
-	providers map[string][]provider
+	Arch string
+	// DefaultPin is the apt priority of this index's versions when they
+	// are merged into another without a pin of their own: DefaultPin, or
+	// less for a suite whose Release file says NotAutomatic (0: DefaultPin).
+	DefaultPin int
+	byName     map[string][]*Package
+	providers  map[string][]provider
+	// pins is each version's apt pin priority; a version without one has
+	// DefaultPin.
+	pins map[*Package]int
 }
 
 type provider struct {
@@ -46,7 +53,7 @@ type provider struct {
 // NewIndex returns an empty index for arch (a Debian architecture name:
 // amd64, arm64, ...). Packages of architecture "all" belong to every index.
 func NewIndex(arch string) *Index {
-	return &Index{Arch: arch, byName: map[string][]*Package{}, providers: map[string][]provider{}}
+	return &Index{Arch: arch, byName: map[string][]*Package{}, providers: map[string][]provider{}, pins: map[*Package]int{}}
 }
 
 // Len is the number of package versions in the index.
@@ -141,27 +148,78 @@ func validFilename(f string) bool {
 	return true
 }
 
-// Add adds one package version. A second stanza with the same name,
-// version and architecture (the same package in two suites) is ignored.
-func (ix *Index) Add(pk *Package) {
+// Add adds one package version with apt's default priority. A second
+// stanza with the same name, version and architecture (the same package in
+// two suites) is ignored.
+func (ix *Index) Add(pk *Package) { ix.AddPinned(pk, DefaultPin) }
+
+// AddPinned adds one package version with an apt pin priority. The same
+// name, version and architecture seen again (the same package in two
+// suites) keeps the first stanza and the higher priority, as apt gives a
+// version the highest priority of the files it is in.
+func (ix *Index) AddPinned(pk *Package, pin int) {
 	for _, o := range ix.byName[pk.Name] {
 		if o.Version == pk.Version && o.Architecture == pk.Architecture {
+			if pin > ix.pin(o) {
+				ix.pins[o] = pin
+			}
 			return
 		}
 	}
 	ix.byName[pk.Name] = append(ix.byName[pk.Name], pk)
+	if pin != DefaultPin {
+		ix.pins[pk] = pin
+	}
 	for _, r := range pk.Provides {
 		ix.providers[r.Name] = append(ix.providers[r.Name], provider{pkg: pk, rel: r})
 	}
 }
 
-// Candidate is the version apt would install of name: the highest one.
-// (kiln applies no pinning: every configured index has apt's default
-// priority.)
+// Merge adds every version of o with priority pin (0: o's DefaultPin, or
+// DefaultPin), as apt combines the indexes of several sources.
+func (ix *Index) Merge(o *Index, pin int) {
+	if pin == 0 {
+		pin = o.DefaultPin
+	}
+	if pin == 0 {
+		pin = DefaultPin
+	}
+	names := make([]string, 0, len(o.byName))
+	for n := range o.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, p := range o.byName[n] {
+			ix.AddPinned(p, pin)
+		}
+	}
+}
+
+func (ix *Index) pin(p *Package) int {
+	if n, ok := ix.pins[p]; ok {
+		return n
+	}
+	return DefaultPin
+}
+
+// Candidate is the version apt would install of name on an empty system:
+// among the versions whose pin priority is not negative (apt never
+// installs those), the one with the highest priority, and of those the
+// highest version (dpkg's comparison). Nil when there is none.
 func (ix *Index) Candidate(name string) *Package {
 	var best *Package
 	for _, p := range ix.byName[name] {
-		if best == nil || CompareVersions(p.Version, best.Version) > 0 {
+		pp := ix.pin(p)
+		if pp < 0 {
+			continue
+		}
+		if best == nil {
+			best = p
+			continue
+		}
+		bp := ix.pin(best)
+		if pp > bp || (pp == bp && CompareVersions(p.Version, best.Version) > 0) {
 			best = p
 		}
 	}

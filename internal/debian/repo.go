@@ -49,8 +49,41 @@ func (r *Repo) client() *http.Client {
 	return http.DefaultClient
 }
 
-// get fetches URI/path into memory.
-func (r *Repo) get(ctx context.Context, path string) ([]byte, error) {
+// Bounds on what a repository may make kiln hold in memory. Debian's
+// bookworm InRelease is about 150 kB and its largest uncompressed
+// Packages index (main, amd64) about 45 MB.
+const (
+	MaxReleaseSize  = 16 << 20
+	MaxPackagesSize = 512 << 20
+)
+
+// packagesLimit is MaxPackagesSize; tests lower it.
+var packagesLimit int64 = MaxPackagesSize
+
+// TooLargeError is a repository file past its bound.
+type TooLargeError struct {
+	Path  string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %d bytes, more than any Debian repository serves; check the repository", e.Path, e.Limit)
+}
+
+// readBounded reads r whole, failing with a TooLargeError past limit.
+func readBounded(r io.Reader, path string, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, &TooLargeError{Path: path, Limit: limit}
+	}
+	return b, nil
+}
+
+// get fetches URI/path into memory, at most limit bytes.
+func (r *Repo) get(ctx context.Context, path string, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URI+"/"+path, nil)
 	if err != nil {
 		return nil, err
@@ -63,7 +96,7 @@ func (r *Repo) get(ctx context.Context, path string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, &StatusError{Path: path, Status: resp.Status, Code: resp.StatusCode}
 	}
-	return io.ReadAll(resp.Body)
+	return readBounded(resp.Body, path, limit)
 }
 
 // StatusError is a non-200 answer from the repository.
@@ -81,11 +114,26 @@ func (e *StatusError) Error() string {
 // Release), checking its signature when a Keyring is set. It returns the
 // index files it lists: path -> sha256 and size.
 func (r *Repo) Release(ctx context.Context) (map[string]FileSum, error) {
+	rel, err := r.release(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rel.sums, nil
+}
+
+type release struct {
+	sums map[string]FileSum
+	// pin is the suite's default apt priority: 1 for NotAutomatic, 100
+	// with ButAutomaticUpgrades too (backports), else DefaultPin.
+	pin int
+}
+
+func (r *Repo) release(ctx context.Context) (*release, error) {
 	dists := "dists/" + r.Suite + "/"
-	raw, err := r.get(ctx, dists+"InRelease")
+	raw, err := r.get(ctx, dists+"InRelease", MaxReleaseSize)
 	var se *StatusError
 	if errors.As(err, &se) && se.Code == http.StatusNotFound {
-		raw, err = r.get(ctx, dists+"Release")
+		raw, err = r.get(ctx, dists+"Release", MaxReleaseSize)
 		if err == nil && len(r.Keyrings) > 0 {
 			return nil, fmt.Errorf("suite %s has no InRelease, and checking a detached Release.gpg is not supported; set trusted=yes in the apt source to skip the check", r.Suite)
 		}
@@ -103,9 +151,16 @@ func (r *Repo) Release(ctx context.Context) (map[string]FileSum, error) {
 		}
 	}
 	var sums map[string]FileSum
+	pin := DefaultPin
 	err = ParseParagraphs(bytes.NewReader(text), func(p Paragraph) error {
 		if sums != nil {
 			return nil
+		}
+		if strings.EqualFold(p.Get("NotAutomatic"), "yes") {
+			pin = 1
+			if strings.EqualFold(p.Get("ButAutomaticUpgrades"), "yes") {
+				pin = 100
+			}
 		}
 		sums = map[string]FileSum{}
 		for _, l := range strings.Split(p.Get("SHA256"), "\n") {
@@ -127,7 +182,7 @@ func (r *Repo) Release(ctx context.Context) (map[string]FileSum, error) {
 	if len(sums) == 0 {
 		return nil, fmt.Errorf("the Release file of suite %s lists no SHA256 sums", r.Suite)
 	}
-	return sums, nil
+	return &release{sums: sums, pin: pin}, nil
 }
 
 // FileSum is the sha256 and size the Release file gives an index.
@@ -233,11 +288,13 @@ func TrustedKeyrings(root string) []string {
 // or uncompressed, whichever the Release file lists first), checks each
 // against the Release file, and reads them into one Index.
 func (r *Repo) Index(ctx context.Context) (*Index, error) {
-	sums, err := r.Release(ctx)
+	rel, err := r.release(ctx)
 	if err != nil {
 		return nil, err
 	}
+	sums := rel.sums
 	ix := NewIndex(r.Arch)
+	ix.DefaultPin = rel.pin
 	comps := r.Components
 	if len(comps) == 0 {
 		comps = []string{"main"}
@@ -280,7 +337,15 @@ func (r *Repo) packagesText(ctx context.Context, path string, sum FileSum) (io.R
 			return f, nil
 		}
 	}
-	raw, err := r.get(ctx, "dists/"+r.Suite+"/"+path)
+	if sum.Size < 0 || sum.Size > packagesLimit {
+		return nil, &TooLargeError{Path: "dists/" + r.Suite + "/" + path, Limit: packagesLimit}
+	}
+	// The Release file gave the size: one byte more is already a mismatch.
+	raw, err := r.get(ctx, "dists/"+r.Suite+"/"+path, sum.Size+1)
+	var tl *TooLargeError
+	if errors.As(err, &tl) {
+		return nil, fmt.Errorf("%s of suite %s is longer than the %d bytes the Release file says; the mirror may be mid-update, try again: %w", path, r.Suite, sum.Size, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s of suite %s: %w", path, r.Suite, err)
 	}
@@ -295,7 +360,7 @@ func (r *Repo) packagesText(ctx context.Context, path string, sum FileSum) (io.R
 		if err != nil {
 			return nil, fmt.Errorf("decompressing %s: %w", path, err)
 		}
-		if text, err = io.ReadAll(zr); err != nil {
+		if text, err = readBounded(zr, path, packagesLimit); err != nil {
 			return nil, fmt.Errorf("decompressing %s: %w", path, err)
 		}
 	case strings.HasSuffix(path, ".gz"):
@@ -303,7 +368,7 @@ func (r *Repo) packagesText(ctx context.Context, path string, sum FileSum) (io.R
 		if err != nil {
 			return nil, fmt.Errorf("decompressing %s: %w", path, err)
 		}
-		if text, err = io.ReadAll(zr); err != nil {
+		if text, err = readBounded(zr, path, packagesLimit); err != nil {
 			return nil, fmt.Errorf("decompressing %s: %w", path, err)
 		}
 	default:

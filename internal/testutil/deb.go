@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -95,6 +96,8 @@ func Deb(t testing.TB, pkg, version, arch, dataName string, data []byte) []byte 
 type DebPackage struct {
 	Name, Version string
 	Deb           []byte
+	// Depends is the stanza's Depends field ("" for none).
+	Depends string
 }
 
 // ServeDebRepo serves a Debian-format repository on 127.0.0.1 for suite
@@ -104,26 +107,73 @@ type DebPackage struct {
 // gpg agent stop when the test ends. Tests without gpg are skipped.
 func ServeDebRepo(t testing.TB, suite, arch string, pkgs []DebPackage) (url, keyring string) {
 	t.Helper()
-	files := map[string][]byte{}
+	r := NewDebRepo(t, arch)
+	r.Publish(t, suite, "", pkgs)
+	return r.URL, r.Keyring
+}
+
+// DebRepo is a Debian-format repository on 127.0.0.1 whose suites can be
+// published, and published again, while it serves: all of them signed with
+// one throw-away key of its own.
+type DebRepo struct {
+	URL, Keyring string
+	arch         string
+	sign         func(string) []byte
+	mu           sync.Mutex
+	files        map[string][]byte
+}
+
+// NewDebRepo starts an empty repository for arch; it stops when the test
+// ends. Tests without gpg are skipped.
+func NewDebRepo(t testing.TB, arch string) *DebRepo {
+	t.Helper()
+	r := &DebRepo{arch: arch, files: map[string][]byte{}}
+	r.Keyring, r.sign = signer(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		b, ok := r.files[req.URL.Path]
+		r.mu.Unlock()
+		if !ok {
+			http.NotFound(w, req)
+			return
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL
+	return r
+}
+
+// Publish replaces suite's index with pkgs (component main), their .debs
+// in the pool, and signs a new InRelease; release adds fields to the
+// Release paragraph ("NotAutomatic: yes\n").
+func (r *DebRepo) Publish(t testing.TB, suite, release string, pkgs []DebPackage) {
+	t.Helper()
 	var index strings.Builder
 	sorted := append([]DebPackage(nil), pkgs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	files := map[string][]byte{}
 	for _, p := range sorted {
-		fn := fmt.Sprintf("pool/main/%s_%s_%s.deb", p.Name, p.Version, arch)
+		fn := fmt.Sprintf("pool/main/%s_%s_%s.deb", p.Name, p.Version, r.arch)
 		files["/"+fn] = p.Deb
-		fmt.Fprintf(&index, "Package: %s\nVersion: %s\nArchitecture: %s\nFilename: %s\nSize: %d\nSHA256: %s\nDescription: test\n\n",
-			p.Name, p.Version, arch, fn, len(p.Deb), sum(p.Deb))
+		fmt.Fprintf(&index, "Package: %s\nVersion: %s\nArchitecture: %s\nFilename: %s\nSize: %d\nSHA256: %s\n",
+			p.Name, p.Version, r.arch, fn, len(p.Deb), sum(p.Deb))
+		if p.Depends != "" {
+			fmt.Fprintf(&index, "Depends: %s\n", p.Depends)
+		}
+		index.WriteString("Description: test\n\n")
 	}
-	pkgPath := "main/binary-" + arch + "/Packages"
+	pkgPath := "main/binary-" + r.arch + "/Packages"
 	files["/dists/"+suite+"/"+pkgPath] = []byte(index.String())
-	release := fmt.Sprintf("Suite: %s\nCodename: %s\nArchitectures: %s\nComponents: main\nSHA256:\n %s %d %s\n",
-		suite, suite, arch, sum([]byte(index.String())), index.Len(), pkgPath)
-
-	keyring, inRelease := SignedRelease(t, release)
-	files["/dists/"+suite+"/InRelease"] = inRelease
-
-	return ServeFiles(t, files), keyring
+	text := fmt.Sprintf("Suite: %s\nCodename: %s\nArchitectures: %s\nComponents: main\n%sSHA256:\n %s %d %s\n",
+		suite, suite, r.arch, release, sum([]byte(index.String())), index.Len(), pkgPath)
+	files["/dists/"+suite+"/InRelease"] = r.sign(text)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, v := range files {
+		r.files[k] = v
+	}
 }
 
 // ServeFiles serves files, keyed by URL path, on 127.0.0.1 until the test
@@ -147,6 +197,14 @@ func ServeFiles(t testing.TB, files map[string][]byte) string {
 // checks it. The gpg agent it starts stops when the test ends. Tests
 // without gpg are skipped (scripts/deps.sh installs it).
 func SignedRelease(t testing.TB, text string) (keyring string, inRelease []byte) {
+	t.Helper()
+	keyring, sign := signer(t)
+	return keyring, sign(text)
+}
+
+// signer makes a throw-away ed25519 key and returns the binary keyring
+// that checks its signatures and a function clear-signing with it.
+func signer(t testing.TB) (keyring string, sign func(string) []byte) {
 	t.Helper()
 	for _, tool := range []string{"gpg", "gpgv", "gpgconf"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -183,5 +241,5 @@ func SignedRelease(t testing.TB, text string) (keyring string, inRelease []byte)
 	if err := os.WriteFile(keyring, gpg("", "--export"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return keyring, gpg(text, "--clearsign")
+	return keyring, func(text string) []byte { return gpg(text, "--clearsign") }
 }

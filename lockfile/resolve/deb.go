@@ -36,6 +36,24 @@ func DebResolver(opts DebOptions) Resolver {
 	indexes := map[string]*debIndex{}
 	return ResolverFunc(func(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
 		s := in.Source
+		// sharedIndex is one suite's index, downloaded once for every
+		// source that reads it from the same repository.
+		sharedIndex := func(ctx context.Context, suite string) (string, *debian.Index, error) {
+			repo, err := debRepo(opts, s, suite, s.Architecture)
+			if err != nil {
+				return "", nil, err
+			}
+			key := repo.URI + " " + repo.Suite + " " + repo.Arch + " " + strings.Join(repo.Components, ",") + " " + strings.Join(repo.Keyrings, ",")
+			mu.Lock()
+			di := indexes[key]
+			if di == nil {
+				di = &debIndex{}
+				indexes[key] = di
+			}
+			mu.Unlock()
+			di.once.Do(func() { di.ix, di.err = repo.Index(ctx) })
+			return key, di.ix, di.err
+		}
 		if s.Suite == "" {
 			return nil, errors.New(`set suite (for example suite = "bookworm"): the deb source has none`)
 		}
@@ -45,24 +63,54 @@ func DebResolver(opts DebOptions) Resolver {
 		if len(s.Packages) == 0 {
 			return nil, errors.New("list at least one package in packages")
 		}
-		repo, err := debRepo(opts, s, s.Suite, s.Architecture)
+		suites, err := debian.ParseSuites(s.Suite)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("suite: %w", err)
 		}
-		key := repo.URI + " " + repo.Suite + " " + repo.Arch + " " + strings.Join(repo.Components, ",")
-		mu.Lock()
-		di := indexes[key]
-		if di == nil {
-			di = &debIndex{}
-			indexes[key] = di
+		// apt's view: every suite's index in one, each version with its
+		// suite's pin priority; the closure then crosses suites freely.
+		// Sources on the same suites and pins share one merged index.
+		parts := make([]*debian.Index, len(suites))
+		keys := make([]string, len(suites))
+		for i, sp := range suites {
+			if keys[i], parts[i], err = sharedIndex(ctx, sp.Name); err != nil {
+				return nil, err
+			}
+			keys[i] += fmt.Sprintf(" pin %d", sp.Pin)
 		}
-		mu.Unlock()
-		di.once.Do(func() { di.ix, di.err = repo.Index(ctx) })
-		if di.err != nil {
-			return nil, di.err
+		var ix *debian.Index
+		if len(suites) == 1 && suites[0].Pin >= 0 {
+			// One suite: every version has the same priority, so the
+			// index answers as it is, without a copy.
+			ix = parts[0]
+		} else {
+			key := "merged\n" + strings.Join(keys, "\n")
+			mu.Lock()
+			di := indexes[key]
+			if di == nil {
+				di = &debIndex{}
+				indexes[key] = di
+			}
+			mu.Unlock()
+			di.once.Do(func() {
+				di.ix = debian.NewIndex(s.Architecture)
+				for i, sp := range suites {
+					di.ix.Merge(parts[i], sp.Pin)
+				}
+			})
+			ix = di.ix
 		}
-		pkgs, err := di.ix.Resolve(s.Packages, debian.ResolveOptions{})
+		pkgs, err := ix.Resolve(s.Packages, debian.ResolveOptions{})
 		if err != nil {
+			if len(suites) > 1 {
+				return nil, fmt.Errorf("resolving against suites %s (%s): %w", strings.Join(suiteNames(suites), ", "), s.Architecture, err)
+			}
+			var nf *debian.NotFoundError
+			if errors.As(err, &nf) && len(nf.Chain) > 0 {
+				// An update suite (bookworm-security, -updates, -backports)
+				// holds only what changed: the rest is in its base suite.
+				return nil, fmt.Errorf("resolving against suite %s (%s): %w; if %s holds only updates, list it with its base suite: suite = [\"BASE\", \"%s\"]", s.Suite, s.Architecture, err, s.Suite, s.Suite)
+			}
 			return nil, fmt.Errorf("resolving against suite %s (%s): %w", s.Suite, s.Architecture, err)
 		}
 		e := &lockfile.Entry{
@@ -81,6 +129,14 @@ func DebResolver(opts DebOptions) Resolver {
 // machine's apt configuration, no index cache.
 func newDebResolver(env Env) Resolver { return DebResolver(DebOptions{Client: env.Client}) }
 
+func suiteNames(ss []debian.SuiteSpec) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Name
+	}
+	return out
+}
+
 type debIndex struct {
 	once sync.Once
 	ix   *debian.Index
@@ -96,10 +152,17 @@ func debRepo(opts DebOptions, src *lang.Source, suite, arch string) (*debian.Rep
 	if root == "" {
 		root = "/"
 	}
-	if src.Repository != "" {
-		r.URI = strings.TrimSuffix(src.Repository, "/")
+	uri, signedBy := src.Repository, src.SignedBy
+	if u := src.SuiteRepositories[suite]; u != "" {
+		uri = u
+	}
+	if k := src.SuiteSignedBy[suite]; k != "" {
+		signedBy = k
+	}
+	if uri != "" {
+		r.URI = strings.TrimSuffix(uri, "/")
 		r.Components = []string{"main"}
-		keyrings, err := debKeyrings(root, src.Trusted, src.SignedBy, "set signed_by = KEYRING in the deb source, or trusted = true to skip the check")
+		keyrings, err := debKeyrings(root, src.Trusted, signedBy, "set signed_by = KEYRING in the deb source, or trusted = true to skip the check")
 		if err != nil {
 			return nil, fmt.Errorf("repository %s, suite %s: %w", r.URI, suite, err)
 		}

@@ -84,10 +84,15 @@ func (e *MismatchError) Error() string {
 }
 
 // FetchDebs makes sure every package is in cache, downloading the missing
-// ones from mirror (the repository base URI) at most jobs at a time. Each
-// download is checked against its pinned sha256 and size before the cache
-// keeps it.
-func FetchDebs(ctx context.Context, client *http.Client, mirror string, pkgs []DebPackage, cache DebCache, jobs int) error {
+// ones at most jobs at a time. Each download is checked against its pinned
+// sha256 and size before the cache keeps it. mirrors are the repository
+// bases of the source's suites, in order: a package is fetched from the
+// first that has its pool file (a suite such as bookworm-security may live
+// elsewhere); the lock does not record which, since the hash decides.
+func FetchDebs(ctx context.Context, client *http.Client, mirrors []string, pkgs []DebPackage, cache DebCache, jobs int) error {
+	if len(mirrors) == 0 {
+		return errors.New("no repository to download the packages from")
+	}
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -100,7 +105,31 @@ func FetchDebs(ctx context.Context, client *http.Client, mirror string, pkgs []D
 			rc.Close()
 			continue
 		}
-		g.Go(func() error { return fetchDeb(ctx, client, mirror, p, cache) })
+		g.Go(func() error {
+			// A wrong file in one repository does not hide the right one in
+			// the next (the hash decides); it is the error only when no
+			// repository has the pinned file.
+			var mismatch error
+			for _, m := range mirrors {
+				err := fetchDeb(ctx, client, m, p, cache)
+				var me *MismatchError
+				switch {
+				case errors.As(err, &me):
+					if mismatch == nil {
+						mismatch = err
+					}
+				case !errors.Is(err, errNotThere):
+					return err
+				}
+			}
+			if mismatch != nil {
+				return mismatch
+			}
+			if len(mirrors) > 1 {
+				return pinErr(fmt.Errorf("package %s %s is no longer in the repositories (%s answered 404 for %s)", p.Name, p.Version, strings.Join(mirrors, ", "), p.Filename))
+			}
+			return pinErr(fmt.Errorf("package %s %s is no longer in the repository (%s answered 404 for %s)", p.Name, p.Version, mirrors[0], p.Filename))
+		})
 	}
 	return g.Wait()
 }
@@ -117,7 +146,7 @@ func fetchDeb(ctx context.Context, client *http.Client, mirror string, p DebPack
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
-		return pinErr(fmt.Errorf("package %s %s is no longer in the repository (%s answered 404 for %s)", p.Name, p.Version, mirror, p.Filename))
+		return errNotThere
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("downloading package %s %s: the repository answered %s for %s", p.Name, p.Version, resp.Status, p.Filename)
@@ -140,6 +169,9 @@ func fetchDeb(ctx context.Context, client *http.Client, mirror string, p DebPack
 	}
 	return nil
 }
+
+// errNotThere is a 404 for a pool file: the next repository may have it.
+var errNotThere = errors.New("not in this repository")
 
 // countingHash hashes and counts what is read through it, and keeps the
 // first read error, so that a broken transfer is told from a mismatch.
@@ -467,11 +499,11 @@ func (debFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
 		}
 		if rc == nil {
 			// Something is missing: only now is a mirror needed.
-			mirror, err := debMirror(req)
+			mirrors, err := debMirrors(req)
 			if err != nil {
 				return Fetched{}, err
 			}
-			if err := FetchDebs(ctx, nil, mirror, pkgs, req.Debs, debFetchJobs); err != nil {
+			if err := FetchDebs(ctx, nil, mirrors, pkgs, req.Debs, debFetchJobs); err != nil {
 				return Fetched{}, err
 			}
 			break
@@ -484,20 +516,46 @@ func (debFetcher) Fetch(ctx context.Context, req *Request) (Fetched, error) {
 	return Fetched{Tree: tree}, nil
 }
 
-// debMirror is where the packages are downloaded from: the build's
-// repository setting, else the machine's apt source for the suite.
-func debMirror(req *Request) (string, error) {
-	if req.Mirror != "" {
-		return strings.TrimSuffix(req.Mirror, "/"), nil
+// debMirrors are where the packages are downloaded from, one per suite
+// of the request in its order (duplicates dropped): the build's repository
+// for the suite, else its repository for every suite, else the machine's
+// apt source for the suite.
+func debMirrors(req *Request) ([]string, error) {
+	// The identifier is "SUITES/ARCH"; a suite such as "bookworm/updates"
+	// holds a slash, an architecture never does.
+	spec := req.Identifier
+	if i := strings.LastIndexByte(spec, '/'); i >= 0 {
+		spec = spec[:i]
 	}
-	suite, _, _ := strings.Cut(req.Identifier, "/")
-	srcs, err := debian.ReadAptSources("/")
+	suites, err := debian.ParseSuites(spec)
 	if err != nil {
-		return "", fmt.Errorf("reading the apt configuration: %w", err)
+		return nil, fmt.Errorf("deb source %q: %w", req.Identifier, err)
 	}
-	s, err := debian.FindSuite(srcs, suite)
-	if err != nil {
-		return "", err
+	var srcs []debian.AptSource
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range suites {
+		u := req.Mirrors[s.Name]
+		if u == "" {
+			u = req.Mirror
+		}
+		if u == "" {
+			if srcs == nil {
+				if srcs, err = debian.ReadAptSources("/"); err != nil {
+					return nil, fmt.Errorf("reading the apt configuration: %w", err)
+				}
+			}
+			as, err := debian.FindSuite(srcs, s.Name)
+			if err != nil {
+				return nil, err
+			}
+			u = as.URI
+		}
+		u = strings.TrimSuffix(u, "/")
+		if !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
 	}
-	return s.URI, nil
+	return out, nil
 }

@@ -104,7 +104,7 @@ func TestDebFetchAndAssemble(t *testing.T) {
 		cache := &memDebCache{m: map[string][]byte{}}
 		bad := pkg
 		bad.SHA256 = strings.Repeat("0", 64)
-		err := FetchDebs(ctx, srv.Client(), srv.URL+"/debian", []DebPackage{bad}, cache, 2)
+		err := FetchDebs(ctx, srv.Client(), []string{srv.URL + "/debian"}, []DebPackage{bad}, cache, 2)
 		var me *MismatchError
 		if !errors.As(err, &me) || me.Got != pkg.SHA256 || !strings.Contains(err.Error(), "kiln-test") {
 			t.Fatalf("got %v, want a mismatch naming the package and both hashes", err)
@@ -123,7 +123,7 @@ func TestDebFetchAndAssemble(t *testing.T) {
 		}))
 		defer cut.Close()
 		cache := &memDebCache{m: map[string][]byte{}}
-		err := FetchDebs(ctx, cut.Client(), cut.URL+"/debian", []DebPackage{pkg}, cache, 2)
+		err := FetchDebs(ctx, cut.Client(), []string{cut.URL + "/debian"}, []DebPackage{pkg}, cache, 2)
 		var me *MismatchError
 		if err == nil || errors.As(err, &me) || !strings.Contains(err.Error(), "try again") {
 			t.Fatalf("got %v, want a download error that is not a mismatch", err)
@@ -135,9 +135,36 @@ func TestDebFetchAndAssemble(t *testing.T) {
 	t.Run("gone", func(t *testing.T) {
 		gone := pkg
 		gone.Filename = "pool/main/k/gone.deb"
-		err := FetchDebs(ctx, srv.Client(), srv.URL+"/debian", []DebPackage{gone}, &memDebCache{m: map[string][]byte{}}, 2)
+		err := FetchDebs(ctx, srv.Client(), []string{srv.URL + "/debian"}, []DebPackage{gone}, &memDebCache{m: map[string][]byte{}}, 2)
 		if err == nil || !strings.Contains(err.Error(), "package kiln-test 1.0-1 is no longer in the repository") {
 			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("several repositories", func(t *testing.T) {
+		// One repository lacks the file, another serves other bytes under
+		// its name, a third has it: the package comes from the third.
+		empty := httptest.NewServer(http.NotFoundHandler())
+		defer empty.Close()
+		wrong := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write(append([]byte(nil), deb[:len(deb)-1]...))
+			w.Write([]byte{deb[len(deb)-1] ^ 1})
+		}))
+		defer wrong.Close()
+		cache := &memDebCache{m: map[string][]byte{}}
+		if err := FetchDebs(ctx, srv.Client(), []string{empty.URL, wrong.URL + "/debian", srv.URL + "/debian"}, []DebPackage{pkg}, cache, 2); err != nil {
+			t.Fatal(err)
+		}
+		if len(cache.m) != 1 {
+			t.Fatalf("cache holds %d files, want the package", len(cache.m))
+		}
+		err := FetchDebs(ctx, srv.Client(), []string{empty.URL, wrong.URL}, []DebPackage{pkg}, &memDebCache{m: map[string][]byte{}}, 2)
+		var me *MismatchError
+		if !errors.As(err, &me) {
+			t.Fatalf("no repository with the right file: %v, want the mismatch", err)
+		}
+		err = FetchDebs(ctx, srv.Client(), []string{empty.URL, empty.URL + "/x"}, []DebPackage{pkg}, &memDebCache{m: map[string][]byte{}}, 2)
+		if err == nil || !strings.Contains(err.Error(), "is no longer in the repositories") {
+			t.Fatalf("no repository with the file: %v", err)
 		}
 	})
 	t.Run("assemble", func(t *testing.T) {
@@ -145,7 +172,7 @@ func TestDebFetchAndAssemble(t *testing.T) {
 			t.Skip("unpacking sets owners: needs root")
 		}
 		cache := &memDebCache{m: map[string][]byte{}}
-		if err := FetchDebs(ctx, srv.Client(), srv.URL+"/debian", []DebPackage{pkg}, cache, 2); err != nil {
+		if err := FetchDebs(ctx, srv.Client(), []string{srv.URL + "/debian"}, []DebPackage{pkg}, cache, 2); err != nil {
 			t.Fatal(err)
 		}
 		tree := t.TempDir()

@@ -47,6 +47,9 @@ type Request struct {
 	// Mirror is where a deb source's packages are downloaded from (""
 	// for the machine's apt configuration).
 	Mirror string
+	// Mirrors are the repositories of single suites, by suite; they win
+	// over Mirror for their suite.
+	Mirrors map[string]string
 	// MaxSize bounds what the source may unpack (0: DefaultMaxSize).
 	MaxSize int64
 	// Platform is what an image source is selected for.
