@@ -27,7 +27,7 @@ const PhaseCacheExport Phase = "cache export"
 // src=, dest=) are the build file's folder's and whose bad specs are
 // diagnostics at their place in the file.
 func (s *Session) cacheSpecs() (from, to []cache.Spec, err error) {
-	if s.opts.NoCache {
+	if s.opts.IgnoreCaches {
 		return nil, nil, nil
 	}
 	var proj lang.Project

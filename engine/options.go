@@ -45,9 +45,9 @@ type Options struct {
 	// in Environ gives it, else the build file's cache_from or cache_to.
 	CacheFrom []string
 	CacheTo   []string
-	// NoCache ignores every cache setting (flags, environment, build
+	// IgnoreCaches ignores every cache setting (flags, environment, build
 	// file): kiln verify's rebuilds are from nothing.
-	NoCache bool
+	IgnoreCaches bool
 	// NoGC turns automatic garbage collection off for this session (as
 	// KILN_GC=off in Environ does).
 	NoGC bool

@@ -34,9 +34,9 @@ type buildFlags struct {
 	cacheTo   []string
 	// noGC is --no-gc: no automatic garbage collection in this command.
 	noGC bool
-	// noCache ignores every cache setting: set only by kiln verify's
+	// ignoreCaches ignores every cache setting: set only by kiln verify's
 	// rebuilds, which are from nothing.
-	noCache bool
+	ignoreCaches bool
 }
 
 const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`

@@ -95,7 +95,7 @@ func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
 		opts.Secrets, opts.AllowInsecure = f.secrets, f.allowInsecure
 		opts.Shuffle, opts.NoGC = f.shuffle, f.noGC
 		opts.CacheFrom, opts.CacheTo = f.cacheFrom, f.cacheTo
-		opts.NoCache = f.noCache
+		opts.IgnoreCaches = f.ignoreCaches
 	}
 	opts.Events = r.event
 	return engine.Open(opts)

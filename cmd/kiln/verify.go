@@ -307,7 +307,7 @@ func newVerifyRebuildCmd(g *globals) *cobra.Command {
 			}
 			f.shuffle = r.Shuffle
 			// A rebuild is from nothing: no cache answers for it.
-			f.noCache = true
+			f.ignoreCaches = true
 			rd, err := newBuildRenderer(g, true)
 			if err != nil {
 				return err
