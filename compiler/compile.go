@@ -2,9 +2,11 @@ package compiler
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,6 +96,7 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 		done:    map[stateKey]digest.Digest{},
 		srcDone: map[sourceState]sourceResult{},
 		busy:    map[stateKey]bool{},
+		ends:    map[stateKey]*run{},
 	}
 	c.epoch = opts.SourceDateEpoch
 	if e := cfg.Project.SourceDateEpoch; e != nil {
@@ -156,6 +159,9 @@ type compiler struct {
 	done     map[stateKey]digest.Digest
 	srcDone  map[sourceState]sourceResult
 	busy     map[stateKey]bool
+	// ends are each compiled stage's settings after its last step, which
+	// a stage built from it starts with, as FROM X does in a Dockerfile.
+	ends map[stateKey]*run
 }
 
 // TargetNames lists what a user can build, for error messages and help.
@@ -371,6 +377,8 @@ type run struct {
 	env     map[string]string
 	workdir string
 	user    string
+	// shell is what a run step's shell line runs with (Dockerfile SHELL).
+	shell []string
 	// image is set when the stage's state starts at an image source, so
 	// its run steps see the image config's Env.
 	image bool
@@ -394,13 +402,7 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	if diags.HasErrors() {
 		return "", diags
 	}
-	r := &run{state: base, env: map[string]string{}, workdir: "/", user: st.User, image: c.imageBased(st.From)}
-	for k, v := range st.Env {
-		r.env[k] = v
-	}
-	if st.Workdir != "" {
-		r.workdir = path.Join("/", st.Workdir)
-	}
+	r := c.startRun(st, base, platform)
 	runs := 0
 	for i, step := range st.Steps {
 		name := st.Address() + "/" + step.Kind + "[" + strconv.Itoa(i) + "]"
@@ -417,7 +419,41 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 		}
 	}
 	c.done[key] = r.state
+	c.ends[key] = r
 	return r.state, diags
+}
+
+// DefaultShell runs a run step's shell line when no stage sets shell.
+var DefaultShell = []string{"/bin/sh", "-c"}
+
+// startRun is the state a stage's first step sees. A stage from another
+// stage starts with that stage's env, workdir, user and shell, as FROM X
+// does in a Dockerfile; the stage's own settings override them.
+func (c *compiler) startRun(st *lang.Stage, base digest.Digest, platform string) *run {
+	r := &run{state: base, env: map[string]string{}, workdir: "/", shell: DefaultShell, image: c.imageBased(st.From)}
+	if st.From.Kind == "stage" {
+		if parent, ok := c.stages[st.From.Name]; ok {
+			p := platform
+			if parent.Platform != "" {
+				p = parent.Platform
+			}
+			if end := c.ends[stateKey{parent.Name, p}]; end != nil {
+				maps.Copy(r.env, end.env)
+				r.workdir, r.user, r.shell = end.workdir, end.user, end.shell
+			}
+		}
+	}
+	maps.Copy(r.env, st.Env)
+	if st.Workdir != "" {
+		r.workdir = path.Join("/", st.Workdir)
+	}
+	if st.User != "" {
+		r.user = st.User
+	}
+	if len(st.Shell) > 0 {
+		r.shell = st.Shell
+	}
+	return r
 }
 
 // imageBased reports whether ref's state starts at a source that carries
@@ -450,7 +486,7 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 		}
 		return nil
 	case "workdir":
-		r.workdir = r.abs(s.Path)
+		r.workdir = r.abs(s.Workdir)
 		return nil
 	case "user":
 		r.user = s.User
@@ -566,7 +602,7 @@ func fileStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name, lockAddr string) hcl.Diagnostics {
 	args := s.Args
 	if s.Shell != "" {
-		args = []string{"/bin/sh", "-c", s.Shell}
+		args = append(slices.Clone(r.shell), s.Shell)
 	}
 	if len(args) == 0 {
 		return diag(s.Range, "run has no command", `Set command = ["prog", "arg"] or shell = "...".`)
@@ -582,7 +618,9 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	}
 	cwd := r.workdir
 	if s.Workdir != "" {
-		cwd = path.Join(cwd, s.Workdir)
+		// Absolute (lang checks), so it replaces the stage's, as
+		// RUN after WORKDIR /abs does.
+		cwd = r.abs(s.Workdir)
 	}
 	user := r.user
 	if s.User != "" {
@@ -728,6 +766,13 @@ func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, 
 		if km.Sharing == "" {
 			km.Sharing = "shared"
 		}
+		// 0 (unset) leaves the directory as kiln makes it (0755), so
+		// that caches without a mode keep their digests.
+		mode, _, err := parseMode(m.Mode, 0)
+		if err != nil {
+			return km, diag(m.Range, "Invalid mode", err.Error())
+		}
+		km.Mode = mode
 	case "tmpfs":
 		km.SizeBytes = m.SizeBytes
 	case "secret":

@@ -164,7 +164,8 @@ type Mount struct {
 	// Required fails the step when no value for the secret is given,
 	// instead of running it without the secret.
 	Required bool `json:"required,omitempty"`
-	// Mode is the permission bits of a secret's file.
+	// Mode is the permission bits of a secret's file, or of a cache's
+	// directory (0: kiln's 0755).
 	Mode uint32 `json:"mode,omitempty"`
 }
 

@@ -120,6 +120,9 @@ type Stage struct {
 	Env      map[string]string
 	Workdir  string
 	User     string
+	// Shell runs the stage's run steps' shell lines, like a Dockerfile's
+	// SHELL (default ["/bin/sh", "-c"]); the line is its last argument.
+	Shell    []string
 	Network  string // "none" (default) or "host"
 	Limits   Limits
 

@@ -16,7 +16,7 @@ var stepKinds = []string{"run", "copy", "mkdir", "file", "symlink", "remove", "e
 var stageSchema = func() *hcl.BodySchema {
 	s := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "from"}, {Name: "platform"}, {Name: "env"}, {Name: "workdir"}, {Name: "user"},
-		{Name: "network"}, {Name: "memory"}, {Name: "pids"}, {Name: "timeout"},
+		{Name: "network"}, {Name: "memory"}, {Name: "pids"}, {Name: "timeout"}, {Name: "shell"},
 	}}
 	for _, k := range stepKinds {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k})
@@ -63,6 +63,11 @@ func (e *evaluator) decodeStage(b *hcl.Block) *Stage {
 	st.Env = a.env("env")
 	st.Workdir = a.absPath("workdir")
 	st.User = e.user(a, "user")
+	if sh, ok := e.argv(a, "shell"); ok && len(sh) == 0 {
+		e.errorf(a.rng("shell"), "Empty shell", "shell needs at least the program that runs a shell line, like [\"/bin/bash\", \"-c\"].")
+	} else {
+		st.Shell = sh
+	}
 	st.Network = "none"
 	if n := a.oneOf("network", "none", "host"); n == "host" {
 		e.errorf(a.rng("network"), "Host network not allowed here",

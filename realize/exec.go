@@ -373,6 +373,10 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 		done()
 		return "", nil, err
 	}
+	if err := cacheMode(dir, m.Mode); err != nil {
+		done()
+		return "", nil, err
+	}
 	// The lock is the store's, so that steps of other kiln processes
 	// sharing the store are held off too.
 	switch m.Sharing {
@@ -394,9 +398,25 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 		}
 		done()
 		p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
-		return p, func() {}, unixmode.MkdirAll(p)
+		if err := unixmode.MkdirAll(p); err != nil {
+			return "", func() {}, err
+		}
+		return p, func() {}, cacheMode(p, m.Mode)
 	}
 	return dir, done, nil
+}
+
+// cacheMode gives a cache directory the mode its mount asks for (as
+// BuildKit's --mount=type=cache,mode=), whatever kiln's umask or an
+// earlier step with another mode left; 0 keeps kiln's 0755.
+func cacheMode(dir string, mode uint32) error {
+	if mode == 0 {
+		return nil
+	}
+	if err := os.Chmod(dir, unixmode.ToFileMode(mode)); err != nil {
+		return fmt.Errorf("setting the cache's mode: %w", err)
+	}
+	return nil
 }
 
 func quoteArgs(args []string) string {
