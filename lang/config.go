@@ -122,9 +122,9 @@ type Stage struct {
 	User     string
 	// Shell runs the stage's run steps' shell lines, like a Dockerfile's
 	// SHELL (default ["/bin/sh", "-c"]); the line is its last argument.
-	Shell    []string
-	Network  string // "none" (default) or "host"
-	Limits   Limits
+	Shell   []string
+	Network string // "none" (default) or "host"
+	Limits  Limits
 
 	Steps []*Step
 }
@@ -221,11 +221,29 @@ type Image struct {
 	Volumes     []string
 	StopSignal  string
 	Squash      bool
+	// Healthcheck is the healthcheck block (Dockerfile HEALTHCHECK); nil
+	// keeps the base image's.
+	Healthcheck *Healthcheck
+	// Shell is the config's Shell (Dockerfile SHELL), which docker uses
+	// for the shell form of later builds' RUN, CMD and ENTRYPOINT.
+	Shell []string
+	// OnBuild are the config's OnBuild triggers (Dockerfile ONBUILD),
+	// instructions for builds that use this image as their base.
+	OnBuild []string
 
 	Compression      string // gzip (default), zstd, estargz, uncompressed
 	CompressionLevel *int
 	Outputs          []string // --output specs declared in the block
 	Tags             []string
+}
+
+// Healthcheck is how a container of the image is checked, as docker's
+// config Healthcheck: Test is ["CMD", args...], ["CMD-SHELL", line] or
+// ["NONE"]; durations are in seconds, 0 meaning docker's default.
+type Healthcheck struct {
+	Test                              []string
+	IntervalSec, TimeoutSec, StartSec int64
+	Retries                           int64
 }
 
 // Address is "image.NAME".

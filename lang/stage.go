@@ -332,15 +332,34 @@ var imageSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "from"}, {Name: "platforms"}, {Name: "entrypoint"}, {Name: "cmd"}, {Name: "env"},
 	{Name: "workdir"}, {Name: "user"}, {Name: "labels"}, {Name: "annotations"}, {Name: "expose"},
 	{Name: "volumes"}, {Name: "stop_signal"}, {Name: "squash"}, {Name: "compression"},
-	{Name: "compression_level"}, {Name: "output"}, {Name: "tags"},
+	{Name: "compression_level"}, {Name: "output"}, {Name: "tags"}, {Name: "shell"}, {Name: "onbuild"},
+}, Blocks: []hcl.BlockHeaderSchema{{Type: "healthcheck"}}}
+
+var healthcheckSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "test", Required: true}, {Name: "interval"}, {Name: "timeout"}, {Name: "start_period"}, {Name: "retries"},
 }}
 
 var exposeRe = regexp.MustCompile(`^\d{1,5}(/(tcp|udp|sctp))?$`)
 var signalRe = regexp.MustCompile(`^(SIG[A-Z0-9+-]+|\d{1,2})$`)
 
 func (e *evaluator) decodeImage(b *hcl.Block) *Image {
-	_, a := e.content(b.Body, imageSchema)
+	blocks, a := e.content(b.Body, imageSchema)
 	im := &Image{Name: b.Labels[0], DeclRange: b.DefRange}
+	for i := range blocks.len() {
+		var view hcl.Block
+		hb := blocks.at(i, &view)
+		if im.Healthcheck != nil {
+			e.errorf(hb.DefRange.Ptr(), "Duplicate healthcheck", "An image has one healthcheck block, as a Dockerfile has one HEALTHCHECK.")
+			continue
+		}
+		im.Healthcheck = e.decodeHealthcheck(hb)
+	}
+	if sh, ok := e.argv(a, "shell"); ok && len(sh) == 0 {
+		e.errorf(a.rng("shell"), "Empty shell", "shell needs at least the program, like [\"/bin/bash\", \"-c\"].")
+	} else {
+		im.Shell = sh
+	}
+	im.OnBuild = a.strs("onbuild")
 	im.From = a.ref("from")
 	im.Platforms = a.platforms("platforms")
 	im.Entrypoint, _ = e.argv(a, "entrypoint")
@@ -381,6 +400,39 @@ func (e *evaluator) decodeImage(b *hcl.Block) *Image {
 	im.Outputs = a.strs("output")
 	im.Tags = a.strs("tags")
 	return im
+}
+
+// decodeHealthcheck reads a healthcheck block: test is a list as in
+// docker's config (and compose), or a string, which runs with the
+// container's shell as HEALTHCHECK CMD line does.
+func (e *evaluator) decodeHealthcheck(b *hcl.Block) *Healthcheck {
+	_, a := e.content(b.Body, healthcheckSchema)
+	h := &Healthcheck{}
+	test, _ := a.strOrStrs("test")
+	if at := a.at("test"); at != nil && len(test) == 1 {
+		if v, ok := e.value(at.Expr, scopeAll); ok && v.Type() == cty.String {
+			test = []string{"CMD-SHELL", test[0]}
+		}
+	}
+	switch {
+	case a.at("test") == nil:
+	case len(test) == 1 && test[0] == "NONE":
+	case len(test) >= 2 && (test[0] == "CMD" || test[0] == "CMD-SHELL"):
+	default:
+		e.errorf(a.rng("test"), "Invalid healthcheck test",
+			"test is [\"CMD\", \"prog\", \"arg\"...], [\"CMD-SHELL\", \"a shell line\"], [\"NONE\"] (no check, also none inherited), or a shell line as a string; got %q.", test)
+	}
+	h.Test = test
+	h.IntervalSec = a.duration("interval")
+	h.TimeoutSec = a.duration("timeout")
+	h.StartSec = a.duration("start_period")
+	if n, ok := a.integer("retries"); ok {
+		if n < 0 {
+			e.errorf(a.rng("retries"), "Invalid retries", "retries cannot be negative.")
+		}
+		h.Retries = n
+	}
+	return h
 }
 
 func orDefault(s, d string) string {
