@@ -545,7 +545,7 @@ func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation
 	if diags.HasErrors() {
 		return diags
 	}
-	uid, gid, err := parseChown(s.Chown)
+	own, err := parseChown(s.Chown)
 	if err != nil {
 		return diag(s.Range, "Invalid chown", err.Error())
 	}
@@ -564,7 +564,7 @@ func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation
 	for _, p := range s.Src {
 		d.File.Actions = append(d.File.Actions, FileAction{
 			Action: "copy", SrcInput: len(d.Inputs) - 1, Src: path.Join("/", p), Path: dest,
-			Mode: mode, ChmodSet: chmod, UID: uid, GID: gid, Parents: true,
+			Mode: mode, ChmodSet: chmod, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true,
 		})
 	}
 	d.Description = fmt.Sprintf("copy %s:%s -> %s", s.From.Address(), strings.Join(s.Src, ","), dest)
@@ -576,11 +576,11 @@ func mkdirStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 	if err != nil {
 		return diag(s.Range, "Invalid mode", err.Error())
 	}
-	uid, gid, err := parseChown(s.Chown)
+	own, err := parseChown(s.Chown)
 	if err != nil {
 		return diag(s.Range, "Invalid chown", err.Error())
 	}
-	d.File.Actions = []FileAction{{Action: "mkdir", Path: r.abs(s.Path), Mode: mode, Parents: s.Parents, UID: uid, GID: gid}}
+	d.File.Actions = []FileAction{{Action: "mkdir", Path: r.abs(s.Path), Mode: mode, Parents: s.Parents, UID: own.uid, GID: own.gid, Owner: own.names}}
 	d.Description = "mkdir " + r.abs(s.Path)
 	return nil
 }
@@ -590,11 +590,11 @@ func fileStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 	if err != nil {
 		return diag(s.Range, "Invalid mode", err.Error())
 	}
-	uid, gid, err := parseChown(s.Chown)
+	own, err := parseChown(s.Chown)
 	if err != nil {
 		return diag(s.Range, "Invalid chown", err.Error())
 	}
-	d.File.Actions = []FileAction{{Action: "mkfile", Path: r.abs(s.Path), Mode: mode, Data: s.Content, UID: uid, GID: gid, Parents: true}}
+	d.File.Actions = []FileAction{{Action: "mkfile", Path: r.abs(s.Path), Mode: mode, Data: s.Content, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true}}
 	d.Description = "write " + r.abs(s.Path)
 	return nil
 }
@@ -891,25 +891,36 @@ func parseMode(s string, def uint32) (uint32, bool, error) {
 	return uint32(v), true, nil
 }
 
-// parseChown parses "uid:gid" or "uid" (numeric: names would need the
-// target's /etc/passwd at compile time).
-func parseChown(s string) (int, int, error) {
+// owner is a chown attribute lowered: numeric ids, or the names to look
+// up when the step is realized.
+type owner struct {
+	uid, gid int
+	names    string
+}
+
+// parseChown parses "uid[:gid]" (the gid defaulting to the uid) or, when
+// either part is a name, keeps "user[:group]" for the realizer, which has
+// the state's /etc/passwd and /etc/group.
+func parseChown(s string) (owner, error) {
 	if s == "" {
-		return 0, 0, nil
+		return owner{}, nil
 	}
 	u, g, hasG := strings.Cut(s, ":")
-	uid, err := strconv.Atoi(u)
-	if err != nil || uid < 0 {
-		return 0, 0, fmt.Errorf("owner %q must be numeric uid[:gid], such as \"1000:1000\"", s)
+	if u == "" || (hasG && g == "") {
+		return owner{}, fmt.Errorf("owner %q needs a user, and a group after the colon, such as \"1000:1000\" or \"app:app\"", s)
 	}
-	gid := uid
+	uid, uerr := strconv.Atoi(u)
+	gid, gerr := uid, error(nil)
 	if hasG {
-		gid, err = strconv.Atoi(g)
-		if err != nil || gid < 0 {
-			return 0, 0, fmt.Errorf("owner %q must be numeric uid[:gid], such as \"1000:1000\"", s)
-		}
+		gid, gerr = strconv.Atoi(g)
 	}
-	return uid, gid, nil
+	if uerr != nil || gerr != nil {
+		return owner{names: s}, nil
+	}
+	if uid < 0 || gid < 0 {
+		return owner{}, fmt.Errorf("owner %q has a negative id", s)
+	}
+	return owner{uid: uid, gid: gid}, nil
 }
 
 func diag(r hcl.Range, summary, detail string) hcl.Diagnostics {

@@ -128,6 +128,7 @@ func TestEveryInputChangesTheDigest(t *testing.T) {
 		"copy src":       {cfg: func(c *lang.Config) { build(c).Steps[0].Src = []string{"/sub"} }},
 		"copy dest":      {cfg: func(c *lang.Config) { build(c).Steps[0].Dest = "/source" }},
 		"copy chown":     {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].Chown = "0:0" }},
+		"copy chown name": {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].Chown = "app:1000" }},
 		"copy chmod":     {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].Chmod = "0700" }},
 		"copy from":      {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].From = lang.Ref{Kind: "source", Type: "git", Name: "repo"} }},
 		"mkdir mode":     {cfg: func(c *lang.Config) { build(c).Steps[2].Mode = "0700" }},

@@ -183,6 +183,12 @@ type FileAction struct {
 	Mode   uint32 `json:"mode,omitempty"`
 	UID    int    `json:"uid"`
 	GID    int    `json:"gid"`
+	// Owner is "user[:group]" with a name in it, which the realizer
+	// looks up in the base state's /etc/passwd and /etc/group, as
+	// BuildKit does for COPY --chown=name (UID and GID are then 0). The
+	// names are hashed, not the ids: the base state's digest already
+	// covers the files they resolve against.
+	Owner string `json:"owner,omitempty"`
 	// Data is the content of mkfile, byte-exact.
 	Data string `json:"data,omitempty"`
 	// Target is the link target of symlink.
@@ -304,6 +310,7 @@ func (d *Derivation) badString() error {
 			check("file content", a.Data)
 			check("link target", a.Target)
 			check("copy source", a.Src)
+			check("owner", a.Owner)
 		}
 	}
 	if err == nil {

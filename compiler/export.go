@@ -57,9 +57,9 @@ type ImageConfig struct {
 // Healthcheck is an image's healthcheck; durations in seconds, 0 meaning
 // docker's default.
 type Healthcheck struct {
-	Test                                   []string
+	Test                                    []string
 	IntervalSec, TimeoutSec, StartPeriodSec int64
-	Retries                                int64
+	Retries                                 int64
 }
 
 // lowerExports gives each image and artifact target its export settings.

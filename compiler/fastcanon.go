@@ -212,6 +212,10 @@ func appendAction(b []byte, a *FileAction) []byte {
 		b = append(b, `,"mode":`...)
 		b = strconv.AppendUint(b, uint64(a.Mode), 10)
 	}
+	if a.Owner != "" {
+		b = append(b, `,"owner":`...)
+		b = appendString(b, a.Owner)
+	}
 	if a.Parents {
 		b = append(b, `,"parents":true`...)
 	}

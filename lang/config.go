@@ -174,7 +174,7 @@ type Step struct {
 	From  Ref
 	Src   []string
 	Dest  string
-	Chown string // "uid:gid" numeric
+	Chown string // "uid:gid" numeric, or user[:group] with names (copy, mkdir, file)
 	Chmod string // octal, empty to keep
 
 	// mkdir, file, symlink, remove: Path; Content for file; Target for

@@ -35,8 +35,8 @@ var stepSchemas = map[string]*hcl.BodySchema{
 	},
 	"copy": {Attributes: []hcl.AttributeSchema{
 		{Name: "from", Required: true}, {Name: "src", Required: true}, {Name: "dest", Required: true}, {Name: "chown"}, {Name: "chmod"}}},
-	"mkdir":   {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "mode"}, {Name: "parents"}}},
-	"file":    {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "content", Required: true}, {Name: "mode"}}},
+	"mkdir":   {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "mode"}, {Name: "parents"}, {Name: "chown"}}},
+	"file":    {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "content", Required: true}, {Name: "mode"}, {Name: "chown"}}},
 	"symlink": {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "target", Required: true}}},
 	"remove":  {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}},
 	"workdir": {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}},
@@ -123,10 +123,12 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 		s.Path = e.nonEmpty(a, "path")
 		s.Mode, _ = a.mode("mode")
 		s.Parents = a.boolean("parents")
+		s.Chown = chown(a, "chown")
 	case "file":
 		s.Path = e.nonEmpty(a, "path")
 		s.Content = a.str("content")
 		s.Mode, _ = a.mode("mode")
+		s.Chown = chown(a, "chown")
 	case "symlink":
 		s.Path = e.nonEmpty(a, "path")
 		s.Target = e.nonEmpty(a, "target")
@@ -201,22 +203,27 @@ func (e *evaluator) decodeRun(b *hcl.Block, s *Step, blocks blockList, a attrs) 
 	}
 }
 
-// chown reads a numeric uid[:gid], the gid defaulting to the uid.
+// chown reads user[:group], each a name or a numeric id; a numeric uid
+// alone gets the uid as its gid, so that "1000" and "1000:1000" are one
+// spelling and one digest. Names are looked up in the stage's
+// /etc/passwd and /etc/group when the step runs.
 func chown(a attrs, name string) string {
 	ch, ok := a.parsed(name, func(v string) error {
-		if !chownRe.MatchString(v) {
-			return fmt.Errorf("%q is not numeric uid[:gid]; write it like \"1000:1000\"", v)
+		if !userRe.MatchString(v) {
+			return fmt.Errorf("%q is not an owner; write user[:group], names or numeric ids, like \"app:app\" or \"1000:1000\"", v)
 		}
 		return nil
 	})
 	if !ok {
 		return ""
 	}
-	m := chownRe.FindStringSubmatch(ch)
-	if m[2] == "" {
-		m[2] = m[1]
+	if m := chownRe.FindStringSubmatch(ch); m != nil {
+		if m[2] == "" {
+			m[2] = m[1]
+		}
+		return m[1] + ":" + m[2]
 	}
-	return m[1] + ":" + m[2]
+	return ch
 }
 
 // security decodes a run step's security: "insecure" is the only value,

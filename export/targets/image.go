@@ -1,10 +1,10 @@
 package targets
 
 import (
-	"time"
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
