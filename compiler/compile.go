@@ -57,8 +57,11 @@ func RunAddress(stage string, n int) string {
 // Fixed sandbox settings. They are hashed (through ExecOp.Env and
 // Hostname), so changing them changes every exec digest, as it should.
 const (
-	DefaultPath     = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	DefaultHome     = "/root"
+	DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	DefaultHome = "/root"
+	// DefaultSSHDir holds an ssh mount's agent socket when it names no
+	// target, as BuildKit's /run/buildkit/ssh_agent.N.
+	DefaultSSHDir   = "/run/ssh-agent/"
 	SandboxHostname = "kiln"
 )
 
@@ -777,8 +780,14 @@ func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, 
 		km.SizeBytes = m.SizeBytes
 	case "secret":
 		return secretMount(m, km)
+	case "ssh":
+		km.SSHID = m.ID
+		km.Required = m.Required
+		if m.Target == "" {
+			km.Dest = DefaultSSHDir + m.ID
+		}
 	default:
-		return km, diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret.", m.Type))
+		return km, diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret, ssh.", m.Type))
 	}
 	return km, nil
 }

@@ -164,6 +164,11 @@ type Mount struct {
 	// Required fails the step when no value for the secret is given,
 	// instead of running it without the secret.
 	Required bool `json:"required,omitempty"`
+	// SSHID names the SSH agent an ssh mount forwards (--ssh ID=SOCKET).
+	// Which agent, its socket and its keys are never hashed: like a
+	// secret's value, they may differ between machines and must not
+	// change the result.
+	SSHID string `json:"ssh_id,omitempty"`
 	// Mode is the permission bits of a secret's file, or of a cache's
 	// directory (0: kiln's 0755).
 	Mode uint32 `json:"mode,omitempty"`
@@ -301,6 +306,7 @@ func (d *Derivation) badString() error {
 			check("cache sharing", m.Sharing)
 			check("secret id", m.SecretID)
 			check("secret variable", m.SecretEnv)
+			check("ssh id", m.SSHID)
 		}
 	}
 	if f := d.File; f != nil {

@@ -169,6 +169,10 @@ func appendMount(b []byte, m *Mount) []byte {
 		b = append(b, `,"size":`...)
 		b = strconv.AppendInt(b, m.SizeBytes, 10)
 	}
+	if m.SSHID != "" {
+		b = append(b, `,"ssh_id":`...)
+		b = appendString(b, m.SSHID)
+	}
 	b = append(b, `,"type":`...)
 	b = appendString(b, m.Type)
 	return append(b, '}')

@@ -36,6 +36,9 @@ type Options struct {
 	Locked bool
 	// Secrets are secret mount specs: id=ID,src=FILE or id=ID,env=VAR.
 	Secrets []string
+	// SSH are --ssh specs, as buildx's: ID forwards the agent of
+	// $SSH_AUTH_SOCK (from Environ), ID=SOCKET the agent at SOCKET.
+	SSH []string
 	// AllowInsecure lets steps with security = "insecure" run.
 	AllowInsecure bool
 	// Shuffle starts independent steps in a random order (kiln verify).

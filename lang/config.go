@@ -188,17 +188,17 @@ type Step struct {
 
 // Mount is a mount "TYPE" { ... } block of a run step.
 type Mount struct {
-	Type      string // input, cache, tmpfs, secret
+	Type      string // input, cache, tmpfs, secret, ssh
 	Range     hcl.Range
 	Target    string
 	From      Ref    // input
 	Source    string // input: path inside From
 	ReadWrite bool   // input mounts are read-only unless this is set
-	ID        string // cache id or secret id
+	ID        string // cache id, secret id or ssh agent id (default "default")
 	Sharing   string // cache: shared, private, locked
 	SizeBytes int64  // tmpfs
 	Env       string // secret: expose as env var instead of a file
-	Required  bool   // secret
+	Required  bool   // secret, ssh
 	Mode      string // secret/cache file mode, octal
 }
 

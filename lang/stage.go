@@ -43,7 +43,7 @@ var stepSchemas = map[string]*hcl.BodySchema{
 	"user":    {Attributes: []hcl.AttributeSchema{{Name: "name", Required: true}}},
 }
 
-var mountTypes = []string{"input", "cache", "tmpfs", "secret"}
+var mountTypes = []string{"input", "cache", "tmpfs", "secret", "ssh"}
 
 var mountSchemas = map[string]*hcl.BodySchema{
 	"input": {Attributes: []hcl.AttributeSchema{
@@ -53,6 +53,7 @@ var mountSchemas = map[string]*hcl.BodySchema{
 	"tmpfs": {Attributes: []hcl.AttributeSchema{{Name: "target", Required: true}, {Name: "size"}}},
 	"secret": {Attributes: []hcl.AttributeSchema{
 		{Name: "id", Required: true}, {Name: "target"}, {Name: "env"}, {Name: "required"}, {Name: "mode"}}},
+	"ssh": {Attributes: []hcl.AttributeSchema{{Name: "id"}, {Name: "target"}, {Name: "required"}}},
 }
 
 func (e *evaluator) decodeStage(b *hcl.Block) *Stage {
@@ -97,6 +98,8 @@ func (e *evaluator) user(a attrs, name string) string {
 	})
 	return s
 }
+
+var sshIDRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
 var chownRe = regexp.MustCompile(`^(\d+)(?::(\d+))?$`)
 
@@ -329,6 +332,17 @@ func (e *evaluator) decodeMount(b *hcl.Block) *Mount {
 		}
 		m.Required = a.boolean("required")
 		m.Mode, _ = a.mode("mode")
+	case "ssh":
+		m.ID = a.str("id")
+		if m.ID == "" {
+			m.ID = "default"
+		}
+		if !sshIDRe.MatchString(m.ID) {
+			e.errorf(a.rng("id"), "Invalid ssh id", "%q cannot be an ssh id: use letters, digits, '.', '_' and '-'.", m.ID)
+		}
+		// Required unless turned off: a step that needs an agent and
+		// runs without one fails later with a far less clear error.
+		m.Required = !a.has("required") || a.boolean("required")
 	}
 	return m
 }

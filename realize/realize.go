@@ -62,6 +62,9 @@ type Options struct {
 	// log, progress and failure messages (values of MinRedactLen bytes
 	// and more).
 	Secrets map[string][]byte
+	// SSH are the agent sockets of ssh mounts by id (--ssh). Never
+	// hashed: which agent, and its keys, must not change a result.
+	SSH map[string]string
 	// Limits apply to exec steps that set none of their own; New fills
 	// what is left zero from DefaultLimits.
 	Limits compiler.Limits

@@ -23,6 +23,8 @@ type buildFlags struct {
 	keepGoing bool
 	locked    bool
 	secrets   []string
+	// ssh are --ssh specs: ID or ID=SOCKET, as buildx's.
+	ssh []string
 	// allowInsecure is --allow-insecure, BuildKit's --allow
 	// security.insecure: steps with security = "insecure" may run.
 	allowInsecure bool
@@ -115,6 +117,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.BoolVar(&f.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, allowInsecureUsage)
+	fl.StringArrayVar(&f.ssh, "ssh", nil, "forward an SSH agent to ssh mounts: ID (the agent of $SSH_AUTH_SOCK) or ID=SOCKET, as buildx's --ssh default (repeatable)")
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import outputs from a cache: type=registry,ref=REF,trusted=PUBFILE or type=local,src=DIR (insecure=true: unsigned; required=true) (repeatable; also $KILN_CACHE_FROM)")
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export outputs to a cache: type=registry,ref=REF or type=local,dest=DIR, with mode=min|max, key=FILE, required=true (repeatable; also $KILN_CACHE_TO)")
 	fl.BoolVar(&f.noGC, "no-gc", false, "no automatic garbage collection in this command, however full the store (also KILN_GC=off)")

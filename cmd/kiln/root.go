@@ -95,6 +95,7 @@ func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
 		opts.Secrets, opts.AllowInsecure = f.secrets, f.allowInsecure
 		opts.Shuffle, opts.NoGC = f.shuffle, f.noGC
 		opts.CacheFrom, opts.CacheTo = f.cacheFrom, f.cacheTo
+		opts.SSH = f.ssh
 	}
 	opts.Events = r.event
 	return engine.Open(opts)
