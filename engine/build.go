@@ -68,7 +68,14 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkPlatforms(graph); err != nil {
+		return nil, err
+	}
 	roots := compiler.TargetRoots(graph.Targets)
+	noCache, err := s.noCache(graph, roots)
+	if err != nil {
+		return nil, err
+	}
 	s.rememberSteps(st, s.lock)
 	if err := s.checkStale(st, graph, roots); err != nil {
 		return nil, err
@@ -99,6 +106,7 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 		Dir:           s.cfg.Dir,
 		Secrets:       secrets,
 		SSH:           agents,
+		NoCache:       noCache,
 		Shuffle:       s.opts.Shuffle,
 		AllowInsecure: s.opts.AllowInsecure,
 	})

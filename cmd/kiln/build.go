@@ -25,6 +25,11 @@ type buildFlags struct {
 	secrets   []string
 	// ssh are --ssh specs: ID or ID=SOCKET, as buildx's.
 	ssh []string
+	// noCache, noCacheFilter and platforms are buildx's --no-cache,
+	// --no-cache-filter and --platform.
+	noCache       bool
+	noCacheFilter []string
+	platforms     []string
 	// allowInsecure is --allow-insecure, BuildKit's --allow
 	// security.insecure: steps with security = "insecure" may run.
 	allowInsecure bool
@@ -118,6 +123,9 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, allowInsecureUsage)
 	fl.StringArrayVar(&f.ssh, "ssh", nil, "forward an SSH agent to ssh mounts: ID (the agent of $SSH_AUTH_SOCK) or ID=SOCKET, as buildx's --ssh default (repeatable)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "build again every step the targets need, replacing the stored outputs (sources, pinned by hash, are not fetched again)")
+	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "build again the steps of this stage (NAME or stage.NAME); what depends on them is rebuilt only if their outputs change (repeatable)")
+	fl.StringSliceVar(&f.platforms, "platform", nil, "build for this platform: only this machine's (os/arch) for now, as kiln does not emulate others")
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import outputs from a cache: type=registry,ref=REF,trusted=PUBFILE or type=local,src=DIR (insecure=true: unsigned; required=true) (repeatable; also $KILN_CACHE_FROM)")
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export outputs to a cache: type=registry,ref=REF or type=local,dest=DIR, with mode=min|max, key=FILE, required=true (repeatable; also $KILN_CACHE_TO)")
 	fl.BoolVar(&f.noGC, "no-gc", false, "no automatic garbage collection in this command, however full the store (also KILN_GC=off)")
