@@ -108,17 +108,22 @@ func TestEveryInputChangesTheDigest(t *testing.T) {
 		"stage user":    {cfg: func(c *lang.Config) { build(c).User = "1000" }},
 		// The run step's workdir is absolute and replaces the stage's, so
 		// the stage's shows through a relative path.
-		"stage workdir":   {cfg: func(c *lang.Config) { build(c).Workdir = "/w"; build(c).Steps[5].Path = "src/tmp" }},
-		"stage shell":     {cfg: func(c *lang.Config) { build(c).Shell = []string{"/bin/bash", "-c"} }},
-		"run shell":       {cfg: func(c *lang.Config) { runStep(c).Shell = "make all" }},
-		"run args":        {cfg: func(c *lang.Config) { runStep(c).Shell = ""; runStep(c).Args = []string{"make"} }},
-		"run env":         {cfg: func(c *lang.Config) { runStep(c).Env = map[string]string{"X": "1"} }},
-		"run workdir":     {cfg: func(c *lang.Config) { runStep(c).Workdir = "/elsewhere" }},
-		"run user":        {cfg: func(c *lang.Config) { runStep(c).User = "nobody" }},
-		"cache id":        {cfg: func(c *lang.Config) { runStep(c).Mounts[0].ID = "other" }},
-		"cache target":    {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Target = "/cache" }},
-		"cache sharing":   {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Sharing = "locked" }},
-		"cache mode":      {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Mode = "0777" }},
+		"stage workdir": {cfg: func(c *lang.Config) { build(c).Workdir = "/w"; build(c).Steps[5].Path = "src/tmp" }},
+		"stage shell":   {cfg: func(c *lang.Config) { build(c).Shell = []string{"/bin/bash", "-c"} }},
+		"run shell":     {cfg: func(c *lang.Config) { runStep(c).Shell = "make all" }},
+		"run args":      {cfg: func(c *lang.Config) { runStep(c).Shell = ""; runStep(c).Args = []string{"make"} }},
+		"run env":       {cfg: func(c *lang.Config) { runStep(c).Env = map[string]string{"X": "1"} }},
+		"run workdir":   {cfg: func(c *lang.Config) { runStep(c).Workdir = "/elsewhere" }},
+		"run user":      {cfg: func(c *lang.Config) { runStep(c).User = "nobody" }},
+		"cache id":      {cfg: func(c *lang.Config) { runStep(c).Mounts[0].ID = "other" }},
+		"cache target":  {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Target = "/cache" }},
+		"cache sharing": {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Sharing = "locked" }},
+		"cache mode":    {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Mode = "0777" }},
+		"ssh mount": {cfg: func(c *lang.Config) {
+			runStep(c).Mounts = append(runStep(c).Mounts, &lang.Mount{Type: "ssh", ID: "default"})
+		}},
+			runStep(c).Mounts = append(runStep(c).Mounts, &lang.Mount{Type: "ssh", ID: "other"})
+		}},
 		"input mount rw":  {cfg: func(c *lang.Config) { runStep(c).Mounts[1].ReadWrite = true }},
 		"input selector":  {cfg: func(c *lang.Config) { runStep(c).Mounts[1].Source = "/sub" }},
 		"input from":      {cfg: func(c *lang.Config) { runStep(c).Mounts[1].From = lang.Ref{Kind: "source", Type: "git", Name: "repo"} }},
