@@ -122,8 +122,6 @@ func TestEveryInputChangesTheDigest(t *testing.T) {
 		"ssh mount": {cfg: func(c *lang.Config) {
 			runStep(c).Mounts = append(runStep(c).Mounts, &lang.Mount{Type: "ssh", ID: "default"})
 		}},
-			runStep(c).Mounts = append(runStep(c).Mounts, &lang.Mount{Type: "ssh", ID: "other"})
-		}},
 		"input mount rw":  {cfg: func(c *lang.Config) { runStep(c).Mounts[1].ReadWrite = true }},
 		"input selector":  {cfg: func(c *lang.Config) { runStep(c).Mounts[1].Source = "/sub" }},
 		"input from":      {cfg: func(c *lang.Config) { runStep(c).Mounts[1].From = lang.Ref{Kind: "source", Type: "git", Name: "repo"} }},
