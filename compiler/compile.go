@@ -2,9 +2,11 @@ package compiler
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,8 +57,11 @@ func RunAddress(stage string, n int) string {
 // Fixed sandbox settings. They are hashed (through ExecOp.Env and
 // Hostname), so changing them changes every exec digest, as it should.
 const (
-	DefaultPath     = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	DefaultHome     = "/root"
+	DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	DefaultHome = "/root"
+	// DefaultSSHDir holds an ssh mount's agent socket when it names no
+	// target, as BuildKit's /run/buildkit/ssh_agent.N.
+	DefaultSSHDir   = "/run/ssh-agent/"
 	SandboxHostname = "kiln"
 )
 
@@ -94,6 +99,7 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 		done:    map[stateKey]digest.Digest{},
 		srcDone: map[sourceState]sourceResult{},
 		busy:    map[stateKey]bool{},
+		ends:    map[stateKey]*run{},
 	}
 	c.epoch = opts.SourceDateEpoch
 	if e := cfg.Project.SourceDateEpoch; e != nil {
@@ -156,6 +162,9 @@ type compiler struct {
 	done     map[stateKey]digest.Digest
 	srcDone  map[sourceState]sourceResult
 	busy     map[stateKey]bool
+	// ends are each compiled stage's settings after its last step, which
+	// a stage built from it starts with, as FROM X does in a Dockerfile.
+	ends map[stateKey]*run
 }
 
 // TargetNames lists what a user can build, for error messages and help.
@@ -371,6 +380,8 @@ type run struct {
 	env     map[string]string
 	workdir string
 	user    string
+	// shell is what a run step's shell line runs with (Dockerfile SHELL).
+	shell []string
 	// image is set when the stage's state starts at an image source, so
 	// its run steps see the image config's Env.
 	image bool
@@ -394,13 +405,7 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	if diags.HasErrors() {
 		return "", diags
 	}
-	r := &run{state: base, env: map[string]string{}, workdir: "/", user: st.User, image: c.imageBased(st.From)}
-	for k, v := range st.Env {
-		r.env[k] = v
-	}
-	if st.Workdir != "" {
-		r.workdir = path.Join("/", st.Workdir)
-	}
+	r := c.startRun(st, base, platform)
 	runs := 0
 	for i, step := range st.Steps {
 		name := st.Address() + "/" + step.Kind + "[" + strconv.Itoa(i) + "]"
@@ -417,7 +422,41 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 		}
 	}
 	c.done[key] = r.state
+	c.ends[key] = r
 	return r.state, diags
+}
+
+// DefaultShell runs a run step's shell line when no stage sets shell.
+var DefaultShell = []string{"/bin/sh", "-c"}
+
+// startRun is the state a stage's first step sees. A stage from another
+// stage starts with that stage's env, workdir, user and shell, as FROM X
+// does in a Dockerfile; the stage's own settings override them.
+func (c *compiler) startRun(st *lang.Stage, base digest.Digest, platform string) *run {
+	r := &run{state: base, env: map[string]string{}, workdir: "/", shell: DefaultShell, image: c.imageBased(st.From)}
+	if st.From.Kind == "stage" {
+		if parent, ok := c.stages[st.From.Name]; ok {
+			p := platform
+			if parent.Platform != "" {
+				p = parent.Platform
+			}
+			if end := c.ends[stateKey{parent.Name, p}]; end != nil {
+				maps.Copy(r.env, end.env)
+				r.workdir, r.user, r.shell = end.workdir, end.user, end.shell
+			}
+		}
+	}
+	maps.Copy(r.env, st.Env)
+	if st.Workdir != "" {
+		r.workdir = path.Join("/", st.Workdir)
+	}
+	if st.User != "" {
+		r.user = st.User
+	}
+	if len(st.Shell) > 0 {
+		r.shell = st.Shell
+	}
+	return r
 }
 
 // imageBased reports whether ref's state starts at a source that carries
@@ -450,7 +489,7 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 		}
 		return nil
 	case "workdir":
-		r.workdir = r.abs(s.Path)
+		r.workdir = r.abs(s.Workdir)
 		return nil
 	case "user":
 		r.user = s.User
@@ -509,7 +548,7 @@ func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation
 	if diags.HasErrors() {
 		return diags
 	}
-	uid, gid, err := parseChown(s.Chown)
+	own, err := parseChown(s.Chown)
 	if err != nil {
 		return diag(s.Range, "Invalid chown", err.Error())
 	}
@@ -528,7 +567,7 @@ func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation
 	for _, p := range s.Src {
 		d.File.Actions = append(d.File.Actions, FileAction{
 			Action: "copy", SrcInput: len(d.Inputs) - 1, Src: path.Join("/", p), Path: dest,
-			Mode: mode, ChmodSet: chmod, UID: uid, GID: gid, Parents: true,
+			Mode: mode, ChmodSet: chmod, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true,
 		})
 	}
 	d.Description = fmt.Sprintf("copy %s:%s -> %s", s.From.Address(), strings.Join(s.Src, ","), dest)
@@ -540,11 +579,11 @@ func mkdirStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 	if err != nil {
 		return diag(s.Range, "Invalid mode", err.Error())
 	}
-	uid, gid, err := parseChown(s.Chown)
+	own, err := parseChown(s.Chown)
 	if err != nil {
 		return diag(s.Range, "Invalid chown", err.Error())
 	}
-	d.File.Actions = []FileAction{{Action: "mkdir", Path: r.abs(s.Path), Mode: mode, Parents: s.Parents, UID: uid, GID: gid}}
+	d.File.Actions = []FileAction{{Action: "mkdir", Path: r.abs(s.Path), Mode: mode, Parents: s.Parents, UID: own.uid, GID: own.gid, Owner: own.names}}
 	d.Description = "mkdir " + r.abs(s.Path)
 	return nil
 }
@@ -554,11 +593,11 @@ func fileStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 	if err != nil {
 		return diag(s.Range, "Invalid mode", err.Error())
 	}
-	uid, gid, err := parseChown(s.Chown)
+	own, err := parseChown(s.Chown)
 	if err != nil {
 		return diag(s.Range, "Invalid chown", err.Error())
 	}
-	d.File.Actions = []FileAction{{Action: "mkfile", Path: r.abs(s.Path), Mode: mode, Data: s.Content, UID: uid, GID: gid, Parents: true}}
+	d.File.Actions = []FileAction{{Action: "mkfile", Path: r.abs(s.Path), Mode: mode, Data: s.Content, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true}}
 	d.Description = "write " + r.abs(s.Path)
 	return nil
 }
@@ -566,7 +605,7 @@ func fileStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name, lockAddr string) hcl.Diagnostics {
 	args := s.Args
 	if s.Shell != "" {
-		args = []string{"/bin/sh", "-c", s.Shell}
+		args = append(slices.Clone(r.shell), s.Shell)
 	}
 	if len(args) == 0 {
 		return diag(s.Range, "run has no command", `Set command = ["prog", "arg"] or shell = "...".`)
@@ -582,7 +621,9 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	}
 	cwd := r.workdir
 	if s.Workdir != "" {
-		cwd = path.Join(cwd, s.Workdir)
+		// Absolute (lang checks), so it replaces the stage's, as
+		// RUN after WORKDIR /abs does.
+		cwd = r.abs(s.Workdir)
 	}
 	user := r.user
 	if s.User != "" {
@@ -728,12 +769,25 @@ func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, 
 		if km.Sharing == "" {
 			km.Sharing = "shared"
 		}
+		// 0 (unset) leaves the directory as kiln makes it (0755), so
+		// that caches without a mode keep their digests.
+		mode, _, err := parseMode(m.Mode, 0)
+		if err != nil {
+			return km, diag(m.Range, "Invalid mode", err.Error())
+		}
+		km.Mode = mode
 	case "tmpfs":
 		km.SizeBytes = m.SizeBytes
 	case "secret":
 		return secretMount(m, km)
+	case "ssh":
+		km.SSHID = m.ID
+		km.Required = m.Required
+		if m.Target == "" {
+			km.Dest = DefaultSSHDir + m.ID
+		}
 	default:
-		return km, diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret.", m.Type))
+		return km, diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret, ssh.", m.Type))
 	}
 	return km, nil
 }
@@ -846,25 +900,36 @@ func parseMode(s string, def uint32) (uint32, bool, error) {
 	return uint32(v), true, nil
 }
 
-// parseChown parses "uid:gid" or "uid" (numeric: names would need the
-// target's /etc/passwd at compile time).
-func parseChown(s string) (int, int, error) {
+// owner is a chown attribute lowered: numeric ids, or the names to look
+// up when the step is realized.
+type owner struct {
+	uid, gid int
+	names    string
+}
+
+// parseChown parses "uid[:gid]" (the gid defaulting to the uid) or, when
+// either part is a name, keeps "user[:group]" for the realizer, which has
+// the state's /etc/passwd and /etc/group.
+func parseChown(s string) (owner, error) {
 	if s == "" {
-		return 0, 0, nil
+		return owner{}, nil
 	}
 	u, g, hasG := strings.Cut(s, ":")
-	uid, err := strconv.Atoi(u)
-	if err != nil || uid < 0 {
-		return 0, 0, fmt.Errorf("owner %q must be numeric uid[:gid], such as \"1000:1000\"", s)
+	if u == "" || (hasG && g == "") {
+		return owner{}, fmt.Errorf("owner %q needs a user, and a group after the colon, such as \"1000:1000\" or \"app:app\"", s)
 	}
-	gid := uid
+	uid, uerr := strconv.Atoi(u)
+	gid, gerr := uid, error(nil)
 	if hasG {
-		gid, err = strconv.Atoi(g)
-		if err != nil || gid < 0 {
-			return 0, 0, fmt.Errorf("owner %q must be numeric uid[:gid], such as \"1000:1000\"", s)
-		}
+		gid, gerr = strconv.Atoi(g)
 	}
-	return uid, gid, nil
+	if uerr != nil || gerr != nil {
+		return owner{names: s}, nil
+	}
+	if uid < 0 || gid < 0 {
+		return owner{}, fmt.Errorf("owner %q has a negative id", s)
+	}
+	return owner{uid: uid, gid: gid}, nil
 }
 
 func diag(r hcl.Range, summary, detail string) hcl.Diagnostics {

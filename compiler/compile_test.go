@@ -95,45 +95,53 @@ func TestEveryInputChangesTheDigest(t *testing.T) {
 		cfg  func(*lang.Config)
 		pins func(fakePins)
 	}{
-		"epoch":          {cfg: func(c *lang.Config) { c.Project.SourceDateEpoch = int64p(1) }},
-		"platform":       {cfg: func(c *lang.Config) { c.Project.Platform = "linux/arm64" }},
-		"image pin":      {pins: func(p fakePins) { p["source.image.base"] = "sha256:" + fmt.Sprintf("%064x", 9) }},
-		"http pin":       {pins: func(p fakePins) { p["source.http.tarball"] = "sha256:" + fmt.Sprintf("%064x", 9) }},
-		"git pin":        {pins: func(p fakePins) { p["source.git.repo"] = fmt.Sprintf("%040x", 9) }},
-		"http filename":  {cfg: func(c *lang.Config) { c.Sources[1].Filename = "y.tgz" }},
-		"http mode":      {cfg: func(c *lang.Config) { c.Sources[1].Mode = 0o755 }},
-		"git keep dir":   {cfg: func(c *lang.Config) { c.Sources[2].KeepGitDir = true }},
-		"image ref":      {cfg: func(c *lang.Config) { c.Sources[0].Ref = "127.0.0.1:5000/busybox:2" }},
-		"stage env":      {cfg: func(c *lang.Config) { build(c).Env["CC"] = "gcc" }},
-		"stage user":     {cfg: func(c *lang.Config) { build(c).User = "1000" }},
-		"stage workdir":  {cfg: func(c *lang.Config) { build(c).Workdir = "/w" }},
-		"run shell":      {cfg: func(c *lang.Config) { runStep(c).Shell = "make all" }},
-		"run args":       {cfg: func(c *lang.Config) { runStep(c).Shell = ""; runStep(c).Args = []string{"make"} }},
-		"run env":        {cfg: func(c *lang.Config) { runStep(c).Env = map[string]string{"X": "1"} }},
-		"run workdir":    {cfg: func(c *lang.Config) { runStep(c).Workdir = "/elsewhere" }},
-		"run user":       {cfg: func(c *lang.Config) { runStep(c).User = "nobody" }},
-		"cache id":       {cfg: func(c *lang.Config) { runStep(c).Mounts[0].ID = "other" }},
-		"cache target":   {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Target = "/cache" }},
-		"cache sharing":  {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Sharing = "locked" }},
-		"input mount rw": {cfg: func(c *lang.Config) { runStep(c).Mounts[1].ReadWrite = true }},
-		"input selector": {cfg: func(c *lang.Config) { runStep(c).Mounts[1].Source = "/sub" }},
-		"input from":     {cfg: func(c *lang.Config) { runStep(c).Mounts[1].From = lang.Ref{Kind: "source", Type: "git", Name: "repo"} }},
-		"tmpfs size":     {cfg: func(c *lang.Config) { runStep(c).Mounts[2].SizeBytes = 2 << 20 }},
-		"secret id":      {cfg: func(c *lang.Config) { runStep(c).Mounts[3].ID = "other" }},
-		"secret target":  {cfg: func(c *lang.Config) { runStep(c).Mounts[3].Target = "/run/other" }},
-		"copy src":       {cfg: func(c *lang.Config) { build(c).Steps[0].Src = []string{"/sub"} }},
-		"copy dest":      {cfg: func(c *lang.Config) { build(c).Steps[0].Dest = "/source" }},
-		"copy chown":     {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].Chown = "0:0" }},
-		"copy chmod":     {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].Chmod = "0700" }},
-		"copy from":      {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].From = lang.Ref{Kind: "source", Type: "git", Name: "repo"} }},
-		"mkdir mode":     {cfg: func(c *lang.Config) { build(c).Steps[2].Mode = "0700" }},
-		"mkdir path":     {cfg: func(c *lang.Config) { build(c).Steps[2].Path = "/o" }},
-		"file content":   {cfg: func(c *lang.Config) { build(c).Steps[3].Content = "1.1\n" }},
-		"file mode":      {cfg: func(c *lang.Config) { build(c).Steps[3].Mode = "0600" }},
-		"symlink target": {cfg: func(c *lang.Config) { build(c).Steps[4].Target = "/VERSION" }},
-		"remove path":    {cfg: func(c *lang.Config) { build(c).Steps[5].Path = "/src/other" }},
-		"step order":     {cfg: func(c *lang.Config) { s := build(c).Steps; s[2], s[3] = s[3], s[2] }},
-		"extra step":     {cfg: func(c *lang.Config) { build(c).Steps = append(build(c).Steps, &lang.Step{Kind: "mkdir", Path: "/x"}) }},
+		"epoch":         {cfg: func(c *lang.Config) { c.Project.SourceDateEpoch = int64p(1) }},
+		"platform":      {cfg: func(c *lang.Config) { c.Project.Platform = "linux/arm64" }},
+		"image pin":     {pins: func(p fakePins) { p["source.image.base"] = "sha256:" + fmt.Sprintf("%064x", 9) }},
+		"http pin":      {pins: func(p fakePins) { p["source.http.tarball"] = "sha256:" + fmt.Sprintf("%064x", 9) }},
+		"git pin":       {pins: func(p fakePins) { p["source.git.repo"] = fmt.Sprintf("%040x", 9) }},
+		"http filename": {cfg: func(c *lang.Config) { c.Sources[1].Filename = "y.tgz" }},
+		"http mode":     {cfg: func(c *lang.Config) { c.Sources[1].Mode = 0o755 }},
+		"git keep dir":  {cfg: func(c *lang.Config) { c.Sources[2].KeepGitDir = true }},
+		"image ref":     {cfg: func(c *lang.Config) { c.Sources[0].Ref = "127.0.0.1:5000/busybox:2" }},
+		"stage env":     {cfg: func(c *lang.Config) { build(c).Env["CC"] = "gcc" }},
+		"stage user":    {cfg: func(c *lang.Config) { build(c).User = "1000" }},
+		// The run step's workdir is absolute and replaces the stage's, so
+		// the stage's shows through a relative path.
+		"stage workdir": {cfg: func(c *lang.Config) { build(c).Workdir = "/w"; build(c).Steps[5].Path = "src/tmp" }},
+		"stage shell":   {cfg: func(c *lang.Config) { build(c).Shell = []string{"/bin/bash", "-c"} }},
+		"run shell":     {cfg: func(c *lang.Config) { runStep(c).Shell = "make all" }},
+		"run args":      {cfg: func(c *lang.Config) { runStep(c).Shell = ""; runStep(c).Args = []string{"make"} }},
+		"run env":       {cfg: func(c *lang.Config) { runStep(c).Env = map[string]string{"X": "1"} }},
+		"run workdir":   {cfg: func(c *lang.Config) { runStep(c).Workdir = "/elsewhere" }},
+		"run user":      {cfg: func(c *lang.Config) { runStep(c).User = "nobody" }},
+		"cache id":      {cfg: func(c *lang.Config) { runStep(c).Mounts[0].ID = "other" }},
+		"cache target":  {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Target = "/cache" }},
+		"cache sharing": {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Sharing = "locked" }},
+		"cache mode":    {cfg: func(c *lang.Config) { runStep(c).Mounts[0].Mode = "0777" }},
+		"ssh mount": {cfg: func(c *lang.Config) {
+			runStep(c).Mounts = append(runStep(c).Mounts, &lang.Mount{Type: "ssh", ID: "default"})
+		}},
+		"input mount rw":  {cfg: func(c *lang.Config) { runStep(c).Mounts[1].ReadWrite = true }},
+		"input selector":  {cfg: func(c *lang.Config) { runStep(c).Mounts[1].Source = "/sub" }},
+		"input from":      {cfg: func(c *lang.Config) { runStep(c).Mounts[1].From = lang.Ref{Kind: "source", Type: "git", Name: "repo"} }},
+		"tmpfs size":      {cfg: func(c *lang.Config) { runStep(c).Mounts[2].SizeBytes = 2 << 20 }},
+		"secret id":       {cfg: func(c *lang.Config) { runStep(c).Mounts[3].ID = "other" }},
+		"secret target":   {cfg: func(c *lang.Config) { runStep(c).Mounts[3].Target = "/run/other" }},
+		"copy src":        {cfg: func(c *lang.Config) { build(c).Steps[0].Src = []string{"/sub"} }},
+		"copy dest":       {cfg: func(c *lang.Config) { build(c).Steps[0].Dest = "/source" }},
+		"copy chown":      {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].Chown = "0:0" }},
+		"copy chown name": {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].Chown = "app:1000" }},
+		"copy chmod":      {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].Chmod = "0700" }},
+		"copy from":       {cfg: func(c *lang.Config) { c.Stages[1].Steps[0].From = lang.Ref{Kind: "source", Type: "git", Name: "repo"} }},
+		"mkdir mode":      {cfg: func(c *lang.Config) { build(c).Steps[2].Mode = "0700" }},
+		"mkdir path":      {cfg: func(c *lang.Config) { build(c).Steps[2].Path = "/o" }},
+		"file content":    {cfg: func(c *lang.Config) { build(c).Steps[3].Content = "1.1\n" }},
+		"file mode":       {cfg: func(c *lang.Config) { build(c).Steps[3].Mode = "0600" }},
+		"symlink target":  {cfg: func(c *lang.Config) { build(c).Steps[4].Target = "/VERSION" }},
+		"remove path":     {cfg: func(c *lang.Config) { build(c).Steps[5].Path = "/src/other" }},
+		"step order":      {cfg: func(c *lang.Config) { s := build(c).Steps; s[2], s[3] = s[3], s[2] }},
+		"extra step":      {cfg: func(c *lang.Config) { build(c).Steps = append(build(c).Steps, &lang.Step{Kind: "mkdir", Path: "/x"}) }},
 		"env step": {cfg: func(c *lang.Config) {
 			build(c).Steps = append([]*lang.Step{{Kind: "env", Env: map[string]string{"A": "b"}}}, build(c).Steps...)
 		}},
@@ -297,4 +305,55 @@ func TestShellQuoteIsOneLine(t *testing.T) {
 			t.Errorf("shellQuote(%q) = %s, want %s", tt.args, got, tt.want)
 		}
 	}
+}
+
+// TestStageFromStageInherits checks that a stage built from another
+// starts with its env, workdir, user and shell (Dockerfile FROM X), that
+// its own settings override them, and that a run step's absolute workdir
+// replaces the stage's instead of being joined onto it.
+func TestStageFromStageInherits(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Stages = append(cfg.Stages[:1], &lang.Stage{
+		Name: "parent", From: lang.Ref{Kind: "source", Type: "image", Name: "base"},
+		Env: map[string]string{"A": "1", "B": "1"}, Workdir: "/p", User: "1000", Shell: []string{"/bin/bash", "-c"},
+		Steps: []*lang.Step{{Kind: "env", Env: map[string]string{"C": "1"}}, {Kind: "workdir", Workdir: "/p/sub"}},
+	}, &lang.Stage{
+		Name: "child", From: lang.Ref{Kind: "stage", Name: "parent"}, Env: map[string]string{"B": "2"},
+		Steps: []*lang.Step{{Kind: "run", Shell: "true"}, {Kind: "run", Shell: "true", Workdir: "/abs"}},
+	}, &lang.Stage{
+		Name: "own", From: lang.Ref{Kind: "stage", Name: "parent"}, Workdir: "/o", User: "2000", Shell: []string{"/bin/ash", "-c"},
+		Steps: []*lang.Step{{Kind: "run", Shell: "true"}},
+	})
+	g, diags := Compile(cfg, []string{"stage.child", "stage.own"}, Options{Pins: basePins()})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	runs := map[string]*ExecOp{}
+	for _, d := range g.Nodes {
+		if d.Exec != nil {
+			runs[d.Name] = d.Exec
+		}
+	}
+	check := func(name string, args []string, cwd, user string, env ...string) {
+		t.Helper()
+		ex := runs[name]
+		if ex == nil {
+			t.Fatalf("no exec %s in %v", name, runs)
+		}
+		if !reflect.DeepEqual(ex.Args, args) || ex.Cwd != cwd || ex.User != user {
+			t.Errorf("%s: args %q cwd %q user %q, want %q %q %q", name, ex.Args, ex.Cwd, ex.User, args, cwd, user)
+		}
+		for _, e := range env {
+			found := false
+			for _, have := range ex.Env {
+				found = found || have == e
+			}
+			if !found {
+				t.Errorf("%s: env %q lacks %s", name, ex.Env, e)
+			}
+		}
+	}
+	check("stage.child/run[0]", []string{"/bin/bash", "-c", "true"}, "/p/sub", "1000", "A=1", "B=2", "C=1")
+	check("stage.child/run[1]", []string{"/bin/bash", "-c", "true"}, "/abs", "1000")
+	check("stage.own/run[0]", []string{"/bin/ash", "-c", "true"}, "/o", "2000", "A=1", "B=1", "C=1")
 }

@@ -167,7 +167,13 @@ type Mount struct {
 	// Required fails the step when no value for the secret is given,
 	// instead of running it without the secret.
 	Required bool `json:"required,omitempty"`
-	// Mode is the permission bits of a secret's file.
+	// SSHID names the SSH agent an ssh mount forwards (--ssh ID=SOCKET).
+	// Which agent, its socket and its keys are never hashed: like a
+	// secret's value, they may differ between machines and must not
+	// change the result.
+	SSHID string `json:"ssh_id,omitempty"`
+	// Mode is the permission bits of a secret's file, or of a cache's
+	// directory (0: kiln's 0755).
 	Mode uint32 `json:"mode,omitempty"`
 }
 
@@ -185,6 +191,12 @@ type FileAction struct {
 	Mode   uint32 `json:"mode,omitempty"`
 	UID    int    `json:"uid"`
 	GID    int    `json:"gid"`
+	// Owner is "user[:group]" with a name in it, which the realizer
+	// looks up in the base state's /etc/passwd and /etc/group, as
+	// BuildKit does for COPY --chown=name (UID and GID are then 0). The
+	// names are hashed, not the ids: the base state's digest already
+	// covers the files they resolve against.
+	Owner string `json:"owner,omitempty"`
 	// Data is the content of mkfile, byte-exact.
 	Data string `json:"data,omitempty"`
 	// Target is the link target of symlink.
@@ -297,6 +309,7 @@ func (d *Derivation) badString() error {
 			check("cache sharing", m.Sharing)
 			check("secret id", m.SecretID)
 			check("secret variable", m.SecretEnv)
+			check("ssh id", m.SSHID)
 		}
 	}
 	if f := d.File; f != nil {
@@ -306,6 +319,7 @@ func (d *Derivation) badString() error {
 			check("file content", a.Data)
 			check("link target", a.Target)
 			check("copy source", a.Src)
+			check("owner", a.Owner)
 		}
 	}
 	if err == nil {

@@ -37,6 +37,11 @@ type ImageConfig struct {
 	Volumes     []string
 	StopSignal  string
 	Squash      bool
+	// Healthcheck, Shell and OnBuild are docker's config fields of the
+	// same names (HEALTHCHECK, SHELL, ONBUILD); nil keeps the base's.
+	Healthcheck *Healthcheck
+	Shell       []string
+	OnBuild     []string
 	// Tags name the image in registry, docker and oci outputs whose spec
 	// gives no name=.
 	Tags []string
@@ -47,6 +52,14 @@ type ImageConfig struct {
 	// are checked when exported, like an --output's.
 	Compression      string
 	CompressionLevel int
+}
+
+// Healthcheck is an image's healthcheck; durations in seconds, 0 meaning
+// docker's default.
+type Healthcheck struct {
+	Test                                    []string
+	IntervalSec, TimeoutSec, StartPeriodSec int64
+	Retries                                 int64
 }
 
 // lowerExports gives each image and artifact target its export settings.
@@ -84,6 +97,14 @@ func imageExport(i *lang.Image) *Export {
 			Workdir: i.Workdir, User: i.User, Labels: maps.Clone(i.Labels), Annotations: maps.Clone(i.Annotations),
 			Expose: slices.Clone(i.Expose), Volumes: slices.Clone(i.Volumes), StopSignal: i.StopSignal, Squash: i.Squash,
 			Tags: slices.Clone(i.Tags), Compression: i.Compression, CompressionLevel: level,
+			Healthcheck: healthcheck(i.Healthcheck), Shell: slices.Clone(i.Shell), OnBuild: slices.Clone(i.OnBuild),
 		},
 	}
+}
+
+func healthcheck(h *lang.Healthcheck) *Healthcheck {
+	if h == nil {
+		return nil
+	}
+	return &Healthcheck{Test: slices.Clone(h.Test), IntervalSec: h.IntervalSec, TimeoutSec: h.TimeoutSec, StartPeriodSec: h.StartSec, Retries: h.Retries}
 }

@@ -169,6 +169,10 @@ func appendMount(b []byte, m *Mount) []byte {
 		b = append(b, `,"size":`...)
 		b = strconv.AppendInt(b, m.SizeBytes, 10)
 	}
+	if m.SSHID != "" {
+		b = append(b, `,"ssh_id":`...)
+		b = appendString(b, m.SSHID)
+	}
 	b = append(b, `,"type":`...)
 	b = appendString(b, m.Type)
 	return append(b, '}')
@@ -211,6 +215,10 @@ func appendAction(b []byte, a *FileAction) []byte {
 	if a.Mode != 0 {
 		b = append(b, `,"mode":`...)
 		b = strconv.AppendUint(b, uint64(a.Mode), 10)
+	}
+	if a.Owner != "" {
+		b = append(b, `,"owner":`...)
+		b = appendString(b, a.Owner)
 	}
 	if a.Parents {
 		b = append(b, `,"parents":true`...)

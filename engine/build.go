@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -53,6 +54,10 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 	if err != nil {
 		return nil, err
 	}
+	agents, err := s.sshAgents()
+	if err != nil {
+		return nil, err
+	}
 	s.started(PhaseOpenStore)
 	st, err := s.Store()
 	s.finished(PhaseOpenStore)
@@ -63,7 +68,14 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkPlatforms(graph); err != nil {
+		return nil, err
+	}
 	roots := compiler.TargetRoots(graph.Targets)
+	noCache, err := s.noCache(graph, roots)
+	if err != nil {
+		return nil, err
+	}
 	s.rememberSteps(st, s.lock)
 	if err := s.checkStale(st, graph, roots); err != nil {
 		return nil, err
@@ -93,6 +105,8 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 		KeepGoing:     s.opts.KeepGoing,
 		Dir:           s.cfg.Dir,
 		Secrets:       secrets,
+		SSH:           agents,
+		NoCache:       noCache,
 		Shuffle:       s.opts.Shuffle,
 		AllowInsecure: s.opts.AllowInsecure,
 	})
@@ -189,6 +203,48 @@ func dedupe(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// sshAgents reads Options.SSH: ID or ID=SOCKET, as buildx's --ssh. Only
+// agents asked for are forwarded: a build file cannot reach the caller's
+// agent unless the command line says so.
+func (s *Session) sshAgents() (map[string]string, error) {
+	out := map[string]string{}
+	for _, spec := range s.opts.SSH {
+		id, sock, hasSock := strings.Cut(spec, "=")
+		if id == "" || strings.Contains(sock, ",") {
+			return nil, usageErrorf("--ssh %q: want ID (the agent of $SSH_AUTH_SOCK) or ID=SOCKET", spec)
+		}
+		if !hasSock {
+			sock = envValue(s.opts.Environ, "SSH_AUTH_SOCK")
+			if sock == "" {
+				return nil, usageErrorf("--ssh %s: SSH_AUTH_SOCK is not set; start an agent (eval $(ssh-agent)) or give its socket as --ssh %s=SOCKET", id, id)
+			}
+		}
+		abs, err := filepath.Abs(sock)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return nil, usageErrorf("--ssh %s: %v", id, err)
+		}
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, usageErrorf("--ssh %s: %s is not a socket (an ssh-agent's SSH_AUTH_SOCK)", id, abs)
+		}
+		out[id] = abs
+	}
+	return out, nil
+}
+
+// envValue is k's value in environ (os.Environ form), "" when unset.
+func envValue(environ []string, k string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, k+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // secrets reads the values of Options.Secrets.

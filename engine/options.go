@@ -36,6 +36,18 @@ type Options struct {
 	Locked bool
 	// Secrets are secret mount specs: id=ID,src=FILE or id=ID,env=VAR.
 	Secrets []string
+	// SSH are --ssh specs, as buildx's: ID forwards the agent of
+	// $SSH_AUTH_SOCK (from Environ), ID=SOCKET the agent at SOCKET.
+	SSH []string
+	// NoCache builds again every derivation the targets need but the
+	// sources (--no-cache); NoCacheFilter only the steps of these stages
+	// (--no-cache-filter, "NAME" or "stage.NAME").
+	NoCache       bool
+	NoCacheFilter []string
+	// Platforms are --platform values: each must be this machine's
+	// platform (kiln does not build for others yet); targets are then
+	// built for it alone.
+	Platforms []string
 	// AllowInsecure lets steps with security = "insecure" run.
 	AllowInsecure bool
 	// Shuffle starts independent steps in a random order (kiln verify).

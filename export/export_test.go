@@ -607,3 +607,28 @@ func TestForceFailureKeepsOld(t *testing.T) {
 		t.Errorf("left next to the destination: %v", names)
 	}
 }
+
+// TestDockerConfigFields checks docker's Healthcheck, Shell and OnBuild:
+// a base's Healthcheck and Shell are kept, its OnBuild dropped (FROM
+// consumes it), and the block's replace them, written last in config.
+func TestDockerConfigFields(t *testing.T) {
+	store := exporttest.NewDirStore(t.TempDir())
+	baseTar := exporttest.TarOf(epoch, exporttest.Entry{Name: "base", Type: tar.TypeReg, Mode: 0o644, Data: "base"})
+	baseCfg := fmt.Sprintf(`{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Healthcheck":{"Test":["CMD","/base-check"],"Interval":1000000000},"OnBuild":["RUN base"],"Shell":["/bin/ash","-c"]},"rootfs":{"type":"layers","diff_ids":["%s"]}}`, baseTar.DiffID())
+	assemble := func(spec export.ImageSpec) string {
+		t.Helper()
+		in := &export.ImageInput{Spec: spec, SourceDateEpoch: epoch,
+			Platforms: []export.PlatformInput{{Platform: amd64, BaseConfig: []byte(baseCfg), Layers: []export.LayerInput{{Layer: baseTar}}}}}
+		img, err := export.Assemble(store, in, export.AssembleOptions{})
+		must(t, err)
+		cfg := string(img.Manifests[0].Config)
+		return cfg[strings.Index(cfg, `"config":`):strings.Index(cfg, `,"rootfs"`)]
+	}
+	if got, want := assemble(export.ImageSpec{}), `"config":{"Env":["PATH=/bin"],"Healthcheck":{"Test":["CMD","/base-check"],"Interval":1000000000},"Shell":["/bin/ash","-c"]}`; got != want {
+		t.Errorf("inherited:\n got %s\nwant %s", got, want)
+	}
+	got := assemble(export.ImageSpec{Healthcheck: &export.Healthcheck{Test: []string{"NONE"}}, Shell: []string{"/bin/sh", "-ec"}, OnBuild: []string{"RUN make"}})
+	if want := `"config":{"Env":["PATH=/bin"],"Healthcheck":{"Test":["NONE"]},"OnBuild":["RUN make"],"Shell":["/bin/sh","-ec"]}`; got != want {
+		t.Errorf("set:\n got %s\nwant %s", got, want)
+	}
+}

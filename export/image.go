@@ -45,6 +45,43 @@ type ImageSpec struct {
 	Volumes     []string
 	StopSignal  string
 	Squash      bool
+	// Healthcheck, Shell and OnBuild replace the base's when set.
+	Healthcheck *Healthcheck
+	Shell       []string
+	OnBuild     []string
+}
+
+// Healthcheck is docker's config Healthcheck, as docker writes it (its
+// durations are nanoseconds in JSON). The OCI image spec has no such
+// field; docker, podman and BuildKit read and write this one.
+type Healthcheck struct {
+	Test        []string      `json:"Test,omitempty"`
+	Interval    time.Duration `json:"Interval,omitempty"`
+	Timeout     time.Duration `json:"Timeout,omitempty"`
+	StartPeriod time.Duration `json:"StartPeriod,omitempty"`
+	Retries     int           `json:"Retries,omitempty"`
+}
+
+// configFile is an image config: ocispec.Image with docker's fields of
+// the run config that the OCI spec lacks, so that a base image's
+// Healthcheck, Shell and OnBuild are read and written, not dropped. The
+// fields of ocispec.Image are repeated in their order, and the extra ones
+// come last and are omitted when empty, so a config without them has the
+// very bytes ocispec.Image gives.
+type configFile struct {
+	Created *time.Time `json:"created,omitempty"`
+	Author  string     `json:"author,omitempty"`
+	ocispec.Platform
+	Config  runConfig         `json:"config,omitempty"`
+	RootFS  ocispec.RootFS    `json:"rootfs"`
+	History []ocispec.History `json:"history,omitempty"`
+}
+
+type runConfig struct {
+	ocispec.ImageConfig
+	Healthcheck *Healthcheck `json:"Healthcheck,omitempty"`
+	OnBuild     []string     `json:"OnBuild,omitempty"`
+	Shell       []string     `json:"Shell,omitempty"`
 }
 
 // PlatformInput is one platform's part of an image.
@@ -180,7 +217,7 @@ func assemblePlatform(store BlobStore, in *ImageInput, p PlatformInput, created 
 	if len(p.Layers) == 0 {
 		return Manifest{}, fmt.Errorf("image has no layers: give the image block a from, or steps that add files")
 	}
-	var cfg ocispec.Image
+	var cfg configFile
 	if p.BaseConfig != nil {
 		if err := json.Unmarshal(p.BaseConfig, &cfg); err != nil {
 			return Manifest{}, fmt.Errorf("decoding base image config: %w", err)
@@ -236,8 +273,9 @@ func assemblePlatform(store BlobStore, in *ImageInput, p PlatformInput, created 
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, b.diffID)
 	}
 	cfg.History = history
-	defaultPath(&cfg.Config)
-	applySpec(&cfg.Config, in.Spec)
+	defaultPath(&cfg.Config.ImageConfig)
+	applySpec(&cfg.Config.ImageConfig, in.Spec)
+	applyDockerSpec(&cfg.Config, in.Spec)
 	rawCfg, err := marshal(cfg)
 	if err != nil {
 		return Manifest{}, err
@@ -295,6 +333,20 @@ func defaultPath(c *ocispec.ImageConfig) {
 		}
 	}
 	c.Env = append(c.Env, "PATH="+DefaultPath)
+}
+
+// applyDockerSpec sets the docker-only fields. A base's OnBuild triggers
+// are dropped, as docker and BuildKit drop them once FROM has run them:
+// kiln does not run them (build.hcl has no Dockerfile instructions to
+// run), and they were meant for the image built on the base, this one.
+func applyDockerSpec(c *runConfig, s ImageSpec) {
+	c.OnBuild = s.OnBuild
+	if s.Healthcheck != nil {
+		c.Healthcheck = s.Healthcheck
+	}
+	if s.Shell != nil {
+		c.Shell = s.Shell
+	}
 }
 
 // applySpec extends a base config as Docker does: env merged by name (the

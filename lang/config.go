@@ -141,8 +141,11 @@ type Stage struct {
 	Env      map[string]string
 	Workdir  string
 	User     string
-	Network  string // "none" (default) or "host"
-	Limits   Limits
+	// Shell runs the stage's run steps' shell lines, like a Dockerfile's
+	// SHELL (default ["/bin/sh", "-c"]); the line is its last argument.
+	Shell   []string
+	Network string // "none" (default) or "host"
+	Limits  Limits
 
 	Steps []*Step
 }
@@ -192,7 +195,7 @@ type Step struct {
 	From  Ref
 	Src   []string
 	Dest  string
-	Chown string // "uid:gid" numeric
+	Chown string // "uid:gid" numeric, or user[:group] with names (copy, mkdir, file)
 	Chmod string // octal, empty to keep
 
 	// mkdir, file, symlink, remove: Path; Content for file; Target for
@@ -206,17 +209,17 @@ type Step struct {
 
 // Mount is a mount "TYPE" { ... } block of a run step.
 type Mount struct {
-	Type      string // input, cache, tmpfs, secret
+	Type      string // input, cache, tmpfs, secret, ssh
 	Range     hcl.Range
 	Target    string
 	From      Ref    // input
 	Source    string // input: path inside From
 	ReadWrite bool   // input mounts are read-only unless this is set
-	ID        string // cache id or secret id
+	ID        string // cache id, secret id or ssh agent id (default "default")
 	Sharing   string // cache: shared, private, locked
 	SizeBytes int64  // tmpfs
 	Env       string // secret: expose as env var instead of a file
-	Required  bool   // secret
+	Required  bool   // secret, ssh
 	Mode      string // secret/cache file mode, octal
 }
 
@@ -239,11 +242,29 @@ type Image struct {
 	Volumes     []string
 	StopSignal  string
 	Squash      bool
+	// Healthcheck is the healthcheck block (Dockerfile HEALTHCHECK); nil
+	// keeps the base image's.
+	Healthcheck *Healthcheck
+	// Shell is the config's Shell (Dockerfile SHELL), which docker uses
+	// for the shell form of later builds' RUN, CMD and ENTRYPOINT.
+	Shell []string
+	// OnBuild are the config's OnBuild triggers (Dockerfile ONBUILD),
+	// instructions for builds that use this image as their base.
+	OnBuild []string
 
 	Compression      string // gzip (default), zstd, estargz, uncompressed
 	CompressionLevel *int
 	Outputs          []string // --output specs declared in the block
 	Tags             []string
+}
+
+// Healthcheck is how a container of the image is checked, as docker's
+// config Healthcheck: Test is ["CMD", args...], ["CMD-SHELL", line] or
+// ["NONE"]; durations are in seconds, 0 meaning docker's default.
+type Healthcheck struct {
+	Test                              []string
+	IntervalSec, TimeoutSec, StartSec int64
+	Retries                           int64
 }
 
 // Address is "image.NAME".

@@ -21,6 +21,34 @@ func FuzzLoad(f *testing.F) {
   a = local.b
   b = "${local.a}"
 }`))
+	// The Dockerfile-parity attributes: stage and image shell, chown by
+	// name, mount "ssh", the healthcheck block and onbuild.
+	f.Add([]byte(`stage "a" {
+  from  = "scratch"
+  shell = ["/bin/bash", "-c"]
+  file {
+    path    = "/f"
+    content = "x"
+    chown   = "app:staff"
+  }
+  run {
+    shell = "true"
+    mount "ssh" {
+      id       = "default"
+      required = false
+    }
+  }
+}
+image "i" {
+  from    = stage.a
+  shell   = ["/bin/sh", "-c"]
+  onbuild = ["RUN true"]
+  healthcheck {
+    test     = ["CMD", "true"]
+    interval = "30s"
+    retries  = 3
+  }
+}`))
 	// Loading never writes, so one folder serves every input.
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, src []byte) {

@@ -16,7 +16,7 @@ var stepKinds = []string{"run", "copy", "mkdir", "file", "symlink", "remove", "e
 var stageSchema = func() *hcl.BodySchema {
 	s := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "from"}, {Name: "platform"}, {Name: "env"}, {Name: "workdir"}, {Name: "user"},
-		{Name: "network"}, {Name: "memory"}, {Name: "pids"}, {Name: "timeout"},
+		{Name: "network"}, {Name: "memory"}, {Name: "pids"}, {Name: "timeout"}, {Name: "shell"},
 	}}
 	for _, k := range stepKinds {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k})
@@ -35,15 +35,15 @@ var stepSchemas = map[string]*hcl.BodySchema{
 	},
 	"copy": {Attributes: []hcl.AttributeSchema{
 		{Name: "from", Required: true}, {Name: "src", Required: true}, {Name: "dest", Required: true}, {Name: "chown"}, {Name: "chmod"}}},
-	"mkdir":   {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "mode"}, {Name: "parents"}}},
-	"file":    {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "content", Required: true}, {Name: "mode"}}},
+	"mkdir":   {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "mode"}, {Name: "parents"}, {Name: "chown"}}},
+	"file":    {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "content", Required: true}, {Name: "mode"}, {Name: "chown"}}},
 	"symlink": {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "target", Required: true}}},
 	"remove":  {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}},
 	"workdir": {Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}},
 	"user":    {Attributes: []hcl.AttributeSchema{{Name: "name", Required: true}}},
 }
 
-var mountTypes = []string{"input", "cache", "tmpfs", "secret"}
+var mountTypes = []string{"input", "cache", "tmpfs", "secret", "ssh"}
 
 var mountSchemas = map[string]*hcl.BodySchema{
 	"input": {Attributes: []hcl.AttributeSchema{
@@ -53,6 +53,7 @@ var mountSchemas = map[string]*hcl.BodySchema{
 	"tmpfs": {Attributes: []hcl.AttributeSchema{{Name: "target", Required: true}, {Name: "size"}}},
 	"secret": {Attributes: []hcl.AttributeSchema{
 		{Name: "id", Required: true}, {Name: "target"}, {Name: "env"}, {Name: "required"}, {Name: "mode"}}},
+	"ssh": {Attributes: []hcl.AttributeSchema{{Name: "id"}, {Name: "target"}, {Name: "required"}}},
 }
 
 func (e *evaluator) decodeStage(b *hcl.Block) *Stage {
@@ -63,6 +64,11 @@ func (e *evaluator) decodeStage(b *hcl.Block) *Stage {
 	st.Env = a.env("env")
 	st.Workdir = a.absPath("workdir")
 	st.User = e.user(a, "user")
+	if sh, ok := e.argv(a, "shell"); ok && len(sh) == 0 {
+		e.errorf(a.rng("shell"), "Empty shell", "shell needs at least the program that runs a shell line, like [\"/bin/bash\", \"-c\"].")
+	} else {
+		st.Shell = sh
+	}
 	st.Network = "none"
 	if n := a.oneOf("network", "none", "host"); n == "host" {
 		e.errorf(a.rng("network"), "Host network not allowed here",
@@ -93,6 +99,8 @@ func (e *evaluator) user(a attrs, name string) string {
 	return s
 }
 
+var sshIDRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
 var chownRe = regexp.MustCompile(`^(\d+)(?::(\d+))?$`)
 
 func (e *evaluator) decodeStep(b *hcl.Block) *Step {
@@ -118,10 +126,12 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 		s.Path = e.nonEmpty(a, "path")
 		s.Mode, _ = a.mode("mode")
 		s.Parents = a.boolean("parents")
+		s.Chown = chown(a, "chown")
 	case "file":
 		s.Path = e.nonEmpty(a, "path")
 		s.Content = a.str("content")
 		s.Mode, _ = a.mode("mode")
+		s.Chown = chown(a, "chown")
 	case "symlink":
 		s.Path = e.nonEmpty(a, "path")
 		s.Target = e.nonEmpty(a, "target")
@@ -196,22 +206,27 @@ func (e *evaluator) decodeRun(b *hcl.Block, s *Step, blocks blockList, a attrs) 
 	}
 }
 
-// chown reads a numeric uid[:gid], the gid defaulting to the uid.
+// chown reads user[:group], each a name or a numeric id; a numeric uid
+// alone gets the uid as its gid, so that "1000" and "1000:1000" are one
+// spelling and one digest. Names are looked up in the stage's
+// /etc/passwd and /etc/group when the step runs.
 func chown(a attrs, name string) string {
 	ch, ok := a.parsed(name, func(v string) error {
-		if !chownRe.MatchString(v) {
-			return fmt.Errorf("%q is not numeric uid[:gid]; write it like \"1000:1000\"", v)
+		if !userRe.MatchString(v) {
+			return fmt.Errorf("%q is not an owner; write user[:group], names or numeric ids, like \"app:app\" or \"1000:1000\"", v)
 		}
 		return nil
 	})
 	if !ok {
 		return ""
 	}
-	m := chownRe.FindStringSubmatch(ch)
-	if m[2] == "" {
-		m[2] = m[1]
+	if m := chownRe.FindStringSubmatch(ch); m != nil {
+		if m[2] == "" {
+			m[2] = m[1]
+		}
+		return m[1] + ":" + m[2]
 	}
-	return m[1] + ":" + m[2]
+	return ch
 }
 
 // security decodes a run step's security: "insecure" is the only value,
@@ -317,6 +332,17 @@ func (e *evaluator) decodeMount(b *hcl.Block) *Mount {
 		}
 		m.Required = a.boolean("required")
 		m.Mode, _ = a.mode("mode")
+	case "ssh":
+		m.ID = a.str("id")
+		if m.ID == "" {
+			m.ID = "default"
+		}
+		if !sshIDRe.MatchString(m.ID) {
+			e.errorf(a.rng("id"), "Invalid ssh id", "%q cannot be an ssh id: use letters, digits, '.', '_' and '-'.", m.ID)
+		}
+		// Required unless turned off: a step that needs an agent and
+		// runs without one fails later with a far less clear error.
+		m.Required = !a.has("required") || a.boolean("required")
 	}
 	return m
 }
@@ -327,15 +353,34 @@ var imageSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "from"}, {Name: "platforms"}, {Name: "entrypoint"}, {Name: "cmd"}, {Name: "env"},
 	{Name: "workdir"}, {Name: "user"}, {Name: "labels"}, {Name: "annotations"}, {Name: "expose"},
 	{Name: "volumes"}, {Name: "stop_signal"}, {Name: "squash"}, {Name: "compression"},
-	{Name: "compression_level"}, {Name: "output"}, {Name: "tags"},
+	{Name: "compression_level"}, {Name: "output"}, {Name: "tags"}, {Name: "shell"}, {Name: "onbuild"},
+}, Blocks: []hcl.BlockHeaderSchema{{Type: "healthcheck"}}}
+
+var healthcheckSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "test", Required: true}, {Name: "interval"}, {Name: "timeout"}, {Name: "start_period"}, {Name: "retries"},
 }}
 
 var exposeRe = regexp.MustCompile(`^\d{1,5}(/(tcp|udp|sctp))?$`)
 var signalRe = regexp.MustCompile(`^(SIG[A-Z0-9+-]+|\d{1,2})$`)
 
 func (e *evaluator) decodeImage(b *hcl.Block) *Image {
-	_, a := e.content(b.Body, imageSchema)
+	blocks, a := e.content(b.Body, imageSchema)
 	im := &Image{Name: b.Labels[0], DeclRange: b.DefRange}
+	for i := range blocks.len() {
+		var view hcl.Block
+		hb := blocks.at(i, &view)
+		if im.Healthcheck != nil {
+			e.errorf(hb.DefRange.Ptr(), "Duplicate healthcheck", "An image has one healthcheck block, as a Dockerfile has one HEALTHCHECK.")
+			continue
+		}
+		im.Healthcheck = e.decodeHealthcheck(hb)
+	}
+	if sh, ok := e.argv(a, "shell"); ok && len(sh) == 0 {
+		e.errorf(a.rng("shell"), "Empty shell", "shell needs at least the program, like [\"/bin/bash\", \"-c\"].")
+	} else {
+		im.Shell = sh
+	}
+	im.OnBuild = a.strs("onbuild")
 	im.From = a.ref("from")
 	im.Platforms = a.platforms("platforms")
 	im.Entrypoint, _ = e.argv(a, "entrypoint")
@@ -376,6 +421,39 @@ func (e *evaluator) decodeImage(b *hcl.Block) *Image {
 	im.Outputs = a.strs("output")
 	im.Tags = a.strs("tags")
 	return im
+}
+
+// decodeHealthcheck reads a healthcheck block: test is a list as in
+// docker's config (and compose), or a string, which runs with the
+// container's shell as HEALTHCHECK CMD line does.
+func (e *evaluator) decodeHealthcheck(b *hcl.Block) *Healthcheck {
+	_, a := e.content(b.Body, healthcheckSchema)
+	h := &Healthcheck{}
+	test, _ := a.strOrStrs("test")
+	if at := a.at("test"); at != nil && len(test) == 1 {
+		if v, ok := e.value(at.Expr, scopeAll); ok && v.Type() == cty.String {
+			test = []string{"CMD-SHELL", test[0]}
+		}
+	}
+	switch {
+	case a.at("test") == nil:
+	case len(test) == 1 && test[0] == "NONE":
+	case len(test) >= 2 && (test[0] == "CMD" || test[0] == "CMD-SHELL"):
+	default:
+		e.errorf(a.rng("test"), "Invalid healthcheck test",
+			"test is [\"CMD\", \"prog\", \"arg\"...], [\"CMD-SHELL\", \"a shell line\"], [\"NONE\"] (no check, also none inherited), or a shell line as a string; got %q.", test)
+	}
+	h.Test = test
+	h.IntervalSec = a.duration("interval")
+	h.TimeoutSec = a.duration("timeout")
+	h.StartSec = a.duration("start_period")
+	if n, ok := a.integer("retries"); ok {
+		if n < 0 {
+			e.errorf(a.rng("retries"), "Invalid retries", "retries cannot be negative.")
+		}
+		h.Retries = n
+	}
+	return h
 }
 
 func orDefault(s, d string) string {

@@ -208,6 +208,15 @@ func (r *Realizer) stepMounts(ex *compiler.ExecOp, inputs []store.Output, tmp st
 				}
 				mounts = append(mounts, executor.Mount{Type: executor.MountSecret, Source: p, Dest: m.Dest})
 			}
+		case "ssh":
+			em, ok, err := r.sshMount(m)
+			if err != nil {
+				return nil, nil, release, err
+			}
+			if ok {
+				mounts = append(mounts, em)
+				env = setEnvDefault(env, "SSH_AUTH_SOCK", m.Dest)
+			}
 		default:
 			return nil, nil, release, fmt.Errorf("unknown mount type %q", m.Type)
 		}
@@ -232,6 +241,38 @@ func (r *Realizer) inputMount(m compiler.Mount, in store.Output) (executor.Mount
 		layers = sel
 	}
 	return executor.Mount{Type: executor.MountLayers, Dest: m.Dest, Layers: layers, Selector: m.Selector, ReadOnly: m.ReadOnly}, nil
+}
+
+// sshMount forwards the agent socket given for m's id (--ssh ID=SOCKET)
+// into the step, bound as it is; ok is false for an optional agent that
+// was not given.
+func (r *Realizer) sshMount(m compiler.Mount) (em executor.Mount, ok bool, err error) {
+	sock, given := r.opts.SSH[m.SSHID]
+	if !given {
+		if m.Required {
+			return em, false, fmt.Errorf("ssh agent %q is required by a mount \"ssh\" at %s: pass --ssh %s to forward $SSH_AUTH_SOCK, or --ssh %s=SOCKET", m.SSHID, m.Dest, m.SSHID, m.SSHID)
+		}
+		return em, false, nil
+	}
+	fi, err := os.Stat(sock)
+	if err != nil {
+		return em, false, fmt.Errorf("ssh agent %q: %w", m.SSHID, err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return em, false, fmt.Errorf("ssh agent %q: %s is not a socket", m.SSHID, sock)
+	}
+	return executor.Mount{Type: executor.MountSocket, Source: sock, Dest: m.Dest}, true, nil
+}
+
+// setEnvDefault adds k=v to env unless env sets k already (the stage's or
+// step's own value wins).
+func setEnvDefault(env []string, k, v string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			return env
+		}
+	}
+	return append(env, k+"="+v)
 }
 
 // secretFile writes a secret's value for a mount into tmp.
@@ -373,6 +414,10 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 		done()
 		return "", nil, err
 	}
+	if err := cacheMode(dir, m.Mode); err != nil {
+		done()
+		return "", nil, err
+	}
 	// The lock is the store's, so that steps of other kiln processes
 	// sharing the store are held off too.
 	switch m.Sharing {
@@ -394,9 +439,25 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 		}
 		done()
 		p := filepath.Join(tmp, fmt.Sprintf("cache%d", i))
-		return p, func() {}, unixmode.MkdirAll(p)
+		if err := unixmode.MkdirAll(p); err != nil {
+			return "", func() {}, err
+		}
+		return p, func() {}, cacheMode(p, m.Mode)
 	}
 	return dir, done, nil
+}
+
+// cacheMode gives a cache directory the mode its mount asks for (as
+// BuildKit's --mount=type=cache,mode=), whatever kiln's umask or an
+// earlier step with another mode left; 0 keeps kiln's 0755.
+func cacheMode(dir string, mode uint32) error {
+	if mode == 0 {
+		return nil
+	}
+	if err := os.Chmod(dir, unixmode.ToFileMode(mode)); err != nil {
+		return fmt.Errorf("setting the cache's mode: %w", err)
+	}
+	return nil
 }
 
 func quoteArgs(args []string) string {

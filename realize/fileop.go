@@ -75,6 +75,13 @@ func (r *Realizer) file(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 			return store.Output{}, err
 		}
 		var err error
+		if a.Owner != "" {
+			// Looked up before the action writes anything, in the
+			// state as the earlier actions of this op left it.
+			if a.UID, a.GID, err = fa.lookupOwner(a.Owner); err != nil {
+				return store.Output{}, fmt.Errorf("%s %s: %w", a.Action, a.Path, err)
+			}
+		}
 		if a.Action == "copy" {
 			var src string
 			if src, err = view(a.SrcInput); err == nil {

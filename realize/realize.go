@@ -62,12 +62,21 @@ type Options struct {
 	// log, progress and failure messages (values of MinRedactLen bytes
 	// and more).
 	Secrets map[string][]byte
+	// SSH are the agent sockets of ssh mounts by id (--ssh). Never
+	// hashed: which agent, and its keys, must not change a result.
+	SSH map[string]string
 	// Limits apply to exec steps that set none of their own; New fills
 	// what is left zero from DefaultLimits.
 	Limits compiler.Limits
 	// Rebuild lists derivations whose cached outputs are ignored (kiln
 	// verify); their new outputs are returned, not recorded.
 	Rebuild map[digest.Digest]bool
+	// NoCache lists derivations built again whatever the store, early
+	// cutoff or a cache holds (--no-cache, --no-cache-filter); their new
+	// outputs replace the old ones, each in one atomic index write. What
+	// depends on them is looked at again too: reused by early cutoff
+	// when their new outputs are identical, built again when not.
+	NoCache map[digest.Digest]bool
 	// InsecureRegistries allows plain http to these registry hosts; loopback
 	// registries are always allowed.
 	InsecureRegistries []string
@@ -98,6 +107,10 @@ type Realizer struct {
 
 	// substFailed holds the keys the substituter failed to fetch.
 	substFailed sync.Map
+
+	// fresh are the NoCache derivations and everything depending on
+	// them: not taken from the store as they are, but checked again.
+	fresh map[digest.Digest]bool
 }
 
 // SandboxRoot is where the sandboxes of builds in st keep their state
@@ -201,6 +214,7 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 	if err := checkResolved(g, order); err != nil {
 		return nil, err
 	}
+	r.fresh = freshSet(g, order, r.opts.NoCache)
 	nodes, err := r.needed(ctx, g, order, roots)
 	if err != nil {
 		return nil, err
@@ -226,6 +240,21 @@ func (r *Realizer) Realize(ctx context.Context, g *compiler.Graph, roots []diges
 	return outs, nil
 }
 
+// freshSet is noCache and everything in order (topological) that depends
+// on it.
+func freshSet(g *compiler.Graph, order []digest.Digest, noCache map[digest.Digest]bool) map[digest.Digest]bool {
+	if len(noCache) == 0 {
+		return nil
+	}
+	fresh := map[digest.Digest]bool{}
+	for _, d := range order {
+		if noCache[d] || slices.ContainsFunc(g.Nodes[d].Inputs, func(in digest.Digest) bool { return fresh[in] }) {
+			fresh[d] = true
+		}
+	}
+	return fresh
+}
+
 // checkResolved fails when a derivation in order depends on a source the
 // lockfile does not pin.
 func checkResolved(g *compiler.Graph, order []digest.Digest) error {
@@ -249,7 +278,7 @@ func checkResolved(g *compiler.Graph, order []digest.Digest) error {
 func (r *Realizer) needed(ctx context.Context, g *compiler.Graph, order, roots []digest.Digest) (map[digest.Digest]*node, error) {
 	var lookup []digest.Digest
 	for _, d := range order {
-		if !r.opts.Rebuild[d] {
+		if !r.opts.Rebuild[d] && !r.fresh[d] {
 			lookup = append(lookup, d)
 		}
 	}
@@ -455,7 +484,7 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 			return fail(err)
 		}
 		defer unlock()
-		if ok {
+		if ok && !r.opts.NoCache[dg] && !r.changedInputs(dg, rk) {
 			ev.Kind = EventCached
 			r.opts.Events(ev)
 			return out, nil
@@ -491,7 +520,7 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 // out identical find the output built from them before, which is then
 // recorded for dg too.
 func (r *Realizer) cutoff(dg, rk digest.Digest) (store.Output, bool, error) {
-	if rk == "" || r.opts.Rebuild[dg] {
+	if rk == "" || r.opts.Rebuild[dg] || r.opts.NoCache[dg] {
 		return store.Output{}, false, nil
 	}
 	out, ok, err := r.st.Lookup(rk)
@@ -502,6 +531,14 @@ func (r *Realizer) cutoff(dg, rk digest.Digest) (store.Output, bool, error) {
 		return store.Output{}, false, err
 	}
 	return out, true, nil
+}
+
+// changedInputs reports whether dg depends on a --no-cache rebuild whose
+// output differs from before: its recorded output was made from the old
+// one, so it is built again (cutoff has already found no output for its
+// inputs as they are now).
+func (r *Realizer) changedInputs(dg, rk digest.Digest) bool {
+	return r.fresh[dg] && rk != ""
 }
 
 // produce builds d's output by its kind.

@@ -35,14 +35,14 @@ type Substituter interface {
 // substitutable reports whether the needed derivation d, missing from the
 // store, is to be fetched rather than built.
 func (r *Realizer) substitutable(ctx context.Context, d digest.Digest) bool {
-	return r.opts.Substituter != nil && !r.opts.Rebuild[d] && r.opts.Substituter.Has(ctx, d)
+	return r.opts.Substituter != nil && !r.opts.Rebuild[d] && !r.fresh[d] && r.opts.Substituter.Has(ctx, d)
 }
 
 // substitute fetches the output of dg, or of its resolved key rk (inputs
 // built here that came out as they did on the machine that filled the
 // cache), and records it under both. Callers hold dg's build lock.
 func (r *Realizer) substitute(ctx context.Context, dg, rk digest.Digest) (store.Output, bool, error) {
-	if r.opts.Substituter == nil || r.opts.Rebuild[dg] {
+	if r.opts.Substituter == nil || r.opts.Rebuild[dg] || r.opts.NoCache[dg] {
 		return store.Output{}, false, nil
 	}
 	for _, k := range []digest.Digest{dg, rk} {

@@ -5,6 +5,8 @@ set -euo pipefail
 # libseccomp-dev and pkg-config: kiln links libseccomp (see goenv.sh); gpg
 # signs the throw-away Debian repositories of the deb tests.
 pkgs=(busybox-static docker-registry skopeo umoci runc git zstd gzip podman uidmap libseccomp-dev pkg-config gpg gpg-agent gpgv gpgconf)
+# openssh-client: ssh-agent, ssh-add and ssh-keygen for the ssh mount test.
+pkgs+=(openssh-client)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,6 +23,13 @@ type buildFlags struct {
 	keepGoing bool
 	locked    bool
 	secrets   []string
+	// ssh are --ssh specs: ID or ID=SOCKET, as buildx's.
+	ssh []string
+	// noCache, noCacheFilter and platforms are buildx's --no-cache,
+	// --no-cache-filter and --platform.
+	noCache       bool
+	noCacheFilter []string
+	platforms     []string
 	// allowInsecure is --allow-insecure, BuildKit's --allow
 	// security.insecure: steps with security = "insecure" may run.
 	allowInsecure bool
@@ -120,6 +127,10 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, allowInsecureUsage)
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import outputs from a cache: type=registry,ref=REF,trusted=PUBFILE or type=local,src=DIR (insecure=true: unsigned; required=true) (repeatable; else $KILN_CACHE_FROM, else the build file's cache_from)")
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export outputs to a cache: type=registry,ref=REF or type=local,dest=DIR, with mode=min|max, key=FILE, required=true (repeatable; else $KILN_CACHE_TO, else the build file's cache_to)")
+	fl.StringArrayVar(&f.ssh, "ssh", nil, "forward an SSH agent to ssh mounts: ID (the agent of $SSH_AUTH_SOCK) or ID=SOCKET, as buildx's --ssh default (repeatable)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "build again every step the targets need, replacing the stored outputs (sources, pinned by hash, are not fetched again)")
+	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "build again the steps of this stage (NAME or stage.NAME); what depends on them is rebuilt only if their outputs change (repeatable)")
+	fl.StringSliceVar(&f.platforms, "platform", nil, "build for this platform: only this machine's (os/arch) for now, as kiln does not emulate others")
 	fl.BoolVar(&f.noGC, "no-gc", false, "no automatic garbage collection in this command, however full the store (also KILN_GC=off)")
 }
 

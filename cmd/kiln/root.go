@@ -96,6 +96,8 @@ func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
 		opts.Shuffle, opts.NoGC = f.shuffle, f.noGC
 		opts.CacheFrom, opts.CacheTo = f.cacheFrom, f.cacheTo
 		opts.IgnoreCaches = f.ignoreCaches
+		opts.SSH = f.ssh
+		opts.NoCache, opts.NoCacheFilter, opts.Platforms = f.noCache, f.noCacheFilter, f.platforms
 	}
 	opts.Events = r.event
 	return engine.Open(opts)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -78,6 +79,19 @@ func imageSpec(ic compiler.ImageConfig) export.ImageSpec {
 		Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Env: ic.Env, Workdir: ic.Workdir,
 		User: ic.User, Labels: ic.Labels, Annotations: ic.Annotations,
 		Expose: ic.Expose, Volumes: ic.Volumes, StopSignal: ic.StopSignal, Squash: ic.Squash,
+		Healthcheck: healthcheck(ic.Healthcheck), Shell: ic.Shell, OnBuild: ic.OnBuild,
+	}
+}
+
+// healthcheck is docker's form of the block's healthcheck: durations in
+// nanoseconds.
+func healthcheck(h *compiler.Healthcheck) *export.Healthcheck {
+	if h == nil {
+		return nil
+	}
+	return &export.Healthcheck{
+		Test: h.Test, Interval: time.Duration(h.IntervalSec) * time.Second, Timeout: time.Duration(h.TimeoutSec) * time.Second,
+		StartPeriod: time.Duration(h.StartPeriodSec) * time.Second, Retries: int(h.Retries),
 	}
 }
 

@@ -55,6 +55,9 @@ const (
 	MountTmpfs MountType = "tmpfs"
 	// MountSecret is a read-only file holding a secret's value.
 	MountSecret MountType = "secret"
+	// MountSocket is a Unix socket of the host (an SSH agent's) that the
+	// step can connect to.
+	MountSocket MountType = "socket"
 )
 
 // Mount is one filesystem a step sees at Dest besides its root.
@@ -72,8 +75,8 @@ type Mount struct {
 	// ReadOnly makes a MountLayers mount read-only. A writable one keeps
 	// the step's writes to itself: they are thrown away with the step.
 	ReadOnly bool
-	// Source is the host path of a MountCache directory or a MountSecret
-	// file.
+	// Source is the host path of a MountCache directory, a MountSecret
+	// file or a MountSocket socket.
 	Source string
 	// CacheID names a MountCache mount's cache (Source is where it lives).
 	CacheID string

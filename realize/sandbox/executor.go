@@ -91,7 +91,8 @@ func sandboxMounts(ms []executor.Mount, scratch string) ([]Mount, error) {
 			out = append(out, Mount{Type: "bind", Source: m.Source, Dest: m.Dest})
 		case executor.MountTmpfs:
 			out = append(out, Mount{Type: "tmpfs", Dest: m.Dest, SizeBytes: m.SizeBytes})
-		case executor.MountSecret:
+		case executor.MountSecret, executor.MountSocket:
+			// Connecting to a socket needs no write access to its mount.
 			out = append(out, Mount{Type: "bind", Source: m.Source, Dest: m.Dest, ReadOnly: true})
 		default:
 			return nil, fmt.Errorf("unknown mount type %q", m.Type)
