@@ -450,7 +450,7 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 		}
 		return nil
 	case "workdir":
-		r.workdir = r.abs(s.Path)
+		r.workdir = r.abs(s.Workdir)
 		return nil
 	case "user":
 		r.user = s.User
