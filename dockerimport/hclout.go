@@ -95,6 +95,8 @@ const (
 // quote renders s as an HCL quoted template: literal text escaped (also
 // ${ and %{, which HCL would interpolate), markers as ${expression}.
 func (c *converter) quote(s string) expr {
+	// HCL text is UTF-8; a Dockerfile need not be.
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	b.WriteByte('"')
 	for i := 0; i < len(s); {
@@ -110,8 +112,6 @@ func (c *converter) quote(s string) expr {
 		}
 		i += size
 		switch {
-		case r == utf8.RuneError && size == 1:
-			b.WriteString(`\uFFFD`)
 		case r == '"':
 			b.WriteString(`\"`)
 		case r == '\\':

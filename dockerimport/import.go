@@ -96,14 +96,16 @@ func Convert(dockerfile []byte, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("%s has no FROM: there is nothing to build", opts.Filename)
 	}
 	c := &converter{
-		opts:     opts,
-		lex:      shell.NewLex(res.EscapeToken),
-		stages:   stages,
-		sources:  map[string]string{},
-		names:    map[string]bool{},
-		varIndex: map[string]*variable{},
-		platform: platformArgs(opts.Platform),
-		cur:      -1,
+		opts:      opts,
+		lex:       shell.NewLex(res.EscapeToken),
+		stages:    stages,
+		sources:   map[string]string{},
+		srcUsers:  map[*block][]int{},
+		srcByAddr: map[string]*block{},
+		names:     map[string]bool{},
+		varIndex:  map[string]*variable{},
+		platform:  platformArgs(opts.Platform),
+		cur:       -1,
 	}
 	target, err := c.targetIndex()
 	if err != nil {
@@ -128,8 +130,10 @@ type converter struct {
 	out    []*stageConv
 
 	srcBlocks []*block
+	srcUsers  map[*block][]int  // the stages that use a source; -1 for none
 	sources   map[string]string // source key -> address
-	names     map[string]bool   // source TYPE.NAME taken
+	srcByAddr map[string]*block
+	names     map[string]bool // source TYPE.NAME taken
 
 	vars     []*variable
 	varIndex map[string]*variable
@@ -151,6 +155,7 @@ type interp struct {
 type variable struct {
 	name, hclName, def string
 	line               int
+	users              []int // stages that declare it; -1 for a global ARG
 }
 
 func (c *converter) note(line int, instr, format string, args ...any) {
@@ -251,13 +256,14 @@ func (c *converter) globalEnv() map[string]string {
 // declare adds variable NAME, or checks that a second ARG agrees with it.
 func (c *converter) declare(name, def string, hasDefault bool, line int) *variable {
 	if v := c.varIndex[name]; v != nil {
+		v.users = append(v.users, c.cur)
 		if hasDefault && def != v.def {
 			c.note(line, "ARG", "%s has another default here (%q) than on line %d (%q); build.hcl has one variable %q with the first default: set it with --var for this stage",
 				name, def, v.line, v.def, v.hclName)
 		}
 		return v
 	}
-	v := &variable{name: name, hclName: c.uniqueVar(name), def: def, line: line}
+	v := &variable{name: name, hclName: c.uniqueVar(name), def: def, line: line, users: []int{c.cur}}
 	c.vars = append(c.vars, v)
 	c.varIndex[name] = v
 	return v
@@ -347,6 +353,8 @@ func lineOf(cmd interface{ Location() []parser.Range }) int {
 // addSource declares a source once per key and returns its address.
 func (c *converter) addSource(key, typ, name string, fill func(*block)) string {
 	if a, ok := c.sources[key]; ok {
+		b := c.srcByAddr[a]
+		c.srcUsers[b] = append(c.srcUsers[b], c.cur)
 		return a
 	}
 	n := label(name)
@@ -359,6 +367,8 @@ func (c *converter) addSource(key, typ, name string, fill func(*block)) string {
 	c.srcBlocks = append(c.srcBlocks, b)
 	addr := "source." + typ + "." + n
 	c.sources[key] = addr
+	c.srcByAddr[addr] = b
+	c.srcUsers[b] = []int{c.cur}
 	return addr
 }
 
@@ -460,7 +470,18 @@ func (c *converter) render(target int) *Result {
 	k.set("platform", expr(quoteLiteral(c.opts.Platform)))
 	k.set("default", expr("["+quoteLiteral(img)+"]"))
 	k.write(&w, "")
+	used := func(users []int) bool {
+		for _, u := range users {
+			if u < 0 || need[u] {
+				return true
+			}
+		}
+		return false
+	}
 	for _, v := range c.vars {
+		if !used(v.users) {
+			continue
+		}
 		w.WriteString("\n")
 		b := newBlock("variable", v.hclName)
 		if v.hclName != v.name {
@@ -471,6 +492,9 @@ func (c *converter) render(target int) *Result {
 		b.write(&w, "")
 	}
 	for _, s := range c.srcBlocks {
+		if !used(c.srcUsers[s]) {
+			continue
+		}
 		w.WriteString("\n")
 		s.write(&w, "")
 	}
