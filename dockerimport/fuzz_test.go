@@ -24,6 +24,7 @@ func FuzzConvert(f *testing.F) {
 	}
 	f.Add([]byte("FROM a AS b\nRUN <<EOF\necho ${x} %{y}\nEOF\nCOPY --from=b --chown=x:y . /\n"), "b")
 	f.Add([]byte("ARG A=${B:-c}\nFROM $A\nENV X=\"$${A}\" Y=%{A}\nLABEL \"a b\"=\"\\\"\"\nEXPOSE 1-3/udp\n"), "")
+	f.Add([]byte("FROM a\nARG V=v1\nARG E\nENV A=${V%?} B=\\$$V C=${E:-x} D=${V/v/w}\nWORKDIR $V\nUSER ${V#v}\n"), "")
 	f.Add([]byte("FROM scratch\nRUN --mount=type=bind,from=x,rw --mount=type=secret,id=s,env=E --network=host [\"a\"]\n"), "")
 	f.Fuzz(func(t *testing.T, src []byte, target string) {
 		var (

@@ -3,7 +3,6 @@ package dockerimport
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -99,17 +98,34 @@ func (c *converter) quote(s string) expr {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	b.WriteByte('"')
+	parts := c.split(s)
+	for i, part := range parts {
+		if part.interp >= 0 {
+			b.WriteString("${" + c.interp[part.interp].expr + "}")
+			continue
+		}
+		text := part.text
+		// "$" or "%" right before an interpolation would make "$${",
+		// HCL's escape for a literal "${": write it as an interpolation.
+		last := ""
+		if i+1 < len(parts) && (strings.HasSuffix(text, "$") || strings.HasSuffix(text, "%")) {
+			text, last = text[:len(text)-1], text[len(text)-1:]
+		}
+		quoteText(&b, text)
+		if last != "" {
+			b.WriteString(`${"` + last + `"}`)
+		}
+	}
+	b.WriteByte('"')
+	return expr(b.String())
+}
+
+// quoteText writes literal text escaped for an HCL quoted template.
+func quoteText(b *strings.Builder, s string) {
+	// HCL text is UTF-8; a Dockerfile need not be.
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == markOpen {
-			end := strings.IndexRune(s[i:], markClose)
-			n, err := strconv.Atoi(s[i+size : i+end])
-			if end > 0 && err == nil && n >= 0 && n < len(c.interp) {
-				b.WriteString("${" + c.interp[n].expr + "}")
-				i += end + utf8.RuneLen(markClose)
-				continue
-			}
-		}
 		i += size
 		switch {
 		case r == '"':
@@ -125,14 +141,12 @@ func (c *converter) quote(s string) expr {
 		case (r == '$' || r == '%') && i < len(s) && s[i] == '{':
 			b.WriteRune(r)
 			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f || r == markOpen || r == markClose:
-			fmt.Fprintf(&b, `\u%04X`, r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(b, `\u%04X`, r)
 		default:
 			b.WriteRune(r)
 		}
 	}
-	b.WriteByte('"')
-	return expr(b.String())
 }
 
 // heredoc renders a multi-line string (a script) as an HCL heredoc, so

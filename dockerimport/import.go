@@ -179,20 +179,81 @@ func (c *converter) literal(s string) (string, bool) {
 		return s, false
 	}
 	var b strings.Builder
-	for {
-		i := strings.IndexRune(s, markOpen)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String(), true
-		}
-		b.WriteString(s[:i])
-		s = s[i+len(string(markOpen)):]
-		j := strings.IndexRune(s, markClose)
-		if n, err := strconv.Atoi(s[:max(j, 0)]); j >= 0 && err == nil && n < len(c.interp) {
-			b.WriteString(c.interp[n].literal)
-			s = s[j+len(string(markClose)):]
+	for _, part := range c.split(s) {
+		if part.interp >= 0 {
+			b.WriteString(c.interp[part.interp].literal)
+		} else {
+			b.WriteString(part.text)
 		}
 	}
+	return b.String(), true
+}
+
+// segment is literal text, or the interpolation numbered interp.
+type segment struct {
+	text   string
+	interp int // -1 for text
+}
+
+// split cuts an expanded word into text and interpolations. A marker cut
+// apart (a ${VAR%?} on an ARG) is no interpolation: its runes are
+// dropped, and wellFormed lets callers notice before.
+func (c *converter) split(s string) []segment {
+	var out []segment
+	for s != "" {
+		i := strings.IndexRune(s, markOpen)
+		if i < 0 {
+			out = append(out, segment{text: dropMarks(s), interp: -1})
+			break
+		}
+		if i > 0 {
+			out = append(out, segment{text: dropMarks(s[:i]), interp: -1})
+		}
+		s = s[i+len(string(markOpen)):]
+		j := strings.IndexRune(s, markClose)
+		k := strings.IndexRune(s, markOpen)
+		n, err := strconv.Atoi(s[:max(j, 0)])
+		if j < 0 || (k >= 0 && k < j) || err != nil || n < 0 || n >= len(c.interp) {
+			continue
+		}
+		out = append(out, segment{interp: n})
+		s = s[j+len(string(markClose)):]
+	}
+	return mergeText(out)
+}
+
+// mergeText joins neighbouring text segments, so that escaping sees
+// "$" and "{" side by side.
+func mergeText(segs []segment) []segment {
+	var out []segment
+	for _, sg := range segs {
+		if n := len(out); n > 0 && sg.interp < 0 && out[n-1].interp < 0 {
+			out[n-1].text += sg.text
+			continue
+		}
+		out = append(out, sg)
+	}
+	return out
+}
+
+func dropMarks(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == markOpen || r == markClose {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// wellFormed reports whether every marker in s is whole.
+func (c *converter) wellFormed(s string) bool {
+	n := 0
+	for _, p := range c.split(s) {
+		if p.interp >= 0 {
+			n++
+		}
+	}
+	return n == strings.Count(s, string(markOpen)) && n == strings.Count(s, string(markClose))
 }
 
 func (c *converter) targetIndex() (int, error) {

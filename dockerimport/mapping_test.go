@@ -115,6 +115,15 @@ func TestMapping(t *testing.T) {
 		want:       []string{`platform = "linux/arm64"`, `TARGETOS = "linux" TARGETARCH = "arm64"`},
 		not:        []string{`variable`, `stage "stage0" { platform`},
 	}, {
+		name:       "a modifier on an ARG is expanded with its default, fixed",
+		dockerfile: "FROM a\nARG V=v1.2\nARG E\nLABEL a=${V#v} b=${V%?} c=${E:-none} d=${V:-none} e=x$${V}\n",
+		want:       []string{`a = "1.2"`, `b = "v1."`, `c = "none"`, `d = "${var.V}"`},
+		notes:      []string{`line 4: LABEL: "${V#v}" applies a modifier`, `"${V%?}" applies a modifier`, `"${E:-none}" applies a modifier`},
+	}, {
+		name:       "a literal $ before an interpolation stays literal",
+		dockerfile: "FROM a\nARG V=1\nENV P=\\$$V Q=%$V\n",
+		want:       []string{`P = "${"$"}${var.V}"`, `Q = "${"%"}${var.V}"`},
+	}, {
 		name:       "relative WORKDIR",
 		dockerfile: "FROM a\nWORKDIR /a\nWORKDIR b/../c\n",
 		want:       []string{`workdir { path = "/a" } workdir { path = "/a/c" }`, `workdir = "/a/c"`},

@@ -219,7 +219,29 @@ func (sc *stageConv) note(format string, args ...any) {
 
 // word expands a word with the stage's ENV and ARGs.
 func (sc *stageConv) word(w string) string {
-	out, _ := sc.c.expand(w, sc, sc.line, sc.instr)
+	c := sc.c
+	out, _ := c.expand(w, sc, sc.line, sc.instr)
+	if !strings.ContainsRune(out, markOpen) && !strings.ContainsRune(out, markClose) {
+		return out
+	}
+	// A modifier on an ARG (${V#v}, ${V:-x}, ${V%?}) works on the value,
+	// which build.hcl only knows when it is evaluated: when it changes
+	// the result for the defaults, expand with the defaults, fixed.
+	env := mapEnv{}
+	for k, v := range sc.args {
+		env[k], _ = c.literal(v)
+	}
+	for k, v := range sc.cfg.env {
+		env[k], _ = c.literal(v)
+	}
+	if _, ok := env["PATH"]; !ok {
+		env["PATH"] = DefaultPath
+	}
+	fixed, _, err := c.lex.ProcessWord(w, env)
+	if lit, _ := c.literal(out); err == nil && (lit != fixed || !c.wellFormed(out)) {
+		sc.note("%q applies a modifier to an ARG; it is expanded with the ARG defaults to %q, fixed", w, fixed)
+		return fixed
+	}
 	return out
 }
 
