@@ -148,6 +148,10 @@ func (sc *stageConv) copyStep(from string, sd instructions.SourcesAndDest, chown
 	srcs := make([]string, len(sd.SourcePaths))
 	for i, s := range sd.SourcePaths {
 		srcs[i] = cleanSrc(s)
+		if from != "" && srcs[i] != "." {
+			// Out of another state, paths read as in the Dockerfile.
+			srcs[i] = "/" + srcs[i]
+		}
 	}
 	if from == "" {
 		from = c.contextSource(contextInclude(srcs))
