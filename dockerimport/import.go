@@ -29,6 +29,11 @@ type Options struct {
 	// FROM, COPY --from and RUN --mount from=: "oci-layout://PATH[:TAG]"
 	// or "oci-layout://PATH@DIGEST", "docker-image://REF", or a folder.
 	Contexts map[string]string
+	// IsFile, when set, says whether a path of the build context is a
+	// regular file: kiln's input mounts take folders, so a RUN
+	// --mount=type=bind of a file becomes a copy before the step and a
+	// remove after it. Without it a bind is taken to be of a folder.
+	IsFile func(contextPath string) bool
 	// Platform is the platform written into the kiln block and given to
 	// TARGETPLATFORM, TARGETOS, TARGETARCH and their BUILD* twins.
 	// Default "linux/amd64".

@@ -20,7 +20,11 @@ var update = flag.Bool("update", false, "rewrite the golden build.hcl and notes 
 // it), and the flags file's --target.
 func caseOptions(t *testing.T, dir string) Options {
 	t.Helper()
-	opts := Options{Filename: "Dockerfile", Contexts: map[string]string{"busybox": "oci-layout://base.oci"}}
+	opts := Options{Filename: "Dockerfile", Contexts: map[string]string{"busybox": "oci-layout://base.oci"},
+		IsFile: func(p string) bool {
+			fi, err := os.Stat(filepath.Join(dir, p))
+			return err == nil && fi.Mode().IsRegular()
+		}}
 	b, err := os.ReadFile(filepath.Join(dir, "flags"))
 	if os.IsNotExist(err) {
 		return opts

@@ -124,6 +124,15 @@ func TestMapping(t *testing.T) {
 		dockerfile: "FROM a\nARG V=1\nENV P=\\$$V Q=%$V\n",
 		want:       []string{`P = "${"$"}${var.V}"`, `Q = "${"%"}${var.V}"`},
 	}, {
+		name:       "mount targets are read from the working directory; a bind of a file is a copy and a remove",
+		dockerfile: "FROM a\nWORKDIR /src\nRUN --mount=type=cache,target=.cache --mount=type=bind,source=go.sum,target=go.sum go mod download\n",
+		opts:       Options{IsFile: func(p string) bool { return p == "go.sum" }},
+		want: []string{
+			`copy { from = source.local.context_go_sum src = ["go.sum"] dest = "/src/go.sum" } run { shell = "go mod download"`,
+			`mount "cache" { target = "/src/.cache" } } remove { path = "/src/go.sum" }`,
+		},
+		notes: []string{"line 3: RUN: --mount=type=bind of the file go.sum"},
+	}, {
 		name:       "relative WORKDIR",
 		dockerfile: "FROM a\nWORKDIR /a\nWORKDIR b/../c\n",
 		want:       []string{`workdir { path = "/a" } workdir { path = "/a/c" }`, `workdir = "/a/c"`},

@@ -2,6 +2,7 @@ package dockerimport
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,7 +23,17 @@ func (sc *stageConv) run(cmd *instructions.RunCommand) {
 	if !sc.runCommand(b, cmd.ShellDependantCmdLine) {
 		return
 	}
-	sc.blk.items = append(sc.blk.items, item{blk: b})
+	defer func() {
+		// Copies a file bind needs go before the step, removes after.
+		for _, p := range sc.pre {
+			sc.blk.items = append(sc.blk.items, item{blk: p})
+		}
+		sc.blk.items = append(sc.blk.items, item{blk: b})
+		for _, p := range sc.post {
+			sc.blk.items = append(sc.blk.items, item{blk: p})
+		}
+		sc.pre, sc.post = nil, nil
+	}()
 	// Build args are in a RUN's environment, ENV of the same name wins.
 	var keys []string
 	var vals []expr
@@ -126,6 +137,10 @@ func chompTabs(s string) string {
 // mount translates one --mount.
 func (sc *stageConv) mount(run *block, m *instructions.Mount) {
 	c := sc.c
+	if m.Target != "" && !path.IsAbs(m.Target) && !strings.HasPrefix(m.Target, string(markOpen)) {
+		// BuildKit reads a relative target from the working directory.
+		m.Target = path.Join("/", sc.cfg.workdir, m.Target)
+	}
 	if m.UID != nil || m.GID != nil {
 		sc.note("--mount uid/gid are not translated: kiln's %s mounts belong to root", m.Type)
 	}
@@ -175,6 +190,10 @@ func (sc *stageConv) mount(run *block, m *instructions.Mount) {
 			b.set("size", expr(quoteLiteral(strconv.FormatInt(m.SizeLimit, 10))))
 		}
 	case instructions.MountTypeBind:
+		if m.From == "" && c.opts.IsFile != nil && c.opts.IsFile(path.Clean(strings.TrimPrefix(m.Source, "/"))) {
+			sc.bindFile(m)
+			return
+		}
 		b := run.add("mount", "input")
 		b.set("target", c.quote(m.Target))
 		src := strings.TrimPrefix(m.Source, "./")
@@ -199,6 +218,24 @@ func (sc *stageConv) mount(run *block, m *instructions.Mount) {
 	default:
 		sc.note("--mount=type=%s is not translated", m.Type)
 	}
+}
+
+// bindFile stands in for a bind of one file of the context, which
+// kiln's folder-only input mounts cannot do: the file is copied to the
+// target before the step and removed after it, so that the stage ends
+// as a bind would leave it.
+func (sc *stageConv) bindFile(m *instructions.Mount) {
+	c := sc.c
+	src := path.Clean(strings.TrimPrefix(m.Source, "/"))
+	cp := newBlock("copy")
+	cp.set("from", expr(c.contextSource([]string{src})))
+	cp.set("src", c.list([]string{src}))
+	cp.set("dest", c.quote(m.Target))
+	rm := newBlock("remove")
+	rm.set("path", c.quote(m.Target))
+	sc.pre = append(sc.pre, cp)
+	sc.post = append(sc.post, rm)
+	sc.note("--mount=type=bind of the file %s: kiln's input mounts take folders, so it is copied to %s before the step and removed after it", src, m.Target)
 }
 
 func lastElem(p string) string {

@@ -67,6 +67,8 @@ type stageConv struct {
 
 	line  int // the instruction being translated, for notes
 	instr string
+
+	pre, post []*block // steps around the RUN being translated
 }
 
 // Get and Keys make the stage a shell.EnvGetter: ENV wins over ARG, as

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,8 +40,17 @@ line, and writes as a comment in the output. See docs/import.md.`,
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
+			// The context is relative to the build file's folder.
+			ctxDir := filepath.Join(".", context)
+			if output != "" && output != "-" {
+				ctxDir = filepath.Join(filepath.Dir(output), context)
+			}
 			res, err := dockerimport.Convert(src, dockerimport.Options{
 				Filename: args[0], Target: target, Context: context, Contexts: named,
+				IsFile: func(p string) bool {
+					fi, err := os.Stat(filepath.Join(ctxDir, p))
+					return err == nil && fi.Mode().IsRegular()
+				},
 			})
 			if err != nil {
 				return &exitError{code: 1, err: err}
