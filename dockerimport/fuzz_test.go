@@ -1,6 +1,7 @@
 package dockerimport
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"golang.org/x/text/unicode/norm"
 )
 
 // FuzzConvert feeds any bytes to the importer: it must return an error or
@@ -68,22 +68,40 @@ func FuzzQuote(f *testing.F) {
 		if strings.ContainsAny(s, string([]rune{markOpen, markClose})) {
 			return
 		}
-		// HCL reads string literals as NFC, as it documents.
-		want := norm.NFC.String(strings.ToValidUTF8(s, "\uFFFD"))
+		// HCL reads string literals as NFC, as it documents: the
+		// reference is HCL's reading of s written as escapes only.
+		want := readHCL(t, escapesOnly(strings.ToValidUTF8(s, "\uFFFD")))
 		for _, e := range []expr{expr(quoteLiteral(s)), script(s)} {
-			src := "x = " + string(e) + "\n"
-			file, diags := hclsyntax.ParseConfig([]byte(src), "t.hcl", hcl.InitialPos)
-			if diags.HasErrors() {
-				t.Fatalf("%q: %v\n%s", s, diags, src)
-			}
-			attrs, _ := file.Body.JustAttributes()
-			v, diags := attrs["x"].Expr.Value(nil)
-			if diags.HasErrors() {
-				t.Fatalf("%q: %v\n%s", s, diags, src)
-			}
-			if got := v.AsString(); got != want {
-				t.Fatalf("%q reads back as %q\n%s", want, got, src)
+			if got := readHCL(t, string(e)); got != want {
+				t.Fatalf("%q reads back as %q\n%s", want, got, e)
 			}
 		}
 	})
+}
+
+// readHCL evaluates a string expression.
+func readHCL(t *testing.T, e string) string {
+	t.Helper()
+	src := "x = " + e + "\n"
+	file, diags := hclsyntax.ParseConfig([]byte(src), "t.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatalf("%v\n%s", diags, src)
+	}
+	attrs, _ := file.Body.JustAttributes()
+	v, diags := attrs["x"].Expr.Value(nil)
+	if diags.HasErrors() {
+		t.Fatalf("%v\n%s", diags, src)
+	}
+	return v.AsString()
+}
+
+// escapesOnly writes s as a quoted HCL string of \u and \U escapes.
+func escapesOnly(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		fmt.Fprintf(&b, `\U%08X`, r)
+	}
+	b.WriteByte('"')
+	return b.String()
 }
