@@ -751,6 +751,6 @@ run "stage.go" "0" {
 }
 
 run "stage.modules" "0" {
-  step        = "sha256:21d0f51c9a7b7ed5e43ae3f71a923af3be436c20c57647fd305cc4e6765a1c71"
-  output_hash = "sha256:1abf99916e44eaa41618c17302fb0320a1f98c9182a62639f5258c6e2b903cdc"
+  step        = "sha256:1dafa0523bba8cfe138063b69b0e0b7fc2ef993dbf43bd98851b62b6e4fb0667"
+  output_hash = "sha256:1b90aaeae786b35735f3bb0731c2c4d12d18d2b27d8a4f6a5d4890190c2f662f"
 }

@@ -1,0 +1,3 @@
+#!/bin/sh
+# greet @VERSION@
+echo "${GREETING:-hi}, ${1:-you} (greet @VERSION@)"
