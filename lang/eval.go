@@ -201,14 +201,21 @@ func (e *evaluator) declare(blocks []*hcl.Block) *topBlocks {
 	var declare declarer = func(addr, what string, b *hcl.Block) bool {
 		if prev, ok := declared[addr]; ok {
 			how, at, prevAt := "", b.DefRange, prev.DefRange
-			if in, ok := e.instances[b]; ok {
+			in, isInst := e.instances[b]
+			if isInst {
 				at = in.rng
 			}
-			if in, ok := e.instances[prev]; ok {
-				prevAt = in.rng
+			pin, prevInst := e.instances[prev]
+			if prevInst {
+				prevAt = pin.rng
 			}
-			if at != b.DefRange || prevAt != prev.DefRange {
+			if isInst || prevInst {
 				how = " (a name made by matrix or for_each: set name so that every instance has its own)"
+			}
+			if isInst && prevInst && at == prevAt {
+				e.errorf(&at, "Duplicate "+what,
+					"Two instances are named %s: (%s) and (%s); names are unique per kind, so make name use every key of the matrix (or each.key).", addr, pin.describe(), in.describe())
+				return false
 			}
 			e.errorf(&at, "Duplicate "+what,
 				"%s is already declared at %s; names are unique per kind, so rename one of them%s.", addr, prevAt, how)
@@ -343,8 +350,21 @@ func decodeAll[T any](e *evaluator, blocks []*hcl.Block, decode func(*evaluator,
 		out[i] = decode(f, blocks[i])
 		diags[i] = f.diags
 	})
-	for _, ds := range diags {
-		e.add(ds)
+	// The instances of one block share its expressions: a mistake in
+	// them is reported once, not once per instance.
+	seen := map[string]bool{}
+	for i, ds := range diags {
+		if _, inst := e.instances[blocks[i]]; !inst {
+			e.add(ds)
+			continue
+		}
+		for _, d := range ds {
+			k := fmt.Sprint(d.Severity, d.Summary, d.Detail, d.Subject)
+			if !seen[k] {
+				seen[k] = true
+				e.add(hcl.Diagnostics{d})
+			}
+		}
 	}
 	return out
 }

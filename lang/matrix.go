@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/dynblock"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -40,6 +41,25 @@ type instance struct {
 	// rng is where the instance's name comes from: the name attribute,
 	// else the block's header.
 	rng hcl.Range
+}
+
+// describe is the instance's values, as a diagnostic shows them.
+func (in instance) describe() string {
+	keys := make([]string, 0, len(in.vars))
+	for k := range in.vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v := in.vars[k]
+		if k == "each" {
+			parts[i] = fmt.Sprintf("each.key = %q", in.key)
+			continue
+		}
+		parts[i] = k + " = " + strings.TrimSpace(string(hclwrite.TokensForValue(v).Bytes()))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // isMulti says whether b has matrix or for_each, reading nothing else.
