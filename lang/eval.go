@@ -66,6 +66,9 @@ type evaluator struct {
 	instances map[*hcl.Block]instance
 	stageSets map[string]map[string]string
 	instVars  map[string]bool
+	// matrixStages are the labels of stages with matrix, which name no
+	// stage themselves: a reference to one is told to name an instance.
+	matrixStages map[string]bool
 
 	// where target names are written, for unknown-target errors
 	defaultRanges []hcl.Range
@@ -84,6 +87,8 @@ func newEvaluator(l *Loader, name, dir string) *evaluator {
 		stages:     map[string]bool{},
 		instances:  map[*hcl.Block]instance{},
 		stageSets:  map[string]map[string]string{},
+
+		matrixStages: map[string]bool{},
 
 		groupRanges: map[string][]hcl.Range{},
 	}
@@ -522,6 +527,10 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 					if k, ok := stepName(t[2]); ok && set[k] == "" {
 						bad("Reference to undeclared instance", "stage %q has no instance %q (for_each keys: %s); fix the key.", n, k, listOrNone(sortedKeys(set)))
 					}
+					continue
+				}
+				if !e.stages[n] && e.matrixStages[n] {
+					bad("Reference to a matrix", "stage %q has a matrix and stands for its instances; refer to one by its name, like stage.NAME-VALUE or stage[\"NAME-${...}\"] (see its name attribute).", n)
 					continue
 				}
 				if !e.stages[n] {

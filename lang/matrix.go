@@ -405,6 +405,8 @@ func (e *evaluator) declareMulti(b *hcl.Block, top *topBlocks) {
 		if !top.declare("stage."+b.Labels[0], "stage", b) {
 			return
 		}
+	default:
+		e.matrixStages[b.Labels[0]] = true
 	}
 	top.multi = append(top.multi, b)
 }
