@@ -66,6 +66,16 @@ func (s *Session) Definition() string {
 	return s.remote.Pinned
 }
 
+// LocalFile is the build file on this machine: the -f path, or where a
+// remote definition was fetched to (until Close). kiln verify's rebuilds
+// read it, so that every rebuild builds the commit the first one did.
+func (s *Session) LocalFile() string {
+	if s.remote != nil {
+		return s.remote.File
+	}
+	return s.opts.File
+}
+
 // closeRemote removes a fetched definition.
 func (s *Session) closeRemote() {
 	if s.remote != nil {
