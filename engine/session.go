@@ -128,6 +128,10 @@ func (s *Session) resolveEpoch() error {
 	case env != "":
 		return parse("the SOURCE_DATE_EPOCH environment variable", env)
 	}
+	if s.remote != nil && s.remote.Commit != "" {
+		s.epoch, s.epochFrom = s.remote.CommitTime, "the remote definition's commit"
+		return nil
+	}
 	cmd := exec.Command("git", "log", "-1", "--format=%ct", "--", s.cfg.Filename)
 	cmd.Dir = s.cfg.Dir
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "LC_ALL=C")

@@ -24,6 +24,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,8 +42,11 @@ type Def struct {
 	// Dir is the temporary folder holding the definition: the checkout
 	// for git, the build file and its lock for http.
 	Dir string
-	// Commit is the git commit the definition was read at.
-	Commit string
+	// Commit is the git commit the definition was read at, CommitTime
+	// its committer time (the build's SOURCE_DATE_EPOCH unless set):
+	// the checkout has no .git for git log to read.
+	Commit     string
+	CommitTime int64
 	// Pinned is Spec with the ref replaced by Commit: the same
 	// definition, whatever the branch does next.
 	Pinned string
@@ -160,23 +164,36 @@ func fetchGit(ctx context.Context, r Ref, d *Def) error {
 	if err != nil {
 		return err
 	}
-	co := filepath.Join(d.Dir, "checkout")
-	if _, err := git(ctx, "", "init", "-q", co); err != nil {
+	// The repository lives beside the checkout, not in it as .git: its
+	// index and FETCH_HEAD differ on every fetch, and a local source of
+	// the whole folder must hash the same each time.
+	gd, co := filepath.Join(d.Dir, "git"), filepath.Join(d.Dir, "checkout")
+	if _, err := git(ctx, "", "init", "-q", "--bare", gd); err != nil {
 		return fmt.Errorf("creating a scratch repository: %w", err)
 	}
-	if _, err := git(ctx, co, "fetch", "-q", "--no-tags", "--depth=1", "--", r.URL, commit); err != nil {
+	if err := os.Mkdir(co, 0o755); err != nil {
+		return err
+	}
+	if _, err := git(ctx, gd, "fetch", "-q", "--no-tags", "--depth=1", "--", r.URL, commit); err != nil {
 		// Servers that cannot send one commit alone (git's dumb http
 		// protocol, a commit no ref advertises under protocol v0) can
 		// still send every branch and tag, the commit among them.
-		if _, err2 := git(ctx, co, "fetch", "-q", "--no-tags", "--", r.URL, "+refs/heads/*:refs/kiln/heads/*", "+refs/tags/*:refs/kiln/tags/*"); err2 != nil {
+		if _, err2 := git(ctx, gd, "fetch", "-q", "--no-tags", "--", r.URL, "+refs/heads/*:refs/kiln/heads/*", "+refs/tags/*:refs/kiln/tags/*"); err2 != nil {
 			return fmt.Errorf("fetching commit %s of %s: %w", commit, r.URL, err)
 		}
-		if _, err2 := git(ctx, co, "cat-file", "-e", commit+"^{commit}"); err2 != nil {
+		if _, err2 := git(ctx, gd, "cat-file", "-e", commit+"^{commit}"); err2 != nil {
 			return fmt.Errorf("fetching commit %s of %s: no branch or tag holds it (%w)", commit, r.URL, err)
 		}
 	}
-	if _, err := git(ctx, co, "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", commit); err != nil {
+	if _, err := git(ctx, gd, "--work-tree="+co, "-c", "advice.detachedHead=false", "checkout", "-q", "-f", "--detach", commit); err != nil {
 		return fmt.Errorf("checking out commit %s of %s: %w", commit, r.URL, err)
+	}
+	out, err := git(ctx, gd, "show", "-s", "--format=%ct", commit)
+	if err != nil {
+		return fmt.Errorf("reading commit %s of %s: %w", commit, r.URL, err)
+	}
+	if d.CommitTime, err = strconv.ParseInt(strings.TrimSpace(out), 10, 64); err != nil {
+		return fmt.Errorf("reading commit %s of %s: unexpected git output %q", commit, r.URL, out)
 	}
 	// The build file must be the repository's own: a symlink out of the
 	// checkout would read a file of this machine.
