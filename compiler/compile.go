@@ -224,6 +224,9 @@ func (c *compiler) resolveTargets(names []string) ([]*Target, hcl.Diagnostics) {
 			}
 		}
 		if len(names) == 0 {
+			names = soleTarget(c.cfg)
+		}
+		if len(names) == 0 {
 			return nil, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  SummaryNoTarget,
@@ -299,6 +302,20 @@ func (c *compiler) resolveTargets(names []string) ([]*Target, hcl.Diagnostics) {
 		add(n, 0)
 	}
 	return out, diags
+}
+
+// soleTarget is the one image or artifact of a build file that declares
+// only one, the target kiln build builds when none is named and there is
+// no default, as docker build builds a Dockerfile's last stage; with
+// several, which one is meant must be said.
+func soleTarget(cfg *lang.Config) []string {
+	switch {
+	case len(cfg.Images) == 1 && len(cfg.Artifacts) == 0:
+		return []string{cfg.Images[0].Address()}
+	case len(cfg.Images) == 0 && len(cfg.Artifacts) == 1:
+		return []string{cfg.Artifacts[0].Address()}
+	}
+	return nil
 }
 
 func (c *compiler) platforms(ps []string) []string {

@@ -42,6 +42,12 @@ func (s *Session) Export(ctx context.Context, res *Result, o ExportOptions) (map
 		s.emit(Event{Kind: Exported, Address: t.Address, Message: targets.Describe(out)})
 	}
 	mds, err := targets.Export(ctx, req)
+	if def := s.Definition(); def != "" {
+		// What was built, as the commit, not the branch that moves on.
+		for _, md := range mds {
+			md["kiln.definition"] = def
+		}
+	}
 	return mds, exportError(err)
 }
 

@@ -52,6 +52,9 @@ type LockOptions struct {
 // the lock when it changed and returns one change per moved entry.
 // Fixed-output run steps are built, with network, to learn their hash.
 func (s *Session) LockUpdate(ctx context.Context, opts LockOptions) ([]lockfile.Change, error) {
+	if s.remote != nil {
+		return nil, usageErrorf("kiln lock writes build.lock.hcl beside the build file, and %s is remote: its lock comes from where it does; clone it, run kiln lock there and push the lock (kiln lock --check reads a remote definition's lock)", s.opts.File)
+	}
 	old := s.lock
 	if old == nil {
 		old = lockfile.New()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/internal/infolder"
+	"github.com/kiln-build/kiln/internal/remotedef"
 	"github.com/kiln-build/kiln/lang"
 	"github.com/kiln-build/kiln/lockfile"
 	"github.com/kiln-build/kiln/store"
@@ -30,6 +31,7 @@ type Session struct {
 	epoch     int64
 	epochFrom string
 	st        *store.Store
+	remote    *remotedef.Def // -f URL: the fetched definition
 }
 
 // Open loads the build file and its lock and resolves SOURCE_DATE_EPOCH.
@@ -39,13 +41,20 @@ func Open(opts Options) (*Session, error) {
 	s.started(PhaseLoad)
 	defer s.finished(PhaseLoad)
 	if err := s.load(); err != nil {
+		s.closeRemote()
 		return nil, err
 	}
 	return s, nil
 }
 
 func (s *Session) load() error {
-	file := s.opts.File
+	file, name := s.opts.File, s.opts.File
+	if remotedef.IsRemote(file) {
+		var err error
+		if file, name, err = s.fetchRemote(file); err != nil {
+			return err
+		}
+	}
 	if _, err := os.Stat(file); err != nil {
 		if os.IsNotExist(err) {
 			return fmt.Errorf("no build file at %s: create one (see docs/language.md) or point to it with -f", file)
@@ -60,9 +69,12 @@ func (s *Session) load() error {
 		}
 	}
 	s.loader = lang.NewLoader(lang.Options{Vars: s.opts.Vars, VarFiles: s.opts.VarFiles, Environ: s.opts.Environ})
-	cfg, diags := s.loader.Load(file)
+	cfg, diags := s.loader.LoadNamed(file, name)
 	if diags.HasErrors() || cfg == nil {
 		return s.diagError(diags, false)
+	}
+	if err := s.checkRemote(cfg); err != nil {
+		return err
 	}
 	if len(diags) > 0 { // warnings
 		s.emit(Event{Kind: Diagnostics, Diags: diags, Files: s.Files()})
@@ -116,6 +128,10 @@ func (s *Session) resolveEpoch() error {
 	case env != "":
 		return parse("the SOURCE_DATE_EPOCH environment variable", env)
 	}
+	if s.remote != nil && s.remote.Commit != "" {
+		s.epoch, s.epochFrom = s.remote.CommitTime, "the remote definition's commit"
+		return nil
+	}
 	cmd := exec.Command("git", "log", "-1", "--format=%ct", "--", s.cfg.Filename)
 	cmd.Dir = s.cfg.Dir
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "LC_ALL=C")
@@ -141,6 +157,7 @@ func lookupEnv(environ []string, name string) string {
 // Close releases the store, if the session opened it. It is safe to call
 // more than once.
 func (s *Session) Close() error {
+	s.closeRemote()
 	if s.st == nil {
 		return nil
 	}

@@ -431,6 +431,9 @@ func (a attrs) ref(name string) Ref {
 		return Ref{Range: rng}
 	}
 	hint := ""
+	if v.Type().IsObjectType() {
+		hint = " A stage with for_each stands for all its instances; pick one, like stage.NAME[\"KEY\"]."
+	}
 	if v.Type() == cty.String {
 		hint = fmt.Sprintf(" To build on the image %q, declare source \"image\" \"NAME\" { ref = %q } and write from = source.image.NAME.", v.AsString(), v.AsString())
 	}

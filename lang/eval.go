@@ -59,6 +59,17 @@ type evaluator struct {
 	sources    map[string]map[string]*hcl.Block // type -> name
 	stages     map[string]bool
 
+	// instances are the blocks matrix and for_each expanded to, with
+	// their values; stageSets the instances of each for_each stage by
+	// key (stage.LABEL["KEY"]); instVars, in an instance's fork, the
+	// names its expressions may use besides the usual roots.
+	instances map[*hcl.Block]instance
+	stageSets map[string]map[string]string
+	instVars  map[string]bool
+	// matrixStages are the labels of stages with matrix, which name no
+	// stage themselves: a reference to one is told to name an instance.
+	matrixStages map[string]bool
+
 	// where target names are written, for unknown-target errors
 	defaultRanges []hcl.Range
 	groupRanges   map[string][]hcl.Range
@@ -74,6 +85,10 @@ func newEvaluator(l *Loader, name, dir string) *evaluator {
 		localVals:  map[string]cty.Value{},
 		sources:    map[string]map[string]*hcl.Block{},
 		stages:     map[string]bool{},
+		instances:  map[*hcl.Block]instance{},
+		stageSets:  map[string]map[string]string{},
+
+		matrixStages: map[string]bool{},
 
 		groupRanges: map[string][]hcl.Range{},
 	}
@@ -96,6 +111,13 @@ type topBlocks struct {
 	kiln *hcl.Block
 	variables, locals, sources,
 	stages, images, artifacts, groups []*hcl.Block
+
+	// multi are the blocks with matrix or for_each, expanded once
+	// variables are bound; implicitGroups the groups that name the
+	// instances of an image or artifact by its label.
+	multi          []*hcl.Block
+	implicitGroups []*Group
+	declare        declarer
 }
 
 // run evaluates a build file's body.
@@ -127,6 +149,8 @@ func (e *evaluator) beforeStages(body hcl.Body, stageNames []string) (*Config, *
 	e.ctx = &hcl.EvalContext{Functions: e.funcs, Variables: map[string]cty.Value{
 		"var": e.varObject(),
 	}}
+	// Instance names must be known before anything may refer to them.
+	e.declareInstances(top)
 	// References are opaque and known from the declarations alone, so
 	// locals may hold them (base = source.image.alpine).
 	e.ctx.Variables["source"] = e.sourceObject()
@@ -181,13 +205,31 @@ func (e *evaluator) declare(blocks []*hcl.Block) *topBlocks {
 	declared := map[string]*hcl.Block{} // address -> first declaration
 	var declare declarer = func(addr, what string, b *hcl.Block) bool {
 		if prev, ok := declared[addr]; ok {
-			e.errorf(b.DefRange.Ptr(), "Duplicate "+what,
-				"%s is already declared at %s; names are unique per kind, so rename one of them.", addr, prev.DefRange)
+			how, at, prevAt := "", b.DefRange, prev.DefRange
+			in, isInst := e.instances[b]
+			if isInst {
+				at = in.rng
+			}
+			pin, prevInst := e.instances[prev]
+			if prevInst {
+				prevAt = pin.rng
+			}
+			if isInst || prevInst {
+				how = " (a name made by matrix or for_each: set name so that every instance has its own)"
+			}
+			if isInst && prevInst && at == prevAt {
+				e.errorf(&at, "Duplicate "+what,
+					"Two instances are named %s: (%s) and (%s); names are unique per kind, so make name use every key of the matrix (or each.key).", addr, pin.describe(), in.describe())
+				return false
+			}
+			e.errorf(&at, "Duplicate "+what,
+				"%s is already declared at %s; names are unique per kind, so rename one of them%s.", addr, prevAt, how)
 			return false
 		}
 		declared[addr] = b
 		return true
 	}
+	top.declare = declare
 	for _, b := range blocks {
 		switch b.Type {
 		case "kiln":
@@ -209,6 +251,11 @@ func (e *evaluator) declare(blocks []*hcl.Block) *topBlocks {
 		case "source":
 			e.declareSource(b, top, declare)
 		case "stage":
+			if isMulti(b) {
+				e.declareMulti(b, top)
+				continue
+			}
+			e.checkNameAlone(b)
 			if !validName(b.Labels[0]) {
 				e.badName(b, "stage")
 				continue
@@ -217,7 +264,14 @@ func (e *evaluator) declare(blocks []*hcl.Block) *topBlocks {
 				e.stages[b.Labels[0]] = true
 				top.stages = append(top.stages, b)
 			}
-		case "image", "artifact", "group":
+		case "image", "artifact":
+			if isMulti(b) {
+				e.declareMulti(b, top)
+				continue
+			}
+			e.checkNameAlone(b)
+			e.declareTarget(b, top, declare)
+		case "group":
 			e.declareTarget(b, top, declare)
 		}
 	}
@@ -267,14 +321,16 @@ func (e *evaluator) declareTarget(b *hcl.Block, top *topBlocks, declare declarer
 // afterStages decodes the targets, which name stages, and checks the
 // whole config once cfg.Stages is set.
 func (e *evaluator) afterStages(cfg *Config, top *topBlocks) {
-	for _, b := range top.images {
-		cfg.Images = append(cfg.Images, e.decodeImage(b))
-	}
-	for _, b := range top.artifacts {
-		cfg.Artifacts = append(cfg.Artifacts, e.decodeArtifact(b))
-	}
+	cfg.Images = append(cfg.Images, decodeAll(e, top.images, (*evaluator).decodeImage)...)
+	cfg.Artifacts = append(cfg.Artifacts, decodeAll(e, top.artifacts, (*evaluator).decodeArtifact)...)
 	for _, b := range top.groups {
 		cfg.Groups = append(cfg.Groups, e.decodeGroup(b))
+	}
+	for _, g := range top.implicitGroups {
+		cfg.Groups = append(cfg.Groups, g)
+		for range g.Targets {
+			e.groupRanges[g.Name] = append(e.groupRanges[g.Name], g.DeclRange)
+		}
 	}
 	e.checkStageCycles(cfg)
 	e.checkTargets(cfg)
@@ -295,12 +351,25 @@ func decodeAll[T any](e *evaluator, blocks []*hcl.Block, decode func(*evaluator,
 	out := make([]T, len(blocks))
 	diags := make([]hcl.Diagnostics, len(blocks))
 	forEach(len(blocks), func(i int) {
-		f := e.fork()
+		f := e.forkFor(blocks[i])
 		out[i] = decode(f, blocks[i])
 		diags[i] = f.diags
 	})
-	for _, ds := range diags {
-		e.add(ds)
+	// The instances of one block share its expressions: a mistake in
+	// them is reported once, not once per instance.
+	seen := map[string]bool{}
+	for i, ds := range diags {
+		if _, inst := e.instances[blocks[i]]; !inst {
+			e.add(ds)
+			continue
+		}
+		for _, d := range ds {
+			k := fmt.Sprint(d.Severity, d.Summary, d.Detail, d.Subject)
+			if !seen[k] {
+				seen[k] = true
+				e.add(hcl.Diagnostics{d})
+			}
+		}
 	}
 	return out
 }
@@ -363,6 +432,13 @@ func (e *evaluator) stageObject() cty.Value {
 	for n := range e.stages {
 		m[n] = refVal("stage", "", n)
 	}
+	for label, set := range e.stageSets {
+		keys := make(map[string]cty.Value, len(set))
+		for k, n := range set {
+			keys[k] = refVal("stage", "", n)
+		}
+		m[label] = cty.ObjectVal(keys)
+	}
 	return cty.ObjectVal(m)
 }
 
@@ -372,6 +448,7 @@ type scope int
 const (
 	scopeConst  scope = iota // variable defaults: nothing
 	scopeVars                // validation rules: var
+	scopeMatrix              // matrix, for_each and name: var and the instance's values
 	scopeLocals              // locals: var, local, source, stage
 	scopeAll                 // everything else: the same
 )
@@ -419,6 +496,10 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 				bad("Invalid reference", "A variable's validation can only refer to variables, not to locals.")
 				continue
 			}
+			if sc == scopeMatrix {
+				bad("Invalid reference", "matrix, for_each and name can only refer to variables, not to locals: locals may refer to stages, whose names these decide. Move the value into a variable's default.")
+				continue
+			}
 			if len(t) < 2 {
 				continue
 			}
@@ -426,6 +507,10 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 				bad("Reference to undeclared local value", "No local value %q is declared; add it to a locals { ... } block or fix the name.", n)
 			}
 		case "source", "stage":
+			if sc == scopeMatrix {
+				bad("Invalid reference", "matrix, for_each and name cannot refer to %s blocks: they decide the names blocks are referred to by.", root)
+				continue
+			}
 			if sc < scopeLocals {
 				bad("Invalid reference", "Variables cannot refer to %s blocks; use a local value or refer to it where it is used.", root)
 				continue
@@ -434,7 +519,21 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 				if len(t) < 2 {
 					continue
 				}
-				if n, _ := stepName(t[1]); !e.stages[n] {
+				n, _ := stepName(t[1])
+				if set := e.stageSets[n]; set != nil {
+					if len(t) < 3 {
+						continue
+					}
+					if k, ok := stepName(t[2]); ok && set[k] == "" {
+						bad("Reference to undeclared instance", "stage %q has no instance %q (for_each keys: %s); fix the key.", n, k, listOrNone(sortedKeys(set)))
+					}
+					continue
+				}
+				if !e.stages[n] && e.matrixStages[n] {
+					bad("Reference to a matrix", "stage %q has a matrix and stands for its instances; refer to one by its name, like stage.NAME-VALUE or stage[\"NAME-${...}\"] (see its name attribute).", n)
+					continue
+				}
+				if !e.stages[n] {
 					bad("Reference to undeclared stage", "No stage %q is declared; add stage %q { ... } or fix the name.", n, n)
 				}
 				continue
@@ -451,7 +550,14 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 		case "image", "artifact", "group":
 			bad("Invalid reference", "%s blocks are outputs and cannot be referred to; refer to the stage or source they are built from instead.", root)
 		default:
-			bad("Unknown variable", "There is no variable named %q. Values come from var.NAME, local.NAME, source.TYPE.NAME and stage.NAME.", root)
+			if e.instVars[root] {
+				continue
+			}
+			hint := ""
+			if root == "each" {
+				hint = " each.key and each.value exist only in a block with for_each."
+			}
+			bad("Unknown variable", "There is no variable named %q. Values come from var.NAME, local.NAME, source.TYPE.NAME and stage.NAME.%s", root, hint)
 		}
 	}
 	return ok

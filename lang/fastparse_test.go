@@ -46,6 +46,10 @@ var cmpOpts = []cmp.Option{
 	cmp.Comparer(func(a, b cty.Value) bool {
 		return a.Type().Equals(b.Type()) && a.RawEquals(b)
 	}),
+	// stage.NAME["KEY"] (a for_each stage's instance) holds an index.
+	cmp.Comparer(func(a, b hcl.TraverseIndex) bool {
+		return a.SrcRange == b.SrcRange && a.Key.Type().Equals(b.Key.Type()) && a.Key.RawEquals(b.Key)
+	}),
 }
 
 // buildFiles collects the build files in the repository: every .hcl file

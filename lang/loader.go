@@ -52,6 +52,12 @@ func (l *Loader) Load(path string) (*Config, hcl.Diagnostics) {
 	return l.loadNamed(path, path)
 }
 
+// LoadNamed is Load naming the file name in diagnostics: a build file
+// fetched from a URL is named by the URL, not by where it was put.
+func (l *Loader) LoadNamed(path, name string) (*Config, hcl.Diagnostics) {
+	return l.loadNamed(path, name)
+}
+
 // loadNamed loads the file at path, naming it name in diagnostics.
 func (l *Loader) loadNamed(path, name string) (*Config, hcl.Diagnostics) {
 	src, err := os.ReadFile(path)

@@ -130,7 +130,7 @@ func debStrOrMap(a attrs, name string, listed map[string]bool) (string, map[stri
 	return "", m
 }
 
-// sortedKeys orders diagnostics that come from a map.
+// sortedKeys orders what comes from a map (diagnostics, instance keys).
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

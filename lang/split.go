@@ -277,7 +277,9 @@ func planStages(src []byte, name string, cs []chunk) (*stagePlan, []chunk, bool)
 			continue
 		}
 		m := stageHeaderRe.FindSubmatch(b)
-		if m == nil || seen[string(m[1])] {
+		// A stage with matrix or for_each is named by its instances,
+		// known only once variables are bound.
+		if m == nil || seen[string(m[1])] || bytes.Contains(b, []byte("matrix")) || bytes.Contains(b, []byte("for_each")) {
 			return nil, nil, false
 		}
 		n := string(m[1])

@@ -57,7 +57,7 @@ var mountSchemas = map[string]*hcl.BodySchema{
 }
 
 func (e *evaluator) decodeStage(b *hcl.Block) *Stage {
-	blocks, a := e.content(b.Body, stageSchema)
+	blocks, a := e.content(e.expandDynamic(b.Body), stageSchema)
 	st := &Stage{Name: b.Labels[0], DeclRange: b.DefRange}
 	st.From = a.ref("from")
 	st.Platform = a.platform("platform")

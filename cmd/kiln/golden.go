@@ -10,6 +10,7 @@ import (
 
 	"github.com/kiln-build/kiln/engine"
 	"github.com/kiln-build/kiln/golden"
+	"github.com/kiln-build/kiln/internal/remotedef"
 )
 
 type goldenFlags struct {
@@ -65,6 +66,9 @@ func (f goldenFlags) path(g *globals) string {
 	if f.golden != "" {
 		return f.golden
 	}
+	if remotedef.IsRemote(g.file) {
+		return "" // read says why
+	}
 	return golden.Path(g.file)
 }
 
@@ -72,6 +76,9 @@ func (f goldenFlags) path(g *globals) string {
 // file that leads outside its folder (one named with --golden is the
 // user's choice); a missing one is nil, nil when tolerated.
 func (f goldenFlags) read(path string, missingOK bool) (*golden.File, error) {
+	if path == "" {
+		return nil, usageErrorf("the build file is a remote definition, so there is no folder to find build.golden.hcl in: name the golden file with --golden FILE")
+	}
 	if f.golden == "" {
 		if err := engine.InBuildFolder(path, "the golden file"); err != nil {
 			return nil, err

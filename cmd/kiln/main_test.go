@@ -29,7 +29,7 @@ func scriptSetup(env *testscript.Env) error {
 
 // TestScripts runs the CLI behaviour scripts in testdata/script.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{Dir: "testdata/script", Setup: scriptSetup, Condition: condition})
+	testscript.Run(t, testscript.Params{Dir: "testdata/script", Setup: scriptSetup, Condition: condition, Cmds: scriptCmds})
 }
 
 // TestBadInput runs the corpus of broken build files: each must fail with

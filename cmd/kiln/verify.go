@@ -142,7 +142,7 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 	rep, err := repro.Verify(ctx, repro.Config{
 		Graph:     res.Graph,
 		Store:     res.Store,
-		BuildFile: g.file,
+		BuildFile: s.LocalFile(),
 		Jobs:      f.build.jobs,
 		Vary:      vary,
 		Rounds:    f.rounds,
