@@ -95,6 +95,8 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 		Secrets:       secrets,
 		Shuffle:       s.opts.Shuffle,
 		AllowInsecure: s.opts.AllowInsecure,
+		RequireLimits: s.opts.RequireLimits,
+		Warn:          func(msg string) { s.emit(Event{Kind: Warning, Message: msg}) },
 	})
 	s.reportFetched(subst)
 	if err != nil {
