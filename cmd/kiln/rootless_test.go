@@ -1,0 +1,128 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/rootless"
+	"github.com/kiln-build/kiln/internal/testutil"
+)
+
+// rootlessScripts run again with kiln run by an unprivileged user
+// (TestScriptsRootless): builds, mounts, isolation, secrets, failures and
+// goldens must behave as they do for root.
+var rootlessScripts = []string{
+	"build", "mounts", "sandbox", "security", "secret_redact", "golden_check",
+	"user_nonroot", "rootless",
+}
+
+// rootlessRun is set while TestScriptsRootless runs, for the [rootless]
+// condition (testscript conditions see no script environment).
+var rootlessRun bool
+
+// Set in a script's environment by TestScriptsRootless: the kiln binary the
+// user runs (a copy the user can reach) and the user's ids.
+const (
+	envAsBin = "KILN_TEST_AS_BIN"
+	envAsUID = "KILN_TEST_AS_UID"
+	envAsGID = "KILN_TEST_AS_GID"
+)
+
+// testKiln is the "kiln" of testscripts: as itself, or, in
+// TestScriptsRootless, as the test user, by way of setpriv.
+func testKiln(args []string) int {
+	bin := os.Getenv(envAsBin)
+	if bin == "" || os.Geteuid() != 0 || rootless.InUserNS() {
+		return run(args)
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		os.Stderr.WriteString("kiln test: setpriv: " + err.Error() + "\n")
+		return 1
+	}
+	uid, _ := strconv.Atoi(os.Getenv(envAsUID))
+	gid, _ := strconv.Atoi(os.Getenv(envAsGID))
+	argv := testutil.AsUserCommand(testutil.RootlessUser{UID: uid, GID: gid}, append([]string{bin}, args...)...)
+	err = unix.Exec(setpriv, argv, os.Environ())
+	os.Stderr.WriteString("kiln test: exec setpriv: " + err.Error() + "\n")
+	return 1
+}
+
+// userBinary copies this test binary to a directory the user can reach
+// (go test's own are root's, 0700), named kiln so that testscript runs it
+// as that command.
+func userBinary(t *testing.T) string {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "kiln-rootless-bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "kiln")
+	in, err := os.Open(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestScriptsRootless runs rootlessScripts with every kiln command run by
+// an unprivileged user with a subordinate id range, its store and HOME in
+// the script's work directory, which the user owns.
+func TestScriptsRootless(t *testing.T) {
+	u := testutil.NeedRootlessUser(t)
+	bin := userBinary(t)
+	rootlessRun = true
+	t.Cleanup(func() { rootlessRun = false })
+	var files []string
+	for _, s := range rootlessScripts {
+		files = append(files, filepath.Join("testdata", "script", s+".txtar"))
+	}
+	testscript.Run(t, testscript.Params{
+		Files:     files,
+		Condition: condition,
+		Setup: func(env *testscript.Env) error {
+			if err := scriptSetup(env); err != nil {
+				return err
+			}
+			env.Setenv(envAsBin, bin)
+			env.Setenv(envAsUID, strconv.Itoa(u.UID))
+			env.Setenv(envAsGID, strconv.Itoa(u.GID))
+			env.Setenv("ROOTLESS_USER", u.Name)
+			home := filepath.Join(env.WorkDir, ".home")
+			if err := os.Mkdir(home, 0o700); err != nil {
+				return err
+			}
+			env.Setenv("HOME", home)
+			// testscript's directory above the work directories is 0700.
+			if err := os.Chmod(filepath.Dir(env.WorkDir), 0o711); err != nil {
+				return err
+			}
+			return testutil.ChownTree(env.WorkDir, u)
+		},
+	})
+}
