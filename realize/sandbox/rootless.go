@@ -58,3 +58,14 @@ func sysMount(hostNetwork bool) *configs.Mount {
 	return &configs.Mount{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: defaultMountFlags | unix.MS_RDONLY}
 }
 
+// keepAffinity gives a started step (its init, not yet exec'd) kiln's own
+// CPU affinity where no cpuset cgroup carries it: libcontainer resets an
+// init's affinity to every CPU, and as root the step's cpuset narrows it
+// again (see narrowedAffinity), but a rootless step has no cgroup. kiln
+// verify's cpus variation depends on it.
+func keepAffinity(pid int) {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil {
+		_ = unix.SchedSetaffinity(pid, &set)
+	}
+}
