@@ -69,3 +69,12 @@ func keepAffinity(pid int) {
 		_ = unix.SchedSetaffinity(pid, &set)
 	}
 }
+
+// rootlessOverlayHint explains a refused overlay mount in a user
+// namespace, where kiln has no fallback (such as copying the layers).
+func rootlessOverlayHint() string {
+	if !rootless.InUserNS() {
+		return ""
+	}
+	return "; kiln runs as a normal user, and overlayfs in a user namespace needs Linux 5.11 or later with userxattr support on the store's filesystem (kiln has no copy fallback): run kiln as root, or put the store on such a filesystem"
+}
