@@ -107,6 +107,9 @@ func Enter(args []string) (int, error) {
 	if err := CheckUserNamespaces(); err != nil {
 		return 1, err
 	}
+	if err := checkDevNull(); err != nil {
+		return 1, err
+	}
 	subuid, err := SubRange("/etc/subuid", u)
 	if err != nil {
 		return 1, err
@@ -225,6 +228,21 @@ func CheckUserNamespaces() error {
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); err == nil && strings.TrimSpace(string(b)) == "1" {
 		return errors.New("kiln builds as a normal user in a user namespace, but AppArmor keeps normal users from creating them (kernel.apparmor_restrict_unprivileged_userns = 1); allow them as root: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or run kiln as root")
+	}
+	return nil
+}
+
+// checkDevNull catches a host /dev/null that a normal user cannot write
+// (mode 0644 after something recreated it): in a user namespace the
+// sandbox binds the host's device nodes rather than making its own, and
+// libcontainer's init fails cryptically on it.
+func checkDevNull() error {
+	if err := unix.Access("/dev/null", unix.R_OK|unix.W_OK); err != nil {
+		mode := ""
+		if fi, serr := os.Stat("/dev/null"); serr == nil {
+			mode = fmt.Sprintf(" (mode %v)", fi.Mode())
+		}
+		return fmt.Errorf("kiln builds as a normal user by binding the host's /dev/null into steps, but this user cannot read and write it%s: restore it as root with chmod 666 /dev/null", mode)
 	}
 	return nil
 }
