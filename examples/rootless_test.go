@@ -49,7 +49,7 @@ func TestGoldenOutputsRootless(t *testing.T) {
 				t.Fatal(err)
 			}
 			if out, err := asUser(u, bin, dir, storeDir, "golden", "check"); err != nil {
-				t.Fatalf("built as user %s, the outputs of %s differ from root's goldens: %v\n%s", u.Name, name, err, out)
+				t.Fatalf("kiln golden check of %s as user %s (against the goldens root recorded): %v\n%s", name, u.Name, err, out)
 			}
 			if out, err := asUser(u, bin, dir, storeDir, "golden", "update"); err != nil {
 				t.Fatalf("kiln golden update as user %s: %v\n%s", u.Name, err, out)
