@@ -25,7 +25,7 @@ var rootlessScripts = []string{
 	"build", "mounts", "sandbox", "security", "secret_redact", "golden_check",
 	"user_nonroot", "rootless",
 	"lock_fixed_once", "layers_repeated", "artifact_contents", "copy_through_symlink",
-	"image_env", "image_path", "verify_example", "verify_machine", "verify_nonrepro", "deb", "impure_env", "output_targets",
+	"image_env", "image_path", "verify_example", "verify_machine", "deb", "impure_env", "output_targets",
 }
 
 // rootlessRun is set while TestScriptsRootless runs, for the [rootless]
