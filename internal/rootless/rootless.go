@@ -64,7 +64,8 @@ var inUserNS = sync.OnceValue(func() bool {
 func InUserNS() bool { return inUserNS() }
 
 // Needed reports whether a kiln run by this process's user must Enter a
-// user namespace to build: it is not root, and not already inside one.
+// user namespace to build: it is not root (inside the namespace Enter
+// makes, it is).
 func Needed() bool {
 	return os.Geteuid() != 0
 }
@@ -110,11 +111,11 @@ func Enter(args []string) (int, error) {
 	if err := checkDevNull(); err != nil {
 		return 1, err
 	}
-	subuid, err := SubRange("/etc/subuid", u)
+	subuid, err := subRange("/etc/subuid", u)
 	if err != nil {
 		return 1, err
 	}
-	subgid, err := SubRange("/etc/subgid", u)
+	subgid, err := subRange("/etc/subgid", u)
 	if err != nil {
 		return 1, err
 	}
@@ -257,9 +258,9 @@ func namespaceError(err error) error {
 // Range is a subordinate id range from /etc/subuid or /etc/subgid.
 type Range struct{ Start, Count int }
 
-// SubRange finds u's first range of at least IDs-1 ids in file (lines
+// subRange finds u's first range of at least IDs-1 ids in file (lines
 // "name-or-uid:start:count").
-func SubRange(file string, u hostUser) (Range, error) {
+func subRange(file string, u hostUser) (Range, error) {
 	kind, flag := "uid", "--add-subuids"
 	if strings.HasSuffix(file, "subgid") {
 		kind, flag = "gid", "--add-subgids"

@@ -27,22 +27,22 @@ func TestSubRange(t *testing.T) {
 		{"none", hostUser{name: "carol", uid: 1002}, Range{}, "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 carol"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := SubRange(file, tc.user)
+			got, err := subRange(file, tc.user)
 			if tc.wantE != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantE) {
-					t.Fatalf("SubRange = %v, %v; want an error naming %q", got, err, tc.wantE)
+					t.Fatalf("subRange = %v, %v; want an error naming %q", got, err, tc.wantE)
 				}
 				return
 			}
 			if err != nil || got != tc.want {
-				t.Fatalf("SubRange = %v, %v; want %v", got, err, tc.want)
+				t.Fatalf("subRange = %v, %v; want %v", got, err, tc.want)
 			}
 		})
 	}
 }
 
 func TestSubRangeMissingFile(t *testing.T) {
-	_, err := SubRange(filepath.Join(t.TempDir(), "subgid"), hostUser{name: "dave", uid: 5})
+	_, err := subRange(filepath.Join(t.TempDir(), "subgid"), hostUser{name: "dave", uid: 5})
 	if err == nil || !strings.Contains(err.Error(), "usermod --add-subuids") || !strings.Contains(err.Error(), "subordinate gid") {
 		t.Fatalf("want the usermod line for a missing subgid file, got %v", err)
 	}
