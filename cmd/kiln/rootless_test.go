@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -130,4 +131,59 @@ func TestScriptsRootless(t *testing.T) {
 			return testutil.ChownTree(env.WorkDir, u)
 		},
 	})
+}
+
+// TestCacheAcrossRootAndUser shares outputs through a local cache between
+// root and an unprivileged user, both ways: what one builds, the other
+// imports without running a step, because a rootless build's outputs are
+// the bytes of a root build (the cache verifies every blob it imports).
+func TestCacheAcrossRootAndUser(t *testing.T) {
+	needTools(t)
+	u := testutil.NeedRootlessUser(t)
+	bin := userBinary(t)
+	top, err := os.MkdirTemp("", "kiln-rootless-cache-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	mine := filepath.Join(top, "user") // the user's stores and cache
+	for _, d := range []string{top, mine} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := filepath.Join(top, "keys")
+	if err := os.Mkdir(keys, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kilnOK(t, keys, nil, "cache", "keygen", "ci")
+	dir := copyExample(t, "service", filepath.Join(top, "service"))
+	rootCache, userCache := filepath.Join(top, "cache"), filepath.Join(mine, "cache")
+	asUser := func(env ...string) []string {
+		return append([]string{envAsBin + "=" + bin, envAsUID + "=" + strconv.Itoa(u.UID), envAsGID + "=" + strconv.Itoa(u.GID), "HOME=" + mine}, env...)
+	}
+	key, pub := "key="+filepath.Join(keys, "ci.key"), "trusted="+filepath.Join(keys, "ci.pub")
+
+	kilnOK(t, dir, []string{"KILN_STORE=" + filepath.Join(top, "root-a"), "KILN_CACHE_TO=type=local,dest=" + rootCache + "," + key}, "build")
+	for _, d := range []string{dir, keys, rootCache, mine} {
+		if err := testutil.ChownTree(d, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, stderr, code := kilnRun(t, dir, asUser("KILN_STORE="+filepath.Join(mine, "a"), "KILN_CACHE_FROM=type=local,src="+rootCache+","+pub), "build", "--progress", "plain")
+	if code != 0 || stepsRun(stderr) != 0 {
+		t.Fatalf("the user importing root's cache: exit %d, %d steps run\n%s", code, stepsRun(stderr), stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(mine, "a", "index")); err != nil || fi.Sys().(*syscall.Stat_t).Uid != uint32(u.UID) {
+		t.Fatalf("the import did not run as %s (its store's index: %v, %v)", u.Name, fi, err)
+	}
+
+	kilnOK(t, dir, asUser("KILN_STORE="+filepath.Join(mine, "b"), "KILN_CACHE_TO=type=local,dest="+userCache+","+key), "build")
+	_, stderr, code = kilnRun(t, dir, []string{"KILN_STORE=" + filepath.Join(top, "root-b"), "KILN_CACHE_FROM=type=local,src=" + userCache + "," + pub}, "build", "--progress", "plain")
+	if code != 0 || stepsRun(stderr) != 0 {
+		t.Fatalf("root importing the user's cache: exit %d, %d steps run\n%s", code, stepsRun(stderr), stderr)
+	}
 }
