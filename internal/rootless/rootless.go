@@ -154,17 +154,17 @@ func Enter(args []string) (int, error) {
 		return 1, err
 	}
 	// Signals a person or a CI runner sends to kiln go to the kiln doing
-	// the work. SIGINT from a terminal reaches both already (they share
-	// the foreground process group), so it is only kept from stopping this
-	// one first.
+	// the work, and never stop this one first. A Ctrl-C from a terminal
+	// reaches the child twice (directly, as they share the foreground
+	// process group, and forwarded): kiln takes a second interrupt during
+	// a build as the first, and a kill -INT of this process alone must
+	// still reach the child.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	defer signal.Stop(sigs)
 	go func() {
 		for s := range sigs {
-			if s != unix.SIGINT {
-				_ = cmd.Process.Signal(s)
-			}
+			_ = cmd.Process.Signal(s)
 		}
 	}()
 	if _, err := w.Write([]byte{'m'}); err != nil {
