@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -117,14 +118,7 @@ func DefaultRoot() string {
 	if os.Geteuid() == 0 && !rootless.Active() {
 		return "/var/lib/kiln"
 	}
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "kiln")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		home = os.TempDir()
-	}
-	return filepath.Join(home, ".local", "share", "kiln")
+	return userDefaultRoot()
 }
 
 // Open opens the store at root, creating its layout if it does not exist. It
@@ -437,7 +431,7 @@ func CheckOwner(root string) error {
 // kernel's overflow id, so the owner cannot be told apart further.
 func ownerName(uid uint32) string {
 	if rootless.Active() {
-		if b, err := os.ReadFile("/proc/sys/kernel/overflowuid"); err == nil && strconv.Itoa(int(uid)) == string(bytesTrimNL(b)) {
+		if b, err := os.ReadFile("/proc/sys/kernel/overflowuid"); err == nil && strconv.Itoa(int(uid)) == strings.TrimSpace(string(b)) {
 			return "another user (root or a user outside your id range)"
 		}
 		return fmt.Sprintf("uid %d of your user namespace (host uid in your subordinate range)", uid)
@@ -446,13 +440,6 @@ func ownerName(uid uint32) string {
 		return fmt.Sprintf("%s (uid %d)", u.Username, uid)
 	}
 	return fmt.Sprintf("uid %d", uid)
-}
-
-func bytesTrimNL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // userDefaultRoot is DefaultRoot for a normal user, whatever KILN_STORE says.
