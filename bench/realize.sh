@@ -8,11 +8,15 @@
 # both and of a generated 1,001-derivation graph, end to end (process
 # start, parse, compile, store look-ups); and the floor of starting kiln.
 # Needs root, busybox-static and runc (apt-get install busybox-static runc).
-# Flags go to the helper: -reps N (cold builds), -noops N, -keep.
+# Flags go to the helper: -reps N (cold builds), -noops N, -keep, and
+# -user NAME: also kiln run by that unprivileged user (it needs a subuid
+# range: usermod --add-subuids 100000-165535 --add-subgids 100000-165535
+# NAME) against root kiln and `runc run --rootless` as NAME.
 set -e
 cd "$(dirname "$0")/.."
 . scripts/goenv.sh
 bin="$(mktemp -d)"
+chmod 755 "$bin" # a -user run reaches kiln here
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/kiln" ./cmd/kiln
 go build -o "$bin/realizebench" ./bench/realizebench

@@ -109,6 +109,8 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 		NoCache:       noCache,
 		Shuffle:       s.opts.Shuffle,
 		AllowInsecure: s.opts.AllowInsecure,
+		RequireLimits: s.opts.RequireLimits,
+		Warn:          func(msg string) { s.emit(Event{Kind: Warning, Message: msg}) },
 	})
 	s.reportFetched(subst)
 	if err != nil {

@@ -50,6 +50,10 @@ type Options struct {
 	Platforms []string
 	// AllowInsecure lets steps with security = "insecure" run.
 	AllowInsecure bool
+	// RequireLimits fails a build whose steps' memory and pids limits
+	// cannot be enforced (kiln run by a normal user without delegated
+	// cgroups) instead of warning once and going on.
+	RequireLimits bool
 	// Shuffle starts independent steps in a random order (kiln verify).
 	Shuffle bool
 	// CacheFrom and CacheTo are --cache-from and --cache-to specs (see

@@ -92,6 +92,12 @@ type Options struct {
 	// Executor runs the exec steps (default: a libcontainer sandbox with
 	// its state in SandboxRoot).
 	Executor executor.Executor
+	// RequireLimits makes the default sandbox fail rather than warn where
+	// steps' memory and pids limits cannot be enforced (rootless, no
+	// delegated cgroups).
+	RequireLimits bool
+	// Warn receives warnings that are about no one step (nil: dropped).
+	Warn func(string)
 	// Substituter, when set, is asked for what the store lacks before it
 	// is built (see substitute.go).
 	Substituter Substituter
@@ -135,7 +141,7 @@ func New(st *store.Store, opts Options) *Realizer {
 		opts.Events = func(Event) {}
 	}
 	if opts.Executor == nil {
-		opts.Executor = &sandbox.Executor{Root: SandboxRoot(st)}
+		opts.Executor = &sandbox.Executor{Root: SandboxRoot(st), RequireLimits: opts.RequireLimits, Warn: opts.Warn}
 	}
 	def := DefaultLimits()
 	if opts.Limits.MemoryBytes == 0 {

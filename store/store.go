@@ -5,14 +5,18 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/kiln-build/kiln/internal/rootless"
 )
 
 // SchemaVersion is the index layout this package reads and writes. Bump it
@@ -105,22 +109,16 @@ var openRoots sync.Map
 
 // DefaultRoot returns the store root used when none is given: $KILN_STORE,
 // else /var/lib/kiln for root, else $XDG_DATA_HOME/kiln (by default
-// ~/.local/share/kiln).
+// ~/.local/share/kiln), also for a rootless kiln, which is root only in its
+// user namespace.
 func DefaultRoot() string {
 	if r := os.Getenv("KILN_STORE"); r != "" {
 		return r
 	}
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && !rootless.Active() {
 		return "/var/lib/kiln"
 	}
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "kiln")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		home = os.TempDir()
-	}
-	return filepath.Join(home, ".local", "share", "kiln")
+	return userDefaultRoot()
 }
 
 // Open opens the store at root, creating its layout if it does not exist. It
@@ -137,6 +135,9 @@ func Open(root string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("opening store %s: %w", root, err)
 	}
 	root = filepath.Clean(abs)
+	if err := CheckOwner(root); err != nil {
+		return nil, err
+	}
 	if _, loaded := openRoots.LoadOrStore(root, true); loaded {
 		return nil, fmt.Errorf("opening store %s: it is already open in this process", root)
 	}
@@ -392,4 +393,63 @@ func unwritable(root string, err error) error {
 			ErrNotWritable, root, err)
 	}
 	return fmt.Errorf("preparing store %s: %w", root, err)
+}
+
+// OwnerError is a store that belongs to another user than the one running
+// kiln: a normal user's kiln never writes into root's store (or another
+// user's), where its files would be owned by the wrong user and its
+// builds would trust steps it did not run.
+type OwnerError struct {
+	Root  string
+	Owner string
+}
+
+func (e *OwnerError) Error() string {
+	return fmt.Sprintf("the store %s belongs to %s, not to the user running kiln: each user has a store of their own; use yours (unset KILN_STORE and leave out --store for the default, %s), or run kiln as %s", e.Root, e.Owner, userDefaultRoot(), e.Owner)
+}
+
+// CheckOwner fails with an *OwnerError when a normal user's kiln (rootless
+// or not yet in its namespace) is pointed at an existing store that another
+// user owns. Root may open any store.
+func CheckOwner(root string) error {
+	if os.Geteuid() == 0 && !rootless.Active() {
+		return nil
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || int(st.Uid) == os.Geteuid() {
+		return nil
+	}
+	return &OwnerError{Root: root, Owner: ownerName(st.Uid)}
+}
+
+// ownerName names uid for an error. Inside a rootless kiln's namespace the
+// ids outside its mapping (root's, other users') all read as the
+// kernel's overflow id, so the owner cannot be told apart further.
+func ownerName(uid uint32) string {
+	if rootless.Active() {
+		if b, err := os.ReadFile("/proc/sys/kernel/overflowuid"); err == nil && strconv.Itoa(int(uid)) == strings.TrimSpace(string(b)) {
+			return "another user (root or a user outside your id range)"
+		}
+		return fmt.Sprintf("uid %d of your user namespace (host uid in your subordinate range)", uid)
+	}
+	if u, err := user.LookupId(strconv.Itoa(int(uid))); err == nil {
+		return fmt.Sprintf("%s (uid %d)", u.Username, uid)
+	}
+	return fmt.Sprintf("uid %d", uid)
+}
+
+// userDefaultRoot is DefaultRoot for a normal user, whatever KILN_STORE says.
+func userDefaultRoot() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "kiln")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = os.TempDir()
+	}
+	return filepath.Join(home, ".local", "share", "kiln")
 }

@@ -33,6 +33,7 @@ var (
 	reps    = flag.Int("reps", 3, "cold builds of each workload (the median is shown)")
 	noops   = flag.Int("noops", 20, "no-op rebuilds of each workload (the median is shown)")
 	keep    = flag.Bool("keep", false, "keep the work directory")
+	asUser  = flag.String("user", "", "also measure kiln run by this unprivileged user (with a subuid range), against `runc run --rootless` as that user")
 )
 
 const (
@@ -94,6 +95,10 @@ func main() {
 	coldBuild(work, graph, "graph", "all")
 	noopGraph := noop(graph, store("graph"), "all")
 	floor := timeRuns(*noops, func() { kiln(chain, store("chain0"), "version") })
+	var rl *rootlessRows
+	if *asUser != "" {
+		rl = measureRootless(work, *asUser)
+	}
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "workload\tkiln\trunc run\tkiln/runc\ttarget\tmet\t\n")
@@ -117,7 +122,15 @@ func main() {
 	row("no-op rebuild: fan", noopFan, 0, "< 40 ms", noopFan < 40*time.Millisecond)
 	row(fmt.Sprintf("no-op rebuild: %d derivations", graphSt*graphSteps+1), noopGraph, 0, "< 150 ms", noopGraph < 150*time.Millisecond)
 	row("floor: kiln version", floor, 0, "", true)
+	if rl != nil {
+		row(fmt.Sprintf("rootless (%s): per exec step", *asUser), rl.step, rl.runcStep, "", true)
+		row("rootless: per exec step vs root kiln", rl.step, kStep, "", true)
+		row("rootless: no-op rebuild: chain", rl.noop, noopChain, "", true)
+	}
 	tw.Flush()
+	if rl != nil {
+		fmt.Printf("\nrootless rows: kiln as %s (in its user namespace, no cgroup limits on cgroup v1) against runc run --rootless as %s on a plain rootfs (no overlay), and against root kiln (last two rows: rootless, root, rootless/root)\n", *asUser, *asUser)
+	}
 	fmt.Printf("\nmedians of %d cold builds (fresh stores; the source alone, %s, subtracted) and of %d no-op runs; %d CPUs\n",
 		*reps, ms(srcMed), *noops, runtime.NumCPU())
 }

@@ -33,6 +33,8 @@ type buildFlags struct {
 	// allowInsecure is --allow-insecure, BuildKit's --allow
 	// security.insecure: steps with security = "insecure" may run.
 	allowInsecure bool
+	// requireLimits is --require-limits.
+	requireLimits bool
 	// shuffle starts independent steps in a random order: set only in
 	// kiln verify's rebuilds.
 	shuffle bool
@@ -131,6 +133,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.BoolVar(&f.noCache, "no-cache", false, "build again every step the targets need, replacing the stored outputs (sources, pinned by hash, are not fetched again)")
 	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "build again the steps of this stage (NAME or stage.NAME); what depends on them is rebuilt only if their outputs change (repeatable)")
 	fl.StringSliceVar(&f.platforms, "platform", nil, "build for this platform: only this machine's (os/arch) for now, as kiln does not emulate others")
+	fl.BoolVar(&f.requireLimits, "require-limits", false, "fail instead of warning when steps' memory and pids limits cannot be enforced (a normal user without delegated cgroups)")
 	fl.BoolVar(&f.noGC, "no-gc", false, "no automatic garbage collection in this command, however full the store (also KILN_GC=off)")
 }
 

@@ -11,13 +11,23 @@ import (
 	"runtime/trace"
 
 	"github.com/kiln-build/kiln/engine"
+	"github.com/kiln-build/kiln/internal/rootless"
 	"github.com/kiln-build/kiln/realize/sandbox"
 )
 
 // init hands over to the container init when libcontainer re-executes kiln
 // inside a new sandbox; it returns at once in a normal run, with the main
 // goroutine tied to the main thread (see sandbox.Init).
-func init() { sandbox.Init() }
+// A kiln that a normal user started and that re-executed itself into a
+// user namespace carries on there (internal/rootless).
+func init() {
+	sandbox.Init()
+	rootless.Resume()
+}
+
+// runArgs are the arguments of this run, for re-executing it in a user
+// namespace.
+var runArgs []string
 
 // exitError carries an exit code through cobra: 1 for build or check
 // failures, 2 for usage errors.
@@ -58,6 +68,7 @@ func run(args []string) int {
 			}
 		}
 	}
+	runArgs = args
 	root := newRootCmd()
 	root.SetArgs(args)
 	err := root.Execute()

@@ -13,7 +13,7 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"kiln": func() { os.Exit(run(os.Args[1:])) },
+		"kiln": func() { os.Exit(testKiln(os.Args[1:])) },
 	})
 }
 
@@ -38,11 +38,15 @@ func TestBadInput(t *testing.T) {
 	testscript.Run(t, testscript.Params{Dir: "testdata/script/bad", Setup: scriptSetup, Condition: condition})
 }
 
-// condition adds [root]: sandboxes need it, and CI runs as root.
+// condition adds [root]: sandboxes need it, and CI runs as root; and
+// [rootless]: kiln runs as a normal user (TestScriptsRootless).
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "root":
 		return os.Geteuid() == 0, nil
+	case "rootless":
+		// The script's kiln runs as a normal user (TestScriptsRootless).
+		return rootlessRun, nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }

@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentPreRunE = enterRootless(g, runArgs)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
@@ -94,6 +95,7 @@ func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
 	if f != nil {
 		opts.Jobs, opts.KeepGoing, opts.Locked = f.jobs, f.keepGoing, f.locked
 		opts.Secrets, opts.AllowInsecure = f.secrets, f.allowInsecure
+		opts.RequireLimits = f.requireLimits
 		opts.Shuffle, opts.NoGC = f.shuffle, f.noGC
 		opts.CacheFrom, opts.CacheTo = f.cacheFrom, f.cacheTo
 		opts.IgnoreCaches = f.ignoreCaches

@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/rootless"
 )
 
 // MaxLowers is overlayfs's limit on lower layers (OVL_MAX_STACK).
@@ -101,7 +103,7 @@ func Detached(c Config) (*Mount, error) {
 			return nil, fmt.Errorf("overlay work directory %s: %w", c.Work, explain(fs, err))
 		}
 	}
-	for _, o := range c.Options {
+	for _, o := range c.options() {
 		k, v, hasValue := strings.Cut(o, "=")
 		if hasValue {
 			err = unix.FsconfigSetString(fs, k, v)
@@ -188,6 +190,26 @@ func explain(fs int, err error) error {
 	return fmt.Errorf("%w (%s)", err, strings.Join(msgs, "; "))
 }
 
+// options are c.Options, plus userxattr in a user namespace (a rootless
+// kiln): overlayfs then keeps its own xattrs (opaque directories) under
+// user.overlay.*, since trusted.* needs CAP_SYS_ADMIN on the host. The
+// kernel refuses userxattr with redirect_dir=off (which still follows
+// redirects, kept in trusted.*), so that becomes nofollow, which neither
+// creates nor follows them.
+func (c *Config) options() []string {
+	if !rootless.InUserNS() {
+		return c.Options
+	}
+	out := make([]string, 0, len(c.Options)+1)
+	for _, o := range c.Options {
+		if o == "redirect_dir=off" {
+			o = "redirect_dir=nofollow"
+		}
+		out = append(out, o)
+	}
+	return append(out, "userxattr")
+}
+
 func (c *Config) check() error {
 	if len(c.Lowers) > MaxLowers {
 		return &TooDeepError{Layers: len(c.Lowers)}
@@ -219,7 +241,7 @@ func Data(c Config) (string, error) {
 	if c.Upper != "" {
 		data += ",upperdir=" + c.Upper + ",workdir=" + c.Work
 	}
-	for _, o := range c.Options {
+	for _, o := range c.options() {
 		data += "," + o
 	}
 	if limit := os.Getpagesize() - 1; len(data) > limit {

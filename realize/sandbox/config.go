@@ -122,6 +122,10 @@ func containerConfig(spec Spec, rootfs string, uid int) (*configs.Config, error)
 		Cgroups:           cgroupConfig(cgroupName(os.Getpid(), spec.ID), resources),
 		Rlimits:           []configs.Rlimit{nofileLimit()},
 	}
+	if !LimitsEnforced() {
+		c.Cgroups = unlimitedCgroup(cgroupName(os.Getpid(), spec.ID))
+		c.RootlessCgroups = true
+	}
 	mounts, err := stepMounts(spec)
 	if err != nil {
 		return nil, err
@@ -178,7 +182,7 @@ func stepMounts(spec Spec) ([]*configs.Mount, error) {
 		{Source: "devpts", Destination: "/dev/pts", Device: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
 		{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: defaultMountFlags, Data: "mode=1777,size=65536k"},
 		{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: defaultMountFlags},
-		{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: defaultMountFlags | unix.MS_RDONLY},
+		sysMount(spec.Network),
 	}
 	if spec.Network {
 		for _, f := range networkFiles {

@@ -16,6 +16,13 @@ import (
 type Executor struct {
 	// Root holds the state directories of the sandboxes.
 	Root string
+	// RequireLimits makes Prepare fail where steps' memory and pids limits
+	// cannot be enforced (a rootless kiln without delegated cgroups)
+	// rather than warn.
+	RequireLimits bool
+	// Warn receives what the user should know about the sandboxes to
+	// come (nil: dropped).
+	Warn func(string)
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -27,6 +34,14 @@ var _ executor.Executor = (*Executor)(nil)
 func (e *Executor) Prepare(ctx context.Context) error {
 	if err := Check(); err != nil {
 		return err
+	}
+	if !LimitsEnforced() {
+		if e.RequireLimits {
+			return fmt.Errorf("%w: %s", ErrPrivileges, LimitsNotEnforced)
+		}
+		if e.Warn != nil {
+			e.Warn(LimitsNotEnforced)
+		}
 	}
 	if err := os.MkdirAll(e.Root, 0o700); err != nil {
 		return err

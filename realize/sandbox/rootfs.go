@@ -55,7 +55,7 @@ func mountRoot(spec Spec) (string, error) {
 		Options: rootOverlayOptions,
 	}
 	if err := overlay.MountAt(rootfs, cfg); err != nil {
-		return "", fmt.Errorf("mounting the step's root filesystem (overlay of %d layers, upper %s): %w", len(spec.Lowers), spec.Upper, err)
+		return "", fmt.Errorf("mounting the step's root filesystem (overlay of %d layers, upper %s): %w%s", len(spec.Lowers), spec.Upper, err, rootlessOverlayHint())
 	}
 	return rootfs, nil
 }

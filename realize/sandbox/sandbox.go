@@ -275,6 +275,11 @@ func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, er
 		}
 		return res, fmt.Errorf("starting sandbox for %s: %w", describe(spec.Args), err)
 	}
+	if !LimitsEnforced() {
+		if pid, err := process.Pid(); err == nil {
+			keepAffinity(pid)
+		}
+	}
 	// The init has pivoted into its own copy of the root mount and of the
 	// input overlays (private propagation), so kiln's copies can go now;
 	// the kernel drops the container's with its mount namespace.

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/rootless"
 )
 
 // Unpack extracts an uncompressed OCI layer tar from r into dir, which
@@ -179,6 +181,9 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 		return whiteout(pfd, base, hdr)
 	}
 	if err := refuseSparse(hdr); err != nil {
+		return err
+	}
+	if err := checkMappedOwner(hdr); err != nil {
 		return err
 	}
 	mode := uint32(hdr.Mode) & 0o7777
@@ -406,4 +411,14 @@ func (u *unpacker) finishDir(p string, m dirMeta) error {
 		return err
 	}
 	return unix.UtimesNanoAt(pfd, base, []unix.Timespec{m.mtime, m.mtime}, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// checkMappedOwner says why an owner cannot be set by a rootless kiln,
+// whose user namespace maps only the ids 0..rootless.IDs-1 (the kernel's
+// EINVAL alone names neither the id nor a way out).
+func checkMappedOwner(hdr *tar.Header) error {
+	if !rootless.Active() || (hdr.Uid < rootless.IDs && hdr.Gid < rootless.IDs && hdr.Uid >= 0 && hdr.Gid >= 0) {
+		return nil
+	}
+	return fmt.Errorf("owner %d:%d is outside the ids 0..%d that kiln maps when run by a normal user; build this as root", hdr.Uid, hdr.Gid, rootless.IDs-1)
 }

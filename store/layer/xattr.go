@@ -7,12 +7,26 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/rootless"
 )
 
+// opaqueXattr marks an overlay directory that hides what lower layers
+// hold at the same path: trusted.overlay.opaque, or user.overlay.opaque in
+// a user namespace (a rootless kiln), where overlayfs is mounted with
+// userxattr because trusted.* needs CAP_SYS_ADMIN on the host. A store is
+// used either by root or by one user (store.Open refuses others), so its
+// layers carry one of the two, the one its overlays read.
+var opaqueXattr = overlayXattrPrefix() + "opaque"
+
+func overlayXattrPrefix() string {
+	if rootless.InUserNS() {
+		return "user.overlay."
+	}
+	return "trusted.overlay."
+}
+
 const (
-	// opaqueXattr marks an overlay directory that hides what lower layers
-	// hold at the same path.
-	opaqueXattr = "trusted.overlay.opaque"
 	// WhiteoutPrefix names an OCI whiteout entry: .wh.X hides X.
 	WhiteoutPrefix = ".wh."
 	// OpaqueWhiteout is the OCI entry that makes its directory opaque.
@@ -87,7 +101,7 @@ func getXattr(path, name string) ([]byte, error) {
 	}
 }
 
-// isOpaque reports whether dir carries trusted.overlay.opaque=y.
+// isOpaque reports whether dir carries opaqueXattr=y.
 func isOpaque(dir string) (bool, error) {
 	v, err := getXattr(dir, opaqueXattr)
 	if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {

@@ -1,0 +1,80 @@
+package examples
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/kiln-build/kiln/golden"
+	"github.com/kiln-build/kiln/internal/testutil"
+)
+
+// TestGoldenOutputsRootless builds every example as an unprivileged user
+// (a user namespace mapped with its subordinate ids) and checks the
+// outputs against build.golden.hcl, which root builds wrote: the digests
+// must be the same. Then the user records the goldens itself, which must
+// come out byte for byte as root's, so root checks a user's goldens too.
+func TestGoldenOutputsRootless(t *testing.T) {
+	if *update {
+		t.Skip("-update")
+	}
+	u := testutil.NeedRootlessUser(t)
+	bin, err := kilnBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The user must reach the binary; go test's temp directories are 0700.
+	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	top, err := os.MkdirTemp("", "kiln-rootless-examples-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	if err := os.Chmod(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	storeDir := filepath.Join(top, "store")
+	for _, name := range names(t) {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(top, name)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			copyExample(t, name, dir)
+			if err := testutil.ChownTree(top, u); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := asUser(u, bin, dir, storeDir, "golden", "check"); err != nil {
+				t.Fatalf("kiln golden check of %s as user %s (against the goldens root recorded): %v\n%s", name, u.Name, err, out)
+			}
+			if out, err := asUser(u, bin, dir, storeDir, "golden", "update"); err != nil {
+				t.Fatalf("kiln golden update as user %s: %v\n%s", u.Name, err, out)
+			}
+			mine, err := os.ReadFile(filepath.Join(dir, golden.FileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			roots, err := os.ReadFile(filepath.Join(name, golden.FileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(mine, roots) {
+				t.Fatalf("the golden file user %s records for %s differs from root's:\n%s\nroot's:\n%s", u.Name, name, mine, roots)
+			}
+		})
+	}
+}
+
+// asUser runs kiln as u in dir with its store at storeDir.
+func asUser(u testutil.RootlessUser, bin, dir, storeDir string, args ...string) (string, error) {
+	argv := testutil.AsUserCommand(u, append([]string{bin, "--progress", "quiet"}, args...)...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "KILN_STORE="+storeDir, "HOME="+filepath.Dir(storeDir), "SOURCE_DATE_EPOCH=", "CI=")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
