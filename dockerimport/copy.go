@@ -9,8 +9,9 @@ import (
 )
 
 var (
-	numericChown = regexp.MustCompile(`^\d+(:\d+)?$`)
-	octalMode    = regexp.MustCompile(`^0?[0-7]{3,4}$`)
+	// ownerRe is what kiln's chown takes: user[:group], names or ids.
+	ownerRe   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
+	octalMode = regexp.MustCompile(`^0?[0-7]{3,4}$`)
 )
 
 // copyCmd translates COPY: from the context, a stage, a named context or
@@ -138,9 +139,7 @@ func (sc *stageConv) copyStep(from string, sd instructions.SourcesAndDest, chown
 		if chmod != "" && octalMode.MatchString(chmod) {
 			b.set("mode", expr(quoteLiteral(chmod)))
 		}
-		if chown != "" {
-			sc.note("--chown on a heredoc is not translated: the file belongs to root")
-		}
+		sc.chown(b, chown)
 	}
 	if len(sd.SourcePaths) == 0 {
 		return
@@ -204,20 +203,28 @@ func contextInclude(srcs []string) []string {
 // chownChmod sets chown and chmod where kiln can say the same.
 func (sc *stageConv) chownChmod(b *block, chown, chmod string) {
 	c := sc.c
-	switch {
-	case chown == "":
-	case numericChown.MatchString(chown):
-		b.set("chown", c.quote(chown))
-	case chown == "root" || chown == "root:root" || chown == "0:root" || chown == "root:0":
-		b.set("chown", `"0:0"`)
-	default:
-		sc.note("--chown=%s is not translated: chown takes a numeric uid:gid in this kiln; the files belong to root", chown)
-	}
+	sc.chown(b, chown)
 	switch {
 	case chmod == "":
 	case octalMode.MatchString(chmod):
 		b.set("chmod", c.quote(chmod))
 	default:
 		sc.note("--chmod=%s is not translated: chmod takes an octal mode; the files keep their modes", chmod)
+	}
+}
+
+// chown sets chown: names as written, which kiln looks up in the
+// stage's /etc/passwd and /etc/group when the step runs, as BuildKit
+// does. root is written 0:0, which needs no /etc/passwd (scratch).
+func (sc *stageConv) chown(b *block, chown string) {
+	lit, _ := sc.c.literal(chown)
+	switch {
+	case chown == "":
+	case lit == "root" || lit == "root:root" || lit == "0:root" || lit == "root:0":
+		b.set("chown", `"0:0"`)
+	case ownerRe.MatchString(lit) && sc.c.wellFormed(chown):
+		b.set("chown", sc.c.quote(chown))
+	default:
+		sc.note("--chown=%s is not translated: chown takes user[:group], each a name or a numeric id; the files belong to root", lit)
 	}
 }

@@ -8,7 +8,8 @@
 // build` does. Each stage becomes a stage block, each external FROM
 // image a source that `kiln lock` pins, each ARG a variable, and the
 // config instructions of the target stage (ENV, WORKDIR, USER, EXPOSE,
-// LABEL, ENTRYPOINT, CMD, VOLUME, STOPSIGNAL) an image block.
+// LABEL, ENTRYPOINT, CMD, VOLUME, STOPSIGNAL, SHELL, HEALTHCHECK,
+// ONBUILD) an image block.
 //
 // What has no equivalent is never dropped silently: it is returned as a
 // Note with its Dockerfile line, which the CLI prints, and written as a

@@ -26,6 +26,7 @@ func FuzzConvert(f *testing.F) {
 	f.Add([]byte("ARG A=${B:-c}\nFROM $A\nENV X=\"$${A}\" Y=%{A}\nLABEL \"a b\"=\"\\\"\"\nEXPOSE 1-3/udp\n"), "")
 	f.Add([]byte("FROM a\nARG V=v1\nARG E\nENV A=${V%?} B=\\$$V C=${E:-x} D=${V/v/w}\nWORKDIR $V\nUSER ${V#v}\n"), "")
 	f.Add([]byte("FROM scratch\nRUN --mount=type=bind,from=x,rw --mount=type=secret,id=s,env=E --network=host [\"a\"]\n"), "")
+	f.Add([]byte("FROM a AS b\nSHELL [\"/bin/ash\",\"-c\"]\nONBUILD RUN x\nONBUILD COPY --chown=u:g a /a\nHEALTHCHECK --interval=1500ms --retries=2 CMD [\"c\"]\nFROM b\nRUN --mount=type=ssh,id=k,mode=0644 y\nHEALTHCHECK NONE\n"), "")
 	f.Fuzz(func(t *testing.T, src []byte, target string) {
 		var (
 			res  *Result

@@ -200,6 +200,16 @@ func (c *converter) list(ss []string) expr {
 	return expr("[" + strings.Join(parts, ", ") + "]")
 }
 
+// literalList is a list of strings that hold no markers: text docker
+// build keeps as written (HEALTHCHECK CMD, ONBUILD).
+func literalList(ss []string) expr {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = quoteLiteral(s)
+	}
+	return expr("[" + strings.Join(parts, ", ") + "]")
+}
+
 func refList(refs []string) expr { return expr("[" + strings.Join(refs, ", ") + "]") }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)

@@ -25,10 +25,25 @@ func TestMapping(t *testing.T) {
 		dockerfile: "FROM a\nENTRYPOINT [\"/e\"]\nCMD [\"x\"]\n",
 		want:       []string{`entrypoint = ["/e"]`, `cmd = ["x"]`},
 	}, {
-		name:       "shell form runs under sh -c, or SHELL",
+		name:       "shell form runs under sh -c, or SHELL: the stage's shell and the image's",
 		dockerfile: "FROM a\nCMD run it\nSHELL [\"/bin/bash\", \"-c\"]\nRUN echo $HOME\nENTRYPOINT exec app\n",
-		want:       []string{`cmd = ["/bin/sh", "-c", "run it"]`, `command = ["/bin/bash", "-c", "echo $HOME"]`, `entrypoint = ["/bin/bash", "-c", "exec app"]`},
-		notes:      []string{"line 3: SHELL"},
+		want: []string{`cmd = ["/bin/sh", "-c", "run it"]`, `stage "stage0" { from = source.image.a shell = ["/bin/bash", "-c"] run { shell = "echo $HOME" } }`,
+			`entrypoint = ["/bin/bash", "-c", "exec app"]`, `shell = ["/bin/bash", "-c"] }`},
+		not: []string{"command ="},
+	}, {
+		name:       "RUN lines under two shells in one stage: the later ones are command lists",
+		dockerfile: "FROM a\nRUN one\nSHELL [\"/bin/bash\", \"-c\"]\nRUN two\n",
+		want:       []string{`run { shell = "one" } run { command = ["/bin/bash", "-c", "two"] }`, `image "image" { from = stage.stage0 shell = ["/bin/bash", "-c"] }`},
+		not:        []string{`stage0" { from = source.image.a shell`},
+	}, {
+		name:       "a stage inherits its parent's shell; its own SHELL is written on it",
+		dockerfile: "FROM a AS b\nSHELL [\"/bin/ash\", \"-c\"]\nFROM b AS c\nRUN x\nFROM b\nSHELL [\"/bin/sh\", \"-c\"]\nRUN y\n",
+		opts:       Options{Target: "c"},
+		want:       []string{`stage "b" { from = source.image.a shell = ["/bin/ash", "-c"] }`, `stage "c" { from = stage.b run { shell = "x" } }`, `shell = ["/bin/ash", "-c"] }`},
+	}, {
+		name:       "the default shell restored after a parent's SHELL",
+		dockerfile: "FROM a AS b\nSHELL [\"/bin/ash\", \"-c\"]\nFROM b\nSHELL [\"/bin/sh\", \"-c\"]\nRUN y\n",
+		want:       []string{`stage "stage1" { from = stage.b shell = ["/bin/sh", "-c"] run { shell = "y" } }`},
 	}, {
 		name:       "ARG is a variable, in scope only after it, and in a RUN's env",
 		dockerfile: "FROM a\nRUN echo $V\nARG V=1\nRUN echo $V\nENV W=${V}x\n",
@@ -53,9 +68,9 @@ func TestMapping(t *testing.T) {
 		want:       []string{`stage "one"`, `from = stage.one`, `from = "scratch"`, `image "three"`, `default = ["three"]`},
 		not:        []string{`stage "two"`, `source "image" "b"`},
 	}, {
-		name:       "FROM a stage restates its env, workdir and user",
+		name:       "FROM a stage inherits its env, workdir and user without restating them",
 		dockerfile: "FROM a AS b\nENV K=v\nWORKDIR /w\nUSER 1:2\nFROM b\nRUN x\n",
-		want:       []string{`stage "stage1" { from = stage.b env = { K = "v" } workdir = "/w" user = "1:2"`, `image "image" { from = stage.stage1 env = { K = "v" } workdir = "/w" user = "1:2" }`},
+		want:       []string{`stage "stage1" { from = stage.b run { shell = "x" } }`, `image "image" { from = stage.stage1 env = { K = "v" } workdir = "/w" user = "1:2" }`},
 	}, {
 		name:       "named contexts: an OCI layout, an image, a folder",
 		dockerfile: "FROM base\nCOPY --from=tools /t /t\nCOPY --from=assets / /a/\n",
@@ -66,10 +81,13 @@ func TestMapping(t *testing.T) {
 		dockerfile: "FROM a\nWORKDIR /src\nCOPY go.mod go.sum ./\nCOPY . .\nCOPY ./cmd/app.go cmd/\n",
 		want:       []string{`include = ["go.mod", "go.sum"]`, `src = ["go.mod", "go.sum"] dest = "./"`, `source "local" "context" { path = "." }`, `src = ["."] dest = "./"`, `src = ["cmd/app.go"] dest = "cmd/"`},
 	}, {
-		name:       "chown and chmod: numeric kept, root made numeric, names noted",
-		dockerfile: "FROM a\nCOPY --chown=10:20 --chmod=640 a /a\nCOPY --chown=root b /b\nCOPY --chown=app:app --chmod=u+x c /c\n",
-		want:       []string{`chown = "10:20" chmod = "640"`, `chown = "0:0"`},
-		notes:      []string{"line 4: COPY: --chown=app:app", "line 4: COPY: --chmod=u+x"},
+		name: "chown and chmod: numeric and names kept, root made numeric, symbolic modes noted",
+		dockerfile: "FROM a\nCOPY --chown=10:20 --chmod=640 a /a\nCOPY --chown=root b /b\nCOPY --chown=app:app --chmod=u+x c /c\n" +
+			"ARG U=web\nCOPY --chown=${U}:staff d /d\nADD --chown=app https://example.org/f /f\nCOPY --chown=app:1 <<EOF /e\nx\nEOF\nCOPY --chown=a:b:c e /e\n",
+		want: []string{`chown = "10:20" chmod = "640"`, `chown = "0:0"`, `src = ["c"] dest = "/c" chown = "app:app" }`, `chown = "${var.U}:staff"`,
+			`src = ["f"] dest = "/f" chown = "app"`, `file { path = "/e" content = "x\n" chown = "app:1" }`},
+		not:   []string{`"a:b:c"`},
+		notes: []string{"line 4: COPY: --chmod=u+x", "line 11: COPY: --chown=a:b:c is not translated"},
 	}, {
 		name:       "ADD: URL, git and local archive",
 		dockerfile: "FROM a\nADD https://example.org/x/tool.tgz /opt/\nADD https://example.org/repo.git#v1.2 /src\nADD data.tar.gz /d/\n",
@@ -82,15 +100,17 @@ func TestMapping(t *testing.T) {
 			"--mount=type=tmpfs,target=/tmp,size=1m " +
 			"--mount=type=bind,from=d,source=/out,target=/in,rw " +
 			"--mount=type=bind,source=conf,target=/conf " +
-			"--mount=type=ssh x\n",
+			"--mount=type=ssh " +
+			"--mount=type=ssh,id=gh,target=/s,required,mode=0644 x\n",
 		want: []string{
 			`mount "cache" { target = "/c" id = "cc" sharing = "private" mode = "0700" }`,
 			`mount "secret" { id = "tok" target = "/t" required = true }`,
 			`mount "tmpfs" { target = "/tmp" size = "1048576" }`,
 			`mount "input" { target = "/in" from = stage.d source = "/out" readwrite = true }`,
 			`mount "input" { target = "/conf" from = source.local.context_conf source = "conf" }`,
+			`mount "ssh" { required = false } mount "ssh" { id = "gh" target = "/s" }`,
 		},
-		notes: []string{"line 3: RUN: --mount=type=ssh"},
+		notes: []string{"line 3: RUN: --mount=type=ssh,mode=0644 is not translated"},
 	}, {
 		name:       "network: host becomes a fixed-output step, none is the default, the rest is noted once",
 		dockerfile: "FROM a\nRUN --network=host fetch\nRUN --network=none a\nRUN b\nRUN c\n",
@@ -105,9 +125,34 @@ func TestMapping(t *testing.T) {
 		dockerfile: "FROM a\nLABEL a=1 \"b c\"=2\nMAINTAINER me\nEXPOSE 80 53/udp 8000-8001\nVOLUME /data\nVOLUME [\"/y\"]\nSTOPSIGNAL SIGQUIT\n",
 		want:       []string{`labels = { a = "1" "b c" = "2" maintainer = "me" }`, `expose = ["53/udp", "80", "8000", "8001"]`, `volumes = ["/data", "/y"]`, `stop_signal = "SIGQUIT"`},
 	}, {
-		name:       "not translated: healthcheck, onbuild",
-		dockerfile: "FROM a\nHEALTHCHECK CMD true\nONBUILD RUN x\n",
-		notes:      []string{"line 2: HEALTHCHECK: not translated", "line 3: ONBUILD: not translated"},
+		name:       "healthcheck: shell form a string, durations, retries; the last one wins",
+		dockerfile: "FROM a\nHEALTHCHECK CMD false\nHEALTHCHECK --interval=1m30s --timeout=5s --start-period=2m --retries=3 CMD curl -f \"http://x/${P}\" || exit 1\n",
+		want:       []string{`healthcheck { test = "curl -f \"http://x/$${P}\" || exit 1" interval = "90s" timeout = "5s" start_period = "2m" retries = 3 }`},
+		not:        []string{"false"},
+	}, {
+		name:       "healthcheck: exec form, NONE, inherited from the parent stage; what kiln cannot say is noted",
+		dockerfile: "FROM a AS b\nHEALTHCHECK --interval=500ms --start-interval=2s CMD [\"/bin/check\", \"-q\"]\nFROM b AS c\nFROM a AS d\nHEALTHCHECK NONE\nFROM c\n",
+		want:       []string{`healthcheck { test = ["CMD", "/bin/check", "-q"] }`},
+		not:        []string{"interval =", `"NONE"`},
+		notes:      []string{"line 2: HEALTHCHECK: --interval=500ms is not translated", "line 2: HEALTHCHECK: --start-interval=2s is not translated"},
+	}, {
+		name:       "healthcheck NONE",
+		dockerfile: "FROM a\nHEALTHCHECK NONE\n",
+		want:       []string{`healthcheck { test = ["NONE"] }`},
+	}, {
+		name: "onbuild: the image's own triggers; a parent stage's run first in its children, as in BuildKit",
+		dockerfile: "FROM a AS base\nONBUILD RUN echo built on base\nONBUILD COPY app /app\nRUN before\n" +
+			"FROM base AS child\nONBUILD RUN echo child\nRUN after\n",
+		want: []string{`stage "base" { from = source.image.a run { shell = "before" } }`,
+			`stage "child" { from = stage.base # line 2: ONBUILD RUN of stage base, run first here as BuildKit does run { shell = "echo built on base" } ` +
+				`# line 3: ONBUILD COPY of stage base, run first here as BuildKit does copy { from = source.local.context_app src = ["app"] dest = "/app" } run { shell = "after" } }`,
+			`image "child" { from = stage.child onbuild = ["RUN echo child"] }`},
+		not: []string{"COPY app"},
+	}, {
+		name:       "an onbuild trigger that does not parse is noted where its child is built",
+		dockerfile: "FROM a AS base\nONBUILD COPY\nFROM base\nRUN x\n",
+		want:       []string{`stage "stage1" { from = stage.base # line 2: ONBUILD: the trigger "COPY" does not parse`},
+		notes:      []string{`line 2: ONBUILD: the trigger "COPY" does not parse`},
 	}, {
 		name:       "platform ARGs take the platform's values",
 		dockerfile: "FROM --platform=$BUILDPLATFORM a\nARG TARGETOS TARGETARCH\nRUN GOOS=$TARGETOS go build\n",

@@ -105,7 +105,7 @@ func (sc *stageConv) runCommand(b *block, cl instructions.ShellDependantCmdLine)
 			line = chompTabs(line)
 		}
 	}
-	if sc.cfg.shell != nil {
+	if !sameShell(sc.cfg.shell, sc.runShell) {
 		b.set("command", c.list(append(sc.shell(), line)))
 	} else {
 		// Not expanded: the shell does that when the step runs, from
@@ -214,7 +214,21 @@ func (sc *stageConv) mount(run *block, m *instructions.Mount) {
 			b.set("readwrite", "true")
 		}
 	case instructions.MountTypeSSH:
-		sc.note("--mount=type=ssh is not translated: this kiln has no ssh mount; the step runs without an agent")
+		b := run.add("mount", "ssh")
+		if m.CacheID != "" && m.CacheID != "default" {
+			b.set("id", c.quote(m.CacheID))
+		}
+		if m.Target != "" {
+			b.set("target", c.quote(m.Target))
+		}
+		if !m.Required {
+			// BuildKit runs the step without an agent when none is given;
+			// kiln's mount is required unless told otherwise.
+			b.set("required", "false")
+		}
+		if m.Mode != nil && *m.Mode != 0o600 {
+			sc.note("--mount=type=ssh,mode=%04o is not translated: kiln's agent socket has its own mode", *m.Mode)
+		}
 	default:
 		sc.note("--mount=type=%s is not translated", m.Type)
 	}

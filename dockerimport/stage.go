@@ -8,24 +8,31 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 )
 
 // config is what a stage's instructions set that FROM <stage> inherits
 // and that the target stage's image carries: Docker's image config.
 type config struct {
-	envKeys    []string
-	env        map[string]string
-	workdir    string
-	user       string
-	shell      []string // nil: /bin/sh -c
-	entrypoint []string
-	cmd        []string
-	labels     map[string]string
-	expose     []string
-	volumes    []string
-	stopSignal string
+	envKeys     []string
+	env         map[string]string
+	workdir     string
+	user        string
+	shell       []string // nil: /bin/sh -c
+	entrypoint  []string
+	cmd         []string
+	labels      map[string]string
+	expose      []string
+	volumes     []string
+	stopSignal  string
+	healthcheck *dockerspec.HealthcheckConfig
+	// onbuild are this stage's own ONBUILD triggers: FROM consumes a
+	// parent's, so they never carry over.
+	onbuild []string
 	// onImage: the stage is built on an image whose config this file
 	// does not know (its Env, for one).
 	onImage bool
@@ -38,6 +45,7 @@ func (cf *config) clone() config {
 	out.labels = maps.Clone(cf.labels)
 	out.expose = slices.Clone(cf.expose)
 	out.volumes = slices.Clone(cf.volumes)
+	out.onbuild = slices.Clone(cf.onbuild)
 	return out
 }
 
@@ -69,6 +77,11 @@ type stageConv struct {
 	instr string
 
 	pre, post []*block // steps around the RUN being translated
+
+	// runShell is the shell the stage's shell-form RUN lines are written
+	// for (kiln's stage shell, own or inherited; nil: /bin/sh -c): a RUN
+	// under another SHELL is written as a command list.
+	runShell []string
 }
 
 // Get and Keys make the stage a shell.EnvGetter: ENV wins over ARG, as
@@ -107,13 +120,69 @@ func (c *converter) convertStage(i int) {
 		line = st.Location[0].Start.Line
 	}
 	sc.line, sc.instr = line, "FROM"
-	sc.from(st, line)
-	for _, cmd := range st.Commands {
+	triggers := sc.from(st, line)
+	cmds := append(triggers, st.Commands...)
+	sc.chooseShell(cmds)
+	for i, cmd := range cmds {
 		sc.line = lineOf(cmd)
 		sc.instr = strings.ToUpper(cmd.Name())
+		if i < len(triggers) {
+			sc.instr = "ONBUILD " + sc.instr
+			sc.blk.comment(fmt.Sprintf("line %d: ONBUILD %s of stage %s, run first here as BuildKit does", sc.line, strings.ToUpper(cmd.Name()), c.out[sc.deps[0]].name))
+		}
 		sc.command(cmd)
 	}
 	sc.line, sc.instr = 0, ""
+}
+
+// chooseShell sets the stage's shell attribute: the SHELL its
+// shell-form RUN lines all run under, when that differs from the shell
+// the stage inherits. kiln's stage shell applies to every run step, so
+// a stage whose RUN lines run under two shells keeps the inherited one
+// and writes the others as command lists.
+func (sc *stageConv) chooseShell(cmds []instructions.Command) {
+	inherited := sc.runShell
+	cur := sc.cfg.shell
+	var used [][]string
+	for _, cmd := range cmds {
+		switch cmd := cmd.(type) {
+		case *instructions.ShellCommand:
+			cur = cmd.Shell
+		case *instructions.RunCommand:
+			if cmd.PrependShell {
+				used = append(used, cur)
+			}
+		}
+	}
+	if len(used) == 0 {
+		// No RUN to go by: the stage's last SHELL, for the stages built
+		// on it.
+		used = append(used, cur)
+	}
+	for _, u := range used[1:] {
+		if !sameShell(u, used[0]) {
+			return
+		}
+	}
+	if !sameShell(used[0], inherited) {
+		sc.runShell = slices.Clone(used[0])
+		if sc.runShell == nil {
+			sc.runShell = []string{"/bin/sh", "-c"}
+		}
+		sc.blk.set("shell", sc.c.list(sc.runShell))
+	}
+}
+
+// sameShell compares shells, nil being /bin/sh -c.
+func sameShell(a, b []string) bool {
+	def := []string{"/bin/sh", "-c"}
+	if a == nil {
+		a = def
+	}
+	if b == nil {
+		b = def
+	}
+	return slices.Equal(a, b)
 }
 
 // stageName is the block label of stage i: its Dockerfile name made an
@@ -153,8 +222,9 @@ func (c *converter) stageIndex(name string, before int) (int, bool) {
 }
 
 // from translates FROM: another stage (inheriting its config), a named
-// context, scratch, or an image source.
-func (sc *stageConv) from(st instructions.Stage, line int) {
+// context, scratch, or an image source. It returns the ONBUILD triggers
+// of a parent stage, which BuildKit runs first in this one.
+func (sc *stageConv) from(st instructions.Stage, line int) []instructions.Command {
 	c := sc.c
 	base, err := c.expand(st.BaseName, mapEnv(c.globalEnv()), line, "FROM")
 	if err != nil {
@@ -174,37 +244,61 @@ func (sc *stageConv) from(st instructions.Stage, line int) {
 		parent := c.out[j]
 		sc.deps = append(sc.deps, j)
 		sc.cfg = parent.cfg.clone()
+		sc.cfg.onbuild = nil
+		// kiln's from = stage.X carries X's env, workdir, user and shell
+		// over, as FROM X does: nothing to restate.
+		sc.runShell = slices.Clone(parent.runShell)
 		sc.blk.set("from", expr("stage."+parent.name))
-		// Restated, so that the stage reads the same whether or not
-		// kiln carries a parent stage's settings over by itself.
-		if len(sc.cfg.envKeys) > 0 {
-			sc.blk.set("env", sc.envObject(sc.cfg.envKeys))
-		}
-		if sc.cfg.workdir != "" {
-			sc.blk.set("workdir", c.quote(sc.cfg.workdir))
-		}
-		if sc.cfg.user != "" {
-			sc.blk.set("user", c.quote(sc.cfg.user))
-		}
-		return
+		return sc.triggers(j)
 	}
 	if spec, ok := c.contextFor(base); ok {
 		addr, err := c.namedContext(base, spec)
 		if err != nil {
 			c.note(line, "FROM", "%v; built on scratch instead", err)
 			sc.blk.set("from", `"scratch"`)
-			return
+			return nil
 		}
 		sc.cfg.onImage = !strings.HasPrefix(addr, "source.local.")
 		sc.blk.set("from", expr(addr))
-		return
+		return nil
 	}
 	if strings.EqualFold(base, "scratch") {
 		sc.blk.set("from", `"scratch"`)
-		return
+		return nil
 	}
 	sc.cfg.onImage = true
 	sc.blk.set("from", expr(c.imageSource(base)))
+	return nil
+}
+
+// triggers parses the ONBUILD lines of stage j, as BuildKit does for a
+// stage built on it; one that does not parse is noted and left out.
+func (sc *stageConv) triggers(j int) []instructions.Command {
+	var out []instructions.Command
+	for _, cmd := range sc.c.stages[j].Commands {
+		ob, ok := cmd.(*instructions.OnbuildCommand)
+		if !ok {
+			continue
+		}
+		line := lineOf(ob)
+		res, err := parser.Parse(strings.NewReader(ob.Expression))
+		if err == nil && len(res.AST.Children) != 1 {
+			err = fmt.Errorf("a trigger is one instruction")
+		}
+		var ic instructions.Command
+		if err == nil {
+			node := res.AST.Children[0]
+			// Notes about the trigger name the ONBUILD line.
+			node.StartLine, node.EndLine = line, line
+			ic, err = instructions.ParseCommand(node)
+		}
+		if err != nil {
+			sc.c.note(line, "ONBUILD", "the trigger %q does not parse (%v): it is left out of stage %s, built on this one", ob.Expression, err, sc.name)
+			continue
+		}
+		out = append(out, ic)
+	}
+	return out
 }
 
 func (sc *stageConv) envObject(keys []string) expr {
@@ -307,17 +401,54 @@ func (sc *stageConv) command(cmd instructions.Command) {
 		}
 	case *instructions.ShellCommand:
 		sc.cfg.shell = slices.Clone(cmd.Shell)
-		sc.note("the RUN, CMD and ENTRYPOINT lines after it use %q; the image's own Shell setting (for builds on top of it) is not written: build.hcl images have no shell attribute in this kiln", cmd.Shell)
 	case *instructions.HealthCheckCommand:
-		sc.note("not translated: build.hcl images have no healthcheck attribute in this kiln")
+		sc.healthcheck(cmd.Health)
 	case *instructions.OnbuildCommand:
-		sc.note("not translated (%s): build.hcl images have no onbuild attribute in this kiln", cmd.Expression)
+		sc.cfg.onbuild = append(sc.cfg.onbuild, cmd.Expression)
 	default:
 		sc.note("not translated: kiln import does not know this instruction")
 	}
 }
 
 var signalRe = regexp.MustCompile(`^(SIG[A-Z0-9+-]+|\d{1,2})$`)
+
+// healthcheck keeps HEALTHCHECK for the image; as in docker build, it
+// replaces an earlier one whole.
+func (sc *stageConv) healthcheck(h *dockerspec.HealthcheckConfig) {
+	if h == nil {
+		return
+	}
+	hc := *h
+	hc.Test = slices.Clone(h.Test)
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+	}{{"--interval", &hc.Interval}, {"--timeout", &hc.Timeout}, {"--start-period", &hc.StartPeriod}} {
+		if *d.v != 0 && (*d.v%time.Second != 0 || *d.v > maxHealthDuration) {
+			sc.note("%s=%s is not translated: kiln takes whole seconds up to a week; docker's default is used", d.name, *d.v)
+			*d.v = 0
+		}
+	}
+	if hc.StartInterval != 0 {
+		sc.note("--start-interval=%s is not translated: kiln's healthcheck has no start_interval; docker's default is used", hc.StartInterval)
+		hc.StartInterval = 0
+	}
+	sc.cfg.healthcheck = &hc
+}
+
+const maxHealthDuration = 7 * 24 * time.Hour
+
+// duration writes a whole number of seconds in the largest unit that
+// keeps it whole, as a Dockerfile would say it.
+func duration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
 
 func (sc *stageConv) label(k, v string) {
 	if sc.cfg.labels == nil {
@@ -468,6 +599,33 @@ func (sc *stageConv) image(name string) *block {
 	}
 	if cf.stopSignal != "" {
 		b.set("stop_signal", c.quote(cf.stopSignal))
+	}
+	if cf.shell != nil {
+		b.set("shell", c.list(cf.shell))
+	}
+	if len(cf.onbuild) > 0 {
+		// Not expanded: docker build expands a trigger when it runs.
+		b.set("onbuild", literalList(cf.onbuild))
+	}
+	if h := cf.healthcheck; h != nil {
+		hb := b.add("healthcheck")
+		switch {
+		case len(h.Test) == 2 && h.Test[0] == "CMD-SHELL":
+			hb.set("test", expr(quoteLiteral(h.Test[1])))
+		default:
+			hb.set("test", literalList(h.Test))
+		}
+		for _, d := range []struct {
+			name string
+			v    time.Duration
+		}{{"interval", h.Interval}, {"timeout", h.Timeout}, {"start_period", h.StartPeriod}} {
+			if d.v > 0 {
+				hb.set(d.name, expr(quoteLiteral(duration(d.v))))
+			}
+		}
+		if h.Retries > 0 {
+			hb.set("retries", expr(strconv.Itoa(h.Retries)))
+		}
 	}
 	return b
 }
