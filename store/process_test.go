@@ -73,7 +73,7 @@ func runHelper(mode, root string) error {
 			return err
 		}
 		defer s.Close()
-		_, ok, unlock, err := s.LockBuild(context.Background(), drv("x"))
+		_, ok, unlock, err := s.LockBuild(context.Background(), drv("x"), nil)
 		if err != nil {
 			return err
 		}

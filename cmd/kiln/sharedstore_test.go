@@ -335,3 +335,38 @@ func TestGCDuringBuilds(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitingForAnotherBuildFreesTheSlot: a build with one job slot that
+// needs a derivation another process is building waits for it without
+// holding the slot, so its other steps run meanwhile.
+func TestWaitingForAnotherBuildFreesTheSlot(t *testing.T) {
+	testutil.RequireRoot(t)
+	hcl := sharedProjectHCL() + `
+stage "after" {
+  from = stage.small
+  run {
+    shell = "echo after > /after"
+  }
+}
+`
+	p := newProj(t, hcl, "")
+	p.ok("build", "--progress", "quiet", "stage.s1") // the store exists
+	nap := uniqueNap()
+	a := p.start("build", "--progress", "plain", "--var", "NAP="+nap, "stage.nap")
+	a.waitLine(t, `\| napping`)
+	// With -j 1, "after" is ready only once "small" is built, when the
+	// nap (wanted too, built by a) already waits for the one slot: only
+	// a wait that gives the slot back lets "after" run before a ends.
+	b := p.start("build", "--progress", "json", "-j", "1", "--var", "NAP="+nap, "stage.nap", "stage.after")
+	b.waitLine(t, `"event":"done".*"name":"stage\.after/`)
+	select {
+	case <-a.done:
+		t.Fatalf("the napping build ended early:\n%s", a.output())
+	default:
+	}
+	for _, s := range []*started{a, b} {
+		s.signal(t, syscall.SIGINT)
+		s.wait(t, 30*time.Second)
+	}
+	p.verifyStore()
+}
