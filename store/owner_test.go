@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -115,5 +116,85 @@ func TestVersionMismatch(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestOwnerStopped: the owner of the index is stopped (SIGSTOP) while
+// other processes use the store; their requests fail within a bound,
+// naming the owner's pid and what to do, instead of hanging, and work
+// again once it resumes.
+func TestOwnerStopped(t *testing.T) {
+	defer func(d time.Duration) { ownerStoppedFor = d }(ownerStoppedFor)
+	ownerStoppedFor = 500 * time.Millisecond
+	root := t.TempDir()
+	holder := helper(t, root, "hold")
+	stdin, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl := lines(t, holder)
+	expectLine(t, hl, "locked", 30*time.Second)
+	defer func() {
+		holder.Process.Signal(syscall.SIGCONT)
+		stdin.Close()
+		holder.Wait()
+	}()
+	s := openT(t, root)
+	if s.ix.owned != nil {
+		t.Fatal("this process owns the index, want the holder to")
+	}
+	if err := churnOnce(s, "before"); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// A connected client and a process that opens the store afterwards.
+	within := func(what string, fn func() error) error {
+		t.Helper()
+		res := make(chan error, 1)
+		start := time.Now()
+		go func() { res <- fn() }()
+		select {
+		case err := <-res:
+			t.Logf("%s: after %s: %v", what, time.Since(start).Round(time.Millisecond), err)
+			return err
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: still waiting for the stopped owner after 20s", what)
+			return nil
+		}
+	}
+	want := fmt.Sprintf("kiln pid %d, which serves the store's index to the other kiln processes, has been stopped", holder.Process.Pid)
+	for _, c := range []struct {
+		what string
+		fn   func() error
+	}{
+		{"a connected client", func() error { _, _, err := s.Lookup(drv("before")); return err }},
+		{"the same client again", func() error { _, _, err := s.Lookup(drv("before")); return err }},
+		{"a new process", func() error {
+			c := helper(t, root, "open")
+			var out strings.Builder
+			c.Stderr = &out
+			if err := c.Start(); err != nil {
+				return err
+			}
+			// Stop it if it hangs, so that the test ends.
+			defer c.Process.Kill()
+			if err := c.Wait(); err == nil {
+				return errors.New("it succeeded")
+			}
+			return errors.New(out.String())
+		}},
+	} {
+		err := within(c.what, c.fn)
+		if err == nil || (!errors.Is(err, ErrOwnerStopped) && c.what != "a new process") || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "kill -CONT") {
+			t.Errorf("%s next to a stopped owner: %v, want ErrOwnerStopped saying %q and how to resume it", c.what, err, want)
+		}
+	}
+	if err := holder.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if err := within("after SIGCONT", func() error { return churnOnce(s, "after") }); err != nil {
+		t.Fatalf("after the owner resumed: %v", err)
 	}
 }

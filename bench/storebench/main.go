@@ -78,11 +78,26 @@ func main() {
 	}
 	noopRow(chain, "stage.chain", func(r *result, d time.Duration) { r.noopChain = d })
 	noopRow(graph, "all", func(r *result, d time.Duration) { r.noopGraph = d })
+	// Delays, tens of milliseconds, alternate between the kilns too.
+	delays, alones := make([][]time.Duration, len(bins)), make([][]time.Duration, len(bins))
+	for i, b := range bins {
+		if b.path != "" {
+			kiln(b.path, busy, stores(i)("busy"), "build", "--progress", "quiet", "stage.src")
+		}
+	}
+	for rep := range *reps {
+		for i, b := range bins {
+			if b.path != "" {
+				d, a := secondBuildDelay(b.path, busy, stores(i)("busy"), rep)
+				delays[i], alones[i] = append(delays[i], d), append(alones[i], a)
+			}
+		}
+	}
 	for i, b := range bins {
 		if b.path == "" {
 			continue
 		}
-		res[i].delay, res[i].alone = secondBuildDelay(b.path, busy, stores(i)("busy"))
+		res[i].delay, res[i].alone = median(delays[i]), median(alones[i])
 		res[i].conc, res[i].seq = concurrentVsSequential(b.path, busy, stores(i))
 	}
 
@@ -114,34 +129,27 @@ func main() {
 // secondBuildDelay starts a build that sleeps 2 s in a step and, once the
 // step runs (has printed its first line), a second build of another
 // target: the time from starting the second process to its first step
-// starting (its source is cached). It
-// also returns that time for the second build with nothing else running.
-func secondBuildDelay(bin, dir, store string) (time.Duration, time.Duration) {
-	kiln(bin, dir, store, "build", "--progress", "quiet", "stage.src")
-	var ds, alone []time.Duration
-	for i := range *reps {
-		t0 := time.Now()
-		p := start(bin, dir, store, "build", "--progress", "json", "--var", fmt.Sprintf("TAG=c%d-%d", os.Getpid(), i), "stage.q1")
-		alone = append(alone, p.waitEvent("start", "stage.q1").Sub(t0))
-		p.finish()
-	}
-	for i := range *reps {
-		tag := fmt.Sprintf("%d-%d", os.Getpid(), i)
-		first := start(bin, dir, store, "build", "--progress", "json", "--var", "TAG=a"+tag, "--var", "NAP=2", "stage.nap")
-		// The first build's step reports "start" before its sandbox is
-		// made (a few hundred ms of CPU on a small machine): its first
-		// line of output says the step runs and sleeps, which is the
-		// situation measured (a second build next to a running one), not
-		// two sandboxes starting at once on two CPUs.
-		first.waitEvent("log", "stage.nap")
-		t0 := time.Now()
-		second := start(bin, dir, store, "build", "--progress", "json", "--var", "TAG=b"+tag, "stage.q1")
-		at := second.waitEvent("start", "stage.q1")
-		ds = append(ds, at.Sub(t0))
-		second.finish()
-		first.finish()
-	}
-	return median(ds), median(alone)
+// starting (its source is cached); and that time for the same build with
+// nothing else running. One sample of each.
+func secondBuildDelay(bin, dir, store string, rep int) (time.Duration, time.Duration) {
+	tag := fmt.Sprintf("%d-%d", os.Getpid(), rep)
+	t0 := time.Now()
+	p := start(bin, dir, store, "build", "--progress", "json", "--var", "TAG=c"+tag, "stage.q1")
+	alone := p.waitEvent("start", "stage.q1").Sub(t0)
+	p.finish()
+	first := start(bin, dir, store, "build", "--progress", "json", "--var", "TAG=a"+tag, "--var", "NAP=2", "stage.nap")
+	// The first build's step reports "start" before its sandbox is
+	// made (a few hundred ms of CPU on a small machine): its first
+	// line of output says the step runs and sleeps, which is the
+	// situation measured (a second build next to a running one), not
+	// two sandboxes starting at once on two CPUs.
+	first.waitEvent("log", "stage.nap")
+	t0 = time.Now()
+	second := start(bin, dir, store, "build", "--progress", "json", "--var", "TAG=b"+tag, "stage.q1")
+	at := second.waitEvent("start", "stage.q1")
+	second.finish()
+	first.finish()
+	return at.Sub(t0), alone
 }
 
 // concurrentVsSequential builds q1..q4 (4 steps each) at once and then one
