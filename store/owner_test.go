@@ -198,3 +198,62 @@ func TestOwnerStopped(t *testing.T) {
 		t.Fatalf("after the owner resumed: %v", err)
 	}
 }
+
+// TestReadOnlyOwnerServesWrites: the index owner opened badger read-only
+// (a no-op build or kiln plan that came first, or a WithReadOnly user);
+// a process that builds next to it records its results at once, and they
+// are there for the next user.
+func TestReadOnlyOwnerServesWrites(t *testing.T) {
+	for _, mode := range []string{"hold", "hold-ro"} {
+		t.Run(mode, func(t *testing.T) {
+			root := t.TempDir()
+			s := openT(t, root)
+			if err := churnOnce(s, "first"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			holder := helper(t, root, mode)
+			stdin, err := holder.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hl := lines(t, holder)
+			expectLine(t, hl, "locked", 30*time.Second)
+			s = openT(t, root)
+			if s.ix.owned != nil {
+				t.Fatal("this process owns the index, want the holder to")
+			}
+			start := time.Now()
+			if err := churnOnce(s, "second"); err != nil {
+				t.Fatalf("recording next to a read-only owner: %v", err)
+			}
+			took := time.Since(start)
+			t.Logf("the first write next to a read-only owner took %s", took)
+			if took > 5*time.Second {
+				t.Errorf("the first write next to a read-only owner took %s", took)
+			}
+			if _, ok, err := s.Lookup(drv("second")); err != nil || !ok {
+				t.Fatalf("Lookup after recording: %v %v", ok, err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			stdin.Close()
+			if err := holder.Wait(); err != nil {
+				t.Fatalf("the read-only owner: %v", err)
+			}
+			s = openT(t, root)
+			for _, n := range []string{"first", "second"} {
+				if _, ok, err := s.Lookup(drv(n)); err != nil || !ok {
+					t.Errorf("%s after both closed: %v %v", n, ok, err)
+				}
+			}
+			rep, err := s.Verify(false, rehash)
+			if err != nil || !rep.Consistent() {
+				t.Fatalf("Verify: %v %+v", err, rep)
+			}
+		})
+	}
+}
