@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"sync"
@@ -109,7 +110,10 @@ func SandboxRoot(st *store.Store) string {
 // prepareExecutor prepares the executor once, before the first step that
 // needs it.
 func (r *Realizer) prepareExecutor(ctx context.Context) error {
-	r.prepareOnce.Do(func() { r.prepareErr = r.opts.Executor.Prepare(ctx) })
+	r.prepareOnce.Do(func() {
+		defer trace.StartRegion(ctx, "prepare executor").End()
+		r.prepareErr = r.opts.Executor.Prepare(ctx)
+	})
 	return r.prepareErr
 }
 
@@ -253,7 +257,12 @@ func (r *Realizer) needed(ctx context.Context, g *compiler.Graph, order, roots [
 			lookup = append(lookup, d)
 		}
 	}
+	// The trace regions here (look up, prepare executor, lock build) are
+	// what a build does before its first step; KILN_TRACE=FILE records
+	// them (go tool trace FILE, user-defined regions).
+	reg := trace.StartRegion(ctx, "look up")
 	cached, err := r.st.LookupMany(lookup)
+	reg.End()
 	if err != nil {
 		return nil, err
 	}
@@ -475,8 +484,10 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 		// Another kiln process (or goroutine) may be building dg right
 		// now: wait for it and reuse its output rather than build twice.
 		y := &slotYield{sem: sem}
+		reg := trace.StartRegion(ctx, "lock build")
 		out, ok, unlock, err := r.st.LockBuild(ctx, dg, y.busy)
 		y.retake()
+		reg.End()
 		if err != nil {
 			return fail(err)
 		}
