@@ -48,7 +48,7 @@ func main() {
 
 	bins := []struct{ name, path string }{{"this kiln", *kilnBin}, {"main", *baseBin}}
 	type result struct {
-		noopChain, noopGraph, delay, alone, conc, seq time.Duration
+		noopChain, noopGraph, delay, alone, early, conc, seq time.Duration
 	}
 	res := make([]result, len(bins))
 	stores := func(i int) func(string) string {
@@ -79,7 +79,7 @@ func main() {
 	noopRow(chain, "stage.chain", func(r *result, d time.Duration) { r.noopChain = d })
 	noopRow(graph, "all", func(r *result, d time.Duration) { r.noopGraph = d })
 	// Delays, tens of milliseconds, alternate between the kilns too.
-	delays, alones := make([][]time.Duration, len(bins)), make([][]time.Duration, len(bins))
+	delays, alones, earlies := make([][]time.Duration, len(bins)), make([][]time.Duration, len(bins)), make([][]time.Duration, len(bins))
 	for i, b := range bins {
 		if b.path != "" {
 			kiln(b.path, busy, stores(i)("busy"), "build", "--progress", "quiet", "stage.src")
@@ -88,8 +88,8 @@ func main() {
 	for rep := range *reps {
 		for i, b := range bins {
 			if b.path != "" {
-				d, a := secondBuildDelay(b.path, busy, stores(i)("busy"), rep)
-				delays[i], alones[i] = append(delays[i], d), append(alones[i], a)
+				d, a, e := secondBuildDelay(b.path, busy, stores(i)("busy"), rep)
+				delays[i], alones[i], earlies[i] = append(delays[i], d), append(alones[i], a), append(earlies[i], e)
 			}
 		}
 	}
@@ -97,7 +97,7 @@ func main() {
 		if b.path == "" {
 			continue
 		}
-		res[i].delay, res[i].alone = median(delays[i]), median(alones[i])
+		res[i].delay, res[i].alone, res[i].early = median(delays[i]), median(alones[i]), median(earlies[i])
 		res[i].conc, res[i].seq = concurrentVsSequential(b.path, busy, stores(i))
 	}
 
@@ -119,6 +119,7 @@ func main() {
 	row("no-op rebuild: 1,001 derivations", func(r result) time.Duration { return r.noopGraph }, "<= main + 3 ms", *baseBin == "" || r.noopGraph <= res[1].noopGraph+3*time.Millisecond)
 	row("second build: start to first step", func(r result) time.Duration { return r.delay }, "< 50 ms", r.delay < 50*time.Millisecond)
 	row("the same build alone (the floor)", func(r result) time.Duration { return r.alone }, "", true)
+	row("second build as the other's sandbox starts", func(r result) time.Duration { return r.early }, "", true)
 	row("4 x 4-step builds at once", func(r result) time.Duration { return r.conc }, "< one after another", r.conc < r.seq)
 	row("4 x 4-step builds one after another", func(r result) time.Duration { return r.seq }, "", true)
 	tw.Flush()
@@ -129,13 +130,14 @@ func main() {
 // secondBuildDelay starts a build that sleeps 2 s in a step and, once the
 // step runs (has printed its first line), a second build of another
 // target: the time from starting the second process to its first step
-// starting (its source is cached); and that time for the same build with
-// nothing else running. One sample of each.
-func secondBuildDelay(bin, dir, store string, rep int) (time.Duration, time.Duration) {
+// starting (its source is cached); that time for the same build with
+// nothing else running; and for one started as the first build's step
+// starts, while its sandbox is made. One sample of each.
+func secondBuildDelay(bin, dir, store string, rep int) (delay, alone, early time.Duration) {
 	tag := fmt.Sprintf("%d-%d", os.Getpid(), rep)
 	t0 := time.Now()
 	p := start(bin, dir, store, "build", "--progress", "json", "--var", "TAG=c"+tag, "stage.q1")
-	alone := p.waitEvent("start", "stage.q1").Sub(t0)
+	alone = p.waitEvent("start", "stage.q1").Sub(t0)
 	p.finish()
 	first := start(bin, dir, store, "build", "--progress", "json", "--var", "TAG=a"+tag, "--var", "NAP=2", "stage.nap")
 	// The first build's step reports "start" before its sandbox is
@@ -149,7 +151,16 @@ func secondBuildDelay(bin, dir, store string, rep int) (time.Duration, time.Dura
 	at := second.waitEvent("start", "stage.q1")
 	second.finish()
 	first.finish()
-	return at.Sub(t0), alone
+	// The same, started as soon as the first build's step starts: its
+	// sandbox is being made then, and the two processes share the CPUs.
+	first = start(bin, dir, store, "build", "--progress", "json", "--var", "TAG=d"+tag, "--var", "NAP=2", "stage.nap")
+	first.waitEvent("start", "stage.nap")
+	t1 := time.Now()
+	second = start(bin, dir, store, "build", "--progress", "json", "--var", "TAG=e"+tag, "stage.q1")
+	early = second.waitEvent("start", "stage.q1").Sub(t1)
+	second.finish()
+	first.finish()
+	return at.Sub(t0), alone, early
 }
 
 // concurrentVsSequential builds q1..q4 (4 steps each) at once and then one
