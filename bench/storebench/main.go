@@ -65,8 +65,8 @@ func main() {
 			}
 		}
 		ds := make([][]time.Duration, len(bins))
-		for range *noops {
-			for _, i := range live {
+		for n := range *noops {
+			for _, i := range alternate(live, n) {
 				start := time.Now()
 				kiln(bins[i].path, dir, stores(i)(target), "build", "--progress", "quiet", target)
 				ds[i] = append(ds[i], time.Since(start))
@@ -86,8 +86,8 @@ func main() {
 		}
 	}
 	for rep := range *reps {
-		for i, b := range bins {
-			if b.path != "" {
+		for _, i := range alternate([]int{0, 1}, rep) {
+			if b := bins[i]; b.path != "" {
 				d, a, e := secondBuildDelay(b.path, busy, stores(i)("busy"), rep)
 				delays[i], alones[i], earlies[i] = append(delays[i], d), append(alones[i], a), append(earlies[i], e)
 			}
@@ -323,6 +323,19 @@ func kiln(bin, dir, store string, args ...string) {
 	if err := c.Run(); err != nil {
 		fail(fmt.Sprintf("kiln %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out.String()))
 	}
+}
+
+// alternate returns is in order for even n and reversed for odd n, so
+// that neither kiln always goes first in a pair of samples: with this
+// kiln always first, it measured a few ms slower than a baseline whose
+// no-op code was the same.
+func alternate(is []int, n int) []int {
+	if n%2 == 0 {
+		return is
+	}
+	r := slices.Clone(is)
+	slices.Reverse(r)
+	return r
 }
 
 func median(ds []time.Duration) time.Duration {
