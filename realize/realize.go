@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"sync"
@@ -128,7 +129,10 @@ func SandboxRoot(st *store.Store) string {
 // prepareExecutor prepares the executor once, before the first step that
 // needs it.
 func (r *Realizer) prepareExecutor(ctx context.Context) error {
-	r.prepareOnce.Do(func() { r.prepareErr = r.opts.Executor.Prepare(ctx) })
+	r.prepareOnce.Do(func() {
+		defer trace.StartRegion(ctx, "prepare executor").End()
+		r.prepareErr = r.opts.Executor.Prepare(ctx)
+	})
 	return r.prepareErr
 }
 
@@ -288,7 +292,12 @@ func (r *Realizer) needed(ctx context.Context, g *compiler.Graph, order, roots [
 			lookup = append(lookup, d)
 		}
 	}
+	// The trace regions here (look up, prepare executor, lock build) are
+	// what a build does before its first step; KILN_TRACE=FILE records
+	// them (go tool trace FILE, user-defined regions).
+	reg := trace.StartRegion(ctx, "look up")
 	cached, err := r.st.LookupMany(lookup)
+	reg.End()
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +415,7 @@ func (r *Realizer) buildNode(ctx context.Context, g *compiler.Graph, n *node, no
 		n.err = context.Cause(ctx)
 		return
 	}
-	n.out, n.err = r.realizeOne(ctx, n.dg, n.drv, inputs)
+	n.out, n.err = r.realizeOne(ctx, n.dg, n.drv, inputs, sem)
 	if n.err != nil && !errors.Is(n.err, errStopped) {
 		failed(n.err)
 	}
@@ -423,7 +432,7 @@ func (r *Realizer) buildRemote(ctx context.Context, g *compiler.Graph, n *node, 
 	}
 	inputs, fetched, err := r.fetchOrInputs(ctx, g, n, sem)
 	if err == nil && !fetched {
-		n.out, err = r.realizeOne(ctx, n.dg, n.drv, inputs)
+		n.out, err = r.realizeOne(ctx, n.dg, n.drv, inputs, sem)
 	}
 	<-sem
 	if n.err = err; err != nil && !errors.Is(err, errStopped) && ctx.Err() == nil {
@@ -440,6 +449,29 @@ func hasUnresolvedInput(g *compiler.Graph, n *compiler.Derivation) bool {
 	return false
 }
 
+// slotYield is LockBuild's busy hook for a caller holding a job slot in
+// sem: the slot is given back while another process builds the same
+// derivation, so that other ready steps run meanwhile, and retake takes
+// it again once LockBuild returns (the caller gives it back in the end).
+// It is taken again whatever ctx says: holders of the other slots finish
+// or stop.
+type slotYield struct {
+	sem     chan struct{}
+	yielded bool
+}
+
+func (y *slotYield) busy() {
+	<-y.sem
+	y.yielded = true
+}
+
+func (y *slotYield) retake() {
+	if y.yielded {
+		y.sem <- struct{}{}
+		y.yielded = false
+	}
+}
+
 // errStopped marks a step that was stopped because the build stopped: the
 // failure that stopped it is reported, the step itself is not.
 var errStopped = errors.New("stopped")
@@ -452,8 +484,9 @@ var errStopped = errors.New("stopped")
 //
 // It is the one place where an output is looked up, else produced, then
 // recorded: what must hold for that whole sequence (one build of a
-// derivation at a time) goes around its body.
-func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
+// derivation at a time) goes around its body. The caller holds a job slot
+// in sem, which is given back while another process builds dg.
+func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output, sem chan struct{}) (store.Output, error) {
 	ev := Event{Digest: dg, Name: d.Name, Description: d.Description}
 	start := time.Now()
 	fail := func(err error) (store.Output, error) {
@@ -485,7 +518,11 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 	if !r.opts.Rebuild[dg] {
 		// Another kiln process (or goroutine) may be building dg right
 		// now: wait for it and reuse its output rather than build twice.
-		out, ok, unlock, err := r.st.LockBuild(ctx, dg)
+		y := &slotYield{sem: sem}
+		reg := trace.StartRegion(ctx, "lock build")
+		out, ok, unlock, err := r.st.LockBuild(ctx, dg, y.busy)
+		y.retake()
+		reg.End()
 		if err != nil {
 			return fail(err)
 		}

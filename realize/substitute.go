@@ -71,7 +71,9 @@ func (r *Realizer) substitute(ctx context.Context, dg, rk digest.Digest) (store.
 // The caller holds a job slot in sem; it is given back while the inputs
 // are realized, which take slots of their own.
 func (r *Realizer) fetchOrInputs(ctx context.Context, g *compiler.Graph, n *node, sem chan struct{}) (inputs []store.Output, fetched bool, err error) {
-	out, ok, unlock, err := r.st.LockBuild(ctx, n.dg)
+	y := &slotYield{sem: sem}
+	out, ok, unlock, err := r.st.LockBuild(ctx, n.dg, y.busy)
+	y.retake()
 	if err != nil {
 		return nil, false, err
 	}

@@ -73,6 +73,12 @@
 //     left (only the lock holder may) and serves; the others connect to it.
 //     Requests are idempotent, so the one cut off is simply sent again. No
 //     daemon is started by hand and nothing stale needs cleaning by hand.
+//   - An owner that is stopped (SIGSTOP, Ctrl-Z) keeps the lock, and its
+//     socket still accepts connections, so a client would wait for ever:
+//     a watchdog checks the owner's state in /proc while a request waits,
+//     and one stopped for 2 s fails the request with ErrOwnerStopped,
+//     naming its pid and how to resume it (a slow but running owner is
+//     waited for). A read-only owner writes its pid too, for that message.
 //   - Kilns of different store schemas or wire protocols meet in a hello
 //     exchanged on connecting, and the newcomer fails with
 //     ErrVersionMismatch naming the owner's pid. An older kiln (one
@@ -92,7 +98,8 @@
 // under locks/, released by the kernel if its holder dies, removed by its
 // holder, re-checked after locking as Nix's path locks are), then looks
 // the derivation up again. A derivation wanted by several processes is so
-// built once; the others wait for that derivation alone and reuse it.
+// built once; the others wait for that derivation alone and reuse it,
+// giving their job slot back while they wait (LockBuild's busy hook).
 // Adds take the key lock of their object too, so that GC never removes a
 // tree that an add has just adopted.
 //

@@ -83,12 +83,22 @@ func (l *keyLock) unlock() {
 // built it, and LockBuild returns its output with ok set and the lock
 // already released. Otherwise the caller builds, records, and calls
 // unlock (always non-nil; safe to call twice is not promised).
-func (s *Store) LockBuild(ctx context.Context, drv digest.Digest) (out Output, ok bool, unlock func(), err error) {
+//
+// busy, when not nil, is called once before waiting for another holder,
+// so that a caller can give back what it holds meanwhile (a job slot:
+// others' work may run while this waits).
+func (s *Store) LockBuild(ctx context.Context, drv digest.Digest, busy func()) (out Output, ok bool, unlock func(), err error) {
 	k, err := key(pOutput, drv)
 	if err != nil {
 		return Output{}, false, nil, fmt.Errorf("locking the build of %s: %w", drv, err)
 	}
-	l, err := s.lockKey(ctx, k, true)
+	l, err := s.lockKey(ctx, k, false)
+	if err == nil && l == nil {
+		if busy != nil {
+			busy()
+		}
+		l, err = s.lockKey(ctx, k, true)
+	}
 	if err != nil {
 		return Output{}, false, nil, err
 	}

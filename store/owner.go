@@ -98,6 +98,7 @@ func (ix *index) current() (kv, error) {
 func (ix *index) elect() (kv, error) {
 	delay := 200 * time.Microsecond
 	deadline := time.Now().Add(time.Minute)
+	var stoppedSince time.Time
 	for {
 		own, err := ix.tryOwn()
 		if err != nil {
@@ -122,6 +123,15 @@ func (ix *index) elect() (kv, error) {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("store %s: kiln pid %d owns its index but neither answers on %s nor lets go; is it stopped (Ctrl-Z)? Resume or end it",
 				ix.root, ownerPID(ix.root), ix.sockPath())
+		}
+		if pid := ownerPID(ix.root); processStopped(pid) {
+			if stoppedSince.IsZero() {
+				stoppedSince = time.Now()
+			} else if time.Since(stoppedSince) >= ownerStoppedFor {
+				return nil, stoppedError(ix.root, pid)
+			}
+		} else {
+			stoppedSince = time.Time{}
 		}
 		time.Sleep(delay)
 		delay = min(2*delay, 10*time.Millisecond)
@@ -159,10 +169,9 @@ func (ix *index) tryOwn() (*ownership, error) {
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
-	if !ix.readOnly {
-		_ = f.Truncate(0)
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
+	// Read-only owners too: clients name the owner by this pid.
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	own, err := ix.ownLocked(f)
 	if err != nil {
 		f.Close()
@@ -245,22 +254,28 @@ func dialOwner(path string) (net.Conn, error) {
 }
 
 type remoteKV struct {
-	mu sync.Mutex
-	c  net.Conn
-	w  *wire
+	mu   sync.Mutex
+	c    net.Conn
+	w    *wire
+	root string
+	pid  int // the owner's
 }
 
 // handshake checks that the owner speaks this kiln's protocol and schema.
 func handshake(c net.Conn, root string) (*remoteKV, error) {
-	r := &remoteKV{c: c, w: newWire(c)}
+	// A stopped owner's socket still accepts (the kernel queues the
+	// connection), so the hello is watched as every request is.
+	r := &remoteKV{c: c, w: newWire(c), root: root, pid: ownerPID(root)}
 	mine := hello{Proto: protocolVersion, Schema: SchemaVersion, PID: os.Getpid()}
+	w := r.watch()
 	if err := r.w.send(encodeHello(mine)); err != nil {
-		return nil, errLost{err}
+		return nil, w.err(err)
 	}
 	d, err := r.w.recv()
 	if err != nil {
-		return nil, errLost{err}
+		return nil, w.err(err)
 	}
+	w.stop()
 	theirs, err := decodeHello(d)
 	if err != nil {
 		return nil, errLost{err}
@@ -269,7 +284,102 @@ func handshake(c net.Conn, root string) (*remoteKV, error) {
 		return nil, fmt.Errorf("opening store %s: %w: it is in use by kiln pid %d, a different kiln version (store schema %d, protocol %d; this kiln: schema %d, protocol %d); let that kiln finish or use another store with --store or KILN_STORE",
 			root, ErrVersionMismatch, theirs.PID, theirs.Schema, theirs.Proto, mine.Schema, mine.Proto)
 	}
+	r.pid = theirs.PID
 	return r, nil
+}
+
+// ErrOwnerStopped is returned (wrapped) by a request to an index owner
+// that is stopped (SIGSTOP, Ctrl-Z): it holds the index, so no other
+// process can take over until it resumes or ends.
+var ErrOwnerStopped = errors.New("the store's owner is not responding")
+
+// ownerStoppedFor is how long a request waits for an owner seen stopped;
+// one merely slow (a large GC transaction) is waited for. Variables for
+// tests.
+var (
+	ownerStoppedFor = 2 * time.Second
+	ownerCheckEvery = 250 * time.Millisecond
+)
+
+// watchdog hangs up on the owner when it stays stopped for
+// ownerStoppedFor during one request, so that the request fails with
+// ErrOwnerStopped rather than waiting for a process that may never go on.
+// A dead owner needs none: the kernel closes its socket and the client
+// elects a new owner.
+type watchdog struct {
+	r       *remoteKV
+	mu      sync.Mutex
+	t       *time.Timer
+	since   time.Time // when the owner was first seen stopped
+	tripped bool
+	done    bool
+}
+
+func (r *remoteKV) watch() *watchdog {
+	w := &watchdog{r: r}
+	w.mu.Lock()
+	w.t = time.AfterFunc(ownerCheckEvery, w.check)
+	w.mu.Unlock()
+	return w
+}
+
+func (w *watchdog) check() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
+	if !processStopped(w.r.pid) {
+		w.since = time.Time{}
+	} else if w.since.IsZero() {
+		w.since = time.Now()
+	} else if time.Since(w.since) >= ownerStoppedFor {
+		w.tripped = true
+		_ = w.r.c.Close()
+		return
+	}
+	w.t.Reset(ownerCheckEvery)
+}
+
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+	w.t.Stop()
+}
+
+// err is the error of a request that failed with err: ErrOwnerStopped
+// when the watchdog hung up, else the owner is lost.
+func (w *watchdog) err(err error) error {
+	w.stop()
+	if w.tripped {
+		return stoppedError(w.r.root, w.r.pid)
+	}
+	return errLost{err}
+}
+
+func stoppedError(root string, pid int) error {
+	return fmt.Errorf("store %s: %w: kiln pid %d, which serves the store's index to the other kiln processes, has been stopped for %s (Ctrl-Z or SIGSTOP); resume it (fg, or kill -CONT %d) or end it, then run this again",
+		root, ErrOwnerStopped, pid, ownerStoppedFor, pid)
+}
+
+// processStopped reports whether pid is stopped (state T or t in
+// /proc/PID/stat); a process that cannot be read is not.
+func processStopped(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The command name, in parentheses, may hold anything: the state
+	// follows its last parenthesis.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] == 'T' || b[i+2] == 't'
 }
 
 // ErrVersionMismatch is returned (wrapped) when kiln processes of different
@@ -280,13 +390,15 @@ func (r *remoteKV) call(req request) (reply, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var rep reply
+	w := r.watch()
 	if err := r.w.send(encodeRequest(req)); err != nil {
-		return rep, errLost{err}
+		return rep, w.err(err)
 	}
 	d, err := r.w.recv()
 	if err != nil {
-		return rep, errLost{err}
+		return rep, w.err(err)
 	}
+	w.stop()
 	if rep, err = decodeReply(d); err != nil {
 		return rep, errLost{err}
 	}

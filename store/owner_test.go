@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -115,5 +116,144 @@ func TestVersionMismatch(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestOwnerStopped: the owner of the index is stopped (SIGSTOP) while
+// other processes use the store; their requests fail within a bound,
+// naming the owner's pid and what to do, instead of hanging, and work
+// again once it resumes.
+func TestOwnerStopped(t *testing.T) {
+	defer func(d time.Duration) { ownerStoppedFor = d }(ownerStoppedFor)
+	ownerStoppedFor = 500 * time.Millisecond
+	root := t.TempDir()
+	holder := helper(t, root, "hold")
+	stdin, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl := lines(t, holder)
+	expectLine(t, hl, "locked", 30*time.Second)
+	defer func() {
+		holder.Process.Signal(syscall.SIGCONT)
+		stdin.Close()
+		holder.Wait()
+	}()
+	s := openT(t, root)
+	if s.ix.owned != nil {
+		t.Fatal("this process owns the index, want the holder to")
+	}
+	if err := churnOnce(s, "before"); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// A connected client and a process that opens the store afterwards.
+	within := func(what string, fn func() error) error {
+		t.Helper()
+		res := make(chan error, 1)
+		start := time.Now()
+		go func() { res <- fn() }()
+		select {
+		case err := <-res:
+			t.Logf("%s: after %s: %v", what, time.Since(start).Round(time.Millisecond), err)
+			return err
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: still waiting for the stopped owner after 20s", what)
+			return nil
+		}
+	}
+	want := fmt.Sprintf("kiln pid %d, which serves the store's index to the other kiln processes, has been stopped", holder.Process.Pid)
+	for _, c := range []struct {
+		what string
+		fn   func() error
+	}{
+		{"a connected client", func() error { _, _, err := s.Lookup(drv("before")); return err }},
+		{"the same client again", func() error { _, _, err := s.Lookup(drv("before")); return err }},
+		{"a new process", func() error {
+			c := helper(t, root, "open")
+			var out strings.Builder
+			c.Stderr = &out
+			if err := c.Start(); err != nil {
+				return err
+			}
+			// Stop it if it hangs, so that the test ends.
+			defer c.Process.Kill()
+			if err := c.Wait(); err == nil {
+				return errors.New("it succeeded")
+			}
+			return errors.New(out.String())
+		}},
+	} {
+		err := within(c.what, c.fn)
+		if err == nil || (!errors.Is(err, ErrOwnerStopped) && c.what != "a new process") || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "kill -CONT") {
+			t.Errorf("%s next to a stopped owner: %v, want ErrOwnerStopped saying %q and how to resume it", c.what, err, want)
+		}
+	}
+	if err := holder.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if err := within("after SIGCONT", func() error { return churnOnce(s, "after") }); err != nil {
+		t.Fatalf("after the owner resumed: %v", err)
+	}
+}
+
+// TestReadOnlyOwnerServesWrites: the index owner opened badger read-only
+// (a no-op build or kiln plan that came first, or a WithReadOnly user);
+// a process that builds next to it records its results at once, and they
+// are there for the next user.
+func TestReadOnlyOwnerServesWrites(t *testing.T) {
+	for _, mode := range []string{"hold", "hold-ro"} {
+		t.Run(mode, func(t *testing.T) {
+			root := t.TempDir()
+			s := openT(t, root)
+			if err := churnOnce(s, "first"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			holder := helper(t, root, mode)
+			stdin, err := holder.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hl := lines(t, holder)
+			expectLine(t, hl, "locked", 30*time.Second)
+			s = openT(t, root)
+			if s.ix.owned != nil {
+				t.Fatal("this process owns the index, want the holder to")
+			}
+			start := time.Now()
+			if err := churnOnce(s, "second"); err != nil {
+				t.Fatalf("recording next to a read-only owner: %v", err)
+			}
+			took := time.Since(start)
+			t.Logf("the first write next to a read-only owner took %s", took)
+			if took > 5*time.Second {
+				t.Errorf("the first write next to a read-only owner took %s", took)
+			}
+			if _, ok, err := s.Lookup(drv("second")); err != nil || !ok {
+				t.Fatalf("Lookup after recording: %v %v", ok, err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			stdin.Close()
+			if err := holder.Wait(); err != nil {
+				t.Fatalf("the read-only owner: %v", err)
+			}
+			s = openT(t, root)
+			for _, n := range []string{"first", "second"} {
+				if _, ok, err := s.Lookup(drv(n)); err != nil || !ok {
+					t.Errorf("%s after both closed: %v %v", n, ok, err)
+				}
+			}
+			rep, err := s.Verify(false, rehash)
+			if err != nil || !rep.Consistent() {
+				t.Fatalf("Verify: %v %+v", err, rep)
+			}
+		})
 	}
 }

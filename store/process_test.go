@@ -52,6 +52,18 @@ func runHelper(mode, root string) error {
 			return err
 		}
 		return s.Close()
+	case "hold-ro":
+		// A read-only user (kiln plan, repro verify) owning the index.
+		s, err := Open(root, WithReadOnly())
+		if err != nil {
+			return err
+		}
+		if _, _, err := s.Lookup(drv("none")); err != nil {
+			return err
+		}
+		fmt.Println("locked")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		return s.Close()
 	case "old":
 		// An older kiln: the process lock, exclusively, for its life.
 		if err := os.MkdirAll(root, 0o755); err != nil {
@@ -73,7 +85,7 @@ func runHelper(mode, root string) error {
 			return err
 		}
 		defer s.Close()
-		_, ok, unlock, err := s.LockBuild(context.Background(), drv("x"))
+		_, ok, unlock, err := s.LockBuild(context.Background(), drv("x"), nil)
 		if err != nil {
 			return err
 		}

@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -334,4 +337,106 @@ func TestGCDuringBuilds(t *testing.T) {
 			t.Errorf("rebuild of %s after gc built %d derivations, want none", tg, len(ds))
 		}
 	}
+}
+
+// TestWaitingForAnotherBuildFreesTheSlot: a build with one job slot that
+// needs a derivation another process is building waits for it without
+// holding the slot, so its other steps run meanwhile.
+func TestWaitingForAnotherBuildFreesTheSlot(t *testing.T) {
+	testutil.RequireRoot(t)
+	hcl := sharedProjectHCL() + `
+stage "after" {
+  from = stage.small
+  run {
+    shell = "echo after > /after"
+  }
+}
+`
+	p := newProj(t, hcl, "")
+	p.ok("build", "--progress", "quiet", "stage.s1") // the store exists
+	nap := uniqueNap()
+	a := p.start("build", "--progress", "plain", "--var", "NAP="+nap, "stage.nap")
+	a.waitLine(t, `\| napping`)
+	// With -j 1, "after" is ready only once "small" is built, when the
+	// nap (wanted too, built by a) already waits for the one slot: only
+	// a wait that gives the slot back lets "after" run before a ends.
+	b := p.start("build", "--progress", "json", "-j", "1", "--var", "NAP="+nap, "stage.nap", "stage.after")
+	b.waitLine(t, `"event":"done".*"name":"stage\.after/`)
+	select {
+	case <-a.done:
+		t.Fatalf("the napping build ended early:\n%s", a.output())
+	default:
+	}
+	for _, s := range []*started{a, b} {
+		s.signal(t, syscall.SIGINT)
+		s.wait(t, 30*time.Second)
+	}
+	p.verifyStore()
+}
+
+// TestBuildNextToReadOnlyOwner: kiln plan came first and owns the store's
+// index, opened read-only; it is held up while it prints (its stdout is
+// a full pipe). A build next to it runs at once and records its results,
+// which the owner writes for it, and they are there afterwards.
+func TestBuildNextToReadOnlyOwner(t *testing.T) {
+	testutil.RequireRoot(t)
+	var b strings.Builder
+	b.WriteString(sharedProjectHCL())
+	// A plan whose JSON is larger than a pipe holds (64 KiB).
+	for i := range 300 {
+		fmt.Fprintf(&b, "stage \"f%03d\" {\n  from = source.local.busybox\n  file {\n    path    = \"/f\"\n    content = \"%d\\n\"\n  }\n}\n", i, i)
+	}
+	p := newProj(t, b.String(), "")
+	p.ok("build", "--progress", "quiet", "stage.s1") // the index exists
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var targets []string
+	for i := range 300 {
+		targets = append(targets, fmt.Sprintf("stage.f%03d", i))
+	}
+	plan := p.cmd(append([]string{"plan", "--json"}, targets...)...)
+	plan.Stdout = w
+	var planErr strings.Builder
+	plan.Stderr = &planErr
+	if err := plan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	defer plan.Process.Kill()
+	// The plan owns the index once its pid is in index.lock.
+	lockFile := filepath.Join(p.store, "index.lock")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if b, _ := os.ReadFile(lockFile); strings.TrimSpace(string(b)) == strconv.Itoa(plan.Process.Pid) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kiln plan did not come to own the index within 30s:\n%s", planErr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	_, e, code := p.run("build", "--progress", "plain", "stage.small")
+	took := time.Since(start)
+	if code != 0 {
+		t.Fatalf("build next to a read-only owner: exit %d\n%s", code, e)
+	}
+	t.Logf("build next to kiln plan owning the index: %s", took)
+	if took > 20*time.Second {
+		t.Errorf("build next to a read-only owner took %s", took)
+	}
+	if b, _ := os.ReadFile(lockFile); strings.TrimSpace(string(b)) != strconv.Itoa(plan.Process.Pid) {
+		t.Fatal("kiln plan let the index go before the build ended: the test tests nothing")
+	}
+	p.builtNothing("stage.small next to the plan", "stage.small")
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Wait(); err != nil {
+		t.Fatalf("kiln plan: %v\n%s", err, planErr.String())
+	}
+	p.builtNothing("stage.small after the plan", "stage.small")
+	p.verifyStore()
 }

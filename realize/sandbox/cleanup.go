@@ -42,10 +42,13 @@ func Cleanup(stateRoot string) error {
 	var errs []error
 	for _, e := range entries {
 		dir := filepath.Join(stateRoot, e.Name())
-		if !e.IsDir() || ownerAlive(dir) {
+		// Whether it is a sandbox's state first, then whether its owner
+		// lives: the other way round, a run that marks its directory in
+		// between would be taken for a dead one.
+		if _, err := os.Stat(filepath.Join(dir, ownerFile)); err != nil || !e.IsDir() {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(dir, ownerFile)); err != nil {
+		if ownerAlive(dir) {
 			continue
 		}
 		errs = append(errs, cleanStateDir(dir))
@@ -235,7 +238,14 @@ func writeOwner(dir string) error {
 		return fmt.Errorf("reading own start time: %w", err)
 	}
 	content := fmt.Sprintf("%d %d\n", os.Getpid(), start)
-	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(content), 0o600); err != nil {
+	// Written under another name and renamed: another kiln's Cleanup that
+	// read the owner file between its creation and its content would take
+	// the live run for a dead one and remove its state.
+	tmp := filepath.Join(dir, ownerFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		return fmt.Errorf("writing sandbox state owner: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, ownerFile)); err != nil {
 		return fmt.Errorf("writing sandbox state owner: %w", err)
 	}
 	return nil

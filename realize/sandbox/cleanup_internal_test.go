@@ -273,3 +273,42 @@ func TestSweepCgroups(t *testing.T) {
 		t.Error("the process in the stale cgroup still runs")
 	}
 }
+
+// TestCleanupSparesStateBeingMarked: another kiln's Cleanup running while
+// this one marks its new state directories never takes one for a dead
+// kiln's (it did when it read an owner file created but not yet written).
+func TestCleanupSparesStateBeingMarked(t *testing.T) {
+	root := t.TempDir()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = Cleanup(root)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	// A race, so a bounded number of tries: on the old code this failed
+	// within a few hundred to a few thousand.
+	deadline := time.Now().Add(3 * time.Second)
+	for i := 0; i < 5000 && time.Now().Before(deadline); i++ {
+		dir := filepath.Join(root, "run-"+strconv.Itoa(i))
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeOwner(dir); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ownerFile)); err != nil {
+			t.Fatalf("run %d: a concurrent Cleanup removed a live run's state: %v", i, err)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -29,8 +29,8 @@ var _ executor.Executor = (*Executor)(nil)
 
 // Prepare checks privileges and cleans up after killed runs: what they
 // left under Root, and the cgroups of killed kilns whatever root they
-// used. A stale cgroup that cannot be removed does not fail it (kiln store
-// verify lists it).
+// used, the latter in the background. A stale cgroup that cannot be
+// removed does not fail it (kiln store verify lists it).
 func (e *Executor) Prepare(ctx context.Context) error {
 	if err := Check(); err != nil {
 		return err
@@ -47,7 +47,13 @@ func (e *Executor) Prepare(ctx context.Context) error {
 		return err
 	}
 	err := Cleanup(e.Root)
-	_, _ = SweepCgroups()
+	// The sweep reads every kiln cgroup on the machine and takes
+	// milliseconds, which a second build started next to a running one
+	// would otherwise wait for before its first step. It touches only the
+	// cgroups of dead kilns, never this process's, so the steps need not
+	// wait for it; cut off by this process ending, it leaves what the next
+	// kiln's sweep finishes (its failures never failed a build anyway).
+	go func() { _, _ = SweepCgroups() }()
 	return err
 }
 
