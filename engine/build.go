@@ -95,6 +95,7 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 		Secrets:       secrets,
 		Shuffle:       s.opts.Shuffle,
 		AllowInsecure: s.opts.AllowInsecure,
+		Executor:      s.executor(st),
 	})
 	s.reportFetched(subst)
 	if err != nil {

@@ -84,6 +84,7 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 	if err != nil {
 		return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err}
 	}
+	plain := len(env)
 	mounts, env, release, err := r.stepMounts(ex, inputs, tmp, env)
 	defer release()
 	if err != nil {
@@ -102,6 +103,7 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		Scratch:     scratch,
 		Args:        ex.Args,
 		Env:         env,
+		SecretEnv:   env[plain:],
 		Cwd:         ex.Cwd,
 		User:        ex.User,
 		Hostname:    ex.Hostname,

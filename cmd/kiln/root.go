@@ -95,6 +95,14 @@ func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
 		opts.Secrets, opts.AllowInsecure = f.secrets, f.allowInsecure
 		opts.Shuffle, opts.NoGC = f.shuffle, f.noGC
 		opts.CacheFrom, opts.CacheTo = f.cacheFrom, f.cacheTo
+		switch f.buildkitFallback {
+		case "":
+		case "local":
+			opts.BuildKitFallbackLocal = true
+		default:
+			return nil, usageErrorf("--buildkit-fallback %q: the only fallback is local", f.buildkitFallback)
+		}
+		opts.BuildKit = f.buildkit
 	}
 	opts.Events = r.event
 	return engine.Open(opts)

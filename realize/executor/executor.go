@@ -102,6 +102,10 @@ type Spec struct {
 	Args []string
 	// Env is the process's whole environment: nothing is inherited.
 	Env []string
+	// SecretEnv are the entries of Env that hold secrets' values, for an
+	// executor that must not write them where a build is recorded (a
+	// BuildKit definition).
+	SecretEnv []string
 	// Cwd is the working directory ("" means "/"), created when missing.
 	Cwd string
 	// User is "uid[:gid]" or names from the root's /etc/passwd and

@@ -1,0 +1,418 @@
+// Package buildkit is an executor that runs kiln's exec steps on a
+// buildkitd daemon instead of the local sandbox.
+//
+// kiln's store stays the authority. For each step the executor sends the
+// step's root and input mounts from the store to the daemon as local
+// sources (the session's filesync: one merged directory per state, which
+// the daemon keeps and syncs incrementally between steps), runs the
+// command with llb.Run, and asks for llb.Diff(root, result) back as an
+// uncompressed OCI image. That image's one layer is the daemon's overlay
+// upper directory of the run, the same changes a local sandbox leaves in
+// its upper; kiln unpacks it into Spec.Upper in overlay form, and the
+// realizer normalises and stores it exactly as a local step's, so outputs
+// and image digests are the same as a local build's.
+//
+// Data cost: every step ships its root and mounts to the daemon (only
+// what changed since the daemon's last copy of the same local name) and
+// the step's changes come back once, uncompressed.
+//
+// What the daemon cannot do, this executor refuses rather than ignores:
+// memory and process limits (LLB has none).
+package buildkit
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/util/entitlements"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/realize/executor"
+	"github.com/kiln-build/kiln/realize/overlay"
+	"github.com/kiln-build/kiln/store/layer"
+)
+
+// Executor runs steps on one buildkitd.
+type Executor struct {
+	// Addr is the daemon's address as buildctl takes it (unix://,
+	// tcp://, docker-container://, kube-pod://).
+	Addr string
+
+	once   sync.Once
+	c      *bkclient.Client
+	dialEr error
+}
+
+func (e *Executor) client(ctx context.Context) (*bkclient.Client, error) {
+	e.once.Do(func() {
+		e.c, e.dialEr = bkclient.New(context.Background(), e.Addr)
+	})
+	return e.c, e.dialEr
+}
+
+// Prepare checks that the daemon answers and has a worker.
+func (e *Executor) Prepare(ctx context.Context) error {
+	c, err := e.client(ctx)
+	if err != nil {
+		return &DaemonError{Addr: e.Addr, Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ws, err := c.ListWorkers(ctx)
+	if err != nil {
+		return &DaemonError{Addr: e.Addr, Err: err}
+	}
+	if len(ws) == 0 {
+		return &DaemonError{Addr: e.Addr, Err: errors.New("the daemon has no worker")}
+	}
+	return nil
+}
+
+// DaemonError is a failure of the daemon or of the connection to it, as
+// opposed to a step that ran and failed: a step that met one may be run
+// again elsewhere.
+type DaemonError struct {
+	Addr string
+	Err  error
+}
+
+func (e *DaemonError) Error() string {
+	return fmt.Sprintf("buildkitd at %s: %v", e.Addr, e.Err)
+}
+
+func (e *DaemonError) Unwrap() error { return e.Err }
+
+// Definition is one step as LLB, with what a solve of it needs besides.
+type Definition struct {
+	// State is the step's changes to its root (a Diff).
+	State llb.State
+	// Run is the full result of the step.
+	Run llb.State
+	// Locals are the directories the local sources name.
+	Locals map[string]string
+	// Secrets are the secret values by their ids.
+	Secrets map[string][]byte
+	// Entitlements are those the step needs.
+	Entitlements []entitlements.Entitlement
+	cleanup      []func()
+}
+
+// Close unmounts what Translate mounted.
+func (d *Definition) Close() {
+	for i := len(d.cleanup) - 1; i >= 0; i-- {
+		d.cleanup[i]()
+	}
+	d.cleanup = nil
+}
+
+// Translate turns spec into LLB. Layer stacks are mounted (read-only
+// overlays) under spec.Scratch to be sent as one directory each; Close
+// unmounts them.
+func Translate(spec executor.Spec) (_ *Definition, err error) {
+	if spec.MemoryBytes != 0 || spec.Pids != 0 {
+		return nil, fmt.Errorf("memory and process limits (memory, pids) cannot be set on buildkitd steps: LLB has no such limits; build this step locally or drop the limits")
+	}
+	d := &Definition{Locals: map[string]string{}, Secrets: map[string][]byte{}}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	n := 0
+	state := func(layers []executor.Layer) (llb.State, error) {
+		if len(layers) == 0 {
+			return llb.Scratch(), nil
+		}
+		dir := layers[0].Path
+		if len(layers) > 1 {
+			n++
+			dir = filepath.Join(spec.Scratch, fmt.Sprintf("view%d", n))
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				return llb.State{}, err
+			}
+			ps := make([]string, len(layers))
+			for i, l := range layers {
+				ps[i] = l.Path
+			}
+			if err := overlay.MountAt(dir, overlay.Config{Lowers: ps, ReadOnly: true}); err != nil {
+				return llb.State{}, err
+			}
+			d.cleanup = append(d.cleanup, func() { unix.Unmount(dir, unix.MNT_DETACH) })
+		}
+		// The name is the stack's identity, so that the daemon keeps one
+		// copy per state and a later step on the same state syncs nothing.
+		h := sha256.New()
+		for _, l := range layers {
+			io.WriteString(h, l.Path+"\n")
+		}
+		name := "kiln-" + hex.EncodeToString(h.Sum(nil))[:24]
+		d.Locals[name] = dir
+		return llb.Local(name, llb.SharedKeyHint(name), llb.WithCustomName("[kiln] "+name)), nil
+	}
+	root, err := state(spec.Root)
+	if err != nil {
+		return nil, err
+	}
+	secretEnv := map[string]bool{}
+	for _, kv := range spec.SecretEnv {
+		secretEnv[kv] = true
+	}
+	opts := []llb.RunOption{
+		llb.Args(spec.Args),
+		llb.WithCustomName(strings.Join(spec.Args, " ")),
+	}
+	for _, kv := range spec.Env {
+		if secretEnv[kv] {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		opts = append(opts, llb.AddEnv(k, v))
+	}
+	for i, kv := range spec.SecretEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		id := fmt.Sprintf("kiln-env-%d", i)
+		d.Secrets[id] = []byte(v)
+		opts = append(opts, llb.AddSecretWithDest(id, nil, llb.SecretAsEnvName(k)))
+	}
+	cwd := spec.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	opts = append(opts, llb.Dir(cwd))
+	if spec.User != "" {
+		opts = append(opts, llb.User(spec.User))
+	}
+	host := spec.Hostname
+	if host == "" {
+		host = "kiln"
+	}
+	opts = append(opts, llb.Hostname(host))
+	if spec.HostNetwork {
+		opts = append(opts, llb.Network(llb.NetModeHost))
+		d.Entitlements = append(d.Entitlements, entitlements.EntitlementNetworkHost)
+	} else {
+		opts = append(opts, llb.Network(llb.NetModeNone))
+	}
+	if spec.Insecure {
+		opts = append(opts, llb.Security(llb.SecurityModeInsecure))
+		d.Entitlements = append(d.Entitlements, entitlements.EntitlementSecurityInsecure)
+	}
+	for i, m := range spec.Mounts {
+		switch m.Type {
+		case executor.MountLayers:
+			st, err := state(m.Layers)
+			if err != nil {
+				return nil, err
+			}
+			var mo []llb.MountOption
+			if m.ReadOnly {
+				mo = append(mo, llb.Readonly)
+			}
+			opts = append(opts, llb.AddMount(m.Dest, st, mo...))
+		case executor.MountCache:
+			// The daemon keeps its own cache directories: kiln's are on
+			// this machine. The realizer's lock still holds a "locked"
+			// cache for the step.
+			opts = append(opts, llb.AddMount(m.Dest, llb.Scratch(), llb.AsPersistentCacheDir("kiln-"+m.CacheID, llb.CacheMountShared)))
+		case executor.MountTmpfs:
+			opts = append(opts, llb.AddMount(m.Dest, llb.Scratch(), llb.Tmpfs(llb.TmpfsSize(m.SizeBytes))))
+		case executor.MountSecret:
+			val, err := os.ReadFile(m.Source)
+			if err != nil {
+				return nil, err
+			}
+			fi, err := os.Stat(m.Source)
+			if err != nil {
+				return nil, err
+			}
+			id := fmt.Sprintf("kiln-file-%d", i)
+			d.Secrets[id] = val
+			opts = append(opts, llb.AddSecret(m.Dest, llb.SecretID(id), llb.SecretFileOpt(0, 0, int(fi.Mode().Perm()))))
+		default:
+			return nil, fmt.Errorf("mount at %s: type %q cannot be sent to buildkitd", m.Dest, m.Type)
+		}
+	}
+	run := root.Run(opts...).Root()
+	d.Run = run
+	d.State = llb.Diff(root, run)
+	return d, nil
+}
+
+// Exec runs spec on the daemon.
+func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Result, error) {
+	start := time.Now()
+	c, err := e.client(ctx)
+	if err != nil {
+		return executor.Result{}, &DaemonError{Addr: e.Addr, Err: err}
+	}
+	d, err := Translate(spec)
+	if err != nil {
+		return executor.Result{}, err
+	}
+	defer d.Close()
+	runCtx := ctx
+	if spec.Timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, spec.Timeout)
+		defer cancel()
+	}
+	def, err := d.State.Marshal(runCtx, llb.LinuxAmd64)
+	if err != nil {
+		return executor.Result{}, err
+	}
+	mounts := map[string]fsutil.FS{}
+	for name, dir := range d.Locals {
+		fs, err := fsutil.NewFS(dir)
+		if err != nil {
+			return executor.Result{}, err
+		}
+		mounts[name] = fs
+	}
+	image := filepath.Join(spec.Scratch, "result.tar")
+	opt := bkclient.SolveOpt{
+		LocalMounts: mounts,
+		Session:     []session.Attachable{secretsprovider.FromMap(d.Secrets)},
+		Exports: []bkclient.ExportEntry{{
+			Type:  bkclient.ExporterOCI,
+			Attrs: map[string]string{"compression": "uncompressed", "force-compression": "true", "oci-mediatypes": "true"},
+			Output: func(map[string]string) (io.WriteCloser, error) {
+				return os.Create(image)
+			},
+		}},
+	}
+	for _, en := range d.Entitlements {
+		opt.AllowedEntitlements = append(opt.AllowedEntitlements, string(en))
+	}
+	status := make(chan *bkclient.SolveStatus)
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		for s := range status {
+			for _, l := range s.Logs {
+				w := spec.Stdout
+				if l.Stream == 2 {
+					w = spec.Stderr
+				}
+				if w != nil {
+					w.Write(l.Data)
+				}
+			}
+		}
+	}()
+	_, err = c.Solve(runCtx, def, opt, status)
+	<-logsDone
+	res := executor.Result{Duration: time.Since(start)}
+	if err != nil {
+		var ee *gwpb.ExitError
+		if errors.As(err, &ee) {
+			res.ExitCode = int(ee.ExitCode)
+			return res, nil
+		}
+		if spec.Timeout > 0 && errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			res.TimedOut = true
+			return res, fmt.Errorf("time limit of %s hit", spec.Timeout)
+		}
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return res, &DaemonError{Addr: e.Addr, Err: err}
+	}
+	if err := unpackDiff(image, spec.Upper); err != nil {
+		return res, fmt.Errorf("reading the step's changes from buildkitd: %w", err)
+	}
+	return res, nil
+}
+
+// unpackDiff unpacks the layers of the OCI image tar at path into upper,
+// in overlay form.
+func unpackDiff(path, upper string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// Index the archive's files by name, then read the blobs in place.
+	type entry struct{ off, size int64 }
+	files := map[string]entry{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		off, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return err
+		}
+		files[strings.TrimPrefix(h.Name, "./")] = entry{off, h.Size}
+	}
+	read := func(name string) (io.Reader, error) {
+		e, ok := files[name]
+		if !ok {
+			return nil, fmt.Errorf("the exported image has no %s", name)
+		}
+		return io.NewSectionReader(f, e.off, e.size), nil
+	}
+	readJSON := func(name string, v any) error {
+		r, err := read(name)
+		if err != nil {
+			return err
+		}
+		return json.NewDecoder(r).Decode(v)
+	}
+	blob := func(d ocispec.Descriptor) string {
+		return "blobs/" + d.Digest.Algorithm().String() + "/" + d.Digest.Encoded()
+	}
+	var idx ocispec.Index
+	if err := readJSON("index.json", &idx); err != nil {
+		return err
+	}
+	if len(idx.Manifests) != 1 {
+		return fmt.Errorf("the exported image has %d manifests, want 1", len(idx.Manifests))
+	}
+	var man ocispec.Manifest
+	if err := readJSON(blob(idx.Manifests[0]), &man); err != nil {
+		return err
+	}
+	switch len(man.Layers) {
+	case 0:
+		return nil
+	case 1:
+	default:
+		return fmt.Errorf("the step's changes came back as %d layers, want 1", len(man.Layers))
+	}
+	r, err := read(blob(man.Layers[0]))
+	if err != nil {
+		return err
+	}
+	rc, err := layer.Decompress(r)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return layer.Unpack(rc, upper)
+}
