@@ -16,8 +16,8 @@
 // what changed since the daemon's last copy of the same local name) and
 // the step's changes come back once, uncompressed.
 //
-// What the daemon cannot do, this executor refuses rather than ignores:
-// memory and process limits (LLB has none).
+// LLB has no memory or process limits: a step's memory and pids limits
+// are not enforced on the daemon, and the Pool says so once per build.
 package buildkit
 
 import (
@@ -127,9 +127,6 @@ func (d *Definition) Close() {
 // overlays) under spec.Scratch to be sent as one directory each; Close
 // unmounts them.
 func Translate(spec executor.Spec) (_ *Definition, err error) {
-	if spec.MemoryBytes != 0 || spec.Pids != 0 {
-		return nil, fmt.Errorf("memory and process limits (memory, pids) cannot be set on buildkitd steps: LLB has no such limits; build this step locally or drop the limits")
-	}
 	d := &Definition{Locals: map[string]string{}, Secrets: map[string][]byte{}}
 	defer func() {
 		if err != nil {

@@ -29,6 +29,7 @@ type Pool struct {
 	running  []int
 	dead     []bool
 	fallback sync.Once
+	limits   sync.Once
 	fbErr    error
 }
 
@@ -118,6 +119,11 @@ func (p *Pool) done(i int) {
 
 // Exec runs spec on the least-loaded live daemon.
 func (p *Pool) Exec(ctx context.Context, spec executor.Spec) (executor.Result, error) {
+	if spec.MemoryBytes != 0 || spec.Pids != 0 {
+		p.limits.Do(func() {
+			p.warn("memory and pids limits are not enforced on buildkitd (LLB has no such limits): the daemon's own limits apply")
+		})
+	}
 	var last error
 	for {
 		i := p.pick()
