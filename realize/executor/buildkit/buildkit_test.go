@@ -1,0 +1,179 @@
+package buildkit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/testutil"
+	"github.com/kiln-build/kiln/internal/testutil/buildkitd"
+	"github.com/kiln-build/kiln/realize/executor"
+)
+
+// spec is a step on a busybox root, with its own Upper and Scratch.
+func spec(t *testing.T, root string, script string) executor.Spec {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"upper", "scratch"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return executor.Spec{
+		ID:      "test-" + filepath.Base(dir),
+		Root:    []executor.Layer{{Path: root}},
+		Upper:   filepath.Join(dir, "upper"),
+		Scratch: filepath.Join(dir, "scratch"),
+		Args:    []string{"/bin/sh", "-c", script},
+		Env:     []string{"PATH=/bin"},
+	}
+}
+
+// TestStepRunsOnBuildKit: the step sees its env, cwd, secrets (as a file
+// and as a variable) and an input mount; its changes come back in overlay
+// form, deletions as whiteouts; its output reaches the log writers; the
+// definition sent to the daemon holds no secret.
+func TestStepRunsOnBuildKit(t *testing.T) {
+	d := buildkitd.Start(t)
+	root := testutil.BusyboxRootfs(t)
+	in := t.TempDir()
+	if err := os.WriteFile(filepath.Join(in, "data"), []byte("input"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secretFile := filepath.Join(t.TempDir(), "s")
+	if err := os.WriteFile(secretFile, []byte("file-s3cr3t"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	s := spec(t, root, `echo "$A $TOK" > /new; pwd > /cwd; cat /run/s > /from-secret; cat /in/data > /from-input; rm /etc/group; echo to-out; echo to-err >&2`)
+	s.Env = append(s.Env, "A=1", "TOK=env-s3cr3t")
+	s.SecretEnv = []string{"TOK=env-s3cr3t"}
+	s.Cwd = "/work"
+	s.Mounts = []executor.Mount{
+		{Type: executor.MountSecret, Dest: "/run/s", Source: secretFile},
+		{Type: executor.MountLayers, Dest: "/in", Layers: []executor.Layer{{Path: in}}, ReadOnly: true},
+		{Type: executor.MountTmpfs, Dest: "/tmp"},
+	}
+	var out, errOut bytes.Buffer
+	s.Stdout, s.Stderr = &out, &errOut
+
+	def, err := Translate(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := def.State.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	def.Close()
+	for _, b := range m.Def {
+		if bytes.Contains(b, []byte("s3cr3t")) {
+			t.Fatalf("a secret's value is in the LLB definition: %q", b)
+		}
+	}
+
+	e := &Executor{Addr: d.Addr}
+	if err := e.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Exec(context.Background(), s)
+	if err != nil {
+		t.Fatalf("%v\ndaemon log:\n%s", err, d.Log())
+	}
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d; output %q %q", res.ExitCode, out.String(), errOut.String())
+	}
+	want := map[string]string{"new": "1 env-s3cr3t\n", "cwd": "/work\n", "from-secret": "file-s3cr3t", "from-input": "input"}
+	for name, body := range want {
+		b, err := os.ReadFile(filepath.Join(s.Upper, name))
+		if err != nil || string(b) != body {
+			t.Errorf("upper/%s = %q, %v; want %q", name, b, err, body)
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(s.Upper, "etc", "group"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+		t.Errorf("the deleted /etc/group is not a 0/0 whiteout in upper: %v, mode %o", err, st.Mode)
+	}
+	if !strings.Contains(out.String()+errOut.String(), "to-out") || !strings.Contains(out.String()+errOut.String(), "to-err") {
+		t.Errorf("step output not passed on: %q %q", out.String(), errOut.String())
+	}
+
+	s2 := spec(t, root, "exit 3")
+	res, err = e.Exec(context.Background(), s2)
+	if err != nil || res.ExitCode != 3 {
+		t.Fatalf("exit 3 gave %+v, %v", res, err)
+	}
+}
+
+// TestPoolSurvivesADaemonKilled: with two daemons, steps are spread over
+// both; killing one while its steps run sends them to the other, and
+// every step finishes with its changes.
+func TestPoolSurvivesADaemonKilled(t *testing.T) {
+	a, b := buildkitd.Start(t), buildkitd.Start(t)
+	root := testutil.BusyboxRootfs(t)
+	var mu sync.Mutex
+	var warnings []string
+	p := NewPool([]string{a.Addr, b.Addr}, nil, func(m string) { mu.Lock(); warnings = append(warnings, m); mu.Unlock() })
+	if err := p.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	specs := make([]executor.Spec, n)
+	for i := range specs {
+		specs[i] = spec(t, root, fmt.Sprintf("sleep 3; echo %d > /f", i))
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := p.Exec(context.Background(), specs[i])
+			if err == nil && res.ExitCode != 0 {
+				err = fmt.Errorf("exit %d", res.ExitCode)
+			}
+			errs[i] = err
+		}()
+	}
+	// Until every step has reached a daemon, then a little into the runs.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p.mu.Lock()
+		busy := p.running[0] + p.running[1]
+		onA := p.running[0]
+		p.mu.Unlock()
+		if busy == n {
+			if onA != n/2 {
+				t.Errorf("%d of %d steps went to the first daemon, want %d", onA, n, n/2)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the steps did not all start within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	a.Kill()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("step %d: %v", i, err)
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join(specs[i].Upper, "f"))
+		if want := fmt.Sprintf("%d\n", i); err != nil || string(got) != want {
+			t.Errorf("step %d left f = %q, %v; want %q", i, got, err, want)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], a.Addr) || !strings.Contains(warnings[0], "run again elsewhere") {
+		t.Errorf("want one warning naming the killed daemon, got %q", warnings)
+	}
+}
