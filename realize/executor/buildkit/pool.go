@@ -27,6 +27,7 @@ type Pool struct {
 
 	mu       sync.Mutex
 	running  []int
+	total    []int
 	dead     []bool
 	fallback sync.Once
 	limits   sync.Once
@@ -40,6 +41,7 @@ func NewPool(addrs []string, fallback executor.Executor, warn func(string)) *Poo
 		p.Daemons = append(p.Daemons, &Executor{Addr: a})
 	}
 	p.running = make([]int, len(addrs))
+	p.total = make([]int, len(addrs))
 	p.dead = make([]bool, len(addrs))
 	return p
 }
@@ -93,6 +95,8 @@ func (p *Pool) markDead(i int, err error, id string) {
 }
 
 // pick reserves the live daemon running the fewest steps, or returns -1.
+// Among equally loaded ones it takes the one given the fewest steps so
+// far, so that a chain of steps does not stay on the first daemon.
 func (p *Pool) pick() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -101,12 +105,14 @@ func (p *Pool) pick() int {
 		if p.dead[i] {
 			continue
 		}
-		if best < 0 || p.running[i] < p.running[best] {
+		if best < 0 || p.running[i] < p.running[best] ||
+			(p.running[i] == p.running[best] && p.total[i] < p.total[best]) {
 			best = i
 		}
 	}
 	if best >= 0 {
 		p.running[best]++
+		p.total[best]++
 	}
 	return best
 }
