@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newCacheCmd,
 		newFmtCmd,
 		newVersionCmd,
+		newLLBCmd,
 	} {
 		root.AddCommand(f(g))
 	}

@@ -162,7 +162,7 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 		}
 		name := "kiln-" + hex.EncodeToString(h.Sum(nil))[:24]
 		d.Locals[name] = dir
-		return llb.Local(name, llb.SharedKeyHint(name), llb.WithCustomName("[kiln] "+name)), nil
+		return llb.Local(name, llb.SharedKeyHint(name), llb.LocalUniqueID(name), llb.WithCustomName("[kiln] "+name)), nil
 	}
 	root, err := state(spec.Root)
 	if err != nil {
