@@ -2,12 +2,15 @@ package examples
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/internal/testutil/buildkitd"
 )
 
@@ -95,5 +98,122 @@ func TestLLBBuildsWithBuildctl(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "srv")); err != nil {
 		t.Fatalf("the built state lacks the service's files: %v", err)
+	}
+}
+
+// fanBuild is four independent slow steps and an image that copies
+// their results together.
+const fanBuild = `
+kiln {
+  source_date_epoch = 1700000000
+  platform          = "linux/amd64"
+  default           = ["app"]
+}
+
+source "local" "busybox" {
+  path = "rootfs"
+}
+%s
+stage "all" {
+  from = source.local.busybox
+%s}
+
+image "app" {
+  from = stage.all
+}
+`
+
+func writeFan(t *testing.T, dir string, n int) {
+	t.Helper()
+	var stages, copies strings.Builder
+	for i := range n {
+		fmt.Fprintf(&stages, "\nstage \"s%d\" {\n  from = source.local.busybox\n  run {\n    shell = \"sleep 4; echo %d > /out%d\"\n  }\n}\n", i, i, i)
+		fmt.Fprintf(&copies, "  copy {\n    from = stage.s%d\n    src  = [\"/out%d\"]\n    dest = \"/\"\n  }\n", i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "build.hcl"), []byte(fmt.Sprintf(fanBuild, stages.String(), copies.String())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.WriteBusyboxRootfs(filepath.Join(dir, "rootfs"), testutil.Busybox(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// outputLine is the "output ID" line of kiln build's summary.
+func outputLine(t *testing.T, out string) string {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "output" {
+			return strings.TrimSuffix(f[1], ",")
+		}
+	}
+	t.Fatalf("no output line in:\n%s", out)
+	return ""
+}
+
+// TestBuildSurvivesADaemonKilled kills one of two daemons while its
+// steps run: the build finishes on the other, says so, and its output is
+// the local build's.
+func TestBuildSurvivesADaemonKilled(t *testing.T) {
+	if *update {
+		t.Skip("-update")
+	}
+	a, b := buildkitd.Start(t), buildkitd.Start(t)
+	dir := t.TempDir()
+	writeFan(t, dir, 4)
+	local, err := kiln(t, dir, t.TempDir(), "build", "-j", "4")
+	if err != nil {
+		t.Fatalf("local build: %v\n%s", err, local)
+	}
+	bin, err := kilnBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--progress", "quiet", "build", "-j", "4", "--buildkit", a.Addr, "--buildkit", b.Addr)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "KILN_STORE="+t.TempDir(), "SOURCE_DATE_EPOCH=", "CI=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for a.Running() == 0 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no step started on the first daemon within 60s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a.Kill()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the build did not survive the daemon's death: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "buildkitd at "+a.Addr+" failed while running step") {
+		t.Errorf("no message about the dead daemon:\n%s", out.String())
+	}
+	if got, want := outputLine(t, out.String()), outputLine(t, local); got != want {
+		t.Errorf("output %s on buildkitd, %s locally", got, want)
+	}
+}
+
+// TestFallbackLocal: with --buildkit-fallback local and no daemon
+// answering, the build runs in the local sandbox and says why.
+func TestFallbackLocal(t *testing.T) {
+	if *update {
+		t.Skip("-update")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the local sandbox needs root")
+	}
+	dir := t.TempDir()
+	copyExample(t, "static-site", dir)
+	addr := "unix://" + filepath.Join(t.TempDir(), "nobody.sock")
+	out, err := kiln(t, dir, t.TempDir(), "golden", "check", "--buildkit", addr, "--buildkit-fallback", "local")
+	if err != nil || !strings.Contains(out, "is left out of this build") {
+		t.Fatalf("want a local build with a message about %s: %v\n%s", addr, err, out)
+	}
+	out, err = kiln(t, dir, t.TempDir(), "build", "--buildkit", addr)
+	if err == nil || !strings.Contains(out, "--buildkit-fallback local") {
+		t.Fatalf("without a fallback, want a failure that names --buildkit-fallback: %v\n%s", err, out)
 	}
 }

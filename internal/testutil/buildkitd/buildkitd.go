@@ -66,6 +66,7 @@ type Daemon struct {
 	Addr string
 	// Buildctl is the path of buildctl.
 	Buildctl string
+	root     string
 	cmd      *exec.Cmd
 	done     chan struct{}
 	log      *bytes.Buffer
@@ -84,10 +85,10 @@ func Start(t testing.TB) *Daemon {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "buildkitd.sock")
-	d := &Daemon{Addr: "unix://" + sock, Buildctl: filepath.Join(tools, "buildctl"), done: make(chan struct{}), log: &bytes.Buffer{}}
+	d := &Daemon{Addr: "unix://" + sock, Buildctl: filepath.Join(tools, "buildctl"), done: make(chan struct{}), log: &bytes.Buffer{}, root: filepath.Join(dir, "root")}
 	cmd := exec.Command(filepath.Join(tools, "buildkitd"),
 		"--addr", d.Addr,
-		"--root", filepath.Join(dir, "root"),
+		"--root", d.root,
 		"--oci-worker=true", "--containerd-worker=false",
 		"--oci-worker-snapshotter=overlayfs",
 		"--allow-insecure-entitlement=network.host",
@@ -140,6 +141,19 @@ func (d *Daemon) Log() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.log.String()
+}
+
+// Running is the number of containers the daemon runs now: runc's
+// state directories under the OCI worker's executor root.
+func (d *Daemon) Running() int {
+	ents, _ := os.ReadDir(filepath.Join(d.root, "runc-overlayfs", "executor"))
+	n := 0
+	for _, e := range ents {
+		if e.IsDir() {
+			n++
+		}
+	}
+	return n
 }
 
 // Kill kills the daemon at once, as a crash would.
