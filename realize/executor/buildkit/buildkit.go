@@ -133,21 +133,30 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 			d.Close()
 		}
 	}()
-	n := 0
 	state := func(layers []executor.Layer) (llb.State, error) {
 		if len(layers) == 0 {
 			return llb.Scratch(), nil
 		}
-		dir := layers[0].Path
-		if len(layers) > 1 {
-			n++
-			dir = filepath.Join(spec.Scratch, fmt.Sprintf("view%d", n))
-			if err := os.Mkdir(dir, 0o700); err != nil {
-				return llb.State{}, err
-			}
+		// Always through overlayfs, even for one layer: it turns the
+		// layers' whiteouts and opaque directories into what the step
+		// sees, where sending a layer as it is would send whiteout
+		// devices. Read-only overlayfs needs two lowers: an empty
+		// directory is the second.
+		dir, err := os.MkdirTemp(spec.Scratch, "view")
+		if err != nil {
+			return llb.State{}, err
+		}
+		{
 			ps := make([]string, len(layers))
 			for i, l := range layers {
 				ps[i] = l.Path
+			}
+			if len(ps) == 1 {
+				empty, err := os.MkdirTemp(spec.Scratch, "empty")
+				if err != nil {
+					return llb.State{}, err
+				}
+				ps = append([]string{empty}, ps...)
 			}
 			if err := overlay.MountAt(dir, overlay.Config{Lowers: ps, ReadOnly: true}); err != nil {
 				return llb.State{}, err
