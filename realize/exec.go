@@ -189,7 +189,7 @@ func (r *Realizer) stepMounts(ex *compiler.ExecOp, inputs []store.Output, tmp st
 				return nil, nil, release, err
 			}
 			unlock = append(unlock, rel)
-			mounts = append(mounts, executor.Mount{Type: executor.MountCache, Source: dir, Dest: m.Dest, CacheID: m.CacheID})
+			mounts = append(mounts, executor.Mount{Type: executor.MountCache, Source: dir, Dest: m.Dest, CacheID: m.CacheID, Sharing: m.Sharing})
 		case "tmpfs":
 			mounts = append(mounts, executor.Mount{Type: executor.MountTmpfs, Dest: m.Dest, SizeBytes: m.SizeBytes})
 		case "secret":

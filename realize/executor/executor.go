@@ -77,6 +77,10 @@ type Mount struct {
 	Source string
 	// CacheID names a MountCache mount's cache (Source is where it lives).
 	CacheID string
+	// Sharing is a MountCache mount's sharing mode (shared, locked or
+	// private), for an executor whose caches live elsewhere: the realizer
+	// already enforces it for Source.
+	Sharing string
 	// SizeBytes caps a MountTmpfs (0: the kernel's default).
 	SizeBytes int64
 }

@@ -235,9 +235,8 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 			opts = append(opts, llb.AddMount(m.Dest, st, mo...))
 		case executor.MountCache:
 			// The daemon keeps its own cache directories: kiln's are on
-			// this machine. The realizer's lock still holds a "locked"
-			// cache for the step.
-			opts = append(opts, llb.AddMount(m.Dest, llb.Scratch(), llb.AsPersistentCacheDir("kiln-"+m.CacheID, llb.CacheMountShared)))
+			// this machine.
+			opts = append(opts, llb.AddMount(m.Dest, llb.Scratch(), llb.AsPersistentCacheDir("kiln-"+m.CacheID, cacheSharing(m.Sharing))))
 		case executor.MountTmpfs:
 			opts = append(opts, llb.AddMount(m.Dest, llb.Scratch(), llb.Tmpfs(llb.TmpfsSize(m.SizeBytes))))
 		case executor.MountSecret:
@@ -421,4 +420,14 @@ func unpackDiff(path, upper string) error {
 	}
 	defer rc.Close()
 	return layer.Unpack(rc, upper)
+}
+
+func cacheSharing(s string) llb.CacheMountSharingMode {
+	switch s {
+	case "locked":
+		return llb.CacheMountLocked
+	case "private":
+		return llb.CacheMountPrivate
+	}
+	return llb.CacheMountShared
 }

@@ -105,6 +105,24 @@ func TestStepRunsOnBuildKit(t *testing.T) {
 		t.Errorf("step output not passed on: %q %q", out.String(), errOut.String())
 	}
 
+	// A cache mount persists between steps, in the daemon.
+	id := filepath.Base(t.TempDir())
+	for i, script := range []string{"echo kept > /c/x", "cat /c/x > /got"} {
+		sc := spec(t, root, script)
+		sc.Mounts = []executor.Mount{{Type: executor.MountCache, Dest: "/c", CacheID: id, Sharing: "locked", Source: t.TempDir()}}
+		if res, err := e.Exec(context.Background(), sc); err != nil || res.ExitCode != 0 {
+			t.Fatalf("cache step %d: %+v, %v", i, res, err)
+		}
+		if i == 1 {
+			if b, err := os.ReadFile(filepath.Join(sc.Upper, "got")); err != nil || string(b) != "kept\n" {
+				t.Errorf("the second step read %q, %v from the cache; want the first's file", b, err)
+			}
+			if _, err := os.Lstat(filepath.Join(sc.Upper, "c", "x")); err == nil {
+				t.Errorf("the cache's contents ended up in the step's layer")
+			}
+		}
+	}
+
 	s2 := spec(t, root, "exit 3")
 	res, err = e.Exec(context.Background(), s2)
 	if err != nil || res.ExitCode != 3 {
