@@ -6,8 +6,10 @@
 #       one image that copies the 16 results together;
 # locally, through one buildkitd and through two, and prints one table
 # of the times and their ratio to the local build, with whether the
-# outputs match the local build's. The daemons are fresh (no BuildKit
-# cache) and run as root with the OCI worker on unix sockets.
+# outputs match the local build's; then the same workload as a Dockerfile
+# built by buildctl alone (no export) on a third daemon. The daemons are
+# fresh (no BuildKit cache) and run as root with the OCI worker on unix
+# sockets.
 #
 # Needs root, runc and busybox-static; builds buildkitd and buildctl once
 # (scripts/buildkit-tools.sh, minutes).
@@ -42,8 +44,10 @@ daemon() { # N: starts buildkitd N, prints its address
 }
 daemon 1
 daemon 2
+daemon 3
 a="unix://$work/bk1/sock"
 b="unix://$work/bk2/sock"
+c="unix://$work/bk3/sock"
 
 rootfs() { # DIR
 	local r="$1/rootfs"
@@ -88,6 +92,20 @@ rootfs "$work/w2"
 	echo '}'
 } >"$work/w2/build.hcl"
 
+# The same workloads as Dockerfiles, for buildctl on its own (fresh) daemon.
+{
+	echo 'FROM scratch'
+	echo 'COPY rootfs/ /'
+	for i in $(seq 20); do echo "RUN echo step $i >> /chain"; done
+} >"$work/w1/Dockerfile"
+{
+	echo 'FROM scratch AS base'
+	echo 'COPY rootfs/ /'
+	for i in $(seq 16); do printf 'FROM base AS s%d\nRUN echo %d > /out%d\n' "$i" "$i" "$i"; done
+	echo 'FROM base'
+	for i in $(seq 16); do echo "COPY --from=s$i /out$i /"; done
+} >"$work/w2/Dockerfile"
+
 now() { date +%s.%N; }
 run() { # WORKLOAD ARGS...: prints "SECONDS OUTPUT", each build in a new store
 	local w="$1"; shift
@@ -113,4 +131,10 @@ for w in w1 w2; do
 		[ "$o" = "$lo" ] && same=yes
 		printf '%-4s %-22s %8s %8s %s\n' "$w" "buildkitd ($mode)" "$t" "$(awk -v a="$t" -v b="$lt" 'BEGIN { printf "%.2f", a / b }')" "$same"
 	done
+	# buildctl alone, no export: BuildKit's own cost for the same steps.
+	t0=$(now)
+	"$tools/buildctl" --addr "$c" build --frontend dockerfile.v0 --local context="$work/$w" --local dockerfile="$work/$w" >"$work/buildctl-$w.log" 2>&1 ||
+		{ echo "bench: buildctl $w failed:" >&2; tail -20 "$work/buildctl-$w.log" >&2; exit 1; }
+	t=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+	printf '%-4s %-22s %8s %8s %s\n' "$w" "buildctl Dockerfile" "$t" "$(awk -v a="$t" -v b="$lt" 'BEGIN { printf "%.2f", a / b }')" -
 done
