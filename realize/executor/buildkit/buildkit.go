@@ -133,7 +133,7 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 			d.Close()
 		}
 	}()
-	state := func(layers []executor.Layer) (llb.State, error) {
+	state := func(layers []executor.Layer, slot string) (llb.State, error) {
 		if len(layers) == 0 {
 			return llb.Scratch(), nil
 		}
@@ -163,17 +163,19 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 			}
 			d.cleanup = append(d.cleanup, func() { unix.Unmount(dir, unix.MNT_DETACH) })
 		}
-		// The name is the stack's identity, so that the daemon keeps one
-		// copy per state and a later step on the same state syncs nothing.
+		// The name is the stack's identity; the shared key is the slot
+		// (root, or a mount's destination), so that the daemon syncs a
+		// step's root against its last copy of a root, usually the
+		// previous step's: only the files that step changed move.
 		h := sha256.New()
 		for _, l := range layers {
 			io.WriteString(h, l.Path+"\n")
 		}
 		name := "kiln-" + hex.EncodeToString(h.Sum(nil))[:24]
 		d.Locals[name] = dir
-		return llb.Local(name, llb.SharedKeyHint(name), llb.LocalUniqueID(name), llb.WithCustomName("[kiln] "+name)), nil
+		return llb.Local(name, llb.SharedKeyHint("kiln-"+slot), llb.LocalUniqueID(name), llb.WithCustomName("[kiln] "+name)), nil
 	}
-	root, err := state(spec.Root)
+	root, err := state(spec.Root, "root")
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +226,7 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 	for i, m := range spec.Mounts {
 		switch m.Type {
 		case executor.MountLayers:
-			st, err := state(m.Layers)
+			st, err := state(m.Layers, "mount:"+m.Dest)
 			if err != nil {
 				return nil, err
 			}
