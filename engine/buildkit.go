@@ -33,5 +33,5 @@ func (s *Session) executor(st *store.Store) executor.Executor {
 	if s.opts.BuildKitFallbackLocal {
 		fallback = &sandbox.Executor{Root: realize.SandboxRoot(st)}
 	}
-	return buildkit.NewPool(addrs, fallback, func(msg string) { s.emit(Event{Kind: Warning, Message: msg}) })
+	return buildkit.NewPool(addrs, s.opts.BuildKitTLSDir, fallback, func(msg string) { s.emit(Event{Kind: Warning, Message: msg}) })
 }

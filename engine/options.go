@@ -55,6 +55,9 @@ type Options struct {
 	// BuildKitFallbackLocal runs steps in the local sandbox once no
 	// daemon is left (--buildkit-fallback local).
 	BuildKitFallbackLocal bool
+	// BuildKitTLSDir holds ca.pem, cert.pem and key.pem for tcp://
+	// daemons (--buildkit-tlsdir, as buildctl's --tlsdir).
+	BuildKitTLSDir string
 
 	// Events receives the session's progress; nil discards it. While
 	// steps run it is called from several goroutines at once.

@@ -38,6 +38,7 @@ type buildFlags struct {
 	// --buildkit-fallback ("" or "local").
 	buildkit         []string
 	buildkitFallback string
+	buildkitTLSDir   string
 }
 
 const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`
@@ -123,6 +124,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export outputs to a cache: type=registry,ref=REF or type=local,dest=DIR, with mode=min|max, key=FILE, required=true (repeatable; also $KILN_CACHE_TO)")
 	fl.StringArrayVar(&f.buildkit, "buildkit", nil, "run exec steps on buildkitd at ADDR (unix://, tcp://, docker-container://, kube-pod://) instead of the local sandbox; repeatable: each step goes to the least-loaded daemon (also $KILN_BUILDKIT_HOST)")
 	fl.StringVar(&f.buildkitFallback, "buildkit-fallback", "", "where steps run once no buildkitd is left: local (default: the build fails)")
+	fl.StringVar(&f.buildkitTLSDir, "buildkit-tlsdir", "", "ca.pem, cert.pem and key.pem for tcp:// buildkitd addresses, as buildctl --tlsdir")
 	fl.BoolVar(&f.noGC, "no-gc", false, "no automatic garbage collection in this command, however full the store (also KILN_GC=off)")
 }
 

@@ -57,6 +57,7 @@ diff_ids beside their blob digests; for each artifact the sha256 of its tar
 		fl.BoolVar(&f.build.allowInsecure, "allow-insecure", false, allowInsecureUsage)
 		fl.StringArrayVar(&f.build.buildkit, "buildkit", nil, "run exec steps on buildkitd at ADDR (repeatable; also $KILN_BUILDKIT_HOST)")
 		fl.StringVar(&f.build.buildkitFallback, "buildkit-fallback", "", "where steps run once no buildkitd is left: local")
+		fl.StringVar(&f.build.buildkitTLSDir, "buildkit-tlsdir", "", "ca.pem, cert.pem and key.pem for tcp:// buildkitd addresses")
 	}
 	update.Flags().BoolVar(&f.files, "files", false, "also record the sha256 of every file of each artifact")
 	cmd.AddCommand(update, check)

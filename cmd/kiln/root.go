@@ -103,7 +103,7 @@ func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
 		default:
 			return nil, usageErrorf("--buildkit-fallback %q: the only fallback is local", f.buildkitFallback)
 		}
-		opts.BuildKit = f.buildkit
+		opts.BuildKit, opts.BuildKitTLSDir = f.buildkit, f.buildkitTLSDir
 	}
 	opts.Events = r.event
 	return engine.Open(opts)

@@ -75,8 +75,9 @@ type Daemon struct {
 
 // Start starts a daemon that the test stops at its end. It allows the
 // network.host and security.insecure entitlements, which kiln's
-// fixed-output and insecure steps ask for.
-func Start(t testing.TB) *Daemon {
+// fixed-output and insecure steps ask for. args are more buildkitd flags
+// (another --addr, TLS files).
+func Start(t testing.TB, args ...string) *Daemon {
 	t.Helper()
 	tools := Tools(t)
 	dir, err := os.MkdirTemp("", "kiln-buildkitd-")
@@ -94,6 +95,7 @@ func Start(t testing.TB) *Daemon {
 		"--allow-insecure-entitlement=network.host",
 		"--allow-insecure-entitlement=security.insecure",
 	)
+	cmd.Args = append(cmd.Args, args...)
 	// Its own XDG dirs and a config that does not exist: nothing of this
 	// machine's BuildKit set-up is read.
 	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)

@@ -36,6 +36,10 @@ import (
 	"time"
 
 	bkclient "github.com/moby/buildkit/client"
+	// docker-container:// and kube-pod:// addresses, as buildctl takes
+	// them (through the docker and kubectl commands).
+	_ "github.com/moby/buildkit/client/connhelper/dockercontainer"
+	_ "github.com/moby/buildkit/client/connhelper/kubepod"
 	"github.com/moby/buildkit/client/llb"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/session"
@@ -55,6 +59,9 @@ type Executor struct {
 	// Addr is the daemon's address as buildctl takes it (unix://,
 	// tcp://, docker-container://, kube-pod://).
 	Addr string
+	// TLSDir holds ca.pem, cert.pem and key.pem for a tcp:// daemon that
+	// wants TLS, as buildctl's --tlsdir ("": none).
+	TLSDir string
 
 	once   sync.Once
 	c      *bkclient.Client
@@ -63,7 +70,13 @@ type Executor struct {
 
 func (e *Executor) client(ctx context.Context) (*bkclient.Client, error) {
 	e.once.Do(func() {
-		e.c, e.dialEr = bkclient.New(context.Background(), e.Addr)
+		var opts []bkclient.ClientOpt
+		if e.TLSDir != "" {
+			opts = append(opts,
+				bkclient.WithServerConfig("", filepath.Join(e.TLSDir, "ca.pem")),
+				bkclient.WithCredentials(filepath.Join(e.TLSDir, "cert.pem"), filepath.Join(e.TLSDir, "key.pem")))
+		}
+		e.c, e.dialEr = bkclient.New(context.Background(), e.Addr, opts...)
 	})
 	return e.c, e.dialEr
 }

@@ -138,7 +138,7 @@ func TestPoolSurvivesADaemonKilled(t *testing.T) {
 	root := testutil.BusyboxRootfs(t)
 	var mu sync.Mutex
 	var warnings []string
-	p := NewPool([]string{a.Addr, b.Addr}, nil, func(m string) { mu.Lock(); warnings = append(warnings, m); mu.Unlock() })
+	p := NewPool([]string{a.Addr, b.Addr}, "", nil, func(m string) { mu.Lock(); warnings = append(warnings, m); mu.Unlock() })
 	if err := p.Prepare(context.Background()); err != nil {
 		t.Fatal(err)
 	}

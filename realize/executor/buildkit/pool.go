@@ -34,11 +34,12 @@ type Pool struct {
 	fbErr    error
 }
 
-// NewPool makes a pool of the daemons at addrs.
-func NewPool(addrs []string, fallback executor.Executor, warn func(string)) *Pool {
+// NewPool makes a pool of the daemons at addrs, with the TLS files in
+// tlsDir for those that want them ("": none).
+func NewPool(addrs []string, tlsDir string, fallback executor.Executor, warn func(string)) *Pool {
 	p := &Pool{Fallback: fallback, Warn: warn}
 	for _, a := range addrs {
-		p.Daemons = append(p.Daemons, &Executor{Addr: a})
+		p.Daemons = append(p.Daemons, &Executor{Addr: a, TLSDir: tlsDir})
 	}
 	p.running = make([]int, len(addrs))
 	p.total = make([]int, len(addrs))
