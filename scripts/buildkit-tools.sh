@@ -16,6 +16,14 @@ if [ -x "$dir/buildkitd" ] && [ -x "$dir/buildctl" ]; then
 	exit 0
 fi
 mkdir -p "$base"
+# Test binaries of several packages may ask at once: one builds, the
+# others wait for it and then find the binaries.
+exec 9>"$base/.lock"
+flock 9
+if [ -x "$dir/buildkitd" ] && [ -x "$dir/buildctl" ]; then
+	echo "$dir"
+	exit 0
+fi
 tmp=$(mktemp -d "$base/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 # BuildKit's own release builds are static and without cgo; its OCI worker

@@ -16,4 +16,8 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+# buildkitd and buildctl for the BuildKit tests, built once into a cache
+# outside the repository (minutes the first time; then reused).
+KILN_BUILDKIT_TOOLS="$(scripts/buildkit-tools.sh)"
+export KILN_BUILDKIT_TOOLS
 go test -count=1 -timeout 25m ./... "$@"
