@@ -99,6 +99,14 @@ func (e *Executor) Prepare(ctx context.Context) error {
 	return nil
 }
 
+// answers says whether the daemon answers within a few seconds.
+func (e *Executor) answers(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := e.c.ListWorkers(ctx)
+	return err == nil
+}
+
 // DaemonError is a failure of the daemon or of the connection to it, as
 // opposed to a step that ran and failed: a step that met one may be run
 // again elsewhere.
@@ -352,6 +360,12 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 		}
 		if ctx.Err() != nil {
 			return res, ctx.Err()
+		}
+		// A daemon that still answers failed the step (a user that does
+		// not exist, a mount it cannot make): running the step elsewhere
+		// would fail the same way.
+		if e.answers(ctx) {
+			return res, fmt.Errorf("buildkitd at %s: %w", e.Addr, err)
 		}
 		return res, &DaemonError{Addr: e.Addr, Err: err}
 	}

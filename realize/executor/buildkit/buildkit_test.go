@@ -3,6 +3,7 @@ package buildkit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -193,5 +194,28 @@ func TestPoolSurvivesADaemonKilled(t *testing.T) {
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], a.Addr) || !strings.Contains(warnings[0], "run again elsewhere") {
 		t.Errorf("want one warning naming the killed daemon, got %q", warnings)
+	}
+}
+
+// TestAStepErrorIsNotADaemonError: a step the daemon cannot start (its
+// user does not exist) fails as the step's error, and the pool does not
+// give up on the daemon for it.
+func TestAStepErrorIsNotADaemonError(t *testing.T) {
+	d := buildkitd.Start(t)
+	root := testutil.BusyboxRootfs(t)
+	var warnings []string
+	p := NewPool([]string{d.Addr}, "", nil, func(m string) { warnings = append(warnings, m) })
+	s := spec(t, root, "true")
+	s.User = "nosuchuser"
+	_, err := p.Exec(context.Background(), s)
+	var de *DaemonError
+	if err == nil || errors.As(err, &de) || !strings.Contains(err.Error(), "nosuchuser") {
+		t.Fatalf("err = %v, want the step's failure naming the user", err)
+	}
+	if len(warnings) != 0 || p.dead[0] {
+		t.Fatalf("the daemon was given up on for a step's error: %q", warnings)
+	}
+	if res, err := p.Exec(context.Background(), spec(t, root, "true")); err != nil || res.ExitCode != 0 {
+		t.Fatalf("the next step: %+v, %v", res, err)
 	}
 }
