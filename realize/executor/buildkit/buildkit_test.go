@@ -219,3 +219,29 @@ func TestAStepErrorIsNotADaemonError(t *testing.T) {
 		t.Fatalf("the next step: %+v, %v", res, err)
 	}
 }
+
+// TestNetwork: a step has only loopback; a step with HostNetwork (a
+// fixed-output step) sees the host's interfaces.
+func TestNetwork(t *testing.T) {
+	d := buildkitd.Start(t)
+	root := testutil.BusyboxRootfs(t)
+	e := &Executor{Addr: d.Addr}
+	ifaces := func(host bool) string {
+		s := spec(t, root, "ls /sys/class/net > /nets")
+		s.HostNetwork = host
+		if res, err := e.Exec(context.Background(), s); err != nil || res.ExitCode != 0 {
+			t.Fatalf("host=%v: %+v, %v", host, res, err)
+		}
+		b, err := os.ReadFile(filepath.Join(s.Upper, "nets"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if got := ifaces(false); got != "lo" {
+		t.Errorf("a step sees interfaces %q, want only lo", got)
+	}
+	if got := ifaces(true); got == "lo" {
+		t.Errorf("a host-network step sees only lo")
+	}
+}
