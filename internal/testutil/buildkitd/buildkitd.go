@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -76,7 +77,8 @@ type Daemon struct {
 // Start starts a daemon that the test stops at its end. It allows the
 // network.host and security.insecure entitlements, which kiln's
 // fixed-output and insecure steps ask for. args are more buildkitd flags
-// (another --addr, TLS files).
+// (another --addr, TLS files); "--no-entitlements" (not buildkitd's)
+// starts it without the two entitlements.
 func Start(t testing.TB, args ...string) *Daemon {
 	t.Helper()
 	tools := Tools(t)
@@ -92,10 +94,15 @@ func Start(t testing.TB, args ...string) *Daemon {
 		"--root", d.root,
 		"--oci-worker=true", "--containerd-worker=false",
 		"--oci-worker-snapshotter=overlayfs",
-		"--allow-insecure-entitlement=network.host",
-		"--allow-insecure-entitlement=security.insecure",
 	)
-	cmd.Args = append(cmd.Args, args...)
+	if !slices.Contains(args, "--no-entitlements") {
+		cmd.Args = append(cmd.Args, "--allow-insecure-entitlement=network.host", "--allow-insecure-entitlement=security.insecure")
+	}
+	for _, a := range args {
+		if a != "--no-entitlements" {
+			cmd.Args = append(cmd.Args, a)
+		}
+	}
 	// Its own XDG dirs and a config that does not exist: nothing of this
 	// machine's BuildKit set-up is read.
 	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)

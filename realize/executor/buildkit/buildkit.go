@@ -365,6 +365,11 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 		// not exist, a mount it cannot make): running the step elsewhere
 		// would fail the same way.
 		if e.answers(ctx) {
+			for _, en := range d.Entitlements {
+				if strings.Contains(err.Error(), string(en)) {
+					return res, fmt.Errorf("buildkitd at %s does not allow %s, which this step needs: start it with --allow-insecure-entitlement %s (%w)", e.Addr, en, en, err)
+				}
+			}
 			return res, fmt.Errorf("buildkitd at %s: %w", e.Addr, err)
 		}
 		return res, &DaemonError{Addr: e.Addr, Err: err}

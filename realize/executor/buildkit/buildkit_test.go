@@ -245,3 +245,15 @@ func TestNetwork(t *testing.T) {
 		t.Errorf("a host-network step sees only lo")
 	}
 }
+
+// TestEntitlementRefused: a daemon that does not allow host networking
+// fails a fixed-output step with what to do about it.
+func TestEntitlementRefused(t *testing.T) {
+	d := buildkitd.Start(t, "--no-entitlements")
+	s := spec(t, testutil.BusyboxRootfs(t), "true")
+	s.HostNetwork = true
+	_, err := (&Executor{Addr: d.Addr}).Exec(context.Background(), s)
+	if err == nil || !strings.Contains(err.Error(), "--allow-insecure-entitlement network.host") {
+		t.Fatalf("err = %v, want the daemon flag to add", err)
+	}
+}
