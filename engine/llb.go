@@ -32,10 +32,11 @@ func (s *Session) LLB(ctx context.Context, targets []string) (*llb.Definition, [
 	}
 	var states []string
 	var root digest.Digest
+	var plat string
 	for _, t := range graph.Targets {
 		for _, pl := range t.Platforms {
 			states = append(states, t.Address+" ("+pl+")")
-			root = t.States[pl]
+			root, plat = t.States[pl], pl
 		}
 	}
 	if len(states) != 1 {
@@ -79,7 +80,9 @@ func (s *Session) LLB(ctx context.Context, targets []string) (*llb.Definition, [
 	if err != nil {
 		return nil, nil, err
 	}
-	def, err := state.Marshal(ctx, llb.LinuxAmd64)
+	osName, arch, _ := strings.Cut(plat, "/")
+	arch, variant, _ := strings.Cut(arch, "/")
+	def, err := state.Marshal(ctx, llb.Platform(ocispec.Platform{OS: osName, Architecture: arch, Variant: variant}))
 	if err != nil {
 		return nil, nil, err
 	}
