@@ -36,7 +36,7 @@ func Tools(t testing.TB) string {
 		t.Skip("buildkitd with the OCI worker needs root")
 	}
 	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skip("buildkitd's OCI worker needs runc in PATH (scripts/deps.sh installs it)")
+		t.Fatal("buildkitd's OCI worker needs runc in PATH: run scripts/deps.sh (apt-get install runc)")
 	}
 	toolsOnce.Do(func() {
 		if d := os.Getenv("KILN_BUILDKIT_TOOLS"); d != "" {
