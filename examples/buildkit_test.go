@@ -222,3 +222,66 @@ func TestFallbackLocal(t *testing.T) {
 		t.Fatalf("without a fallback, want a failure that names --buildkit-fallback: %v\n%s", err, out)
 	}
 }
+
+// sameBuild has steps whose layers depend on how the executor sets up
+// the step: a missing working directory of a non-root step, a deletion,
+// a hard link, a FIFO, ownership and modes. (A directory deleted and made
+// again unchanged is not here: it differs, see docs/buildkit.md.)
+const sameBuild = `
+kiln {
+  source_date_epoch = 1700000000
+  platform          = "linux/amd64"
+  default           = ["app"]
+}
+
+source "local" "busybox" {
+  path = "rootfs"
+}
+
+stage "user" {
+  from    = source.local.busybox
+  workdir = "/new/dir"
+  user    = "nobody"
+  run {
+    shell = "pwd > /tmp/p"
+  }
+}
+
+stage "root" {
+  from = stage.user
+  run {
+    shell = "rm /etc/group; mkdir -p /opt/x; echo a > /opt/x/a; ln /opt/x/a /opt/x/b; mkfifo /opt/fifo; chown 65534:65534 /opt/x; chmod 4755 /opt/x/a; touch -d @1 /opt/old"
+  }
+}
+
+image "app" {
+  from = stage.root
+}
+`
+
+// TestSameAsLocal: those steps give the same output on buildkitd as in
+// the local sandbox.
+func TestSameAsLocal(t *testing.T) {
+	if *update {
+		t.Skip("-update")
+	}
+	d := buildkitd.Start(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "build.hcl"), []byte(sameBuild), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.WriteBusyboxRootfs(filepath.Join(dir, "rootfs"), testutil.Busybox(t)); err != nil {
+		t.Fatal(err)
+	}
+	local, err := kiln(t, dir, t.TempDir(), "build")
+	if err != nil {
+		t.Fatalf("local build: %v\n%s", err, local)
+	}
+	remote, err := kiln(t, dir, t.TempDir(), "build", "--buildkit", d.Addr)
+	if err != nil {
+		t.Fatalf("build on buildkitd: %v\n%s", err, remote)
+	}
+	if got, want := outputLine(t, remote), outputLine(t, local); got != want {
+		t.Errorf("output %s on buildkitd, %s locally", got, want)
+	}
+}

@@ -133,6 +133,8 @@ type Definition struct {
 	Secrets map[string][]byte
 	// Entitlements are those the step needs.
 	Entitlements []entitlements.Entitlement
+	// RootDir is the directory sent as the step's root ("": scratch).
+	RootDir string
 	cleanup      []func()
 }
 
@@ -194,6 +196,9 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 		}
 		name := "kiln-" + hex.EncodeToString(h.Sum(nil))[:24]
 		d.Locals[name] = dir
+		if slot == "root" {
+			d.RootDir = dir
+		}
 		return llb.Local(name, llb.SharedKeyHint("kiln-"+slot), llb.LocalUniqueID(name), llb.WithCustomName("[kiln] "+name)), nil
 	}
 	root, err := state(spec.Root, "root")
@@ -377,6 +382,12 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 	if err := unpackDiff(image, spec.Upper); err != nil {
 		return res, fmt.Errorf("reading the step's changes from buildkitd: %w", err)
 	}
+	if err := timeWhiteouts(spec.Upper, time.Now()); err != nil {
+		return res, fmt.Errorf("reading the step's changes from buildkitd: %w", err)
+	}
+	if err := ownCwdAsRoot(spec, d.RootDir); err != nil {
+		return res, fmt.Errorf("reading the step's changes from buildkitd: %w", err)
+	}
 	return res, nil
 }
 
@@ -464,4 +475,62 @@ func cacheSharing(s string) llb.CacheMountSharingMode {
 		return llb.CacheMountPrivate
 	}
 	return llb.CacheMountShared
+}
+
+// ownCwdAsRoot gives the directories of a missing working directory that
+// the daemon created the owner the local sandbox gives them: BuildKit
+// creates them as the step's user, runc (kiln's sandbox) as root. Only a
+// non-root step's matter: a root step's are root's either way, and a
+// non-root step cannot have given them away itself in the sandbox, where
+// root owns them.
+func ownCwdAsRoot(spec executor.Spec, rootDir string) error {
+	uid, _, _ := strings.Cut(spec.User, ":")
+	if uid == "" || uid == "0" || uid == "root" || spec.Cwd == "" {
+		return nil
+	}
+	rel := ""
+	for _, c := range strings.Split(strings.Trim(filepath.Clean(spec.Cwd), "/"), "/") {
+		if c == "" {
+			continue
+		}
+		rel = filepath.Join(rel, c)
+		if rootDir != "" {
+			if _, err := os.Lstat(filepath.Join(rootDir, rel)); err == nil {
+				continue
+			}
+		}
+		p := filepath.Join(spec.Upper, rel)
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.IsDir() {
+			return nil
+		}
+		if err := os.Lchown(p, 0, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// timeWhiteouts gives each whiteout in upper the time now: in a local
+// overlay a whiteout is made when the step deletes the file, so its mtime
+// is the deletion's, which the realizer clamps to SOURCE_DATE_EPOCH; a
+// layer tar's whiteout entry carries no such time.
+func timeWhiteouts(upper string, now time.Time) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(now.UnixNano()), unix.NsecToTimespec(now.UnixNano())}
+	return filepath.WalkDir(upper, func(p string, de os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if de.Type()&os.ModeCharDevice == 0 {
+			return nil
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		if st.Rdev != 0 {
+			return nil
+		}
+		return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
+	})
 }
