@@ -111,6 +111,7 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 		AllowInsecure: s.opts.AllowInsecure,
 		RequireLimits: s.opts.RequireLimits,
 		Warn:          func(msg string) { s.emit(Event{Kind: Warning, Message: msg}) },
+		Executor:      s.executor(st),
 	})
 	s.reportFetched(subst)
 	if err != nil {

@@ -67,6 +67,16 @@ type Options struct {
 	// NoGC turns automatic garbage collection off for this session (as
 	// KILN_GC=off in Environ does).
 	NoGC bool
+	// BuildKit are buildkitd addresses (--buildkit; KILN_BUILDKIT_HOST in
+	// Environ adds one): exec steps run there instead of the local
+	// sandbox, on the least-loaded daemon.
+	BuildKit []string
+	// BuildKitFallbackLocal runs steps in the local sandbox once no
+	// daemon is left (--buildkit-fallback local).
+	BuildKitFallbackLocal bool
+	// BuildKitTLSDir holds ca.pem, cert.pem and key.pem for tcp://
+	// daemons (--buildkit-tlsdir, as buildctl's --tlsdir).
+	BuildKitTLSDir string
 
 	// Events receives the session's progress; nil discards it. While
 	// steps run it is called from several goroutines at once.

@@ -84,6 +84,7 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 	if err != nil {
 		return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err}
 	}
+	plain := len(env)
 	mounts, env, release, err := r.stepMounts(ex, inputs, tmp, env)
 	defer release()
 	if err != nil {
@@ -102,6 +103,7 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		Scratch:     scratch,
 		Args:        ex.Args,
 		Env:         env,
+		SecretEnv:   env[plain:],
 		Cwd:         ex.Cwd,
 		User:        ex.User,
 		Hostname:    ex.Hostname,
@@ -187,7 +189,7 @@ func (r *Realizer) stepMounts(ex *compiler.ExecOp, inputs []store.Output, tmp st
 				return nil, nil, release, err
 			}
 			unlock = append(unlock, rel)
-			mounts = append(mounts, executor.Mount{Type: executor.MountCache, Source: dir, Dest: m.Dest, CacheID: m.CacheID})
+			mounts = append(mounts, executor.Mount{Type: executor.MountCache, Source: dir, Dest: m.Dest, CacheID: m.CacheID, Sharing: m.Sharing})
 		case "tmpfs":
 			mounts = append(mounts, executor.Mount{Type: executor.MountTmpfs, Dest: m.Dest, SizeBytes: m.SizeBytes})
 		case "secret":

@@ -65,6 +65,9 @@ func TestTheExecutorGetsWhatTheStepSees(t *testing.T) {
 	if want := []string{"A=1", "TOK=s3cr3t-value"}; !slices.Equal(s.Env, want) {
 		t.Errorf("env = %q, want %q", s.Env, want)
 	}
+	if want := []string{"TOK=s3cr3t-value"}; !slices.Equal(s.SecretEnv, want) {
+		t.Errorf("secret env = %q, want %q (an executor that records its steps must know which to keep out)", s.SecretEnv, want)
+	}
 	if s.Pids != 7 || s.MemoryBytes != DefaultLimits().MemoryBytes || s.Cwd != "/w" || s.Hostname != "h" || s.HostNetwork || s.Insecure {
 		t.Errorf("spec settings = %+v", s)
 	}

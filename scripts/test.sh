@@ -26,6 +26,10 @@ if [ "$(devnull)" != "$want" ]; then
 	echo "warning: /dev/null is '$(devnull)', not '$want'; setting its mode to 666"
 	chmod 666 /dev/null
 fi
+# buildkitd and buildctl for the BuildKit tests, built once into a cache
+# outside the repository (minutes the first time; then reused).
+KILN_BUILDKIT_TOOLS="$(scripts/buildkit-tools.sh)"
+export KILN_BUILDKIT_TOOLS
 go test -count=1 -timeout 25m ./... "$@"
 if [ "$(devnull)" != "$want" ]; then
 	echo "/dev/null changed during the tests: now '$(devnull)'; a step reached the host's /dev"; exit 1

@@ -46,6 +46,11 @@ type buildFlags struct {
 	// ignoreCaches ignores every cache setting: set only by kiln verify's
 	// rebuilds, which are from nothing.
 	ignoreCaches bool
+	// buildkit are --buildkit addresses; buildkitFallback is
+	// --buildkit-fallback ("" or "local").
+	buildkit         []string
+	buildkitFallback string
+	buildkitTLSDir   string
 }
 
 const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`
@@ -134,6 +139,9 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "build again the steps of this stage (NAME or stage.NAME); what depends on them is rebuilt only if their outputs change (repeatable)")
 	fl.StringSliceVar(&f.platforms, "platform", nil, "build for this platform: only this machine's (os/arch) for now, as kiln does not emulate others")
 	fl.BoolVar(&f.requireLimits, "require-limits", false, "fail instead of warning when steps' memory and pids limits cannot be enforced (a normal user without delegated cgroups)")
+	fl.StringArrayVar(&f.buildkit, "buildkit", nil, "run exec steps on buildkitd at ADDR (unix://, tcp://, docker-container://, kube-pod://) instead of the local sandbox; repeatable: each step goes to the least-loaded daemon (also $KILN_BUILDKIT_HOST)")
+	fl.StringVar(&f.buildkitFallback, "buildkit-fallback", "", "where steps run once no buildkitd is left: local (default: the build fails)")
+	fl.StringVar(&f.buildkitTLSDir, "buildkit-tlsdir", "", "ca.pem, cert.pem and key.pem for tcp:// buildkitd addresses, as buildctl --tlsdir")
 	fl.BoolVar(&f.noGC, "no-gc", false, "no automatic garbage collection in this command, however full the store (also KILN_GC=off)")
 }
 

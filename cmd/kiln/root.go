@@ -58,6 +58,7 @@ func newRootCmd() *cobra.Command {
 		newFmtCmd,
 		newVersionCmd,
 		newImportCmd,
+		newLLBCmd,
 	} {
 		root.AddCommand(f(g))
 	}
@@ -101,6 +102,14 @@ func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
 		opts.IgnoreCaches = f.ignoreCaches
 		opts.SSH = f.ssh
 		opts.NoCache, opts.NoCacheFilter, opts.Platforms = f.noCache, f.noCacheFilter, f.platforms
+		switch f.buildkitFallback {
+		case "":
+		case "local":
+			opts.BuildKitFallbackLocal = true
+		default:
+			return nil, usageErrorf("--buildkit-fallback %q: the only fallback is local", f.buildkitFallback)
+		}
+		opts.BuildKit, opts.BuildKitTLSDir = f.buildkit, f.buildkitTLSDir
 	}
 	opts.Events = r.event
 	return engine.Open(opts)

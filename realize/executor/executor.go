@@ -80,6 +80,10 @@ type Mount struct {
 	Source string
 	// CacheID names a MountCache mount's cache (Source is where it lives).
 	CacheID string
+	// Sharing is a MountCache mount's sharing mode (shared, locked or
+	// private), for an executor whose caches live elsewhere: the realizer
+	// already enforces it for Source.
+	Sharing string
 	// SizeBytes caps a MountTmpfs (0: the kernel's default).
 	SizeBytes int64
 }
@@ -105,6 +109,10 @@ type Spec struct {
 	Args []string
 	// Env is the process's whole environment: nothing is inherited.
 	Env []string
+	// SecretEnv are the entries of Env that hold secrets' values, for an
+	// executor that must not write them where a build is recorded (a
+	// BuildKit definition).
+	SecretEnv []string
 	// Cwd is the working directory ("" means "/"), created when missing.
 	Cwd string
 	// User is "uid[:gid]" or names from the root's /etc/passwd and
