@@ -751,6 +751,6 @@ run "stage.go" "0" {
 }
 
 run "stage.modules" "0" {
-  step        = "sha256:1dafa0523bba8cfe138063b69b0e0b7fc2ef993dbf43bd98851b62b6e4fb0667"
-  output_hash = "sha256:1b90aaeae786b35735f3bb0731c2c4d12d18d2b27d8a4f6a5d4890190c2f662f"
+  step        = "sha256:3dcf380c7936db3dbea4650a656d382bb7de1c303643b16ea6f247af544595fb"
+  output_hash = "sha256:bec4e3cebb7f005be438a18fb1a7aaeda58b1bde17405121ca34393b6b55936e"
 }
