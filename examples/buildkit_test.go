@@ -249,6 +249,7 @@ stage "user" {
 
 stage "root" {
   from = stage.user
+  user = "root" # stage.user's nobody is inherited, as FROM does
   run {
     shell = "rm /etc/group; mkdir -p /opt/x; echo a > /opt/x/a; ln /opt/x/a /opt/x/b; mkfifo /opt/fifo; chown 65534:65534 /opt/x; chmod 4755 /opt/x/a; touch -d @1 /opt/old"
   }
