@@ -199,9 +199,9 @@ const maxAccountFile = 10 << 20
 //     memberships in /etc/group as supplementary groups.
 //
 // The primary gid is always among the supplementary groups, as
-// containerd does since CVE-2023-25173: without it, dropping
-// supplementary groups would let a process escape a file whose group
-// permissions deny the primary group.
+// containerd does since CVE-2023-25173: without it, a process that
+// changes its gid (a setgid program) would lose the primary group and get
+// past a file whose group permissions deny that group.
 func resolveUser(rootfs, spec string) (uid, gid int, groups []int, err error) {
 	who, isDefault := spec, spec == ""
 	if isDefault {
