@@ -238,8 +238,34 @@ source "local" "busybox" {
   path = "rootfs"
 }
 
+# The ids steps record what a step's process runs as: BuildKit gives a
+# user its memberships in the state's /etc/group plus its primary group,
+# and numeric uid:gid only that gid.
+stage "accounts" {
+  from = source.local.busybox
+  run {
+    shell = "echo app:x:1000:1000::/:/bin/sh >> /etc/passwd; printf 'wheel:x:10:root\\nstaff:x:50:app\\napp:x:1000:\\n' >> /etc/group; { id; id -G; grep Groups /proc/self/status; } > /ids-default"
+  }
+}
+
+stage "member" {
+  from = stage.accounts
+  user = "app"
+  run {
+    shell = "{ id; id -G; grep Groups /proc/self/status; } > /tmp/ids-app"
+  }
+}
+
+stage "numeric" {
+  from = stage.member
+  user = "1000:1000"
+  run {
+    shell = "{ id; id -G; grep Groups /proc/self/status; } > /tmp/ids-numeric"
+  }
+}
+
 stage "user" {
-  from    = source.local.busybox
+  from    = stage.numeric
   workdir = "/new/dir"
   user    = "nobody"
   run {
@@ -251,7 +277,7 @@ stage "root" {
   from = stage.user
   user = "root" # stage.user's nobody is inherited, as FROM does
   run {
-    shell = "rm /etc/group; mkdir -p /opt/x; echo a > /opt/x/a; ln /opt/x/a /opt/x/b; mkfifo /opt/fifo; chown 65534:65534 /opt/x; chmod 4755 /opt/x/a; touch -d @1 /opt/old"
+    shell = "{ id; id -G; grep Groups /proc/self/status; } > /ids-root; rm /etc/group; mkdir -p /opt/x; echo a > /opt/x/a; ln /opt/x/a /opt/x/b; mkfifo /opt/fifo; chown 65534:65534 /opt/x; chmod 4755 /opt/x/a; touch -d @1 /opt/old"
   }
 }
 

@@ -78,3 +78,53 @@ func asUser(u testutil.RootlessUser, bin, dir, storeDir string, args ...string) 
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// TestSameAsLocalRootless builds TestSameAsLocal's build as an
+// unprivileged user and as root: a step's user and supplementary groups
+// (setgroups in kiln's user namespace), owners and modes come out the
+// same, so the output does too.
+func TestSameAsLocalRootless(t *testing.T) {
+	if *update {
+		t.Skip("-update")
+	}
+	u := testutil.NeedRootlessUser(t)
+	bin, err := kilnBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	top, err := os.MkdirTemp("", "kiln-rootless-same-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	if err := os.Chmod(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(top, "build")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "build.hcl"), []byte(sameBuild), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.WriteBusyboxRootfs(filepath.Join(dir, "rootfs"), testutil.Busybox(t)); err != nil {
+		t.Fatal(err)
+	}
+	root, err := kiln(t, dir, t.TempDir(), "build")
+	if err != nil {
+		t.Fatalf("build as root: %v\n%s", err, root)
+	}
+	if err := testutil.ChownTree(top, u); err != nil {
+		t.Fatal(err)
+	}
+	user, err := asUser(u, bin, dir, filepath.Join(top, "store"), "build")
+	if err != nil {
+		t.Fatalf("build as user %s: %v\n%s", u.Name, err, user)
+	}
+	if got, want := outputLine(t, user), outputLine(t, root); got != want {
+		t.Errorf("output %s as user %s, %s as root", got, u.Name, want)
+	}
+}

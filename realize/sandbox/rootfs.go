@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -180,43 +181,143 @@ func matchRootAttrs(upper string, lowers []string) error {
 	return nil
 }
 
-// resolveUser turns "uid[:gid]" or names into ids, reading the step's own
-// /etc/passwd and /etc/group (resolved inside the root, so a symlinked
-// /etc/passwd cannot point at the host's).
+// maxAccountFile bounds what kiln reads of a step's /etc/passwd or
+// /etc/group, as BuildKit's executor does (10 MiB): they come from the
+// build, not from kiln.
+const maxAccountFile = 10 << 20
+
+// resolveUser turns the step's user into the uid, gid and supplementary
+// groups its process runs with, exactly as BuildKit's executor (and so
+// docker) does, so that a step sees the same `id` under both:
+//   - no user is "0", looked up like a name but falling back to root
+//     when the lookup fails;
+//   - "uid:gid" in numbers (either may be spelled "root") is taken as it
+//     is, with no lookup and no memberships;
+//   - anything else is resolved in the step's own /etc/passwd and
+//     /etc/group (read inside the root, so a symlinked /etc/passwd cannot
+//     point at the host's), and a user without an explicit group gets its
+//     memberships in /etc/group as supplementary groups.
+//
+// The primary gid is always among the supplementary groups, as
+// containerd does since CVE-2023-25173: without it, a process that
+// changes its gid (a setgid program) would lose the primary group and get
+// past a file whose group permissions deny that group.
 func resolveUser(rootfs, spec string) (uid, gid int, groups []int, err error) {
-	open := func(name string) (io.Reader, func(), error) {
-		p, err := securejoin.SecureJoin(rootfs, name)
-		if err != nil {
-			return nil, func() {}, err
-		}
-		f, err := os.Open(p)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, func() {}, nil
-		}
-		if err != nil {
-			return nil, func() {}, err
-		}
-		return f, func() { f.Close() }, nil
+	who, isDefault := spec, spec == ""
+	if isDefault {
+		who = "0"
 	}
-	passwd, closeP, err := open("/etc/passwd")
+	if u, g, ok := parseUIDGID(who); ok {
+		return u, g, []int{g}, nil
+	}
+	passwd, err := openAccountFile(rootfs, "/etc/passwd")
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("reading the step's /etc/passwd: %w", err)
 	}
-	defer closeP()
-	group, closeG, err := open("/etc/group")
+	defer passwd.Close()
+	group, err := openAccountFile(rootfs, "/etc/group")
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("reading the step's /etc/group: %w", err)
 	}
-	defer closeG()
-	who := spec
-	if who == "" {
-		who = "0:0"
-	}
-	u, err := user.GetExecUser(who, &user.ExecUser{Home: "/"}, passwd, group)
+	defer group.Close()
+	u, err := user.GetExecUser(who, nil, passwd.reader(), group.reader())
 	if err != nil {
-		return 0, 0, nil, fmt.Errorf("resolving user %q in the step's root filesystem: %w", spec, err)
+		if isDefault {
+			return 0, 0, []int{0}, nil
+		}
+		return 0, 0, nil, fmt.Errorf("resolving user %q in the step's root filesystem: %w; add the user in an earlier step or use numeric uid:gid", spec, err)
 	}
-	return u.Uid, u.Gid, u.Sgids, nil
+	groups = u.Sgids
+	if !slices.Contains(groups, u.Gid) {
+		groups = append([]int{u.Gid}, groups...)
+	}
+	return u.Uid, u.Gid, groups, nil
+}
+
+// parseUIDGID takes "uid:gid" when both are numbers or "root", as
+// BuildKit's fast path does.
+func parseUIDGID(s string) (uid, gid int, ok bool) {
+	u, g, hasG := strings.Cut(s, ":")
+	if !hasG {
+		return 0, 0, false
+	}
+	id := func(s string) (int, bool) {
+		if s == "root" {
+			return 0, true
+		}
+		n, err := strconv.ParseUint(s, 10, 32)
+		return int(n), err == nil
+	}
+	uid, okU := id(u)
+	gid, okG := id(g)
+	return uid, gid, okU && okG
+}
+
+// accountFile is a step's /etc/passwd or /etc/group; a nil one is absent.
+type accountFile struct {
+	f    *os.File
+	name string
+}
+
+// openAccountFile opens name inside rootfs. A missing or non-regular file
+// (a directory, a FIFO, a device) counts as absent, as it does for
+// BuildKit; kiln never opens anything but a regular file there.
+func openAccountFile(rootfs, name string) (*accountFile, error) {
+	p, err := securejoin.SecureJoin(rootfs, name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return &accountFile{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return &accountFile{}, nil
+	}
+	// The step has not started, so nothing changes the root meanwhile;
+	// O_NOFOLLOW and the second check are there all the same.
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s changed while kiln read it", name)
+	}
+	return &accountFile{f: f, name: name}, nil
+}
+
+func (a *accountFile) Close() {
+	if a.f != nil {
+		a.f.Close()
+	}
+}
+
+// reader reads at most maxAccountFile bytes and fails past them; nil
+// (not a typed nil) when the file is absent, which GetExecUser needs.
+func (a *accountFile) reader() io.Reader {
+	if a.f == nil {
+		return nil
+	}
+	return &limitedReader{r: io.LimitReader(a.f, maxAccountFile+1), name: a.name}
+}
+
+type limitedReader struct {
+	r    io.Reader
+	n    int64
+	name string
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > maxAccountFile {
+		return 0, fmt.Errorf("the step's %s is larger than %d bytes", l.name, maxAccountFile)
+	}
+	return n, err
 }
 
 // unmount detaches a mount; a path that is no longer a mount point is fine.

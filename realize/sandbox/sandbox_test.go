@@ -516,3 +516,44 @@ func TestBadSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestSupplementaryGroups checks a step's groups are what BuildKit's
+// executor (and docker) give it: the user's memberships in the step's
+// /etc/group plus its primary group, none for an explicit group, and
+// only the given gid for numeric "uid:gid".
+func TestSupplementaryGroups(t *testing.T) {
+	accounts := t.TempDir()
+	if err := os.Mkdir(filepath.Join(accounts, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"group":  "root:x:0:\nwheel:x:10:root\nstaff:x:50:app,other\naudio:x:63:app\napp:x:1000:\nnogroup:x:65534:\n",
+	} {
+		if err := os.WriteFile(filepath.Join(accounts, "etc", name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ user, want string }{
+		{"", "0 0 0 10"}, // no user is "0" looked up: root is in wheel
+		{"root", "0 0 0 10"},
+		{"0:0", "0 0 0"},
+		{"root:root", "0 0 0"},
+		{"app", "1000 1000 50 63 1000"},
+		{"1000", "1000 1000 50 63 1000"}, // a numeric user's name is looked up too
+		{"1000:1000", "1000 1000 1000"},
+		{"app:staff", "1000 50 50"},
+		{"nobody", "65534 65534 65534"},
+		{"4242", "4242 0 0"}, // no entry: gid 0, as runc's lookup gives
+	} {
+		spec, stdout, stderr := newSpec(t, "sh", "-c", `echo $(id -u) $(id -g) $(sed -n 's/^Groups:\s*//p' /proc/self/status)`)
+		spec.Lowers = append(spec.Lowers, accounts)
+		spec.User = tc.user
+		if res := run(t, spec); res.ExitCode != 0 {
+			t.Fatalf("user %q: exit %d: %s", tc.user, res.ExitCode, stderr)
+		}
+		if got := strings.Join(strings.Fields(stdout.String()), " "); got != tc.want {
+			t.Errorf("user %q: uid gid groups %q, want %q", tc.user, got, tc.want)
+		}
+	}
+}
