@@ -86,11 +86,11 @@ func (a *assembler) entry(layerDir, rel string, top bool) error {
 	typ := st.Mode & unix.S_IFMT
 	if typ == unix.S_IFCHR && st.Rdev == 0 {
 		a.hide(rel)
-		return os.RemoveAll(dst)
+		return a.remove(rel)
 	}
 	delete(a.hidden, rel)
 	if typ != unix.S_IFDIR {
-		if err := os.RemoveAll(dst); err != nil {
+		if err := a.remove(rel); err != nil {
 			return err
 		}
 		return a.file(src, dst, rel, &st)
@@ -102,11 +102,7 @@ func (a *assembler) entry(layerDir, rel string, top bool) error {
 	var cur unix.Stat_t
 	exists := unix.Lstat(dst, &cur) == nil
 	if exists && (cur.Mode&unix.S_IFMT != unix.S_IFDIR || opaque) {
-		if rel == "." {
-			if err := clearDir(dst); err != nil {
-				return err
-			}
-		} else if err := os.RemoveAll(dst); err != nil {
+		if err := a.remove(rel); err != nil {
 			return err
 		}
 		a.hide(rel)
@@ -139,13 +135,35 @@ func (a *assembler) entry(layerDir, rel string, top bool) error {
 // hide forgets the whiteouts below rel: a directory that replaces what
 // was there ends overlayfs's lookup of its children.
 func (a *assembler) hide(rel string) {
-	prefix := rel + "/"
 	for p := range a.hidden {
-		if strings.HasPrefix(p, prefix) {
+		if below(p, rel) {
 			delete(a.hidden, p)
 		}
 	}
 	a.hidden[rel] = true
+}
+
+// remove deletes rel and what is below it from the tree, and forgets the
+// times of the directories it held.
+func (a *assembler) remove(rel string) error {
+	for p := range a.dirTimes {
+		if p == rel || below(p, rel) {
+			delete(a.dirTimes, p)
+		}
+	}
+	if rel == "." {
+		return clearDir(a.dst)
+	}
+	return os.RemoveAll(filepath.Join(a.dst, rel))
+}
+
+// below reports whether p is strictly inside dir (both relative, "." the
+// root).
+func below(p, dir string) bool {
+	if dir == "." {
+		return p != "."
+	}
+	return strings.HasPrefix(p, dir+"/")
 }
 
 // file copies a non-directory, or links it to an earlier copy of the same
