@@ -31,9 +31,6 @@ type Tree struct {
 	before map[string]id
 	// children lists each directory's entries, sorted.
 	children map[string][]string
-	// hidden are paths a layer's whiteout removed and no higher layer
-	// created again: overlayfs makes a directory created there opaque.
-	hidden map[string]bool
 }
 
 // Assemble copies lowers (bottom first) into dir, which must not exist, as
@@ -43,7 +40,7 @@ func Assemble(dir string, lowers []string) (*Tree, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("assembling the step's root: %w", err)
 	}
-	a := &assembler{dst: dir, dirTimes: map[string][2]unix.Timespec{}, hidden: map[string]bool{}}
+	a := &assembler{dst: dir, dirTimes: map[string][2]unix.Timespec{}}
 	for i, l := range lowers {
 		a.links = map[uint64]string{}
 		if err := a.entry(l, ".", i == len(lowers)-1); err != nil {
@@ -57,7 +54,7 @@ func Assemble(dir string, lowers []string) (*Tree, error) {
 			return nil, fmt.Errorf("assembling the step's root: %w", err)
 		}
 	}
-	t := &Tree{Dir: dir, before: map[string]id{}, children: map[string][]string{}, hidden: a.hidden}
+	t := &Tree{Dir: dir, before: map[string]id{}, children: map[string][]string{}}
 	if err := t.record("."); err != nil {
 		return nil, fmt.Errorf("assembling the step's root: %w", err)
 	}
@@ -70,7 +67,6 @@ type assembler struct {
 	// that hard links within a layer stay hard links.
 	links    map[uint64]string
 	dirTimes map[string][2]unix.Timespec
-	hidden   map[string]bool
 }
 
 // entry merges layer's rel into the tree. A directory's attributes are the
@@ -85,10 +81,8 @@ func (a *assembler) entry(layerDir, rel string, top bool) error {
 	}
 	typ := st.Mode & unix.S_IFMT
 	if typ == unix.S_IFCHR && st.Rdev == 0 {
-		a.hide(rel)
 		return a.remove(rel)
 	}
-	delete(a.hidden, rel)
 	if typ != unix.S_IFDIR {
 		if err := a.remove(rel); err != nil {
 			return err
@@ -105,8 +99,6 @@ func (a *assembler) entry(layerDir, rel string, top bool) error {
 		if err := a.remove(rel); err != nil {
 			return err
 		}
-		a.hide(rel)
-		delete(a.hidden, rel)
 		exists = rel == "."
 	}
 	if !exists {
@@ -130,17 +122,6 @@ func (a *assembler) entry(layerDir, rel string, top bool) error {
 		}
 	}
 	return nil
-}
-
-// hide forgets the whiteouts below rel: a directory that replaces what
-// was there ends overlayfs's lookup of its children.
-func (a *assembler) hide(rel string) {
-	for p := range a.hidden {
-		if below(p, rel) {
-			delete(a.hidden, p)
-		}
-	}
-	a.hidden[rel] = true
 }
 
 // remove deletes rel and what is below it from the tree, and forgets the

@@ -63,9 +63,11 @@ func (t *Tree) walk(rel string, inStack bool, plan *[]change) (bool, error) {
 	if err := unix.Lstat(p, &c.st); err != nil {
 		return false, err
 	}
-	// A directory where the layers had something, or a whiteout, is one
-	// the step made there: overlayfs makes it opaque (the root never is).
-	c.opaque = rel != "." && !same && inStack && (existed || t.hidden[rel])
+	// A directory where the layers showed something is one the step made
+	// there: overlayfs makes it opaque (the root never is). Where a layer
+	// only has a whiteout, overlayfs's lookup stops at it anyway, and the
+	// new directory is not marked.
+	c.opaque = rel != "." && !same && existed
 	at := len(*plan)
 	*plan = append(*plan, c)
 	names, err := readNames(p)
