@@ -8,7 +8,9 @@
 # both and of a generated 1,001-derivation graph, end to end (process
 # start, parse, compile, store look-ups); and the floor of starting kiln.
 # Needs root, busybox-static and runc (apt-get install busybox-static runc).
-# Flags go to the helper: -reps N (cold builds), -noops N, -keep, and
+# Flags go to the helper: -reps N (cold builds), -noops N, -keep, -copy
+# (also the chain with the copy snapshotter, KILN_SNAPSHOTTER=copy, against
+# overlayfs), and
 # -user NAME: also kiln run by that unprivileged user (it needs a subuid
 # range: usermod --add-subuids 100000-165535 --add-subgids 100000-165535
 # NAME) against root kiln and `runc run --rootless` as NAME.

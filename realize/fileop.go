@@ -19,6 +19,7 @@ import (
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/internal/unixmode"
 	"github.com/kiln-build/kiln/realize/overlay"
+	"github.com/kiln-build/kiln/realize/snapshot"
 	"github.com/kiln-build/kiln/store"
 )
 
@@ -119,6 +120,18 @@ func (r *Realizer) mountView(tmp string, n int, layers []digest.Digest) (string,
 	lowers := r.layerPaths(layers)
 	if len(lowers) == 1 { // a layer repeated: overlayfs needs two lowers without an upper
 		return lowers[0], func() {}, nil
+	}
+	kind, _, err := snapshot.Choose(tmp)
+	if err != nil {
+		return "", nil, err
+	}
+	if kind == snapshot.Copy {
+		// Read only by the file step, never written: nothing to diff.
+		t, err := snapshot.Assemble(filepath.Join(tmp, fmt.Sprintf("view%d", n)), lowers)
+		if err != nil {
+			return "", nil, viewError(len(layers), err)
+		}
+		return t.Dir, func() {}, nil
 	}
 	cfg := overlay.Config{Lowers: lowers, ReadOnly: true}
 	m, err := overlay.Detached(cfg)

@@ -33,6 +33,7 @@ var (
 	reps    = flag.Int("reps", 3, "cold builds of each workload (the median is shown)")
 	noops   = flag.Int("noops", 20, "no-op rebuilds of each workload (the median is shown)")
 	keep    = flag.Bool("keep", false, "keep the work directory")
+	copySn  = flag.Bool("copy", false, "also measure the chain with the copy snapshotter (KILN_SNAPSHOTTER=copy) against overlayfs")
 	asUser  = flag.String("user", "", "also measure kiln run by this unprivileged user (with a subuid range), against `runc run --rootless` as that user")
 )
 
@@ -95,6 +96,19 @@ func main() {
 	coldBuild(work, graph, "graph", "all")
 	noopGraph := noop(graph, store("graph"), "all")
 	floor := timeRuns(*noops, func() { kiln(chain, store("chain0"), "version") })
+	// The copy snapshotter: the same chain and source, each step's root
+	// copied from its layers and diffed back instead of mounted.
+	var cStep time.Duration
+	if *copySn {
+		kilnEnv = []string{"KILN_SNAPSHOTTER=copy"}
+		var csrc, cchain []time.Duration
+		for i := range *reps {
+			csrc = append(csrc, coldBuild(work, chain, fmt.Sprintf("csrc%d", i), "stage.src"))
+			cchain = append(cchain, coldBuild(work, chain, fmt.Sprintf("cchain%d", i), "stage.chain"))
+		}
+		kilnEnv = nil
+		cStep = (median(cchain) - median(csrc)) / chainSteps
+	}
 	var rl *rootlessRows
 	if *asUser != "" {
 		rl = measureRootless(work, *asUser)
@@ -122,12 +136,19 @@ func main() {
 	row("no-op rebuild: fan", noopFan, 0, "< 40 ms", noopFan < 40*time.Millisecond)
 	row(fmt.Sprintf("no-op rebuild: %d derivations", graphSt*graphSteps+1), noopGraph, 0, "< 150 ms", noopGraph < 150*time.Millisecond)
 	row("floor: kiln version", floor, 0, "", true)
+	if *copySn {
+		row("copy snapshotter: per exec step", cStep, median(rStep), "", true)
+		row("copy snapshotter: per exec step vs overlay", cStep, kStep, "", true)
+	}
 	if rl != nil {
 		row(fmt.Sprintf("rootless (%s): per exec step", *asUser), rl.step, rl.runcStep, "", true)
 		row("rootless: per exec step vs root kiln", rl.step, kStep, "", true)
 		row("rootless: no-op rebuild: chain", rl.noop, noopChain, "", true)
 	}
 	tw.Flush()
+	if *copySn {
+		fmt.Printf("\ncopy snapshotter rows: kiln with KILN_SNAPSHOTTER=copy (the chain's busybox root copied for every step) against runc, and against kiln on overlayfs (copy, overlay, copy/overlay)\n")
+	}
 	if rl != nil {
 		fmt.Printf("\nrootless rows: kiln as %s (in its user namespace, no cgroup limits on cgroup v1) against runc run --rootless as %s on a plain rootfs (no overlay), and against root kiln (last two rows: rootless, root, rootless/root)\n", *asUser, *asUser)
 	}
@@ -213,11 +234,15 @@ func writeProject(work, name, hcl string) string {
 	return dir
 }
 
+// kilnEnv is added to kiln's environment (the copy snapshotter's rows).
+var kilnEnv []string
+
 // kiln runs kiln in dir on store and fails the benchmark if it fails.
 func kiln(dir, store string, args ...string) {
 	c := exec.Command(*kilnBin, args...)
 	c.Dir = dir
 	c.Env = append(os.Environ(), "KILN_STORE="+store, "CI=", "KILN_TIMING=", "KILN_TRACE=")
+	c.Env = append(c.Env, kilnEnv...)
 	var out bytes.Buffer
 	c.Stdout, c.Stderr = &out, &out
 	if err := c.Run(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/kiln-build/kiln/internal/testutil"
+	"github.com/kiln-build/kiln/realize/snapshot"
 )
 
 func TestMain(m *testing.M) {
@@ -24,6 +25,9 @@ func scriptSetup(env *testscript.Env) error {
 	env.Setenv("CI", "")
 	env.Setenv("NO_COLOR", "1")
 	env.Setenv("SOURCE_DATE_EPOCH", "")
+	if forcedSnapshotter != "" {
+		env.Setenv(snapshot.EnvVar, forcedSnapshotter)
+	}
 	return testutil.WriteBusyboxRootfs(filepath.Join(env.WorkDir, "base", "rootfs"), testutil.BusyboxPath)
 }
 

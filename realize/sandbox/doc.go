@@ -19,4 +19,7 @@
 // deterministic), and overlayfs's own metadata (whiteouts as 0/0 character
 // devices, trusted.overlay.* xattrs on opaque directories and copied-up
 // files), which the realizer's normalization turns into its canonical form.
+// Where overlayfs is refused (or KILN_SNAPSHOTTER=copy), the root is a copy
+// of the layers in Work instead, and Run writes the same kind of Upper by
+// comparing it with the copy after the step (see realize/snapshot).
 package sandbox

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kiln-build/kiln/internal/unixmode"
 	"github.com/kiln-build/kiln/realize/executor"
+	"github.com/kiln-build/kiln/realize/snapshot"
 )
 
 // Executor runs exec steps in libcontainer sandboxes on this machine, as
@@ -46,7 +47,15 @@ func (e *Executor) Prepare(ctx context.Context) error {
 	if err := os.MkdirAll(e.Root, 0o700); err != nil {
 		return err
 	}
-	err := Cleanup(e.Root)
+	// Which snapshotter the steps get is said once, before the first.
+	_, msg, err := snapshot.Choose(e.Root)
+	if err != nil {
+		return err
+	}
+	if msg != "" && e.Warn != nil {
+		e.Warn(msg)
+	}
+	err = Cleanup(e.Root)
 	// The sweep reads every kiln cgroup on the machine and takes
 	// milliseconds, which a second build started next to a running one
 	// would otherwise wait for before its first step. It touches only the

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kiln-build/kiln/realize/overlay"
+	"github.com/kiln-build/kiln/realize/snapshot"
 )
 
 // rootOverlayOptions keep Upper a self-contained layer: with metacopy a
@@ -28,26 +29,40 @@ import (
 var rootOverlayOptions = []string{"redirect_dir=off", "metacopy=off", "index=off", "volatile"}
 
 // mountRoot prepares the skeleton layer and mounts the root overlay at
-// StateDir/rootfs, returning that path.
-func mountRoot(spec Spec) (string, error) {
+// StateDir/rootfs, returning that path. With the copy snapshotter it
+// assembles the root in Work instead (on Upper's filesystem, so that Diff
+// moves the step's files into Upper) and returns the tree to diff; nothing
+// is then mounted.
+func mountRoot(spec Spec) (string, *snapshot.Tree, error) {
 	skel := filepath.Join(spec.StateDir, skelSubdir)
 	if err := writeSkeleton(skel, spec); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if err := matchRootAttrs(spec.Upper, spec.Lowers); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	for _, m := range spec.Mounts {
 		// A writable overlay's root takes its mode from Upper too.
 		if m.Type == "overlay" && m.Upper != "" {
 			if err := matchRootAttrs(m.Upper, m.Lowers); err != nil {
-				return "", fmt.Errorf("mount at %s: %w", m.Dest, err)
+				return "", nil, fmt.Errorf("mount at %s: %w", m.Dest, err)
 			}
 		}
 	}
+	kind, _, err := snapshot.Choose(filepath.Dir(spec.StateDir))
+	if err != nil {
+		return "", nil, err
+	}
+	if kind == snapshot.Copy {
+		tree, err := snapshot.Assemble(filepath.Join(spec.Work, copyRootSubdir), append([]string{skel}, spec.Lowers...))
+		if err != nil {
+			return "", nil, err
+		}
+		return tree.Dir, tree, nil
+	}
 	rootfs := filepath.Join(spec.StateDir, rootfsSubdir)
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
-		return "", fmt.Errorf("creating root mount point: %w", err)
+		return "", nil, fmt.Errorf("creating root mount point: %w", err)
 	}
 	cfg := overlay.Config{
 		Lowers:  append([]string{skel}, spec.Lowers...),
@@ -56,10 +71,13 @@ func mountRoot(spec Spec) (string, error) {
 		Options: rootOverlayOptions,
 	}
 	if err := overlay.MountAt(rootfs, cfg); err != nil {
-		return "", fmt.Errorf("mounting the step's root filesystem (overlay of %d layers, upper %s): %w%s", len(spec.Lowers), spec.Upper, err, rootlessOverlayHint())
+		return "", nil, fmt.Errorf("mounting the step's root filesystem (overlay of %d layers, upper %s): %w%s", len(spec.Lowers), spec.Upper, err, overlayHint(kind))
 	}
-	return rootfs, nil
+	return rootfs, nil, nil
 }
+
+// copyRootSubdir is where in Work the copy snapshotter assembles a root.
+const copyRootSubdir = "root"
 
 // mountInputs mounts the overlays among spec's mounts on kiln's side, under
 // StateDir/mounts, and returns the mounts with those replaced by binds of
@@ -79,9 +97,23 @@ func mountInputs(spec Spec) ([]Mount, []string, error) {
 			return nil, points, fmt.Errorf("creating mount point: %w", err)
 		}
 		ro := m.ReadOnly || m.Upper == ""
+		kind, _, err := snapshot.Choose(filepath.Dir(spec.StateDir))
+		if err != nil {
+			return nil, points, err
+		}
+		if kind == snapshot.Copy {
+			// A private copy: a writable mount's writes are thrown away
+			// with it, as an overlay's scratch upper is.
+			tree, err := snapshot.Assemble(filepath.Join(p, "tree"), m.Lowers)
+			if err != nil {
+				return nil, points, fmt.Errorf("mount at %s: %w", m.Dest, err)
+			}
+			out[i] = Mount{Type: "bind", Source: tree.Dir, Dest: m.Dest, ReadOnly: ro}
+			continue
+		}
 		cfg := overlay.Config{Lowers: m.Lowers, Upper: m.Upper, Work: m.Work, ReadOnly: ro}
 		if err := overlay.MountAt(p, cfg); err != nil {
-			return nil, points, fmt.Errorf("mount at %s: %w", m.Dest, err)
+			return nil, points, fmt.Errorf("mount at %s: %w%s", m.Dest, err, overlayHint(kind))
 		}
 		points = append(points, p)
 		out[i] = Mount{Type: "bind", Source: p, Dest: m.Dest, ReadOnly: ro}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kiln-build/kiln/internal/rootless"
+	"github.com/kiln-build/kiln/realize/snapshot"
 )
 
 // A rootless kiln (internal/rootless) is root of a user namespace of its
@@ -70,11 +72,11 @@ func keepAffinity(pid int) {
 	}
 }
 
-// rootlessOverlayHint explains a refused overlay mount in a user
-// namespace, where kiln has no fallback (such as copying the layers).
-func rootlessOverlayHint() string {
-	if !rootless.InUserNS() {
+// overlayHint explains a refused overlay mount when overlayfs was forced
+// (KILN_SNAPSHOTTER=overlay): unset, kiln would have probed it and copied.
+func overlayHint(kind snapshot.Kind) string {
+	if kind != snapshot.Overlay || os.Getenv(snapshot.EnvVar) != "overlay" {
 		return ""
 	}
-	return "; kiln runs as a normal user, and overlayfs in a user namespace needs Linux 5.11 or later with userxattr support on the store's filesystem (kiln has no copy fallback): run kiln as root, or put the store on such a filesystem"
+	return "; " + snapshot.EnvVar + "=overlay forces overlayfs: unset it to copy layers where overlayfs is refused (slower)"
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/realize/snapshot"
 )
 
 // Mount is one extra filesystem mounted into the container at Dest.
@@ -171,7 +173,19 @@ func Run(ctx context.Context, spec Spec) (res Result, err error) {
 	// container is forked from that thread, so it starts from that
 	// namespace.
 	openCgroupRoot()
-	onOwnThread(func() { res, err = runPrivate(ctx, spec, &keepState) })
+	var tree *snapshot.Tree
+	onOwnThread(func() { res, tree, err = runPrivate(ctx, spec, &keepState) })
+	if tree != nil {
+		// The copy snapshotter's root: the step is gone, so what it left
+		// there can be turned into the overlay-style Upper the realizer
+		// takes. The root itself is scratch, on Work.
+		if err == nil {
+			err = tree.Diff(spec.Upper)
+		}
+		if rerr := os.RemoveAll(tree.Dir); rerr != nil && err == nil {
+			err = fmt.Errorf("removing the step's copied root: %w", rerr)
+		}
+	}
 	return res, err
 }
 
@@ -224,9 +238,9 @@ func privateMounts() {
 // and input overlays in a private mount namespace, runs the container and
 // removes it. It sets keepState when the container's cgroups could not be
 // removed.
-func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, err error) {
+func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, tree *snapshot.Tree, err error) {
 	privateMounts()
-	rootfs, hostMounts, inputs, err := mountStep(spec)
+	rootfs, tree, hostMounts, inputs, err := mountStep(spec)
 	mounted := true
 	defer func() {
 		if mounted {
@@ -238,13 +252,13 @@ func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, er
 		}
 	}()
 	if err != nil {
-		return res, err
+		return res, tree, err
 	}
 	spec.Mounts = inputs
 
 	container, process, err := newContainer(spec, rootfs)
 	if err != nil {
-		return res, err
+		return res, tree, err
 	}
 	defer func() {
 		if derr := container.Destroy(); derr != nil {
@@ -271,9 +285,9 @@ func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, er
 			}
 			res.ExitCode = 127
 			res.Duration = time.Since(start)
-			return res, nil
+			return res, tree, nil
 		}
-		return res, fmt.Errorf("starting sandbox for %s: %w", describe(spec.Args), err)
+		return res, tree, fmt.Errorf("starting sandbox for %s: %w", describe(spec.Args), err)
 	}
 	if !LimitsEnforced() {
 		if pid, err := process.Pid(); err == nil {
@@ -287,23 +301,27 @@ func runPrivate(ctx context.Context, spec Spec, keepState *bool) (res Result, er
 		if err := unmount(p); err != nil {
 			_ = container.Signal(unix.SIGKILL)
 			_, _ = process.Wait()
-			return res, err
+			return res, tree, err
 		}
 	}
 	mounted = false
-	return waitStep(ctx, spec, container, process, start)
+	res, err = waitStep(ctx, spec, container, process, start)
+	return res, tree, err
 }
 
 // mountStep mounts the step's root and its input overlays on kiln's side.
 // It returns the root, the mount points to undo (also when it fails) and
 // the step's mounts with the overlays replaced by binds of their points.
-func mountStep(spec Spec) (rootfs string, points []string, inputs []Mount, err error) {
-	rootfs, err = mountRoot(spec)
+func mountStep(spec Spec) (rootfs string, tree *snapshot.Tree, points []string, inputs []Mount, err error) {
+	rootfs, tree, err = mountRoot(spec)
 	if err != nil {
-		return "", nil, nil, err
+		return "", tree, nil, nil, err
+	}
+	if tree == nil {
+		points = []string{rootfs}
 	}
 	inputs, pts, err := mountInputs(spec)
-	return rootfs, append([]string{rootfs}, pts...), inputs, err
+	return rootfs, tree, append(points, pts...), inputs, err
 }
 
 // newContainer creates the step's container on rootfs and the process to

@@ -138,3 +138,8 @@ func allowedXattrs(path string) (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// OpaqueXattr is the xattr that marks an opaque directory in this store's
+// layers (see opaqueXattr), for code that writes upper directories itself
+// (the sandbox's copy snapshotter).
+func OpaqueXattr() string { return opaqueXattr }
