@@ -149,6 +149,13 @@ func TestOwnerStopped(t *testing.T) {
 	if err := holder.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// kill(2) returns before the holder has stopped; a request sent in
+	// between is still answered, so wait until /proc says it is stopped.
+	for deadline := time.Now().Add(10 * time.Second); !processStopped(holder.Process.Pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the holder did not stop within 10s of SIGSTOP")
+		}
+	}
 	// A connected client and a process that opens the store afterwards.
 	within := func(what string, fn func() error) error {
 		t.Helper()
