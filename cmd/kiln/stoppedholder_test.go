@@ -66,3 +66,81 @@ func TestStoppedBuildLockHolder(t *testing.T) {
 		t.Errorf("the build again rebuilt %d derivations, want the resumed build's result reused", len(ds))
 	}
 }
+
+// TestWaitingForLockedCacheFreesTheSlot: a step waiting for a
+// sharing = "locked" cache mount that another kiln's step holds gives its
+// job slot back meanwhile, so that with -j 1 the build's other steps run.
+func TestWaitingForLockedCacheFreesTheSlot(t *testing.T) {
+	testutil.RequireRoot(t)
+	p := newProj(t, `
+kiln {
+  source_date_epoch = 1700000000
+  platform          = "linux/amd64"
+}
+
+variable "NAP" {
+  type    = string
+  default = "0"
+}
+
+source "local" "busybox" {
+  path = "base/rootfs"
+}
+
+stage "hold" {
+  from = source.local.busybox
+  run {
+    shell = "echo holding; sleep ${var.NAP}; echo > /h"
+    mount "cache" {
+      target  = "/c"
+      id      = "one-at-a-time"
+      sharing = "locked"
+    }
+  }
+}
+
+stage "waiter" {
+  from = source.local.busybox
+  run {
+    shell = "echo waited > /w"
+    mount "cache" {
+      target  = "/c"
+      id      = "one-at-a-time"
+      sharing = "locked"
+    }
+  }
+}
+
+stage "small" {
+  from = source.local.busybox
+  run {
+    shell = "echo small > /small"
+  }
+}
+
+stage "after" {
+  from = stage.small
+  run {
+    shell = "echo after > /after"
+  }
+}
+`, "")
+	a := p.start("build", "--progress", "plain", "--var", "NAP="+uniqueNap(), "stage.hold")
+	a.waitLine(t, `\| holding`)
+	// With -j 1, "after" is ready only once "small" is built, and
+	// "waiter", ready from the start, is then ahead of it for the one
+	// slot: only a wait for the cache that gives the slot back lets
+	// "after" run before a ends.
+	b := p.start("build", "--progress", "json", "-j", "1", "stage.waiter", "stage.after")
+	b.waitLine(t, `"event":"done".*"name":"stage\.after/`)
+	select {
+	case <-a.done:
+		t.Fatalf("the build holding the cache ended early:\n%s", a.output())
+	default:
+	}
+	for _, s := range []*started{a, b} {
+		s.signal(t, syscall.SIGINT)
+		s.wait(t, 30*time.Second)
+	}
+	p.verifyStore()
+}
