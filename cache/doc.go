@@ -56,7 +56,8 @@
 // # Failure
 //
 // A cache is an optimisation: a cache that is down, slow (every request is
-// bounded by timeouts) or refusing is reported once as a warning and the
+// bounded by timeouts; a body that stops moving, downloaded or uploaded,
+// is given up after Spec.Timeout) or refusing is reported once as a warning and the
 // build goes on locally; only required=true makes it an error. Nothing a
 // cache sends is read without bound: the index up to maxIndexSize, an
 // entry's manifest and config up to maxManifestSize, a blob up to the size

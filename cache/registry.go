@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +43,7 @@ type registryBackend struct {
 	repo    name.Repository
 	tr      http.RoundTripper
 	timeout time.Duration // of a whole manifest request
+	idle    time.Duration // of an upload's body while the registry takes none of it
 
 	mu sync.Mutex
 	rt http.RoundTripper // see transport
@@ -61,7 +63,7 @@ func newRegistry(ref string, timeout time.Duration) (*registryBackend, error) {
 	tr.DialContext = (&net.Dialer{Timeout: min(dialTimeout, timeout)}).DialContext
 	tr.TLSHandshakeTimeout = min(dialTimeout, timeout)
 	tr.ResponseHeaderTimeout = timeout
-	return &registryBackend{tag: tag, repo: tag.Context(), tr: tr, timeout: 2 * timeout}, nil
+	return &registryBackend{tag: tag, repo: tag.Context(), tr: tr, timeout: 2 * timeout, idle: timeout}, nil
 }
 
 func (r *registryBackend) opts(ctx context.Context) []remote.Option {
@@ -172,13 +174,88 @@ func (r *registryBackend) blob(ctx context.Context, d digest.Digest) (io.ReadClo
 
 // putBlob leaves the existence check to go-containerregistry, which asks
 // the registry (HEAD) before it uploads anything.
+//
+// A blob may take long to upload, but a registry that stops reading it is
+// not waited for: the transport's timeouts bound only the wait for an
+// answer once the body is sent, so a body that is not taken for the
+// timeout cancels the upload (the uploads' counterpart of idleReader).
 func (r *registryBackend) putBlob(ctx context.Context, d digest.Digest, size int64, open func() (io.ReadCloser, error)) error {
-	l, err := partial.CompressedToLayer(&pushBlob{d: d, size: size, open: open})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := &sendWatch{idle: r.idle, cancel: cancel}
+	defer w.stop()
+	l, err := partial.CompressedToLayer(&pushBlob{d: d, size: size, open: func() (io.ReadCloser, error) {
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return w.body(rc), nil
+	}})
 	if err != nil {
 		return err
 	}
-	return remote.WriteLayer(r.repo, l, r.opts(ctx)...)
+	err = remote.WriteLayer(r.repo, l, r.opts(ctx)...)
+	if err != nil && w.fired.Load() {
+		return fmt.Errorf("uploading blob %s: the registry took no data for %s: %w", d, r.idle, context.DeadlineExceeded)
+	}
+	return err
 }
+
+// sendWatch cancels an upload whose body the transport stops reading for
+// idle: it reads only as fast as the registry takes the data. Once the
+// body is all read, what remains (its last buffered bytes, then the
+// answer, which the transport bounds itself) gets twice as long.
+type sendWatch struct {
+	idle   time.Duration
+	cancel func()
+	mu     sync.Mutex
+	timer  *time.Timer
+	fired  atomic.Bool
+}
+
+func (w *sendWatch) body(rc io.ReadCloser) io.ReadCloser {
+	w.arm(w.idle)
+	return &watchedBody{rc: rc, w: w}
+}
+
+func (w *sendWatch) arm(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer == nil {
+		w.timer = time.AfterFunc(d, func() {
+			w.fired.Store(true)
+			w.cancel()
+		})
+		return
+	}
+	w.timer.Reset(d)
+}
+
+func (w *sendWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+type watchedBody struct {
+	rc io.ReadCloser
+	w  *sendWatch
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	switch {
+	case err == io.EOF:
+		b.w.arm(2 * b.w.idle)
+	case n > 0:
+		b.w.arm(b.w.idle)
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error { return b.rc.Close() }
 
 type rawManifest struct {
 	raw []byte

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -203,5 +204,64 @@ func TestConcurrentExportsKeepEntries(t *testing.T) {
 		if _, ok := ix.lookup(k); !ok {
 			t.Errorf("the entry for %s is gone from the index", k)
 		}
+	}
+}
+
+// deafRegistry accepts a blob upload and never reads its body, as a
+// registry that hangs mid-upload: nothing is in the repository, every
+// upload starts, and every PATCH or PUT of data waits until the client
+// gives up.
+type deafRegistry struct {
+	uploads atomic.Int32  // data requests that were left unread
+	stop    chan struct{} // closed at the end of the test
+}
+
+func (h *deafRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/v2/":
+	case r.Method == http.MethodPost && r.URL.Path == "/v2/c/blobs/uploads/":
+		w.Header().Set("Location", "/v2/c/blobs/uploads/u1")
+		w.WriteHeader(http.StatusAccepted)
+	case (r.Method == http.MethodPatch || r.Method == http.MethodPut) && r.URL.Path == "/v2/c/blobs/uploads/u1":
+		h.uploads.Add(1)
+		// The server notices no hang-up while the body is unread.
+		<-h.stop
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// TestStalledUploadIsBounded: a registry that stops reading a blob being
+// pushed makes the export fail after the cache's timeout, with the words
+// used for a stalled download, instead of hanging the command.
+func TestStalledUploadIsBounded(t *testing.T) {
+	st := openStore(t)
+	// More than the kernel buffers on both ends hold, so that the client
+	// itself is held up rather than its body sitting in buffers.
+	big := make([]byte, 12<<20)
+	rand.NewChaCha8([32]byte{1}).Read(big)
+	l := addLayer(t, st, string(big))
+	h := &deafRegistry{stop: make(chan struct{})}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer close(h.stop)
+	spec := Spec{Type: "registry", Ref: strings.TrimPrefix(srv.URL, "http://") + "/c:t", Timeout: 300 * time.Millisecond}
+	res := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := Export(context.Background(), st, spec, []Entry{{Keys: []digest.Digest{digest.FromString("top")}, Output: store.Output{Layers: []digest.Digest{l}}}})
+		res <- err
+	}()
+	select {
+	case err := <-res:
+		t.Logf("after %s: %v", time.Since(start).Round(time.Millisecond), err)
+		if h.uploads.Load() == 0 {
+			t.Fatalf("the export did not upload anything: %v", err)
+		}
+		if err == nil || !strings.Contains(Explain(err), "the registry did not answer in time (if it is only slow, raise timeout=)") || !strings.Contains(err.Error(), "the registry took no data for 300ms") {
+			t.Errorf("a stalled upload: %v (explained: %s), want it to say the registry took no data and did not answer in time", err, Explain(err))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the export still waits for a registry that stopped reading after 30s")
 	}
 }

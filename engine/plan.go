@@ -34,7 +34,8 @@ type Plan struct {
 }
 
 // Plan compiles the targets and says which derivations the store already
-// has. It opens the store only when it exists.
+// has. It opens the store only when it exists. It checks the cache specs
+// as Build does, without contacting any cache.
 func (s *Session) Plan(targets []string) (*Plan, error) {
 	s.started(PhaseOpenStore)
 	st, err := s.storeIfExists()
@@ -44,6 +45,12 @@ func (s *Session) Plan(targets []string) (*Plan, error) {
 	}
 	graph, err := s.compile(targets, st)
 	if err != nil {
+		return nil, err
+	}
+	// A bad cache spec (KILN_CACHE_*, the build file's cache_from or
+	// cache_to) is reported as a build would, so that plan catches it
+	// first; only parsed: no cache is asked anything.
+	if _, _, err := s.cacheSpecs(); err != nil {
 		return nil, err
 	}
 	s.started(PhaseLookUp)

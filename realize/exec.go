@@ -85,7 +85,7 @@ func (r *Realizer) exec(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		return store.Output{}, &BuildError{Digest: dg, Name: d.Name, Err: err}
 	}
 	plain := len(env)
-	mounts, env, release, err := r.stepMounts(ex, inputs, tmp, env)
+	mounts, env, release, err := r.stepMounts(ctx, ex, inputs, tmp, env)
 	defer release()
 	if err != nil {
 		return store.Output{}, err
@@ -168,7 +168,7 @@ func (r *Realizer) stepEnv(d *compiler.Derivation, root store.Output) ([]string,
 // with the secrets that are variables added. release lets go of the cache
 // directories held for the step; it is never nil, and must be called
 // even when stepMounts fails.
-func (r *Realizer) stepMounts(ex *compiler.ExecOp, inputs []store.Output, tmp string, env []string) (mounts []executor.Mount, _ []string, release func(), err error) {
+func (r *Realizer) stepMounts(ctx context.Context, ex *compiler.ExecOp, inputs []store.Output, tmp string, env []string) (mounts []executor.Mount, _ []string, release func(), err error) {
 	var unlock []func()
 	release = func() {
 		for _, u := range unlock {
@@ -184,7 +184,7 @@ func (r *Realizer) stepMounts(ex *compiler.ExecOp, inputs []store.Output, tmp st
 			}
 			mounts = append(mounts, em)
 		case "cache":
-			dir, rel, err := r.cacheDir(m, tmp, i)
+			dir, rel, err := r.cacheDir(ctx, m, tmp, i)
 			if err != nil {
 				return nil, nil, release, err
 			}
@@ -403,9 +403,11 @@ func (r *Realizer) imageEnv(root store.Output, own []string) ([]string, error) {
 }
 
 // cacheDir returns the persistent directory of a cache mount. "locked"
-// caches are held by one step at a time; "private" ones get a fresh
-// directory when another step holds the shared one.
-func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func(), error) {
+// caches are held by one step at a time, and a step waiting for one gives
+// its job slot back meanwhile (the holder may be waiting for a slot
+// itself); "private" ones get a fresh directory when another step holds
+// the shared one.
+func (r *Realizer) cacheDir(ctx context.Context, m compiler.Mount, tmp string, i int) (string, func(), error) {
 	// UseCache keeps the cache from automatic collection while the step
 	// runs and records its use, for pruning least recently used first.
 	dir, done, err := r.st.UseCache(context.Background(), m.CacheID)
@@ -424,14 +426,18 @@ func (r *Realizer) cacheDir(m compiler.Mount, tmp string, i int) (string, func()
 	// sharing the store are held off too.
 	switch m.Sharing {
 	case "locked":
-		unlock, _, err := r.st.LockCache(context.Background(), m.CacheID, true)
+		var unlock func()
+		err := slotOf(ctx).wait(func(busy func()) (err error) {
+			unlock, _, err = r.st.LockCache(ctx, m.CacheID, true, busy)
+			return err
+		})
 		if err != nil {
 			done()
 			return "", nil, err
 		}
 		return dir, func() { unlock(); done() }, nil
 	case "private":
-		unlock, ok, err := r.st.LockCache(context.Background(), m.CacheID, false)
+		unlock, ok, err := r.st.LockCache(ctx, m.CacheID, false, nil)
 		if err != nil {
 			done()
 			return "", nil, err

@@ -472,6 +472,31 @@ func (y *slotYield) retake() {
 	}
 }
 
+// slotKey carries a step's *slotYield in its context, down to the waits
+// inside produce (a "locked" cache mount) that should give the slot back
+// too.
+type slotKey struct{}
+
+// slotOf returns the step's slotYield; one that yields nothing when the
+// caller holds no slot (tests calling produce directly).
+func slotOf(ctx context.Context) *slotYield {
+	if y, ok := ctx.Value(slotKey{}).(*slotYield); ok {
+		return y
+	}
+	return nil
+}
+
+// wait runs fn, a wait for another holder, with the slot given back
+// while busy is called (fn calls it before waiting), and taken again
+// before wait returns.
+func (y *slotYield) wait(fn func(busy func()) error) error {
+	if y == nil {
+		return fn(nil)
+	}
+	defer y.retake()
+	return fn(y.busy)
+}
+
 // errStopped marks a step that was stopped because the build stopped: the
 // failure that stopped it is reported, the step itself is not.
 var errStopped = errors.New("stopped")
@@ -515,10 +540,11 @@ func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler
 		r.opts.Events(ev)
 		return out, nil
 	}
+	y := &slotYield{sem: sem}
+	ctx = context.WithValue(ctx, slotKey{}, y)
 	if !r.opts.Rebuild[dg] {
 		// Another kiln process (or goroutine) may be building dg right
 		// now: wait for it and reuse its output rather than build twice.
-		y := &slotYield{sem: sem}
 		reg := trace.StartRegion(ctx, "lock build")
 		out, ok, unlock, err := r.st.LockBuild(ctx, dg, y.busy)
 		y.retake()

@@ -100,6 +100,10 @@
 // the derivation up again. A derivation wanted by several processes is so
 // built once; the others wait for that derivation alone and reuse it,
 // giving their job slot back while they wait (LockBuild's busy hook).
+// A holder writes its pid into the lock file; a waiter that sees that
+// process stopped for 2 s fails with ErrHolderStopped rather than waiting
+// for a process that may never go on (the pid is only read, so a stale
+// one after kill -9 is harmless: the flock is free then).
 // Adds take the key lock of their object too, so that GC never removes a
 // tree that an add has just adopted.
 //

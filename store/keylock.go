@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -32,9 +34,21 @@ func (s *Store) lockPath(k []byte) string {
 // lockKey takes the lock of index key k, waiting (polling, so that ctx can
 // stop the wait) while another process or goroutine holds it. With wait
 // false it returns nil, nil when the lock is busy.
+//
+// The holder writes its pid into the file, so that a waiter can tell a
+// holder that is stopped (SIGSTOP, Ctrl-Z) from one that is merely slow:
+// one seen stopped for holderStoppedFor fails the wait with a
+// *holderStopped error rather than waiting for a process that may never
+// go on. The pid is only a hint: the flock is what holds, and a holder
+// killed with -9 frees it all the same (its successor rewrites the pid).
 func (s *Store) lockKey(ctx context.Context, k []byte, wait bool) (*keyLock, error) {
 	path := s.lockPath(k)
 	delay := time.Millisecond
+	var (
+		stoppedPID   int
+		stoppedSince time.Time
+		lastCheck    time.Time
+	)
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		if errors.Is(err, os.ErrNotExist) {
@@ -48,10 +62,27 @@ func (s *Store) lockKey(ctx context.Context, k []byte, wait bool) (*keyLock, err
 		err = flock(f, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			if samePath(f, path) {
+				// A failed write leaves the pid out, which only
+				// costs waiters the stopped-holder check.
+				if f.Truncate(0) == nil {
+					_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
+				}
 				return &keyLock{f}, nil
 			}
 			f.Close() // its holder removed it as we took it: again
 			continue
+		}
+		if wait && errors.Is(err, unix.EWOULDBLOCK) && time.Since(lastCheck) >= holderCheckEvery {
+			lastCheck = time.Now()
+			switch pid := keyHolderPID(f); {
+			case pid <= 0 || !processStopped(pid):
+				stoppedPID = 0
+			case pid != stoppedPID:
+				stoppedPID, stoppedSince = pid, lastCheck
+			case time.Since(stoppedSince) >= holderStoppedFor:
+				f.Close()
+				return nil, &holderStopped{pid: pid}
+			}
 		}
 		f.Close()
 		if !errors.Is(err, unix.EWOULDBLOCK) {
@@ -67,6 +98,43 @@ func (s *Store) lockKey(ctx context.Context, k []byte, wait bool) (*keyLock, err
 		}
 		delay = min(2*delay, 20*time.Millisecond)
 	}
+}
+
+// holderStoppedFor is how long a waiter for a key lock waits on a holder
+// seen stopped, as ownerStoppedFor for the index owner. Variables for
+// tests.
+var (
+	holderStoppedFor = 2 * time.Second
+	holderCheckEvery = 100 * time.Millisecond
+)
+
+// holderStopped is the error of a wait on a key lock whose holder stayed
+// stopped; callers wrap it with what the lock is for.
+type holderStopped struct{ pid int }
+
+func (e *holderStopped) Error() string {
+	return fmt.Sprintf("kiln pid %d holds it and has been stopped for %s (Ctrl-Z or SIGSTOP); resume it (fg, or kill -CONT %d) or end it, then run this again",
+		e.pid, holderStoppedFor, e.pid)
+}
+
+// Is makes a stopped holder match ErrHolderStopped.
+func (e *holderStopped) Is(target error) bool { return target == ErrHolderStopped }
+
+// ErrHolderStopped is matched by the error of LockBuild or LockCache when
+// the process holding the lock is stopped.
+var ErrHolderStopped = errors.New("the lock's holder is stopped")
+
+// keyHolderPID reads the pid a key lock's holder wrote into f; 0 when there
+// is none (yet): unlike the store lock's holderPID it does not wait for
+// one, the next poll reads it again.
+func keyHolderPID(f *os.File) int {
+	var b [16]byte
+	n, _ := f.ReadAt(b[:], 0)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	if err != nil {
+		return 0
+	}
+	return pid
 }
 
 func (l *keyLock) unlock() {
@@ -99,6 +167,9 @@ func (s *Store) LockBuild(ctx context.Context, drv digest.Digest, busy func()) (
 		}
 		l, err = s.lockKey(ctx, k, true)
 	}
+	if hs := (*holderStopped)(nil); errors.As(err, &hs) {
+		return Output{}, false, nil, fmt.Errorf("waiting for derivation %s, which another kiln process is building: %w", drv, err)
+	}
 	if err != nil {
 		return Output{}, false, nil, err
 	}
@@ -113,10 +184,21 @@ func (s *Store) LockBuild(ctx context.Context, drv digest.Digest, busy func()) (
 // LockCache holds the cache mount named id for one step, across every
 // process using the store (a cache = "locked" mount waits for it; a
 // "private" one, with wait false, takes a fresh directory when ok is
-// false). The kernel releases it if the holder dies.
-func (s *Store) LockCache(ctx context.Context, id string, wait bool) (unlock func(), ok bool, err error) {
+// false). The kernel releases it if the holder dies. busy, when not nil,
+// is called once before waiting, as LockBuild's.
+func (s *Store) LockCache(ctx context.Context, id string, wait bool, busy func()) (unlock func(), ok bool, err error) {
 	sum := sha256.Sum256([]byte(id))
-	l, err := s.lockKey(ctx, append([]byte{'c'}, sum[:16]...), wait)
+	k := append([]byte{'c'}, sum[:16]...)
+	l, err := s.lockKey(ctx, k, false)
+	if err == nil && l == nil && wait {
+		if busy != nil {
+			busy()
+		}
+		l, err = s.lockKey(ctx, k, true)
+	}
+	if hs := (*holderStopped)(nil); errors.As(err, &hs) {
+		return nil, false, fmt.Errorf("waiting for cache mount %q, which another step holds (sharing = \"locked\"): %w", id, err)
+	}
 	if err != nil || l == nil {
 		return nil, false, err
 	}

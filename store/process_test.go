@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -95,6 +96,26 @@ func runHelper(mode, root string) error {
 			return nil
 		}
 		time.Sleep(300 * time.Millisecond)
+		if err := churnOnce(s, "x"); err != nil {
+			return err
+		}
+		fmt.Println("built")
+		return nil
+	case "hold-build":
+		// Takes the build lock of drv("x") and holds it until stdin
+		// closes, then records x: prints "holding", then "built".
+		s, err := Open(root)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		_, _, unlock, err := s.LockBuild(context.Background(), drv("x"), nil)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		fmt.Println("holding")
+		_, _ = io.Copy(io.Discard, os.Stdin)
 		if err := churnOnce(s, "x"); err != nil {
 			return err
 		}
@@ -446,4 +467,77 @@ func TestCrashSafety(t *testing.T) {
 		t.Errorf("only %d derivations survived 8 rounds of at least 2 iterations", rep.Derivations)
 	}
 	checkReadable(t, s)
+}
+
+// TestBuildLockHolderStopped: a process holding a derivation's build lock
+// is stopped (SIGSTOP); another wanting that derivation fails within a
+// bound, naming the pid, the derivation and how to resume it, instead of
+// waiting forever, and once the holder resumes both finish.
+func TestBuildLockHolderStopped(t *testing.T) {
+	defer func(d time.Duration) { holderStoppedFor = d }(holderStoppedFor)
+	holderStoppedFor = 500 * time.Millisecond
+	root := t.TempDir()
+	// This process owns the index, so that stopping the holder stops
+	// only its build lock, not the store.
+	s := openT(t, root)
+	if s.ix.owned == nil {
+		t.Fatal("this process does not own the index")
+	}
+	holder := helper(t, root, "hold-build")
+	stdin, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl := lines(t, holder)
+	expectLine(t, hl, "holding", 30*time.Second)
+	defer func() {
+		holder.Process.Signal(syscall.SIGCONT)
+		stdin.Close()
+		holder.Wait()
+	}()
+	if err := holder.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	lockBuild := func() (bool, error) {
+		t.Helper()
+		type res struct {
+			ok  bool
+			err error
+		}
+		ch := make(chan res, 1)
+		start := time.Now()
+		go func() {
+			_, ok, unlock, err := s.LockBuild(context.Background(), drv("x"), nil)
+			if err == nil {
+				unlock()
+			}
+			ch <- res{ok, err}
+		}()
+		select {
+		case r := <-ch:
+			t.Logf("LockBuild after %s: ok %v, %v", time.Since(start).Round(time.Millisecond), r.ok, r.err)
+			return r.ok, r.err
+		case <-time.After(20 * time.Second):
+			t.Fatal("LockBuild still waiting after 20s")
+			return false, nil
+		}
+	}
+	_, err = lockBuild()
+	pid := strconv.Itoa(holder.Process.Pid)
+	for _, want := range []string{"kiln pid " + pid, drv("x").String(), "resume it (fg, or kill -CONT " + pid + ") or end it"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("waiting on a stopped holder: %v, want an error saying %q", err, want)
+		}
+	}
+	if !errors.Is(err, ErrHolderStopped) {
+		t.Errorf("error %v does not match ErrHolderStopped", err)
+	}
+	if err := holder.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	expectLine(t, hl, "built", 30*time.Second)
+	if ok, err := lockBuild(); err != nil || !ok {
+		t.Fatalf("after the holder resumed and built x: ok %v, %v; want its output", ok, err)
+	}
 }
