@@ -219,7 +219,7 @@ func (s *Session) sshAgents() (map[string]string, error) {
 			return nil, usageErrorf("--ssh %q: want ID (the agent of $SSH_AUTH_SOCK) or ID=SOCKET", spec)
 		}
 		if !hasSock {
-			sock = envValue(s.opts.Environ, "SSH_AUTH_SOCK")
+			sock = lookupEnv(s.opts.Environ, "SSH_AUTH_SOCK")
 			if sock == "" {
 				return nil, usageErrorf("--ssh %s: SSH_AUTH_SOCK is not set; start an agent (eval $(ssh-agent)) or give its socket as --ssh %s=SOCKET", id, id)
 			}
@@ -238,16 +238,6 @@ func (s *Session) sshAgents() (map[string]string, error) {
 		out[id] = abs
 	}
 	return out, nil
-}
-
-// envValue is k's value in environ (os.Environ form), "" when unset.
-func envValue(environ []string, k string) string {
-	for _, kv := range environ {
-		if v, ok := strings.CutPrefix(kv, k+"="); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 // secrets reads the values of Options.Secrets.
