@@ -122,6 +122,28 @@ func alive(root, tok string) bool {
 	return errors.Is(flock(f, unix.LOCK_SH|unix.LOCK_NB), unix.EWOULDBLOCK)
 }
 
+// removeIfDead removes a participant file that no process holds, holding
+// its lock itself while it does. Tested first and removed after, a file
+// whose process locked it in between (register's window from creation to
+// lock) would be removed under a live process, and every temporary entry
+// that process owns would then count as a dead one's: its steps' upper
+// directories removed while they run. Under this lock, register waits
+// and then finds the path gone (samePath), and starts over.
+func removeIfDead(root, tok string) {
+	path := filepath.Join(procsDir(root), tok)
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if flock(f, unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return // held: alive, or another cleaner is looking at it
+	}
+	if samePath(f, path) {
+		_ = os.Remove(path)
+	}
+}
+
 // liveRoots returns the temp roots of every live participant but except.
 // The files of dead ones are removed on the way.
 func liveRoots(root, except string) (map[string]bool, error) {
@@ -251,10 +273,8 @@ func (s *Store) cleanDead() error {
 	}
 	ents, _ := os.ReadDir(procsDir(s.root))
 	for _, e := range ents {
-		if e.Name() != s.token() && !alive(s.root, e.Name()) {
-			// A file removed between its creation and its lock is
-			// noticed by register, which starts over.
-			_ = os.Remove(filepath.Join(procsDir(s.root), e.Name()))
+		if e.Name() != s.token() {
+			removeIfDead(s.root, e.Name())
 		}
 	}
 	return nil
