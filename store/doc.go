@@ -120,6 +120,10 @@
 // the entry gone and builds again. Files are then removed one by one,
 // each under its key lock after checking the index again. A GC holds up
 // no build for longer than one such index transaction. GC and Verify exclude each other (gc.lock), not builds.
+// A participant file is removed only by a cleaner holding its exclusive
+// lock (removeIfDead): removed after a mere test, the file of a kiln that
+// locked it in between went while it lived, and its temp entries (running
+// steps' upper directories) were then taken for a dead process's.
 // A GC started by a build process itself (automatic collection under a
 // budget) runs this same GC; that process's own temp roots do not count
 // against it, so it must run after the build has added its GC roots, or
