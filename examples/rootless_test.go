@@ -20,23 +20,7 @@ func TestGoldenOutputsRootless(t *testing.T) {
 	if *update {
 		t.Skip("-update")
 	}
-	u := testutil.NeedRootlessUser(t)
-	bin, err := kilnBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The user must reach the binary; go test's temp directories are 0700.
-	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	top, err := os.MkdirTemp("", "kiln-rootless-examples-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(top) })
-	if err := os.Chmod(top, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	u, bin, top := rootlessSetup(t, "kiln-rootless-examples-")
 	storeDir := filepath.Join(top, "store")
 	for _, name := range names(t) {
 		t.Run(name, func(t *testing.T) {
@@ -69,6 +53,30 @@ func TestGoldenOutputsRootless(t *testing.T) {
 	}
 }
 
+// rootlessSetup skips t without the unprivileged test user and returns
+// it, the kiln binary and a fresh folder under prefix, both reachable by
+// the user (go test's temp directories are 0700).
+func rootlessSetup(t *testing.T, prefix string) (testutil.RootlessUser, string, string) {
+	t.Helper()
+	u := testutil.NeedRootlessUser(t)
+	bin, err := kilnBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	top, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	if err := os.Chmod(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return u, bin, top
+}
+
 // asUser runs kiln as u in dir with its store at storeDir.
 func asUser(u testutil.RootlessUser, bin, dir, storeDir string, args ...string) (string, error) {
 	argv := testutil.AsUserCommand(u, append([]string{bin, "--progress", "quiet"}, args...)...)
@@ -87,22 +95,7 @@ func TestSameAsLocalRootless(t *testing.T) {
 	if *update {
 		t.Skip("-update")
 	}
-	u := testutil.NeedRootlessUser(t)
-	bin, err := kilnBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	top, err := os.MkdirTemp("", "kiln-rootless-same-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(top) })
-	if err := os.Chmod(top, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	u, bin, top := rootlessSetup(t, "kiln-rootless-same-")
 	dir := filepath.Join(top, "build")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -44,22 +44,7 @@ func TestGoldenCopySnapshotter(t *testing.T) {
 		}
 	})
 	t.Run("rootless", func(t *testing.T) {
-		u := testutil.NeedRootlessUser(t)
-		bin, err := kilnBin()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		top, err := os.MkdirTemp("", "kiln-copy-examples-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(top) })
-		if err := os.Chmod(top, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		u, bin, top := rootlessSetup(t, "kiln-copy-examples-")
 		for _, name := range small {
 			t.Run(name, func(t *testing.T) {
 				dir := filepath.Join(top, name)
