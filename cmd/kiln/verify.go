@@ -18,8 +18,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/engine"
 	"github.com/kiln-build/kiln/realize"
 	"github.com/kiln-build/kiln/repro"
+	"github.com/kiln-build/kiln/store"
 )
 
 type verifyFlags struct {
@@ -130,18 +132,33 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 	if err != nil {
 		return err
 	}
+	rep, err := rebuildAndCompare(ctx, g, s, f, vary, res.Graph, res.Store)
+	if err != nil {
+		return err
+	}
+	if !rep.Reproducible() {
+		printVerifyReport(os.Stdout, rep, "first build")
+		return &exitError{code: 1, err: errors.New("verify: outputs differ between builds of the same inputs: the steps named above are not reproducible")}
+	}
+	fmt.Printf("verified: %d derivations rebuilt identically in %d round(s)\n", rep.Derivations, rep.Rounds)
+	return nil
+}
+
+// rebuildAndCompare rebuilds graph from nothing in kiln verify's child
+// processes and compares each derivation with what st holds.
+func rebuildAndCompare(ctx context.Context, g *globals, s *engine.Session, f verifyFlags, vary []repro.Variation, graph *compiler.Graph, st *store.Store) (*repro.Report, error) {
 	epoch, _ := s.Epoch()
 	exe, err := kilnExecutable()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	command, err := rebuildCommand(g, f.build, res.Graph, epoch)
+	command, err := rebuildCommand(g, f.build, graph, epoch)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rep, err := repro.Verify(ctx, repro.Config{
-		Graph:     res.Graph,
-		Store:     res.Store,
+	return repro.Verify(ctx, repro.Config{
+		Graph:     graph,
+		Store:     st,
 		BuildFile: s.LocalFile(),
 		Jobs:      f.build.jobs,
 		Vary:      vary,
@@ -153,15 +170,6 @@ func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) er
 		Environ:   os.Environ(),
 		Events:    printVerifyEvent,
 	})
-	if err != nil {
-		return err
-	}
-	if !rep.Reproducible() {
-		printVerifyReport(os.Stdout, rep, "first build")
-		return &exitError{code: 1, err: errors.New("verify: outputs differ between builds of the same inputs: the steps named above are not reproducible")}
-	}
-	fmt.Printf("verified: %d derivations rebuilt identically in %d round(s)\n", rep.Derivations, rep.Rounds)
-	return nil
 }
 
 // verifyAgainstCache fetches what the caches hold for the targets into a
@@ -205,29 +213,7 @@ func verifyAgainstCache(ctx context.Context, g *globals, r *renderer, f verifyFl
 		return &exitError{code: 1, err: fmt.Errorf("verify: the caches hold none of the %d derivations of the targets: nothing to compare (were they exported from this build file, with a key given in trusted=?)", len(closure))}
 	}
 	fmt.Printf("the caches hold %d of the %d derivations of the targets\n", len(held), len(closure))
-	epoch, _ := s.Epoch()
-	exe, err := kilnExecutable()
-	if err != nil {
-		return err
-	}
-	command, err := rebuildCommand(g, f.build, graph, epoch)
-	if err != nil {
-		return err
-	}
-	rep, err := repro.Verify(ctx, repro.Config{
-		Graph:     graph,
-		Store:     st,
-		BuildFile: g.file,
-		Jobs:      f.build.jobs,
-		Vary:      vary,
-		Rounds:    f.rounds,
-		Isolate:   f.isolate,
-		Keep:      f.keep,
-		Exe:       exe,
-		Command:   command,
-		Environ:   os.Environ(),
-		Events:    printVerifyEvent,
-	})
+	rep, err := rebuildAndCompare(ctx, g, s, f, vary, graph, st)
 	if err != nil {
 		return err
 	}
