@@ -3,7 +3,9 @@ package dockerimport
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -394,19 +396,10 @@ func (c *converter) expand(word string, env shell.EnvGetter, line int, instr str
 		c.note(line, instr, "cannot expand %q: %v; left as written", word, err)
 		return word, err
 	}
-	for _, name := range sortedKeys(res.Unmatched) {
+	for _, name := range slices.Sorted(maps.Keys(res.Unmatched)) {
 		c.note(line, instr, "$%s is not set by this Dockerfile (the base image may set it); it expands to an empty string here", name)
 	}
 	return res.Result, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func lineOf(cmd interface{ Location() []parser.Range }) int {

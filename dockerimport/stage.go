@@ -584,7 +584,7 @@ func (sc *stageConv) image(name string) *block {
 		b.set("user", c.quote(cf.user))
 	}
 	if len(cf.labels) > 0 {
-		keys := sortedKeys(cf.labels)
+		keys := slices.Sorted(maps.Keys(cf.labels))
 		vals := make([]expr, len(keys))
 		for i, k := range keys {
 			vals[i] = c.quote(cf.labels[k])

@@ -2,7 +2,9 @@ package lang
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -525,7 +527,7 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 						continue
 					}
 					if k, ok := stepName(t[2]); ok && set[k] == "" {
-						bad("Reference to undeclared instance", "stage %q has no instance %q (for_each keys: %s); fix the key.", n, k, listOrNone(sortedKeys(set)))
+						bad("Reference to undeclared instance", "stage %q has no instance %q (for_each keys: %s); fix the key.", n, k, listOrNone(slices.Sorted(maps.Keys(set))))
 					}
 					continue
 				}

@@ -1,7 +1,8 @@
 package lang
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -48,7 +49,7 @@ func (debSource) decode(e *evaluator, _ *hcl.Block, a attrs, s *Source) {
 	for i := range specs {
 		specs[i].Pin = pins[specs[i].Name]
 	}
-	for _, n := range sortedKeys(pins) {
+	for _, n := range slices.Sorted(maps.Keys(pins)) {
 		if !listed[n] {
 			e.errorf(a.rng("pin"), "Pin of an unlisted suite", "pin names suite %q, which suite does not list.", n)
 		}
@@ -64,7 +65,7 @@ func (debSource) decode(e *evaluator, _ *hcl.Block, a attrs, s *Source) {
 		s.SignedBy = a.absPath("signed_by")
 	}
 	explicit := s.Repository != "" || len(s.SuiteRepositories) > 0
-	for _, suite := range sortedKeys(s.SuiteSignedBy) {
+	for _, suite := range slices.Sorted(maps.Keys(s.SuiteSignedBy)) {
 		if k := s.SuiteSignedBy[suite]; !strings.HasPrefix(k, "/") {
 			e.errorf(a.rng("signed_by"), "Invalid signed by", "The keyring of suite %s, %q, is not an absolute path; write it from the root.", suite, k)
 		}
@@ -94,7 +95,7 @@ func debPins(a attrs) map[string]int {
 	}
 	out := map[string]int{}
 	vals := v.AsValueMap()
-	for _, k := range sortedKeys(vals) {
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
 		bf := vals[k].AsBigFloat()
 		n, acc := bf.Int64()
 		if !bf.IsInt() || acc != 0 || n == 0 || n < -1000000 || n > 1000000 {
@@ -122,20 +123,10 @@ func debStrOrMap(a attrs, name string, listed map[string]bool) (string, map[stri
 		return a.str(name), nil
 	}
 	m := a.strMap(name)
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !listed[k] {
 			a.e.errorf(a.rng(name), "Unlisted suite", "%s names suite %q, which suite does not list.", name, k)
 		}
 	}
 	return "", m
-}
-
-// sortedKeys orders what comes from a map (diagnostics, instance keys).
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
