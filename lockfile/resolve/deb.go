@@ -34,6 +34,18 @@ type DebOptions struct {
 func DebResolver(opts DebOptions) Resolver {
 	var mu sync.Mutex
 	indexes := map[string]*debIndex{}
+	// indexFor is the one entry of key, made on first use; its once
+	// fills it.
+	indexFor := func(key string) *debIndex {
+		mu.Lock()
+		defer mu.Unlock()
+		di := indexes[key]
+		if di == nil {
+			di = &debIndex{}
+			indexes[key] = di
+		}
+		return di
+	}
 	return ResolverFunc(func(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
 		s := in.Source
 		// sharedIndex is one suite's index, downloaded once for every
@@ -44,13 +56,7 @@ func DebResolver(opts DebOptions) Resolver {
 				return "", nil, err
 			}
 			key := repo.URI + " " + repo.Suite + " " + repo.Arch + " " + strings.Join(repo.Components, ",") + " " + strings.Join(repo.Keyrings, ",")
-			mu.Lock()
-			di := indexes[key]
-			if di == nil {
-				di = &debIndex{}
-				indexes[key] = di
-			}
-			mu.Unlock()
+			di := indexFor(key)
 			di.once.Do(func() { di.ix, di.err = repo.Index(ctx) })
 			return key, di.ix, di.err
 		}
@@ -85,13 +91,7 @@ func DebResolver(opts DebOptions) Resolver {
 			ix = parts[0]
 		} else {
 			key := "merged\n" + strings.Join(keys, "\n")
-			mu.Lock()
-			di := indexes[key]
-			if di == nil {
-				di = &debIndex{}
-				indexes[key] = di
-			}
-			mu.Unlock()
+			di := indexFor(key)
 			di.once.Do(func() {
 				di.ix = debian.NewIndex(s.Architecture)
 				for i, sp := range suites {
