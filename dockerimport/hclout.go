@@ -210,8 +210,6 @@ func literalList(ss []string) expr {
 	return expr("[" + strings.Join(parts, ", ") + "]")
 }
 
-func refList(refs []string) expr { return expr("[" + strings.Join(refs, ", ") + "]") }
-
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 // object renders a map in the order of keys, one entry a line; keys that
