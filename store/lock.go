@@ -39,7 +39,8 @@ func acquireLock(path string, shared bool, notice func(int)) (*os.File, error) {
 	}
 	if !shared {
 		pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
-		if err := f.Truncate(0); err == nil {
+		err = f.Truncate(0)
+		if err == nil {
 			_, err = f.WriteAt(pid, 0)
 		}
 		if err != nil {
