@@ -102,7 +102,7 @@ func (s *Store) AddLayer(tmpDir string, d digest.Digest, info LayerInfo) error {
 	if err := os.Chmod(abs, 0o755); err != nil {
 		return fmt.Errorf("adding layer %s: %w", d, err)
 	}
-	if err := fsync.FS(abs); err != nil {
+	if err := fsync.Tree(abs); err != nil {
 		return fmt.Errorf("adding layer %s: syncing %s: %w", d, abs, err)
 	}
 	dst := s.LayerPath(d)

@@ -130,7 +130,10 @@ func main() {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", name, ms(k), rs, ratio, target, met)
 	}
-	row(fmt.Sprintf("chain: per exec step (%d steps)", chainSteps), kStep, median(rStep), "<= 1.0x runc", kStep <= median(rStep))
+	// Issue 20's bound: 0.8x Nix's 101 ms per sandboxed step, measured on
+	// machines where a bare `runc run` took 119 ms: 0.68x runc in the same
+	// run, which stays meaningful on a loaded machine.
+	row(fmt.Sprintf("chain: per exec step (%d steps)", chainSteps), kStep, median(rStep), "<= 0.68x runc", float64(kStep) <= 0.68*float64(median(rStep)))
 	row(fmt.Sprintf("fan: %d x 4 MiB steps, merged", fanStages), kFan, median(rFan), "", true)
 	row("no-op rebuild: chain", noopChain, 0, "< 40 ms", noopChain < 40*time.Millisecond)
 	row("no-op rebuild: fan", noopFan, 0, "< 40 ms", noopFan < 40*time.Millisecond)

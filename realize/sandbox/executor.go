@@ -47,6 +47,7 @@ func (e *Executor) Prepare(ctx context.Context) error {
 	if err := os.MkdirAll(e.Root, 0o700); err != nil {
 		return err
 	}
+	warnSealCopy(e.Root, e.Warn)
 	// Which snapshotter the steps get is said once, before the first.
 	_, msg, err := snapshot.Choose(e.Root)
 	if err != nil {
