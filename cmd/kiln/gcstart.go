@@ -9,7 +9,7 @@ import (
 
 // startHeap is how much a kiln process may allocate before its first
 // garbage collection.
-const startHeap = 32 << 20
+const startHeap = 64 << 20
 
 // deferFirstGC lets the heap grow to startHeap before the first
 // collection, then hands the heap back to the default pacing (GOGC=100).
@@ -30,7 +30,7 @@ func deferFirstGC() {
 	}
 	debug.SetGCPercent(-1)
 	debug.SetMemoryLimit(startHeap)
-	sentinel := new([16]byte)
+	sentinel := new([64]byte) // not tiny-allocated: its cleanup must run after the first GC
 	runtime.AddCleanup(sentinel, func(struct{}) {
 		debug.SetGCPercent(100)
 		debug.SetMemoryLimit(math.MaxInt64)
