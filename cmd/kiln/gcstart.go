@@ -9,7 +9,7 @@ import (
 
 // startHeap is how much a kiln process may allocate before its first
 // garbage collection.
-const startHeap = 64 << 20
+const startHeap = 16 << 20
 
 // deferFirstGC lets the heap grow to startHeap before the first
 // collection, then hands the heap back to the default pacing (GOGC=100).
@@ -21,7 +21,10 @@ const startHeap = 64 << 20
 // With the collector off under a memory limit of startHeap, the first
 // collection comes at startHeap; the cleanup below, which runs after that
 // collection, restores the default, so a large build or plan is paced as
-// before from then on. This is a minimum heap, like the old ballast trick,
+// before from then on. A larger startHeap (64 MiB was tried) saves a
+// plan of 10,000 stages a few collections but makes it touch more fresh
+// pages, whose faults cost these VMs as much as the collections did
+// (docs/performance.md). This is a minimum heap, like the old ballast trick,
 // without the ballast's memory. A GOGC or GOMEMLIMIT the user set is left
 // alone.
 func deferFirstGC() {
