@@ -2,16 +2,17 @@ package dockerimport
 
 import (
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 var (
 	// ownerRe is what kiln's chown takes: user[:group], names or ids.
-	ownerRe   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
-	octalMode = regexp.MustCompile(`^0?[0-7]{3,4}$`)
+	ownerRe   = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
+	octalMode = lazyre.New(`^0?[0-7]{3,4}$`)
 )
 
 // copyCmd translates COPY: from the context, a stage, a named context or

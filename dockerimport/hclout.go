@@ -2,9 +2,10 @@ package dockerimport
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // expr is the HCL source text of an expression.
@@ -210,7 +211,7 @@ func literalList(ss []string) expr {
 	return expr("[" + strings.Join(parts, ", ") + "]")
 }
 
-var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+var identRe = lazyre.New(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 // object renders a map in the order of keys, one entry a line; keys that
 // are not identifiers are quoted.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // config is what a stage's instructions set that FROM <stage> inherits
@@ -410,7 +411,7 @@ func (sc *stageConv) command(cmd instructions.Command) {
 	}
 }
 
-var signalRe = regexp.MustCompile(`^(SIG[A-Z0-9+-]+|\d{1,2})$`)
+var signalRe = lazyre.New(`^(SIG[A-Z0-9+-]+|\d{1,2})$`)
 
 // healthcheck keeps HEALTHCHECK for the image; as in docker build, it
 // replaces an earlier one whole.
@@ -483,7 +484,7 @@ func (sc *stageConv) env(cmd *instructions.EnvCommand) {
 	}
 }
 
-var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envNameRe = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // arg brings ARGs into scope: variables, or the platform's values for
 // BuildKit's automatic platform ARGs.
@@ -532,7 +533,7 @@ func (sc *stageConv) shell() []string {
 	return []string{"/bin/sh", "-c"}
 }
 
-var portRe = regexp.MustCompile(`^(\d{1,5})(?:-(\d{1,5}))?(/(?:tcp|udp|sctp))?$`)
+var portRe = lazyre.New(`^(\d{1,5})(?:-(\d{1,5}))?(/(?:tcp|udp|sctp))?$`)
 
 // expose takes EXPOSE's ports; a range is listed port by port, as docker
 // build writes it into the image config.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -12,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kiln-build/kiln/internal/diagtext"
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // ErrNotExist is returned by Read when there is no golden file.
@@ -60,8 +60,8 @@ var (
 	}}
 	artifactSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "sha256", Required: true}, {Name: "files"}}}
 
-	digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	hexRe    = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	digestRe = lazyre.New(`^sha256:[0-9a-f]{64}$`)
+	hexRe    = lazyre.New(`^[0-9a-f]{64}$`)
 )
 
 // Parse parses a golden file. Every problem is a diagnostic with the file,
@@ -193,7 +193,7 @@ func parseArtifact(blk *hcl.Block, t *Target) hcl.Diagnostics {
 	return diags
 }
 
-func str(a *hcl.Attribute, re *regexp.Regexp, want string) (string, hcl.Diagnostics) {
+func str(a *hcl.Attribute, re *lazyre.Regexp, want string) (string, hcl.Diagnostics) {
 	v, diags := a.Expr.Value(nil)
 	if diags.HasErrors() {
 		return "", diags

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kiln-build/kiln/internal/infolder"
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // attrs is one block's evaluated attributes, read by type.
@@ -324,7 +324,7 @@ func (a attrs) env(name string) map[string]string {
 	return m
 }
 
-var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envNameRe = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func validEnvName(s string) bool { return envNameRe.MatchString(s) }
 

@@ -2,7 +2,6 @@ package lang
 
 import (
 	"bytes"
-	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -12,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // topLevelKeywords start the blocks a build file is made of.
@@ -243,7 +244,7 @@ func (n chunkedNav) ContextDefRange(offset int) hcl.Range {
 
 // stageHeaderRe matches the first line of a stage block whose name can be
 // read without parsing: one quoted label that is a plain identifier.
-var stageHeaderRe = regexp.MustCompile(`^stage[ \t]+"([A-Za-z_][A-Za-z0-9_-]*)"[ \t]*\{`)
+var stageHeaderRe = lazyre.New(`^stage[ \t]+"([A-Za-z_][A-Za-z0-9_-]*)"[ \t]*\{`)
 
 // stagePlan is the stage chunks of a build file, named from their first
 // lines before anything is parsed.

@@ -2,12 +2,13 @@ package lang
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // stepKinds are the ordered sub-blocks of a stage.
@@ -87,7 +88,7 @@ func (e *evaluator) decodeStage(b *hcl.Block) *Stage {
 	return st
 }
 
-var userRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
+var userRe = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
 
 func (e *evaluator) user(a attrs, name string) string {
 	s, _ := a.parsed(name, func(s string) error {
@@ -99,9 +100,9 @@ func (e *evaluator) user(a attrs, name string) string {
 	return s
 }
 
-var sshIDRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+var sshIDRe = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
-var chownRe = regexp.MustCompile(`^(\d+)(?::(\d+))?$`)
+var chownRe = lazyre.New(`^(\d+)(?::(\d+))?$`)
 
 func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 	s := &Step{Kind: b.Type, Range: b.DefRange}
@@ -360,8 +361,8 @@ var healthcheckSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "test", Required: true}, {Name: "interval"}, {Name: "timeout"}, {Name: "start_period"}, {Name: "retries"},
 }}
 
-var exposeRe = regexp.MustCompile(`^\d{1,5}(/(tcp|udp|sctp))?$`)
-var signalRe = regexp.MustCompile(`^(SIG[A-Z0-9+-]+|\d{1,2})$`)
+var exposeRe = lazyre.New(`^\d{1,5}(/(tcp|udp|sctp))?$`)
+var signalRe = lazyre.New(`^(SIG[A-Z0-9+-]+|\d{1,2})$`)
 
 func (e *evaluator) decodeImage(b *hcl.Block) *Image {
 	blocks, a := e.content(b.Body, imageSchema)

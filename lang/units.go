@@ -2,15 +2,15 @@ package lang
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kiln-build/kiln/internal/lazyre"
 	"github.com/kiln-build/kiln/internal/platform"
 )
 
-var sizeRe = regexp.MustCompile(`^(?i)\s*(\d+)\s*([kmgt]?)(i?b)?\s*$`)
+var sizeRe = lazyre.New(`^(?i)\s*(\d+)\s*([kmgt]?)(i?b)?\s*$`)
 
 // parseSize reads a byte size: a number of bytes or one with a k, m, g or t
 // suffix (binary multiples, as docker --memory).
@@ -59,7 +59,7 @@ func parseDuration(s string) (int64, error) {
 	return int64(d / time.Second), nil
 }
 
-var modeRe = regexp.MustCompile(`^0?[0-7]{1,4}$`)
+var modeRe = lazyre.New(`^0?[0-7]{1,4}$`)
 
 // parseMode reads an octal file mode ("0755", "644") and returns it in
 // canonical four-digit form, so that "755" and "0755" give one digest.

@@ -2,7 +2,6 @@ package lockfile
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kiln-build/kiln/internal/hcltokens"
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // Version is the format version this package reads and writes.
@@ -134,9 +134,9 @@ type attrSpec struct {
 }
 
 var (
-	reDigest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	reHex256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	reObject = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+	reDigest = lazyre.New(`^sha256:[0-9a-f]{64}$`)
+	reHex256 = lazyre.New(`^[0-9a-f]{64}$`)
+	reObject = lazyre.New(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 )
 
 func checkDigest(s string) error {

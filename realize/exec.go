@@ -294,15 +294,15 @@ func secretFile(tmp string, i int, m compiler.Mount, val []byte) (string, error)
 // stepLimits are the step's own limits, with the build's for those it
 // does not set.
 func (r *Realizer) stepLimits(d *compiler.Derivation) compiler.Limits {
-	lim := d.Limits
+	lim, build := d.Limits, r.limits()
 	if lim.MemoryBytes == 0 {
-		lim.MemoryBytes = r.opts.Limits.MemoryBytes
+		lim.MemoryBytes = build.MemoryBytes
 	}
 	if lim.Pids == 0 {
-		lim.Pids = r.opts.Limits.Pids
+		lim.Pids = build.Pids
 	}
 	if lim.TimeoutSec == 0 {
-		lim.TimeoutSec = r.opts.Limits.TimeoutSec
+		lim.TimeoutSec = build.TimeoutSec
 	}
 	return lim
 }

@@ -66,8 +66,8 @@ type Options struct {
 	// SSH are the agent sockets of ssh mounts by id (--ssh). Never
 	// hashed: which agent, and its keys, must not change a result.
 	SSH map[string]string
-	// Limits apply to exec steps that set none of their own; New fills
-	// what is left zero from DefaultLimits.
+	// Limits apply to exec steps that set none of their own; what is left
+	// zero comes from DefaultLimits.
 	Limits compiler.Limits
 	// Rebuild lists derivations whose cached outputs are ignored (kiln
 	// verify); their new outputs are returned, not recorded.
@@ -108,6 +108,8 @@ type Options struct {
 type Realizer struct {
 	st   *store.Store
 	opts Options
+	// limits are opts.Limits with DefaultLimits for what they leave zero.
+	limits func() compiler.Limits
 
 	prepareOnce sync.Once
 	prepareErr  error
@@ -147,14 +149,18 @@ func New(st *store.Store, opts Options) *Realizer {
 	if opts.Executor == nil {
 		opts.Executor = &sandbox.Executor{Root: SandboxRoot(st), RequireLimits: opts.RequireLimits, Warn: opts.Warn}
 	}
-	def := DefaultLimits()
-	if opts.Limits.MemoryBytes == 0 {
-		opts.Limits.MemoryBytes = def.MemoryBytes
-	}
-	if opts.Limits.Pids == 0 {
-		opts.Limits.Pids = def.Pids
-	}
-	return &Realizer{st: st, opts: opts}
+	// The defaults are looked up (sysinfo, and kiln's own cgroup in
+	// /proc and /sys) when a step first runs: a no-op build runs none.
+	return &Realizer{st: st, opts: opts, limits: sync.OnceValue(func() compiler.Limits {
+		lim, def := opts.Limits, DefaultLimits()
+		if lim.MemoryBytes == 0 {
+			lim.MemoryBytes = def.MemoryBytes
+		}
+		if lim.Pids == 0 {
+			lim.Pids = def.Pids
+		}
+		return lim
+	})}
 }
 
 // BuildError is a derivation that failed, with what a person needs to act:

@@ -51,6 +51,7 @@ func main() {
 }
 
 func run(args []string) int {
+	deferFirstGC()
 	// KILN_TRACE=FILE writes a Go execution trace, for studying where a
 	// build's wall-clock time goes (go tool trace FILE).
 	if f := os.Getenv("KILN_TRACE"); f != "" {

@@ -3,10 +3,11 @@ package debian
 import (
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // Package is one binary package stanza of a Packages index.
@@ -128,10 +129,10 @@ func (ix *Index) parse(p Paragraph) (*Package, error) {
 
 var (
 	// Policy §5.6.1 names (lowercase, digits, "+-."); architectures fit too.
-	reName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*$`)
+	reName = lazyre.New(`^[a-z0-9][a-z0-9+.-]*$`)
 	// Policy §5.6.12: [epoch:]upstream[-revision].
-	reVersion = regexp.MustCompile(`^([0-9]+:)?[A-Za-z0-9.+~:-]+$`)
-	reSHA256  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	reVersion = lazyre.New(`^([0-9]+:)?[A-Za-z0-9.+~:-]+$`)
+	reSHA256  = lazyre.New(`^[0-9a-f]{64}$`)
 )
 
 // validFilename reports whether f is a relative slash path with no empty,

@@ -3,7 +3,6 @@ package diagtext
 import (
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -11,6 +10,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/json"
+
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // MaxToken caps how much of a file that is not valid HCL a diagnostic
@@ -67,7 +68,7 @@ func Token(src []byte, rng hcl.Range) string {
 
 // quoted finds the double-quoted text in hcl's details, which is where
 // they repeat parts of the source (an identifier, a keyword).
-var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+var quoted = lazyre.New(`"(?:[^"\\]|\\.)*"`)
 
 // capQuoted shortens every quoted part of s longer than MaxToken.
 func capQuoted(s string) string {

@@ -23,12 +23,12 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kiln-build/kiln/internal/infolder"
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // Def is a fetched definition.
@@ -76,7 +76,7 @@ func IsRemote(spec string) bool {
 	return scpLike.MatchString(spec)
 }
 
-var scpLike = regexp.MustCompile(`^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:`)
+var scpLike = lazyre.New(`^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:`)
 
 // Parse reads a remote definition spec:
 //
@@ -156,7 +156,7 @@ func Fetch(ctx context.Context, spec, tmp string) (*Def, error) {
 	return d, nil
 }
 
-var reCommit = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+var reCommit = lazyre.New(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 
 func fetchGit(ctx context.Context, r Ref, d *Def) error {
 	d.Kind = "git"

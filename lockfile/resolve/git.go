@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/kiln-build/kiln/internal/lazyre"
 	"github.com/kiln-build/kiln/lockfile"
 )
 
-var reCommit = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+var reCommit = lazyre.New(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 
 // gitResolver finds the commit REF names on the remote (a branch first,
 // then a tag, peeled to its commit, then a full ref name), then fetches
