@@ -66,17 +66,33 @@ func zstdOptions(level int) []zstd.EOption {
 	}
 }
 
-// zstdStream writes src as ZstdFrameSize frames encoded in parallel. Each
-// worker reuses an encoder (Reset clears its history), so an encoder's
-// tables are allocated once per worker, not once per frame.
-func zstdStream(dst io.Writer, src io.Reader, level int) (int64, error) {
-	if _, err := zstd.NewWriter(nil, zstdOptions(level)...); err != nil {
-		return 0, fmt.Errorf("creating zstd encoder: %w", err)
+// zstdEncoders holds reusable encoders per level: an encoder's tables are
+// megabytes that would otherwise be allocated and cleared for every layer.
+var zstdEncoders sync.Map // level -> *sync.Pool of *zstd.Encoder
+
+func zstdPool(level int) (*sync.Pool, error) {
+	if p, ok := zstdEncoders.Load(level); ok {
+		return p.(*sync.Pool), nil
 	}
-	encs := sync.Pool{New: func() any {
+	// Options are checked once, so that the pool's New cannot fail.
+	if _, err := zstd.NewWriter(nil, zstdOptions(level)...); err != nil {
+		return nil, fmt.Errorf("creating zstd encoder: %w", err)
+	}
+	p, _ := zstdEncoders.LoadOrStore(level, &sync.Pool{New: func() any {
 		e, _ := zstd.NewWriter(nil, zstdOptions(level)...)
 		return e
-	}}
+	}})
+	return p.(*sync.Pool), nil
+}
+
+// zstdStream writes src as ZstdFrameSize frames encoded in parallel. Reset
+// clears an encoder's history, so a reused encoder writes the bytes a new
+// one would.
+func zstdStream(dst io.Writer, src io.Reader, level int) (int64, error) {
+	encs, err := zstdPool(level)
+	if err != nil {
+		return 0, err
+	}
 	n, err := parallelBlocks(dst, src, ZstdFrameSize, 0, func(out *bytes.Buffer, in, _ []byte) error {
 		e := encs.Get().(*zstd.Encoder)
 		defer encs.Put(e)
