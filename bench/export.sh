@@ -17,7 +17,7 @@ set -e
 cd "$(dirname "$0")/.."
 . scripts/goenv.sh
 uptime
-go test ./export -run '^$' -bench ExportTable -benchtime 1x -timeout 0 "$@"
+go test -v ./export -run '^$' -bench ExportTable -benchtime 1x -timeout 0 "$@"
 if [ -z "$KILN_BENCH_ROWS" ]; then
-	go test ./export/compress -run '^$' -bench Compress -benchmem -benchtime 1x -timeout 0 "$@"
+	go test -v ./export/compress -run '^$' -bench Compress -benchmem -benchtime 1x -timeout 0 "$@"
 fi
