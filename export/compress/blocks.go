@@ -115,10 +115,10 @@ var forceWorkers int
 
 // freeCores is how many encoders to run: the cores kiln may use
 // (GOMAXPROCS, which follows the affinity mask and the cgroup quota) less
-// those other threads are running on right now, at least one. Encoders
-// beyond the free cores only queue for the CPU and make every handoff of
-// the ordered pipeline wait for a time slice. The count never reaches the
-// bytes, which only the block size decides.
+// those other processes' threads are running on right now, at least one.
+// Encoders beyond the free cores only queue for the CPU and make every
+// handoff of the ordered pipeline wait for a time slice. The count never
+// reaches the bytes, which only the block size decides.
 func freeCores() int {
 	if forceWorkers > 0 {
 		return forceWorkers
@@ -128,12 +128,13 @@ func freeCores() int {
 	if err != nil {
 		return procs
 	}
-	return freeOf(procs, string(b))
+	return freeOf(procs, string(b), selfRunning())
 }
 
-// freeOf parses /proc/loadavg's fourth field, "running/total": the running
-// count includes the thread reading it.
-func freeOf(procs int, loadavg string) int {
+// freeOf parses /proc/loadavg's fourth field, "running/total", and takes
+// away self, the running threads that are kiln's own (the one reading
+// included): the layer's tar writer is part of the work, not a rival.
+func freeOf(procs int, loadavg string, self int) int {
 	f := strings.Fields(loadavg)
 	if len(f) < 4 {
 		return procs
@@ -143,5 +144,26 @@ func freeOf(procs int, loadavg string) int {
 	if !ok || err != nil {
 		return procs
 	}
-	return max(1, min(procs, procs-(n-1)))
+	return max(1, min(procs, procs-(n-max(1, self))))
+}
+
+// selfRunning counts this process's threads in state R.
+func selfRunning() int {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 1
+	}
+	n := 0
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The state follows the command name, which is in parentheses
+		// and may itself hold ") ".
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'R' {
+			n++
+		}
+	}
+	return n
 }

@@ -145,16 +145,19 @@ func TestFreeOf(t *testing.T) {
 	for _, tc := range []struct {
 		procs int
 		load  string
+		self  int
 		want  int
 	}{
-		{2, "0.00 0.01 0.05 1/120 999\n", 2},
-		{2, "3.90 1.16 0.41 2/300 999\n", 1},
-		{8, "3.90 1.16 0.41 4/300 999\n", 5},
-		{2, "44.79 35.02 19.53 48/280 29635\n", 1},
-		{4, "garbage", 4},
+		{2, "0.00 0.01 0.05 1/120 999\n", 1, 2},
+		{2, "0.50 0.01 0.05 2/120 999\n", 2, 2}, // our own tar writer
+		{2, "3.90 1.16 0.41 2/300 999\n", 1, 1},
+		{8, "3.90 1.16 0.41 4/300 999\n", 1, 5},
+		{2, "44.79 35.02 19.53 48/280 29635\n", 2, 1},
+		{2, "0.00 0.01 0.05 1/120 999\n", 0, 2},
+		{4, "garbage", 1, 4},
 	} {
-		if got := compress.FreeOf(tc.procs, tc.load); got != tc.want {
-			t.Errorf("freeOf(%d, %q) = %d, want %d", tc.procs, tc.load, got, tc.want)
+		if got := compress.FreeOf(tc.procs, tc.load, tc.self); got != tc.want {
+			t.Errorf("freeOf(%d, %q, %d) = %d, want %d", tc.procs, tc.load, tc.self, got, tc.want)
 		}
 	}
 }
