@@ -221,7 +221,7 @@ func TestLocalRoundTrip(t *testing.T) {
 	}
 
 	// A layer blob altered on disk is refused, with a warning.
-	lr, _, _ := a.GetMeta(metaNamespace, string(l2))
+	lr, _, _ := a.GetMeta(metaNamespace, blobKey(l2))
 	var blobDigest string
 	if i := bytes.Index(lr, []byte(`"blob":"`)); i >= 0 {
 		blobDigest = string(lr[i+8 : i+8+71])

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -47,6 +48,13 @@ var openExport = open
 // metaNamespace keeps, per layer, its gzip'ed blob in the store, so that
 // a second export compresses nothing.
 const metaNamespace = "cache.blob"
+
+// blobKey is layer l's record under metaNamespace. The compression's
+// format version is part of it, so a blob an older kiln compressed is not
+// pushed for what this one writes.
+func blobKey(l digest.Digest) string {
+	return string(l) + "+f" + strconv.Itoa(compress.FormatVersion)
+}
 
 // Export pushes entries to the cache spec names, signed with spec.Key
 // when given, sending only blobs the cache lacks, then merges them into
@@ -282,7 +290,8 @@ func pushStoreBlob(ctx context.Context, st *store.Store, be backend, d digest.Di
 // blob, compressing it the first time. gzip as kiln writes it is
 // byte-identical everywhere, so two machines push the same blob.
 func layerBlob(st *store.Store, l digest.Digest) (layerRecord, error) {
-	if raw, ok, err := st.GetMeta(metaNamespace, string(l)); err != nil {
+	key := blobKey(l)
+	if raw, ok, err := st.GetMeta(metaNamespace, key); err != nil {
 		return layerRecord{}, err
 	} else if ok {
 		var lr layerRecord
@@ -313,7 +322,7 @@ func layerBlob(st *store.Store, l digest.Digest) (layerRecord, error) {
 	if err != nil {
 		return layerRecord{}, err
 	}
-	return lr, st.PutMeta(metaNamespace, string(l), raw)
+	return lr, st.PutMeta(metaNamespace, key, raw)
 }
 
 type counter struct {

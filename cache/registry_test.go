@@ -88,7 +88,7 @@ func TestHostileRegistryIsBounded(t *testing.T) {
 	if _, err := Export(ctx, a, Spec{Type: "local", Dir: dir, Key: priv}, []Entry{{Keys: []digest.Digest{top}, Output: store.Output{Layers: []digest.Digest{l}}}}); err != nil {
 		t.Fatal(err)
 	}
-	lr, _, _ := a.GetMeta(metaNamespace, string(l))
+	lr, _, _ := a.GetMeta(metaNamespace, blobKey(l))
 	i := bytes.Index(lr, []byte(`"blob":"`))
 	layerBlob := string(lr[i+8 : i+8+71])
 

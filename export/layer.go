@@ -27,7 +27,8 @@ type Layer interface {
 // empty expected digest when the digest is not known in advance.
 type BlobStore interface {
 	// GetMeta and PutMeta hold small records; export keeps, under
-	// namespace MetaNamespace, diffID+compression+level -> blob descriptor.
+	// namespace MetaNamespace, diffID+compression+level+format version ->
+	// blob descriptor.
 	GetMeta(ns, key string) ([]byte, bool, error)
 	PutMeta(ns, key string, val []byte) error
 	HasBlob(d digest.Digest) (bool, error)
@@ -119,7 +120,9 @@ func blobFor(store BlobStore, li LayerInput, c Compression) (layerBlob, error) {
 	if err != nil {
 		return layerBlob{}, err
 	}
-	key := string(li.Layer.DiffID()) + "+" + string(c.Type) + "+" + strconv.Itoa(level)
+	// The format version is part of the key: a blob compressed by an older
+	// kiln must not stand in for what this one writes.
+	key := string(li.Layer.DiffID()) + "+" + string(c.Type) + "+" + strconv.Itoa(level) + "+f" + strconv.Itoa(compress.FormatVersion)
 	if raw, ok, err := store.GetMeta(MetaNamespace, key); err != nil {
 		return layerBlob{}, fmt.Errorf("reading blob cache: %w", err)
 	} else if ok {
@@ -153,6 +156,16 @@ func compressLayer(store BlobStore, l Layer, c compress.Compressor, level int) (
 		return layerBlob{}, fmt.Errorf("opening layer: %w", err)
 	}
 	defer rc.Close()
+	if c.Type() == compress.Uncompressed {
+		// The blob is the tar and its digest the diff_id: the store hashes
+		// it once as it writes it and refuses other content, with no second
+		// hash and no pipe in between.
+		d, size, err := store.AddBlob(rc, l.DiffID())
+		if err != nil {
+			return layerBlob{}, err
+		}
+		return layerBlob{desc: ocispec.Descriptor{MediaType: c.MediaType(), Digest: d, Size: size}, diffID: l.DiffID()}, nil
+	}
 	h := sha256.New()
 	src := io.TeeReader(rc, h)
 	checkDiffID := func() error {

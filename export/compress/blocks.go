@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -12,7 +15,7 @@ import (
 type blockJob struct {
 	in   []byte
 	dict []byte // the previous block's last dictSize bytes
-	out  bytes.Buffer
+	out  *bytes.Buffer
 	err  error
 	done chan struct{}
 }
@@ -20,14 +23,17 @@ type blockJob struct {
 // blockEncoder compresses one block into out, optionally primed with dict.
 type blockEncoder func(out *bytes.Buffer, in, dict []byte) error
 
-// parallelBlocks cuts src into blockSize blocks, encodes them on all cores
-// and writes the results to dst in order, calling each(in) for every input
-// block in order. Only the block size and the encoder decide the bytes; the
-// worker count changes the speed. At most 2×workers blocks are in flight,
-// so memory does not grow with the input.
+// parallelBlocks cuts src into blockSize blocks, encodes them on the cores
+// that are free and writes the results to dst in order, calling each(in)
+// for every input block in order. Only the block size and the encoder
+// decide the bytes; the worker count changes the speed. At most
+// 2×workers+1 blocks are in flight, so memory does not grow with the input,
+// and their input and output buffers are reused: first touches of fresh
+// pages are expensive on the VMs kiln runs on.
 func parallelBlocks(dst io.Writer, src io.Reader, blockSize, dictSize int, enc blockEncoder, each func([]byte)) (int64, error) {
-	workers := runtime.GOMAXPROCS(0)
+	workers := freeCores()
 	bufs := sync.Pool{New: func() any { b := make([]byte, blockSize); return &b }}
+	outs := sync.Pool{New: func() any { return new(bytes.Buffer) }}
 	jobs := make(chan *blockJob)
 	ordered := make(chan *blockJob, workers)
 	stop := make(chan struct{})
@@ -35,7 +41,7 @@ func parallelBlocks(dst io.Writer, src io.Reader, blockSize, dictSize int, enc b
 	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
-				j.err = enc(&j.out, j.in, j.dict)
+				j.err = enc(j.out, j.in, j.dict)
 				close(j.done)
 			}
 		})
@@ -49,7 +55,9 @@ func parallelBlocks(dst io.Writer, src io.Reader, blockSize, dictSize int, enc b
 			bp := bufs.Get().(*[]byte)
 			n, err := io.ReadFull(src, *bp)
 			if n > 0 {
-				j := &blockJob{in: (*bp)[:n], dict: tail, done: make(chan struct{})}
+				out := outs.Get().(*bytes.Buffer)
+				out.Reset()
+				j := &blockJob{in: (*bp)[:n], dict: tail, out: out, done: make(chan struct{})}
 				if dictSize > 0 {
 					tail = append([]byte(nil), j.in[max(0, n-dictSize):]...)
 				}
@@ -92,10 +100,70 @@ func parallelBlocks(dst io.Writer, src io.Reader, blockSize, dictSize int, enc b
 		}
 		in := j.in[:cap(j.in)]
 		bufs.Put(&in)
+		outs.Put(j.out)
 	}
 	wg.Wait()
 	if readErr != nil {
 		return 0, fmt.Errorf("reading layer: %w", readErr)
 	}
 	return total, nil
+}
+
+// forceWorkers, when set, replaces freeCores' estimate: tests use it to
+// show that the worker count does not reach the bytes.
+var forceWorkers int
+
+// freeCores is how many encoders to run: the cores kiln may use
+// (GOMAXPROCS, which follows the affinity mask and the cgroup quota) less
+// those other processes' threads are running on right now, at least one.
+// Encoders beyond the free cores only queue for the CPU and make every
+// handoff of the ordered pipeline wait for a time slice. The count never
+// reaches the bytes, which only the block size decides.
+func freeCores() int {
+	if forceWorkers > 0 {
+		return forceWorkers
+	}
+	procs := runtime.GOMAXPROCS(0)
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return procs
+	}
+	return freeOf(procs, string(b), selfRunning())
+}
+
+// freeOf parses /proc/loadavg's fourth field, "running/total", and takes
+// away self, the running threads that are kiln's own (the one reading
+// included): the layer's tar writer is part of the work, not a rival.
+func freeOf(procs int, loadavg string, self int) int {
+	f := strings.Fields(loadavg)
+	if len(f) < 4 {
+		return procs
+	}
+	running, _, ok := strings.Cut(f[3], "/")
+	n, err := strconv.Atoi(running)
+	if !ok || err != nil {
+		return procs
+	}
+	return max(1, min(procs, procs-(n-max(1, self))))
+}
+
+// selfRunning counts this process's threads in state R.
+func selfRunning() int {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 1
+	}
+	n := 0
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The state follows the command name, which is in parentheses
+		// and may itself hold ") ".
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'R' {
+			n++
+		}
+	}
+	return n
 }

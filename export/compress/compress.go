@@ -16,6 +16,17 @@ const (
 	Uncompressed Type = "uncompressed"
 )
 
+// FormatVersion numbers the byte format of the compressed layers: it moves
+// whenever a setting that reaches the bytes of a gzip or zstd blob does,
+// and the blob cache keys on it, so a store never hands out blobs of an
+// older format. docs/reproducibility.md lists what each version changed.
+//
+//  1. gzip: klauspost level 6 in 1 MiB blocks; zstd: one stream,
+//     WithConcurrentBlocks(true), concurrency 4.
+//  2. gzip: a block level 6 leaves above 7/8 of its input is also
+//     Huffman-coded and the smaller kept; zstd: independent 8 MiB frames.
+const FormatVersion = 2
+
 // Default levels. gzip's is the fastest klauspost level that stays within
 // 2% of `gzip -6` on the benchmark's data (see BenchmarkCompress); zstd's is
 // zstd's own default, 3, as in BuildKit; eStargz keeps BuildKit's default.

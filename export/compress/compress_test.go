@@ -3,6 +3,8 @@ package compress_test
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -24,27 +26,48 @@ func data(t testing.TB, size int64) []byte {
 	return b.Bytes()
 }
 
-// TestCoreCountAndRoundTrip: the bytes do not change with GOMAXPROCS, and
-// the system's gzip and zstd decode them back.
+// layerData is text, base64 and the mixed benchmark data one after the
+// other: blocks that deflate well, blocks only Huffman coding shrinks, and
+// blocks of both, over more than two zstd frames.
+func layerData(t testing.TB) []byte {
+	var b bytes.Buffer
+	if err := benchdata.Text(&b, 7<<20+11, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := benchdata.Base64(&b, 6<<20+5, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := benchdata.Write(&b, 5<<20+123, 7); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestCoreCountAndRoundTrip: the bytes depend neither on GOMAXPROCS nor on
+// how many encoders run, and the system's gzip and zstd decode them back.
 func TestCoreCountAndRoundTrip(t *testing.T) {
-	in := data(t, 5<<20+123)
+	in := layerData(t)
 	for _, tc := range []struct {
 		typ compress.Type
 		cli string
 	}{{compress.Gzip, "gzip"}, {compress.Zstd, "zstd"}, {compress.Uncompressed, ""}} {
 		var outs [][]byte
-		for _, procs := range []int{1, 2, 8} {
-			prev := runtime.GOMAXPROCS(procs)
+		for _, run := range []struct{ procs, workers int }{{1, 1}, {2, 0}, {8, 8}, {4, 3}} {
+			prev := runtime.GOMAXPROCS(run.procs)
+			restore := compress.SetWorkers(run.workers)
 			var b bytes.Buffer
 			_, err := compress.Compress(&b, bytes.NewReader(in), tc.typ, 0)
+			restore()
 			runtime.GOMAXPROCS(prev)
 			if err != nil {
 				t.Fatal(err)
 			}
 			outs = append(outs, b.Bytes())
 		}
-		if !bytes.Equal(outs[0], outs[1]) || !bytes.Equal(outs[0], outs[2]) {
-			t.Fatalf("%s: bytes depend on GOMAXPROCS", tc.typ)
+		for i := range outs[1:] {
+			if !bytes.Equal(outs[0], outs[i+1]) {
+				t.Fatalf("%s: bytes depend on GOMAXPROCS or the worker count (run %d differs)", tc.typ, i+1)
+			}
 		}
 		if tc.cli == "" {
 			continue
@@ -56,14 +79,86 @@ func TestCoreCountAndRoundTrip(t *testing.T) {
 			t.Fatalf("%s -d: %v, round trip equal: %v", tc.cli, err, bytes.Equal(got, in))
 		}
 	}
-	var empty bytes.Buffer
-	if _, err := compress.Compress(&empty, bytes.NewReader(nil), compress.Gzip, 0); err != nil {
-		t.Fatal(err)
+	for _, typ := range []compress.Type{compress.Gzip, compress.Zstd} {
+		var empty bytes.Buffer
+		if _, err := compress.Compress(&empty, bytes.NewReader(nil), typ, 0); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(string(typ), "-t")
+		cmd.Stdin = &empty
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s -t of empty input: %v %s", typ, err, out)
+		}
 	}
-	cmd := exec.Command("gzip", "-t")
-	cmd.Stdin = &empty
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("gzip -t of empty input: %v %s", err, out)
+}
+
+// TestFormatDigests pins the bytes of each compression at FormatVersion:
+// a library upgrade or a changed setting that moves them must bump
+// compress.FormatVersion and say what changed in docs/reproducibility.md,
+// then update these digests.
+func TestFormatDigests(t *testing.T) {
+	in := layerData(t)
+	want := map[compress.Type]string{
+		compress.Gzip:         "b697cc6998c407f07f00f939b88a462e173d6d42ed83bbc3d4f731d90ab290a8",
+		compress.Zstd:         "2a4f03c8f8a523a75436f366c640046dfb346c2e31de7d2b4757c6430c2dfe08",
+		compress.Uncompressed: "bf5fac0ed3d04d66f21bfb4e6b5144ec3379fa7d710a7174cea1c2d394800e08",
+	}
+	for _, typ := range []compress.Type{compress.Gzip, compress.Zstd, compress.Uncompressed} {
+		h := sha256.New()
+		if _, err := compress.Compress(h, bytes.NewReader(in), typ, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != want[typ] {
+			t.Errorf("%s at format version %d: sha256 %s, want %s", typ, compress.FormatVersion, got, want[typ])
+		}
+	}
+}
+
+// TestGzipSizeNearGzip6: on base64, text and mixed data kiln's gzip stays
+// within 2% of `gzip -6`. Format version 1 stored base64 at ~100%, 1.31x.
+func TestGzipSizeNearGzip6(t *testing.T) {
+	for _, ds := range []struct {
+		name string
+		gen  func(io.Writer, int64, uint64) error
+	}{{"base64", benchdata.Base64}, {"text", benchdata.Text}, {"mixed", benchdata.Write}} {
+		var in bytes.Buffer
+		if err := ds.gen(&in, 4<<20, 3); err != nil {
+			t.Fatal(err)
+		}
+		var kiln bytes.Buffer
+		if _, err := compress.Compress(&kiln, bytes.NewReader(in.Bytes()), compress.Gzip, 0); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("gzip", "-6", "-c")
+		cmd.Stdin = bytes.NewReader(in.Bytes())
+		cli, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := float64(kiln.Len()) / float64(len(cli)); r > 1.02 {
+			t.Errorf("%s: kiln's gzip is %.3fx the size of gzip -6's (%d vs %d bytes)", ds.name, r, kiln.Len(), len(cli))
+		}
+	}
+}
+
+func TestFreeOf(t *testing.T) {
+	for _, tc := range []struct {
+		procs int
+		load  string
+		self  int
+		want  int
+	}{
+		{2, "0.00 0.01 0.05 1/120 999\n", 1, 2},
+		{2, "0.50 0.01 0.05 2/120 999\n", 2, 2}, // our own tar writer
+		{2, "3.90 1.16 0.41 2/300 999\n", 1, 1},
+		{8, "3.90 1.16 0.41 4/300 999\n", 1, 5},
+		{2, "44.79 35.02 19.53 48/280 29635\n", 2, 1},
+		{2, "0.00 0.01 0.05 1/120 999\n", 0, 2},
+		{4, "garbage", 1, 4},
+	} {
+		if got := compress.FreeOf(tc.procs, tc.load, tc.self); got != tc.want {
+			t.Errorf("freeOf(%d, %q, %d) = %d, want %d", tc.procs, tc.load, tc.self, got, tc.want)
+		}
 	}
 }
 

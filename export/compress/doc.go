@@ -8,9 +8,9 @@
 // 32 KiB, as pigz does) and ends on a sync flush, so blocks can be
 // concatenated into one gzip member. The block boundaries, not the worker
 // count, decide the bytes, so the output is the same on 1 or 64 cores while
-// the work spreads over all of them. zstd uses klauspost's encoder with a
-// fixed window, a fixed concurrency and job-based blocks, which likewise
-// depend on the window size only. eStargz uses a fixed chunk size, minimum
+// the work spreads over all of them. zstd likewise cuts the input into
+// fixed 8 MiB frames, each written by klauspost's serial encoder with every
+// option pinned, and concatenates them. eStargz uses a fixed chunk size, minimum
 // chunk size, parallelism and level.
 //
 // Each compression is a Compressor in its own file (gzip.go, zstd.go,
