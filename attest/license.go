@@ -150,7 +150,11 @@ func (l *licenses) id(name string, texts map[string]string) string {
 	if id, ok := debianToSPDX[strings.ToLower(name)]; ok {
 		return id
 	}
-	ref := "LicenseRef-" + strings.Trim(spdxIDUnsafe.ReplaceAllString(name, "-"), "-")
+	safe := strings.Trim(spdxIDUnsafe.ReplaceAllString(name, "-"), "-")
+	if safe == "" {
+		safe = "unnamed"
+	}
+	ref := "LicenseRef-" + safe
 	text := strings.TrimSpace(texts[name])
 	if text == "" {
 		text = "The package's copyright file names the licence " + name + " without its text."
