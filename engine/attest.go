@@ -25,9 +25,10 @@ func (s *Session) evidence(attestSpecs []string) (targets.Evidence, error) {
 		ev.BuilderVersion = "devel"
 	}
 	var err error
-	if ev.BuildFile, err = fileEvidence(s.cfg.Filename); err != nil {
+	if ev.BuildFile, err = fileEvidence(s.LocalFile()); err != nil {
 		return ev, err
 	}
+	ev.BuildFile.Name = filepath.Base(s.cfg.Filename)
 	if ev.LockFile, err = fileEvidence(s.lockPath); errors.Is(err, fs.ErrNotExist) {
 		ev.LockFile, err = attest.File{}, nil
 	}
