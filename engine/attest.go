@@ -35,6 +35,21 @@ func (s *Session) evidence(attestSpecs []string) (targets.Evidence, error) {
 	return ev, err
 }
 
+// attests reports whether an export of graph's targets may attach
+// attestations: the command line or an image block asks for some. The
+// build file and lock are read and hashed only then.
+func attests(graph *compiler.Graph, specs []string) bool {
+	if len(specs) > 0 {
+		return true
+	}
+	for _, t := range graph.Targets {
+		if t.Export != nil && t.Export.Image != nil && len(t.Export.Image.Attest) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func fileEvidence(path string) (attest.File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -60,7 +75,15 @@ func (s *Session) Attestation(res *Result, target string, spec attest.Spec) ([][
 	if t.Kind != "image" {
 		return nil, usageErrorf("%s is a %s: only images have attestations", t.Address, t.Kind)
 	}
-	b := s.exportBuild(res)
+	b, err := s.exportBuild(res)
+	if err != nil {
+		return nil, err
+	}
+	if b.Evidence.BuilderVersion == "" {
+		if b.Evidence, err = s.evidence(nil); err != nil {
+			return nil, err
+		}
+	}
 	o, err := export.ParseOutput("type=oci,dest=attestation")
 	if err != nil {
 		return nil, err

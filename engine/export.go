@@ -67,9 +67,12 @@ func (s *Session) checkExports(graph *compiler.Graph, o ExportOptions) error {
 }
 
 func (s *Session) exportRequest(graph *compiler.Graph, o ExportOptions) (targets.Request, error) {
-	ev, err := s.evidence(o.Attest)
-	if err != nil {
-		return targets.Request{}, err
+	ev := targets.Evidence{Attest: o.Attest}
+	if attests(graph, o.Attest) {
+		var err error
+		if ev, err = s.evidence(o.Attest); err != nil {
+			return targets.Request{}, err
+		}
 	}
 	return targets.Request{
 		Build: targets.Build{Graph: graph, Epoch: s.epoch, Evidence: ev}, Specs: o.Specs, Dir: s.cfg.Dir, Force: o.Force,
@@ -103,9 +106,14 @@ func WriteMetadata(file string, all map[string]export.Metadata) error {
 
 // exportBuild is res for export with the evidence of the block's
 // attestations only (golden records images as their blocks declare them).
-func (s *Session) exportBuild(res *Result) targets.Build {
-	ev, _ := s.evidence(nil)
-	return targets.Build{Store: res.Store, Graph: res.Graph, Epoch: s.epoch, Evidence: ev}
+func (s *Session) exportBuild(res *Result) (targets.Build, error) {
+	b := targets.Build{Store: res.Store, Graph: res.Graph, Epoch: s.epoch}
+	if attests(res.Graph, nil) {
+		var err error
+		b.Evidence, err = s.evidence(nil)
+		return b, err
+	}
+	return b, nil
 }
 
 // Record records the targets' output identities without writing any
@@ -114,7 +122,10 @@ func (s *Session) exportBuild(res *Result) targets.Build {
 // artifacts get per-file digests (nil: none). It is the Recorder the
 // golden commands use when given none.
 func (s *Session) Record(ctx context.Context, res *Result, withFiles func(string) bool) (*golden.File, error) {
-	b := s.exportBuild(res)
+	b, err := s.exportBuild(res)
+	if err != nil {
+		return nil, err
+	}
 	gf := golden.New()
 	for _, t := range res.Graph.Targets {
 		gt := &golden.Target{Kind: t.Kind, Name: t.Name}
