@@ -57,9 +57,13 @@ func (b Build) attach(t *compiler.Target, img *export.Image) error {
 	}
 	opts := export.AttachOptions{Referrers: slices.ContainsFunc(specs, func(s attest.Spec) bool { return s.Referrers })}
 	return export.Attach(b.Store, img, func(m export.Manifest) ([]export.Statement, error) {
+		ab, inImage, err := b.Collect(t, export.FormatPlatform(m.Platform))
+		if err != nil {
+			return nil, err
+		}
 		var out []export.Statement
 		for _, s := range specs {
-			data, err := b.Statement(t, m, s)
+			data, err := statement(t, m, ab, inImage, s)
 			if err != nil {
 				return nil, err
 			}
@@ -81,6 +85,11 @@ func (b Build) Statement(t *compiler.Target, m export.Manifest, spec attest.Spec
 	if err != nil {
 		return nil, err
 	}
+	return statement(t, m, ab, inImage, spec)
+}
+
+// statement is Statement of what Collect gathered.
+func statement(t *compiler.Target, m export.Manifest, ab *attest.Build, inImage func(string) bool, spec attest.Spec) ([]byte, error) {
 	subj := []attest.Subject{{Name: t.Address, Digest: m.Desc.Digest.String()}}
 	switch spec.Type {
 	case attest.TypeProvenance:
