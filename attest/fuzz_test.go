@@ -33,3 +33,18 @@ func FuzzDeclared(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseGoSum(f *testing.F) {
+	f.Add([]byte("golang.org/x/text v0.14.0 h1:ScX5w1eTa3QqT8oi6+ziP7dTV1S2+ALU0bI+0zXKWiQ=\ngolang.org/x/text v0.14.0/go.mod h1:x=\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		mods, err := ParseGoSum(b)
+		if err != nil {
+			return
+		}
+		for _, m := range mods {
+			if m.Path == "" || m.Version == "" || len(m.Hash) < 3 || m.Hash[:3] != "h1:" {
+				t.Fatalf("module %+v from %q", m, b)
+			}
+		}
+	})
+}
