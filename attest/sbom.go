@@ -143,8 +143,11 @@ func SPDX(image Subject, b *Build, inImage func(address string) bool) ([]byte, e
 		}
 	}
 	// Sorted by id, so that the order is the data's, not the build
-	// file's; relationships likewise.
-	slices.SortFunc(pkgs, func(a, b spdxPackage) int { return strings.Compare(a.SPDXID, b.SPDXID) })
+	// file's; relationships likewise. A package two sources share (the
+	// same .deb in two deb sources) has one id and is listed once, as
+	// the first source in address order has it (hence the stable sort),
+	// with a relationship for each.
+	slices.SortStableFunc(pkgs, func(a, b spdxPackage) int { return strings.Compare(a.SPDXID, b.SPDXID) })
 	pkgs = slices.CompactFunc(pkgs, func(a, b spdxPackage) bool { return a.SPDXID == b.SPDXID })
 	doc.Packages = append(doc.Packages, pkgs...)
 	slices.SortFunc(doc.Relationships, func(a, b spdxRelationship) int {
