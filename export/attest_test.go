@@ -69,6 +69,29 @@ func TestAttach(t *testing.T) {
 	}
 }
 
+// TestAttachIndex: a multi-platform index keeps its manifests first and
+// gets one attestation manifest per platform, each naming its own.
+func TestAttachIndex(t *testing.T) {
+	store := exporttest.NewDirStore(t.TempDir())
+	in := input(t, sourceTree(t))
+	arm := in.Platforms[0]
+	arm.Platform = ocispec.Platform{OS: "linux", Architecture: "arm64"}
+	in.Platforms = append(in.Platforms, arm)
+	img, err := export.Assemble(store, in, export.AssembleOptions{})
+	must(t, err)
+	must(t, export.Attach(store, img, statements, export.AttachOptions{}))
+	var idx ocispec.Index
+	must(t, json.Unmarshal(img.Index, &idx))
+	if len(idx.Manifests) != 4 || len(img.Attestations) != 2 {
+		t.Fatalf("index of %d manifests, %d attestation manifests", len(idx.Manifests), len(img.Attestations))
+	}
+	for i := range 2 {
+		if got := idx.Manifests[2+i].Annotations[export.AnnotationReferenceDigest]; got != idx.Manifests[i].Digest.String() {
+			t.Errorf("attestation manifest %d refers to %s, want %s", i, got, idx.Manifests[i].Digest)
+		}
+	}
+}
+
 // TestAppendAttestations keeps the image manifests first.
 func TestAppendAttestations(t *testing.T) {
 	ms := []ocispec.Descriptor{{Digest: "sha256:a"}, {Digest: "sha256:b"}}
