@@ -52,6 +52,10 @@ type ImageConfig struct {
 	// are checked when exported, like an --output's.
 	Compression      string
 	CompressionLevel int
+
+	// Attest are the block's --attest specs, checked by lang; the
+	// command line's replace them type by type.
+	Attest []string
 }
 
 // Healthcheck is an image's healthcheck; durations in seconds, 0 meaning
@@ -96,7 +100,7 @@ func imageExport(i *lang.Image) *Export {
 			Entrypoint: slices.Clone(i.Entrypoint), Cmd: slices.Clone(i.Cmd), Env: maps.Clone(i.Env),
 			Workdir: i.Workdir, User: i.User, Labels: maps.Clone(i.Labels), Annotations: maps.Clone(i.Annotations),
 			Expose: slices.Clone(i.Expose), Volumes: slices.Clone(i.Volumes), StopSignal: i.StopSignal, Squash: i.Squash,
-			Tags: slices.Clone(i.Tags), Compression: i.Compression, CompressionLevel: level,
+			Tags: slices.Clone(i.Tags), Compression: i.Compression, CompressionLevel: level, Attest: slices.Clone(i.Attest),
 			Healthcheck: healthcheck(i.Healthcheck), Shell: slices.Clone(i.Shell), OnBuild: slices.Clone(i.OnBuild),
 		},
 	}

@@ -24,6 +24,9 @@ type ExportOptions struct {
 	Force bool
 	// Stdout receives outputs with dest=- (nil: os.Stdout).
 	Stdout io.Writer
+	// Attest are --attest specs (type=provenance[,mode=max],
+	// type=sbom); each replaces an image block's attest of its type.
+	Attest []string
 }
 
 // Export writes res's outputs, one Exported event each, as the session's
@@ -35,7 +38,10 @@ func (s *Session) Export(ctx context.Context, res *Result, o ExportOptions) (map
 	if stdout == nil {
 		stdout = os.Stdout
 	}
-	req := s.exportRequest(res.Graph, o)
+	req, err := s.exportRequest(res.Graph, o)
+	if err != nil {
+		return nil, err
+	}
 	req.Build.Store = res.Store
 	req.Stdout = stdout
 	req.Exported = func(t *compiler.Target, out export.Output) {
@@ -53,13 +59,24 @@ func (s *Session) Export(ctx context.Context, res *Result, o ExportOptions) (map
 
 // checkExports is CheckingExports' check.
 func (s *Session) checkExports(graph *compiler.Graph, o ExportOptions) error {
-	return exportError(targets.Check(s.exportRequest(graph, o)))
+	req, err := s.exportRequest(graph, o)
+	if err != nil {
+		return err
+	}
+	return exportError(targets.Check(req))
 }
 
-func (s *Session) exportRequest(graph *compiler.Graph, o ExportOptions) targets.Request {
-	return targets.Request{
-		Build: targets.Build{Graph: graph, Epoch: s.epoch}, Specs: o.Specs, Dir: s.cfg.Dir, Force: o.Force,
+func (s *Session) exportRequest(graph *compiler.Graph, o ExportOptions) (targets.Request, error) {
+	ev := targets.Evidence{Attest: o.Attest}
+	if attests(graph, o.Attest) {
+		var err error
+		if ev, err = s.evidence(o.Attest); err != nil {
+			return targets.Request{}, err
+		}
 	}
+	return targets.Request{
+		Build: targets.Build{Graph: graph, Epoch: s.epoch, Evidence: ev}, Specs: o.Specs, Dir: s.cfg.Dir, Force: o.Force,
+	}, nil
 }
 
 // exportError makes the request's mistakes usage errors (exit code 2).
@@ -87,8 +104,16 @@ func WriteMetadata(file string, all map[string]export.Metadata) error {
 	return atomicfile.Replace(file, b)
 }
 
-func (s *Session) exportBuild(res *Result) targets.Build {
-	return targets.Build{Store: res.Store, Graph: res.Graph, Epoch: s.epoch}
+// exportBuild is res for export with the evidence of the block's
+// attestations only (golden records images as their blocks declare them).
+func (s *Session) exportBuild(res *Result) (targets.Build, error) {
+	b := targets.Build{Store: res.Store, Graph: res.Graph, Epoch: s.epoch}
+	if attests(res.Graph, nil) {
+		var err error
+		b.Evidence, err = s.evidence(nil)
+		return b, err
+	}
+	return b, nil
 }
 
 // Record records the targets' output identities without writing any
@@ -97,7 +122,10 @@ func (s *Session) exportBuild(res *Result) targets.Build {
 // artifacts get per-file digests (nil: none). It is the Recorder the
 // golden commands use when given none.
 func (s *Session) Record(ctx context.Context, res *Result, withFiles func(string) bool) (*golden.File, error) {
-	b := s.exportBuild(res)
+	b, err := s.exportBuild(res)
+	if err != nil {
+		return nil, err
+	}
 	gf := golden.New()
 	for _, t := range res.Graph.Targets {
 		gt := &golden.Target{Kind: t.Kind, Name: t.Name}

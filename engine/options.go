@@ -78,6 +78,10 @@ type Options struct {
 	// daemons (--buildkit-tlsdir, as buildctl's --tlsdir).
 	BuildKitTLSDir string
 
+	// BuilderVersion is kiln's version, as attestations record it
+	// (empty: "devel").
+	BuilderVersion string
+
 	// Events receives the session's progress; nil discards it. While
 	// steps run it is called from several goroutines at once.
 	Events func(Event)

@@ -125,6 +125,9 @@ type Image struct {
 	Descriptor ocispec.Descriptor
 	// Docker tells that the documents use docker media types.
 	Docker bool
+	// Attestations are the attestation manifests the index lists after
+	// the image manifests (Attach); their layers are in-toto statements.
+	Attestations []Manifest
 }
 
 // AssembleOptions say how an image is encoded.

@@ -205,9 +205,10 @@ func writeTarFile(p string, s fileSet, epoch int64) error {
 	return f.Close()
 }
 
-// imageFiles adds every blob of img: layers, configs, manifests, index.
+// imageFiles adds every blob of img: layers, configs, manifests (the
+// attestation manifests too), index.
 func imageFiles(s fileSet, store BlobStore, img *Image) error {
-	for _, m := range img.Manifests {
+	for _, m := range append(img.Manifests[:len(img.Manifests):len(img.Manifests)], img.Attestations...) {
 		for _, l := range m.Layers {
 			if err := s.addBlob(store, l); err != nil {
 				return err

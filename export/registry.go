@@ -142,7 +142,7 @@ func (x *remoteIndex) IndexManifest() (*v1.IndexManifest, error) {
 }
 
 func (x *remoteIndex) Image(h v1.Hash) (v1.Image, error) {
-	for _, m := range x.img.Manifests {
+	for _, m := range append(x.img.Manifests[:len(x.img.Manifests):len(x.img.Manifests)], x.img.Attestations...) {
 		if m.Desc.Digest.String() == h.String() {
 			return remoteImageOf(m, x.store)
 		}

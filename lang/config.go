@@ -256,6 +256,9 @@ type Image struct {
 	CompressionLevel *int
 	Outputs          []string // --output specs declared in the block
 	Tags             []string
+	// Attest are --attest specs (type=provenance[,mode=max], type=sbom),
+	// as bake's attest attribute: the image's exports carry them.
+	Attest []string
 }
 
 // Healthcheck is how a container of the image is checked, as docker's

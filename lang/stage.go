@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/kiln-build/kiln/attest"
 	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
@@ -355,6 +356,7 @@ var imageSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "workdir"}, {Name: "user"}, {Name: "labels"}, {Name: "annotations"}, {Name: "expose"},
 	{Name: "volumes"}, {Name: "stop_signal"}, {Name: "squash"}, {Name: "compression"},
 	{Name: "compression_level"}, {Name: "output"}, {Name: "tags"}, {Name: "shell"}, {Name: "onbuild"},
+	{Name: "attest"},
 }, Blocks: []hcl.BlockHeaderSchema{{Type: "healthcheck"}}}
 
 var healthcheckSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -421,6 +423,10 @@ func (e *evaluator) decodeImage(b *hcl.Block) *Image {
 	}
 	im.Outputs = a.strs("output")
 	im.Tags = a.strs("tags")
+	im.Attest = a.strs("attest")
+	if _, err := attest.ParseSpecs(im.Attest); err != nil {
+		e.errorf(a.rng("attest"), "Invalid attest", "%v; write each as on kiln build's command line, like \"type=provenance,mode=max\" or \"type=sbom\".", err)
+	}
 	return im
 }
 

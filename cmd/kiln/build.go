@@ -16,7 +16,9 @@ import (
 )
 
 type buildFlags struct {
-	outputs   []string
+	outputs []string
+	// attest are buildx's --attest specs.
+	attest    []string
 	metadata  string
 	force     bool
 	jobs      int
@@ -76,7 +78,7 @@ that says to run 'kiln lock'.`,
 				return err
 			}
 			defer func() { s.Close(); r.mark("close") }()
-			eo := engine.ExportOptions{Specs: f.outputs, Force: f.force}
+			eo := engine.ExportOptions{Specs: f.outputs, Force: f.force, Attest: f.attest}
 			built, err := build(cmd.Context(), s, args, engine.CheckingExports(eo))
 			if err != nil {
 				return err
@@ -125,6 +127,7 @@ that says to run 'kiln lock'.`,
 func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "export the targets: type=oci|docker|registry|local|tar,dest=...,name=... as in BuildKit; TARGET=SPEC exports only TARGET, as bake's --set TARGET.output (repeatable)")
+	fl.StringArrayVar(&f.attest, "attest", nil, "attach an attestation to the exported images: type=provenance[,mode=min|max] or type=sbom, with referrers=true for an OCI 1.1 subject, disabled=true to drop an image block's (repeatable, as buildx)")
 	fl.StringVar(&f.metadata, "metadata-file", "", "write the exports' digests as JSON (BuildKit's keys; every export of a target under kiln.exports)")
 	fl.BoolVar(&f.force, "force", false, "replace existing output destinations (same as force=true in --output)")
 	fl.IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "derivations built at once")

@@ -59,6 +59,8 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd,
 		newImportCmd,
 		newLLBCmd,
+		newProvenanceCmd,
+		newSBOMCmd,
 	} {
 		root.AddCommand(f(g))
 	}
@@ -84,6 +86,7 @@ func (g *globals) options() (engine.Options, error) {
 		Environ:         os.Environ(),
 		SourceDateEpoch: g.epoch,
 		StoreRoot:       g.store,
+		BuilderVersion:  kilnVersion(),
 	}, nil
 }
 

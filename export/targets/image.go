@@ -16,7 +16,8 @@ import (
 
 // AssembleImage assembles an image target into the store as o would
 // export it (the image block's compression applies unless o names one),
-// writing no output: kiln golden records it from here. It returns o with
+// writing no output: kiln golden records it from here. Its attestations
+// (the block's attest and Evidence.Attest) are attached. It returns o with
 // the compression that applied.
 func (b Build) AssembleImage(t *compiler.Target, o export.Output) (*export.Image, export.Output, error) {
 	var ic compiler.ImageConfig
@@ -50,7 +51,13 @@ func (b Build) AssembleImage(t *compiler.Target, o export.Output) (*export.Image
 		in.Platforms = append(in.Platforms, pi)
 	}
 	built, err := export.Assemble(b.Store, in, o.AssembleOptions())
-	return built, o, err
+	if err != nil {
+		return nil, o, err
+	}
+	if err := b.attach(t, built); err != nil {
+		return nil, o, fmt.Errorf("%s: %w", t.Address, err)
+	}
+	return built, o, nil
 }
 
 // withCompression gives o the image block's compression when o names

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kiln-build/kiln/attest"
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/export"
 )
@@ -65,6 +66,9 @@ func specsFor(t *compiler.Target, given []targetSpec) (specs []string, declaredS
 // names a target of the build, that an image output is for an image, and
 // that no two outputs share a destination.
 func (req Request) plan() ([]planned, error) {
+	if _, err := attest.ParseSpecs(req.Evidence.Attest); err != nil {
+		return nil, &UsageError{fmt.Errorf("--attest: %w", err)}
+	}
 	given := make([]targetSpec, len(req.Specs))
 	for i, s := range req.Specs {
 		given[i] = splitTargetSpec(s)
@@ -99,6 +103,9 @@ func (req Request) plan() ([]planned, error) {
 			}
 			if export.ExportsImages(o.Type) && t.Kind != "image" {
 				return nil, usageErrorf("%s is not an image: export it with %s", t.Address, export.FilesTypes("type="))
+			}
+			if err := req.checkAttest(t, o); err != nil {
+				return nil, err
 			}
 			out = append(out, planned{t, o})
 		}
@@ -183,4 +190,21 @@ func cliName(t *compiler.Target) string {
 		return t.Address
 	}
 	return t.Name
+}
+
+// checkAttest refuses attestations on an output that cannot carry them: a
+// docker archive holds one manifest, not an index (BuildKit drops them
+// there; kiln says so instead).
+func (req Request) checkAttest(t *compiler.Target, o export.Output) error {
+	if t.Kind != "image" || !o.AssembleOptions().DockerMediaTypes {
+		return nil
+	}
+	specs, err := req.attestSpecs(t)
+	if err != nil {
+		return err
+	}
+	if len(specs) > 0 {
+		return usageErrorf("%s: type=%s cannot carry attestations (%s): export it with type=oci or type=registry, or add --attest type=%s,disabled=true", t.Address, o.Type, specs[0], specs[0].Type)
+	}
+	return nil
 }

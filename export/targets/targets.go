@@ -20,6 +20,8 @@ type Build struct {
 	// Epoch is SOURCE_DATE_EPOCH: it dates images and stamps the entries
 	// of tar outputs.
 	Epoch int64
+	// Evidence is what images' attestations say about the build.
+	Evidence Evidence
 }
 
 // Request is one export of a build's targets.
