@@ -16,6 +16,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/internal/binfmt"
+	"github.com/kiln-build/kiln/internal/platform"
 	"github.com/kiln-build/kiln/realize/executor"
 	"github.com/kiln-build/kiln/realize/sandbox"
 	"github.com/kiln-build/kiln/store"
@@ -102,12 +104,20 @@ type Options struct {
 	// Substituter, when set, is asked for what the store lacks before it
 	// is built (see substitute.go).
 	Substituter Substituter
+	// BinfmtDir is the binfmt_misc table read to find out which foreign
+	// platforms' steps can run under emulation (default: binfmt.Dir(),
+	// /proc/sys/fs/binfmt_misc or $KILN_BINFMT_MISC). A directory
+	// without a table is a machine that runs only its own platform.
+	BinfmtDir string
 }
 
 // Realizer builds graphs into a store.
 type Realizer struct {
 	st   *store.Store
 	opts Options
+	// machine is what this machine runs, read from the binfmt_misc table
+	// the first time a step for another platform needs it.
+	machine func() (*binfmt.Machine, error)
 
 	prepareOnce sync.Once
 	prepareErr  error
@@ -154,7 +164,18 @@ func New(st *store.Store, opts Options) *Realizer {
 	if opts.Limits.Pids == 0 {
 		opts.Limits.Pids = def.Pids
 	}
-	return &Realizer{st: st, opts: opts}
+	if opts.BinfmtDir == "" {
+		opts.BinfmtDir = binfmt.Dir()
+	}
+	r := &Realizer{st: st, opts: opts}
+	r.machine = sync.OnceValues(func() (*binfmt.Machine, error) {
+		host, err := platform.Parse(compiler.DefaultPlatform())
+		if err != nil {
+			return nil, err
+		}
+		return binfmt.Detect(host, opts.BinfmtDir)
+	})
+	return r
 }
 
 // BuildError is a derivation that failed, with what a person needs to act:
