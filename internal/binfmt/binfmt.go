@@ -311,7 +311,7 @@ func (m *Machine) Check(p platform.Platform) error {
 			return fmt.Errorf("%s: the binfmt_misc handler %s for it is disabled; enable it (update-binfmts --enable %s, or echo 1 >%s)", what, e.Name, e.Name, filepath.Join(m.Dir, e.Name))
 		}
 	}
-	return fmt.Errorf("%s: no binfmt_misc handler in %s runs %s executables; %s (if they are installed: update-binfmts --enable qemu-%s), or build %s on a %s machine", what, m.Dir, arch, install, a.qemu, platform.Format(p), arch)
+	return fmt.Errorf("%s: no binfmt_misc handler in %s runs %s executables; %s (if they are installed: update-binfmts --enable qemu-%s), or build %s on a machine of that architecture", what, m.Dir, arch, install, a.qemu, platform.Format(p))
 }
 
 // Platforms lists what the machine runs, the host first, then every
