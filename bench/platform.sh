@@ -7,9 +7,12 @@
 # table:
 #   cold      an empty store: every .deb downloaded and unpacked, then the
 #             compile (downloads dominate and vary with the mirror);
-#   compile   the compile step alone, built again with its sources in the
-#             store (--no-cache-filter on the gcc step; the steps after it
-#             are reused by early cutoff): the best of $RUNS runs.
+#   compile   the compiling stage alone, built again with its sources in
+#             the store (--no-cache-filter on it; what follows is reused by
+#             early cutoff): the best of $RUNS runs. stage.build of both
+#             hello-c examples is copy, mkdir, gcc and a run of the binary
+#             (under qemu for arm64); stage.cross has no run of the binary,
+#             which stage.check does under qemu.
 # The two-platform build (one image for linux/amd64 and linux/arm64) gets
 # its row once kiln builds several platforms into one index; until then
 # the row says so.
@@ -18,6 +21,7 @@
 # with binfmt_misc (bash scripts/deps.sh).
 # Usage: sudo bench/platform.sh
 set -euo pipefail
+shopt -s inherit_errexit
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 . scripts/goenv.sh
@@ -47,21 +51,22 @@ build() {
 	t1=$(now)
 	echo "$t1 - $t0" | bc
 }
-# compile STORE DIR TARGET STEP: the best of $runs rebuilds of STEP.
+# compile STORE DIR TARGET STAGE: the best of $runs rebuilds of STAGE.
 compile() {
-	local st="$1" dir="$2" target="$3" step="$4"
+	local st="$1" dir="$2" target="$3" stage="$4"
 	for _ in $(seq "$runs"); do
-		build "$st" "$dir" --no-cache-filter "$step" "$target"
-	done | sort -n | head -1
+		build "$st" "$dir" --no-cache-filter "$stage" "$target"
+	done >"$work/times"
+	sort -n "$work/times" | head -1
 }
 
 declare -A cold comp
 cold[native]=$(build "$work/s-native" "$work/amd64" hello)
-comp[native]=$(compile "$work/s-native" "$work/amd64" hello 'stage.build/run[2]')
+comp[native]=$(compile "$work/s-native" "$work/amd64" hello stage.build)
 cold[emu]=$(build "$work/s-emu" "$work/arm64" hello)
-comp[emu]=$(compile "$work/s-emu" "$work/arm64" hello 'stage.build/run[2]')
+comp[emu]=$(compile "$work/s-emu" "$work/arm64" hello stage.build)
 cold[cross]=$(build "$work/s-cross" "$work/arm64" hello-cross)
-comp[cross]=$(compile "$work/s-cross" "$work/arm64" hello-cross 'stage.cross/run[2]')
+comp[cross]=$(compile "$work/s-cross" "$work/arm64" hello-cross stage.cross)
 
 ratio() { echo "scale=2; $1 / $2" | bc; }
 printf '%-52s %10s %10s %14s\n' "build (load: $(cut -d' ' -f1-3 /proc/loadavg))" "cold s" "compile s" "compile ratio"
