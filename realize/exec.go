@@ -130,8 +130,22 @@ func (r *Realizer) checkRunnable(d *compiler.Derivation) error {
 	if d.Exec.Security == "insecure" && !r.opts.AllowInsecure {
 		return fmt.Errorf(`this step has security = "insecure" (every capability, no seccomp filter: it can do anything root can on this machine), which kiln runs only when asked to: pass --allow-insecure if you trust this build file`)
 	}
-	if host := compiler.DefaultPlatform(); d.Platform != "" && !samePlatform(d.Platform, host) {
-		return fmt.Errorf("this step is for %s but this machine runs %s, and kiln does not emulate other platforms; build that platform on a matching machine", d.Platform, host)
+	if d.Platform == "" || samePlatform(d.Platform, compiler.DefaultPlatform()) {
+		return nil
+	}
+	// A foreign step runs only where the kernel hands its executables to
+	// an emulator (binfmt_misc and qemu-user-static); otherwise it fails
+	// here, saying what to install, and never runs some other way.
+	want, err := platform.Parse(d.Platform)
+	if err != nil {
+		return fmt.Errorf("this step's platform: %w", err)
+	}
+	m, err := r.machine()
+	if err != nil {
+		return fmt.Errorf("this step is for %s: finding out whether this machine can emulate it: %w", d.Platform, err)
+	}
+	if err := m.Check(want); err != nil {
+		return fmt.Errorf("this step is for %s, but %w", d.Platform, err)
 	}
 	return nil
 }

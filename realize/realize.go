@@ -16,6 +16,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/internal/binfmt"
+	"github.com/kiln-build/kiln/internal/platform"
 	"github.com/kiln-build/kiln/realize/executor"
 	"github.com/kiln-build/kiln/realize/sandbox"
 	"github.com/kiln-build/kiln/store"
@@ -102,6 +104,11 @@ type Options struct {
 	// Substituter, when set, is asked for what the store lacks before it
 	// is built (see substitute.go).
 	Substituter Substituter
+	// BinfmtDir is the binfmt_misc table read to find out which foreign
+	// platforms' steps can run under emulation (default: binfmt.Dir(),
+	// /proc/sys/fs/binfmt_misc or $KILN_BINFMT_MISC). A directory
+	// without a table is a machine that runs only its own platform.
+	BinfmtDir string
 }
 
 // Realizer builds graphs into a store.
@@ -110,6 +117,9 @@ type Realizer struct {
 	opts Options
 	// limits are opts.Limits with DefaultLimits for what they leave zero.
 	limits func() compiler.Limits
+	// machine is what this machine runs, read from the binfmt_misc table
+	// the first time a step for another platform needs it.
+	machine func() (*binfmt.Machine, error)
 
 	prepareOnce sync.Once
 	prepareErr  error
@@ -149,9 +159,12 @@ func New(st *store.Store, opts Options) *Realizer {
 	if opts.Executor == nil {
 		opts.Executor = &sandbox.Executor{Root: SandboxRoot(st), RequireLimits: opts.RequireLimits, Warn: opts.Warn}
 	}
+	if opts.BinfmtDir == "" {
+		opts.BinfmtDir = binfmt.Dir()
+	}
 	// The defaults are looked up (sysinfo, and kiln's own cgroup in
 	// /proc and /sys) when a step first runs: a no-op build runs none.
-	return &Realizer{st: st, opts: opts, limits: sync.OnceValue(func() compiler.Limits {
+	r := &Realizer{st: st, opts: opts, limits: sync.OnceValue(func() compiler.Limits {
 		lim, def := opts.Limits, DefaultLimits()
 		if lim.MemoryBytes == 0 {
 			lim.MemoryBytes = def.MemoryBytes
@@ -161,6 +174,14 @@ func New(st *store.Store, opts Options) *Realizer {
 		}
 		return lim
 	})}
+	r.machine = sync.OnceValues(func() (*binfmt.Machine, error) {
+		host, err := platform.Parse(compiler.DefaultPlatform())
+		if err != nil {
+			return nil, err
+		}
+		return binfmt.Detect(host, opts.BinfmtDir)
+	})
+	return r
 }
 
 // BuildError is a derivation that failed, with what a person needs to act:

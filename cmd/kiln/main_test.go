@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/internal/binfmt"
+	"github.com/kiln-build/kiln/internal/platform"
 	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/realize/snapshot"
 )
@@ -42,8 +46,9 @@ func TestBadInput(t *testing.T) {
 	testscript.Run(t, testscript.Params{Dir: "testdata/script/bad", Setup: scriptSetup, Condition: condition})
 }
 
-// condition adds [root]: sandboxes need it, and CI runs as root; and
-// [rootless]: kiln runs as a normal user (TestScriptsRootless).
+// condition adds [root]: sandboxes need it, and CI runs as root;
+// [rootless]: kiln runs as a normal user (TestScriptsRootless); and
+// [emulates:ARCH]: this machine runs linux/ARCH steps.
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "root":
@@ -51,6 +56,20 @@ func condition(cond string) (bool, error) {
 	case "rootless":
 		// The script's kiln runs as a normal user (TestScriptsRootless).
 		return rootlessRun, nil
+	}
+	if arch, ok := strings.CutPrefix(cond, "emulates:"); ok {
+		// [emulates:ARCH]: steps for linux/ARCH run here, natively or
+		// under a registered emulator (bash scripts/deps.sh registers
+		// Debian's qemu-user-static).
+		host, err := platform.Parse(compiler.DefaultPlatform())
+		if err != nil {
+			return false, err
+		}
+		m, err := binfmt.Detect(host, binfmt.DefaultDir)
+		if err != nil {
+			return false, err
+		}
+		return m.Check(platform.Platform{OS: "linux", Architecture: arch}) == nil, nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }

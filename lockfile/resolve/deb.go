@@ -125,6 +125,25 @@ func DebResolver(opts DebOptions) Resolver {
 	})
 }
 
+// ResolveDebArch resolves a deb source's packages for the Debian
+// architecture arch instead of the one the source names (debian.ArchFor
+// turns a platform into it): the closure of the same packages in arch's
+// Packages index, with the "all" packages it needs, each pinned with its
+// own architecture. It is the one call a build for several platforms
+// makes per platform; the source itself is not changed. r is a deb
+// resolver (DebResolver), whose index downloads are shared between
+// architectures only where the index is the same.
+func ResolveDebArch(ctx context.Context, r Resolver, in *lockfile.Input, arch string) (*lockfile.Entry, error) {
+	if in.Source == nil || in.Source.Type != "deb" {
+		return nil, fmt.Errorf("%s is not a deb source", in.Address)
+	}
+	src := *in.Source
+	src.Architecture = arch
+	one := *in
+	one.Source = &src
+	return r.Resolve(ctx, &one)
+}
+
 // newDebResolver is the deb resolver an Update makes by itself: the
 // machine's apt configuration, no index cache.
 func newDebResolver(env Env) Resolver { return DebResolver(DebOptions{Client: env.Client}) }

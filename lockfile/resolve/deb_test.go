@@ -72,3 +72,39 @@ func TestDebResolverSuites(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestResolveDebArch: the same source resolved for another architecture
+// reads that architecture's index and pins its packages; the source keeps
+// its own.
+func TestResolveDebArch(t *testing.T) {
+	pkg := func(name, arch, depends string) testutil.DebPackage {
+		return testutil.DebPackage{Name: name, Version: "1", Depends: depends,
+			Deb: testutil.Deb(t, name, "1", arch, "data.tar", testutil.Tar(t))}
+	}
+	repo := testutil.NewDebRepo(t, "arm64")
+	repo.Publish(t, "bookworm", "", []testutil.DebPackage{pkg("libc6", "arm64", ""), pkg("tool", "arm64", "libc6:any")})
+	in := &lockfile.Input{Address: "source.deb.t", Type: lockfile.TypeDeb, Source: &lang.Source{
+		Type: "deb", Name: "t", Packages: []string{"tool"}, Suite: "bookworm", Architecture: "amd64",
+		Repository: repo.URL, SignedBy: repo.Keyring}}
+	r := DebResolver(DebOptions{})
+	e, err := ResolveDebArch(context.Background(), r, in, "arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Architecture != "arm64" || len(e.Debs) != 2 {
+		t.Fatalf("entry for arm64: architecture %q, %d packages", e.Architecture, len(e.Debs))
+	}
+	for _, d := range e.Debs {
+		if d.Architecture != "arm64" || !strings.HasSuffix(d.Filename, "_arm64.deb") {
+			t.Errorf("package %s: architecture %s, %s", d.Name, d.Architecture, d.Filename)
+		}
+	}
+	if in.Source.Architecture != "amd64" {
+		t.Errorf("the source's architecture became %s", in.Source.Architecture)
+	}
+	// The repository has no amd64 index: the source as written fails,
+	// naming the index it looked for.
+	if _, err := r.Resolve(context.Background(), in); err == nil || !strings.Contains(err.Error(), "binary-amd64") {
+		t.Errorf("resolving for amd64 against an arm64-only repository: %v", err)
+	}
+}
