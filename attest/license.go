@@ -150,7 +150,7 @@ func (l *licenses) id(name string, texts map[string]string) string {
 	if id, ok := debianToSPDX[strings.ToLower(name)]; ok {
 		return id
 	}
-	safe := strings.Trim(spdxIDUnsafe.ReplaceAllString(name, "-"), "-")
+	safe := strings.Trim(spdxIDUnsafe.Regexp().ReplaceAllString(name, "-"), "-")
 	if safe == "" {
 		safe = "unnamed"
 	}

@@ -4,10 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // The SPDX 2.3 document, field for field in the order of the spec's JSON
@@ -172,14 +173,14 @@ type spdxJSON []byte
 
 func (j spdxJSON) MarshalJSON() ([]byte, error) { return j, nil }
 
-var spdxIDUnsafe = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
+var spdxIDUnsafe = lazyre.New(`[^A-Za-z0-9.-]+`)
 
 // spdxID is a stable element id: a readable prefix and name, and a short
 // hash of key, which is unique per element (ids allow only letters,
 // digits, '.' and '-', so two names could otherwise clash).
 func spdxID(kind, name, key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return "SPDXRef-" + kind + "-" + strings.Trim(spdxIDUnsafe.ReplaceAllString(name, "-"), "-") + "-" + hex.EncodeToString(sum[:6])
+	return "SPDXRef-" + kind + "-" + strings.Trim(spdxIDUnsafe.Regexp().ReplaceAllString(name, "-"), "-") + "-" + hex.EncodeToString(sum[:6])
 }
 
 func debPackage(s Source, d Deb, lic *licenses) spdxPackage {
