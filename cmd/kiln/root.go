@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd,
 		newImportCmd,
 		newLLBCmd,
+		newSignCmd,
 	} {
 		root.AddCommand(f(g))
 	}

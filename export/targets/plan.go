@@ -184,3 +184,18 @@ func cliName(t *compiler.Target) string {
 	}
 	return t.Name
 }
+
+// Pushes reports whether any output of the request pushes to a registry:
+// signing (kiln build --sign) has nothing to sign otherwise.
+func Pushes(req Request) (bool, error) {
+	ps, err := req.plan()
+	if err != nil {
+		return false, err
+	}
+	for _, p := range ps {
+		if p.o.Type == "registry" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
