@@ -174,7 +174,7 @@ func TestCosignVerifies(t *testing.T) {
 			t.Fatal(err)
 		}
 		st, _ := base64.StdEncoding.DecodeString(e.Payload)
-		e.Payload = base64.StdEncoding.EncodeToString(bytes.Replace(st, []byte("kiln@test"), []byte("evil@test"), 1))
+		e.Payload = base64.StdEncoding.EncodeToString(bytes.Replace(st, []byte(`"name":"image"`), []byte(`"name":"forged"`), 1))
 		b, _ := json.Marshal(e)
 		return b
 	})
