@@ -68,7 +68,9 @@ image "app" {
 		if !ok {
 			t.Fatalf("cosign %s --key %s refused:\n%s", args[0], pub, out)
 		}
-		if !strings.Contains(out, digest) {
+		// verify prints the payloads it checked; verify-attestation
+		// prints envelopes, whose statements are base64.
+		if args[0] == "verify" && !strings.Contains(out, digest) {
 			t.Errorf("cosign %s output does not name %s:\n%s", args[0], digest, out)
 		}
 	}
