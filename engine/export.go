@@ -12,6 +12,7 @@ import (
 	"github.com/kiln-build/kiln/export/targets"
 	"github.com/kiln-build/kiln/golden"
 	"github.com/kiln-build/kiln/internal/atomicfile"
+	"github.com/kiln-build/kiln/sign"
 )
 
 // ExportOptions say where a build's outputs go.
@@ -27,6 +28,9 @@ type ExportOptions struct {
 	// Attest are --attest specs (type=provenance[,mode=max],
 	// type=sbom); each replaces an image block's attest of its type.
 	Attest []string
+	// Sign, when set, signs every image pushed to a registry with this
+	// key, as cosign sign does (kiln build --sign key=FILE).
+	Sign *sign.Key
 }
 
 // Export writes res's outputs, one Exported event each, as the session's
@@ -44,10 +48,17 @@ func (s *Session) Export(ctx context.Context, res *Result, o ExportOptions) (map
 	}
 	req.Build.Store = res.Store
 	req.Stdout = stdout
+	var pushes []pushed
 	req.Exported = func(t *compiler.Target, out export.Output) {
 		s.emit(Event{Kind: Exported, Address: t.Address, Message: targets.Describe(out)})
+		if out.Type == "registry" {
+			pushes = append(pushes, pushed{t.Address, out})
+		}
 	}
 	mds, err := targets.Export(ctx, req)
+	if err == nil && o.Sign != nil {
+		err = s.signPushes(ctx, mds, pushes, o.Sign)
+	}
 	if def := s.Definition(); def != "" {
 		// What was built, as the commit, not the branch that moves on.
 		for _, md := range mds {
@@ -57,13 +68,68 @@ func (s *Session) Export(ctx context.Context, res *Result, o ExportOptions) (map
 	return mds, exportError(err)
 }
 
+// pushed is one registry output a target was exported to.
+type pushed struct {
+	address string
+	out     export.Output
+}
+
+// signPushes signs the image each push wrote, under each of its names.
+// The digest signed is the one pushed, read from the export's metadata,
+// not what a tag names by the time of signing.
+func (s *Session) signPushes(ctx context.Context, mds map[string]export.Metadata, pushes []pushed, k *sign.Key) error {
+	// A target's registry exports are listed in kiln.exports in the order
+	// they were written, which is the order Exported heard of them.
+	seen := map[string]int{}
+	for _, p := range pushes {
+		var regs []export.Metadata
+		list, _ := mds[p.address]["kiln.exports"].([]export.Metadata)
+		for _, m := range list {
+			if m["type"] == "registry" {
+				regs = append(regs, m)
+			}
+		}
+		i := seen[p.address]
+		seen[p.address]++
+		if i >= len(regs) {
+			return fmt.Errorf("%s: signing: the export's digest is missing from its metadata", p.address)
+		}
+		digest, _ := regs[i]["containerimage.digest"].(string)
+		done := map[string]bool{}
+		for _, n := range p.out.Names {
+			res, err := sign.Image(ctx, n, k, sign.Options{Insecure: p.out.Insecure, Digest: digest})
+			if err != nil {
+				return fmt.Errorf("%s: signing %s: %w", p.address, n, err)
+			}
+			if done[res.Ref] {
+				continue
+			}
+			done[res.Ref] = true
+			s.emit(Event{Kind: Exported, Address: p.address, Message: "cosign signature " + res.Ref})
+		}
+	}
+	return nil
+}
+
 // checkExports is CheckingExports' check.
 func (s *Session) checkExports(graph *compiler.Graph, o ExportOptions) error {
 	req, err := s.exportRequest(graph, o)
 	if err != nil {
 		return err
 	}
-	return exportError(targets.Check(req))
+	if err := targets.Check(req); err != nil {
+		return exportError(err)
+	}
+	if o.Sign != nil {
+		push, err := targets.Pushes(req)
+		if err != nil {
+			return exportError(err)
+		}
+		if !push {
+			return &UsageError{Err: errors.New("--sign signs images pushed to a registry, and no output of this build pushes one (add -o type=registry,name=REF)")}
+		}
+	}
+	return nil
 }
 
 func (s *Session) exportRequest(graph *compiler.Graph, o ExportOptions) (targets.Request, error) {

@@ -30,6 +30,10 @@ fi
 # outside the repository (minutes the first time; then reused).
 KILN_BUILDKIT_TOOLS="$(scripts/buildkit-tools.sh)"
 export KILN_BUILDKIT_TOOLS
+# cosign for the signing tests, which check kiln's signatures and
+# attestations with the real verifier; built and cached the same way.
+KILN_COSIGN="$(scripts/cosign-tools.sh)"
+export KILN_COSIGN
 go test -count=1 -timeout 25m ./... "$@"
 if [ "$(devnull)" != "$want" ]; then
 	echo "warning: /dev/null changed during the tests: now '$(devnull)'; find what changed it (a step reaching the host's /dev would)"

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/engine"
 	"github.com/kiln-build/kiln/realize"
+	"github.com/kiln-build/kiln/sign"
 )
 
 type buildFlags struct {
@@ -53,6 +55,8 @@ type buildFlags struct {
 	buildkit         []string
 	buildkitFallback string
 	buildkitTLSDir   string
+	// sign is --sign key=FILE: sign the images pushed to registries.
+	sign string
 }
 
 const allowInsecureUsage = `run steps that have security = "insecure" (every capability, no seccomp filter); only for build files you trust`
@@ -69,6 +73,12 @@ steps in sandboxes, and prints each target's state and where it is stored.
 A build never changes build.lock.hcl: a source without a pin is an error
 that says to run 'kiln lock'.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The key is read, and its password asked, before anything is
+			// built: a wrong key fails in a second, not after the build.
+			key, err := signKey(f.sign)
+			if err != nil {
+				return err
+			}
 			r, err := newBuildRenderer(g, true)
 			if err != nil {
 				return err
@@ -78,7 +88,7 @@ that says to run 'kiln lock'.`,
 				return err
 			}
 			defer func() { s.Close(); r.mark("close") }()
-			eo := engine.ExportOptions{Specs: f.outputs, Force: f.force, Attest: f.attest}
+			eo := engine.ExportOptions{Specs: f.outputs, Force: f.force, Attest: f.attest, Sign: key}
 			built, err := build(cmd.Context(), s, args, engine.CheckingExports(eo))
 			if err != nil {
 				return err
@@ -145,7 +155,29 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.StringArrayVar(&f.buildkit, "buildkit", nil, "run exec steps on buildkitd at ADDR (unix://, tcp://, docker-container://, kube-pod://) instead of the local sandbox; repeatable: each step goes to the least-loaded daemon (also $KILN_BUILDKIT_HOST)")
 	fl.StringVar(&f.buildkitFallback, "buildkit-fallback", "", "where steps run once no buildkitd is left: local (default: the build fails)")
 	fl.StringVar(&f.buildkitTLSDir, "buildkit-tlsdir", "", "ca.pem, cert.pem and key.pem for tcp:// buildkitd addresses, as buildctl --tlsdir")
+	fl.StringVar(&f.sign, "sign", "", "sign every image pushed to a registry as cosign does: key=FILE, cosign's cosign.key (password in COSIGN_PASSWORD) or a PEM EC key")
 	fl.BoolVar(&f.noGC, "no-gc", false, "no automatic garbage collection in this command, however full the store (also KILN_GC=off)")
+}
+
+// signKey reads --sign key=FILE ("" : no signing).
+func signKey(spec string) (*sign.Key, error) {
+	if spec == "" {
+		return nil, nil
+	}
+	file := ""
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "key":
+			file = v
+		default:
+			return nil, usageErrorf("--sign %q: unknown key %q (known: key=FILE)", spec, k)
+		}
+	}
+	if file == "" {
+		return nil, usageErrorf("--sign %q: want key=FILE", spec)
+	}
+	return loadSigningKey(file)
 }
 
 // build runs s.Build, interruptible.

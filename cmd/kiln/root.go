@@ -61,6 +61,7 @@ func newRootCmd() *cobra.Command {
 		newLLBCmd,
 		newProvenanceCmd,
 		newSBOMCmd,
+		newSignCmd,
 	} {
 		root.AddCommand(f(g))
 	}

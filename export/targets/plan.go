@@ -208,3 +208,18 @@ func (req Request) checkAttest(t *compiler.Target, o export.Output) error {
 	}
 	return nil
 }
+
+// Pushes reports whether any output of the request pushes to a registry:
+// signing (kiln build --sign) has nothing to sign otherwise.
+func Pushes(req Request) (bool, error) {
+	ps, err := req.plan()
+	if err != nil {
+		return false, err
+	}
+	for _, p := range ps {
+		if p.o.Type == "registry" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
