@@ -57,7 +57,7 @@ func (s *Session) Export(ctx context.Context, res *Result, o ExportOptions) (map
 	}
 	mds, err := targets.Export(ctx, req)
 	if err == nil && o.Sign != nil {
-		err = s.signPushes(ctx, mds, pushes, o.Sign)
+		err = s.signPushes(ctx, req.Build, mds, pushes, o.Sign)
 	}
 	if def := s.Definition(); def != "" {
 		// What was built, as the commit, not the branch that moves on.
@@ -76,8 +76,11 @@ type pushed struct {
 
 // signPushes signs the image each push wrote, under each of its names.
 // The digest signed is the one pushed, read from the export's metadata,
-// not what a tag names by the time of signing.
-func (s *Session) signPushes(ctx context.Context, mds map[string]export.Metadata, pushes []pushed, k *sign.Key) error {
+// not what a tag names by the time of signing. An image's attestations
+// are signed too, as cosign attest does, each under the digest of the
+// platform manifest it is about (its subject): the attestations sit in
+// the index, which cannot name its own digest.
+func (s *Session) signPushes(ctx context.Context, b targets.Build, mds map[string]export.Metadata, pushes []pushed, k *sign.Key) error {
 	// A target's registry exports are listed in kiln.exports in the order
 	// they were written, which is the order Exported heard of them.
 	seen := map[string]int{}
@@ -106,6 +109,43 @@ func (s *Session) signPushes(ctx context.Context, mds map[string]export.Metadata
 			}
 			done[res.Ref] = true
 			s.emit(Event{Kind: Exported, Address: p.address, Message: "cosign signature " + res.Ref})
+		}
+		if err := s.signAttestations(ctx, b, p, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// signAttestations signs the in-toto statements push p attached, under
+// each of its names.
+func (s *Session) signAttestations(ctx context.Context, b targets.Build, p pushed, k *sign.Key) error {
+	var t *compiler.Target
+	for _, c := range b.Graph.Targets {
+		if c.Address == p.address {
+			t = c
+		}
+	}
+	if t == nil || t.Kind != "image" {
+		return nil
+	}
+	mss, err := b.AttachedStatements(t, p.out)
+	if err != nil {
+		return fmt.Errorf("%s: signing its attestations: %w", p.address, err)
+	}
+	for _, ms := range mss {
+		done := map[string]bool{}
+		for _, n := range p.out.Names {
+			for _, st := range ms.Statements {
+				res, err := sign.Attestation(ctx, n, st, k, sign.Options{Insecure: p.out.Insecure, Digest: ms.Digest})
+				if err != nil {
+					return fmt.Errorf("%s: signing an attestation of %s: %w", p.address, n, err)
+				}
+				if !done[res.Ref] {
+					done[res.Ref] = true
+					s.emit(Event{Kind: Exported, Address: p.address, Message: "cosign attestations " + res.Ref})
+				}
+			}
 		}
 	}
 	return nil

@@ -114,3 +114,68 @@ image "app" {
 		t.Errorf("attestations verified under a key that signed none:\n%s", out)
 	}
 }
+
+// TestBuildSignsItsAttestations pushes an image with kiln's provenance
+// and SBOM attached and signed by kiln build --sign: the real cosign
+// verifies both statements under the platform manifest they are about,
+// and the signature of the index the tag names.
+func TestBuildSignsItsAttestations(t *testing.T) {
+	needTools(t, "docker-registry", "skopeo")
+	cosign.Path(t)
+	reg := testutil.StartRegistry(t)
+	ref := reg.Addr + "/kiln/attested:1"
+	p := newProj(t, fmt.Sprintf(`
+kiln {
+  source_date_epoch = 1700000000
+  platform          = "linux/amd64"
+}
+
+source "local" "busybox" {
+  path = "base/rootfs"
+}
+
+image "app" {
+  from   = source.local.busybox
+  tags   = [%q]
+  attest = ["type=provenance,mode=max", "type=sbom"]
+}
+`, ref), "")
+	p.env = append(p.env, "COSIGN_PASSWORD=kiln-pw")
+	p.ok("sign", "--generate-key", "--key", "kiln.key")
+	_, e, code := p.run("build", "--progress", "plain", "app", "-o", "type=registry", "--sign", "key=kiln.key")
+	if code != 0 {
+		t.Fatalf("kiln build --attest --sign: exit %d\n%s", code, e)
+	}
+	if !strings.Contains(e, "cosign attestations "+reg.Addr+"/kiln/attested:sha256-") {
+		t.Errorf("build did not report the signed attestations:\n%s", e)
+	}
+	raw, err := exec.Command("skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+ref).Output()
+	if err != nil {
+		t.Fatalf("skopeo inspect --raw: %v", err)
+	}
+	var idx struct {
+		Manifests []struct {
+			Digest   string `json:"digest"`
+			Platform struct {
+				OS string `json:"os"`
+			} `json:"platform"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Manifests) < 2 {
+		t.Fatalf("the pushed image is not an index with an attestation manifest (%v):\n%s", err, raw)
+	}
+	manifest := idx.Manifests[0].Digest
+	if idx.Manifests[0].Platform.OS != "linux" {
+		t.Fatalf("the index does not list the image manifest first:\n%s", raw)
+	}
+	pub := filepath.Join(p.dir, "kiln.pub")
+	byDigest := reg.Addr + "/kiln/attested@" + manifest
+	for _, typ := range []string{"slsaprovenance1", "spdxjson"} {
+		if out, ok := cosign.Run(t, nil, "verify-attestation", "--type", typ, "--key", pub, "--insecure-ignore-tlog=true", byDigest); !ok {
+			t.Errorf("cosign verify-attestation --type %s refused kiln's signed statement:\n%s", typ, out)
+		}
+	}
+	if out, ok := cosign.Run(t, nil, "verify", "--key", pub, "--insecure-ignore-tlog=true", ref); !ok {
+		t.Errorf("cosign verify refused the index's signature:\n%s", out)
+	}
+}

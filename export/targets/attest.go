@@ -268,3 +268,41 @@ func realDirs(root, dir string) bool {
 	}
 	return true
 }
+
+// ManifestStatements are the statements attached to one image manifest.
+type ManifestStatements struct {
+	Digest     string
+	Statements [][]byte
+}
+
+// AttachedStatements returns what an export of target t to o attaches,
+// per image manifest in platform order: the statements a signer signs
+// under each manifest's digest (their subject). None when t asks for no
+// attestations.
+func (b Build) AttachedStatements(t *compiler.Target, o export.Output) ([]ManifestStatements, error) {
+	specs, err := b.attestSpecs(t)
+	if err != nil || len(specs) == 0 {
+		return nil, err
+	}
+	img, _, err := b.AssembleImage(t, o)
+	if err != nil {
+		return nil, err
+	}
+	var out []ManifestStatements
+	for _, m := range img.Manifests {
+		ab, inImage, err := b.Collect(t, export.FormatPlatform(m.Platform))
+		if err != nil {
+			return nil, err
+		}
+		ms := ManifestStatements{Digest: m.Desc.Digest.String()}
+		for _, s := range specs {
+			data, err := statement(t, m, ab, inImage, s)
+			if err != nil {
+				return nil, err
+			}
+			ms.Statements = append(ms.Statements, data)
+		}
+		out = append(out, ms)
+	}
+	return out, nil
+}
