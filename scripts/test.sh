@@ -26,14 +26,22 @@ if [ "$(devnull)" != "$want" ]; then
 	echo "warning: /dev/null is '$(devnull)', not '$want'; setting its mode to 666"
 	chmod 666 /dev/null
 fi
-# buildkitd and buildctl for the BuildKit tests, built once into a cache
-# outside the repository (minutes the first time; then reused).
-KILN_BUILDKIT_TOOLS="$(scripts/buildkit-tools.sh)"
-export KILN_BUILDKIT_TOOLS
-# cosign for the signing tests, which check kiln's signatures and
-# attestations with the real verifier; built and cached the same way.
-KILN_COSIGN="$(scripts/cosign-tools.sh)"
-export KILN_COSIGN
+# buildkitd and buildctl for the BuildKit tests, and cosign for the signing
+# tests (which check kiln's signatures and attestations with the real
+# verifier), built once into a cache outside the repository (minutes the
+# first time; then reused). The two builds run side by side: their module
+# downloads overlap the other's compiling.
+tools=$(mktemp -d)
+trap 'rm -rf "$tools"' EXIT
+scripts/buildkit-tools.sh >"$tools/buildkit" &
+bk=$!
+scripts/cosign-tools.sh >"$tools/cosign" &
+cs=$!
+wait "$bk"
+wait "$cs"
+KILN_BUILDKIT_TOOLS="$(cat "$tools/buildkit")"
+KILN_COSIGN="$(cat "$tools/cosign")"
+export KILN_BUILDKIT_TOOLS KILN_COSIGN
 go test -count=1 -timeout 25m ./... "$@"
 if [ "$(devnull)" != "$want" ]; then
 	echo "warning: /dev/null changed during the tests: now '$(devnull)'; find what changed it (a step reaching the host's /dev would)"
