@@ -24,3 +24,15 @@ func FormatPlatform(p ocispec.Platform) string { return platform.Format(p) }
 func platformDir(p ocispec.Platform) string {
 	return strings.ReplaceAll(FormatPlatform(platform.Normalize(p)), "/", "_")
 }
+
+// PlatformDir is platformDir for a platform as build.hcl spells it: the
+// name of its folder in split outputs and of its archive in a docker
+// output of several platforms. A platform that does not parse keeps its
+// spelling with '/' replaced.
+func PlatformDir(spelled string) string {
+	p, err := platform.Parse(spelled)
+	if err != nil {
+		return strings.ReplaceAll(spelled, "/", "_")
+	}
+	return platformDir(p)
+}
