@@ -374,17 +374,18 @@ func (c *compiler) platforms(ps []string) []string {
 
 func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 	var from lang.Ref
+	var rng *hcl.Range
 	switch t.Kind {
 	case "image":
 		for _, i := range c.cfg.Images {
 			if i.Name == t.Name {
-				from = i.From
+				from, rng = i.From, i.DeclRange.Ptr()
 			}
 		}
 	case "artifact":
 		for _, a := range c.cfg.Artifacts {
 			if a.Name == t.Name {
-				from = a.From
+				from, rng = a.From, a.DeclRange.Ptr()
 			}
 		}
 	case "stage":
@@ -392,7 +393,7 @@ func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 	}
 	t.States = map[string]digest.Digest{}
 	var diags hcl.Diagnostics
-	if d := samePlatformTwice(t); d != nil {
+	if d := samePlatformTwice(t, rng); d != nil {
 		return d
 	}
 	for _, p := range t.Platforms {

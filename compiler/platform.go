@@ -42,12 +42,12 @@ func (c *compiler) platformEnv(env map[string]string, run string) {
 // samePlatformTwice refuses a target listing one platform twice, in two
 // spellings or one: its index would hold two manifests for it, and which
 // one a client pulls would be up to the client.
-func samePlatformTwice(t *Target) hcl.Diagnostics {
+func samePlatformTwice(t *Target, rng *hcl.Range) hcl.Diagnostics {
 	seen := map[string]string{}
 	for _, s := range t.Platforms {
 		p, err := platform.Parse(s)
 		if err != nil {
-			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid platform", Detail: fmt.Sprintf("%s: %v.", t.Address, err)}}
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid platform", Subject: rng, Detail: fmt.Sprintf("%s: %v.", t.Address, err)}}
 		}
 		key := platform.Format(platform.Normalize(p))
 		if prev, ok := seen[key]; ok {
@@ -55,7 +55,7 @@ func samePlatformTwice(t *Target) hcl.Diagnostics {
 			if prev != s {
 				how = fmt.Sprintf("as %q and %q, one platform once normalised", prev, s)
 			}
-			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Platform listed twice",
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Platform listed twice", Subject: rng,
 				Detail: fmt.Sprintf("%s lists platform %s %s; list each platform once (in %s).", t.Address, key, how, strings.Join(t.Platforms, ", "))}}
 		}
 		seen[key] = s
