@@ -57,7 +57,9 @@ func TestGoCrossTwoPlatforms(t *testing.T) {
 		}
 		var idx struct {
 			MediaType string
-			Manifests []struct{ Platform struct{ OS, Architecture string } }
+			Manifests []struct {
+				Platform struct{ OS, Architecture string }
+			}
 		}
 		if err := json.Unmarshal(raw, &idx); err != nil {
 			t.Fatal(err)
