@@ -25,8 +25,9 @@ func TestGoCrossTwoPlatforms(t *testing.T) {
 	dir := t.TempDir()
 	copyExample(t, "go-cross", dir)
 	out := t.TempDir()
-	for _, n := range []string{"1", "2"} {
-		if o, err := kiln(t, dir, t.TempDir(), "build", "app", "bin",
+	stores := []string{t.TempDir(), t.TempDir()}
+	for i, n := range []string{"1", "2"} {
+		if o, err := kiln(t, dir, stores[i], "build", "app", "bin",
 			"-o", "app=type=oci,dest="+filepath.Join(out, "app"+n+".oci"),
 			"-o", "bin=type=local,dest="+filepath.Join(out, "bin"+n)); err != nil {
 			t.Fatalf("kiln build (store %s): %v\n%s", n, err, o)
@@ -73,12 +74,13 @@ func TestGoCrossTwoPlatforms(t *testing.T) {
 		}
 	}
 
-	podmanRuns(t, dir, filepath.Join(out, "docker"))
+	podmanRuns(t, dir, stores[0], filepath.Join(out, "docker"))
 }
 
 // podmanRuns exports the image as docker archives (one per platform) and
-// runs the amd64 one with podman, when podman works on this machine.
-func podmanRuns(t *testing.T, dir, dest string) {
+// runs the amd64 one with podman, when podman works on this machine. The
+// store is one the image was built in: only the export runs.
+func podmanRuns(t *testing.T, dir, store, dest string) {
 	if _, err := exec.LookPath("podman"); err != nil {
 		t.Log("no podman: not loading the image")
 		return
@@ -87,7 +89,7 @@ func podmanRuns(t *testing.T, dir, dest string) {
 		t.Logf("podman does not work here, not loading the image: %v\n%s", err, o)
 		return
 	}
-	if o, err := kiln(t, dir, t.TempDir(), "build", "app", "-o", "type=docker,dest="+dest+",name=localhost/kiln-go-cross:test"); err != nil {
+	if o, err := kiln(t, dir, store, "build", "app", "-o", "type=docker,dest="+dest+",name=localhost/kiln-go-cross:test"); err != nil {
 		t.Fatalf("kiln build -o type=docker: %v\n%s", err, o)
 	}
 	for _, p := range []string{"linux_amd64", "linux_arm64"} {
