@@ -40,6 +40,10 @@ type Options struct {
 	// Platform applies when neither build.hcl nor a block sets one.
 	// Default: linux and the host's architecture.
 	Platform string
+	// Platforms, when set (kiln build --platform), replace the platforms
+	// of every image and artifact target, and of every stage target whose
+	// block names none, as buildx's --platform does.
+	Platforms []string
 	// LearnFixedOutputs compiles the fixed-output steps Pins has no pin
 	// for without one, instead of leaving them unresolved, so that kiln
 	// lock can build them once and learn what they produce. Steps Pins
@@ -100,6 +104,7 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 		srcDone: map[sourceState]sourceResult{},
 		busy:    map[stateKey]bool{},
 		ends:    map[stateKey]*run{},
+		subs:    map[string]*compiler{},
 	}
 	c.epoch = opts.SourceDateEpoch
 	if e := cfg.Project.SourceDateEpoch; e != nil {
@@ -165,6 +170,42 @@ type compiler struct {
 	// ends are each compiled stage's settings after its last step, which
 	// a stage built from it starts with, as FROM X does in a Dockerfile.
 	ends map[stateKey]*run
+	// target is the platform this compiler lowers states for: the
+	// build file as evaluated for it (cfg) gives its stages and sources.
+	// The root compiler, which resolves targets, has none; subs are its
+	// compilers per target platform.
+	target string
+	subs   map[string]*compiler
+}
+
+// forTarget is the compiler of target platform p: the build file
+// evaluated with target_platform = p, sharing the graph, so that a
+// derivation two platforms have in common is one node.
+func (c *compiler) forTarget(p string) (*compiler, hcl.Diagnostics) {
+	if sub, ok := c.subs[p]; ok {
+		return sub, nil
+	}
+	cfg, diags := c.cfg.ForPlatform(p)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	sub := &compiler{
+		cfg: cfg, opts: c.opts, g: c.g, epoch: c.epoch, platform: c.platform, target: p,
+		stages:  map[string]*lang.Stage{},
+		sources: map[sourceKey]*lang.Source{},
+		done:    map[stateKey]digest.Digest{},
+		srcDone: map[sourceState]sourceResult{},
+		busy:    map[stateKey]bool{},
+		ends:    map[stateKey]*run{},
+	}
+	for _, s := range cfg.Stages {
+		sub.stages[s.Name] = s
+	}
+	for _, s := range cfg.Sources {
+		sub.sources[sourceKey{s.Type, s.Name}] = s
+	}
+	c.subs[p] = sub
+	return sub, nil
 }
 
 // TargetNames lists what a user can build, for error messages and help.
@@ -262,11 +303,14 @@ func (c *compiler) resolveTargets(names []string) ([]*Target, hcl.Diagnostics) {
 		}
 		for _, s := range c.cfg.Stages {
 			if s.Name == bare && kind == "stage" {
-				p := c.platform
-				if s.Platform != "" {
-					p = s.Platform
+				ps := []string{c.platform}
+				switch {
+				case s.Platform != "":
+					ps = []string{s.Platform}
+				case len(c.opts.Platforms) > 0:
+					ps = slices.Clone(c.opts.Platforms)
 				}
-				found = append(found, &Target{Kind: "stage", Name: s.Name, Address: s.Address(), Platforms: []string{p}})
+				found = append(found, &Target{Kind: "stage", Name: s.Name, Address: s.Address(), Platforms: ps})
 			}
 		}
 		for _, g := range c.cfg.Groups {
@@ -319,6 +363,9 @@ func soleTarget(cfg *lang.Config) []string {
 }
 
 func (c *compiler) platforms(ps []string) []string {
+	if len(c.opts.Platforms) > 0 {
+		return slices.Clone(c.opts.Platforms)
+	}
 	if len(ps) == 0 {
 		return []string{c.platform}
 	}
@@ -327,17 +374,18 @@ func (c *compiler) platforms(ps []string) []string {
 
 func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 	var from lang.Ref
+	var rng *hcl.Range
 	switch t.Kind {
 	case "image":
 		for _, i := range c.cfg.Images {
 			if i.Name == t.Name {
-				from = i.From
+				from, rng = i.From, i.DeclRange.Ptr()
 			}
 		}
 	case "artifact":
 		for _, a := range c.cfg.Artifacts {
 			if a.Name == t.Name {
-				from = a.From
+				from, rng = a.From, a.DeclRange.Ptr()
 			}
 		}
 	case "stage":
@@ -345,8 +393,15 @@ func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 	}
 	t.States = map[string]digest.Digest{}
 	var diags hcl.Diagnostics
+	if d := samePlatformTwice(t, rng); d != nil {
+		return d
+	}
 	for _, p := range t.Platforms {
-		s, d := c.state(from, p)
+		sub, d := c.forTarget(p)
+		if d.HasErrors() {
+			return append(diags, d...)
+		}
+		s, d := sub.state(from, p)
 		diags = append(diags, d...)
 		t.States[p] = s
 	}
@@ -632,6 +687,9 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		"TZ":                "UTC",
 		"LANG":              "C.UTF-8",
 		"SOURCE_DATE_EPOCH": strconv.FormatInt(c.epoch, 10),
+	}
+	if st.Platform != "" {
+		c.platformEnv(env, platform)
 	}
 	if diags := runEnv(env, s, r); diags.HasErrors() {
 		return diags

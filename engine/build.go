@@ -68,9 +68,6 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkPlatforms(graph); err != nil {
-		return nil, err
-	}
 	roots := compiler.TargetRoots(graph.Targets)
 	noCache, err := s.noCache(graph, roots)
 	if err != nil {

@@ -45,44 +45,23 @@ func (s *Session) noCache(graph *compiler.Graph, roots []digest.Digest) (map[dig
 	return out, nil
 }
 
-// checkPlatforms accepts --platform values that name this machine's
-// platform and narrows the targets to it. kiln builds for the machine it
-// runs on only (it does not emulate), so another platform is a usage
-// error until it can build several.
-func (s *Session) checkPlatforms(graph *compiler.Graph) error {
-	if len(s.opts.Platforms) == 0 {
-		return nil
-	}
-	host := compiler.DefaultPlatform()
-	hp, err := platform.Parse(host)
-	if err != nil {
-		return err
-	}
+// platformFlags checks the --platform values, which replace the
+// platforms of the targets built (compiler.Options.Platforms). A step for
+// a platform this machine cannot run fails when realize reaches it, with
+// what to install; a stage on build_platform (cross-compiling) needs
+// nothing.
+func (s *Session) platformFlags() ([]string, error) {
+	seen := map[string]string{}
 	for _, want := range s.opts.Platforms {
 		p, err := platform.Parse(want)
 		if err != nil {
-			return usageErrorf("--platform %s: %v", want, err)
+			return nil, usageErrorf("--platform %s: %v", want, err)
 		}
-		if !platform.SameArch(p, hp) {
-			return usageErrorf("--platform %s: kiln builds for the platform of the machine it runs on (%s) and does not emulate others yet; build %s on a %s machine", want, host, want, want)
+		key := platform.Format(platform.Normalize(p))
+		if prev, ok := seen[key]; ok {
+			return nil, usageErrorf("--platform %s: %s is already given as %s; name each platform once", want, key, prev)
 		}
+		seen[key] = want
 	}
-	for _, t := range graph.Targets {
-		var keep []string
-		for _, pl := range t.Platforms {
-			if p, err := platform.Parse(pl); err == nil && platform.SameArch(p, hp) {
-				keep = append(keep, pl)
-			}
-		}
-		if len(keep) == 0 {
-			return usageErrorf("--platform %s: %s is built for %s only", strings.Join(s.opts.Platforms, ","), t.Address, strings.Join(t.Platforms, ", "))
-		}
-		for _, pl := range t.Platforms {
-			if !slices.Contains(keep, pl) {
-				delete(t.States, pl)
-			}
-		}
-		t.Platforms = keep
-	}
-	return nil
+	return s.opts.Platforms, nil
 }

@@ -44,9 +44,9 @@ type Options struct {
 	// (--no-cache-filter, "NAME" or "stage.NAME").
 	NoCache       bool
 	NoCacheFilter []string
-	// Platforms are --platform values: each must be this machine's
-	// platform (kiln does not build for others yet); targets are then
-	// built for it alone.
+	// Platforms are --platform values: they replace the platforms of the
+	// targets (images, artifacts, and stages that name none), as buildx's
+	// --platform does.
 	Platforms []string
 	// AllowInsecure lets steps with security = "insecure" run.
 	AllowInsecure bool

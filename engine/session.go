@@ -240,7 +240,12 @@ func (s *Session) Compile(targets []string) (*compiler.Graph, error) {
 func (s *Session) compile(targets []string, st *store.Store) (*compiler.Graph, error) {
 	s.started(PhaseCompile)
 	defer s.finished(PhaseCompile)
+	platforms, err := s.platformFlags()
+	if err != nil {
+		return nil, err
+	}
 	graph, diags := compiler.Compile(s.cfg, targets, compiler.Options{
+		Platforms:       platforms,
 		Pins:            s.lock,
 		SourceDateEpoch: s.epoch,
 		LocalHash:       localHasher(st),

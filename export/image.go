@@ -13,6 +13,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/kiln-build/kiln/internal/platform"
 )
 
 // Docker media types, used only in docker archives.
@@ -189,8 +191,12 @@ func Assemble(store BlobStore, in *ImageInput, opts AssembleOptions) (*Image, er
 		}
 		img.Manifests = append(img.Manifests, m)
 	}
-	sort.Slice(img.Manifests, func(i, j int) bool {
-		return FormatPlatform(img.Manifests[i].Platform) < FormatPlatform(img.Manifests[j].Platform)
+	sort.SliceStable(img.Manifests, func(i, j int) bool {
+		a, b := img.Manifests[i].Platform, img.Manifests[j].Platform
+		if na, nb := FormatPlatform(platform.Normalize(a)), FormatPlatform(platform.Normalize(b)); na != nb {
+			return na < nb
+		}
+		return FormatPlatform(a) < FormatPlatform(b)
 	})
 	if len(img.Manifests) == 1 {
 		img.Descriptor = img.Manifests[0].Desc
@@ -199,20 +205,16 @@ func Assemble(store BlobStore, in *ImageInput, opts AssembleOptions) (*Image, er
 	if opts.DockerMediaTypes {
 		return nil, fmt.Errorf("a docker archive holds one platform, this image has %d: export one platform or use type=oci", len(img.Manifests))
 	}
-	idx := ocispec.Index{
-		Versioned:   specs.Versioned{SchemaVersion: 2},
-		MediaType:   ocispec.MediaTypeImageIndex,
-		Annotations: annotations,
-	}
+	descs := make([]ocispec.Descriptor, 0, len(img.Manifests))
 	for _, m := range img.Manifests {
-		idx.Manifests = append(idx.Manifests, m.Desc)
+		descs = append(descs, m.Desc)
 	}
-	raw, err := marshal(idx)
+	raw, desc, err := BuildIndex(descs, annotations)
 	if err != nil {
 		return nil, err
 	}
 	img.Index = raw
-	img.Descriptor = descriptorOf(ocispec.MediaTypeImageIndex, raw)
+	img.Descriptor = desc
 	return img, nil
 }
 

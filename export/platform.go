@@ -17,7 +17,22 @@ func ParsePlatform(s string) (ocispec.Platform, error) { return platform.Parse(s
 func FormatPlatform(p ocispec.Platform) string { return platform.Format(p) }
 
 // platformDir is the subdirectory of a platform in split local and tar
-// outputs, as buildx names them: linux_amd64, linux_arm_v7.
+// outputs, named as buildx names them, after normalising: linux_amd64,
+// linux_arm64 (for linux/arm64/v8 too), linux_arm_v7 (for linux/arm too).
+// Two spellings of one platform in one target are refused when it is
+// compiled, so two platforms never share a folder.
 func platformDir(p ocispec.Platform) string {
-	return strings.ReplaceAll(FormatPlatform(p), "/", "_")
+	return strings.ReplaceAll(FormatPlatform(platform.Normalize(p)), "/", "_")
+}
+
+// PlatformDir is platformDir for a platform as build.hcl spells it: the
+// name of its folder in split outputs and of its archive in a docker
+// output of several platforms. A platform that does not parse keeps its
+// spelling with '/' replaced.
+func PlatformDir(spelled string) string {
+	p, err := platform.Parse(spelled)
+	if err != nil {
+		return strings.ReplaceAll(spelled, "/", "_")
+	}
+	return platformDir(p)
 }

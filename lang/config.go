@@ -24,6 +24,12 @@ type Config struct {
 	Images    []*Image
 	Artifacts []*Artifact
 	Groups    []*Group
+
+	// TargetPlatform is the platform target_platform was bound to: the
+	// project's platform, else the build platform. ForPlatform gives the
+	// file evaluated for another.
+	TargetPlatform string
+	views          *platformViews
 }
 
 // Project is the kiln { ... } block.

@@ -151,6 +151,8 @@ func (e *evaluator) beforeStages(body hcl.Body, stageNames []string) (*Config, *
 	e.ctx = &hcl.EvalContext{Functions: e.funcs, Variables: map[string]cty.Value{
 		"var": e.varObject(),
 	}}
+	cfg.TargetPlatform = e.l.target
+	bindPlatformVars(e.ctx.Variables, e.l.target)
 	// Instance names must be known before anything may refer to them.
 	e.declareInstances(top)
 	// References are opaque and known from the declarations alone, so
@@ -555,11 +557,17 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 			if e.instVars[root] {
 				continue
 			}
+			if platformVar(root) {
+				if sc < scopeLocals {
+					bad("Invalid reference", "%s is known only once a block is compiled for a platform: variables, matrix, for_each and name cannot use it, as they decide which blocks exist. Use it in locals, sources and stages.", root)
+				}
+				continue
+			}
 			hint := ""
 			if root == "each" {
 				hint = " each.key and each.value exist only in a block with for_each."
 			}
-			bad("Unknown variable", "There is no variable named %q. Values come from var.NAME, local.NAME, source.TYPE.NAME and stage.NAME.%s", root, hint)
+			bad("Unknown variable", "There is no variable named %q. Values come from var.NAME, local.NAME, source.TYPE.NAME, stage.NAME, build_platform and target_platform, target_os, target_arch, target_variant.%s", root, hint)
 		}
 	}
 	return ok

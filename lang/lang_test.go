@@ -42,7 +42,7 @@ func mustLoad(t *testing.T, opts Options, files map[string]string) (*Config, str
 	return cfg, dir
 }
 
-var ignoreRanges = cmpopts.IgnoreTypes(hcl.Range{})
+var ignoreRanges = cmp.Options{cmpopts.IgnoreTypes(hcl.Range{}), cmpopts.IgnoreUnexported(Config{}), cmpopts.IgnoreFields(Config{}, "TargetPlatform")}
 
 const baseImage = `
 source "image" "base" {

@@ -29,6 +29,9 @@ type Options struct {
 type Loader struct {
 	opts   Options
 	parser *hclparse.Parser
+	// target is the platform target_platform is bound to in this load
+	// (set by load on a copy of the Loader).
+	target string
 	// generalDecode turns off the shortcuts that read clean syntax trees
 	// directly (cleanBody, literalStrings, objectStrings), so that tests
 	// can compare them with hcl's general path.
@@ -84,6 +87,34 @@ func (l *Loader) loadNamed(path, name string) (*Config, hcl.Diagnostics) {
 // Large native-syntax files take kiln's faster route (loadFast), every
 // other file hcl's.
 func (l *Loader) load(src []byte, name, dir string) (*Config, hcl.Diagnostics) {
+	host := BuildPlatform()
+	cfg, diags := l.loadFor(src, name, dir, host)
+	if cfg != nil && cfg.Project.Platform != "" && cfg.Project.Platform != host {
+		// The project's platform is the default target: evaluate for it.
+		// kiln { platform } itself must not depend on the target.
+		again, ds := l.loadFor(src, name, dir, cfg.Project.Platform)
+		if again != nil && again.Project.Platform != cfg.Project.Platform {
+			rng := again.Project.Range
+			return nil, append(ds, &hcl.Diagnostic{
+				Severity: hcl.DiagError, Summary: "Platform depends on itself", Subject: &rng,
+				Detail: "kiln { platform } is the default target platform, so it cannot depend on target_platform (or a local that does); write the platform itself.",
+			})
+		}
+		cfg, diags = again, ds
+	}
+	if cfg != nil {
+		cfg.views = &platformViews{byP: map[string]*Config{}, reload: func(target string) (*Config, hcl.Diagnostics) {
+			return l.loadFor(src, name, dir, target)
+		}}
+	}
+	return cfg, diags
+}
+
+// loadFor is load with target_platform bound to target.
+func (l *Loader) loadFor(src []byte, name, dir, target string) (*Config, hcl.Diagnostics) {
+	lt := *l
+	lt.target = target
+	l = &lt
 	if !strings.HasSuffix(name, ".json") {
 		if cfg, diags, ok := l.loadFast(src, name, dir); ok {
 			return cfg, diags

@@ -392,7 +392,7 @@ func (l *Loader) loadOnePass(src []byte, name, dir string, cs []chunk) (*Config,
 	// copy of l's: hclparse returns a file it already holds without its
 	// diagnostics, so parsing into l's own before a fallback would lose
 	// them when the file is loaded again.
-	scratch := &Loader{opts: l.opts, parser: hclparse.NewParser(), generalDecode: l.generalDecode}
+	scratch := &Loader{opts: l.opts, parser: hclparse.NewParser(), generalDecode: l.generalDecode, target: l.target}
 	for n, f := range l.parser.Files() {
 		scratch.parser.AddFile(n, f)
 	}

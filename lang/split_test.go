@@ -36,6 +36,12 @@ func loadBoth(t *testing.T, src []byte, dir string, opts Options) bool {
 	if out1 != out2 {
 		t.Errorf("diagnostics differ (chunked=%v)\none pass:\n%s\nwhole file:\n%s", chunked, out1, out2)
 	}
+	// The loaders differ in what they keep for other platforms' loads.
+	for _, c := range []*Config{cfg1, cfg2} {
+		if c != nil {
+			c.views, c.TargetPlatform = nil, ""
+		}
+	}
 	if !reflect.DeepEqual(cfg1, cfg2) {
 		t.Errorf("configs differ (chunked=%v)", chunked)
 	}

@@ -150,7 +150,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.StringArrayVar(&f.ssh, "ssh", nil, "forward an SSH agent to ssh mounts: ID (the agent of $SSH_AUTH_SOCK) or ID=SOCKET, as buildx's --ssh default (repeatable)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "build again every step the targets need, replacing the stored outputs (sources, pinned by hash, are not fetched again)")
 	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "build again the steps of this stage (NAME or stage.NAME); what depends on them is rebuilt only if their outputs change (repeatable)")
-	fl.StringSliceVar(&f.platforms, "platform", nil, "build for this platform: only this machine's (os/arch) for now, as kiln does not emulate others")
+	fl.StringSliceVar(&f.platforms, "platform", nil, "build the targets for these platforms (os/arch[/variant], comma-separated or repeated) instead of their declared ones")
 	fl.BoolVar(&f.requireLimits, "require-limits", false, "fail instead of warning when steps' memory and pids limits cannot be enforced (a normal user without delegated cgroups)")
 	fl.StringArrayVar(&f.buildkit, "buildkit", nil, "run exec steps on buildkitd at ADDR (unix://, tcp://, docker-container://, kube-pod://) instead of the local sandbox; repeatable: each step goes to the least-loaded daemon (also $KILN_BUILDKIT_HOST)")
 	fl.StringVar(&f.buildkitFallback, "buildkit-fallback", "", "where steps run once no buildkitd is left: local (default: the build fails)")

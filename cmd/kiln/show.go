@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -27,12 +28,26 @@ state each of its platforms compiles to.`,
 			if err != nil {
 				return err
 			}
+			// A target's states are labelled with their platforms, so that
+			// a multi-platform target's are told apart.
+			platforms := map[string][]string{}
+			for _, t := range graph.Targets {
+				for _, pl := range t.Platforms {
+					if st := t.States[pl]; st != "" {
+						platforms[st.String()] = append(platforms[st.String()], pl)
+					}
+				}
+			}
 			for _, d := range show {
 				b, err := graph.Nodes[d].Canonical()
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(os.Stderr, "# %s %s\n", d, graph.Nodes[d].Name)
+				label := ""
+				if ps := platforms[d.String()]; len(ps) > 0 {
+					label = " (" + strings.Join(ps, ", ") + ")"
+				}
+				fmt.Fprintf(os.Stderr, "# %s %s%s\n", d, graph.Nodes[d].Name, label)
 				os.Stdout.Write(append(b, '\n'))
 			}
 			return nil

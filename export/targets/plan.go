@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/kiln-build/kiln/attest"
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/export"
@@ -107,7 +109,7 @@ func (req Request) plan() ([]planned, error) {
 			if err := req.checkAttest(t, o); err != nil {
 				return nil, err
 			}
-			out = append(out, planned{t, o})
+			out = append(out, splitDocker(t, o)...)
 		}
 	}
 	return out, sharedDests(out)
@@ -222,4 +224,25 @@ func Pushes(req Request) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// splitDocker plans a docker output of a multi-platform image as one
+// archive per platform, DEST/linux_amd64.tar and so on (the folder names
+// of split local and tar outputs): docker load takes one platform per
+// image, and buildx refuses the case outright. Any other output is
+// planned as it is.
+func splitDocker(t *compiler.Target, o export.Output) []planned {
+	if o.Type != "docker" || t.Kind != "image" || len(t.Platforms) < 2 || o.Dest == "" || o.Dest == "-" {
+		return []planned{{t, o}}
+	}
+	out := make([]planned, 0, len(t.Platforms))
+	for _, p := range t.Platforms {
+		one := *t
+		one.Platforms = []string{p}
+		one.States = map[string]digest.Digest{p: t.States[p]}
+		op := o
+		op.Dest = filepath.Join(o.Dest, export.PlatformDir(p)+".tar")
+		out = append(out, planned{&one, op})
+	}
+	return out
 }

@@ -1,0 +1,3 @@
+module example.com/go-cross
+
+go 1.19
