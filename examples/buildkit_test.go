@@ -225,7 +225,7 @@ func TestFallbackLocal(t *testing.T) {
 
 // sameBuild has steps whose layers depend on how the executor sets up
 // the step: a missing working directory of a non-root step, a deletion,
-// a hard link, a FIFO, ownership and modes. (A directory deleted and made
+// a hard link, a FIFO, ownership and modes; and file steps. (A directory deleted and made
 // again unchanged is not here: it differs, see docs/buildkit.md.)
 const sameBuild = `
 kiln {
@@ -281,8 +281,33 @@ stage "root" {
   }
 }
 
-image "app" {
+# File steps, which go to buildkitd as llb.File: parents made root's and
+# 0755, modes, owners, a symlink replacing a file, a deletion.
+stage "files" {
   from = stage.root
+  mkdir {
+    path    = "/made/deep/dir"
+    mode    = "0750"
+    parents = true
+    chown   = "1000:1000"
+  }
+  file {
+    path    = "/opt/new"
+    content = "hi\n"
+    mode    = "0600"
+    chown   = "65534:65534"
+  }
+  symlink {
+    path   = "/opt/x/b"
+    target = "a"
+  }
+  remove {
+    path = "/bin/vi"
+  }
+}
+
+image "app" {
+  from = stage.files
 }
 `
 

@@ -157,49 +157,7 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 		}
 	}()
 	state := func(layers []executor.Layer, slot string) (llb.State, error) {
-		if len(layers) == 0 {
-			return llb.Scratch(), nil
-		}
-		// Always through overlayfs, even for one layer: it turns the
-		// layers' whiteouts and opaque directories into what the step
-		// sees, where sending a layer as it is would send whiteout
-		// devices. Read-only overlayfs needs two lowers: an empty
-		// directory is the second.
-		dir, err := os.MkdirTemp(spec.Scratch, "view")
-		if err != nil {
-			return llb.State{}, err
-		}
-		{
-			ps := make([]string, len(layers))
-			for i, l := range layers {
-				ps[i] = l.Path
-			}
-			if len(ps) == 1 {
-				empty, err := os.MkdirTemp(spec.Scratch, "empty")
-				if err != nil {
-					return llb.State{}, err
-				}
-				ps = append([]string{empty}, ps...)
-			}
-			if err := overlay.MountAt(dir, overlay.Config{Lowers: ps, ReadOnly: true}); err != nil {
-				return llb.State{}, err
-			}
-			d.cleanup = append(d.cleanup, func() { unix.Unmount(dir, unix.MNT_DETACH) })
-		}
-		// The name is the stack's identity; the shared key is the slot
-		// (root, or a mount's destination), so that the daemon syncs a
-		// step's root against its last copy of a root, usually the
-		// previous step's: only the files that step changed move.
-		h := sha256.New()
-		for _, l := range layers {
-			io.WriteString(h, l.Path+"\n")
-		}
-		name := "kiln-" + hex.EncodeToString(h.Sum(nil))[:24]
-		d.Locals[name] = dir
-		if slot == "root" {
-			d.RootDir = dir
-		}
-		return llb.Local(name, llb.SharedKeyHint("kiln-"+slot), llb.LocalUniqueID(name), llb.WithCustomName("[kiln] "+name)), nil
+		return d.local(layers, slot, spec.Scratch)
 	}
 	root, err := state(spec.Root, "root")
 	if err != nil {
@@ -289,6 +247,54 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 	return d, nil
 }
 
+// local is a state's layers as one local source, mounted (a read-only
+// overlay) under scratch; Close unmounts it.
+func (d *Definition) local(layers []executor.Layer, slot, scratch string) (llb.State, error) {
+	if len(layers) == 0 {
+		return llb.Scratch(), nil
+	}
+	// Always through overlayfs, even for one layer: it turns the
+	// layers' whiteouts and opaque directories into what the step
+	// sees, where sending a layer as it is would send whiteout
+	// devices. Read-only overlayfs needs two lowers: an empty
+	// directory is the second.
+	dir, err := os.MkdirTemp(scratch, "view")
+	if err != nil {
+		return llb.State{}, err
+	}
+	{
+		ps := make([]string, len(layers))
+		for i, l := range layers {
+			ps[i] = l.Path
+		}
+		if len(ps) == 1 {
+			empty, err := os.MkdirTemp(scratch, "empty")
+			if err != nil {
+				return llb.State{}, err
+			}
+			ps = append([]string{empty}, ps...)
+		}
+		if err := overlay.MountAt(dir, overlay.Config{Lowers: ps, ReadOnly: true}); err != nil {
+			return llb.State{}, err
+		}
+		d.cleanup = append(d.cleanup, func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	}
+	// The name is the stack's identity; the shared key is the slot
+	// (root, or a mount's destination), so that the daemon syncs a
+	// step's root against its last copy of a root, usually the
+	// previous step's: only the files that step changed move.
+	h := sha256.New()
+	for _, l := range layers {
+		io.WriteString(h, l.Path+"\n")
+	}
+	name := "kiln-" + hex.EncodeToString(h.Sum(nil))[:24]
+	d.Locals[name] = dir
+	if slot == "root" {
+		d.RootDir = dir
+	}
+	return llb.Local(name, llb.SharedKeyHint("kiln-"+slot), llb.LocalUniqueID(name), llb.WithCustomName("[kiln] "+name)), nil
+}
+
 // Exec runs spec on the daemon.
 func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Result, error) {
 	start := time.Now()
@@ -307,51 +313,8 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 		runCtx, cancel = context.WithTimeout(ctx, spec.Timeout)
 		defer cancel()
 	}
-	def, err := d.State.Marshal(runCtx, llb.LinuxAmd64)
-	if err != nil {
-		return executor.Result{}, err
-	}
-	mounts := map[string]fsutil.FS{}
-	for name, dir := range d.Locals {
-		fs, err := fsutil.NewFS(dir)
-		if err != nil {
-			return executor.Result{}, err
-		}
-		mounts[name] = fs
-	}
 	image := filepath.Join(spec.Scratch, "result.tar")
-	opt := bkclient.SolveOpt{
-		LocalMounts: mounts,
-		Session:     []session.Attachable{secretsprovider.FromMap(d.Secrets)},
-		Exports: []bkclient.ExportEntry{{
-			Type:  bkclient.ExporterOCI,
-			Attrs: map[string]string{"compression": "uncompressed", "force-compression": "true", "oci-mediatypes": "true"},
-			Output: func(map[string]string) (io.WriteCloser, error) {
-				return os.Create(image)
-			},
-		}},
-	}
-	for _, en := range d.Entitlements {
-		opt.AllowedEntitlements = append(opt.AllowedEntitlements, string(en))
-	}
-	status := make(chan *bkclient.SolveStatus)
-	logsDone := make(chan struct{})
-	go func() {
-		defer close(logsDone)
-		for s := range status {
-			for _, l := range s.Logs {
-				w := spec.Stdout
-				if l.Stream == 2 {
-					w = spec.Stderr
-				}
-				if w != nil {
-					w.Write(l.Data)
-				}
-			}
-		}
-	}()
-	_, err = c.Solve(runCtx, def, opt, status)
-	<-logsDone
+	err = solve(runCtx, c, d, image, spec.Stdout, spec.Stderr)
 	res := executor.Result{Duration: time.Since(start)}
 	if err != nil {
 		var ee *gwpb.ExitError
@@ -389,6 +352,56 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 		return res, fmt.Errorf("reading the step's changes from buildkitd: %w", err)
 	}
 	return res, nil
+}
+
+// solve runs d on the daemon and writes its changes as an uncompressed OCI
+// image to image, copying the run's output to stdout and stderr.
+func solve(runCtx context.Context, c *bkclient.Client, d *Definition, image string, stdout, stderr io.Writer) error {
+	def, err := d.State.Marshal(runCtx, llb.LinuxAmd64)
+	if err != nil {
+		return err
+	}
+	mounts := map[string]fsutil.FS{}
+	for name, dir := range d.Locals {
+		fs, err := fsutil.NewFS(dir)
+		if err != nil {
+			return err
+		}
+		mounts[name] = fs
+	}
+	opt := bkclient.SolveOpt{
+		LocalMounts: mounts,
+		Session:     []session.Attachable{secretsprovider.FromMap(d.Secrets)},
+		Exports: []bkclient.ExportEntry{{
+			Type:  bkclient.ExporterOCI,
+			Attrs: map[string]string{"compression": "uncompressed", "force-compression": "true", "oci-mediatypes": "true"},
+			Output: func(map[string]string) (io.WriteCloser, error) {
+				return os.Create(image)
+			},
+		}},
+	}
+	for _, en := range d.Entitlements {
+		opt.AllowedEntitlements = append(opt.AllowedEntitlements, string(en))
+	}
+	status := make(chan *bkclient.SolveStatus)
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		for s := range status {
+			for _, l := range s.Logs {
+				w := stdout
+				if l.Stream == 2 {
+					w = stderr
+				}
+				if w != nil {
+					w.Write(l.Data)
+				}
+			}
+		}
+	}()
+	_, err = c.Solve(runCtx, def, opt, status)
+	<-logsDone
+	return err
 }
 
 // unpackDiff unpacks the layers of the OCI image tar at path into upper,
