@@ -314,7 +314,7 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 		defer cancel()
 	}
 	image := filepath.Join(spec.Scratch, "result.tar")
-	err = solve(runCtx, c, d, image, spec.Stdout, spec.Stderr)
+	err = e.solve(runCtx, c, d, image, spec.Stdout, spec.Stderr)
 	res := executor.Result{Duration: time.Since(start)}
 	if err != nil {
 		var ee *gwpb.ExitError
@@ -332,7 +332,7 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 		// A daemon that still answers failed the step (a user that does
 		// not exist, a mount it cannot make): running the step elsewhere
 		// would fail the same way.
-		if e.answers(ctx) {
+		if !errors.Is(err, errStoppedAnswering) && e.answers(ctx) {
 			for _, en := range d.Entitlements {
 				if strings.Contains(err.Error(), string(en)) {
 					return res, fmt.Errorf("buildkitd at %s does not allow %s, which this step needs: start it with --allow-insecure-entitlement %s (%w)", e.Addr, en, en, err)
@@ -354,9 +354,60 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 	return res, nil
 }
 
+// How often a running solve checks that its daemon still answers, and how
+// long an answer may take. A daemon whose machine vanishes (powered off,
+// cut off) sends no reset: the solve's connection would wait for the
+// kernel's TCP timeout, many minutes. gRPC keepalive pings would find it
+// sooner, but buildkitd's server keeps gRPC's default policy (at most one
+// ping in 5 minutes) and closes a connection that pings more often, with
+// the solves on it; a request of its own every probeEvery is allowed.
+var (
+	probeEvery   = 15 * time.Second
+	probeTimeout = 10 * time.Second
+)
+
+// errStoppedAnswering ends a solve whose daemon missed two probes.
+var errStoppedAnswering = errors.New("the daemon stopped answering")
+
+// watch cancels a running solve when the daemon misses two probes in a
+// row, until stop is closed.
+func (e *Executor) watch(ctx context.Context, cancel context.CancelCauseFunc, stop <-chan struct{}) {
+	t := time.NewTicker(probeEvery)
+	defer t.Stop()
+	misses := 0
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, pcancel := context.WithTimeout(ctx, probeTimeout)
+		_, err := e.c.ListWorkers(pctx)
+		pcancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			misses = 0
+			continue
+		}
+		if misses++; misses >= 2 {
+			cancel(errStoppedAnswering)
+			return
+		}
+	}
+}
+
 // solve runs d on the daemon and writes its changes as an uncompressed OCI
 // image to image, copying the run's output to stdout and stderr.
-func solve(runCtx context.Context, c *bkclient.Client, d *Definition, image string, stdout, stderr io.Writer) error {
+func (e *Executor) solve(runCtx context.Context, c *bkclient.Client, d *Definition, image string, stdout, stderr io.Writer) error {
+	runCtx, cancel := context.WithCancelCause(runCtx)
+	defer cancel(nil)
+	stop := make(chan struct{})
+	defer close(stop)
+	go e.watch(runCtx, cancel, stop)
 	def, err := d.State.Marshal(runCtx, llb.LinuxAmd64)
 	if err != nil {
 		return err
@@ -401,6 +452,9 @@ func solve(runCtx context.Context, c *bkclient.Client, d *Definition, image stri
 	}()
 	_, err = c.Solve(runCtx, def, opt, status)
 	<-logsDone
+	if errors.Is(context.Cause(runCtx), errStoppedAnswering) {
+		return errStoppedAnswering
+	}
 	return err
 }
 

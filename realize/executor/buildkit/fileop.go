@@ -43,11 +43,11 @@ func (e *Executor) File(ctx context.Context, spec executor.FileSpec) error {
 	}
 	defer d.Close()
 	image := filepath.Join(spec.Scratch, "result.tar")
-	if err := solve(ctx, c, d, image, nil, nil); err != nil {
+	if err := e.solve(ctx, c, d, image, nil, nil); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if e.answers(ctx) {
+		if !errors.Is(err, errStoppedAnswering) && e.answers(ctx) {
 			// The daemon refused the actions: kiln's own file step gives
 			// its error (or, where the rules differ, its result).
 			return executor.ErrRunLocally
