@@ -337,3 +337,21 @@ func TestSameAsLocal(t *testing.T) {
 		t.Errorf("output %s on buildkitd, %s locally", got, want)
 	}
 }
+
+// TestVerifyOnBuildKit: kiln verify --buildkit builds and rebuilds on
+// buildkitd, and the outputs agree.
+func TestVerifyOnBuildKit(t *testing.T) {
+	if *update {
+		t.Skip("-update")
+	}
+	d := buildkitd.Start(t)
+	dir := t.TempDir()
+	copyExample(t, "static-site", dir)
+	out, err := kiln(t, dir, t.TempDir(), "verify", "--vary", "none", "--buildkit", d.Addr)
+	if err != nil || !strings.Contains(out, "verified:") {
+		t.Fatalf("kiln verify --buildkit: %v\n%s", err, out)
+	}
+	if n := strings.Count(out, "not enforced on buildkitd"); n < 2 {
+		t.Errorf("want the first build and the rebuild on buildkitd (each warns once about limits), got %d warnings:\n%s", n, out)
+	}
+}
