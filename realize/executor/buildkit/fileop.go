@@ -29,7 +29,9 @@ import (
 // meaning with BuildKit's actions where it can (parents as a mkdir -p of
 // their own, root's, 0755; an rm before a symlink) and declines the step
 // (executor.ErrRunLocally) where it cannot: a mkdir of a path that
-// exists, a mode above 0777, a path through a symlink, a path an earlier
+// exists or whose mode has group or other write bits (a umask could take
+// them), a mode above 0777, a mkfile over anything but a file, a path
+// through a symlink, a path an earlier
 // action of the step wrote, an action that would fail. kiln then applies
 // the step itself, and its errors are kiln's.
 func (e *Executor) File(ctx context.Context, spec executor.FileSpec) error {
@@ -148,9 +150,12 @@ func TranslateFile(spec executor.FileSpec) (_ *Definition, err error) {
 		}
 		switch a.Action {
 		case "mkdir", "mkfile":
-			// BuildKit keeps an existing directory's mode and owner, and
-			// a path that is a symlink would be followed.
-			if a.Mode&^0o777 != 0 || exists {
+			// BuildKit keeps an existing directory's mode and owner,
+			// follows a path that is a symlink, drops setuid, setgid and
+			// sticky bits, and makes a directory through its umask
+			// without a chmod after.
+			if a.Mode&^0o777 != 0 || (a.Action == "mkdir" && (exists || a.Mode&0o022 != 0)) ||
+				(a.Action == "mkfile" && exists && !fi.Mode().IsRegular()) {
 				return nil, executor.ErrRunLocally
 			}
 			if err := parents(p, a.Parents); err != nil {
