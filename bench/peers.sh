@@ -25,11 +25,12 @@
 #
 # Needs root, runc, busybox-static, zstd and gzip; builds buildkitd and
 # buildctl once (scripts/buildkit-tools.sh, minutes the first time).
-# Usage: sudo bench/peers.sh [-quick]   (-quick: 2 repetitions, a smoke run)
+# Usage: sudo bench/peers.sh [-quick]   (-quick: 2 repetitions, a smoke run;
+# KILN_BENCH_MB=N exports N MiB layers instead of 256)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-reps=5 noops=5 mb=256
+reps=5 noops=5 mb=${KILN_BENCH_MB:-256}
 case "${1:-}" in
 -quick) reps=2 noops=2 ;;
 "") ;;
