@@ -43,6 +43,8 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/filesync"
+	"github.com/moby/buildkit/session/grpchijack"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/entitlements"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -412,7 +414,14 @@ func (e *Executor) solve(runCtx context.Context, c *bkclient.Client, d *Definiti
 	if err != nil {
 		return err
 	}
-	mounts := map[string]fsutil.FS{}
+	// kiln runs the session itself: SolveOpt's LocalMounts would send
+	// every file as root's, as a build context is, and a step's changes
+	// below a directory of another owner would then come back with that
+	// directory as root's. The client checks LocalMounts against the
+	// definition's local sources but serves them only from a session it
+	// sets up itself, so the sources, the secrets and the export's file
+	// all go through a session of kiln's.
+	mounts := filesync.StaticDirSource{}
 	for name, dir := range d.Locals {
 		fs, err := fsutil.NewFS(dir)
 		if err != nil {
@@ -420,15 +429,35 @@ func (e *Executor) solve(runCtx context.Context, c *bkclient.Client, d *Definiti
 		}
 		mounts[name] = fs
 	}
+	output := func(map[string]string) (io.WriteCloser, error) { return os.Create(image) }
+	sess, err := session.NewSession(runCtx, "")
+	if err != nil {
+		return err
+	}
+	sess.Allow(secretsprovider.FromMap(d.Secrets))
+	if len(mounts) > 0 {
+		sess.Allow(filesync.NewFSSyncProvider(mounts))
+	}
+	sess.Allow(filesync.NewFSSyncTarget(filesync.WithFSSync(0, output)))
+	sessDone := make(chan struct{})
+	go func() {
+		defer close(sessDone)
+		sess.Run(runCtx, grpchijack.Dialer(c.ControlClient()))
+	}()
+	defer func() {
+		sess.Close()
+		<-sessDone
+	}()
 	opt := bkclient.SolveOpt{
-		LocalMounts: mounts,
-		Session:     []session.Attachable{secretsprovider.FromMap(d.Secrets)},
+		// Only checked against the definition: with the session already
+		// set up, the client registers no provider of its own for them.
+		LocalMounts:           map[string]fsutil.FS(mounts),
+		SharedSession:         sess,
+		SessionPreInitialized: true,
 		Exports: []bkclient.ExportEntry{{
-			Type:  bkclient.ExporterOCI,
-			Attrs: map[string]string{"compression": "uncompressed", "force-compression": "true", "oci-mediatypes": "true"},
-			Output: func(map[string]string) (io.WriteCloser, error) {
-				return os.Create(image)
-			},
+			Type:   bkclient.ExporterOCI,
+			Attrs:  map[string]string{"compression": "uncompressed", "force-compression": "true", "oci-mediatypes": "true"},
+			Output: output,
 		}},
 	}
 	for _, en := range d.Entitlements {
