@@ -306,8 +306,17 @@ stage "files" {
   }
 }
 
-image "app" {
+# A step writing below a directory that is not root's: the root sent to
+# the daemon keeps its owners.
+stage "owned" {
   from = stage.files
+  run {
+    shell = "echo c > /opt/x/c"
+  }
+}
+
+image "app" {
+  from = stage.owned
 }
 `
 
