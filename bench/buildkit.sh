@@ -4,6 +4,9 @@
 #   W1  a chain of 20 run steps, each appending one line to a file;
 #   W2  16 independent run steps (a fan), each writing its own file, and
 #       one image that copies the 16 results together;
+#   W3  a chain of 20 file steps (each a stage of its own making one file
+#       and one directory), which go to buildkitd as llb.File: what moving
+#       file steps to the daemon costs;
 # locally, through one buildkitd and through two, and prints one table
 # of the times and their ratio to the local build, with whether the
 # outputs match the local build's; then the same workload as a Dockerfile
@@ -67,9 +70,22 @@ source "local" "busybox" {
   path = "rootfs"
 }
 '
-mkdir -p "$work/w1" "$work/w2"
+mkdir -p "$work/w1" "$work/w2" "$work/w3"
 rootfs "$work/w1"
 rootfs "$work/w2"
+rootfs "$work/w3"
+{
+	echo "$head_hcl"
+	echo 'stage "f0" {'
+	echo '  from = source.local.busybox'
+	echo '}'
+	for i in $(seq 20); do
+		printf 'stage "f%d" {\n  from = stage.f%d\n  file {\n    path    = "/f%d"\n    content = "%d\\n"\n  }\n  mkdir {\n    path = "/d%d"\n  }\n}\n' "$i" "$((i - 1))" "$i" "$i" "$i"
+	done
+	echo 'image "app" {'
+	echo '  from = stage.f20'
+	echo '}'
+} >"$work/w3/build.hcl"
 {
 	echo "$head_hcl"
 	echo 'stage "chain" {'
@@ -119,7 +135,7 @@ run() { # WORKLOAD ARGS...: prints "SECONDS OUTPUT", each build in a new store
 }
 
 printf '%-4s %-22s %8s %8s %s\n' load executor seconds ratio "same output"
-for w in w1 w2; do
+for w in w1 w2 w3; do
 	read -r lt lo < <(run "$w")
 	[ -n "$lo" ] || exit 1
 	printf '%-4s %-22s %8s %8s %s\n' "$w" local "$lt" 1.00 -
@@ -131,6 +147,7 @@ for w in w1 w2; do
 		[ "$o" = "$lo" ] && same=yes
 		printf '%-4s %-22s %8s %8s %s\n' "$w" "buildkitd ($mode)" "$t" "$(awk -v a="$t" -v b="$lt" 'BEGIN { printf "%.2f", a / b }')" "$same"
 	done
+	[ -f "$work/$w/Dockerfile" ] || continue
 	# buildctl alone, no export: BuildKit's own cost for the same steps.
 	t0=$(now)
 	"$tools/buildctl" --addr "$c" build --frontend dockerfile.v0 --local context="$work/$w" --local dockerfile="$work/$w" >"$work/buildctl-$w.log" 2>&1 ||

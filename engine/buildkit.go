@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/kiln-build/kiln/realize"
@@ -11,7 +12,9 @@ import (
 )
 
 // buildKitAddrs are the daemons of --buildkit, then KILN_BUILDKIT_HOST
-// (as BUILDKIT_HOST: one address).
+// (as BUILDKIT_HOST: one address), each once: kiln verify's rebuilds get
+// the flags and inherit the variable, and one daemon named twice would
+// be counted as two.
 func (s *Session) buildKitAddrs() []string {
 	addrs := append([]string(nil), s.opts.BuildKit...)
 	for _, kv := range s.opts.Environ {
@@ -19,7 +22,13 @@ func (s *Session) buildKitAddrs() []string {
 			addrs = append(addrs, v)
 		}
 	}
-	return addrs
+	var out []string
+	for _, a := range addrs {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // executor is what runs the build's exec steps: nil (the realizer's

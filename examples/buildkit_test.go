@@ -225,7 +225,7 @@ func TestFallbackLocal(t *testing.T) {
 
 // sameBuild has steps whose layers depend on how the executor sets up
 // the step: a missing working directory of a non-root step, a deletion,
-// a hard link, a FIFO, ownership and modes. (A directory deleted and made
+// a hard link, a FIFO, ownership and modes; and file steps. (A directory deleted and made
 // again unchanged is not here: it differs, see docs/buildkit.md.)
 const sameBuild = `
 kiln {
@@ -281,8 +281,42 @@ stage "root" {
   }
 }
 
-image "app" {
+# File steps, which go to buildkitd as llb.File: parents made root's and
+# 0755, modes, owners, a symlink replacing a file, a deletion.
+stage "files" {
   from = stage.root
+  mkdir {
+    path    = "/made/deep/dir"
+    mode    = "0750"
+    parents = true
+    chown   = "1000:1000"
+  }
+  file {
+    path    = "/opt/new"
+    content = "hi\n"
+    mode    = "0600"
+    chown   = "65534:65534"
+  }
+  symlink {
+    path   = "/opt/x/b"
+    target = "a"
+  }
+  remove {
+    path = "/bin/vi"
+  }
+}
+
+# A step writing below a directory that is not root's: the root sent to
+# the daemon keeps its owners.
+stage "owned" {
+  from = stage.files
+  run {
+    shell = "echo c > /opt/x/c"
+  }
+}
+
+image "app" {
+  from = stage.owned
 }
 `
 
@@ -310,5 +344,37 @@ func TestSameAsLocal(t *testing.T) {
 	}
 	if got, want := outputLine(t, remote), outputLine(t, local); got != want {
 		t.Errorf("output %s on buildkitd, %s locally", got, want)
+	}
+}
+
+// TestVerifyOnBuildKit: kiln verify --buildkit builds and rebuilds on
+// buildkitd, and the outputs agree: the daemon records twice the solves
+// of one build.
+func TestVerifyOnBuildKit(t *testing.T) {
+	if *update {
+		t.Skip("-update")
+	}
+	d := buildkitd.Start(t)
+	solves := func() int {
+		t.Helper()
+		out, err := exec.Command(d.Buildctl, "--addr", d.Addr, "debug", "histories", "--format", "{{.Record.Ref}}").CombinedOutput()
+		if err != nil {
+			t.Fatalf("buildctl debug histories: %v\n%s", err, out)
+		}
+		return len(strings.Fields(string(out)))
+	}
+	dir := t.TempDir()
+	copyExample(t, "static-site", dir)
+	out, err := kiln(t, dir, t.TempDir(), "verify", "--vary", "none", "--buildkit", d.Addr)
+	if err != nil || !strings.Contains(out, "verified:") {
+		t.Fatalf("kiln verify --buildkit: %v\n%s", err, out)
+	}
+	verify := solves()
+	if out, err := kiln(t, dir, t.TempDir(), "build", "--buildkit", d.Addr); err != nil {
+		t.Fatalf("kiln build --buildkit: %v\n%s", err, out)
+	}
+	one := solves() - verify
+	if one == 0 || verify != 2*one {
+		t.Errorf("kiln verify made %d solves on buildkitd, one build %d: want the first build and the rebuild there", verify, one)
 	}
 }

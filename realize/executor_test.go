@@ -108,3 +108,56 @@ func TestAStepThatExitsNonZeroFailsWithItsLog(t *testing.T) {
 		t.Errorf("log tail %q, path %q; want the step's one line and its log", be.LogTail, be.LogPath)
 	}
 }
+
+// fileRunner is a fakeExecutor that also takes file steps: it declines
+// them (decline) or writes "from-runner" into Upper.
+type fileRunner struct {
+	fakeExecutor
+	files   []executor.FileSpec
+	decline bool
+}
+
+func (f *fileRunner) File(ctx context.Context, s executor.FileSpec) error {
+	f.files = append(f.files, s)
+	if f.decline {
+		return executor.ErrRunLocally
+	}
+	return os.WriteFile(filepath.Join(s.Upper, "from-runner"), []byte("x"), 0o644)
+}
+
+// TestFileStepsGoToAFileRunner: a file step without copies or owner names
+// goes to an executor that runs file steps, and its Upper is stored as
+// the step's layer; a declined one, and one with a copy, is applied by
+// kiln itself, with the same output as without such an executor.
+func TestFileStepsGoToAFileRunner(t *testing.T) {
+	build := func(fr executor.Executor) (map[digest.Digest]digest.Digest, digest.Digest, digest.Digest) {
+		tg := newTestGraph(t)
+		base := tg.fileStep("base", "", compiler.FileAction{Action: "mkdir", Path: "/src", Mode: 0o755, Parents: true}, mkfile("/src/a"))
+		cp := tg.add(&compiler.Derivation{Kind: compiler.KindFile, Name: "cp", Inputs: []digest.Digest{base},
+			File: &compiler.FileOp{Base: 0, Actions: []compiler.FileAction{{Action: "copy", SrcInput: 0, Src: "/", Path: "/b/"}}}})
+		r := New(openStore(t), Options{Executor: fr})
+		outs, err := r.Realize(context.Background(), tg.g, []digest.Digest{base, cp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[digest.Digest]digest.Digest{}
+		for d, o := range outs {
+			ids[d] = OutputID(o)
+		}
+		return ids, base, cp
+	}
+	local, base, cp := build(&fakeExecutor{})
+	decl := &fileRunner{decline: true}
+	declined, _, _ := build(decl)
+	if len(decl.files) != 1 || decl.files[0].Actions[0].Action != "mkdir" || !decl.files[0].Actions[0].Parents || decl.files[0].Upper == "" {
+		t.Fatalf("file specs = %+v, want base's step only (cp has a copy)", decl.files)
+	}
+	if declined[base] != local[base] || declined[cp] != local[cp] {
+		t.Errorf("declined steps give %v, local ones %v", declined, local)
+	}
+	taken := &fileRunner{}
+	got, _, _ := build(taken)
+	if len(taken.files) != 1 || got[base] == local[base] {
+		t.Errorf("the runner's result was not stored: %d specs, output %s (local %s)", len(taken.files), got[base], local[base])
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/internal/unixmode"
+	"github.com/kiln-build/kiln/realize/executor"
 	"github.com/kiln-build/kiln/realize/overlay"
 	"github.com/kiln-build/kiln/realize/snapshot"
 	"github.com/kiln-build/kiln/store"
@@ -29,6 +30,9 @@ import (
 // the work and never follows a symlink out of a view or the upper.
 func (r *Realizer) file(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, error) {
 	fo := d.File
+	if out, ok, err := r.fileOnExecutor(ctx, dg, d, inputs); err != nil || ok {
+		return out, err
+	}
 	tmp, err := r.st.TempDir("file-")
 	if err != nil {
 		return store.Output{}, err
@@ -100,6 +104,59 @@ func (r *Realizer) file(ctx context.Context, dg digest.Digest, d *compiler.Deriv
 		return store.Output{}, err
 	}
 	return carryImageConfig(root, store.Output{Layers: append(append([]digest.Digest(nil), root.Layers...), layers...)}), nil
+}
+
+// fileOnExecutor offers the file step to an executor that runs file
+// steps (a BuildKit daemon) and stores its result as a local file step's.
+// Steps with a copy or an owner name stay in kiln: a copy reads other
+// states kiln would have to send, and a name is looked up in the state as
+// the step's earlier actions leave it. ok is false when the step is to be
+// applied here.
+func (r *Realizer) fileOnExecutor(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output) (store.Output, bool, error) {
+	fr, isRunner := r.opts.Executor.(executor.FileRunner)
+	if !isRunner {
+		return store.Output{}, false, nil
+	}
+	fo := d.File
+	spec := executor.FileSpec{ID: "kiln-" + dg.Encoded()[:16] + "-" + randomSuffix()}
+	for _, a := range fo.Actions {
+		if a.Action == "copy" || a.Owner != "" {
+			return store.Output{}, false, nil
+		}
+		spec.Actions = append(spec.Actions, executor.FileAction{
+			Action: a.Action, Path: a.Path, Mode: a.Mode, UID: a.UID, GID: a.GID,
+			Data: a.Data, Target: a.Target, Parents: a.Parents, AllowNotFound: a.AllowNotFound,
+		})
+	}
+	if err := r.prepareExecutor(ctx); err != nil {
+		return store.Output{}, false, err
+	}
+	tmp, err := r.st.TempDir("file-")
+	if err != nil {
+		return store.Output{}, false, err
+	}
+	defer os.RemoveAll(tmp)
+	upper, err := r.newTree()
+	if err != nil {
+		return store.Output{}, false, err
+	}
+	defer os.RemoveAll(upper)
+	var root store.Output
+	if fo.Base >= 0 {
+		root = inputs[fo.Base]
+	}
+	spec.Base, spec.Upper, spec.Scratch = r.layers(root.Layers), upper, tmp
+	if err := fr.File(ctx, spec); err != nil {
+		if errors.Is(err, executor.ErrRunLocally) {
+			return store.Output{}, false, nil
+		}
+		return store.Output{}, false, &BuildError{Digest: dg, Name: d.Name, Err: err}
+	}
+	layers, err := r.addTree(upper, d.SourceDateEpoch)
+	if err != nil {
+		return store.Output{}, false, err
+	}
+	return carryImageConfig(root, store.Output{Layers: append(append([]digest.Digest(nil), root.Layers...), layers...)}), true, nil
 }
 
 // mountView returns a read-only directory showing the merged layers: an

@@ -35,6 +35,10 @@ var (
 	keep    = flag.Bool("keep", false, "keep the work directory")
 	copySn  = flag.Bool("copy", false, "also measure the chain with the copy snapshotter (KILN_SNAPSHOTTER=copy) against overlayfs")
 	asUser  = flag.String("user", "", "also measure kiln run by this unprivileged user (with a subuid range), against `runc run --rootless` as that user")
+	// bench/peers.sh interleaves kiln, BuildKit and the floor itself: it
+	// takes the same projects and one floor measurement at a time.
+	projects = flag.String("projects", "", "only write the chain, fan and graph projects into this directory")
+	floorOf  = flag.String("floor", "", "only run runc once on the chain (print seconds per step) or the fan (print seconds)")
 )
 
 const (
@@ -52,6 +56,13 @@ func main() {
 	if os.Geteuid() != 0 {
 		fail("realizebench needs root: sandboxes and runc need it")
 	}
+	if *projects != "" {
+		writeProject(*projects, "chain", chainHCL())
+		writeProject(*projects, "fan", fanHCL())
+		graph := writeProject(*projects, "graph", graphHCL())
+		check(os.WriteFile(filepath.Join(graph, "data", "f"), []byte("data\n"), 0o644))
+		return
+	}
 	work, err := os.MkdirTemp("", "kiln-realizebench-")
 	check(err)
 	if !*keep {
@@ -59,6 +70,23 @@ func main() {
 	}
 	lower := filepath.Join(work, "base", "rootfs")
 	check(testutil.WriteBusyboxRootfs(lower, testutil.BusyboxPath))
+	if *floorOf != "" {
+		rc := newRunc(work, lower)
+		switch *floorOf {
+		case "chain":
+			start := time.Now()
+			for i := range chainSteps {
+				rc.run(fmt.Sprintf("echo %d >> /log", i))
+			}
+			fmt.Printf("%.6f\n", time.Since(start).Seconds()/chainSteps)
+		case "fan":
+			fmt.Printf("%.6f\n", rc.fan().Seconds())
+		default:
+			fail("-floor takes chain or fan")
+		}
+		os.RemoveAll(work)
+		return
+	}
 	chain := writeProject(work, "chain", chainHCL())
 	fan := writeProject(work, "fan", fanHCL())
 	graph := writeProject(work, "graph", graphHCL())

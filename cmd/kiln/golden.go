@@ -56,9 +56,7 @@ diff_ids beside their blob digests; for each artifact the sha256 of its tar
 		fl.BoolVar(&f.build.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
 		fl.StringArrayVar(&f.build.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 		fl.BoolVar(&f.build.allowInsecure, "allow-insecure", false, allowInsecureUsage)
-		fl.StringArrayVar(&f.build.buildkit, "buildkit", nil, "run exec steps on buildkitd at ADDR (repeatable; also $KILN_BUILDKIT_HOST)")
-		fl.StringVar(&f.build.buildkitFallback, "buildkit-fallback", "", "where steps run once no buildkitd is left: local")
-		fl.StringVar(&f.build.buildkitTLSDir, "buildkit-tlsdir", "", "ca.pem, cert.pem and key.pem for tcp:// buildkitd addresses")
+		buildKitFlags(c, &f.build)
 	}
 	update.Flags().BoolVar(&f.files, "files", false, "also record the sha256 of every file of each artifact")
 	cmd.AddCommand(update, check)

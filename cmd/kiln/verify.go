@@ -89,7 +89,17 @@ Variations (--vary, comma-separated, default all):
 	fl.BoolVar(&f.build.locked, "locked", os.Getenv("CI") != "", "refuse to build when build.lock.hcl is incomplete or stale (default when CI is set)")
 	fl.StringArrayVar(&f.build.secrets, "secret", nil, "a secret for secret mounts: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	fl.BoolVar(&f.build.allowInsecure, "allow-insecure", false, allowInsecureUsage)
+	buildKitFlags(cmd, &f.build)
 	return cmd
+}
+
+// buildKitFlags are --buildkit and its companions, for the commands that
+// build besides kiln build (whose help says more).
+func buildKitFlags(cmd *cobra.Command, f *buildFlags) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.buildkit, "buildkit", nil, "run steps on buildkitd at ADDR (repeatable; also $KILN_BUILDKIT_HOST)")
+	fl.StringVar(&f.buildkitFallback, "buildkit-fallback", "", "where steps run once no buildkitd is left: local")
+	fl.StringVar(&f.buildkitTLSDir, "buildkit-tlsdir", "", "ca.pem, cert.pem and key.pem for tcp:// buildkitd addresses")
 }
 
 func runVerify(ctx context.Context, g *globals, f verifyFlags, args []string) error {
@@ -254,6 +264,20 @@ func rebuildCommand(g *globals, f buildFlags, graph *compiler.Graph, epochSecond
 	if f.allowInsecure {
 		common = append(common, "--allow-insecure")
 	}
+	// The rebuilds run where the first build did.
+	for _, a := range f.buildkit {
+		common = append(common, "--buildkit", a)
+	}
+	if f.buildkitFallback != "" {
+		common = append(common, "--buildkit-fallback", f.buildkitFallback)
+	}
+	if f.buildkitTLSDir != "" {
+		abs, err := filepath.Abs(f.buildkitTLSDir)
+		if err != nil {
+			return nil, err
+		}
+		common = append(common, "--buildkit-tlsdir", abs)
+	}
 	var targets []string
 	for _, t := range graph.Targets {
 		targets = append(targets, t.Address)
@@ -315,6 +339,7 @@ func newVerifyRebuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&r.Umask, "umask", "", "set this octal umask first")
 	fl.StringVar(&r.Hostname, "hostname", "", "set this hostname first (in a new UTS namespace)")
 	fl.BoolVar(&r.Shuffle, "shuffle", false, "start independent steps in a random order")
+	buildKitFlags(cmd, &f)
 	return cmd
 }
 

@@ -12,6 +12,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 
@@ -153,4 +154,47 @@ type Result struct {
 	// PidsLimitHit says the kernel refused a fork or thread of the step
 	// because of Spec.Pids.
 	PidsLimitHit bool
+}
+
+// FileRunner is an Executor that can also apply file steps (mkdir, mkfile,
+// symlink, rm) elsewhere than in kiln's process, as a BuildKit daemon's
+// file ops do. The realizer offers it the file steps it may take and
+// applies the others, and those it declines, itself.
+type FileRunner interface {
+	// File applies spec's actions to spec.Base and leaves the changes in
+	// spec.Upper in overlay form, as Exec does. It returns ErrRunLocally
+	// when it cannot give the result kiln's own file step gives (the
+	// realizer then applies the actions itself), and an error only when
+	// the executor fails or ctx is done.
+	File(ctx context.Context, spec FileSpec) error
+}
+
+// ErrRunLocally is a FileRunner declining a file step.
+var ErrRunLocally = errors.New("this file step runs in kiln")
+
+// FileSpec is one file step with no copy and no owner names.
+type FileSpec struct {
+	// ID is unique among running steps, as Spec.ID.
+	ID string
+	// Base is the state's layers, bottom first; empty for scratch.
+	Base []Layer
+	// Actions are applied in order.
+	Actions []FileAction
+	// Upper and Scratch are as in Spec.
+	Upper, Scratch string
+}
+
+// FileAction is one mkdir, mkfile, symlink or rm, with numeric owners.
+type FileAction struct {
+	Action string
+	Path   string
+	// Mode of a mkdir or mkfile, in Unix bits.
+	Mode     uint32
+	UID, GID int
+	// Data is a mkfile's content; Target a symlink's.
+	Data, Target string
+	// Parents creates the missing parents of a mkdir or mkfile.
+	Parents bool
+	// AllowNotFound makes rm of a missing path succeed.
+	AllowNotFound bool
 }

@@ -171,6 +171,13 @@ func (d *Daemon) Kill() {
 	<-d.done
 }
 
+// Freeze stops the daemon and its steps (SIGSTOP) without closing any
+// connection, as a machine that vanishes from the network looks to a
+// client: nothing answers and nothing is reset. Stop thaws it first.
+func (d *Daemon) Freeze() {
+	syscall.Kill(-d.cmd.Process.Pid, syscall.SIGSTOP)
+}
+
 // Stop stops the daemon, gently first.
 func (d *Daemon) Stop() {
 	select {
@@ -178,6 +185,7 @@ func (d *Daemon) Stop() {
 		return
 	default:
 	}
+	syscall.Kill(-d.cmd.Process.Pid, syscall.SIGCONT)
 	syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-d.done:

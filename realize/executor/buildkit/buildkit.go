@@ -43,6 +43,8 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/filesync"
+	"github.com/moby/buildkit/session/grpchijack"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/entitlements"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -157,49 +159,7 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 		}
 	}()
 	state := func(layers []executor.Layer, slot string) (llb.State, error) {
-		if len(layers) == 0 {
-			return llb.Scratch(), nil
-		}
-		// Always through overlayfs, even for one layer: it turns the
-		// layers' whiteouts and opaque directories into what the step
-		// sees, where sending a layer as it is would send whiteout
-		// devices. Read-only overlayfs needs two lowers: an empty
-		// directory is the second.
-		dir, err := os.MkdirTemp(spec.Scratch, "view")
-		if err != nil {
-			return llb.State{}, err
-		}
-		{
-			ps := make([]string, len(layers))
-			for i, l := range layers {
-				ps[i] = l.Path
-			}
-			if len(ps) == 1 {
-				empty, err := os.MkdirTemp(spec.Scratch, "empty")
-				if err != nil {
-					return llb.State{}, err
-				}
-				ps = append([]string{empty}, ps...)
-			}
-			if err := overlay.MountAt(dir, overlay.Config{Lowers: ps, ReadOnly: true}); err != nil {
-				return llb.State{}, err
-			}
-			d.cleanup = append(d.cleanup, func() { unix.Unmount(dir, unix.MNT_DETACH) })
-		}
-		// The name is the stack's identity; the shared key is the slot
-		// (root, or a mount's destination), so that the daemon syncs a
-		// step's root against its last copy of a root, usually the
-		// previous step's: only the files that step changed move.
-		h := sha256.New()
-		for _, l := range layers {
-			io.WriteString(h, l.Path+"\n")
-		}
-		name := "kiln-" + hex.EncodeToString(h.Sum(nil))[:24]
-		d.Locals[name] = dir
-		if slot == "root" {
-			d.RootDir = dir
-		}
-		return llb.Local(name, llb.SharedKeyHint("kiln-"+slot), llb.LocalUniqueID(name), llb.WithCustomName("[kiln] "+name)), nil
+		return d.local(layers, slot, spec.Scratch)
 	}
 	root, err := state(spec.Root, "root")
 	if err != nil {
@@ -289,6 +249,54 @@ func Translate(spec executor.Spec) (_ *Definition, err error) {
 	return d, nil
 }
 
+// local is a state's layers as one local source, mounted (a read-only
+// overlay) under scratch; Close unmounts it.
+func (d *Definition) local(layers []executor.Layer, slot, scratch string) (llb.State, error) {
+	if len(layers) == 0 {
+		return llb.Scratch(), nil
+	}
+	// Always through overlayfs, even for one layer: it turns the
+	// layers' whiteouts and opaque directories into what the step
+	// sees, where sending a layer as it is would send whiteout
+	// devices. Read-only overlayfs needs two lowers: an empty
+	// directory is the second.
+	dir, err := os.MkdirTemp(scratch, "view")
+	if err != nil {
+		return llb.State{}, err
+	}
+	{
+		ps := make([]string, len(layers))
+		for i, l := range layers {
+			ps[i] = l.Path
+		}
+		if len(ps) == 1 {
+			empty, err := os.MkdirTemp(scratch, "empty")
+			if err != nil {
+				return llb.State{}, err
+			}
+			ps = append([]string{empty}, ps...)
+		}
+		if err := overlay.MountAt(dir, overlay.Config{Lowers: ps, ReadOnly: true}); err != nil {
+			return llb.State{}, err
+		}
+		d.cleanup = append(d.cleanup, func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	}
+	// The name is the stack's identity; the shared key is the slot
+	// (root, or a mount's destination), so that the daemon syncs a
+	// step's root against its last copy of a root, usually the
+	// previous step's: only the files that step changed move.
+	h := sha256.New()
+	for _, l := range layers {
+		io.WriteString(h, l.Path+"\n")
+	}
+	name := "kiln-" + hex.EncodeToString(h.Sum(nil))[:24]
+	d.Locals[name] = dir
+	if slot == "root" {
+		d.RootDir = dir
+	}
+	return llb.Local(name, llb.SharedKeyHint("kiln-"+slot), llb.LocalUniqueID(name), llb.WithCustomName("[kiln] "+name)), nil
+}
+
 // Exec runs spec on the daemon.
 func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Result, error) {
 	start := time.Now()
@@ -307,51 +315,8 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 		runCtx, cancel = context.WithTimeout(ctx, spec.Timeout)
 		defer cancel()
 	}
-	def, err := d.State.Marshal(runCtx, llb.LinuxAmd64)
-	if err != nil {
-		return executor.Result{}, err
-	}
-	mounts := map[string]fsutil.FS{}
-	for name, dir := range d.Locals {
-		fs, err := fsutil.NewFS(dir)
-		if err != nil {
-			return executor.Result{}, err
-		}
-		mounts[name] = fs
-	}
 	image := filepath.Join(spec.Scratch, "result.tar")
-	opt := bkclient.SolveOpt{
-		LocalMounts: mounts,
-		Session:     []session.Attachable{secretsprovider.FromMap(d.Secrets)},
-		Exports: []bkclient.ExportEntry{{
-			Type:  bkclient.ExporterOCI,
-			Attrs: map[string]string{"compression": "uncompressed", "force-compression": "true", "oci-mediatypes": "true"},
-			Output: func(map[string]string) (io.WriteCloser, error) {
-				return os.Create(image)
-			},
-		}},
-	}
-	for _, en := range d.Entitlements {
-		opt.AllowedEntitlements = append(opt.AllowedEntitlements, string(en))
-	}
-	status := make(chan *bkclient.SolveStatus)
-	logsDone := make(chan struct{})
-	go func() {
-		defer close(logsDone)
-		for s := range status {
-			for _, l := range s.Logs {
-				w := spec.Stdout
-				if l.Stream == 2 {
-					w = spec.Stderr
-				}
-				if w != nil {
-					w.Write(l.Data)
-				}
-			}
-		}
-	}()
-	_, err = c.Solve(runCtx, def, opt, status)
-	<-logsDone
+	err = e.solve(runCtx, c, d, image, spec.Stdout, spec.Stderr)
 	res := executor.Result{Duration: time.Since(start)}
 	if err != nil {
 		var ee *gwpb.ExitError
@@ -369,7 +334,7 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 		// A daemon that still answers failed the step (a user that does
 		// not exist, a mount it cannot make): running the step elsewhere
 		// would fail the same way.
-		if e.answers(ctx) {
+		if !errors.Is(err, errStoppedAnswering) && e.answers(ctx) {
 			for _, en := range d.Entitlements {
 				if strings.Contains(err.Error(), string(en)) {
 					return res, fmt.Errorf("buildkitd at %s does not allow %s, which this step needs: start it with --allow-insecure-entitlement %s (%w)", e.Addr, en, en, err)
@@ -389,6 +354,137 @@ func (e *Executor) Exec(ctx context.Context, spec executor.Spec) (executor.Resul
 		return res, fmt.Errorf("reading the step's changes from buildkitd: %w", err)
 	}
 	return res, nil
+}
+
+// How often a running solve checks that its daemon still answers, and how
+// long an answer may take. A daemon whose machine vanishes (powered off,
+// cut off) sends no reset: the solve's connection would wait for the
+// kernel's TCP timeout, many minutes. gRPC keepalive pings would find it
+// sooner, but buildkitd's server keeps gRPC's default policy (at most one
+// ping in 5 minutes) and closes a connection that pings more often, with
+// the solves on it; a request of its own every probeEvery is allowed.
+var (
+	probeEvery   = 15 * time.Second
+	probeTimeout = 10 * time.Second
+)
+
+// errStoppedAnswering ends a solve whose daemon missed two probes.
+var errStoppedAnswering = errors.New("the daemon stopped answering")
+
+// watch cancels a running solve when the daemon misses two probes in a
+// row, until stop is closed.
+func (e *Executor) watch(ctx context.Context, cancel context.CancelCauseFunc, stop <-chan struct{}) {
+	t := time.NewTicker(probeEvery)
+	defer t.Stop()
+	misses := 0
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, pcancel := context.WithTimeout(ctx, probeTimeout)
+		_, err := e.c.ListWorkers(pctx)
+		pcancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			misses = 0
+			continue
+		}
+		if misses++; misses >= 2 {
+			cancel(errStoppedAnswering)
+			return
+		}
+	}
+}
+
+// solve runs d on the daemon and writes its changes as an uncompressed OCI
+// image to image, copying the run's output to stdout and stderr.
+func (e *Executor) solve(runCtx context.Context, c *bkclient.Client, d *Definition, image string, stdout, stderr io.Writer) error {
+	runCtx, cancel := context.WithCancelCause(runCtx)
+	defer cancel(nil)
+	stop := make(chan struct{})
+	defer close(stop)
+	go e.watch(runCtx, cancel, stop)
+	def, err := d.State.Marshal(runCtx, llb.LinuxAmd64)
+	if err != nil {
+		return err
+	}
+	// kiln runs the session itself: SolveOpt's LocalMounts would send
+	// every file as root's, as a build context is, and a step's changes
+	// below a directory of another owner would then come back with that
+	// directory as root's. The client checks LocalMounts against the
+	// definition's local sources but serves them only from a session it
+	// sets up itself, so the sources, the secrets and the export's file
+	// all go through a session of kiln's.
+	mounts := filesync.StaticDirSource{}
+	for name, dir := range d.Locals {
+		fs, err := fsutil.NewFS(dir)
+		if err != nil {
+			return err
+		}
+		mounts[name] = fs
+	}
+	output := func(map[string]string) (io.WriteCloser, error) { return os.Create(image) }
+	sess, err := session.NewSession(runCtx, "")
+	if err != nil {
+		return err
+	}
+	sess.Allow(secretsprovider.FromMap(d.Secrets))
+	if len(mounts) > 0 {
+		sess.Allow(filesync.NewFSSyncProvider(mounts))
+	}
+	sess.Allow(filesync.NewFSSyncTarget(filesync.WithFSSync(0, output)))
+	sessDone := make(chan struct{})
+	go func() {
+		defer close(sessDone)
+		sess.Run(runCtx, grpchijack.Dialer(c.ControlClient()))
+	}()
+	defer func() {
+		sess.Close()
+		<-sessDone
+	}()
+	opt := bkclient.SolveOpt{
+		// Only checked against the definition: with the session already
+		// set up, the client registers no provider of its own for them.
+		LocalMounts:           map[string]fsutil.FS(mounts),
+		SharedSession:         sess,
+		SessionPreInitialized: true,
+		Exports: []bkclient.ExportEntry{{
+			Type:   bkclient.ExporterOCI,
+			Attrs:  map[string]string{"compression": "uncompressed", "force-compression": "true", "oci-mediatypes": "true"},
+			Output: output,
+		}},
+	}
+	for _, en := range d.Entitlements {
+		opt.AllowedEntitlements = append(opt.AllowedEntitlements, string(en))
+	}
+	status := make(chan *bkclient.SolveStatus)
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		for s := range status {
+			for _, l := range s.Logs {
+				w := stdout
+				if l.Stream == 2 {
+					w = stderr
+				}
+				if w != nil {
+					w.Write(l.Data)
+				}
+			}
+		}
+	}()
+	_, err = c.Solve(runCtx, def, opt, status)
+	<-logsDone
+	if errors.Is(context.Cause(runCtx), errStoppedAnswering) {
+		return errStoppedAnswering
+	}
+	return err
 }
 
 // unpackDiff unpacks the layers of the OCI image tar at path into upper,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -255,5 +256,66 @@ func TestEntitlementRefused(t *testing.T) {
 	_, err := (&Executor{Addr: d.Addr}).Exec(context.Background(), s)
 	if err == nil || !strings.Contains(err.Error(), "--allow-insecure-entitlement network.host") {
 		t.Fatalf("err = %v, want the daemon flag to add", err)
+	}
+}
+
+// freePort is a TCP port on 127.0.0.1 that nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestPoolSurvivesADaemonThatVanishes: a tcp:// daemon that stops
+// answering mid-step without closing its connection (frozen, as a machine
+// cut off from the network) is found out by the probes, and its step runs
+// again on the other daemon.
+func TestPoolSurvivesADaemonThatVanishes(t *testing.T) {
+	defer func(e, to time.Duration) { probeEvery, probeTimeout = e, to }(probeEvery, probeTimeout)
+	probeEvery, probeTimeout = 300*time.Millisecond, time.Second
+	tcp := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	a := buildkitd.Start(t, "--addr", tcp)
+	b := buildkitd.Start(t)
+	root := testutil.BusyboxRootfs(t)
+	var mu sync.Mutex
+	var warnings []string
+	p := NewPool([]string{tcp, b.Addr}, "", nil, func(m string) { mu.Lock(); warnings = append(warnings, m); mu.Unlock() })
+	if err := p.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := spec(t, root, "sleep 2; echo done > /f")
+	done := make(chan error, 1)
+	go func() {
+		res, err := p.Exec(context.Background(), s)
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("exit %d", res.ExitCode)
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for a.Running() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the step did not start on the tcp daemon within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.Freeze()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the step did not finish within 60s of its daemon vanishing")
+	}
+	if got, err := os.ReadFile(filepath.Join(s.Upper, "f")); err != nil || string(got) != "done\n" {
+		t.Errorf("f = %q, %v", got, err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], tcp) || !strings.Contains(warnings[0], "stopped answering") {
+		t.Errorf("want one warning naming the vanished daemon, got %q", warnings)
 	}
 }

@@ -177,3 +177,34 @@ func emptyDir(dir string) error {
 	}
 	return nil
 }
+
+// File runs a file step on the least-loaded live daemon, as Exec does a
+// run; with no daemon left it is kiln's to apply when there is a
+// fallback.
+func (p *Pool) File(ctx context.Context, spec executor.FileSpec) error {
+	var last error
+	for {
+		i := p.pick()
+		if i < 0 {
+			break
+		}
+		err := p.Daemons[i].File(ctx, spec)
+		p.done(i)
+		var de *DaemonError
+		if err == nil || !errors.As(err, &de) || ctx.Err() != nil {
+			return err
+		}
+		last = err
+		p.markDead(i, err, spec.ID)
+		if err := emptyDir(spec.Upper); err != nil {
+			return err
+		}
+	}
+	if p.Fallback == nil {
+		if last == nil {
+			last = errors.New("no buildkitd is left")
+		}
+		return fmt.Errorf("no buildkitd is left to run this step (pass --buildkit-fallback local to build here instead): %w", last)
+	}
+	return executor.ErrRunLocally
+}
