@@ -13,6 +13,7 @@ import (
 
 	"github.com/kiln-build/kiln/internal/infolder"
 	"github.com/kiln-build/kiln/internal/lazyre"
+	"github.com/kiln-build/kiln/internal/platform"
 )
 
 // attrs is one block's evaluated attributes, read by type.
@@ -396,6 +397,29 @@ func (a attrs) platforms(name string) []string {
 		}
 	}
 	return ps
+}
+
+// platformsOnce refuses a block's platforms that name one platform twice,
+// in one spelling or two (linux/amd64 and linux/x86_64): its index would
+// list the platform twice. Unparsable ones were reported by platforms.
+func (e *evaluator) platformsOnce(address string, ps []string, rng *hcl.Range) {
+	seen := map[string]string{}
+	for _, s := range ps {
+		p, err := platform.Parse(s)
+		if err != nil {
+			continue
+		}
+		key := platform.Format(platform.Normalize(p))
+		if prev, ok := seen[key]; ok {
+			how := "twice"
+			if prev != s {
+				how = fmt.Sprintf("as %q and %q, one platform once normalised", prev, s)
+			}
+			e.errorf(rng, "Platform listed twice", "%s lists platform %s %s; list each platform once (in %s).", address, key, how, strings.Join(ps, ", "))
+			return
+		}
+		seen[key] = s
+	}
 }
 
 func (a attrs) platform(name string) string {

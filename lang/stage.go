@@ -386,6 +386,7 @@ func (e *evaluator) decodeImage(b *hcl.Block) *Image {
 	im.OnBuild = a.strs("onbuild")
 	im.From = a.ref("from")
 	im.Platforms = a.platforms("platforms")
+	e.platformsOnce("image."+im.Name, im.Platforms, b.DefRange.Ptr())
 	im.Entrypoint, _ = e.argv(a, "entrypoint")
 	im.Cmd, _ = e.argv(a, "cmd")
 	im.Env = a.env("env")
@@ -501,6 +502,7 @@ func (e *evaluator) decodeArtifact(b *hcl.Block) *Artifact {
 	ar := &Artifact{Name: b.Labels[0], DeclRange: b.DefRange}
 	ar.From = a.ref("from")
 	ar.Platforms = a.platforms("platforms")
+	e.platformsOnce("artifact."+ar.Name, ar.Platforms, b.DefRange.Ptr())
 	if a.has("path") && a.has("paths") {
 		e.errorf(a.rng("paths"), "Conflicting arguments", "An artifact has path (one) or paths (a list), not both.")
 	}
