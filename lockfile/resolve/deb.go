@@ -46,7 +46,11 @@ func DebResolver(opts DebOptions) Resolver {
 		}
 		return di
 	}
-	return ResolverFunc(func(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
+	var self Resolver
+	self = ResolverFunc(func(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
+		if len(in.Arches) > 0 {
+			return resolveDebArches(ctx, self, in)
+		}
 		s := in.Source
 		// sharedIndex is one suite's index, downloaded once for every
 		// source that reads it from the same repository.
@@ -123,6 +127,27 @@ func DebResolver(opts DebOptions) Resolver {
 		}
 		return e, nil
 	})
+	return self
+}
+
+// resolveDebArches locks a deb source for each of in.Arches in one run,
+// against the same suites as this run reads them, so that `kiln lock
+// --update` moves every architecture together: the first (sorted) is the
+// entry, the others its Others.
+func resolveDebArches(ctx context.Context, r Resolver, in *lockfile.Input) (*lockfile.Entry, error) {
+	var main *lockfile.Entry
+	for _, a := range in.Arches {
+		e, err := ResolveDebArch(ctx, r, in, a)
+		if err != nil {
+			return nil, err
+		}
+		if main == nil {
+			main = e
+		} else {
+			main.Others = append(main.Others, e)
+		}
+	}
+	return main, nil
 }
 
 // ResolveDebArch resolves a deb source's packages for the Debian
@@ -141,6 +166,7 @@ func ResolveDebArch(ctx context.Context, r Resolver, in *lockfile.Input, arch st
 	src.Architecture = arch
 	one := *in
 	one.Source = &src
+	one.Arches = nil
 	return r.Resolve(ctx, &one)
 }
 
