@@ -46,11 +46,7 @@ func DebResolver(opts DebOptions) Resolver {
 		}
 		return di
 	}
-	var self Resolver
-	self = ResolverFunc(func(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
-		if len(in.Arches) > 0 {
-			return resolveDebArches(ctx, self, in)
-		}
+	return ResolverFunc(func(ctx context.Context, in *lockfile.Input) (*lockfile.Entry, error) {
 		s := in.Source
 		// sharedIndex is one suite's index, downloaded once for every
 		// source that reads it from the same repository.
@@ -127,7 +123,6 @@ func DebResolver(opts DebOptions) Resolver {
 		}
 		return e, nil
 	})
-	return self
 }
 
 // resolveDebArches locks a deb source for each of in.Arches in one run,
