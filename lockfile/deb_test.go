@@ -123,3 +123,65 @@ func TestDebUpdateLines(t *testing.T) {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// armEntry is debEntry resolved for arm64.
+func armEntry() *Entry {
+	e := debEntry()
+	e.Architecture = "arm64"
+	e.Debs[0].Architecture, e.Debs[0].Filename, e.Debs[0].SHA256 = "arm64", "pool/main/h/hello/hello_2.10-3_arm64.deb", strings.Repeat("c", 64)
+	e.Debs[1].Architecture, e.Debs[1].Filename, e.Debs[1].SHA256 = "arm64", "pool/main/g/glibc/libc6_2.36-9_arm64.deb", strings.Repeat("d", 64)
+	return e
+}
+
+// TestDebSeveralArches: a source locked for two architectures is two
+// blocks of one address, reads back as one entry with Others, and pins
+// each architecture's closure for the evaluation that asks for it.
+func TestDebSeveralArches(t *testing.T) {
+	l := New()
+	e := debEntry()
+	e.Others = []*Entry{armEntry()}
+	l.Entries[e.Address] = e
+	b := l.Bytes()
+	if n := strings.Count(string(b), `source "deb" "tools" {`); n != 2 {
+		t.Fatalf("%d blocks for source.deb.tools, want 2:\n%s", n, b)
+	}
+	back, diags := Parse(b, "build.lock.hcl")
+	if diags.HasErrors() {
+		t.Fatalf("%s\n%s", diags.Error(), b)
+	}
+	if !back.Entries[e.Address].Equal(e) {
+		t.Fatalf("round trip changed the entry: %+v", back.Entries[e.Address])
+	}
+	src := &lang.Source{Type: "deb", Name: "tools", Suite: "bookworm", Architecture: "arm64", Packages: []string{"hello"}}
+	pin, ok := back.Pin(src, "linux/arm64")
+	if !ok || !strings.HasPrefix(pin, "hello 2.10-3 arm64 pool/main/h/hello/hello_2.10-3_arm64.deb "+strings.Repeat("c", 64)) {
+		t.Fatalf("Pin(arm64) = %q, %v", pin, ok)
+	}
+	src.Architecture = "amd64"
+	if pin, ok := back.Pin(src, "linux/amd64"); !ok || !strings.Contains(pin, "amd64.deb") {
+		t.Fatalf("Pin(amd64) = %q, %v", pin, ok)
+	}
+	src.Architecture = "riscv64"
+	if _, ok := back.Pin(src, "linux/riscv64"); ok {
+		t.Fatal("an architecture the lock lacks was pinned")
+	}
+
+	in := &Input{Address: e.Address, Type: TypeDeb, Source: src, Arches: []string{"amd64", "arm64"}}
+	if !in.Matches(back.Entries[e.Address]) {
+		t.Fatal("the two-architecture entry does not match its two-architecture request")
+	}
+	in.Arches = []string{"amd64", "arm64", "riscv64"}
+	if in.Matches(back.Entries[e.Address]) {
+		t.Fatal("an entry lacking riscv64 matched a request for it")
+	}
+	in.Arches, src.Architecture = nil, "amd64"
+	if in.Matches(back.Entries[e.Address]) {
+		t.Fatal("a two-architecture entry matched a one-architecture request (it should be re-locked)")
+	}
+
+	// The same architecture twice is still a duplicate.
+	dup := strings.Replace(string(b), `"arm64"`, `"amd64"`, 1)
+	if _, diags := Parse([]byte(dup), "build.lock.hcl"); !diags.HasErrors() || !strings.Contains(diags.Error(), "locked twice") {
+		t.Fatalf("two amd64 blocks: %v", diags)
+	}
+}

@@ -45,20 +45,39 @@ func (debKind) attrs() []attrSpec {
 
 func (debKind) matches(in *Input, e *Entry) bool {
 	s := in.Source
-	return e.Suite == s.Suite && e.Architecture == s.Architecture &&
-		strings.Join(e.Packages, "\n") == strings.Join(s.Packages, "\n") && len(e.Debs) > 0
+	arches := in.Arches
+	if len(arches) == 0 {
+		arches = []string{s.Architecture}
+	}
+	if len(e.Others)+1 != len(arches) {
+		return false
+	}
+	for _, a := range arches {
+		o := e.ForArch(a)
+		if o == nil || o.Suite != s.Suite ||
+			strings.Join(o.Packages, "\n") != strings.Join(s.Packages, "\n") || len(o.Debs) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (debKind) pin(e *Entry, _ string) (string, bool) { return DebManifest(e.Debs), true }
 
 func (debKind) request(in *Input) string {
-	return debRequest(in.Source.Suite, in.Source.Architecture, in.Source.Packages)
+	arch := in.Source.Architecture
+	if len(in.Arches) > 0 {
+		arch = strings.Join(in.Arches, ",")
+	}
+	return debRequest(in.Source.Suite, arch, in.Source.Packages)
 }
 
-func (debKind) entryRequest(e *Entry) string { return debRequest(e.Suite, e.Architecture, e.Packages) }
+func (debKind) entryRequest(e *Entry) string {
+	return debRequest(e.Suite, strings.Join(e.Arches(), ","), e.Packages)
+}
 
 func (debKind) summary(e *Entry) string {
-	return fmt.Sprintf("%s/%s, %d packages", e.Suite, e.Architecture, len(e.Debs))
+	return fmt.Sprintf("%s/%s, %d packages", e.Suite, strings.Join(e.Arches(), "+"), len(e.Debs))
 }
 
 func (debKind) readBlocks(p *parser, b *hclsyntax.Block, e *Entry) {
@@ -97,7 +116,23 @@ func (debKind) writeBlocks(b *hclwrite.Body, e *Entry) {
 	}
 }
 
-func (debKind) changes(a, b *Entry) []string { return debChanges(a.Debs, b.Debs) }
+func (debKind) changes(a, b *Entry) []string {
+	if len(a.Others) == 0 && len(b.Others) == 0 {
+		return debChanges(a.Debs, b.Debs)
+	}
+	// Several architectures: each line says which one moved.
+	var out []string
+	for _, n := range b.Arches() {
+		var old []Deb
+		if o := a.ForArch(n); o != nil {
+			old = o.Debs
+		}
+		for _, c := range debChanges(old, b.ForArch(n).Debs) {
+			out = append(out, n+": "+c)
+		}
+	}
+	return out
+}
 
 // DebManifest is the pin of a deb entry as the compiler records it: one
 // line per package, "NAME VERSION ARCHITECTURE FILENAME SHA256 SIZE",

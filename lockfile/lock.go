@@ -71,6 +71,34 @@ type Entry struct {
 	Architecture string
 	Packages     []string
 	Debs         []Deb
+	// Others are the same deb source locked for its other architectures,
+	// sorted by Architecture, each after this one: a source whose
+	// architecture follows target_arch is pinned once per architecture
+	// its targets are built for. Written as further blocks of the same
+	// address; a lock of one architecture has none and reads as before.
+	Others []*Entry
+}
+
+// ForArch is the entry of e's address pinned for the Debian architecture
+// arch, without its Others, or nil when e has none for arch.
+func (e *Entry) ForArch(arch string) *Entry {
+	for _, o := range append([]*Entry{e}, e.Others...) {
+		if o.Architecture == arch {
+			c := *o
+			c.Others = nil
+			return &c
+		}
+	}
+	return nil
+}
+
+// Arches are the architectures e pins, its own first.
+func (e *Entry) Arches() []string {
+	out := []string{e.Architecture}
+	for _, o := range e.Others {
+		out = append(out, o.Architecture)
+	}
+	return out
 }
 
 // Clone returns a deep copy of e.
@@ -78,6 +106,10 @@ func (e *Entry) Clone() *Entry {
 	c := *e
 	c.Packages = append([]string(nil), e.Packages...)
 	c.Debs = append([]Deb(nil), e.Debs...)
+	c.Others = nil
+	for _, o := range e.Others {
+		c.Others = append(c.Others, o.Clone())
+	}
 	if e.Platforms != nil {
 		c.Platforms = make(map[string]string, len(e.Platforms))
 		for k, v := range e.Platforms {
@@ -97,8 +129,14 @@ func (e *Entry) Equal(o *Entry) bool {
 		e.Size != o.Size || e.Commit != o.Commit || e.Tree != o.Tree || e.CommitTime != o.CommitTime ||
 		e.OutputHash != o.OutputHash || len(e.Platforms) != len(o.Platforms) ||
 		e.Suite != o.Suite || e.Architecture != o.Architecture ||
-		strings.Join(e.Packages, "\n") != strings.Join(o.Packages, "\n") || len(e.Debs) != len(o.Debs) {
+		strings.Join(e.Packages, "\n") != strings.Join(o.Packages, "\n") || len(e.Debs) != len(o.Debs) ||
+		len(e.Others) != len(o.Others) {
 		return false
+	}
+	for i := range e.Others {
+		if !e.Others[i].Equal(o.Others[i]) {
+			return false
+		}
 	}
 	for i := range e.Debs {
 		if e.Debs[i] != o.Debs[i] {
@@ -276,39 +314,45 @@ func (l *Lock) Bytes() []byte {
 			// addresses; writing a broken one would make an unreadable file.
 			panic("lockfile: " + err.Error())
 		}
-		body.AppendNewline()
-		b := body.AppendNewBlock(typ, labels).Body()
-		k := kinds[e.Type]
-		for _, s := range attrsOf(e.Type) {
-			switch s.kind {
-			case kindString:
-				val := *s.str(e)
-				if s.optional && val == "" {
-					continue
-				}
-				b.SetAttributeValue(s.name, cty.StringVal(val))
-			case kindInt:
-				b.SetAttributeValue(s.name, cty.NumberIntVal(*s.num(e)))
-			case kindMap:
-				if s.optional && len(e.Platforms) == 0 {
-					continue
-				}
-				b.SetAttributeRaw(s.name, hcltokens.Map(e.Platforms))
-			case kindList:
-				vals := make([]cty.Value, len(e.Packages))
-				for i, p := range e.Packages {
-					vals[i] = cty.StringVal(p)
-				}
-				if len(vals) == 0 {
-					b.SetAttributeValue(s.name, cty.ListValEmpty(cty.String))
-				} else {
-					b.SetAttributeValue(s.name, cty.ListVal(vals))
-				}
-			}
-		}
-		if bk, ok := k.(blockKind); ok {
-			bk.writeBlocks(b, e)
+		for _, one := range append([]*Entry{e}, e.Others...) {
+			body.AppendNewline()
+			writeEntry(body.AppendNewBlock(typ, labels).Body(), one)
 		}
 	}
 	return hclwrite.Format(f.Bytes())
+}
+
+// writeEntry writes one entry's attributes and nested blocks to b.
+func writeEntry(b *hclwrite.Body, e *Entry) {
+	k := kinds[e.Type]
+	for _, s := range attrsOf(e.Type) {
+		switch s.kind {
+		case kindString:
+			val := *s.str(e)
+			if s.optional && val == "" {
+				continue
+			}
+			b.SetAttributeValue(s.name, cty.StringVal(val))
+		case kindInt:
+			b.SetAttributeValue(s.name, cty.NumberIntVal(*s.num(e)))
+		case kindMap:
+			if s.optional && len(e.Platforms) == 0 {
+				continue
+			}
+			b.SetAttributeRaw(s.name, hcltokens.Map(e.Platforms))
+		case kindList:
+			vals := make([]cty.Value, len(e.Packages))
+			for i, p := range e.Packages {
+				vals[i] = cty.StringVal(p)
+			}
+			if len(vals) == 0 {
+				b.SetAttributeValue(s.name, cty.ListValEmpty(cty.String))
+			} else {
+				b.SetAttributeValue(s.name, cty.ListVal(vals))
+			}
+		}
+	}
+	if bk, ok := k.(blockKind); ok {
+		bk.writeBlocks(b, e)
+	}
 }

@@ -128,6 +128,12 @@ func Parse(src []byte, filename string) (*Lock, hcl.Diagnostics) {
 			continue
 		}
 		if prev, dup := seen[e.Address]; dup {
+			if first := l.Entries[e.Address]; first != nil && e.Type == TypeDeb && first.Type == TypeDeb && first.ForArch(e.Architecture) == nil {
+				// The same deb source for another architecture: see
+				// Entry.Others. Their order is checked by the normal form.
+				first.Others = append(first.Others, e)
+				continue
+			}
 			p.errorf(b.DefRange().Ptr(), "Duplicate lock entry", "%s is locked twice (first at %s:%d:%d); remove one, or delete both and run `kiln lock`", e.Address, prev.Filename, prev.Start.Line, prev.Start.Column)
 			continue
 		}

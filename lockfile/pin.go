@@ -19,6 +19,10 @@ type Input struct {
 	// own, else the project default, else (nil) every platform the index
 	// lists.
 	Platforms []string
+	// Arches are the Debian architectures to lock a deb source for, sorted,
+	// when its architecture differs between the platforms the targets are
+	// built for (architecture = target_arch); nil for the source's own.
+	Arches []string
 }
 
 // Inputs lists the lockable inputs of cfg, sorted by address. local
@@ -33,6 +37,9 @@ func Inputs(cfg *lang.Config) []*Input {
 		in := &Input{Address: s.Address(), Type: s.Type, Source: s}
 		if _, ok := kinds[s.Type].(platformKind); ok {
 			in.Platforms = declaredPlatforms(s, cfg.Project.Platform)
+		}
+		if s.Type == TypeDeb {
+			in.Arches = debArches(cfg, s)
 		}
 		out = append(out, in)
 	}
@@ -49,6 +56,60 @@ func Inputs(cfg *lang.Config) []*Input {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out
+}
+
+// TargetPlatforms are the platforms cfg's targets are built for: its own
+// target platform and every platform an image or artifact declares,
+// sorted. `kiln build --platform` may ask for others; the lock pins
+// what build.hcl declares.
+func TargetPlatforms(cfg *lang.Config) []string {
+	set := map[string]bool{}
+	if cfg.TargetPlatform != "" {
+		set[cfg.TargetPlatform] = true
+	}
+	for _, i := range cfg.Images {
+		for _, p := range i.Platforms {
+			set[p] = true
+		}
+	}
+	for _, a := range cfg.Artifacts {
+		for _, p := range a.Platforms {
+			set[p] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// debArches are the architectures deb source s has in cfg evaluated for
+// each target platform, when there is more than one. A platform whose
+// evaluation fails adds nothing: compiling for it reports the error.
+func debArches(cfg *lang.Config, s *lang.Source) []string {
+	set := map[string]bool{s.Architecture: true}
+	for _, p := range TargetPlatforms(cfg) {
+		pc, diags := cfg.ForPlatform(p)
+		if diags.HasErrors() || pc == nil {
+			continue
+		}
+		for _, o := range pc.Sources {
+			if o.Type == s.Type && o.Name == s.Name && o.Architecture != "" {
+				set[o.Architecture] = true
+			}
+		}
+	}
+	if len(set) < 2 {
+		return nil
+	}
+	out := make([]string, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -95,6 +156,13 @@ func (l *Lock) Pin(src *lang.Source, platform string) (pin string, ok bool) {
 	// The declared platform set is checked by Check; here the one the
 	// compiler needs is enough, so in has no Platforms.
 	in := &Input{Address: src.Address(), Type: src.Type, Source: src}
+	if src.Type == TypeDeb {
+		// The entry of the architecture this evaluation of build.hcl
+		// asks for: one source may be locked for several (Entry.Others).
+		if e = e.ForArch(src.Architecture); e == nil {
+			return "", false
+		}
+	}
 	if !k.matches(in, e) {
 		return "", false
 	}

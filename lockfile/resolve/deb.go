@@ -125,6 +125,26 @@ func DebResolver(opts DebOptions) Resolver {
 	})
 }
 
+// resolveDebArches locks a deb source for each of in.Arches in one run,
+// against the same suites as this run reads them, so that `kiln lock
+// --update` moves every architecture together: the first (sorted) is the
+// entry, the others its Others.
+func resolveDebArches(ctx context.Context, r Resolver, in *lockfile.Input) (*lockfile.Entry, error) {
+	var main *lockfile.Entry
+	for _, a := range in.Arches {
+		e, err := ResolveDebArch(ctx, r, in, a)
+		if err != nil {
+			return nil, err
+		}
+		if main == nil {
+			main = e
+		} else {
+			main.Others = append(main.Others, e)
+		}
+	}
+	return main, nil
+}
+
 // ResolveDebArch resolves a deb source's packages for the Debian
 // architecture arch instead of the one the source names (debian.ArchFor
 // turns a platform into it): the closure of the same packages in arch's
@@ -141,6 +161,7 @@ func ResolveDebArch(ctx context.Context, r Resolver, in *lockfile.Input, arch st
 	src.Architecture = arch
 	one := *in
 	one.Source = &src
+	one.Arches = nil
 	return r.Resolve(ctx, &one)
 }
 

@@ -189,7 +189,9 @@ func (u *updater) resolveSource(ctx context.Context, in *lockfile.Input) {
 		ne  *lockfile.Entry
 		err error
 	)
-	if r := u.resolvers[in.Type]; r != nil {
+	if r := u.resolvers[in.Type]; r != nil && len(in.Arches) > 0 {
+		ne, err = resolveDebArches(ctx, r, in)
+	} else if r != nil {
 		ne, err = r.Resolve(ctx, in)
 	} else {
 		err = fmt.Errorf("no resolver for %s sources", in.Type)
