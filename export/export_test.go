@@ -293,13 +293,31 @@ func TestPodmanLoadRun(t *testing.T) {
 	ref := "localhost/kiln-export-test:v1"
 	_, err := exportTo(t, store, in, "type=docker,dest="+archive+",name="+ref)
 	must(t, err)
-	graph := t.TempDir()
+	// Not t.TempDir: a container runc failed to start can leave podman's
+	// cleanup still writing in the graph as the test ends, and TempDir
+	// fails the test when it cannot remove a directory.
+	graph, err := os.MkdirTemp("", "kiln-podman-")
+	must(t, err)
 	podman := func(args ...string) (string, error) {
 		args = append([]string{"--storage-driver", "vfs", "--root", graph, "--runroot", filepath.Join(graph, "run"), "--cgroup-manager", "cgroupfs", "--events-backend", "none"}, args...)
 		out, err := exec.Command("podman", args...).CombinedOutput()
 		return string(out), err
 	}
-	t.Cleanup(func() { podman("rmi", "-a", "-f") })
+	t.Cleanup(func() {
+		podman("rm", "-a", "-f")
+		podman("rmi", "-a", "-f")
+		for i := 0; ; i++ {
+			err := os.RemoveAll(graph)
+			if err == nil {
+				return
+			}
+			if i == 10 {
+				t.Logf("leaving podman's graph %s: %v", graph, err)
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
 	if out, err := podman("load", "-i", archive); err != nil {
 		t.Fatalf("podman load: %v\n%s", err, out)
 	}
