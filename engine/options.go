@@ -82,6 +82,10 @@ type Options struct {
 	// (empty: "devel").
 	BuilderVersion string
 
+	// ShortLived: the process ends soon after Close, as a command does
+	// (see store.WithShortLived).
+	ShortLived bool
+
 	// Events receives the session's progress; nil discards it. While
 	// steps run it is called from several goroutines at once.
 	Events func(Event)

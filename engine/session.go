@@ -200,7 +200,11 @@ func (s *Session) Store() (*store.Store, error) {
 	if s.st != nil {
 		return s.st, nil
 	}
-	st, err := OpenStore(s.StoreRoot(), s.opts.Events)
+	var opts []store.Option
+	if s.opts.ShortLived {
+		opts = append(opts, store.WithShortLived())
+	}
+	st, err := OpenStore(s.StoreRoot(), s.opts.Events, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -223,12 +227,12 @@ func (s *Session) storeIfExists() (*store.Store, error) {
 // OpenStore opens the store at root. Kiln processes share it; only an
 // older kiln, which takes a store for itself alone, makes this one wait,
 // and events (when not nil) are told.
-func OpenStore(root string, events func(Event)) (*store.Store, error) {
-	return store.Open(root, store.WithWaitNotice(func(pid int) {
+func OpenStore(root string, events func(Event), opts ...store.Option) (*store.Store, error) {
+	return store.Open(root, append(opts, store.WithWaitNotice(func(pid int) {
 		if events != nil {
 			events(Event{Kind: Notice, Message: fmt.Sprintf("waiting for the store at %s: an older kiln (pid %d) is using it alone", root, pid)})
 		}
-	}))
+	}))...)
 }
 
 // Compile lowers the build file for the named targets (none: the default

@@ -88,6 +88,8 @@ func (g *globals) options() (engine.Options, error) {
 		SourceDateEpoch: g.epoch,
 		StoreRoot:       g.store,
 		BuilderVersion:  kilnVersion(),
+		// Every command ends with its session.
+		ShortLived: true,
 	}, nil
 }
 
