@@ -32,19 +32,45 @@ type Session struct {
 	epochFrom string
 	st        *store.Store
 	remote    *remotedef.Def // -f URL: the fetched definition
+	// early is the store being opened since Open (OpenStoreEarly);
+	// it is closed once earlySt and earlyErr are set.
+	early    chan struct{}
+	earlySt  *store.Store
+	earlyErr error
 }
 
 // Open loads the build file and its lock and resolves SOURCE_DATE_EPOCH.
 // It does not open the store: read-only commands must not create one.
 func Open(opts Options) (*Session, error) {
 	s := &Session{opts: opts}
+	if opts.OpenStoreEarly {
+		s.early = make(chan struct{})
+		go func() {
+			defer close(s.early)
+			s.earlySt, s.earlyErr = s.openStore()
+		}()
+	}
 	s.started(PhaseLoad)
 	defer s.finished(PhaseLoad)
 	if err := s.load(); err != nil {
 		s.closeRemote()
+		s.closeEarly()
 		return nil, err
 	}
 	return s, nil
+}
+
+// closeEarly closes the store OpenStoreEarly opened if nothing took it.
+func (s *Session) closeEarly() {
+	if s.early == nil {
+		return
+	}
+	<-s.early
+	s.early = nil
+	if s.earlySt != nil {
+		s.earlySt.Close()
+		s.earlySt = nil
+	}
 }
 
 func (s *Session) load() error {
@@ -158,6 +184,7 @@ func lookupEnv(environ []string, name string) string {
 // more than once.
 func (s *Session) Close() error {
 	s.closeRemote()
+	s.closeEarly()
 	if s.st == nil {
 		return nil
 	}
@@ -200,16 +227,28 @@ func (s *Session) Store() (*store.Store, error) {
 	if s.st != nil {
 		return s.st, nil
 	}
-	var opts []store.Option
-	if s.opts.ShortLived {
-		opts = append(opts, store.WithShortLived())
+	var st *store.Store
+	var err error
+	if s.early != nil {
+		<-s.early
+		st, err = s.earlySt, s.earlyErr
+		s.early, s.earlySt = nil, nil
+	} else {
+		st, err = s.openStore()
 	}
-	st, err := OpenStore(s.StoreRoot(), s.opts.Events, opts...)
 	if err != nil {
 		return nil, err
 	}
 	s.st = st
 	return st, nil
+}
+
+func (s *Session) openStore() (*store.Store, error) {
+	var opts []store.Option
+	if s.opts.ShortLived {
+		opts = append(opts, store.WithShortLived())
+	}
+	return OpenStore(s.StoreRoot(), s.opts.Events, opts...)
 }
 
 // storeIfExists is Store when the store exists, else nil: read-only
