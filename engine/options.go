@@ -82,6 +82,15 @@ type Options struct {
 	// (empty: "devel").
 	BuilderVersion string
 
+	// ShortLived: the process ends soon after Close, as a command does
+	// (see store.WithShortLived).
+	ShortLived bool
+	// OpenStoreEarly starts opening the store while Open loads the build
+	// file, for a session that is going to build: opening the store is
+	// mostly waiting on the disk and on badger's start, which then
+	// overlaps the parse. A failed load closes it again.
+	OpenStoreEarly bool
+
 	// Events receives the session's progress; nil discards it. While
 	// steps run it is called from several goroutines at once.
 	Events func(Event)

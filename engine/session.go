@@ -32,19 +32,45 @@ type Session struct {
 	epochFrom string
 	st        *store.Store
 	remote    *remotedef.Def // -f URL: the fetched definition
+	// early is the store being opened since Open (OpenStoreEarly);
+	// it is closed once earlySt and earlyErr are set.
+	early    chan struct{}
+	earlySt  *store.Store
+	earlyErr error
 }
 
 // Open loads the build file and its lock and resolves SOURCE_DATE_EPOCH.
 // It does not open the store: read-only commands must not create one.
 func Open(opts Options) (*Session, error) {
 	s := &Session{opts: opts}
+	if opts.OpenStoreEarly {
+		s.early = make(chan struct{})
+		go func() {
+			defer close(s.early)
+			s.earlySt, s.earlyErr = s.openStore()
+		}()
+	}
 	s.started(PhaseLoad)
 	defer s.finished(PhaseLoad)
 	if err := s.load(); err != nil {
 		s.closeRemote()
+		s.closeEarly()
 		return nil, err
 	}
 	return s, nil
+}
+
+// closeEarly closes the store OpenStoreEarly opened if nothing took it.
+func (s *Session) closeEarly() {
+	if s.early == nil {
+		return
+	}
+	<-s.early
+	s.early = nil
+	if s.earlySt != nil {
+		s.earlySt.Close()
+		s.earlySt = nil
+	}
 }
 
 func (s *Session) load() error {
@@ -158,6 +184,7 @@ func lookupEnv(environ []string, name string) string {
 // more than once.
 func (s *Session) Close() error {
 	s.closeRemote()
+	s.closeEarly()
 	if s.st == nil {
 		return nil
 	}
@@ -200,12 +227,28 @@ func (s *Session) Store() (*store.Store, error) {
 	if s.st != nil {
 		return s.st, nil
 	}
-	st, err := OpenStore(s.StoreRoot(), s.opts.Events)
+	var st *store.Store
+	var err error
+	if s.early != nil {
+		<-s.early
+		st, err = s.earlySt, s.earlyErr
+		s.early, s.earlySt = nil, nil
+	} else {
+		st, err = s.openStore()
+	}
 	if err != nil {
 		return nil, err
 	}
 	s.st = st
 	return st, nil
+}
+
+func (s *Session) openStore() (*store.Store, error) {
+	var opts []store.Option
+	if s.opts.ShortLived {
+		opts = append(opts, store.WithShortLived())
+	}
+	return OpenStore(s.StoreRoot(), s.opts.Events, opts...)
 }
 
 // storeIfExists is Store when the store exists, else nil: read-only
@@ -223,12 +266,12 @@ func (s *Session) storeIfExists() (*store.Store, error) {
 // OpenStore opens the store at root. Kiln processes share it; only an
 // older kiln, which takes a store for itself alone, makes this one wait,
 // and events (when not nil) are told.
-func OpenStore(root string, events func(Event)) (*store.Store, error) {
-	return store.Open(root, store.WithWaitNotice(func(pid int) {
+func OpenStore(root string, events func(Event), opts ...store.Option) (*store.Store, error) {
+	return store.Open(root, append(opts, store.WithWaitNotice(func(pid int) {
 		if events != nil {
 			events(Event{Kind: Notice, Message: fmt.Sprintf("waiting for the store at %s: an older kiln (pid %d) is using it alone", root, pid)})
 		}
-	}))
+	}))...)
 }
 
 // Compile lowers the build file for the named targets (none: the default

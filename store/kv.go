@@ -80,19 +80,26 @@ type localKV struct {
 	mu   sync.RWMutex
 	db   *badger.DB
 	rw   bool
+	// locked: this process holds index.lock, which already keeps every
+	// other process of this design off badger, so a read-only open skips
+	// badger's own directory lock (see leave).
+	locked bool
+	// leave: the process ends soon after close (WithShortLived), so
+	// close leaves a read-only badger to the kernel (see close).
+	leave bool
 	// liveRoots reads the temp roots of live processes for collect.
 	liveRoots func(except string) (map[string]bool, error)
 }
 
 // openLocal opens the badger index of root, read-only when it can.
-func openLocal(root string, readOnly bool) (*localKV, error) {
+func openLocal(root string, readOnly, locked, leave bool) (*localKV, error) {
 	dir := filepath.Join(root, "index")
-	l := &localKV{root: root, dir: dir}
+	l := &localKV{root: root, dir: dir, locked: locked, leave: leave}
 	// A store whose index was never written has no manifest, which a
 	// read-only badger open refuses.
 	_, err := os.Stat(filepath.Join(dir, "MANIFEST"))
 	rw := !readOnly && err != nil
-	db, err := badger.Open(badgerOptions(dir, !rw))
+	db, err := badger.Open(l.options(!rw))
 	if err != nil && !rw && !readOnly {
 		// A read-only open refuses a log that a crash left to truncate;
 		// a writing open replays and truncates it. A value log file that a
@@ -100,7 +107,7 @@ func openLocal(root string, readOnly bool) (*localKV, error) {
 		// fails after repairing what the second needs.
 		rw = true
 		for try := 0; try < 3; try++ {
-			if db, err = badger.Open(badgerOptions(dir, false)); err == nil {
+			if db, err = badger.Open(l.options(false)); err == nil {
 				break
 			}
 		}
@@ -113,6 +120,15 @@ func openLocal(root string, readOnly bool) (*localKV, error) {
 	}
 	l.db, l.rw = db, rw
 	return l, nil
+}
+
+// options are badgerOptions, without badger's directory lock for a
+// read-only open under index.lock. That lock (shared for reading,
+// exclusive for writing) only repeats index.lock for kiln's processes,
+// and a read-only badger left open to the process's exit (see close)
+// must not hold it: the next owner's writing open would fail on it.
+func (l *localKV) options(readOnly bool) badger.Options {
+	return badgerOptions(l.dir, readOnly).WithBypassLockGuard(readOnly && l.locked)
 }
 
 func (l *localKV) view(fn func(*badger.Txn) error) error {
@@ -150,11 +166,11 @@ func (l *localKV) upgradeLocked() error {
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("reopening the index of store %s for writing: %w", l.root, err)
 	}
-	db, err := badger.Open(badgerOptions(l.dir, false))
+	db, err := badger.Open(l.options(false))
 	if err != nil {
 		// Leave a usable read-only index behind, so that reads go on and
 		// close works.
-		if ro, rerr := badger.Open(badgerOptions(l.dir, true)); rerr == nil {
+		if ro, rerr := badger.Open(l.options(true)); rerr == nil {
 			l.db = ro
 		}
 		if isPermission(err) {
@@ -206,8 +222,8 @@ func getInto(txn *badger.Txn, keys [][]byte, vals [][]byte, found []bool) error 
 	// Values are copied into one arena rather than one allocation each:
 	// a no-op build reads a thousand of them.
 	arena := make([]byte, 0, 256*len(keys))
-	for _, i := range order {
-		it.Seek(keys[i])
+	for n, i := range order {
+		seekNear(it, keys[i], n > 0)
 		if !it.Valid() || !bytes.Equal(it.Item().Key(), keys[i]) {
 			continue
 		}
@@ -223,6 +239,31 @@ func getInto(txn *badger.Txn, keys [][]byte, vals [][]byte, found []bool) error 
 		found[i] = true
 	}
 	return nil
+}
+
+// nearSteps is how many entries seekNear steps over before it seeks.
+const nearSteps = 4
+
+// seekNear moves it, positioned by an earlier seekNear at a key below k
+// (or not yet positioned), to the first key >= k. The derivations of one
+// build are mostly neighbours in the index (or the whole of it), so that
+// key is usually a step or two ahead, and a step (Next) costs a fraction
+// of a Seek, which positions a fresh merge over every table. Since the
+// iterator stands at the first key >= the previous one asked for, an
+// iterator already at or past k is where a Seek would put it.
+func seekNear(it *badger.Iterator, k []byte, positioned bool) {
+	if positioned {
+		for range nearSteps {
+			if !it.Valid() || bytes.Compare(it.Item().Key(), k) >= 0 {
+				return
+			}
+			it.Next()
+		}
+		if !it.Valid() || bytes.Compare(it.Item().Key(), k) >= 0 {
+			return
+		}
+	}
+	it.Seek(k)
 }
 
 func samePrefix(keys [][]byte) bool {
@@ -423,9 +464,20 @@ func closureOf(txn *badger.Txn, held map[string]bool) (map[string]bool, error) {
 
 // close syncs what was written (index writes are not synced one by one,
 // see badgerOptions) and closes badger.
+//
+// A read-only badger of a process that is about to exit is not closed:
+// badger's close msyncs every table and value log it mapped and fsyncs
+// the index directory twice, though nothing was written, and stops its
+// goroutines; the exit unmaps and closes the same without a sync. Its
+// mappings are read-only and it holds no lock (see options), so the next
+// owner, even in the moment before this process is gone, finds nothing
+// held.
 func (l *localKV) close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.rw && l.leave && l.locked {
+		return nil
+	}
 	var err error
 	if l.rw {
 		err = l.db.Sync()

@@ -30,8 +30,10 @@ const protocolVersion = 1
 type index struct {
 	root     string
 	readOnly bool
-	token    string
-	roots    func(except string) (map[string]bool, error)
+	// shortLived: the process ends soon after Close (WithShortLived).
+	shortLived bool
+	token      string
+	roots      func(except string) (map[string]bool, error)
 
 	mu     sync.Mutex
 	cur    kv
@@ -180,7 +182,7 @@ func (ix *index) tryOwn() (*ownership, error) {
 }
 
 func (ix *index) ownLocked(lock *os.File) (*ownership, error) {
-	local, err := openLocal(ix.root, ix.readOnly)
+	local, err := openLocal(ix.root, ix.readOnly, lock != nil, ix.shortLived)
 	if err != nil {
 		return nil, err
 	}

@@ -206,6 +206,47 @@ func TestOwnerStopped(t *testing.T) {
 	}
 }
 
+// TestShortLivedLeavesNothingHeld: a short-lived process leaves its
+// read-only badger open after Close, to be closed by its exit; until then
+// the next owner must still open the index for writing and record.
+func TestShortLivedLeavesNothingHeld(t *testing.T) {
+	root := t.TempDir()
+	s := openT(t, root)
+	if err := churnOnce(s, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	prev := helper(t, root, "closed-short")
+	stdin, err := prev.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := lines(t, prev)
+	expectLine(t, pl, "closed", 30*time.Second)
+	s = openT(t, root)
+	if err := churnOnce(s, "second"); err != nil {
+		t.Fatalf("recording while the short-lived process has not exited: %v", err)
+	}
+	if s.ix.owned == nil || !s.ix.owned.local.rw {
+		t.Fatal("want this process to own the index for writing")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	if err := prev.Wait(); err != nil {
+		t.Fatalf("the short-lived process: %v", err)
+	}
+	s = openT(t, root)
+	for _, n := range []string{"first", "second"} {
+		if _, ok, err := s.Lookup(drv(n)); err != nil || !ok {
+			t.Errorf("%s after both closed: %v %v", n, ok, err)
+		}
+	}
+}
+
 // TestReadOnlyOwnerServesWrites: the index owner opened badger read-only
 // (a no-op build or kiln plan that came first, or a WithReadOnly user);
 // a process that builds next to it records its results at once, and they

@@ -65,6 +65,25 @@ func runHelper(mode, root string) error {
 		fmt.Println("locked")
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		return s.Close()
+	case "closed-short":
+		// A command's no-op: it owned the index read-only, closed its
+		// Store and has not exited yet.
+		s, err := Open(root, WithShortLived())
+		if err != nil {
+			return err
+		}
+		if _, _, err := s.Lookup(drv("first")); err != nil {
+			return err
+		}
+		if s.ix.owned == nil || s.ix.owned.local.rw {
+			return fmt.Errorf("want a read-only owner")
+		}
+		if err := s.Close(); err != nil {
+			return err
+		}
+		fmt.Println("closed")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		return nil
 	case "old":
 		// An older kiln: the process lock, exclusively, for its life.
 		if err := os.MkdirAll(root, 0o755); err != nil {

@@ -75,9 +75,10 @@ type Store struct {
 }
 
 type config struct {
-	notice   func(int)
-	readOnly bool
-	now      func() time.Time
+	notice     func(int)
+	readOnly   bool
+	shortLived bool
+	now        func() time.Time
 }
 
 // Option configures Open.
@@ -96,6 +97,17 @@ func WithWaitNotice(notice func(holderPID int)) Option {
 // recorded. Like any other user, a read-only one runs next to builds.
 func WithReadOnly() Option {
 	return func(c *config) { c.readOnly = true }
+}
+
+// WithShortLived says that the process ends soon after Close, as a command
+// does. Close then leaves an index this process opened and only read to
+// the kernel rather than closing it through badger, which syncs files and
+// directories even when nothing was written (about a millisecond of a
+// no-op build); everything a writer must make durable is synced as
+// without it. A process that goes on after Close (tests, a server) must
+// not use it: it would keep the index's files open and mapped.
+func WithShortLived() Option {
+	return func(c *config) { c.shortLived = true }
 }
 
 // withClock replaces time.Now, for tests of time-based GC policies.
@@ -193,7 +205,7 @@ func open(root string, c config) (*Store, error) {
 			return fail(unwritable(root, err))
 		}
 	}
-	s.ix = &index{root: root, readOnly: c.readOnly, token: s.token(), roots: func(except string) (map[string]bool, error) {
+	s.ix = &index{root: root, readOnly: c.readOnly, shortLived: c.shortLived, token: s.token(), roots: func(except string) (map[string]bool, error) {
 		return liveRoots(root, except)
 	}}
 	if err := s.checkSchema(); err != nil {

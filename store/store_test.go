@@ -494,3 +494,52 @@ func TestOpenUnmountsStaleViews(t *testing.T) {
 		t.Errorf("Verify: %+v; want the view reported as unmounted", rep)
 	}
 }
+
+// TestLookupManyNeighbours checks the stepping look-up (seekNear) against
+// one Lookup per derivation: runs of neighbours, gaps longer than it
+// steps, missing derivations between and after recorded ones, duplicates.
+func TestLookupManyNeighbours(t *testing.T) {
+	t.Parallel()
+	s := openT(t, t.TempDir())
+	l := addLayer(t, s, map[string]string{"f": "x"})
+	for i := range 60 {
+		d := drv("n" + strconv.Itoa(i))
+		if i%7 == 3 {
+			continue // never recorded: asked for below all the same
+		}
+		if err := s.Record(d, Output{Layers: []digest.Digest{l}, Meta: map[string]string{"i": strconv.Itoa(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pick := range []func(i int) bool{
+		func(int) bool { return true },
+		func(i int) bool { return i%2 == 0 },
+		func(i int) bool { return i%11 < 2 },
+		func(i int) bool { return i > 50 },
+	} {
+		var ask []digest.Digest
+		for i := range 70 {
+			if pick(i) {
+				ask = append(ask, drv("n"+strconv.Itoa(i)))
+			}
+		}
+		ask = append(ask, ask[0], drv("absent"))
+		many, err := s.LookupMany(ask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[digest.Digest]Output{}
+		for _, d := range ask {
+			out, ok, err := s.Lookup(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				want[d] = out
+			}
+		}
+		if diff := cmp.Diff(want, many); diff != "" {
+			t.Errorf("LookupMany of %d (-one by one +many):\n%s", len(ask), diff)
+		}
+	}
+}

@@ -83,7 +83,7 @@ that says to run 'kiln lock'.`,
 			if err != nil {
 				return err
 			}
-			s, err := g.open(r, &f)
+			s, err := g.openBuild(r, &f)
 			if err != nil {
 				return err
 			}

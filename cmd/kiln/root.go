@@ -88,15 +88,28 @@ func (g *globals) options() (engine.Options, error) {
 		SourceDateEpoch: g.epoch,
 		StoreRoot:       g.store,
 		BuilderVersion:  kilnVersion(),
+		// Every command ends with its session.
+		ShortLived: true,
 	}, nil
 }
 
 // open starts a session as the flags say, its events rendered by r.
 func (g *globals) open(r *renderer, f *buildFlags) (*engine.Session, error) {
+	return g.openWith(r, f, false)
+}
+
+// openBuild is open for kiln build, which opens the store whatever it
+// builds: it starts opening the store while the build file is read.
+func (g *globals) openBuild(r *renderer, f *buildFlags) (*engine.Session, error) {
+	return g.openWith(r, f, true)
+}
+
+func (g *globals) openWith(r *renderer, f *buildFlags, storeEarly bool) (*engine.Session, error) {
 	opts, err := g.options()
 	if err != nil {
 		return nil, err
 	}
+	opts.OpenStoreEarly = storeEarly
 	if f != nil {
 		opts.Jobs, opts.KeepGoing, opts.Locked = f.jobs, f.keepGoing, f.locked
 		opts.Secrets, opts.AllowInsecure = f.secrets, f.allowInsecure

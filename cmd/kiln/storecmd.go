@@ -19,7 +19,7 @@ import (
 // openStore opens the store of --store, saying so when another kiln holds
 // it.
 func openStore(g *globals) (*store.Store, error) {
-	return engine.OpenStore(engine.StoreRoot(g.store), newRenderer(g, false).event)
+	return engine.OpenStore(engine.StoreRoot(g.store), newRenderer(g, false).event, store.WithShortLived())
 }
 
 func newStoreCmd(g *globals) *cobra.Command {

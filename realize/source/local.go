@@ -13,8 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -394,7 +395,7 @@ func localWalk(dir string, include, exclude []string) (*os.File, []localEntry, e
 		return nil, nil, err
 	}
 	var out []localEntry
-	if err := localWalkDir(filter, root, dir, "", nil, nil, &out); err != nil {
+	if err := localWalkDir(filter, root, filepath.Clean(dir), "", nil, nil, &out); err != nil {
 		root.Close()
 		return nil, nil, err
 	}
@@ -405,18 +406,19 @@ func localWalk(dir string, include, exclude []string) (*os.File, []localEntry, e
 // through d's descriptor, never through their path, so a directory swapped
 // for a symlink during the walk is not followed out of the tree.
 func localWalkDir(f *localFilter, d *os.File, abs, rel string, incHits, excHits []bool, out *[]localEntry) error {
-	names, err := d.Readdirnames(-1)
+	ents, err := d.ReadDir(-1)
 	if err != nil {
 		return fmt.Errorf("reading directory %s: %w", abs, err)
 	}
 	dfd := int(d.Fd())
-	sort.Strings(names)
-	for _, name := range names {
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	for _, de := range ents {
+		name := de.Name()
 		crel := name
 		if rel != "" {
 			crel = rel + "/" + name
 		}
-		cabs := filepath.Join(abs, name)
+		cabs := localChild(abs, name)
 		ih := f.include.hits(incHits, crel)
 		eh := f.exclude.hits(excHits, crel)
 		included := f.include == nil || f.include.matched(ih)
@@ -424,6 +426,31 @@ func localWalkDir(f *localFilter, d *os.File, abs, rel string, incHits, excHits 
 		kept := included && !excluded
 
 		e := localEntry{rel: crel, abs: cabs}
+		// The directory entry's type (d_type) spares the lstat of what the
+		// hash takes nothing else from: an excluded file, and a symlink,
+		// of which only the target counts (a symlink is never changed in
+		// place, so there is no stat cache to consult). The type is only a
+		// hint: the target is read through d, and an entry that is not a
+		// symlink by then goes the lstat way below.
+		switch {
+		case !kept && !de.IsDir():
+			continue
+		case kept && de.Type() == fs.ModeSymlink:
+			target, err := readlinkat(dfd, name)
+			if err == nil {
+				e.mode = fs.ModeSymlink | 0o777
+				e.target = target
+				*out = append(*out, e)
+				continue
+			}
+			if errors.Is(err, syscall.ENOENT) {
+				continue // deleted since readdir
+			}
+			if !errors.Is(err, syscall.EINVAL) {
+				return fmt.Errorf("reading symlink %s: %w", cabs, err)
+			}
+			// Replaced by something else since readdir: lstat it.
+		}
 		if err := unix.Fstatat(dfd, name, &e.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if errors.Is(err, syscall.ENOENT) {
 				// Deleted between readdir and lstat: it is simply not there.
@@ -471,6 +498,15 @@ func localWalkDir(f *localFilter, d *os.File, abs, rel string, incHits, excHits 
 		*out = append(*out, e)
 	}
 	return nil
+}
+
+// localChild is filepath.Join(abs, name) for a clean abs and a name read
+// from a directory, without Join's cleaning pass over the whole path.
+func localChild(abs, name string) string {
+	if abs == "/" {
+		return "/" + name
+	}
+	return abs + "/" + name
 }
 
 func localFileMode(st *unix.Stat_t) fs.FileMode {

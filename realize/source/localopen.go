@@ -69,8 +69,12 @@ func noFollowError(root *os.File, rel string, err error) error {
 
 // readlinkat reads the target of the symlink name in the directory dirfd.
 func readlinkat(dirfd int, name string) (string, error) {
-	for n := 256; ; n *= 2 {
-		buf := make([]byte, n)
+	var small [256]byte // most targets fit: no allocation but the string
+	for n := len(small); ; n *= 2 {
+		buf := small[:]
+		if n > len(small) {
+			buf = make([]byte, n)
+		}
 		m, err := unix.Readlinkat(dirfd, name, buf)
 		if err != nil {
 			return "", err
