@@ -95,17 +95,12 @@ func graphSize(cfg *lang.Config) int {
 // compiles the default targets. Problems are diagnostics with source ranges.
 func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagnostics) {
 	c := &compiler{
-		cfg:     cfg,
-		opts:    opts,
-		g:       newGraph(graphSize(cfg)),
-		stages:  map[string]*lang.Stage{},
-		sources: map[sourceKey]*lang.Source{},
-		done:    map[stateKey]digest.Digest{},
-		srcDone: map[sourceState]sourceResult{},
-		busy:    map[stateKey]bool{},
-		ends:    map[stateKey]*run{},
-		subs:    map[string]*compiler{},
+		cfg:  cfg,
+		opts: opts,
+		g:    newGraph(graphSize(cfg)),
+		subs: map[string]*compiler{},
 	}
+	c.makeMaps()
 	c.epoch = opts.SourceDateEpoch
 	if e := cfg.Project.SourceDateEpoch; e != nil {
 		c.epoch = *e
@@ -189,15 +184,8 @@ func (c *compiler) forTarget(p string) (*compiler, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	sub := &compiler{
-		cfg: cfg, opts: c.opts, g: c.g, epoch: c.epoch, platform: c.platform, target: p,
-		stages:  map[string]*lang.Stage{},
-		sources: map[sourceKey]*lang.Source{},
-		done:    map[stateKey]digest.Digest{},
-		srcDone: map[sourceState]sourceResult{},
-		busy:    map[stateKey]bool{},
-		ends:    map[stateKey]*run{},
-	}
+	sub := &compiler{cfg: cfg, opts: c.opts, g: c.g, epoch: c.epoch, platform: c.platform, target: p}
+	sub.makeMaps()
 	for _, s := range cfg.Stages {
 		sub.stages[s.Name] = s
 	}
@@ -206,6 +194,18 @@ func (c *compiler) forTarget(p string) (*compiler, hcl.Diagnostics) {
 	}
 	c.subs[p] = sub
 	return sub, nil
+}
+
+// makeMaps makes c's maps sized for its config, so that a build file of
+// 10,000 stages does not rehash them a dozen times while compiling.
+func (c *compiler) makeMaps() {
+	stages, sources := len(c.cfg.Stages), len(c.cfg.Sources)
+	c.stages = make(map[string]*lang.Stage, stages)
+	c.sources = make(map[sourceKey]*lang.Source, sources)
+	c.done = make(map[stateKey]digest.Digest, stages)
+	c.srcDone = make(map[sourceState]sourceResult, sources)
+	c.busy = map[stateKey]bool{}
+	c.ends = make(map[stateKey]*run, stages)
 }
 
 // TargetNames lists what a user can build, for error messages and help.
