@@ -100,7 +100,8 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 		g:    newGraph(graphSize(cfg)),
 		subs: map[string]*compiler{},
 	}
-	c.makeMaps()
+	// The root compiler resolves targets; its subs lower the states.
+	c.makeMaps(0)
 	c.epoch = opts.SourceDateEpoch
 	if e := cfg.Project.SourceDateEpoch; e != nil {
 		c.epoch = *e
@@ -185,7 +186,7 @@ func (c *compiler) forTarget(p string) (*compiler, hcl.Diagnostics) {
 		return nil, diags
 	}
 	sub := &compiler{cfg: cfg, opts: c.opts, g: c.g, epoch: c.epoch, platform: c.platform, target: p}
-	sub.makeMaps()
+	sub.makeMaps(len(cfg.Stages))
 	for _, s := range cfg.Stages {
 		sub.stages[s.Name] = s
 	}
@@ -196,16 +197,16 @@ func (c *compiler) forTarget(p string) (*compiler, hcl.Diagnostics) {
 	return sub, nil
 }
 
-// makeMaps makes c's maps sized for its config, so that a build file of
-// 10,000 stages does not rehash them a dozen times while compiling.
-func (c *compiler) makeMaps() {
-	stages, sources := len(c.cfg.Stages), len(c.cfg.Sources)
-	c.stages = make(map[string]*lang.Stage, stages)
-	c.sources = make(map[sourceKey]*lang.Source, sources)
-	c.done = make(map[stateKey]digest.Digest, stages)
-	c.srcDone = make(map[sourceState]sourceResult, sources)
+// makeMaps makes c's maps sized for its config and for about states
+// compiled states, so that a build file of 10,000 stages does not rehash
+// them a dozen times while compiling.
+func (c *compiler) makeMaps(states int) {
+	c.stages = make(map[string]*lang.Stage, len(c.cfg.Stages))
+	c.sources = make(map[sourceKey]*lang.Source, len(c.cfg.Sources))
+	c.done = make(map[stateKey]digest.Digest, states)
+	c.srcDone = make(map[sourceState]sourceResult, min(states, len(c.cfg.Sources)))
 	c.busy = map[stateKey]bool{}
-	c.ends = make(map[stateKey]*run, stages)
+	c.ends = make(map[stateKey]*run, states)
 }
 
 // TargetNames lists what a user can build, for error messages and help.
