@@ -33,6 +33,19 @@ func BenchmarkCompileLarge(b *testing.B) {
 			}
 		}
 	})
+	// The part of kiln plan after compiling that is the graph's: the
+	// derivations the targets need, in order.
+	b.Run("closure", func(b *testing.B) {
+		g, diags := Compile(load(b), []string{"app"}, Options{LocalHash: hash})
+		if diags.HasErrors() {
+			b.Fatal(diags.Error())
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			b.ReportMetric(float64(len(g.Closure(TargetRoots(g.Targets)...))), "derivations")
+		}
+	})
 	b.Run("compile", func(b *testing.B) {
 		cfg := load(b)
 		b.ReportAllocs()

@@ -95,17 +95,13 @@ func graphSize(cfg *lang.Config) int {
 // compiles the default targets. Problems are diagnostics with source ranges.
 func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagnostics) {
 	c := &compiler{
-		cfg:     cfg,
-		opts:    opts,
-		g:       newGraph(graphSize(cfg)),
-		stages:  map[string]*lang.Stage{},
-		sources: map[sourceKey]*lang.Source{},
-		done:    map[stateKey]digest.Digest{},
-		srcDone: map[sourceState]sourceResult{},
-		busy:    map[stateKey]bool{},
-		ends:    map[stateKey]*run{},
-		subs:    map[string]*compiler{},
+		cfg:  cfg,
+		opts: opts,
+		g:    newGraph(graphSize(cfg)),
+		subs: map[string]*compiler{},
 	}
+	// The root compiler resolves targets; its subs lower the states.
+	c.makeMaps(0)
 	c.epoch = opts.SourceDateEpoch
 	if e := cfg.Project.SourceDateEpoch; e != nil {
 		c.epoch = *e
@@ -189,15 +185,8 @@ func (c *compiler) forTarget(p string) (*compiler, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	sub := &compiler{
-		cfg: cfg, opts: c.opts, g: c.g, epoch: c.epoch, platform: c.platform, target: p,
-		stages:  map[string]*lang.Stage{},
-		sources: map[sourceKey]*lang.Source{},
-		done:    map[stateKey]digest.Digest{},
-		srcDone: map[sourceState]sourceResult{},
-		busy:    map[stateKey]bool{},
-		ends:    map[stateKey]*run{},
-	}
+	sub := &compiler{cfg: cfg, opts: c.opts, g: c.g, epoch: c.epoch, platform: c.platform, target: p}
+	sub.makeMaps(len(cfg.Stages))
 	for _, s := range cfg.Stages {
 		sub.stages[s.Name] = s
 	}
@@ -206,6 +195,18 @@ func (c *compiler) forTarget(p string) (*compiler, hcl.Diagnostics) {
 	}
 	c.subs[p] = sub
 	return sub, nil
+}
+
+// makeMaps makes c's maps sized for its config and for about states
+// compiled states, so that a build file of 10,000 stages does not rehash
+// them a dozen times while compiling.
+func (c *compiler) makeMaps(states int) {
+	c.stages = make(map[string]*lang.Stage, len(c.cfg.Stages))
+	c.sources = make(map[sourceKey]*lang.Source, len(c.cfg.Sources))
+	c.done = make(map[stateKey]digest.Digest, states)
+	c.srcDone = make(map[sourceState]sourceResult, min(states, len(c.cfg.Sources)))
+	c.busy = map[stateKey]bool{}
+	c.ends = make(map[stateKey]*run, states)
 }
 
 // TargetNames lists what a user can build, for error messages and help.

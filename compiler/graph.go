@@ -123,6 +123,46 @@ func (g *Graph) index() {
 
 // Closure returns the nodes needed for roots, in topological order.
 func (g *Graph) Closure(roots ...digest.Digest) []digest.Digest {
+	if len(g.seq) != len(g.Nodes) {
+		return g.closureByDigest(roots)
+	}
+	// Marks by position and an explicit stack: a plan of 46,000 nodes
+	// spent more in a map of digests (and a chain of 10,000 stages in
+	// recursion) than in anything else of its look-up phase.
+	need := make([]bool, len(g.seq))
+	var stack []int32
+	mark := func(p int32) {
+		if p >= 0 && !need[p] {
+			need[p] = true
+			stack = append(stack, p)
+		}
+	}
+	for _, r := range roots {
+		if p, ok := g.pos[r]; ok {
+			mark(p)
+		}
+	}
+	n := 0
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		n++
+		for _, in := range g.inputsOf(int(p)) {
+			mark(in)
+		}
+	}
+	out := make([]digest.Digest, 0, n)
+	for _, d := range g.Order {
+		if need[g.pos[d]] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// closureByDigest is Closure for a graph built by hand, without add's
+// positions.
+func (g *Graph) closureByDigest(roots []digest.Digest) []digest.Digest {
 	need := map[digest.Digest]bool{}
 	var visit func(digest.Digest)
 	visit = func(d digest.Digest) {

@@ -85,3 +85,29 @@ func (h *refHeap) Pop() any {
 	*h = (*h)[:len(*h)-1]
 	return x
 }
+
+// TestClosureMatchesByDigest checks Closure on positions against the
+// walk over digests it replaced, on random graphs and random roots.
+func TestClosureMatchesByDigest(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for round := 0; round < 20; round++ {
+		g := newGraph(0)
+		var ds []digest.Digest
+		for i := 0; i < 300; i++ {
+			n := &Derivation{Name: fmt.Sprint(round, i)}
+			for k := r.Intn(4); k > 0 && len(ds) > 0; k-- {
+				n.Inputs = append(n.Inputs, ds[r.Intn(len(ds))])
+			}
+			d, err := g.add(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds = append(ds, d)
+		}
+		g.sortTopo()
+		roots := []digest.Digest{"", ds[r.Intn(len(ds))], ds[r.Intn(len(ds))], ds[len(ds)-1]}
+		if got, want := g.Closure(roots...), g.closureByDigest(roots); !slices.Equal(got, want) {
+			t.Fatalf("round %d: Closure %d nodes, by digest %d", round, len(got), len(want))
+		}
+	}
+}

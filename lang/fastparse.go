@@ -23,6 +23,11 @@ import (
 // heredocs, directives, block comments, \u escapes, CR and non-ASCII
 // bytes all fall back. FuzzFastParse checks the trees agree.
 func fastParse(src []byte, name string, pos hcl.Pos) (*hclsyntax.Body, bool) {
+	return fastParseIn(&nodeArena{}, src, name, pos)
+}
+
+// fastParseIn is fastParse building the tree's nodes in arena.
+func fastParseIn(arena *nodeArena, src []byte, name string, pos hcl.Pos) (*hclsyntax.Body, bool) {
 	if pos.Column != 1 {
 		return nil, false
 	}
@@ -32,7 +37,7 @@ func fastParse(src []byte, name string, pos hcl.Pos) (*hclsyntax.Body, bool) {
 			return nil, false
 		}
 	}
-	p := &fastParser{src: src, name: name, base: pos.Byte, line: pos.Line}
+	p := &fastParser{src: src, name: name, base: pos.Byte, line: pos.Line, nodes: arena}
 	body := p.topBody()
 	if p.bad {
 		return nil, false
@@ -48,6 +53,7 @@ type fastParser struct {
 	line      int // line of src[i]
 	lineStart int // offset in src of the start of that line
 	bad       bool
+	nodes     *nodeArena
 }
 
 // fail marks the input as outside the subset; callers unwind by checking
@@ -219,8 +225,9 @@ func (p *fastParser) topBody() *hclsyntax.Body {
 // closing brace of a block; startRange is where hcl starts the body's
 // range (a block's opening brace).
 func (p *fastParser) body(startRange hcl.Range, nested bool) *hclsyntax.Body {
-	attrs := hclsyntax.Attributes{}
-	blocks := hclsyntax.Blocks{}
+	attrs := p.nodes.attrMap()
+	var buf [8]*hclsyntax.Block
+	blocks := buf[:0]
 	var endRange hcl.Range
 	for !p.bad {
 		p.skipSpaces()
@@ -269,12 +276,16 @@ func (p *fastParser) body(startRange hcl.Range, nested bool) *hclsyntax.Body {
 	if p.bad {
 		return nil
 	}
-	return &hclsyntax.Body{
+	bs := hclsyntax.Blocks{}
+	if len(blocks) > 0 {
+		bs = p.nodes.blockPtrs.copyOf(blocks)
+	}
+	return p.nodes.bodies.put(hclsyntax.Body{
 		Attributes: attrs,
-		Blocks:     blocks,
+		Blocks:     bs,
 		SrcRange:   hcl.RangeBetween(startRange, endRange),
 		EndRange:   hcl.Range{Filename: endRange.Filename, Start: endRange.End, End: endRange.End},
-	}
+	})
 }
 
 func (p *fastParser) attribute(name string, nameRange hcl.Range) *hclsyntax.Attribute {
@@ -285,20 +296,21 @@ func (p *fastParser) attribute(name string, nameRange hcl.Range) *hclsyntax.Attr
 	if p.bad {
 		return nil
 	}
-	a := &hclsyntax.Attribute{
+	a := p.nodes.attrs.put(hclsyntax.Attribute{
 		Name:        name,
 		Expr:        expr,
 		SrcRange:    hcl.RangeBetween(nameRange, expr.Range()),
 		NameRange:   nameRange,
 		EqualsRange: eq,
-	}
+	})
 	p.endOfItem()
 	return a
 }
 
 func (p *fastParser) block(typ string, typeRange hcl.Range) *hclsyntax.Block {
-	var labels []string
-	var labelRanges []hcl.Range
+	var labelBuf [4]string
+	var rangeBuf [4]hcl.Range
+	labels, labelRanges := labelBuf[:0], rangeBuf[:0]
 	for {
 		p.skipSpaces()
 		c := p.peek()
@@ -334,15 +346,15 @@ func (p *fastParser) block(typ string, typeRange hcl.Range) *hclsyntax.Block {
 	}
 	closeRange := hcl.Range{Filename: p.name, Start: p.pos(p.i - 1), End: p.pos(p.i)}
 	p.endOfItem()
-	return &hclsyntax.Block{
+	return p.nodes.blocks.put(hclsyntax.Block{
 		Type:            typ,
-		Labels:          labels,
+		Labels:          p.nodes.strs.copyOf(labels),
 		Body:            body,
 		TypeRange:       typeRange,
-		LabelRanges:     labelRanges,
+		LabelRanges:     p.nodes.ranges.copyOf(labelRanges),
 		OpenBraceRange:  open,
 		CloseBraceRange: closeRange,
-	}
+	})
 }
 
 // label reads a quoted block label, which may not interpolate.
@@ -457,7 +469,7 @@ func (p *fastParser) expr(inBrackets bool) hclsyntax.Expression {
 			p.fail()
 			return nil
 		}
-		e = &hclsyntax.LiteralValueExpr{Val: v, SrcRange: p.rng(start, p.i)}
+		e = p.nodes.literals.put(hclsyntax.LiteralValueExpr{Val: v, SrcRange: p.rng(start, p.i)})
 	case isIdentStart(c):
 		e = p.reference(inBrackets)
 	case c == '[':
@@ -486,15 +498,15 @@ func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 	}
 	switch name {
 	case "true":
-		return &hclsyntax.LiteralValueExpr{Val: cty.True, SrcRange: r}
+		return p.nodes.literals.put(hclsyntax.LiteralValueExpr{Val: cty.True, SrcRange: r})
 	case "false":
-		return &hclsyntax.LiteralValueExpr{Val: cty.False, SrcRange: r}
+		return p.nodes.literals.put(hclsyntax.LiteralValueExpr{Val: cty.False, SrcRange: r})
 	case "null":
-		return &hclsyntax.LiteralValueExpr{Val: cty.NullVal(cty.DynamicPseudoType), SrcRange: r}
+		return p.nodes.literals.put(hclsyntax.LiteralValueExpr{Val: cty.NullVal(cty.DynamicPseudoType), SrcRange: r})
 	}
-	trav := make(hcl.Traversal, 1, 1+p.countAttrs())
-	trav[0] = hcl.TraverseRoot{Name: name, SrcRange: r}
-	t := &hclsyntax.ScopeTraversalExpr{Traversal: trav, SrcRange: r}
+	var stepBuf [4]hcl.Traverser
+	trav := append(stepBuf[:0], hcl.TraverseRoot{Name: name, SrcRange: r})
+	t := p.nodes.travs.put(hclsyntax.ScopeTraversalExpr{SrcRange: r})
 	for {
 		save := *p
 		if inBrackets {
@@ -504,6 +516,7 @@ func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 		}
 		if p.peek() != '.' {
 			*p = save
+			t.Traversal = p.nodes.steps.copyOf(trav)
 			return t
 		}
 		dot := p.pos(p.i)
@@ -519,7 +532,7 @@ func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 		}
 		attr, ar := p.ident()
 		step := hcl.TraverseAttr{Name: attr, SrcRange: hcl.Range{Filename: p.name, Start: dot, End: ar.End}}
-		t.Traversal = append(t.Traversal, step)
+		trav = append(trav, step)
 		t.SrcRange.End = ar.End
 	}
 }
@@ -563,24 +576,12 @@ func (p *fastParser) call(name string, nameRange hcl.Range) hclsyntax.Expression
 	}
 }
 
-// countAttrs counts the .name steps that follow at p.i, written without
-// spaces (the usual a.b.c), to size a traversal in one allocation.
-func (p *fastParser) countAttrs() int {
-	n := 0
-	for j := p.i; j+1 < len(p.src) && p.src[j] == '.' && isIdentStart(p.src[j+1]); n++ {
-		j++
-		for j < len(p.src) && isIdentByte(p.src[j]) {
-			j++
-		}
-	}
-	return n
-}
-
 // template parses a quoted template.
 func (p *fastParser) template() hclsyntax.Expression {
 	open := p.pos(p.i)
 	p.i++
-	var parts []hclsyntax.Expression
+	var partBuf [8]hclsyntax.Expression
+	parts := partBuf[:0]
 	interps := 0
 	for !p.bad {
 		start := p.i
@@ -590,7 +591,7 @@ func (p *fastParser) template() hclsyntax.Expression {
 			return nil
 		}
 		if !empty {
-			parts = append(parts, &hclsyntax.LiteralValueExpr{Val: cty.StringVal(s), SrcRange: p.rng(start, p.i)})
+			parts = append(parts, p.nodes.literals.put(hclsyntax.LiteralValueExpr{Val: cty.StringVal(s), SrcRange: p.rng(start, p.i)}))
 		}
 		if p.peek() == '"' {
 			break
@@ -621,16 +622,16 @@ func (p *fastParser) template() hclsyntax.Expression {
 	end := p.pos(p.i)
 	srcRange := hcl.Range{Filename: p.name, Start: open, End: end}
 	if len(parts) == 1 && interps == 1 {
-		return &hclsyntax.TemplateWrapExpr{Wrapped: parts[0], SrcRange: srcRange}
+		return p.nodes.wraps.put(hclsyntax.TemplateWrapExpr{Wrapped: parts[0], SrcRange: srcRange})
 	}
 	if len(parts) == 0 {
 		// hcl's stand-in for "": an empty literal just after the quotes.
-		parts = append(parts, &hclsyntax.LiteralValueExpr{
+		parts = append(parts, p.nodes.literals.put(hclsyntax.LiteralValueExpr{
 			Val:      cty.StringVal(""),
 			SrcRange: hcl.Range{Filename: p.name, Start: end, End: end},
-		})
+		}))
 	}
-	return &hclsyntax.TemplateExpr{Parts: parts, SrcRange: srcRange}
+	return p.nodes.templates.put(hclsyntax.TemplateExpr{Parts: p.nodes.exprs.copyOf(parts), SrcRange: srcRange})
 }
 
 // startsFor says whether the next token is the keyword "for", which makes
@@ -653,7 +654,8 @@ func (p *fastParser) tuple() hclsyntax.Expression {
 		p.fail()
 		return nil
 	}
-	var exprs []hclsyntax.Expression
+	var exprBuf [8]hclsyntax.Expression
+	exprs := exprBuf[:0]
 	for !p.bad {
 		p.skipBlank()
 		if p.peek() == ']' {
@@ -679,7 +681,7 @@ func (p *fastParser) tuple() hclsyntax.Expression {
 	}
 	p.i++
 	return &hclsyntax.TupleConsExpr{
-		Exprs:     exprs,
+		Exprs:     p.nodes.exprs.copyOf(exprs),
 		SrcRange:  hcl.Range{Filename: p.name, Start: open.Start, End: p.pos(p.i)},
 		OpenRange: open,
 	}

@@ -76,10 +76,11 @@ type chunk struct {
 
 func (c chunk) bytes(src []byte) []byte { return src[c.pos.Byte:c.end] }
 
-// parse tries the fast parser first; hcl's own parses whatever it leaves.
-func (c chunk) parse(src []byte, name string) (*hcl.File, bool) {
+// parse tries the fast parser first, building its nodes in arena; hcl's
+// own parses whatever it leaves.
+func (c chunk) parse(arena *nodeArena, src []byte, name string) (*hcl.File, bool) {
 	b := c.bytes(src)
-	if body, ok := fastParse(b, name, c.pos); ok {
+	if body, ok := fastParseIn(arena, b, name, c.pos); ok {
 		return &hcl.File{Body: body, Bytes: b, Nav: &lazyNav{src: b, name: name, pos: c.pos}}, true
 	}
 	f, diags := hclsyntax.ParseConfig(b, name, c.pos)
@@ -140,15 +141,17 @@ func splitChunks(src []byte) []chunk {
 
 // parseChunks parses cs on every core: chunks are independent and hcl's
 // lexer dominates the load time of large build files. It returns false if
-// any chunk has a syntax error.
+// any chunk has a syntax error. The trees are kept: each worker's arena
+// holds the nodes of all the chunks it parsed.
 func parseChunks(src []byte, name string, cs []chunk) ([]*hcl.File, bool) {
 	files := make([]*hcl.File, len(cs))
+	arenas := make([]nodeArena, workers(len(cs)))
 	var bad atomic.Bool
-	forEach(len(cs), func(i int) {
+	forEachWorker(len(cs), func(w, i int) {
 		if bad.Load() {
 			return
 		}
-		f, ok := cs[i].parse(src, name)
+		f, ok := cs[i].parse(&arenas[w], src, name)
 		if !ok {
 			bad.Store(true)
 		}
@@ -161,18 +164,26 @@ func parseChunks(src []byte, name string, cs []chunk) ([]*hcl.File, bool) {
 // Items are handed out one at a time, so that a busy core (the machine is
 // shared) or a large block does not leave the others idle at the end.
 func forEach(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+	forEachWorker(n, func(_, i int) { fn(i) })
+}
+
+// forEachWorker is forEach telling fn which of the workers, numbered from
+// 0 to workers(n)-1, runs it: no two calls with the same worker overlap.
+func forEachWorker(n int, fn func(worker, i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers(n) {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				fn(i)
+				fn(w, i)
 			}
 		})
 	}
 	wg.Wait()
 }
+
+// workers is how many goroutines forEach runs for n items.
+func workers(n int) int { return min(runtime.GOMAXPROCS(0), n) }
 
 // splitPoints lists the byte offsets of lines that start, in column 1,
 // with a top-level keyword followed by a space, quote or brace. Offset 0
@@ -301,10 +312,11 @@ func startsWithKeyword(b []byte, kw string) bool {
 	return c == ' ' || c == '"' || c == '{'
 }
 
-// block parses stage chunk i. It returns false unless the chunk holds
-// exactly the stage block the plan named and nothing else, cleanly.
-func (p *stagePlan) block(i int) (*hcl.Block, bool) {
-	f, ok := p.chunks[i].parse(p.src, p.name)
+// block parses stage chunk i, its nodes in arena. It returns false unless
+// the chunk holds exactly the stage block the plan named and nothing
+// else, cleanly.
+func (p *stagePlan) block(arena *nodeArena, i int) (*hcl.Block, bool) {
+	f, ok := p.chunks[i].parse(arena, p.src, p.name)
 	if !ok {
 		return nil, false
 	}
@@ -337,16 +349,25 @@ func (p *stagePlan) nav(i int) chunkNav {
 // decodeStageChunks parses and decodes the plan's stages on every core,
 // each chunk by a fork of e, and appends their diagnostics in file order
 // as decodeStages does. It returns false if a chunk is not as planned.
+//
+// Each worker parses into its own arena and reuses it for the next chunk
+// once a stage is decoded: the decoded Stage holds no pointer into its
+// syntax tree. A chunk with diagnostics keeps its tree (they may name its
+// expressions) and the worker starts a new arena.
 func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 	n := len(p.chunks)
 	stages := make([]*Stage, n)
 	diags := make([]hcl.Diagnostics, n)
+	arenas := make([]*nodeArena, workers(n))
+	for w := range arenas {
+		arenas[w] = &nodeArena{}
+	}
 	var bad atomic.Bool
-	forEach(n, func(i int) {
+	forEachWorker(n, func(w, i int) {
 		if bad.Load() {
 			return
 		}
-		b, ok := p.block(i)
+		b, ok := p.block(arenas[w], i)
 		if !ok {
 			bad.Store(true)
 			return
@@ -354,6 +375,11 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 		f := e.fork()
 		stages[i] = f.decodeStage(b)
 		diags[i] = f.diags
+		if len(f.diags) == 0 {
+			arenas[w].reset()
+		} else {
+			arenas[w] = &nodeArena{}
+		}
 	})
 	if bad.Load() {
 		return nil, false

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 
@@ -68,6 +69,18 @@ func run(args []string) int {
 				defer func() { pprof.StopCPUProfile(); out.Close() }()
 			}
 		}
+	}
+	// KILN_MEMPROFILE=FILE writes an allocation profile at exit, every
+	// allocation sampled (go tool pprof -sample_index=alloc_space FILE).
+	if f := os.Getenv("KILN_MEMPROFILE"); f != "" {
+		runtime.MemProfileRate = 1
+		defer func() {
+			runtime.GC() // the profile counts allocations up to the last collection
+			if out, err := os.Create(f); err == nil {
+				pprof.Lookup("allocs").WriteTo(out, 0)
+				out.Close()
+			}
+		}()
 	}
 	runArgs = args
 	root := newRootCmd()
