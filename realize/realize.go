@@ -369,7 +369,7 @@ func (r *Realizer) needed(ctx context.Context, g *compiler.Graph, order, roots [
 func (r *Realizer) build(ctx context.Context, g *compiler.Graph, order []digest.Digest, nodes map[digest.Digest]*node) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	sem := make(chan struct{}, r.opts.Jobs)
+	sem := newSlots(r.opts.Jobs)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
@@ -384,11 +384,15 @@ func (r *Realizer) build(ctx context.Context, g *compiler.Graph, order []digest.
 		}
 	}
 	launch := order
+	var prio map[digest.Digest]int
 	if r.opts.Shuffle {
-		// Waiters on sem are served in arrival order, so a shuffled launch
-		// is a shuffled start among the steps that are ready.
+		// Waiters of one priority are served in arrival order, so with
+		// no priorities a shuffled launch is a shuffled start among the
+		// steps that are ready.
 		launch = slices.Clone(order)
 		rand.Shuffle(len(launch), func(i, j int) { launch[i], launch[j] = launch[j], launch[i] })
+	} else {
+		prio = chainLengths(order, nodes)
 	}
 	for _, d := range launch {
 		n, ok := nodes[d]
@@ -399,7 +403,7 @@ func (r *Realizer) build(ctx context.Context, g *compiler.Graph, order []digest.
 		go func() {
 			defer wg.Done()
 			defer close(n.done)
-			r.buildNode(ctx, g, n, nodes, sem, failed)
+			r.buildNode(ctx, g, n, nodes, sem, prio[n.dg], failed)
 		}()
 	}
 	wg.Wait()
@@ -415,9 +419,9 @@ func (r *Realizer) build(ctx context.Context, g *compiler.Graph, order []digest.
 // buildNode waits for n's inputs and a job slot, then realizes n, setting
 // n.out or n.err. A failure of n's own (not a failed input's, not a
 // stop) goes to failed.
-func (r *Realizer) buildNode(ctx context.Context, g *compiler.Graph, n *node, nodes map[digest.Digest]*node, sem chan struct{}, failed func(error)) {
+func (r *Realizer) buildNode(ctx context.Context, g *compiler.Graph, n *node, nodes map[digest.Digest]*node, sem *slots, prio int, failed func(error)) {
 	if n.remote {
-		r.buildRemote(ctx, g, n, sem, failed)
+		r.buildRemote(ctx, g, n, sem, prio, failed)
 		return
 	}
 	inputs := make([]store.Output, len(n.drv.Inputs))
@@ -431,13 +435,11 @@ func (r *Realizer) buildNode(ctx context.Context, g *compiler.Graph, n *node, no
 		}
 		inputs[i] = dep.out
 	}
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		n.err = context.Cause(ctx)
+	if err := sem.take(ctx, prio); err != nil {
+		n.err = err
 		return
 	}
-	defer func() { <-sem }()
+	defer sem.give()
 	if ctx.Err() != nil {
 		n.err = context.Cause(ctx)
 		return
@@ -450,18 +452,16 @@ func (r *Realizer) buildNode(ctx context.Context, g *compiler.Graph, n *node, no
 
 // buildRemote fetches n, whose inputs were not needed, from the
 // substituter; failing that, it realizes n's inputs, then n.
-func (r *Realizer) buildRemote(ctx context.Context, g *compiler.Graph, n *node, sem chan struct{}, failed func(error)) {
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		n.err = context.Cause(ctx)
+func (r *Realizer) buildRemote(ctx context.Context, g *compiler.Graph, n *node, sem *slots, prio int, failed func(error)) {
+	if err := sem.take(ctx, prio); err != nil {
+		n.err = err
 		return
 	}
 	inputs, fetched, err := r.fetchOrInputs(ctx, g, n, sem)
 	if err == nil && !fetched {
 		n.out, err = r.realizeOne(ctx, n.dg, n.drv, inputs, sem)
 	}
-	<-sem
+	sem.give()
 	if n.err = err; err != nil && !errors.Is(err, errStopped) && ctx.Err() == nil {
 		failed(err)
 	}
@@ -483,18 +483,18 @@ func hasUnresolvedInput(g *compiler.Graph, n *compiler.Derivation) bool {
 // It is taken again whatever ctx says: holders of the other slots finish
 // or stop.
 type slotYield struct {
-	sem     chan struct{}
+	sem     *slots
 	yielded bool
 }
 
 func (y *slotYield) busy() {
-	<-y.sem
+	y.sem.give()
 	y.yielded = true
 }
 
 func (y *slotYield) retake() {
 	if y.yielded {
-		y.sem <- struct{}{}
+		y.sem.retake()
 		y.yielded = false
 	}
 }
@@ -538,7 +538,7 @@ var errStopped = errors.New("stopped")
 // recorded: what must hold for that whole sequence (one build of a
 // derivation at a time) goes around its body. The caller holds a job slot
 // in sem, which is given back while another process builds dg.
-func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output, sem chan struct{}) (store.Output, error) {
+func (r *Realizer) realizeOne(ctx context.Context, dg digest.Digest, d *compiler.Derivation, inputs []store.Output, sem *slots) (store.Output, error) {
 	ev := Event{Digest: dg, Name: d.Name, Description: d.Description}
 	start := time.Now()
 	fail := func(err error) (store.Output, error) {

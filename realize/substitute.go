@@ -70,7 +70,7 @@ func (r *Realizer) substitute(ctx context.Context, dg, rk digest.Digest) (store.
 //
 // The caller holds a job slot in sem; it is given back while the inputs
 // are realized, which take slots of their own.
-func (r *Realizer) fetchOrInputs(ctx context.Context, g *compiler.Graph, n *node, sem chan struct{}) (inputs []store.Output, fetched bool, err error) {
+func (r *Realizer) fetchOrInputs(ctx context.Context, g *compiler.Graph, n *node, sem *slots) (inputs []store.Output, fetched bool, err error) {
 	y := &slotYield{sem: sem}
 	out, ok, unlock, err := r.st.LockBuild(ctx, n.dg, y.busy)
 	y.retake()
@@ -99,9 +99,9 @@ func (r *Realizer) fetchOrInputs(ctx context.Context, g *compiler.Graph, n *node
 	if len(n.drv.Inputs) == 0 {
 		return nil, false, nil
 	}
-	<-sem
+	sem.give()
 	outs, err := r.Realize(ctx, g, n.drv.Inputs)
-	sem <- struct{}{} // the caller gives it back; holders of the others finish or stop
+	sem.retake() // the caller gives it back; holders of the others finish or stop
 	if err != nil {
 		return nil, false, err
 	}
