@@ -66,14 +66,14 @@ type Msg struct {
 	// ID ties a request to its output and its answer (0: none).
 	ID uint64 `json:"id,omitempty"`
 
-	Hello *Hello              `json:"hello,omitempty"`
-	Spec  *executor.Spec      `json:"spec,omitempty"`
-	File  *executor.FileSpec  `json:"file,omitempty"`
-	LLB   *LLBRequest         `json:"llb,omitempty"`
-	Res   *executor.Result    `json:"res,omitempty"`
-	Data  []byte              `json:"data,omitempty"`
-	Text  string              `json:"text,omitempty"`
-	Err   string              `json:"err,omitempty"`
+	Hello *Hello             `json:"hello,omitempty"`
+	Spec  *executor.Spec     `json:"spec,omitempty"`
+	File  *executor.FileSpec `json:"file,omitempty"`
+	LLB   *LLBRequest        `json:"llb,omitempty"`
+	Res   *executor.Result   `json:"res,omitempty"`
+	Data  []byte             `json:"data,omitempty"`
+	Text  string             `json:"text,omitempty"`
+	Err   string             `json:"err,omitempty"`
 	// Fallback answers a prepare or exec that no daemon is left for
 	// and kiln has a local fallback: kiln prepares, or runs the step
 	// in, its own sandbox (which re-executes kiln itself as the

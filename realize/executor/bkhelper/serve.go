@@ -27,6 +27,8 @@ type Backend interface {
 // ErrFallback is a Backend handing a step to kiln's local fallback.
 var ErrFallback = errors.New("no buildkitd is left; the step runs in kiln's local sandbox")
 
+var errClosed = errors.New("kiln closed kiln-buildkit's input while the request ran")
+
 // Serve is the helper's side of the protocol: it answers kiln's hello
 // (self is the helper's executable, for a mismatch error), makes the
 // backend with open, and serves requests until r ends. Then it cancels
@@ -57,8 +59,8 @@ func Serve(r io.Reader, w io.Writer, self string, open func(h *Hello, warn func(
 		return err
 	}
 
-	ctx, cancelAll := context.WithCancel(context.Background())
-	defer cancelAll()
+	ctx, cancelAll := context.WithCancelCause(context.Background())
+	defer cancelAll(nil)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	running := map[uint64]context.CancelFunc{}
@@ -66,7 +68,7 @@ func Serve(r io.Reader, w io.Writer, self string, open func(h *Hello, warn func(
 	for {
 		m, err := c.recv()
 		if err != nil {
-			cancelAll()
+			cancelAll(errClosed)
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
@@ -88,6 +90,9 @@ func Serve(r io.Reader, w io.Writer, self string, open func(h *Hello, warn func(
 		go func() {
 			defer wg.Done()
 			done := serveOne(rctx, c, b, m)
+			if done.Err != "" && errors.Is(context.Cause(rctx), errClosed) {
+				done.Err = errClosed.Error()
+			}
 			mu.Lock()
 			delete(running, m.ID)
 			mu.Unlock()
