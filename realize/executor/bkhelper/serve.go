@@ -37,7 +37,7 @@ func Serve(r io.Reader, w io.Writer, self string, open func(h *Hello, warn func(
 	c := newConn(r, w)
 	m, err := c.recv()
 	if err != nil {
-		return fmt.Errorf("reading kiln's hello: %w", err)
+		return fmt.Errorf("reading kiln's hello (this program is started by kiln, not by hand): %w", err)
 	}
 	if m.Kind != KindHello || m.Hello == nil {
 		return fmt.Errorf("kiln's first message is %q, not a hello: this program is started by kiln, not by hand", m.Kind)
