@@ -166,6 +166,29 @@ stage "build" {
     mount "tmpfs" { target = "/root" }
     mount "tmpfs" { target = "/tmp" }
   }
+  # kiln-buildkit, the helper kiln runs --buildkit builds and kiln llb
+  # through (BuildKit's client, kept out of kiln's own start-up), ships
+  # next to kiln. It has no C: netgo and osusergo keep the standard
+  # library's cgo out, so it is static without external linking.
+  run {
+    env = { CGO_ENABLED = "0" }
+    command = [
+      "go", "build", "-tags", "netgo,osusergo",
+      "-ldflags=-buildid= -s -w",
+      "-o", "/out/kiln-buildkit", "./cmd/kiln-buildkit",
+    ]
+    mount "input" {
+      target = "/gomod"
+      from   = stage.modules
+      source = "/gomod"
+    }
+    mount "cache" {
+      target = "/cache"
+      id     = "kiln-self-go-build"
+    }
+    mount "tmpfs" { target = "/root" }
+    mount "tmpfs" { target = "/tmp" }
+  }
   run {
     command = ["/out/kiln", "version"]
   }
@@ -174,8 +197,8 @@ stage "build" {
 stage "runtime" {
   copy {
     from = stage.build
-    src  = ["/out/kiln"]
-    dest = "/usr/local/bin/kiln"
+    src  = ["/out/kiln", "/out/kiln-buildkit"]
+    dest = "/usr/local/bin/"
   }
   copy {
     from = stage.tools
@@ -200,18 +223,19 @@ stage "runtime" {
   }
 }
 
-# The binary alone, at the root: `-o type=local,dest=DIR` writes DIR/kiln.
+# The binaries alone, at the root: `-o type=local,dest=DIR` writes
+# DIR/kiln and DIR/kiln-buildkit, its helper, which kiln finds next to it.
 stage "dist" {
   copy {
     from = stage.build
-    src  = ["/out/kiln"]
-    dest = "/kiln"
+    src  = ["/out/kiln", "/out/kiln-buildkit"]
+    dest = "/"
   }
 }
 
 artifact "kiln" {
-  from = stage.dist
-  path = "/kiln"
+  from  = stage.dist
+  paths = ["/kiln", "/kiln-buildkit"]
 }
 
 image "kiln-image" {

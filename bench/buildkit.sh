@@ -33,6 +33,8 @@ cleanup() {
 trap cleanup EXIT
 kiln="$work/kiln"
 go build -o "$kiln" ./cmd/kiln
+# --buildkit runs through the helper, found next to kiln.
+go build -o "$work/kiln-buildkit" ./cmd/kiln-buildkit
 
 daemon() { # N: starts buildkitd N, prints its address
 	local d="$work/bk$1"

@@ -55,6 +55,7 @@ cold2=$(secs "$t3" "$t4")
 
 bin_a="$work/a/bin/kiln" bin_b="$work/b/bin/kiln"
 cmp "$bin_a" "$bin_b" || fail "the two kiln binaries differ"
+cmp "$bin_a-buildkit" "$bin_b-buildkit" || fail "the two kiln-buildkit binaries differ"
 idx_a=$(sha256sum <"$work/a/image.oci/index.json") idx_b=$(sha256sum <"$work/b/image.oci/index.json")
 [ "$idx_a" = "$idx_b" ] || fail "the two images differ"
 manifest=$(grep -o 'sha256:[0-9a-f]*' "$work/a/image.oci/index.json" | head -1)
@@ -75,6 +76,7 @@ rm -rf "$work/service/rootfs"
 
 img_bytes=$(du -sb "$work/a/image.oci/blobs" | cut -f1)
 bin_bytes=$(stat -c %s "$bin_a")
+helper_bytes=$(stat -c %s "$bin_a-buildkit")
 printf '| what | value |\n| --- | --- |\n'
 printf '| cold build 1 (empty store: debs, Go toolchain, modules, go build) | %ss |\n' "$cold1"
 printf '| warm build (same store, nothing changed) | %ss |\n' "$warm"
@@ -85,4 +87,5 @@ printf '| kiln verify kiln | %s in %ss |\n' "$verify" "$(secs "$t5" "$t6")"
 printf '| built kiln version | %s |\n' "$(cat "$work/version")"
 printf '| built kiln builds examples/service | yes |\n'
 printf '| kiln binary (static, stripped) | %s bytes |\n' "$bin_bytes"
+printf '| kiln-buildkit helper (static, stripped) | %s bytes |\n' "$helper_bytes"
 printf '| image.kiln-image (OCI blobs, gzip) | %s bytes |\n' "$img_bytes"

@@ -94,6 +94,10 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 	if err != nil {
 		return nil, err
 	}
+	ex, err := s.executor(st)
+	if err != nil {
+		return nil, err
+	}
 	gc := s.gcConfig(st)
 	watch := s.newMinFreeWatcher(st, gc)
 	outs, err := s.realize(ctx, st, graph, roots, watch, realize.Options{
@@ -108,8 +112,10 @@ func (s *Session) Build(ctx context.Context, targets []string, opts ...BuildOpti
 		AllowInsecure: s.opts.AllowInsecure,
 		RequireLimits: s.opts.RequireLimits,
 		Warn:          func(msg string) { s.emit(Event{Kind: Warning, Message: msg}) },
-		Executor:      s.executor(st),
+		Executor:      ex,
 	})
+	// Every step has ended: a BuildKit helper has nothing left to do.
+	s.closeHelpers()
 	s.reportFetched(subst)
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {

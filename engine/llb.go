@@ -7,21 +7,27 @@ import (
 	"os"
 	"strings"
 
-	"github.com/moby/buildkit/client/llb"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/realize"
-	"github.com/kiln-build/kiln/realize/llbgraph"
+	"github.com/kiln-build/kiln/realize/executor/bkhelper"
 	"github.com/kiln-build/kiln/store"
 )
 
 // LLB compiles the one state targets name (a single target and
-// platform) into a BuildKit LLB definition for `kiln llb`. The sources
-// it reads are fetched into the store first: the definition names them
-// as local sources, with the store directories in the returned Locals.
-func (s *Session) LLB(ctx context.Context, targets []string) (*llb.Definition, []llbgraph.Local, error) {
+// platform) into a BuildKit LLB definition for `kiln llb`, in the form
+// `buildctl build` reads. The sources it reads are fetched into the
+// store first: the definition names them as local sources, with the
+// store directories in the returned Locals. The translation itself
+// (realize/llbgraph) runs in the kiln-buildkit helper, which links
+// BuildKit's client: kiln sends it the root's closure.
+func (s *Session) LLB(ctx context.Context, targets []string) ([]byte, []bkhelper.Local, error) {
+	helper, err := s.buildKitHelper()
+	if err != nil {
+		return nil, nil, err
+	}
 	st, err := s.Store()
 	if err != nil {
 		return nil, nil, err
@@ -42,10 +48,17 @@ func (s *Session) LLB(ctx context.Context, targets []string) (*llb.Definition, [
 	if len(states) != 1 {
 		return nil, nil, &UsageError{Err: fmt.Errorf("kiln llb prints one state, and these targets have %d: %s; name one target with one platform", len(states), strings.Join(states, ", "))}
 	}
+	req := &bkhelper.LLBRequest{Root: root, Platform: plat, Nodes: map[digest.Digest]bkhelper.Node{}, Sources: map[digest.Digest]bkhelper.SourceLayer{}}
 	var sources []digest.Digest
 	if root != "" {
 		for _, d := range graph.Closure(root) {
-			if graph.Nodes[d].Kind == compiler.KindSource {
+			drv := graph.Nodes[d]
+			b, err := drv.Canonical()
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", drv.Name, err)
+			}
+			req.Nodes[d] = bkhelper.Node{Name: drv.Name, Derivation: json.RawMessage(b)}
+			if drv.Kind == compiler.KindSource {
 				sources = append(sources, d)
 			}
 		}
@@ -57,13 +70,12 @@ func (s *Session) LLB(ctx context.Context, targets []string) (*llb.Definition, [
 			return nil, nil, err
 		}
 	}
-	state, locals, err := llbgraph.Translate(graph, root, func(d digest.Digest) ([]string, []string, error) {
+	for _, d := range sources {
 		out := outs[d]
-		var dirs []string
+		var src bkhelper.SourceLayer
 		for _, l := range out.Layers {
-			dirs = append(dirs, st.LayerPath(l))
+			src.Dirs = append(src.Dirs, st.LayerPath(l))
 		}
-		var env []string
 		if c := out.Meta[realize.MetaImageConfig]; c != "" {
 			b, err := os.ReadFile(st.BlobPath(digest.Digest(c)))
 			if err != nil {
@@ -73,18 +85,9 @@ func (s *Session) LLB(ctx context.Context, targets []string) (*llb.Definition, [
 			if err := json.Unmarshal(b, &cfg); err != nil {
 				return nil, nil, err
 			}
-			env = cfg.Config.Env
+			src.Env = cfg.Config.Env
 		}
-		return dirs, env, nil
-	})
-	if err != nil {
-		return nil, nil, err
+		req.Sources[d] = src
 	}
-	osName, arch, _ := strings.Cut(plat, "/")
-	arch, variant, _ := strings.Cut(arch, "/")
-	def, err := state.Marshal(ctx, llb.Platform(ocispec.Platform{OS: osName, Architecture: arch, Variant: variant}))
-	if err != nil {
-		return nil, nil, err
-	}
-	return def, locals, nil
+	return helper.LLB(ctx, req)
 }

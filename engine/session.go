@@ -16,6 +16,7 @@ import (
 	"github.com/kiln-build/kiln/internal/remotedef"
 	"github.com/kiln-build/kiln/lang"
 	"github.com/kiln-build/kiln/lockfile"
+	"github.com/kiln-build/kiln/realize/executor/bkhelper"
 	"github.com/kiln-build/kiln/store"
 )
 
@@ -32,6 +33,7 @@ type Session struct {
 	epochFrom string
 	st        *store.Store
 	remote    *remotedef.Def // -f URL: the fetched definition
+	helpers   []*bkhelper.Client
 	// early is the store being opened since Open (OpenStoreEarly);
 	// it is closed once earlySt and earlyErr are set.
 	early    chan struct{}
@@ -183,6 +185,7 @@ func lookupEnv(environ []string, name string) string {
 // Close releases the store, if the session opened it. It is safe to call
 // more than once.
 func (s *Session) Close() error {
+	s.closeHelpers()
 	s.closeRemote()
 	s.closeEarly()
 	if s.st == nil {

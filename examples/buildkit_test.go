@@ -75,9 +75,13 @@ func TestLLBBuildsWithBuildctl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--progress", "quiet", "llb", "image.app")
+	// kiln finds kiln-buildkit next to itself, as the two are installed.
+	nearby := filepath.Join(t.TempDir(), "kiln")
+	copyFile(t, bin, nearby)
+	copyFile(t, buildkitd.Helper(t), filepath.Join(filepath.Dir(nearby), "kiln-buildkit"))
+	cmd := exec.Command(nearby, "--progress", "quiet", "llb", "image.app")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KILN_STORE="+t.TempDir(), "SOURCE_DATE_EPOCH=", "CI=")
+	cmd.Env = append(os.Environ(), "KILN_STORE="+t.TempDir(), "SOURCE_DATE_EPOCH=", "CI=", "KILN_BUILDKIT_HELPER=")
 	var def, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &def, &stderr
 	if err := cmd.Run(); err != nil {
@@ -210,6 +214,7 @@ func TestFallbackLocal(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the local sandbox needs root")
 	}
+	buildkitd.Helper(t)
 	dir := t.TempDir()
 	copyExample(t, "static-site", dir)
 	addr := "unix://" + filepath.Join(t.TempDir(), "nobody.sock")
@@ -376,5 +381,17 @@ func TestVerifyOnBuildKit(t *testing.T) {
 	one := solves() - verify
 	if one == 0 || verify != 2*one {
 		t.Errorf("kiln verify made %d solves on buildkitd, one build %d: want the first build and the rebuild there", verify, one)
+	}
+}
+
+// copyFile copies the program src to dst.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 . scripts/goenv.sh
 go build -o bin/kiln ./cmd/kiln
+# The BuildKit helper is not needed here: the demo builds in kiln's own
+# sandbox (add `go build -o bin/kiln-buildkit ./cmd/kiln-buildkit` for
+# --buildkit).
 examples/base/mkrootfs.sh
 export KILN_STORE="${KILN_STORE:-$PWD/.kiln-store}"
 mkdir -p out

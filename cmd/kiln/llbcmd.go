@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/moby/buildkit/client/llb"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +37,8 @@ to get kiln's outputs on buildkitd, use kiln build --buildkit ADDR.`,
 			for _, l := range locals {
 				fmt.Fprintf(os.Stderr, "--local %s=%s\n", l.Name, l.Dir)
 			}
-			return llb.WriteTo(def, os.Stdout)
+			_, err = os.Stdout.Write(def)
+			return err
 		},
 	}
 }

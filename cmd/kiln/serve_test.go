@@ -5,11 +5,26 @@ import (
 	"net/http"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kiln-build/kiln/internal/testutil/buildkitd"
 )
 
 // scriptCmds are the commands scripts have besides testscript's own.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"serve": cmdServe,
+	"serve":           cmdServe,
+	"buildkit-helper": cmdBuildKitHelper,
+}
+
+// cmdBuildKitHelper builds kiln-buildkit (once per test process) and
+// sets $KILN_BUILDKIT_HELPER to it, for scripts that reach BuildKit:
+// buildkit-helper.
+func cmdBuildKitHelper(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: buildkit-helper")
+	}
+	p, err := buildkitd.BuildHelper()
+	ts.Check(err)
+	ts.Setenv("KILN_BUILDKIT_HELPER", p)
 }
 
 // cmdServe serves a folder over http on 127.0.0.1 until the script ends,

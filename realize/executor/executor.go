@@ -136,7 +136,10 @@ type Spec struct {
 	// Timeout is the wall-time limit (0: none).
 	Timeout time.Duration
 	// Stdout and Stderr receive the process's output (nil: discarded).
-	Stdout, Stderr io.Writer
+	// They do not cross a process boundary (kiln-buildkit's protocol
+	// streams the output as frames instead).
+	Stdout io.Writer `json:"-"`
+	Stderr io.Writer `json:"-"`
 }
 
 // Result is how a step ended.

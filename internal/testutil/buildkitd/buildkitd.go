@@ -1,4 +1,5 @@
-// Package buildkitd starts BuildKit daemons for tests: buildkitd and
+// Package buildkitd starts BuildKit daemons for tests, and builds the
+// kiln-buildkit helper kiln needs to use them: buildkitd and
 // buildctl are built once, at the release internal/tools/buildkit pins,
 // into a cache outside the repository (scripts/buildkit-tools.sh), and each
 // daemon runs as root with the OCI worker (runc) on a unix socket in a
@@ -61,6 +62,52 @@ func Tools(t testing.TB) string {
 	return toolsDir
 }
 
+var (
+	helperOnce sync.Once
+	helperPath string
+	helperErr  error
+)
+
+// BuildHelper builds kiln-buildkit, the helper kiln runs BuildKit steps
+// and `kiln llb` through, once per test process into a temporary
+// directory, and sets KILN_BUILDKIT_HELPER to it for this process and
+// the kiln processes it starts. It returns the helper's path.
+func BuildHelper() (string, error) {
+	helperOnce.Do(func() {
+		if p := os.Getenv("KILN_BUILDKIT_HELPER"); p != "" {
+			helperPath = p
+			return
+		}
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..", "..")
+		dir, err := os.MkdirTemp("", "kiln-buildkit-helper-")
+		if err != nil {
+			helperErr = err
+			return
+		}
+		bin := filepath.Join(dir, "kiln-buildkit")
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/kiln-buildkit")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			helperErr = fmt.Errorf("building kiln-buildkit: %v\n%s", err, out)
+			return
+		}
+		helperPath = bin
+		helperErr = os.Setenv("KILN_BUILDKIT_HELPER", bin)
+	})
+	return helperPath, helperErr
+}
+
+// Helper is BuildHelper for a test, which fails when the build does.
+func Helper(t testing.TB) string {
+	t.Helper()
+	p, err := BuildHelper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // Daemon is one running buildkitd.
 type Daemon struct {
 	// Addr is its address for buildctl --addr and kiln --buildkit.
@@ -82,6 +129,9 @@ type Daemon struct {
 func Start(t testing.TB, args ...string) *Daemon {
 	t.Helper()
 	tools := Tools(t)
+	// A kiln that a test points at this daemon runs its steps through
+	// kiln-buildkit.
+	Helper(t)
 	dir, err := os.MkdirTemp("", "kiln-buildkitd-")
 	if err != nil {
 		t.Fatal(err)
