@@ -25,8 +25,8 @@ package sandbox
 // trust (see kiln_exec_init).
 static int kiln_init_fd(const char *initpipe) {
 	char *end;
-	long pipe = strtol(initpipe, &end, 10);
-	if (*initpipe == '\0' || *end != '\0' || pipe < 0 || pipe > INT_MAX)
+	long pipefd = strtol(initpipe, &end, 10);
+	if (*initpipe == '\0' || *end != '\0' || pipefd < 0 || pipefd > INT_MAX)
 		return -1;
 	// libcontainer made the init pipe with socketpair(2) in the process
 	// that runs the container, so its peer credentials name that process.
@@ -34,7 +34,7 @@ static int kiln_init_fd(const char *initpipe) {
 	// process that merely set _LIBCONTAINER_INITPIPE.
 	struct ucred cred;
 	socklen_t len = sizeof cred;
-	if (getsockopt((int)pipe, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred)
+	if (getsockopt((int)pipefd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred)
 		return -1;
 	pid_t ppid = getppid();
 	if (cred.pid != ppid)
@@ -103,9 +103,6 @@ __attribute__((constructor(101))) static void kiln_exec_init(int argc, char **ar
 	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 	close(fd);
 }
-
-// kiln_init_fd_for_test lets the tests call kiln_init_fd.
-static int kiln_init_fd_for_test(const char *initpipe) { return kiln_init_fd(initpipe); }
 */
 import "C"
 
@@ -113,14 +110,12 @@ import (
 	"debug/buildinfo"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/opencontainers/runc/libcontainer/system"
 	"golang.org/x/sys/unix"
@@ -348,16 +343,4 @@ func orUnknown(s string) string {
 		return "(unknown)"
 	}
 	return s
-}
-
-// initFdForTest runs the constructor's search for the kiln-init memfd as
-// the init whose init pipe is descriptor pipe, and reports what it found.
-func initFdForTest(pipe string) (*os.File, error) {
-	cs := C.CString(pipe)
-	defer C.free(unsafe.Pointer(cs))
-	fd := int(C.kiln_init_fd_for_test(cs))
-	if fd < 0 {
-		return nil, fs.ErrNotExist
-	}
-	return os.NewFile(uintptr(fd), "kiln-init memfd"), nil
 }
