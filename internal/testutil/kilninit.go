@@ -12,6 +12,7 @@ import (
 var (
 	initOnce sync.Once
 	initPath string
+	initDir  string // made by BuildInit, for RemoveInit
 	initErr  error
 )
 
@@ -40,6 +41,7 @@ func BuildInit() (string, error) {
 			initErr = err
 			return
 		}
+		initDir = dir
 		bin := filepath.Join(dir, "kiln-init")
 		cmd := exec.Command("go", "build", "-o", bin, "./cmd/kiln-init")
 		cmd.Dir = root
@@ -51,4 +53,12 @@ func BuildInit() (string, error) {
 		initErr = os.Setenv("KILN_INIT", bin)
 	})
 	return initPath, initErr
+}
+
+// RemoveInit removes what BuildInit built, if it built anything; for
+// TestMain after the tests.
+func RemoveInit() {
+	if initDir != "" {
+		os.RemoveAll(initDir)
+	}
 }

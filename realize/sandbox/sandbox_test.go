@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "note: built without seccomp support, so every default step fails; run the tests with GOFLAGS=-tags=seccomp, as scripts/test.sh does")
 	}
 	code := m.Run()
+	testutil.RemoveInit()
 	for _, dir := range []string{busybox, probeDir} {
 		if dir != "" {
 			os.RemoveAll(dir)
