@@ -166,6 +166,28 @@ stage "build" {
     mount "tmpfs" { target = "/root" }
     mount "tmpfs" { target = "/tmp" }
   }
+  # kiln-init, the small init of kiln's sandboxes (libcontainer's init
+  # and nsenter only), ships next to kiln, which starts it instead of its
+  # own binary at every step. Built as kiln is: the same libcontainer,
+  # static, with libseccomp, because the init applies the step's filter.
+  run {
+    command = [
+      "go", "build", "-tags", "netgo,osusergo,seccomp",
+      "-ldflags=-buildid= -s -w -linkmode=external -extldflags=-static",
+      "-o", "/out/kiln-init", "./cmd/kiln-init",
+    ]
+    mount "input" {
+      target = "/gomod"
+      from   = stage.modules
+      source = "/gomod"
+    }
+    mount "cache" {
+      target = "/cache"
+      id     = "kiln-self-go-build"
+    }
+    mount "tmpfs" { target = "/root" }
+    mount "tmpfs" { target = "/tmp" }
+  }
   # kiln-buildkit, the helper kiln runs --buildkit builds and kiln llb
   # through (BuildKit's client, kept out of kiln's own start-up), ships
   # next to kiln. It has no C: netgo and osusergo keep the standard
@@ -197,7 +219,7 @@ stage "build" {
 stage "runtime" {
   copy {
     from = stage.build
-    src  = ["/out/kiln", "/out/kiln-buildkit"]
+    src  = ["/out/kiln", "/out/kiln-init", "/out/kiln-buildkit"]
     dest = "/usr/local/bin/"
   }
   copy {
@@ -224,18 +246,19 @@ stage "runtime" {
 }
 
 # The binaries alone, at the root: `-o type=local,dest=DIR` writes
-# DIR/kiln and DIR/kiln-buildkit, its helper, which kiln finds next to it.
+# DIR/kiln, DIR/kiln-init (its sandboxes' init) and DIR/kiln-buildkit
+# (its BuildKit helper), which kiln finds next to it.
 stage "dist" {
   copy {
     from = stage.build
-    src  = ["/out/kiln", "/out/kiln-buildkit"]
+    src  = ["/out/kiln", "/out/kiln-init", "/out/kiln-buildkit"]
     dest = "/"
   }
 }
 
 artifact "kiln" {
   from  = stage.dist
-  paths = ["/kiln", "/kiln-buildkit"]
+  paths = ["/kiln", "/kiln-init", "/kiln-buildkit"]
 }
 
 image "kiln-image" {

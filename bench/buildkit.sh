@@ -33,6 +33,7 @@ cleanup() {
 trap cleanup EXIT
 kiln="$work/kiln"
 go build -o "$kiln" ./cmd/kiln
+go build -o "$(dirname "$kiln")/kiln-init" ./cmd/kiln-init
 # --buildkit runs through the helper, found next to kiln.
 go build -o "$work/kiln-buildkit" ./cmd/kiln-buildkit
 

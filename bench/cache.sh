@@ -24,6 +24,7 @@ trap cleanup EXIT
 
 kiln="$work/kiln"
 go build -o "$kiln" ./cmd/kiln
+go build -o "$(dirname "$kiln")/kiln-init" ./cmd/kiln-init
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$work/registry.yml" <<YML

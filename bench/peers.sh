@@ -54,6 +54,7 @@ cleanup() {
 trap cleanup EXIT
 load_start="$(uptime)"
 go build -o "$work/kiln" ./cmd/kiln
+go build -o "$work/kiln-init" ./cmd/kiln-init
 go build -o "$work/realizebench" ./bench/realizebench
 go build -o "$work/genbuild" ./bench/genbuild
 go build -o "$work/layerdata" ./bench/layerdata

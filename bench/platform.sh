@@ -39,6 +39,7 @@ cleanup() {
 trap cleanup EXIT
 kiln="$work/kiln"
 go build -o "$kiln" ./cmd/kiln
+go build -o "$(dirname "$kiln")/kiln-init" ./cmd/kiln-init
 runs=${RUNS:-3}
 cp -r examples/hello-c "$work/amd64"
 cp -r examples/hello-c-arm64 "$work/arm64"

@@ -21,5 +21,6 @@ bin="$(mktemp -d)"
 chmod 755 "$bin" # a -user run reaches kiln here
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/kiln" ./cmd/kiln
+go build -o "$bin/kiln-init" ./cmd/kiln-init
 go build -o "$bin/realizebench" ./bench/realizebench
 "$bin/realizebench" -kiln "$bin/kiln" "$@"

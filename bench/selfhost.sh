@@ -26,6 +26,7 @@ trap 'rm -rf "$work"' EXIT
 
 kiln="$work/kiln-host"
 go build -o "$kiln" ./cmd/kiln
+go build -o "$(dirname "$kiln")/kiln-init" ./cmd/kiln-init
 
 # Build a snapshot of the working tree, so that edits made while this runs
 # cannot make the two builds differ. .kilnignore's folders stay out.
@@ -56,6 +57,7 @@ cold2=$(secs "$t3" "$t4")
 bin_a="$work/a/bin/kiln" bin_b="$work/b/bin/kiln"
 cmp "$bin_a" "$bin_b" || fail "the two kiln binaries differ"
 cmp "$bin_a-buildkit" "$bin_b-buildkit" || fail "the two kiln-buildkit binaries differ"
+cmp "$bin_a-init" "$bin_b-init" || fail "the two kiln-init binaries differ"
 idx_a=$(sha256sum <"$work/a/image.oci/index.json") idx_b=$(sha256sum <"$work/b/image.oci/index.json")
 [ "$idx_a" = "$idx_b" ] || fail "the two images differ"
 manifest=$(grep -o 'sha256:[0-9a-f]*' "$work/a/image.oci/index.json" | head -1)
@@ -77,6 +79,7 @@ rm -rf "$work/service/rootfs"
 img_bytes=$(du -sb "$work/a/image.oci/blobs" | cut -f1)
 bin_bytes=$(stat -c %s "$bin_a")
 helper_bytes=$(stat -c %s "$bin_a-buildkit")
+init_bytes=$(stat -c %s "$bin_a-init")
 printf '| what | value |\n| --- | --- |\n'
 printf '| cold build 1 (empty store: debs, Go toolchain, modules, go build) | %ss |\n' "$cold1"
 printf '| warm build (same store, nothing changed) | %ss |\n' "$warm"
@@ -88,4 +91,5 @@ printf '| built kiln version | %s |\n' "$(cat "$work/version")"
 printf '| built kiln builds examples/service | yes |\n'
 printf '| kiln binary (static, stripped) | %s bytes |\n' "$bin_bytes"
 printf '| kiln-buildkit helper (static, stripped) | %s bytes |\n' "$helper_bytes"
+printf '| kiln-init (static, stripped) | %s bytes |\n' "$init_bytes"
 printf '| image.kiln-image (OCI blobs, gzip) | %s bytes |\n' "$img_bytes"

@@ -11,17 +11,20 @@ import (
 	"github.com/kiln-build/kiln/golden"
 )
 
-// kilnBin builds the kiln command once per test binary: the golden tests
-// go through the real CLI, as a user's CI would.
+// kilnBin builds the kiln command once per test binary, with kiln-init
+// next to it where kiln finds its sandboxes' init: the golden tests go
+// through the real CLI, installed as a user's CI would have it.
 var kilnBin = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "kiln-examples-")
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "kiln")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/kiln").CombinedOutput()
-	if err != nil {
-		return "", &buildErr{string(out), err}
+	for _, c := range [][2]string{{bin, "../cmd/kiln"}, {filepath.Join(dir, "kiln-init"), "../cmd/kiln-init"}} {
+		out, err := exec.Command("go", "build", "-o", c[0], c[1]).CombinedOutput()
+		if err != nil {
+			return "", &buildErr{string(out), err}
+		}
 	}
 	return bin, nil
 })

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 . scripts/goenv.sh
 go build -o bin/kiln ./cmd/kiln
+go build -o bin/kiln-init ./cmd/kiln-init
 # The BuildKit helper is not needed here: the demo builds in kiln's own
 # sandbox (add `go build -o bin/kiln-buildkit ./cmd/kiln-buildkit` for
 # --buildkit).

@@ -29,6 +29,13 @@ func scriptSetup(env *testscript.Env) error {
 	env.Setenv("CI", "")
 	env.Setenv("NO_COLOR", "1")
 	env.Setenv("SOURCE_DATE_EPOCH", "")
+	// Steps start kiln-init, as with an installed kiln (built once per
+	// test process; sandbox_init.txtar covers its absence).
+	p, err := testutil.BuildInit()
+	if err != nil {
+		return err
+	}
+	env.Setenv("KILN_INIT", p)
 	if forcedSnapshotter != "" {
 		env.Setenv(snapshot.EnvVar, forcedSnapshotter)
 	}

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kiln-build/kiln/realize/sandbox"
 )
 
 // version is set with -ldflags "-X main.version=..." by release builds;
@@ -23,12 +25,27 @@ func kilnVersion() string {
 }
 
 func newVersionCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var verbose bool
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print kiln's version",
-		Args:  cobra.NoArgs,
+		Long: `Print kiln's version.
+
+With -v, also say which program the build steps' sandboxes start as their
+init: kiln-init (found through $KILN_INIT, next to kiln or on PATH, and
+built from kiln's libcontainer), or else kiln's own binary, and why.`,
+		Args: cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
 			fmt.Printf("kiln %s %s %s/%s\n", kilnVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			if verbose {
+				if p, err := sandbox.InitBinary(); err != nil {
+					fmt.Printf("sandbox init: kiln's own binary: %v\n", err)
+				} else {
+					fmt.Printf("sandbox init: %s (matches this kiln)\n", p)
+				}
+			}
 		},
 	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also say which init the build steps' sandboxes start")
+	return cmd
 }

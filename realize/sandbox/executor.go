@@ -48,6 +48,7 @@ func (e *Executor) Prepare(ctx context.Context) error {
 		return err
 	}
 	warnSealCopy(e.Root, e.Warn)
+	warnInit(e.Warn)
 	// Which snapshotter the steps get is said once, before the first.
 	_, msg, err := snapshot.Choose(e.Root)
 	if err != nil {

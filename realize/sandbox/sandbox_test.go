@@ -25,10 +25,18 @@ import (
 
 func TestMain(m *testing.M) {
 	sandbox.Init()
+	sandbox.InitRolesForTest()
+	// Steps start kiln-init, as they do for an installed kiln, unless
+	// KILN_INIT was set (TestFallbackInit sets it to a missing file).
+	if _, err := testutil.BuildInit(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	if !sandbox.SeccompSupported() {
 		fmt.Fprintln(os.Stderr, "note: built without seccomp support, so every default step fails; run the tests with GOFLAGS=-tags=seccomp, as scripts/test.sh does")
 	}
 	code := m.Run()
+	testutil.RemoveInit()
 	for _, dir := range []string{busybox, probeDir} {
 		if dir != "" {
 			os.RemoveAll(dir)
