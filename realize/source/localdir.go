@@ -16,6 +16,11 @@ import (
 // does the files'.
 const localDirKeyPrefix = "local-dir-v1:"
 
+// localDirRecordMax bounds a cached listing (some 25,000 entries): one
+// write to the store's index must fit its batch limits, and in a
+// directory that large the lstat of each file outweighs the listing.
+const localDirRecordMax = 1 << 20
+
 // localDirEnt is one name of a directory listing: its type as readdir gave
 // it (d_type) and, for a symlink whose target was read, the target.
 type localDirEnt struct {
@@ -97,7 +102,11 @@ func (dc *localDirCache) store(rec *localDirRecording, abs string, ents []localD
 		return nil
 	}
 	rec.stat.recorded = dc.start.UnixNano()
-	if err := dc.cache.Put(localDirKeyPrefix+abs, encodeLocalDirRecord(&rec.stat, ents)); err != nil {
+	v := encodeLocalDirRecord(&rec.stat, ents)
+	if len(v) > localDirRecordMax {
+		return nil // listed every time rather than strain the index
+	}
+	if err := dc.cache.Put(localDirKeyPrefix+abs, v); err != nil {
 		return fmt.Errorf("writing stat cache for %s: %w", abs, err)
 	}
 	return nil
