@@ -11,8 +11,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-
-	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
 // topLevelKeywords start the blocks a build file is made of.
@@ -253,9 +251,56 @@ func (n chunkedNav) ContextDefRange(offset int) hcl.Range {
 	return hcl.Range{}
 }
 
-// stageHeaderRe matches the first line of a stage block whose name can be
-// read without parsing: one quoted label that is a plain identifier.
-var stageHeaderRe = lazyre.New(`^stage[ \t]+"([A-Za-z_][A-Za-z0-9_-]*)"[ \t]*\{`)
+// stageHeaderName reads the name from the first line of a stage block
+// whose name can be read without parsing: one quoted label that is a plain
+// identifier, as ^stage[ \t]+"([A-Za-z_][A-Za-z0-9_-]*)"[ \t]*\{ would
+// match it. By hand, since compiling the expression cost every build more
+// than matching it.
+func stageHeaderName(b []byte) (string, bool) {
+	if !bytes.HasPrefix(b, []byte("stage")) {
+		return "", false
+	}
+	i := len("stage")
+	blanks := func() int {
+		n := 0
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+			i++
+			n++
+		}
+		return n
+	}
+	if blanks() == 0 || i >= len(b) || b[i] != '"' {
+		return "", false
+	}
+	i++
+	start := i
+	for i < len(b) && identByte(b[i], i > start) {
+		i++
+	}
+	if i == start || i >= len(b) || b[i] != '"' {
+		return "", false
+	}
+	name := string(b[start:i])
+	i++
+	blanks()
+	if i >= len(b) || b[i] != '{' {
+		return "", false
+	}
+	return name, true
+}
+
+// identByte says whether c may be in a stage name that stageHeaderName
+// reads: a letter or underscore, and after the first byte also a digit or
+// a dash.
+func identByte(c byte, later bool) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
+		return true
+	case later && ('0' <= c && c <= '9' || c == '-'):
+		return true
+	}
+	return false
+}
 
 // stagePlan is the stage chunks of a build file, named from their first
 // lines before anything is parsed.
@@ -288,13 +333,12 @@ func planStages(src []byte, name string, cs []chunk) (*stagePlan, []chunk, bool)
 			rest = append(rest, c)
 			continue
 		}
-		m := stageHeaderRe.FindSubmatch(b)
+		n, ok := stageHeaderName(b)
 		// A stage with matrix or for_each is named by its instances,
 		// known only once variables are bound.
-		if m == nil || seen[string(m[1])] || bytes.Contains(b, []byte("matrix")) || bytes.Contains(b, []byte("for_each")) {
+		if !ok || seen[n] || bytes.Contains(b, []byte("matrix")) || bytes.Contains(b, []byte("for_each")) {
 			return nil, nil, false
 		}
-		n := string(m[1])
 		seen[n] = true
 		p.chunks = append(p.chunks, c)
 		p.names = append(p.names, n)

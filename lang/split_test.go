@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -161,6 +162,24 @@ func TestLiteralMatchesValue(t *testing.T) {
 		want, diags := expr.Value(nil)
 		if diags.HasErrors() || !got.RawEquals(want) {
 			t.Errorf("%s: literal gives %#v, hcl gives %#v", c.src, got, want)
+		}
+	}
+}
+
+// TestStageHeaderName checks the hand-written reader against the
+// expression it stands for.
+func TestStageHeaderName(t *testing.T) {
+	re := regexp.MustCompile(`^stage[ \t]+"([A-Za-z_][A-Za-z0-9_-]*)"[ \t]*\{`)
+	for _, in := range []string{
+		`stage "a" {`, `stage "a"{`, "stage\t\"a_b-9\" \t{\n  x = 1\n}", `stage  "A9" {}`,
+		`stage"a" {`, `stage "9a" {`, `stage "-a" {`, `stage "a b" {`, `stage "a" "b" {`,
+		`stage "" {`, `stage "a"`, `stage "a" x {`, `stage "a`, `stage `, `stage`, `stages "a" {`,
+		`stage "é" {`, `stage "a" {` + "\n", `stage "a_" {`, `stage "_" {`, `stage "a"` + "\n{",
+	} {
+		name, ok := stageHeaderName([]byte(in))
+		m := re.FindStringSubmatch(in)
+		if ok != (m != nil) || ok && name != m[1] {
+			t.Errorf("%q: got %q, %v; the expression says %q", in, name, ok, m)
 		}
 	}
 }

@@ -73,10 +73,32 @@ func IsRemote(spec string) bool {
 			return true
 		}
 	}
-	return scpLike.MatchString(spec)
+	return scpLike(spec)
 }
 
-var scpLike = lazyre.New(`^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:`)
+// scpLike matches what the expression ^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:
+// does (git's user@host:path), by hand: every kiln build asks it of its
+// build file's name, and compiling the expression cost more than the rest
+// of the question.
+func scpLike(s string) bool {
+	user, rest, ok := strings.Cut(s, "@")
+	if !ok || user == "" || !allIn(user, "_.-") {
+		return false
+	}
+	host, _, ok := strings.Cut(rest, ":")
+	return ok && host != "" && allIn(host, ".-")
+}
+
+// allIn reports whether s holds only ASCII letters, digits and bytes of extra.
+func allIn(s, extra string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // Parse reads a remote definition spec:
 //
@@ -98,7 +120,7 @@ func Parse(spec string) (Ref, error) {
 		if !strings.Contains(rest, "://") {
 			return Ref{}, fmt.Errorf("%s: after git+ comes a URL, like git+https://host/repo#main", spec)
 		}
-	case strings.HasPrefix(rest, "git://"), strings.HasPrefix(rest, "ssh://"), scpLike.MatchString(rest):
+	case strings.HasPrefix(rest, "git://"), strings.HasPrefix(rest, "ssh://"), scpLike(rest):
 	case strings.HasPrefix(rest, "http://"), strings.HasPrefix(rest, "https://"):
 		u, err := url.Parse(rest)
 		if err != nil || u.Host == "" {

@@ -1,6 +1,7 @@
 package remotedef
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -69,4 +70,19 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %+v", spec, r)
 		}
 	})
+}
+
+// TestScpLike checks the hand-written matcher against the expression it
+// stands for.
+func TestScpLike(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:`)
+	for _, in := range []string{
+		"git@github.com:o/r.git", "a@b:", "a.b-c_d@h-1.x:p", "@h:p", "u@:p", "u@h", "u@h/p:x",
+		"u h@h:p", "u@h_x:p", "u@@h:p", "u@h@x:p", "build.hcl", "./dir/build.hcl", "C:/x", "é@h:p",
+		"u@h::", "u:x@h:p",
+	} {
+		if got, want := scpLike(in), re.MatchString(in); got != want {
+			t.Errorf("%q: got %v, the expression says %v", in, got, want)
+		}
+	}
 }

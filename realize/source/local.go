@@ -13,9 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -99,6 +97,7 @@ type localEntry struct {
 type localHasher struct {
 	now   func() time.Time
 	reads atomic.Int64
+	lists atomic.Int64 // directories listed (not found in the cache)
 }
 
 // LocalHash computes the content hash of the local source in dir (an
@@ -118,7 +117,7 @@ func LocalHash(dir string, include, exclude []string, cache StatCache) (string, 
 
 func (lh *localHasher) hash(dir string, include, exclude []string, cache StatCache) (string, error) {
 	start := lh.now()
-	root, entries, err := localWalk(dir, include, exclude)
+	root, entries, err := localWalk(dir, include, exclude, &localDirCache{cache: cache, start: start, lh: lh})
 	if err != nil {
 		return "", err
 	}
@@ -374,7 +373,11 @@ func newLocalFilter(root *os.File, dir string, include, exclude []string) (*loca
 // The returned root is dir, opened: every later open of an entry goes
 // through it without following symlinks (openNoFollow), so the files read
 // are the ones the walk saw. The caller closes it.
-func localWalk(dir string, include, exclude []string) (*os.File, []localEntry, error) {
+//
+// dc, when not nil, keeps each directory's listing (names, types and
+// symlink targets) in the stat cache, so that an unchanged directory is
+// neither read nor its symlinks' targets read again.
+func localWalk(dir string, include, exclude []string, dc *localDirCache) (*os.File, []localEntry, error) {
 	if !filepath.IsAbs(dir) {
 		return nil, nil, fmt.Errorf("local source %q: the path must be absolute", dir)
 	}
@@ -395,7 +398,7 @@ func localWalk(dir string, include, exclude []string) (*os.File, []localEntry, e
 		return nil, nil, err
 	}
 	var out []localEntry
-	if err := localWalkDir(filter, root, filepath.Clean(dir), "", nil, nil, &out); err != nil {
+	if err := localWalkDir(filter, dc, root, filepath.Clean(dir), "", nil, nil, &out); err != nil {
 		root.Close()
 		return nil, nil, err
 	}
@@ -405,15 +408,15 @@ func localWalk(dir string, include, exclude []string) (*os.File, []localEntry, e
 // localWalkDir lists the directory d, open at abs. Children are looked at
 // through d's descriptor, never through their path, so a directory swapped
 // for a symlink during the walk is not followed out of the tree.
-func localWalkDir(f *localFilter, d *os.File, abs, rel string, incHits, excHits []bool, out *[]localEntry) error {
-	ents, err := d.ReadDir(-1)
+func localWalkDir(f *localFilter, dc *localDirCache, d *os.File, abs, rel string, incHits, excHits []bool, out *[]localEntry) error {
+	ents, rec, err := dc.list(d, abs)
 	if err != nil {
-		return fmt.Errorf("reading directory %s: %w", abs, err)
+		return err
 	}
 	dfd := int(d.Fd())
-	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	for _, de := range ents {
-		name := de.Name()
+	for i := range ents {
+		de := &ents[i]
+		name := de.name
 		crel := name
 		if rel != "" {
 			crel = rel + "/" + name
@@ -433,16 +436,23 @@ func localWalkDir(f *localFilter, d *os.File, abs, rel string, incHits, excHits 
 		// hint: the target is read through d, and an entry that is not a
 		// symlink by then goes the lstat way below.
 		switch {
-		case !kept && !de.IsDir():
+		case !kept && !de.typ.IsDir():
 			continue
-		case kept && de.Type() == fs.ModeSymlink:
+		case kept && de.typ == fs.ModeSymlink && de.hasTarget:
+			e.mode = fs.ModeSymlink | 0o777
+			e.target = de.target
+			*out = append(*out, e)
+			continue
+		case kept && de.typ == fs.ModeSymlink:
 			target, err := readlinkat(dfd, name)
 			if err == nil {
 				e.mode = fs.ModeSymlink | 0o777
 				e.target = target
+				de.target, de.hasTarget = target, true
 				*out = append(*out, e)
 				continue
 			}
+			rec.unstable()
 			if errors.Is(err, syscall.ENOENT) {
 				continue // deleted since readdir
 			}
@@ -454,6 +464,7 @@ func localWalkDir(f *localFilter, d *os.File, abs, rel string, incHits, excHits 
 		if err := unix.Fstatat(dfd, name, &e.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if errors.Is(err, syscall.ENOENT) {
 				// Deleted between readdir and lstat: it is simply not there.
+				rec.unstable()
 				continue
 			}
 			return fmt.Errorf("stat %s: %w", cabs, err)
@@ -473,7 +484,7 @@ func localWalkDir(f *localFilter, d *os.File, abs, rel string, incHits, excHits 
 				return fmt.Errorf("reading directory %s: %w", cabs, noFollowError(d, name, err))
 			}
 			sub := os.NewFile(uintptr(fd), cabs)
-			err = localWalkDir(f, sub, cabs, crel, ih, eh, out)
+			err = localWalkDir(f, dc, sub, cabs, crel, ih, eh, out)
 			sub.Close()
 			if err != nil {
 				return err
@@ -497,7 +508,7 @@ func localWalkDir(f *localFilter, d *os.File, abs, rel string, incHits, excHits 
 		}
 		*out = append(*out, e)
 	}
-	return nil
+	return dc.store(rec, abs, ents)
 }
 
 // localChild is filepath.Join(abs, name) for a clean abs and a name read
@@ -564,7 +575,7 @@ func CopyLocal(dir string, include, exclude []string, dest string, epoch int64) 
 		// Emptying dest on failure is only safe when all of it is ours.
 		return "", fmt.Errorf("copying local source %s: destination %s must be an empty directory", dir, dest)
 	}
-	root, entries, err := localWalk(dir, include, exclude)
+	root, entries, err := localWalk(dir, include, exclude, nil)
 	if err != nil {
 		return "", err
 	}

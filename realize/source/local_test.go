@@ -170,12 +170,27 @@ func TestLocalHashSeesChanges(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			dir, before := base(t)
+			// A warm stat cache (an hour-ahead clock trusts every entry)
+			// must see the change too.
+			cache := &MemStatCache{}
+			warm := &localHasher{now: srcLaterClock}
+			if _, err := warm.hash(dir, nil, []string{"tmp"}, cache); err != nil {
+				t.Fatal(err)
+			}
 			if err := c.change(dir); err != nil {
 				t.Fatal(err)
 			}
 			after := srcMustHash(t, dir, nil, []string{"tmp"}, nil)
 			if (before == after) != c.same {
 				t.Errorf("hash before %s, after %s; want same=%v", before, after, c.same)
+			}
+			warm = &localHasher{now: srcLaterClock}
+			cached, err := warm.hash(dir, nil, []string{"tmp"}, cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cached != after {
+				t.Errorf("hash with a warm cache %s, without %s", cached, after)
 			}
 		})
 	}
@@ -238,7 +253,7 @@ func TestLocalFilter(t *testing.T) {
 			if tt.dockerignore != "" {
 				os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte(tt.dockerignore), 0o644)
 			}
-			root, entries, err := localWalk(dir, tt.include, tt.exclude)
+			root, entries, err := localWalk(dir, tt.include, tt.exclude, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

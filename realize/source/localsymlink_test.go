@@ -74,7 +74,7 @@ func TestLocalIgnoreFileOutside(t *testing.T) {
 	os.Remove(filepath.Join(src, ".kilnignore"))
 	os.WriteFile(filepath.Join(src, "ignore.real"), []byte("*.txt\n"), 0o644)
 	os.Symlink("ignore.real", filepath.Join(src, ".kilnignore"))
-	root, entries, err := localWalk(src, nil, nil)
+	root, entries, err := localWalk(src, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

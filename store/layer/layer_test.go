@@ -75,7 +75,7 @@ func makeTree(t testing.TB, dir string, nodes []node, order []int, umask int) {
 		case "dir", "opaque":
 			err = os.MkdirAll(p, 0o777)
 			if err == nil && n.kind == "opaque" {
-				err = unix.Setxattr(p, opaqueXattr, []byte("y"), 0)
+				err = unix.Setxattr(p, opaqueXattr(), []byte("y"), 0)
 			}
 		case "file":
 			err = os.WriteFile(p, []byte(n.data), 0o666)
@@ -294,9 +294,9 @@ func TestNormalize(t *testing.T) {
 			t.Fatal(k, err)
 		}
 	}
-	unix.Setxattr(filepath.Join(dir, "opq"), opaqueXattr, []byte("y"), 0)
-	unix.Setxattr(filepath.Join(dir, "etc"), opaqueXattr, []byte("x"), 0)
-	unix.Setxattr(newer, opaqueXattr, []byte("y"), 0) // not a directory: dropped
+	unix.Setxattr(filepath.Join(dir, "opq"), opaqueXattr(), []byte("y"), 0)
+	unix.Setxattr(filepath.Join(dir, "etc"), opaqueXattr(), []byte("x"), 0)
+	unix.Setxattr(newer, opaqueXattr(), []byte("y"), 0) // not a directory: dropped
 
 	if err := Normalize(dir, epoch); err != nil {
 		t.Fatal(err)

@@ -97,7 +97,7 @@ func normalizeXattrs(p, rel string, isDir bool) error {
 		switch n {
 		case "trusted.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.redirect", "user.overlay.metacopy":
 			return fmt.Errorf("normalizing layer: %s carries %s, so the tree does not hold its full contents; mount the sandbox's overlay with redirect_dir=off,metacopy=off", rel, n)
-		case opaqueXattr:
+		case opaqueXattr():
 			if isDir {
 				v, err := getXattr(p, n)
 				if err != nil {

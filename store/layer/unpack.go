@@ -175,7 +175,7 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 	defer unix.Close(pfd)
 
 	if base == OpaqueWhiteout {
-		return unix.Fsetxattr(pfd, opaqueXattr, []byte("y"), 0)
+		return unix.Fsetxattr(pfd, opaqueXattr(), []byte("y"), 0)
 	}
 	if strings.HasPrefix(base, WhiteoutPrefix) {
 		return whiteout(pfd, base, hdr)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -16,8 +17,10 @@ import (
 // a user namespace (a rootless kiln), where overlayfs is mounted with
 // userxattr because trusted.* needs CAP_SYS_ADMIN on the host. A store is
 // used either by root or by one user (store.Open refuses others), so its
-// layers carry one of the two, the one its overlays read.
-var opaqueXattr = overlayXattrPrefix() + "opaque"
+// layers carry one of the two, the one its overlays read. It is decided
+// on first use, not in package initialisation: reading uid_map there cost
+// every kiln command, a no-op rebuild included, which never needs it.
+var opaqueXattr = sync.OnceValue(func() string { return overlayXattrPrefix() + "opaque" })
 
 func overlayXattrPrefix() string {
 	if rootless.InUserNS() {
@@ -103,7 +106,7 @@ func getXattr(path, name string) ([]byte, error) {
 
 // isOpaque reports whether dir carries opaqueXattr=y.
 func isOpaque(dir string) (bool, error) {
-	v, err := getXattr(dir, opaqueXattr)
+	v, err := getXattr(dir, opaqueXattr())
 	if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
 		return false, nil
 	}
@@ -142,4 +145,4 @@ func allowedXattrs(path string) (map[string][]byte, error) {
 // OpaqueXattr is the xattr that marks an opaque directory in this store's
 // layers (see opaqueXattr), for code that writes upper directories itself
 // (the sandbox's copy snapshotter).
-func OpaqueXattr() string { return opaqueXattr }
+func OpaqueXattr() string { return opaqueXattr() }
