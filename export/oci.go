@@ -26,7 +26,7 @@ var _ ImageExporter = ociExporter{}
 func (ociExporter) Type() string { return "oci" }
 
 func (ociExporter) Keys() []string {
-	return []string{"dest", "name", "tar", "compression", "compression-level", "force-compression", "force"}
+	return []string{"dest", "name", "tar", "compression", "compression-level", "force-compression", "force", "sync"}
 }
 
 // Check makes a dest ending in .tar a tar file unless tar= says otherwise.
@@ -52,7 +52,7 @@ func (ociExporter) ExportImage(_ context.Context, o Output, store BlobStore, img
 	if err != nil {
 		return fmt.Errorf("type=oci: %w", err)
 	}
-	return atomically(o.Dest, o.Force, func(tmp string) error {
+	return atomically(o, func(tmp string) error {
 		if o.Tar {
 			return writeTarFile(tmp, s, epoch)
 		}
