@@ -19,7 +19,7 @@ type storeLayer struct {
 	d  digest.Digest
 }
 
-var _ export.Layer = storeLayer{}
+var _ export.FileLayer = storeLayer{}
 
 func (l storeLayer) DiffID() digest.Digest { return l.d }
 func (l storeLayer) Size() int64           { return -1 }
@@ -27,6 +27,16 @@ func (l storeLayer) Open() (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(layer.WriteTar(pw, l.st.LayerPath(l.d))) }()
 	return pr, nil
+}
+
+// PlanTar lays the tar out, for an uncompressed export to write it
+// straight into its output.
+func (l storeLayer) PlanTar() (export.TarPlan, error) {
+	p, err := layer.PlanTar(l.st.LayerPath(l.d))
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // baseLayer is a base image's layer as the image ships it: its diff_id is
