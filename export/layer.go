@@ -23,21 +23,19 @@ type Layer interface {
 	Open() (io.ReadCloser, error)
 }
 
-// FileLayer is a Layer whose tar can be laid out before it is written, as
-// the store's layers can. Exported uncompressed, such a layer is not copied
-// into the BlobStore first: its tar is written straight into each output
-// that needs it, the file contents copied by the kernel, and checked
-// against its diff_id on the way.
+// FileLayer is a Layer that can write its tar into a file itself and
+// tell its size without writing it, as the store's layers can. Exported
+// uncompressed, such a layer is not copied into the BlobStore first: its
+// tar is written straight into each output that needs it, the file
+// contents copied by the kernel, and checked against its diff_id on the
+// way.
 type FileLayer interface {
 	Layer
-	PlanTar() (TarPlan, error)
-}
-
-// TarPlan is a laid-out tar (the layer package's TarPlan): its size, and
-// a way to write it into a new file that returns its sha256.
-type TarPlan interface {
-	Size() int64
-	WriteFile(f *os.File) (digest.Digest, error)
+	// TarSize is the tar's size in bytes, from a walk of the tree.
+	TarSize() (int64, error)
+	// WriteTarFile writes the tar into the new file f and returns its
+	// sha256 and size.
+	WriteTarFile(f *os.File) (digest.Digest, int64, error)
 }
 
 // BlobStore is where compressed blobs are cached by content, so a second
@@ -98,19 +96,19 @@ type layerBlob struct {
 // unstoredBlob is an uncompressed layer's blob that is written from the
 // layer into each output, not kept in the BlobStore.
 type unstoredBlob struct {
-	layer Layer
-	plan  TarPlan
+	layer FileLayer
+	size  int64 // as the descriptor says
 }
 
-// writeFile writes the blob into the new file f by the plan and checks it
-// is the layer's tar.
+// writeFile writes the blob into the new file f and checks it is the
+// layer's tar, of the size the descriptor says.
 func (u *unstoredBlob) writeFile(f *os.File) error {
-	d, err := u.plan.WriteFile(f)
+	d, n, err := u.layer.WriteTarFile(f)
 	if err != nil {
 		return err
 	}
-	if d != u.layer.DiffID() {
-		return fmt.Errorf("layer content is %s, not its diff_id %s", d, u.layer.DiffID())
+	if d != u.layer.DiffID() || n != u.size {
+		return fmt.Errorf("layer content is %s (%d bytes), not its diff_id %s (%d bytes)", d, n, u.layer.DiffID(), u.size)
 	}
 	return nil
 }
@@ -122,7 +120,7 @@ func (u *unstoredBlob) open() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening layer: %w", err)
 	}
-	return &checkedReader{rc: rc, h: sha256.New(), want: u.layer.DiffID(), size: u.plan.Size()}, nil
+	return &checkedReader{rc: rc, h: sha256.New(), want: u.layer.DiffID(), size: u.size}, nil
 }
 
 // checkedReader reads a layer's tar and fails at EOF when its digest or
@@ -198,12 +196,12 @@ func blobFor(store BlobStore, li LayerInput, c Compression) (layerBlob, error) {
 		if has, err := store.HasBlob(fl.DiffID()); err != nil {
 			return layerBlob{}, fmt.Errorf("looking up layer blob %s: %w", fl.DiffID(), err)
 		} else if !has {
-			plan, err := fl.PlanTar()
+			size, err := fl.TarSize()
 			if err != nil {
-				return layerBlob{}, fmt.Errorf("laying out layer %s: %w", fl.DiffID(), err)
+				return layerBlob{}, fmt.Errorf("sizing layer %s: %w", fl.DiffID(), err)
 			}
-			d := ocispec.Descriptor{MediaType: comp.MediaType(), Digest: fl.DiffID(), Size: plan.Size()}
-			return layerBlob{desc: d, diffID: fl.DiffID(), unstored: &unstoredBlob{layer: fl, plan: plan}}, nil
+			d := ocispec.Descriptor{MediaType: comp.MediaType(), Digest: fl.DiffID(), Size: size}
+			return layerBlob{desc: d, diffID: fl.DiffID(), unstored: &unstoredBlob{layer: fl, size: size}}, nil
 		}
 	}
 	level, err := comp.Level(c.Level)

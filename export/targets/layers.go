@@ -29,14 +29,12 @@ func (l storeLayer) Open() (io.ReadCloser, error) {
 	return pr, nil
 }
 
-// PlanTar lays the tar out, for an uncompressed export to write it
-// straight into its output.
-func (l storeLayer) PlanTar() (export.TarPlan, error) {
-	p, err := layer.PlanTar(l.st.LayerPath(l.d))
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+// TarSize and WriteTarFile make it an export.FileLayer: an uncompressed
+// export writes its tar straight into the output.
+func (l storeLayer) TarSize() (int64, error) { return layer.TarSize(l.st.LayerPath(l.d)) }
+
+func (l storeLayer) WriteTarFile(f *os.File) (digest.Digest, int64, error) {
+	return layer.WriteTarFile(f, l.st.LayerPath(l.d))
 }
 
 // baseLayer is a base image's layer as the image ships it: its diff_id is

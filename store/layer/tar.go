@@ -21,7 +21,7 @@ const copyBufSize = 1 << 20
 
 type tarWriter struct {
 	tw    *tar.Writer
-	plan  *TarPlan // set: lay the tar out instead of writing it to tw
+	lay   *layout // set: lay the tar out (tarfile.go) instead of writing it to tw
 	root  string
 	links map[[2]uint64]string // (dev, ino) -> first tar name
 	buf   []byte
@@ -184,19 +184,18 @@ func (t *tarWriter) entry(abs, prefix string, c *child) error {
 
 // header writes an entry without content.
 func (t *tarWriter) header(hdr *tar.Header) error {
-	if t.plan != nil {
-		return t.plan.header(hdr)
+	if t.lay != nil {
+		return t.lay.header(hdr)
 	}
 	return t.tw.WriteHeader(hdr)
 }
 
 func (t *tarWriter) file(abs string, hdr *tar.Header) error {
-	if t.plan != nil {
-		if err := t.plan.header(hdr); err != nil {
+	if t.lay != nil {
+		if err := t.lay.header(hdr); err != nil {
 			return err
 		}
-		t.plan.content(abs, hdr.Size)
-		return nil
+		return t.lay.content(abs, hdr.Size)
 	}
 	f, err := os.OpenFile(abs, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {

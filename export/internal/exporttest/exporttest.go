@@ -21,7 +21,6 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 
-	"github.com/kiln-build/kiln/export"
 	"github.com/kiln-build/kiln/store/layer"
 )
 
@@ -205,8 +204,8 @@ func DirLayer(dir string, epoch int64) (*Layer, error) {
 }
 
 // TreeLayer is a layer tree as the store holds one: its canonical tar is
-// the layer package's, and it can be laid out (export.FileLayer), so an
-// uncompressed export writes it straight into its output.
+// the layer package's, and it is an export.FileLayer, so an uncompressed
+// export writes it straight into its output.
 type TreeLayer struct {
 	Dir    string
 	diffID digest.Digest
@@ -234,11 +233,10 @@ func (l *TreeLayer) Open() (io.ReadCloser, error) {
 	return pr, nil
 }
 
-// PlanTar lays the canonical tar out.
-func (l *TreeLayer) PlanTar() (export.TarPlan, error) {
-	p, err := layer.PlanTar(l.Dir)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+// TarSize and WriteTarFile make it an export.FileLayer: an uncompressed
+// export writes its tar straight into the output.
+func (l *TreeLayer) TarSize() (int64, error) { return layer.TarSize(l.Dir) }
+
+func (l *TreeLayer) WriteTarFile(f *os.File) (digest.Digest, int64, error) {
+	return layer.WriteTarFile(f, l.Dir)
 }
