@@ -114,7 +114,7 @@ func (u *unstoredBlob) writeFile(f *os.File) error {
 }
 
 // open streams the blob, failing at its end unless it is the layer's tar
-// of the planned size.
+// of the size the descriptor says.
 func (u *unstoredBlob) open() (io.ReadCloser, error) {
 	rc, err := u.layer.Open()
 	if err != nil {

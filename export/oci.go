@@ -161,8 +161,8 @@ func writeFile(p string, f file) error {
 	return w.Close()
 }
 
-// fill writes f's content into the new file w: a layer by its plan, the
-// rest by copy (copy_file_range from the store).
+// fill writes f's content into the new file w: an unstored layer from its
+// tree, the rest by copy (copy_file_range from the store).
 func fill(w *os.File, f file) error {
 	if f.unstored != nil {
 		return f.unstored.writeFile(w)
