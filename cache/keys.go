@@ -85,7 +85,7 @@ func Keygen(dir, name string) (priv, pub string, err error) {
 // writeNew writes a key file whole, or nothing, and never over an
 // existing file.
 func writeNew(path string, b []byte, perm os.FileMode) error {
-	return atomicfile.Publish(path, false, func(tmp string) error {
+	return atomicfile.Publish(path, false, true, func(tmp string) error {
 		return os.WriteFile(tmp, b, perm)
 	})
 }

@@ -12,9 +12,10 @@ import (
 var ErrExists = atomicfile.ErrExists
 
 // atomically writes an output through atomicfile.Publish: dest is left as
-// it was on any error, and replaced only when the spec says force=true.
-func atomically(dest string, force bool, write func(tmp string) error) error {
-	err := atomicfile.Publish(dest, force, write)
+// it was on any error, replaced only when the spec says force=true and
+// flushed to disk before it takes its name only when it says sync=true.
+func atomically(o Output, write func(tmp string) error) error {
+	err := atomicfile.Publish(o.Dest, o.Force, o.Sync, write)
 	if errors.Is(err, ErrExists) {
 		return fmt.Errorf("%w; remove it or add force=true to the output spec", err)
 	}

@@ -6,13 +6,16 @@
 // Every byte it writes is deterministic: one JSON encoder over frozen
 // structs, times from SOURCE_DATE_EPOCH, compression with pinned parameters
 // (package compress), entries and manifests in sorted order. It depends on
-// the store and the layer package only through the Layer and BlobStore
-// interfaces, so either side can change without the other.
+// the store and the layer package only through the Layer (FileLayer) and
+// BlobStore interfaces, so either side can change without the other.
 //
 // Writing is atomic: each exporter writes a temporary sibling of its
 // destination and renames it into place, so a failed export leaves nothing
 // at the destination. An existing destination is an error unless the
-// output spec says force=true (Output.Force).
+// output spec says force=true (Output.Force). An output is flushed to disk
+// before the rename only when the spec says sync=true (Output.Sync), as
+// tar and BuildKit's exporters do not flush theirs: the store, which must
+// survive a power cut, keeps its own flushes (docs/store.md).
 //
 // Each output type is an Exporter in its own file (oci.go, docker.go,
 // registry.go, local.go, tar.go), listed once in exporters (exporter.go);

@@ -14,7 +14,7 @@ var _ ImageExporter = dockerExporter{}
 func (dockerExporter) Type() string { return "docker" }
 
 func (dockerExporter) Keys() []string {
-	return []string{"dest", "name", "compression", "compression-level", "force-compression", "force"}
+	return []string{"dest", "name", "compression", "compression-level", "force-compression", "force", "sync"}
 }
 
 func (dockerExporter) Check(o *Output, _ func(string) bool) error {
@@ -38,7 +38,7 @@ func (dockerExporter) ExportImage(_ context.Context, o Output, store BlobStore, 
 	if err != nil {
 		return fmt.Errorf("type=docker: %w", err)
 	}
-	return atomically(o.Dest, o.Force, func(tmp string) error { return writeTarFile(tmp, s, epoch) })
+	return atomically(o, func(tmp string) error { return writeTarFile(tmp, s, epoch) })
 }
 
 // dockerManifestEntry is one image of a docker archive's manifest.json.

@@ -583,6 +583,20 @@ func TestForceReplaces(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dest, "index.json")); err != nil {
 		t.Fatal(err)
 	}
+	// sync=true flushes the output first and writes the same layout.
+	synced := filepath.Join(t.TempDir(), "synced.tar")
+	_, err = exportTo(t, store, in, "type=oci,sync=true,dest="+synced)
+	must(t, err)
+	plain := filepath.Join(t.TempDir(), "plain.tar")
+	_, err = exportTo(t, store, in, "type=oci,dest="+plain)
+	must(t, err)
+	a, err := os.ReadFile(synced)
+	must(t, err)
+	b, err := os.ReadFile(plain)
+	must(t, err)
+	if !bytes.Equal(a, b) {
+		t.Error("sync=true wrote other bytes than the same export without it")
+	}
 }
 
 // A forced export that fails keeps the old destination whole, and a forced

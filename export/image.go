@@ -114,10 +114,14 @@ type Manifest struct {
 	Raw        []byte
 	Desc       ocispec.Descriptor // with Platform set
 	Layers     []ocispec.Descriptor
+	// unstored are the layer blobs that are not in the BlobStore, by
+	// digest: uncompressed layers written from their trees (FileLayer).
+	unstored map[digest.Digest]*unstoredBlob
 }
 
-// Image is an assembled image: its layer blobs are in the BlobStore, its
-// JSON documents here.
+// Image is an assembled image: its layer blobs are in the BlobStore (but
+// for uncompressed FileLayers, written from the layer into each output),
+// its JSON documents here.
 type Image struct {
 	// Manifests are sorted by platform.
 	Manifests []Manifest
@@ -298,8 +302,15 @@ func assemblePlatform(store BlobStore, in *ImageInput, p PlatformInput, created 
 	if !opts.DockerMediaTypes {
 		mf.Annotations = annotations
 	}
+	var unstored map[digest.Digest]*unstoredBlob
 	for _, b := range blobs {
 		d := b.desc
+		if b.unstored != nil {
+			if unstored == nil {
+				unstored = map[digest.Digest]*unstoredBlob{}
+			}
+			unstored[d.Digest] = b.unstored
+		}
 		if opts.DockerMediaTypes {
 			switch d.MediaType {
 			case ocispec.MediaTypeImageLayerGzip:
@@ -319,7 +330,7 @@ func assemblePlatform(store BlobStore, in *ImageInput, p PlatformInput, created 
 	desc := descriptorOf(mfType, raw)
 	plat := p.Platform
 	desc.Platform = &plat
-	return Manifest{Platform: p.Platform, Config: rawCfg, ConfigDesc: mf.Config, Raw: raw, Desc: desc, Layers: mf.Layers}, nil
+	return Manifest{Platform: p.Platform, Config: rawCfg, ConfigDesc: mf.Config, Raw: raw, Desc: desc, Layers: mf.Layers, unstored: unstored}, nil
 }
 
 // DefaultPath is the PATH an image gets when its base sets none: BuildKit's

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"strconv"
@@ -20,6 +21,21 @@ type Layer interface {
 	DiffID() digest.Digest
 	Size() int64
 	Open() (io.ReadCloser, error)
+}
+
+// FileLayer is a Layer that can write its tar into a file itself and
+// tell its size without writing it, as the store's layers can. Exported
+// uncompressed, such a layer is not copied into the BlobStore first: its
+// tar is written straight into each output that needs it, the file
+// contents copied by the kernel, and checked against its diff_id on the
+// way.
+type FileLayer interface {
+	Layer
+	// TarSize is the tar's size in bytes, from a walk of the tree.
+	TarSize() (int64, error)
+	// WriteTarFile writes the tar into the new file f and returns its
+	// sha256 and size.
+	WriteTarFile(f *os.File) (digest.Digest, int64, error)
 }
 
 // BlobStore is where compressed blobs are cached by content, so a second
@@ -72,7 +88,65 @@ type cachedBlob struct {
 type layerBlob struct {
 	desc   ocispec.Descriptor // OCI media types; converted for docker
 	diffID digest.Digest
+	// unstored, when set, is where the blob comes from instead of the
+	// BlobStore: an uncompressed FileLayer.
+	unstored *unstoredBlob
 }
+
+// unstoredBlob is an uncompressed layer's blob that is written from the
+// layer into each output, not kept in the BlobStore.
+type unstoredBlob struct {
+	layer FileLayer
+	size  int64 // as the descriptor says
+}
+
+// writeFile writes the blob into the new file f and checks it is the
+// layer's tar, of the size the descriptor says.
+func (u *unstoredBlob) writeFile(f *os.File) error {
+	d, n, err := u.layer.WriteTarFile(f)
+	if err != nil {
+		return err
+	}
+	if d != u.layer.DiffID() || n != u.size {
+		return fmt.Errorf("layer content is %s (%d bytes), not its diff_id %s (%d bytes)", d, n, u.layer.DiffID(), u.size)
+	}
+	return nil
+}
+
+// open streams the blob, failing at its end unless it is the layer's tar
+// of the size the descriptor says.
+func (u *unstoredBlob) open() (io.ReadCloser, error) {
+	rc, err := u.layer.Open()
+	if err != nil {
+		return nil, fmt.Errorf("opening layer: %w", err)
+	}
+	return &checkedReader{rc: rc, h: sha256.New(), want: u.layer.DiffID(), size: u.size}, nil
+}
+
+// checkedReader reads a layer's tar and fails at EOF when its digest or
+// size is not the expected one, so that an output never receives other
+// bytes than the descriptor names without an error.
+type checkedReader struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	n    int64
+	want digest.Digest
+	size int64
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	if err == io.EOF {
+		if got := digest.NewDigestFromBytes(digest.SHA256, c.h.Sum(nil)); got != c.want || c.n != c.size {
+			return n, fmt.Errorf("layer content is %s (%d bytes), not its diff_id %s (%d bytes)", got, c.n, c.want, c.size)
+		}
+	}
+	return n, err
+}
+
+func (c *checkedReader) Close() error { return c.rc.Close() }
 
 // ociLayerType maps docker layer media types onto OCI ones, so a base
 // layer pulled with either keeps one spelling in kiln's manifests.
@@ -115,6 +189,20 @@ func blobFor(store BlobStore, li LayerInput, c Compression) (layerBlob, error) {
 	comp, err := compress.Lookup(c.Type)
 	if err != nil {
 		return layerBlob{}, err
+	}
+	if fl, ok := li.Layer.(FileLayer); ok && c.Type == compress.Uncompressed {
+		// The blob is the layer's tar: storing a copy before writing it
+		// out would write it twice and wait for the disk once more.
+		if has, err := store.HasBlob(fl.DiffID()); err != nil {
+			return layerBlob{}, fmt.Errorf("looking up layer blob %s: %w", fl.DiffID(), err)
+		} else if !has {
+			size, err := fl.TarSize()
+			if err != nil {
+				return layerBlob{}, fmt.Errorf("sizing layer %s: %w", fl.DiffID(), err)
+			}
+			d := ocispec.Descriptor{MediaType: comp.MediaType(), Digest: fl.DiffID(), Size: size}
+			return layerBlob{desc: d, diffID: fl.DiffID(), unstored: &unstoredBlob{layer: fl, size: size}}, nil
+		}
 	}
 	level, err := comp.Level(c.Level)
 	if err != nil {

@@ -24,7 +24,7 @@ var _ FilesExporter = localExporter{}
 func (localExporter) Type() string { return "local" }
 
 func (localExporter) Keys() []string {
-	return []string{"dest", "force", "platform-split", "preserve-ownership"}
+	return []string{"dest", "force", "sync", "platform-split", "preserve-ownership"}
 }
 
 func (localExporter) Check(o *Output, _ func(string) bool) error {
@@ -36,7 +36,7 @@ func (localExporter) Check(o *Output, _ func(string) bool) error {
 
 func (localExporter) ExportFiles(ctx context.Context, o Output, job FilesJob) (FileSums, error) {
 	sums := FileSums{Platforms: map[string]string{}}
-	err := atomically(o.Dest, o.Force, func(tmp string) error {
+	err := atomically(o, func(tmp string) error {
 		if err := mkdirMode(tmp); err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ var _ ImageExporter = ociExporter{}
 func (ociExporter) Type() string { return "oci" }
 
 func (ociExporter) Keys() []string {
-	return []string{"dest", "name", "tar", "compression", "compression-level", "force-compression", "force"}
+	return []string{"dest", "name", "tar", "compression", "compression-level", "force-compression", "force", "sync"}
 }
 
 // Check makes a dest ending in .tar a tar file unless tar= says otherwise.
@@ -52,7 +52,7 @@ func (ociExporter) ExportImage(_ context.Context, o Output, store BlobStore, img
 	if err != nil {
 		return fmt.Errorf("type=oci: %w", err)
 	}
-	return atomically(o.Dest, o.Force, func(tmp string) error {
+	return atomically(o, func(tmp string) error {
 		if o.Tar {
 			return writeTarFile(tmp, s, epoch)
 		}
@@ -60,17 +60,21 @@ func (ociExporter) ExportImage(_ context.Context, o Output, store BlobStore, img
 	})
 }
 
-// file is one file of an output being written: data in memory or a blob
-// in the store.
+// file is one file of an output being written: data in memory, a blob
+// in the store or a layer's tar written from the layer.
 type file struct {
-	name string
-	data []byte
-	blob string // path in the BlobStore
-	size int64
+	name     string
+	data     []byte
+	blob     string // path in the BlobStore
+	unstored *unstoredBlob
+	size     int64
 }
 
 func (f file) open() (io.ReadCloser, error) {
-	if f.blob == "" {
+	switch {
+	case f.unstored != nil:
+		return f.unstored.open()
+	case f.blob == "":
 		return io.NopCloser(bytes.NewReader(f.data)), nil
 	}
 	return os.Open(f.blob)
@@ -83,7 +87,12 @@ func (s fileSet) addData(name string, data []byte) {
 	s[name] = file{name: name, data: data, size: int64(len(data))}
 }
 
-func (s fileSet) addBlob(store BlobStore, d ocispec.Descriptor) error {
+func (s fileSet) addBlob(store BlobStore, d ocispec.Descriptor, unstored map[digest.Digest]*unstoredBlob) error {
+	name := blobName(d.Digest)
+	if u := unstored[d.Digest]; u != nil {
+		s[name] = file{name: name, unstored: u, size: d.Size}
+		return nil
+	}
 	ok, err := store.HasBlob(d.Digest)
 	if err != nil {
 		return fmt.Errorf("looking up blob %s: %w", d.Digest, err)
@@ -91,7 +100,6 @@ func (s fileSet) addBlob(store BlobStore, d ocispec.Descriptor) error {
 	if !ok {
 		return fmt.Errorf("blob %s is not in the store", d.Digest)
 	}
-	name := blobName(d.Digest)
 	s[name] = file{name: name, blob: store.BlobPath(d.Digest), size: d.Size}
 	return nil
 }
@@ -138,16 +146,11 @@ func (s fileSet) writeDir(dir string) error {
 }
 
 func writeFile(p string, f file) error {
-	r, err := f.open()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
 	w, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	if _, err := io.CopyBuffer(w, r, make([]byte, 1<<20)); err != nil {
+	if err := fill(w, f); err != nil {
 		w.Close()
 		return fmt.Errorf("writing %s: %w", f.name, err)
 	}
@@ -156,6 +159,21 @@ func writeFile(p string, f file) error {
 		return err
 	}
 	return w.Close()
+}
+
+// fill writes f's content into the new file w: an unstored layer from its
+// tree, the rest by copy (copy_file_range from the store).
+func fill(w *os.File, f file) error {
+	if f.unstored != nil {
+		return f.unstored.writeFile(w)
+	}
+	r, err := f.open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = io.CopyBuffer(w, r, make([]byte, 1<<20))
+	return err
 }
 
 // writeTar writes the set as a tar with fixed headers: USTAR, root-owned,
@@ -210,7 +228,7 @@ func writeTarFile(p string, s fileSet, epoch int64) error {
 func imageFiles(s fileSet, store BlobStore, img *Image) error {
 	for _, m := range append(img.Manifests[:len(img.Manifests):len(img.Manifests)], img.Attestations...) {
 		for _, l := range m.Layers {
-			if err := s.addBlob(store, l); err != nil {
+			if err := s.addBlob(store, l, m.unstored); err != nil {
 				return err
 			}
 		}

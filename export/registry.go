@@ -97,17 +97,22 @@ func (c *remoteCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	}
 	for _, l := range c.m.Layers {
 		if l.Digest.String() == h.String() {
+			if u := c.m.unstored[l.Digest]; u != nil {
+				return &remoteBlob{desc: l, unstored: u}, nil
+			}
 			return &remoteBlob{desc: l, path: c.store.BlobPath(l.Digest)}, nil
 		}
 	}
 	return nil, fmt.Errorf("blob %s is not part of the image", h)
 }
 
-// remoteBlob is a layer blob in the store or the config in memory.
+// remoteBlob is a layer blob in the store or written from its layer, or
+// the config in memory.
 type remoteBlob struct {
-	desc ocispec.Descriptor
-	path string
-	data []byte
+	desc     ocispec.Descriptor
+	path     string
+	unstored *unstoredBlob
+	data     []byte
 }
 
 func (b *remoteBlob) Digest() (v1.Hash, error) { return v1.NewHash(b.desc.Digest.String()) }
@@ -117,6 +122,9 @@ func (b *remoteBlob) MediaType() (types.MediaType, error) {
 }
 
 func (b *remoteBlob) Compressed() (io.ReadCloser, error) {
+	if b.unstored != nil {
+		return b.unstored.open()
+	}
 	if b.path == "" {
 		return io.NopCloser(bytes.NewReader(b.data)), nil
 	}

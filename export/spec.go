@@ -34,6 +34,12 @@ type Output struct {
 	// Force replaces an existing destination (force=true); without it an
 	// existing destination is an error.
 	Force bool
+	// Sync (sync=true) flushes the output to disk before it takes its
+	// name, so that it survives a power cut. Without it an output is
+	// still atomic against kiln failing (written aside, then renamed),
+	// and reaches the disk when the kernel writes it back, as tar's and
+	// BuildKit's do (docs/store.md).
+	Sync bool
 	// PlatformSplit puts each platform's files in its own directory
 	// (local and tar; default true, as buildx).
 	PlatformSplit bool
@@ -164,6 +170,7 @@ var outputKeys = map[string]keyParser{
 	"tar":                boolKey(func(o *Output) *bool { return &o.Tar }),
 	"force-compression":  boolKey(func(o *Output) *bool { return &o.ForceCompression }),
 	"force":              boolKey(func(o *Output) *bool { return &o.Force }),
+	"sync":               boolKey(func(o *Output) *bool { return &o.Sync }),
 	"platform-split":     boolKey(func(o *Output) *bool { return &o.PlatformSplit }),
 	"preserve-ownership": boolKey(func(o *Output) *bool { return &o.PreserveOwnership }),
 	"compression": func(o *Output, _, v string) error {

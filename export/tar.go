@@ -20,9 +20,17 @@ var _ FilesExporter = tarExporter{}
 
 func (tarExporter) Type() string { return "tar" }
 
-func (tarExporter) Keys() []string { return []string{"dest", "force", "platform-split"} }
+func (tarExporter) Keys() []string { return []string{"dest", "force", "sync", "platform-split"} }
 
-func (tarExporter) Check(o *Output, _ func(string) bool) error { return needDest(o) }
+func (tarExporter) Check(o *Output, _ func(string) bool) error {
+	if err := needDest(o); err != nil {
+		return err
+	}
+	if o.Dest == "-" && o.Sync {
+		return errors.New("sync=true flushes a dest file to disk; with dest=- (stdout) the reader decides, drop sync=")
+	}
+	return nil
+}
 
 func (tarExporter) ExportFiles(_ context.Context, o Output, job FilesJob) (FileSums, error) {
 	sums := FileSums{Platforms: map[string]string{}}
@@ -40,7 +48,7 @@ func (tarExporter) ExportFiles(_ context.Context, o Output, job FilesJob) (FileS
 		}
 		return sums, write(job.Stdout)
 	}
-	return sums, atomically(o.Dest, o.Force, func(tmp string) error {
+	return sums, atomically(o, func(tmp string) error {
 		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err != nil {
 			return err

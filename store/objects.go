@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -153,7 +154,8 @@ func (s *Store) AddBlob(r io.Reader, expected digest.Digest) (digest.Digest, int
 		return "", 0, err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), r)
+	w := &blobWriter{f: f, h: h}
+	n, err := io.CopyBuffer(w, r, make([]byte, 1<<20))
 	if err != nil {
 		return fail(fmt.Errorf("adding blob: reading its content: %w", err))
 	}
@@ -199,6 +201,34 @@ func (s *Store) AddBlob(r io.Reader, expected digest.Digest) (digest.Digest, int
 		return "", 0, fmt.Errorf("indexing blob %s: %w", d, err)
 	}
 	return d, n, nil
+}
+
+// writebackChunk is how much of a blob is written before its writeback
+// to disk is started.
+const writebackChunk = 8 << 20
+
+// blobWriter writes a blob's temporary file and hashes it, and starts the
+// writeback of every chunk it has written (sync_file_range, which does not
+// wait): the fsync before the blob is indexed then waits for the last
+// chunks only instead of the whole blob, which for a compressed layer is
+// written while the encoders still run.
+type blobWriter struct {
+	f       *os.File
+	h       hash.Hash
+	n, sent int64
+}
+
+func (w *blobWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	if w.n-w.sent >= writebackChunk {
+		// Only a hint: the fsync in AddBlob is what makes the blob
+		// durable, so an error (a file system without it) changes nothing.
+		_ = unix.SyncFileRange(int(w.f.Fd()), w.sent, w.n-w.sent, unix.SYNC_FILE_RANGE_WRITE)
+		w.sent = w.n
+	}
+	return n, err
 }
 
 // lockObject holds the object of index key k for an add or a removal (see

@@ -115,9 +115,14 @@ var forceWorkers int
 
 // freeCores is how many encoders to run: the cores kiln may use
 // (GOMAXPROCS, which follows the affinity mask and the cgroup quota) less
-// those other processes' threads are running on right now, at least one.
-// Encoders beyond the free cores only queue for the CPU and make every
-// handoff of the ordered pipeline wait for a time slice. The count never
+// those other processes' threads are running on right now, but never
+// fewer than two where two cores exist. The running count is one sample
+// at the start of a layer: on a shared machine it is often one or two
+// higher for an instant, and one encoder then compressed the whole layer
+// serially, 1.4x slower per byte than the zstd CLI (docs/performance.md:
+// at load 2.5 on 2 cores, 3.3-4.0 s against 2.2-2.5 s with two). The
+// kernel shares a busy core between runnable threads, so a second encoder
+// on it costs a frame's handoff, not the CPU of the first. The count never
 // reaches the bytes, which only the block size decides.
 func freeCores() int {
 	if forceWorkers > 0 {
@@ -134,7 +139,9 @@ func freeCores() int {
 // freeOf parses /proc/loadavg's fourth field, "running/total", and takes
 // away self, the running threads that are kiln's own (the one reading
 // included): the layer's tar writer is part of the work, not a rival.
+// The result is at least min(2, procs).
 func freeOf(procs int, loadavg string, self int) int {
+	floor := min(2, procs)
 	f := strings.Fields(loadavg)
 	if len(f) < 4 {
 		return procs
@@ -144,7 +151,7 @@ func freeOf(procs int, loadavg string, self int) int {
 	if !ok || err != nil {
 		return procs
 	}
-	return max(1, min(procs, procs-(n-max(1, self))))
+	return max(floor, min(procs, procs-(n-max(1, self))))
 }
 
 // selfRunning counts this process's threads in state R.

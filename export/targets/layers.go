@@ -19,7 +19,7 @@ type storeLayer struct {
 	d  digest.Digest
 }
 
-var _ export.Layer = storeLayer{}
+var _ export.FileLayer = storeLayer{}
 
 func (l storeLayer) DiffID() digest.Digest { return l.d }
 func (l storeLayer) Size() int64           { return -1 }
@@ -27,6 +27,14 @@ func (l storeLayer) Open() (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(layer.WriteTar(pw, l.st.LayerPath(l.d))) }()
 	return pr, nil
+}
+
+// TarSize and WriteTarFile make it an export.FileLayer: an uncompressed
+// export writes its tar straight into the output.
+func (l storeLayer) TarSize() (int64, error) { return layer.TarSize(l.st.LayerPath(l.d)) }
+
+func (l storeLayer) WriteTarFile(f *os.File) (digest.Digest, int64, error) {
+	return layer.WriteTarFile(f, l.st.LayerPath(l.d))
 }
 
 // baseLayer is a base image's layer as the image ships it: its diff_id is

@@ -3,7 +3,8 @@
 // mix and never a stray temporary: the new content is written beside the
 // destination under a name of its own, flushed to disk, given its mode,
 // renamed into place, and the folder's entry flushed too. The lock file,
-// golden files, `kiln fmt`, downloads and exports all go through here.
+// golden files, `kiln fmt`, downloads and exports all go through here;
+// exports (Publish) are flushed only when their spec says sync=true.
 package atomicfile
 
 import (

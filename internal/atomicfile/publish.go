@@ -19,11 +19,20 @@ var ErrExists = errors.New("destination exists")
 // Publish runs write on a temporary sibling of dest (a file or a
 // directory, as write makes it) and renames the result into place. On any
 // error the temporary is removed, so dest is left as it was: absent, or
-// the old content when replacing. What write made is flushed to disk
-// before it takes dest's name, so a crash never leaves dest naming empty
-// or partial files. Unlike Write it takes a whole tree, flushes it with
-// one syncfs(2) and, without replace, never replaces what is at dest.
-func Publish(dest string, replace bool, write func(tmp string) error) error {
+// the old content when replacing. Without replace it never replaces what
+// is at dest.
+//
+// The rename makes the output atomic against kiln itself failing: a
+// crash, kill -9 or Ctrl-C leaves the old dest or the whole new one, never
+// a half-written one. Durability against a power cut is flush's: with
+// flush, what write made is flushed to disk (file by file for a small
+// tree, else one syncfs(2); see fsync.Tree) before it takes dest's name,
+// and dest's folder after, so a crash of the machine never leaves dest
+// naming empty or partial files. Without flush the data reaches the disk
+// when the kernel writes it back, as with tar, cp, docker save and
+// BuildKit's exporters: an export is a copy of what the store holds, and
+// waiting for the disk costs more than writing it (docs/store.md).
+func Publish(dest string, replace, flush bool, write func(tmp string) error) error {
 	if _, err := os.Lstat(dest); err == nil {
 		if !replace {
 			return exists(dest)
@@ -43,9 +52,11 @@ func Publish(dest string, replace bool, write func(tmp string) error) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	if err := fsync.FS(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("writing %s: flushing to disk: %w", dest, err)
+	if flush {
+		if err := fsync.Tree(target); err != nil {
+			os.RemoveAll(tmp)
+			return fmt.Errorf("writing %s: flushing to disk: %w", dest, err)
+		}
 	}
 	if err := place(target, dest, replace); err != nil {
 		// Only the new content goes: should place have failed to put old
@@ -54,9 +65,11 @@ func Publish(dest string, replace bool, write func(tmp string) error) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := fsync.Dir(dir); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("writing %s: %w", dest, err)
+	if flush {
+		if err := fsync.Dir(dir); err != nil {
+			os.RemoveAll(tmp)
+			return fmt.Errorf("writing %s: %w", dest, err)
+		}
 	}
 	// After an exchange tmp holds the old content.
 	if err := os.RemoveAll(tmp); err != nil {

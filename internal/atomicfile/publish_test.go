@@ -12,7 +12,7 @@ import (
 func TestPublishNeverReplacesUnforced(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "out.tar")
-	err := Publish(dest, false, func(tmp string) error {
+	err := Publish(dest, false, false, func(tmp string) error {
 		if err := os.WriteFile(dest, []byte("theirs"), 0o644); err != nil {
 			return err
 		}
@@ -37,7 +37,7 @@ func TestPublishReplacingDestVanishes(t *testing.T) {
 	if err := os.Mkdir(dest, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	err := Publish(dest, true, func(tmp string) error {
+	err := Publish(dest, true, true, func(tmp string) error {
 		if err := os.Remove(dest); err != nil {
 			return err
 		}
@@ -51,5 +51,28 @@ func TestPublishReplacingDestVanishes(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("temporaries left behind: %v", ents)
+	}
+}
+
+// Flushed or not, a tree is published whole and no temporary remains.
+func TestPublishFlush(t *testing.T) {
+	for _, flush := range []bool{false, true} {
+		dir := t.TempDir()
+		dest := filepath.Join(dir, "out")
+		err := Publish(dest, false, flush, func(tmp string) error {
+			if err := os.MkdirAll(filepath.Join(tmp, "blobs", "sha256"), 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(tmp, "blobs", "sha256", "x"), []byte("data"), 0o644)
+		})
+		if err != nil {
+			t.Fatalf("flush=%v: %v", flush, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dest, "blobs", "sha256", "x")); string(b) != "data" {
+			t.Errorf("flush=%v: dest holds %q", flush, b)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Errorf("flush=%v: temporaries left behind: %v", flush, ents)
+		}
 	}
 }

@@ -21,6 +21,7 @@ const copyBufSize = 1 << 20
 
 type tarWriter struct {
 	tw    *tar.Writer
+	lay   *layout // set: lay the tar out (tarfile.go) instead of writing it to tw
 	root  string
 	links map[[2]uint64]string // (dev, ino) -> first tar name
 	buf   []byte
@@ -68,7 +69,7 @@ func (t *tarWriter) dir(abs, prefix string, st *unix.Stat_t) error {
 	}
 	if opaque {
 		hdr := whiteoutHeader(prefix+OpaqueWhiteout, st.Mtim.Sec)
-		if err := t.tw.WriteHeader(hdr); err != nil {
+		if err := t.header(hdr); err != nil {
 			return err
 		}
 	}
@@ -124,7 +125,7 @@ func (t *tarWriter) entry(abs, prefix string, c *child) error {
 	st := &c.st
 	name := prefix + c.tarName
 	if isWhiteout(st) {
-		return t.tw.WriteHeader(whiteoutHeader(name, st.Mtim.Sec))
+		return t.header(whiteoutHeader(name, st.Mtim.Sec))
 	}
 	hdr := &tar.Header{
 		Name:    name,
@@ -148,7 +149,7 @@ func (t *tarWriter) entry(abs, prefix string, c *child) error {
 	case unix.S_IFDIR:
 		hdr.Typeflag = tar.TypeDir
 		hdr.Name += "/"
-		if err := t.tw.WriteHeader(hdr); err != nil {
+		if err := t.header(hdr); err != nil {
 			return err
 		}
 		return t.dir(abs, hdr.Name, st)
@@ -159,17 +160,17 @@ func (t *tarWriter) entry(abs, prefix string, c *child) error {
 		}
 		hdr.Typeflag = tar.TypeSymlink
 		hdr.Linkname = target
-		return t.tw.WriteHeader(hdr)
+		return t.header(hdr)
 	case unix.S_IFIFO:
 		hdr.Typeflag = tar.TypeFifo
-		return t.tw.WriteHeader(hdr)
+		return t.header(hdr)
 	case unix.S_IFREG:
 		if st.Nlink > 1 {
 			key := [2]uint64{st.Dev, st.Ino}
 			if first, ok := t.links[key]; ok {
 				hdr.Typeflag = tar.TypeLink
 				hdr.Linkname = first
-				return t.tw.WriteHeader(hdr)
+				return t.header(hdr)
 			}
 			t.links[key] = name
 		}
@@ -181,7 +182,21 @@ func (t *tarWriter) entry(abs, prefix string, c *child) error {
 	}
 }
 
+// header writes an entry without content.
+func (t *tarWriter) header(hdr *tar.Header) error {
+	if t.lay != nil {
+		return t.lay.header(hdr)
+	}
+	return t.tw.WriteHeader(hdr)
+}
+
 func (t *tarWriter) file(abs string, hdr *tar.Header) error {
+	if t.lay != nil {
+		if err := t.lay.header(hdr); err != nil {
+			return err
+		}
+		return t.lay.content(abs, hdr.Size)
+	}
 	f, err := os.OpenFile(abs, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err

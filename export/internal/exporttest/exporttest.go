@@ -20,6 +20,8 @@ import (
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/store/layer"
 )
 
 // DirStore is a BlobStore in a directory. Adds counts AddBlob calls, so
@@ -199,4 +201,42 @@ func DirLayer(dir string, epoch int64) (*Layer, error) {
 		return nil, err
 	}
 	return &Layer{Tar: b.Bytes()}, nil
+}
+
+// TreeLayer is a layer tree as the store holds one: its canonical tar is
+// the layer package's, and it is an export.FileLayer, so an uncompressed
+// export writes it straight into its output.
+type TreeLayer struct {
+	Dir    string
+	diffID digest.Digest
+}
+
+// NewTreeLayer hashes the tree at dir.
+func NewTreeLayer(dir string) (*TreeLayer, error) {
+	d, _, err := layer.Hash(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &TreeLayer{Dir: dir, diffID: d}, nil
+}
+
+// DiffID is the tree's diff_id when NewTreeLayer hashed it.
+func (l *TreeLayer) DiffID() digest.Digest { return l.diffID }
+
+// Size is unknown until the tar is written or laid out.
+func (l *TreeLayer) Size() int64 { return -1 }
+
+// Open streams the canonical tar.
+func (l *TreeLayer) Open() (io.ReadCloser, error) {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(layer.WriteTar(pw, l.Dir)) }()
+	return pr, nil
+}
+
+// TarSize and WriteTarFile make it an export.FileLayer: an uncompressed
+// export writes its tar straight into the output.
+func (l *TreeLayer) TarSize() (int64, error) { return layer.TarSize(l.Dir) }
+
+func (l *TreeLayer) WriteTarFile(f *os.File) (digest.Digest, int64, error) {
+	return layer.WriteTarFile(f, l.Dir)
 }
