@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -232,6 +233,14 @@ type node struct {
 	err  error
 	// remote: the substituter has it, so its inputs were not needed.
 	remote bool
+	// inputs and dependents link n to the nodes it takes as inputs and
+	// the nodes to build that take it (linkDependents); prio is its
+	// priority for a job slot (chainLengths).
+	inputs, dependents []*node
+	prio               int
+	// handed is set when the input that finished last handed its job slot
+	// straight to n (slots.handOff), which then holds it without taking one.
+	handed atomic.Bool
 }
 
 // finished says whether n's output (or failure) is known.
@@ -393,6 +402,7 @@ func (r *Realizer) build(ctx context.Context, g *compiler.Graph, order []digest.
 		rand.Shuffle(len(launch), func(i, j int) { launch[i], launch[j] = launch[j], launch[i] })
 	} else {
 		prio = chainLengths(order, nodes)
+		linkDependents(order, nodes, prio)
 	}
 	for _, d := range launch {
 		n, ok := nodes[d]
@@ -431,22 +441,30 @@ func (r *Realizer) buildNode(ctx context.Context, g *compiler.Graph, n *node, no
 		if dep.err != nil {
 			n.err = fmt.Errorf("input %s failed", dep.drv.Name)
 			r.opts.Events(Event{Kind: EventSkipped, Digest: n.dg, Name: n.drv.Name, Description: n.drv.Description})
+			if n.handed.Load() {
+				sem.give()
+			}
 			return
 		}
 		inputs[i] = dep.out
 	}
-	if err := sem.take(ctx, prio); err != nil {
-		n.err = err
-		return
+	if !n.handed.Load() {
+		if err := sem.take(ctx, prio); err != nil {
+			n.err = err
+			return
+		}
 	}
-	defer sem.give()
 	if ctx.Err() != nil {
 		n.err = context.Cause(ctx)
+		sem.give()
 		return
 	}
 	n.out, n.err = r.realizeOne(ctx, n.dg, n.drv, inputs, sem)
 	if n.err != nil && !errors.Is(n.err, errStopped) {
 		failed(n.err)
+	}
+	if n.err != nil || !sem.handOff(n) {
+		sem.give()
 	}
 }
 

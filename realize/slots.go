@@ -86,6 +86,47 @@ func (s *slots) give() {
 	close(w.got)
 }
 
+// handOff passes the job slot of n, which has just been built, straight
+// to the dependent of n it has made ready to build (every other input
+// done, none failed), if that dependent's priority is at least that of
+// every step waiting: the one with the highest priority, that is. It
+// reports whether it did; if not, the caller gives the slot back.
+//
+// Without it the slot is given back before n's dependents have woken
+// (they are told n is done once its builder returns) and goes to a step
+// already waiting even when a dependent ranks higher: in the fan of
+// issue 20, each copy of the merge chain waited for the next fan step to
+// end instead of running as soon as its own had.
+func (s *slots) handOff(n *node) bool {
+	var best *node
+	for _, d := range n.dependents {
+		if d.remote || best != nil && d.prio <= best.prio {
+			continue
+		}
+		ready := true
+		for _, in := range d.inputs {
+			if in != n && (!in.finished() || in.err != nil) {
+				ready = false
+				break
+			}
+		}
+		if ready {
+			best = d
+		}
+	}
+	if best == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.wait) > 0 && s.wait[0].prio > best.prio {
+		return false
+	}
+	// Two inputs finishing at once cannot both see the other done (each
+	// is done only once its builder returns), but make sure.
+	return best.handed.CompareAndSwap(false, true)
+}
+
 type waiters []*waiter
 
 func (h waiters) Len() int { return len(h) }
@@ -111,6 +152,25 @@ func (h *waiters) Pop() any {
 	*h = old[:len(old)-1]
 	w.idx = -1
 	return w
+}
+
+// linkDependents links each node to build to its inputs and its inputs to
+// it, and records its priority, for handOff. order is topological.
+func linkDependents(order []digest.Digest, nodes map[digest.Digest]*node, prio map[digest.Digest]int) {
+	for _, d := range order {
+		n, ok := nodes[d]
+		if !ok || n.finished() {
+			continue
+		}
+		n.prio = prio[d]
+		n.inputs = make([]*node, 0, len(n.drv.Inputs))
+		for _, in := range n.drv.Inputs {
+			if dep, ok := nodes[in]; ok {
+				n.inputs = append(n.inputs, dep)
+				dep.dependents = append(dep.dependents, n)
+			}
+		}
+	}
 }
 
 // chainLengths gives each node to build the number of nodes to build on

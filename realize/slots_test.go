@@ -45,6 +45,38 @@ func TestAMergeChainRunsAlongsideItsFan(t *testing.T) {
 	}
 }
 
+// TestAFinishedStepHandsItsSlotToItsDependent: in the same fan and merge
+// chain, built one at a time, each copy m_i runs right after its fan step
+// f_i, whose slot it is handed, and before the next fan step: f_{i+1}
+// ranks the same as m_i and was waiting first, so without the handoff it
+// took the slot while m_i was still waking up.
+func TestAFinishedStepHandsItsSlotToItsDependent(t *testing.T) {
+	const n = 5
+	tg := newTestGraph(t)
+	base := tg.fileStep("base", "", mkfile("/base"))
+	var fan []digest.Digest
+	for i := range n {
+		fan = append(fan, tg.fileStep(fmt.Sprintf("f%d", i), base, compiler.FileAction{Action: "mkfile", Path: "/out", Mode: 0o644, Data: fmt.Sprint(i)}))
+	}
+	prev := base
+	want := []string{"base"}
+	for i := range n {
+		prev = tg.add(&compiler.Derivation{Kind: compiler.KindFile, Name: fmt.Sprintf("m%d", i), Inputs: []digest.Digest{prev, fan[i]},
+			File: &compiler.FileOp{Base: 0, Actions: []compiler.FileAction{{Action: "copy", SrcInput: 1, Src: "/out", Path: fmt.Sprintf("/out%d", i)}}}})
+		want = append(want, fmt.Sprintf("f%d", i), fmt.Sprintf("m%d", i))
+	}
+	for range 3 { // the race the handoff removes was lost most of the time, not always
+		var ev events
+		r := New(openStore(t), Options{Jobs: 1, Events: ev.record})
+		if _, err := r.Realize(context.Background(), tg.g, []digest.Digest{prev}); err != nil {
+			t.Fatal(err)
+		}
+		if started := ev.of(EventStart); !slices.Equal(started, want) {
+			t.Fatalf("started %q, want %q", started, want)
+		}
+	}
+}
+
 // TestSlotsServeTheLongestChainFirst: waiters get a freed slot by
 // priority, then in the order they came; a waiter whose context ends
 // leaves the queue, holding nothing.
