@@ -23,6 +23,9 @@ type Graph struct {
 	// of compile time.
 	pos map[digest.Digest]int32
 	seq []digest.Digest
+	// nodes[i] is Nodes[seq[i]], so that add reads an input's node by
+	// its position instead of a second look-up in a map of 71-byte keys.
+	nodes []*Derivation
 	// inputs holds every node's input positions back to back (one
 	// allocation, not one per node); node i's end at inEnd[i].
 	inputs []int32
@@ -56,7 +59,7 @@ type Target struct {
 func newGraph(n int) *Graph {
 	return &Graph{
 		Nodes: make(map[digest.Digest]*Derivation, n), pos: make(map[digest.Digest]int32, n),
-		seq: make([]digest.Digest, 0, n), inEnd: make([]int32, 0, n), inputs: make([]int32, 0, n),
+		seq: make([]digest.Digest, 0, n), nodes: make([]*Derivation, 0, n), inEnd: make([]int32, 0, n), inputs: make([]int32, 0, n),
 	}
 }
 
@@ -73,7 +76,7 @@ func (g *Graph) add(d *Derivation) (digest.Digest, error) {
 			continue
 		}
 		g.inputs = append(g.inputs, p)
-		if g.Nodes[g.seq[p]].Unresolved {
+		if g.nodes[p].Unresolved {
 			d.Unresolved = true
 		}
 	}
@@ -89,6 +92,7 @@ func (g *Graph) add(d *Derivation) (digest.Digest, error) {
 	g.Nodes[dg] = d
 	g.pos[dg] = int32(len(g.seq))
 	g.seq = append(g.seq, dg)
+	g.nodes = append(g.nodes, d)
 	g.inEnd = append(g.inEnd, int32(len(g.inputs)))
 	return dg, nil
 }
@@ -105,8 +109,10 @@ func (g *Graph) index() {
 	}
 	slices.Sort(g.seq)
 	g.pos = make(map[digest.Digest]int32, len(g.seq))
+	g.nodes = make([]*Derivation, len(g.seq))
 	for i, d := range g.seq {
 		g.pos[d] = int32(i)
+		g.nodes[i] = g.Nodes[d]
 	}
 	g.inputs, g.inEnd = g.inputs[:0], g.inEnd[:0]
 	for _, d := range g.seq {
