@@ -480,8 +480,9 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	}
 	r := c.startRun(st, base, platform)
 	runs := 0
+	addr := st.Address()
 	for i, step := range st.Steps {
-		name := st.Address() + "/" + step.Kind + "[" + strconv.Itoa(i) + "]"
+		name := addr + "/" + step.Kind + "[" + strconv.Itoa(i) + "]"
 		var d hcl.Diagnostics
 		if step.Kind == "run" {
 			d = c.runStep(st, step, r, platform, name, RunAddress(st.Name, runs))
@@ -573,7 +574,13 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 	d := &Derivation{Kind: KindFile, SourceDateEpoch: c.epoch, File: fo, Name: name}
 	if r.state != "" {
 		fo.Base = 0
-		d.Inputs = []digest.Digest{r.state}
+		// Room for a copy's source, its second input, so that copyStep
+		// does not allocate them again.
+		n := 1
+		if s.Kind == "copy" {
+			n = 2
+		}
+		d.Inputs = append(make([]digest.Digest, 0, n), r.state)
 	}
 	var diags hcl.Diagnostics
 	switch s.Kind {
@@ -643,7 +650,9 @@ func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation
 			Mode: mode, ChmodSet: chmod, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true,
 		})
 	}
-	d.Description = fmt.Sprintf("copy %s:%s -> %s", s.From.Address(), strings.Join(s.Src, ","), dest)
+	// Concatenated, not formatted: fmt boxes each argument, and the
+	// 10,000-stage plan describes 10,000 copies.
+	d.Description = "copy " + s.From.Address() + ":" + strings.Join(s.Src, ",") + " -> " + dest
 	return nil
 }
 
