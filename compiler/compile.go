@@ -687,7 +687,7 @@ func fileStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name, lockAddr string) hcl.Diagnostics {
 	args := s.Args
 	if s.Shell != "" {
-		args = append(slices.Clone(r.shell), s.Shell)
+		args = append(append(make([]string, 0, len(r.shell)+1), r.shell...), s.Shell)
 	}
 	if len(args) == 0 {
 		return diag(s.Range, "run has no command", `Set command = ["prog", "arg"] or shell = "...".`)
@@ -737,9 +737,12 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		}
 		ex.Mounts = append(ex.Mounts, km)
 	}
-	sort.SliceStable(ex.Mounts, func(i, j int) bool { return ex.Mounts[i].Dest < ex.Mounts[j].Dest })
+	if len(ex.Mounts) > 1 {
+		sort.SliceStable(ex.Mounts, func(i, j int) bool { return ex.Mounts[i].Dest < ex.Mounts[j].Dest })
+	}
 	d.Limits = runLimits(st, s)
-	d.Description = "run " + shellQuote(args)
+	var desc [160]byte
+	d.Description = string(appendShellQuote(append(desc[:0], "run "...), args))
 	if ex.Security != "" {
 		// Plans and progress show which steps run unfiltered.
 		d.Description += " [security=" + ex.Security + "]"
@@ -942,32 +945,44 @@ func sortedEnv(env map[string]string) []string {
 }
 
 func shellQuote(args []string) string {
-	var b strings.Builder
+	var buf [160]byte
+	return string(appendShellQuote(buf[:0], args))
+}
+
+// appendShellQuote appends shellQuote(args) to b, so that a run step's
+// description is built in one buffer (the 10,000-stage plan has 20,000).
+func appendShellQuote(b []byte, args []string) []byte {
+	start := len(b)
 	for i, a := range args {
 		if i > 0 {
-			b.WriteByte(' ')
+			b = append(b, ' ')
 		}
 		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>(){}*?!#~") {
-			b.WriteString(a)
+			b = append(b, a...)
 			continue
 		}
 		if strings.ContainsAny(a, "\n\r\t") {
 			// A multi-line command stays on one line: plans and progress
 			// show one derivation per line.
-			b.WriteString(ansiCQuote(a))
+			b = append(b, ansiCQuote(a)...)
 			continue
 		}
-		b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
+		b = append(b, '\'')
+		for j := 0; j < len(a); j++ {
+			if a[j] == '\'' {
+				b = append(b, `'\''`...)
+			} else {
+				b = append(b, a[j])
+			}
+		}
+		b = append(b, '\'')
 	}
-	s := b.String()
-	if len(s) > 120 {
-		s = s[:117] + "..."
+	if len(b)-start > 120 {
+		b = append(b[:start+117], "..."...)
 	}
-	return s
+	return b
 }
 
-// ansiCQuote quotes s as bash's $'...' does, line breaks and tabs
-// escaped, so that it is one line and can be pasted into bash as is.
 func ansiCQuote(s string) string {
 	var b strings.Builder
 	b.WriteString("$'")
