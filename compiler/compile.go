@@ -172,6 +172,16 @@ type compiler struct {
 	// compilers per target platform.
 	target string
 	subs   map[string]*compiler
+	// epochStr is epoch in decimal, made once for every run step.
+	epochStr string
+}
+
+// epochEnv is SOURCE_DATE_EPOCH's value for a run step.
+func (c *compiler) epochEnv() string {
+	if c.epochStr == "" {
+		c.epochStr = strconv.FormatInt(c.epoch, 10)
+	}
+	return c.epochStr
 }
 
 // forTarget is the compiler of target platform p: the build file
@@ -696,7 +706,7 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	env := map[string]string{
 		"TZ":                "UTC",
 		"LANG":              "C.UTF-8",
-		"SOURCE_DATE_EPOCH": strconv.FormatInt(c.epoch, 10),
+		"SOURCE_DATE_EPOCH": c.epochEnv(),
 	}
 	if st.Platform != "" {
 		c.platformEnv(env, platform)
