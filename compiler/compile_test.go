@@ -3,6 +3,8 @@ package compiler
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"sort"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -356,4 +358,25 @@ func TestStageFromStageInherits(t *testing.T) {
 	check("stage.child/run[0]", []string{"/bin/bash", "-c", "true"}, "/p/sub", "1000", "A=1", "B=2", "C=1")
 	check("stage.child/run[1]", []string{"/bin/bash", "-c", "true"}, "/abs", "1000")
 	check("stage.own/run[0]", []string{"/bin/ash", "-c", "true"}, "/o", "2000", "A=1", "B=1", "C=1")
+}
+
+// TestSortedEnvOrdersEntries holds sortedEnv to sorting the KEY=VALUE
+// strings themselves, keys that are prefixes of others included.
+func TestSortedEnvOrdersEntries(t *testing.T) {
+	envs := []map[string]string{
+		{},
+		{"A": "y", "A-B": "x", "A_B": "z", "AB": "", "B": "1"},
+		{"K": "v=w", "K=": "a", "K0": "b", "PATH": "/bin", "HOME": "/root", "TZ": "UTC"},
+		{"X": "", "XX": "", "X=": ""},
+	}
+	for _, env := range envs {
+		var want []string
+		for k, v := range env {
+			want = append(want, k+"="+v)
+		}
+		sort.Strings(want)
+		if got := sortedEnv(env); !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Errorf("sortedEnv(%v) = %q, want %q", env, got, want)
+		}
+	}
 }
