@@ -30,11 +30,11 @@ func TestDeferFirstGC(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		p, l := gcSettings()
-		if p == 100 && l == math.MaxInt64 {
+		if p == runningGOGC && l == math.MaxInt64 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after the first GC: GOGC %d, limit %d; want the defaults back (100, no limit)", p, l)
+			t.Fatalf("after the first GC: GOGC %d, limit %d; want %d and no limit", p, l, runningGOGC)
 		}
 		runtime.GC() // the cleanup runs on its own goroutine after a cycle
 		time.Sleep(10 * time.Millisecond)
