@@ -174,6 +174,12 @@ type compiler struct {
 	subs   map[string]*compiler
 	// epochStr is epoch in decimal, made once for every run step.
 	epochStr string
+	// pre and srcPre are the stages and sources compiled ahead, on
+	// worker goroutines (parallel.go), that stage and state add to g in
+	// the serial order. w is set on a worker's compiler.
+	pre    map[stateKey]*stageResult
+	srcPre map[sourceState]*srcResult
+	w      *worker
 }
 
 // epochEnv is SOURCE_DATE_EPOCH's value for a run step.
@@ -412,6 +418,7 @@ func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 		if d.HasErrors() {
 			return append(diags, d...)
 		}
+		sub.compileAhead(from, p)
 		s, d := sub.state(from, p)
 		diags = append(diags, d...)
 		t.States[p] = s
@@ -422,6 +429,9 @@ func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 // state returns the derivation digest of ref's state on platform; "" is
 // scratch.
 func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diagnostics) {
+	if c.w != nil {
+		return c.w.state(c, ref, platform)
+	}
 	switch ref.Kind {
 	case "":
 		return "", nil
@@ -432,6 +442,11 @@ func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diag
 		}
 		key := sourceState{sourceKey{ref.Type, ref.Name}, platform}
 		if r, ok := c.srcDone[key]; ok {
+			return r.dg, r.diags
+		}
+		if r, ok := c.srcPre[key]; ok {
+			c.replayAdds(r.log)
+			c.srcDone[key] = sourceResult{r.dg, r.diags}
 			return r.dg, r.diags
 		}
 		dg, diags := c.source(src, platform)
@@ -478,15 +493,28 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	if d, ok := c.done[key]; ok {
 		return d, nil
 	}
+	if r := c.pre[key]; r != nil {
+		return c.replay(key, r)
+	}
 	if c.busy[key] {
 		return "", diag(st.DeclRange, "Stage depends on itself", fmt.Sprintf("stage %q needs its own result.", st.Name))
 	}
 	c.busy[key] = true
 	defer delete(c.busy, key)
-
-	base, diags := c.state(st.From, platform)
+	r, diags := c.lower(st, platform)
 	if diags.HasErrors() {
 		return "", diags
+	}
+	c.done[key] = r.state
+	c.ends[key] = r
+	return r.state, diags
+}
+
+// lower compiles st's steps on platform, after the states they need.
+func (c *compiler) lower(st *lang.Stage, platform string) (*run, hcl.Diagnostics) {
+	base, diags := c.state(st.From, platform)
+	if diags.HasErrors() {
+		return nil, diags
 	}
 	r := c.startRun(st, base, platform)
 	runs := 0
@@ -502,12 +530,10 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 		}
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			return "", diags
+			return nil, diags
 		}
 	}
-	c.done[key] = r.state
-	c.ends[key] = r
-	return r.state, diags
+	return r, diags
 }
 
 // DefaultShell runs a run step's shell line when no stage sets shell.
@@ -524,7 +550,7 @@ func (c *compiler) startRun(st *lang.Stage, base digest.Digest, platform string)
 			if parent.Platform != "" {
 				p = parent.Platform
 			}
-			if end := c.ends[stateKey{parent.Name, p}]; end != nil {
+			if end := c.endOf(stateKey{parent.Name, p}); end != nil {
 				maps.Copy(r.env, end.env)
 				r.workdir, r.user, r.shell = end.workdir, end.user, end.shell
 			}
@@ -612,7 +638,7 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 	if diags.HasErrors() {
 		return diags
 	}
-	dg, err := c.g.add(d)
+	dg, err := c.add(d)
 	if err != nil {
 		return diag(s.Range, "Invalid step", err.Error())
 	}
@@ -757,7 +783,7 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		// Plans and progress show which steps run unfiltered.
 		d.Description += " [security=" + ex.Security + "]"
 	}
-	dg, err := c.g.add(d)
+	dg, err := c.add(d)
 	if err != nil {
 		return diag(s.Range, "Invalid run step", err.Error())
 	}
