@@ -177,7 +177,7 @@ type compiler struct {
 	// pre and srcPre are the stages and sources compiled ahead, on
 	// worker goroutines (parallel.go), that stage and state add to g in
 	// the serial order. w is set on a worker's compiler.
-	pre    *ahead
+	pre    map[stateKey]*stageResult
 	srcPre map[sourceState]*srcResult
 	w      *worker
 }
@@ -420,7 +420,6 @@ func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 		}
 		sub.compileAhead(from, p)
 		s, d := sub.state(from, p)
-		sub.pre.wait()
 		diags = append(diags, d...)
 		t.States[p] = s
 	}
@@ -494,7 +493,7 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	if d, ok := c.done[key]; ok {
 		return d, nil
 	}
-	if r := c.pre.result(key); r != nil {
+	if r := c.pre[key]; r != nil {
 		return c.replay(key, r)
 	}
 	if c.busy[key] {

@@ -164,50 +164,8 @@ func stateRefs(st *lang.Stage, f func(lang.Ref)) {
 	}
 }
 
-// ahead is the stages being compiled ahead for one platform.
-type ahead struct {
-	platform string
-	index    map[string]int32
-	results  []*stageResult
-	// done[i] is closed once results[i] is set (nil: lower it
-	// serially); nil for a stage not compiled ahead.
-	done []chan struct{}
-	wg   sync.WaitGroup
-	// needed and lowered count the stages the target needs and those
-	// the workers lowered, for tests.
-	needed  int
-	lowered atomic.Int32
-}
-
-// result waits for key's stage if it is being compiled ahead and returns
-// it; nil when the serial compiler must lower it.
-func (a *ahead) result(key stateKey) *stageResult {
-	if a == nil || key.platform != a.platform {
-		return nil
-	}
-	i, ok := a.index[key.stage]
-	if !ok || a.done[i] == nil {
-		return nil
-	}
-	<-a.done[i]
-	return a.results[i]
-}
-
-// wait waits for the workers, which may still lower stages the target
-// did not get to (after an error).
-func (a *ahead) wait() {
-	if a == nil {
-		return
-	}
-	a.wg.Wait()
-	if compiledAhead != nil {
-		compiledAhead(a.needed, int(a.lowered.Load()))
-	}
-}
-
 // compileAhead compiles the stages from needs on platform on worker
-// goroutines, while the serial compiler replays what they did (c.pre,
-// c.srcPre) as soon as it is there.
+// goroutines, filling c.pre and c.srcPre for stage and state to replay.
 // It does nothing for small targets, on one CPU, or when a stage sets
 // its own platform (one stage may then be lowered for several).
 func (c *compiler) compileAhead(from lang.Ref, platform string) {
@@ -294,7 +252,6 @@ func (c *compiler) compileAhead(from lang.Ref, platform string) {
 	}
 	ready := make(chan int32, len(order))
 	left := int32(0)
-	done := make([]chan struct{}, len(stages))
 	{
 		p := make([]int32, len(stages))
 		copy(p, pending)
@@ -302,6 +259,7 @@ func (c *compiler) compileAhead(from lang.Ref, platform string) {
 		for _, i := range order {
 			if p[i] == 0 {
 				q = append(q, i)
+				ready <- i
 			}
 		}
 		for k := 0; k < len(q); k++ {
@@ -312,40 +270,28 @@ func (c *compiler) compileAhead(from lang.Ref, platform string) {
 			}
 		}
 		left = int32(len(q))
-		for _, i := range q {
-			done[i] = make(chan struct{})
-		}
-		for _, i := range order {
-			if pending[i] == 0 {
-				ready <- i
-			}
-		}
 	}
 	if left == 0 {
 		return
 	}
 	c.epochEnv() // made once here, not raced for by the workers
 	results := make([]*stageResult, len(stages))
-	a := &ahead{platform: platform, index: index, results: results, done: done, needed: len(order)}
-	c.pre = a
+	var wg sync.WaitGroup
 	for range min(workers, int(left)) {
-		// Copied here, not on the worker, as the compiler goes on.
-		w := &worker{stages: stages, results: results, src: c.srcPre}
-		wc := *c
-		wc.w, wc.g = w, nil
-		wc.done, wc.ends, wc.srcDone, wc.busy, wc.pre = nil, nil, nil, nil, nil
-		a.wg.Add(1)
+		wg.Add(1)
 		go func() {
-			defer a.wg.Done()
+			defer wg.Done()
+			w := &worker{stages: stages, results: results, src: c.srcPre}
+			wc := *c
+			wc.w, wc.g = w, nil
+			wc.done, wc.ends, wc.srcDone, wc.busy, wc.pre = nil, nil, nil, nil, nil
 			for i := range ready {
 				st := stages[i]
 				w.deps = deps[i]
 				w.log = make([]event, 0, 2*len(st.Steps)+2)
 				if r, diags := wc.lower(st, platform); len(diags) == 0 {
 					results[i] = &stageResult{r, w.log}
-					a.lowered.Add(1)
 				}
-				close(done[i])
 				for _, u := range users[i] {
 					if atomic.AddInt32(&pending[u], -1) == 0 {
 						ready <- u
@@ -356,6 +302,16 @@ func (c *compiler) compileAhead(from lang.Ref, platform string) {
 				}
 			}
 		}()
+	}
+	wg.Wait()
+	c.pre = make(map[stateKey]*stageResult, len(order))
+	for _, i := range order {
+		if r := results[i]; r != nil {
+			c.pre[stateKey{stages[i].Name, platform}] = r
+		}
+	}
+	if compiledAhead != nil {
+		compiledAhead(len(order), len(c.pre))
 	}
 }
 
