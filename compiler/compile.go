@@ -174,12 +174,6 @@ type compiler struct {
 	subs   map[string]*compiler
 	// epochStr is epoch in decimal, made once for every run step.
 	epochStr string
-	// pre and srcPre are the stages and sources compiled ahead, on
-	// worker goroutines (parallel.go), that stage and state add to g in
-	// the serial order. w is set on a worker's compiler.
-	pre    map[stateKey]*stageResult
-	srcPre map[sourceState]*srcResult
-	w      *worker
 }
 
 // epochEnv is SOURCE_DATE_EPOCH's value for a run step.
@@ -418,7 +412,6 @@ func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 		if d.HasErrors() {
 			return append(diags, d...)
 		}
-		sub.compileAhead(from, p)
 		s, d := sub.state(from, p)
 		diags = append(diags, d...)
 		t.States[p] = s
@@ -429,9 +422,6 @@ func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 // state returns the derivation digest of ref's state on platform; "" is
 // scratch.
 func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diagnostics) {
-	if c.w != nil {
-		return c.w.state(c, ref, platform)
-	}
 	switch ref.Kind {
 	case "":
 		return "", nil
@@ -442,11 +432,6 @@ func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diag
 		}
 		key := sourceState{sourceKey{ref.Type, ref.Name}, platform}
 		if r, ok := c.srcDone[key]; ok {
-			return r.dg, r.diags
-		}
-		if r, ok := c.srcPre[key]; ok {
-			c.replayAdds(r.log)
-			c.srcDone[key] = sourceResult{r.dg, r.diags}
 			return r.dg, r.diags
 		}
 		dg, diags := c.source(src, platform)
@@ -493,28 +478,15 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 	if d, ok := c.done[key]; ok {
 		return d, nil
 	}
-	if r := c.pre[key]; r != nil {
-		return c.replay(key, r)
-	}
 	if c.busy[key] {
 		return "", diag(st.DeclRange, "Stage depends on itself", fmt.Sprintf("stage %q needs its own result.", st.Name))
 	}
 	c.busy[key] = true
 	defer delete(c.busy, key)
-	r, diags := c.lower(st, platform)
-	if diags.HasErrors() {
-		return "", diags
-	}
-	c.done[key] = r.state
-	c.ends[key] = r
-	return r.state, diags
-}
 
-// lower compiles st's steps on platform, after the states they need.
-func (c *compiler) lower(st *lang.Stage, platform string) (*run, hcl.Diagnostics) {
 	base, diags := c.state(st.From, platform)
 	if diags.HasErrors() {
-		return nil, diags
+		return "", diags
 	}
 	r := c.startRun(st, base, platform)
 	runs := 0
@@ -530,10 +502,12 @@ func (c *compiler) lower(st *lang.Stage, platform string) (*run, hcl.Diagnostics
 		}
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			return nil, diags
+			return "", diags
 		}
 	}
-	return r, diags
+	c.done[key] = r.state
+	c.ends[key] = r
+	return r.state, diags
 }
 
 // DefaultShell runs a run step's shell line when no stage sets shell.
@@ -550,7 +524,7 @@ func (c *compiler) startRun(st *lang.Stage, base digest.Digest, platform string)
 			if parent.Platform != "" {
 				p = parent.Platform
 			}
-			if end := c.endOf(stateKey{parent.Name, p}); end != nil {
+			if end := c.ends[stateKey{parent.Name, p}]; end != nil {
 				maps.Copy(r.env, end.env)
 				r.workdir, r.user, r.shell = end.workdir, end.user, end.shell
 			}
@@ -638,7 +612,7 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 	if diags.HasErrors() {
 		return diags
 	}
-	dg, err := c.add(d)
+	dg, err := c.g.add(d)
 	if err != nil {
 		return diag(s.Range, "Invalid step", err.Error())
 	}
@@ -783,7 +757,7 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		// Plans and progress show which steps run unfiltered.
 		d.Description += " [security=" + ex.Security + "]"
 	}
-	dg, err := c.add(d)
+	dg, err := c.g.add(d)
 	if err != nil {
 		return diag(s.Range, "Invalid run step", err.Error())
 	}

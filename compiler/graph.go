@@ -66,16 +66,6 @@ func newGraph(n int) *Graph {
 // add interns d, returning its digest. A derivation added twice (two stages
 // sharing a step, a source used everywhere) is kept once.
 func (g *Graph) add(d *Derivation) (digest.Digest, error) {
-	dg, err := d.Digest()
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", d.Name, err)
-	}
-	g.addDigested(d, dg)
-	return dg, nil
-}
-
-// addDigested is add of d, whose digest is dg.
-func (g *Graph) addDigested(d *Derivation, dg digest.Digest) {
 	// The positions are appended where a new node's go, and dropped
 	// again if d turns out to be a node already.
 	mark := len(g.inputs)
@@ -90,15 +80,21 @@ func (g *Graph) addDigested(d *Derivation, dg digest.Digest) {
 			d.Unresolved = true
 		}
 	}
+	dg, err := d.Digest()
+	if err != nil {
+		g.inputs = g.inputs[:mark]
+		return "", fmt.Errorf("%s: %w", d.Name, err)
+	}
 	if _, ok := g.Nodes[dg]; ok {
 		g.inputs = g.inputs[:mark]
-		return
+		return dg, nil
 	}
 	g.Nodes[dg] = d
 	g.pos[dg] = int32(len(g.seq))
 	g.seq = append(g.seq, dg)
 	g.nodes = append(g.nodes, d)
 	g.inEnd = append(g.inEnd, int32(len(g.inputs)))
+	return dg, nil
 }
 
 // index fills pos, seq and input from Nodes when add did not (a Graph

@@ -48,7 +48,7 @@ func (c *compiler) source(src *lang.Source, platform string) (digest.Digest, hcl
 	if diags := k.lower(c, src, platform, op, d); diags.HasErrors() {
 		return "", diags
 	}
-	dg, err := c.add(d)
+	dg, err := c.g.add(d)
 	if err != nil {
 		return "", diag(src.DeclRange, "Invalid source", err.Error())
 	}
