@@ -112,14 +112,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"sync"
 
 	"github.com/opencontainers/runc/libcontainer/system"
 	"golang.org/x/sys/unix"
 
+	"github.com/kiln-build/kiln/internal/companion"
 	"github.com/kiln-build/kiln/internal/containerinit"
 )
 
@@ -190,43 +189,11 @@ func load(environ []string, self string, lookPath func(string) (string, error), 
 // the file $KILN_INIT names, else next to kiln's own executable (how both
 // ship), else on PATH.
 func locateInit(environ []string, self string, lookPath func(string) (string, error)) (string, error) {
-	for i := len(environ) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(environ[i], containerinit.Env+"="); ok {
-			if v == "" {
-				break
-			}
-			if fi, err := os.Stat(v); err != nil || !fi.Mode().IsRegular() {
-				return "", fmt.Errorf("%s=%s names no program (%v): steps start kiln's whole binary as their init instead (slower); %s", containerinit.Env, v, errOrNotFile(err), howInit)
-			}
-			return v, nil
-		}
-	}
-	var dir string
-	if self != "" {
-		if resolved, err := filepath.EvalSymlinks(self); err == nil {
-			self = resolved
-		}
-		dir = filepath.Dir(self)
-		p := filepath.Join(dir, containerinit.Name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p, nil
-		}
-	}
-	if p, err := lookPath(containerinit.Name); err == nil {
-		return p, nil
-	}
-	where := "on PATH"
-	if dir != "" {
-		where = "next to kiln (in " + dir + ") nor on PATH"
-	}
-	return "", fmt.Errorf("%s is not %s: steps start kiln's whole binary as their init instead (slower); %s", containerinit.Name, where, howInit)
-}
-
-func errOrNotFile(err error) any {
+	p, err := companion.Locate(environ, containerinit.Env, containerinit.Name, self, lookPath)
 	if err != nil {
-		return err
+		return "", fmt.Errorf("%v: steps start kiln's whole binary as their init instead (slower); %s", err, howInit)
 	}
-	return "not a regular file"
+	return p, nil
 }
 
 // sealedCopy copies the file at path into a memfd named

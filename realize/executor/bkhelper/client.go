@@ -7,12 +7,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/kiln-build/kiln/internal/companion"
 	"github.com/kiln-build/kiln/realize/executor"
 )
 
@@ -40,43 +39,16 @@ func Locate(environ []string) (string, error) {
 
 func locate(environ []string, self string, lookPath func(string) (string, error)) (string, error) {
 	const how = "build it from the same kiln checkout next to kiln with `go build -o DIR ./cmd/kiln-buildkit` (DIR: kiln's directory), or install both with `go install ./cmd/...`"
-	for i := len(environ) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(environ[i], EnvHelper+"="); ok {
-			if v == "" {
-				break
-			}
-			if fi, err := os.Stat(v); err != nil || fi.IsDir() {
-				return "", &MissingError{fmt.Sprintf("%s=%s names no program (%v): kiln runs BuildKit steps and `kiln llb` through that helper; %s", EnvHelper, v, errOrDir(err), how)}
-			}
-			return v, nil
-		}
-	}
-	var dir string
-	if self != "" {
-		if resolved, err := filepath.EvalSymlinks(self); err == nil {
-			self = resolved
-		}
-		dir = filepath.Dir(self)
-		p := filepath.Join(dir, Name)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, nil
-		}
-	}
-	if p, err := lookPath(Name); err == nil {
+	p, err := companion.Locate(environ, EnvHelper, Name, self, lookPath)
+	var nf *companion.NotFoundError
+	switch {
+	case err == nil:
 		return p, nil
+	case errors.As(err, &nf):
+		return "", &MissingError{fmt.Sprintf("%s, the helper that runs steps on buildkitd (--buildkit, KILN_BUILDKIT_HOST) and writes `kiln llb`'s definitions, is not installed: it is not %s; %s", Name, nf.Where(), how)}
+	default:
+		return "", &MissingError{fmt.Sprintf("%v: kiln runs BuildKit steps and `kiln llb` through that helper; %s", err, how)}
 	}
-	where := "on PATH"
-	if dir != "" {
-		where = "next to kiln (in " + dir + ") nor on PATH"
-	}
-	return "", &MissingError{fmt.Sprintf("%s, the helper that runs steps on buildkitd (--buildkit, KILN_BUILDKIT_HOST) and writes `kiln llb`'s definitions, is not installed: it is not %s; %s", Name, where, how)}
-}
-
-func errOrDir(err error) any {
-	if err != nil {
-		return err
-	}
-	return "a directory"
 }
 
 // Client runs a build's BuildKit steps through one kiln-buildkit process,
