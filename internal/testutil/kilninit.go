@@ -30,8 +30,6 @@ func BuildInit() (string, error) {
 			initPath = p
 			return
 		}
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
 		dir, err := os.MkdirTemp("", "kiln-init-")
 		if err != nil {
 			initErr = err
@@ -43,10 +41,8 @@ func BuildInit() (string, error) {
 		}
 		initDir = dir
 		bin := filepath.Join(dir, "kiln-init")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/kiln-init")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			initErr = fmt.Errorf("building kiln-init: %v\n%s", err, out)
+		if err := GoBuild("./cmd/kiln-init", bin); err != nil {
+			initErr = err
 			return
 		}
 		initPath = bin
@@ -61,4 +57,17 @@ func RemoveInit() {
 	if initDir != "" {
 		os.RemoveAll(initDir)
 	}
+}
+
+// GoBuild builds the main package pkg of kiln's module ("./cmd/NAME") to
+// bin with the go command and this process's GOFLAGS (so with the seccomp
+// tag when the tests have it).
+func GoBuild(pkg, bin string) error {
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s: %v\n%s", pkg, err, out)
+	}
+	return nil
 }

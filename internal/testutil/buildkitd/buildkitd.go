@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 var (
@@ -78,18 +80,14 @@ func BuildHelper() (string, error) {
 			helperPath = p
 			return
 		}
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..", "..")
 		dir, err := os.MkdirTemp("", "kiln-buildkit-helper-")
 		if err != nil {
 			helperErr = err
 			return
 		}
 		bin := filepath.Join(dir, "kiln-buildkit")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/kiln-buildkit")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			helperErr = fmt.Errorf("building kiln-buildkit: %v\n%s", err, out)
+		if err := testutil.GoBuild("./cmd/kiln-buildkit", bin); err != nil {
+			helperErr = err
 			return
 		}
 		helperPath = bin
