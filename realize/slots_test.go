@@ -20,16 +20,7 @@ import (
 func TestAMergeChainRunsAlongsideItsFan(t *testing.T) {
 	const n = 6
 	tg := newTestGraph(t)
-	base := tg.fileStep("base", "", mkfile("/base"))
-	var fan []digest.Digest
-	for i := range n {
-		fan = append(fan, tg.fileStep(fmt.Sprintf("f%d", i), base, compiler.FileAction{Action: "mkfile", Path: "/out", Mode: 0o644, Data: fmt.Sprint(i)}))
-	}
-	prev := base
-	for i := range n {
-		prev = tg.add(&compiler.Derivation{Kind: compiler.KindFile, Name: fmt.Sprintf("m%d", i), Inputs: []digest.Digest{prev, fan[i]},
-			File: &compiler.FileOp{Base: 0, Actions: []compiler.FileAction{{Action: "copy", SrcInput: 1, Src: "/out", Path: fmt.Sprintf("/out%d", i)}}}})
-	}
+	prev := fanAndMerge(tg, n)
 	var ev events
 	r := New(openStore(t), Options{Jobs: 1, Events: ev.record})
 	if _, err := r.Realize(context.Background(), tg.g, []digest.Digest{prev}); err != nil {
@@ -53,16 +44,9 @@ func TestAMergeChainRunsAlongsideItsFan(t *testing.T) {
 func TestAFinishedStepHandsItsSlotToItsDependent(t *testing.T) {
 	const n = 5
 	tg := newTestGraph(t)
-	base := tg.fileStep("base", "", mkfile("/base"))
-	var fan []digest.Digest
-	for i := range n {
-		fan = append(fan, tg.fileStep(fmt.Sprintf("f%d", i), base, compiler.FileAction{Action: "mkfile", Path: "/out", Mode: 0o644, Data: fmt.Sprint(i)}))
-	}
-	prev := base
+	prev := fanAndMerge(tg, n)
 	want := []string{"base"}
 	for i := range n {
-		prev = tg.add(&compiler.Derivation{Kind: compiler.KindFile, Name: fmt.Sprintf("m%d", i), Inputs: []digest.Digest{prev, fan[i]},
-			File: &compiler.FileOp{Base: 0, Actions: []compiler.FileAction{{Action: "copy", SrcInput: 1, Src: "/out", Path: fmt.Sprintf("/out%d", i)}}}})
 		want = append(want, fmt.Sprintf("f%d", i), fmt.Sprintf("m%d", i))
 	}
 	for range 3 { // the race the handoff removes was lost most of the time, not always
@@ -75,6 +59,22 @@ func TestAFinishedStepHandsItsSlotToItsDependent(t *testing.T) {
 			t.Fatalf("started %q, want %q", started, want)
 		}
 	}
+}
+
+// fanAndMerge adds steps f0..f(n-1) on one base, merged by a chain of
+// copies m0..m(n-1) (m_i copies f_i onto m_(i-1)), and returns the last copy.
+func fanAndMerge(tg *testGraph, n int) digest.Digest {
+	base := tg.fileStep("base", "", mkfile("/base"))
+	var fan []digest.Digest
+	for i := range n {
+		fan = append(fan, tg.fileStep(fmt.Sprintf("f%d", i), base, compiler.FileAction{Action: "mkfile", Path: "/out", Mode: 0o644, Data: fmt.Sprint(i)}))
+	}
+	prev := base
+	for i := range n {
+		prev = tg.add(&compiler.Derivation{Kind: compiler.KindFile, Name: fmt.Sprintf("m%d", i), Inputs: []digest.Digest{prev, fan[i]},
+			File: &compiler.FileOp{Base: 0, Actions: []compiler.FileAction{{Action: "copy", SrcInput: 1, Src: "/out", Path: fmt.Sprintf("/out%d", i)}}}})
+	}
+	return prev
 }
 
 // TestSlotsServeTheLongestChainFirst: waiters get a freed slot by
