@@ -1,8 +1,6 @@
 package attest
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -138,17 +136,4 @@ func subjectsJSON(subjects []Subject) ([]subjectJSON, error) {
 func cutDigest(d string) (alg, hex string, ok bool) {
 	alg, hex, ok = strings.Cut(d, ":")
 	return alg, hex, ok && alg != "" && hex != ""
-}
-
-// marshal is the one JSON encoder of the package: encoding/json over
-// frozen structs writes fields in declaration order and map keys sorted,
-// HTML escaping off, no insignificant whitespace, no trailing newline.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encoding %T: %w", v, err)
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

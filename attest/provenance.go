@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/kiln-build/kiln/internal/jsondoc"
 )
 
 // BuilderID and BuildType name kiln as the builder and its build
@@ -93,7 +95,7 @@ func Provenance(subjects []Subject, b *Build, mode string) ([]byte, error) {
 			p.BuildDefinition.InternalParameters.Graph = []Node{}
 		}
 	}
-	return marshal(statement{Type: StatementType, Subject: subj, PredicateType: PredicateSLSAProvenance, Predicate: p})
+	return jsondoc.Marshal(statement{Type: StatementType, Subject: subj, PredicateType: PredicateSLSAProvenance, Predicate: p})
 }
 
 // resolvedDependencies lists everything the state was built from: the

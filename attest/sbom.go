@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kiln-build/kiln/internal/jsondoc"
 	"github.com/kiln-build/kiln/internal/lazyre"
 )
 
@@ -91,7 +92,7 @@ func SBOM(subjects []Subject, b *Build, inImage func(address string) bool) ([]by
 	if err != nil {
 		return nil, err
 	}
-	return marshal(statement{Type: StatementType, Subject: subj, PredicateType: PredicateSPDX, Predicate: spdxJSON(doc)})
+	return jsondoc.Marshal(statement{Type: StatementType, Subject: subj, PredicateType: PredicateSPDX, Predicate: spdxJSON(doc)})
 }
 
 // SPDX returns the SPDX document SBOM puts in its statement, as JSON
@@ -158,13 +159,13 @@ func SPDX(image Subject, b *Build, inImage func(address string) bool) ([]byte, e
 	doc.ExtractedLicenses = lic.extracted()
 
 	// The namespace is the digest of the document without it.
-	raw, err := marshal(doc)
+	raw, err := jsondoc.Marshal(doc)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(raw)
 	doc.DocumentNamespace = SBOMNamespace + b.Target + "-" + hex.EncodeToString(sum[:])
-	return marshal(doc)
+	return jsondoc.Marshal(doc)
 }
 
 // spdxJSON is an encoded SPDX document; it encodes as itself inside a

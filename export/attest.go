@@ -8,6 +8,8 @@ import (
 
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/kiln-build/kiln/internal/jsondoc"
 )
 
 // Attestation manifests as BuildKit writes them: one per image manifest,
@@ -68,7 +70,7 @@ func Attach(store BlobStore, img *Image, statements func(m Manifest) ([]Statemen
 		return err
 	}
 	idx.Manifests = AppendAttestations(idx.Manifests, atts)
-	raw, err := marshal(idx)
+	raw, err := jsondoc.Marshal(idx)
 	if err != nil {
 		return err
 	}
@@ -133,7 +135,7 @@ func attestationManifest(store BlobStore, subject ocispec.Descriptor, stmts []St
 		layers = append(layers, d)
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, d.Digest)
 	}
-	rawCfg, err := marshal(cfg)
+	rawCfg, err := jsondoc.Marshal(cfg)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -148,7 +150,7 @@ func attestationManifest(store BlobStore, subject ocispec.Descriptor, stmts []St
 		mf.Subject = &sub
 		mf.ArtifactType = InTotoMediaType
 	}
-	raw, err := marshal(mf)
+	raw, err := jsondoc.Marshal(mf)
 	if err != nil {
 		return Manifest{}, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/kiln-build/kiln/internal/jsondoc"
 )
 
 // dockerExporter writes a `docker save` archive, loadable with docker load.
@@ -77,12 +79,12 @@ func dockerArchive(store BlobStore, img *Image, names []string) (fileSet, error)
 		}
 		repos[repo][tag] = top
 	}
-	raw, err := marshal([]dockerManifestEntry{e})
+	raw, err := jsondoc.Marshal([]dockerManifestEntry{e})
 	if err != nil {
 		return nil, err
 	}
 	s.addData("manifest.json", raw)
-	if raw, err = marshal(repos); err != nil {
+	if raw, err = jsondoc.Marshal(repos); err != nil {
 		return nil, err
 	}
 	s.addData("repositories", raw)

@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -14,6 +13,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/kiln-build/kiln/internal/jsondoc"
 	"github.com/kiln-build/kiln/internal/platform"
 )
 
@@ -144,20 +144,6 @@ type AssembleOptions struct {
 	DockerMediaTypes bool
 }
 
-// marshal is the one JSON encoder of export: encoding/json over frozen
-// structs writes fields in declaration order and map keys sorted. HTML
-// escaping is off, as in the image-spec's own examples, and the trailing
-// newline of Encoder is dropped so that a document is its bytes.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encoding %T: %w", v, err)
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
 func descriptorOf(mt string, raw []byte) ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
 }
@@ -285,7 +271,7 @@ func assemblePlatform(store BlobStore, in *ImageInput, p PlatformInput, created 
 	defaultPath(&cfg.Config.ImageConfig)
 	applySpec(&cfg.Config.ImageConfig, in.Spec)
 	applyDockerSpec(&cfg.Config, in.Spec)
-	rawCfg, err := marshal(cfg)
+	rawCfg, err := jsondoc.Marshal(cfg)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -323,7 +309,7 @@ func assemblePlatform(store BlobStore, in *ImageInput, p PlatformInput, created 
 		}
 		mf.Layers = append(mf.Layers, d)
 	}
-	raw, err := marshal(mf)
+	raw, err := jsondoc.Marshal(mf)
 	if err != nil {
 		return Manifest{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/kiln-build/kiln/internal/jsondoc"
 	"github.com/kiln-build/kiln/internal/platform"
 )
 
@@ -63,7 +64,7 @@ func BuildIndex(manifests []ocispec.Descriptor, annotations map[string]string) (
 		Manifests:   manifests,
 		Annotations: annotations,
 	}
-	raw, err := marshal(idx)
+	raw, err := jsondoc.Marshal(idx)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}

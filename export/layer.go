@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/kiln-build/kiln/export/compress"
+	"github.com/kiln-build/kiln/internal/jsondoc"
 )
 
 // Layer is one uncompressed layer: its diff_id and a way to stream its
@@ -226,7 +227,7 @@ func blobFor(store BlobStore, li LayerInput, c Compression) (layerBlob, error) {
 	if err != nil {
 		return layerBlob{}, fmt.Errorf("compressing layer %s as %s: %w", li.Layer.DiffID(), c.Type, err)
 	}
-	raw, err := marshal(cachedBlob{Descriptor: lb.desc, DiffID: lb.diffID})
+	raw, err := jsondoc.Marshal(cachedBlob{Descriptor: lb.desc, DiffID: lb.diffID})
 	if err != nil {
 		return layerBlob{}, err
 	}

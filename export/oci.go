@@ -16,6 +16,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/kiln-build/kiln/internal/jsondoc"
 )
 
 // ociExporter writes an OCI image layout, as a directory or a tar file.
@@ -261,7 +263,7 @@ func ociLayout(store BlobStore, img *Image, names []string) (fileSet, error) {
 	if err := imageFiles(s, store, img); err != nil {
 		return nil, err
 	}
-	layout, err := marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
+	layout, err := jsondoc.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +281,7 @@ func ociLayout(store BlobStore, img *Image, names []string) (fileSet, error) {
 		}
 		idx.Manifests = append(idx.Manifests, d)
 	}
-	raw, err := marshal(idx)
+	raw, err := jsondoc.Marshal(idx)
 	if err != nil {
 		return nil, err
 	}
