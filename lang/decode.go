@@ -443,6 +443,9 @@ func (a attrs) ref(name string) Ref {
 		return Ref{}
 	}
 	rng := at.Expr.Range()
+	if t, ok := a.e.plainRef(at.Expr); ok {
+		return Ref{Kind: t.kind, Type: t.typ, Name: t.name, Range: rng}
+	}
 	v, ok := a.e.value(at.Expr, scopeAll)
 	if !ok || v.IsNull() {
 		return Ref{Range: rng}
@@ -463,6 +466,39 @@ func (a attrs) ref(name string) Ref {
 	}
 	a.e.errorf(&rng, "Invalid reference", "Attribute %q must be a state: stage.NAME, source.TYPE.NAME or \"scratch\".%s", name, hint)
 	return Ref{Range: rng}
+}
+
+// plainRef resolves stage.NAME and source.TYPE.NAME, written as plain
+// names, straight from the declarations to the target evaluation gives:
+// hcl's traversal of the stage and source objects, with an attribute per
+// declaration, is most of the cost of reading a reference in a large
+// file. Anything else takes the general path, which reports what needs
+// reporting: a name not declared, a for_each stage (which stands for an
+// object of instances), an index step, and an instance's fork, whose own
+// values might shadow the roots.
+func (e *evaluator) plainRef(expr hcl.Expression) (refTarget, bool) {
+	x, ok := expr.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || e.l.generalDecode || e.instVars != nil {
+		return refTarget{}, false
+	}
+	t := x.Traversal
+	attr := func(i int) string {
+		if s, ok := t[i].(hcl.TraverseAttr); ok {
+			return s.Name
+		}
+		return ""
+	}
+	switch {
+	case len(t) == 2 && t.RootName() == "stage":
+		if n := attr(1); e.stages[n] && e.stageSets[n] == nil {
+			return refTarget{kind: "stage", name: n}, true
+		}
+	case len(t) == 3 && t.RootName() == "source":
+		if typ, n := attr(1), attr(2); e.sources[typ][n] != nil {
+			return refTarget{kind: "source", typ: typ, name: n}, true
+		}
+	}
+	return refTarget{}, false
 }
 
 func (a attrs) limits() Limits {

@@ -477,9 +477,11 @@ func (e *evaluator) checkRefs(expr hcl.Expression, sc scope) bool {
 	ok := true
 	var buf [4]hcl.Traversal
 	for _, t := range appendVariables(buf[:0], expr) {
-		rng := t.SourceRange()
 		root := t.RootName()
 		bad := func(summary, format string, args ...any) {
+			// The range is worked out only for an error: it walks every
+			// step, and most references are fine.
+			rng := t.SourceRange()
 			e.errorf(&rng, summary, format, args...)
 			ok = false
 		}

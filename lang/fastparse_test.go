@@ -276,6 +276,23 @@ func TestShortcutsMatchGeneralDecode(t *testing.T) {
 	} {
 		files[fmt.Sprintf("case%d", i)] = []byte(stage(body))
 	}
+	// References: plainRef resolves plain ones, and every other shape
+	// and every error must come out as evaluation has it.
+	refs := "source \"local\" \"d\" {\n  path = \".\"\n}\n\nstage \"a\" {\n  from = \"scratch\"\n}\n\n" +
+		"stage \"fe\" {\n  for_each = { x = 1 }\n  from = \"scratch\"\n}\n\n" +
+		"stage \"m\" {\n  matrix = { v = [\"1\"] }\n  name = \"m-${v}\"\n  from = stage.a\n}\n\n"
+	for i, from := range []string{
+		"stage.a", "source.local.d", "stage.nope", "source.local.nope", "source.image.d", "source.local",
+		"source", "stage", "stage.fe", "stage.fe[\"x\"]", "stage.fe.x", "stage.m", "stage.m-1", "stage[\"a\"]",
+		"stage.a.b", "source.local.d.e", "stage.a[0]", "source[\"local\"].d", "(stage.a)", "local.r", "var.v",
+		"\"scratch\"", "null", "\"alpine\"", "each.key", "image.i",
+	} {
+		body := fmt.Sprintf("stage \"s\" {\n  from = %s\n  copy {\n    from = %s\n    src = \".\"\n    dest = \"/\"\n  }\n"+
+			"  run {\n    shell = \"x\"\n    mount \"input\" {\n      target = \"/i\"\n      from = %s\n    }\n  }\n}\n\n", from, from, from)
+		files[fmt.Sprintf("ref%d", i)] = []byte("variable \"v\" {\n  default = \"x\"\n}\n\nlocals {\n  r = stage.a\n}\n\n" + refs + body +
+			"image \"i\" {\n  from = " + from + "\n}\n\nartifact \"t\" {\n  from = " + from + "\n  path = \"/x\"\n}\n")
+	}
+	files["ref-in-instance"] = []byte(refs + "stage \"n\" {\n  matrix = { stage = [\"1\"] }\n  name = \"n-${stage}\"\n  from = stage.a\n}\n")
 	for name, src := range files {
 		path := filepath.Join(t.TempDir(), "build.hcl")
 		if err := os.WriteFile(path, src, 0o644); err != nil {

@@ -77,13 +77,15 @@ func (e *evaluator) decodeStage(b *hcl.Block) *Stage {
 			"A stage cannot use the host network: only a run step with fixed_output = true may, as its output is pinned by hash. Move network = \"host\" into that run block.")
 	}
 	st.Limits = a.limits()
-	if blocks.len() > 0 {
-		st.Steps = make([]*Step, 0, blocks.len())
-	}
-	for i := range blocks.len() {
-		var view hcl.Block
-		if s := e.decodeStep(blocks.at(i, &view)); s != nil {
-			st.Steps = append(st.Steps, s)
+	if n := blocks.len(); n > 0 {
+		// One allocation for all of a stage's steps rather than one each:
+		// they live and die with the stage.
+		steps := make([]Step, n)
+		st.Steps = make([]*Step, n)
+		for i := range n {
+			var view hcl.Block
+			e.decodeStep(blocks.at(i, &view), &steps[i])
+			st.Steps[i] = &steps[i]
 		}
 	}
 	return st
@@ -105,11 +107,12 @@ var sshIDRe = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
 var chownRe = lazyre.New(`^(\d+)(?::(\d+))?$`)
 
-func (e *evaluator) decodeStep(b *hcl.Block) *Step {
-	s := &Step{Kind: b.Type, Range: b.DefRange}
+// decodeStep decodes b into s, which is zero.
+func (e *evaluator) decodeStep(b *hcl.Block, s *Step) {
+	s.Kind, s.Range = b.Type, b.DefRange
 	if b.Type == "env" {
 		s.Env = e.decodeEnv(b)
-		return s
+		return
 	}
 	blocks, a := e.content(b.Body, stepSchemas[b.Type])
 	switch b.Type {
@@ -144,7 +147,6 @@ func (e *evaluator) decodeStep(b *hcl.Block) *Step {
 	case "user":
 		s.User = e.user(a, "name")
 	}
-	return s
 }
 
 // decodeEnv reads env { NAME = "value" }: the names are the attributes,
