@@ -140,8 +140,28 @@ func (g *Graph) index() {
 
 // Closure returns the nodes needed for roots, in topological order.
 func (g *Graph) Closure(roots ...digest.Digest) []digest.Digest {
+	out, _ := g.closure(roots, false)
+	return out
+}
+
+// ClosureNodes is Closure with each digest's derivation beside it, so
+// that a caller walking a plan of 46,000 nodes does not look each up in
+// Nodes again.
+func (g *Graph) ClosureNodes(roots ...digest.Digest) ([]digest.Digest, []*Derivation) {
+	return g.closure(roots, true)
+}
+
+func (g *Graph) closure(roots []digest.Digest, withNodes bool) ([]digest.Digest, []*Derivation) {
 	if len(g.seq) != len(g.Nodes) {
-		return g.closureByDigest(roots)
+		out := g.closureByDigest(roots)
+		if !withNodes {
+			return out, nil
+		}
+		nodes := make([]*Derivation, len(out))
+		for i, d := range out {
+			nodes[i] = g.Nodes[d]
+		}
+		return out, nodes
 	}
 	// Marks by position and an explicit stack: a plan of 46,000 nodes
 	// spent more in a map of digests (and a chain of 10,000 stages in
@@ -169,6 +189,10 @@ func (g *Graph) Closure(roots ...digest.Digest) []digest.Digest {
 		}
 	}
 	out := make([]digest.Digest, 0, n)
+	var nodes []*Derivation
+	if withNodes {
+		nodes = make([]*Derivation, 0, n)
+	}
 	byPos := len(g.orderPos) == len(g.Order)
 	for i, d := range g.Order {
 		var p int32
@@ -179,9 +203,12 @@ func (g *Graph) Closure(roots ...digest.Digest) []digest.Digest {
 		}
 		if need[p] {
 			out = append(out, d)
+			if withNodes {
+				nodes = append(nodes, g.nodes[p])
+			}
 		}
 	}
-	return out
+	return out, nodes
 }
 
 // closureByDigest is Closure for a graph built by hand, without add's
