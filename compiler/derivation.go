@@ -225,6 +225,16 @@ type DiffOp struct{}
 
 // Digest is the sha256 of the derivation's canonical encoding.
 func (d *Derivation) Digest() (digest.Digest, error) {
+	sum, err := d.sum()
+	if err != nil {
+		return "", err
+	}
+	return digestOf(&sum), nil
+}
+
+// sum is the raw sha256 that Digest spells out, which the graph keys its
+// look-ups by: 32 bytes hash and compare faster than 71.
+func (d *Derivation) sum() ([sha256.Size]byte, error) {
 	// The encoding is only hashed, so its buffer is reused: a large graph
 	// hashes tens of thousands of derivations.
 	bp := canonBufs.Get().(*[]byte)
@@ -233,12 +243,17 @@ func (d *Derivation) Digest() (digest.Digest, error) {
 	*bp = b[:0]
 	canonBufs.Put(bp)
 	if err != nil {
-		return "", err
+		return [sha256.Size]byte{}, err
 	}
+	return sum, nil
+}
+
+// digestOf spells a sum as a digest, "sha256:<hex>".
+func digestOf(sum *[sha256.Size]byte) digest.Digest {
 	var s [len("sha256:") + 2*sha256.Size]byte
 	copy(s[:], "sha256:")
 	hex.Encode(s[len("sha256:"):], sum[:])
-	return digest.Digest(s[:]), nil
+	return digest.Digest(s[:])
 }
 
 var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

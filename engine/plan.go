@@ -63,7 +63,7 @@ func (s *Session) Plan(targets []string) (*Plan, error) {
 }
 
 func planEntries(graph *compiler.Graph, st *store.Store) ([]PlanEntry, error) {
-	order := graph.Closure(compiler.TargetRoots(graph.Targets)...)
+	order, nodes := graph.ClosureNodes(compiler.TargetRoots(graph.Targets)...)
 	cached := map[digest.Digest]store.Output{}
 	if st != nil {
 		var err error
@@ -72,8 +72,8 @@ func planEntries(graph *compiler.Graph, st *store.Store) ([]PlanEntry, error) {
 		}
 	}
 	entries := make([]PlanEntry, 0, len(order))
-	for _, d := range order {
-		n := graph.Nodes[d]
+	for i, d := range order {
+		n := nodes[i]
 		status := StatusToBuild
 		if n.Unresolved {
 			status = StatusUnresolved

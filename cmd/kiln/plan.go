@@ -68,20 +68,23 @@ func printPlan(graph *compiler.Graph, entries []engine.PlanEntry) error {
 	// Columns padded by hand rather than with text/tabwriter, which spent a
 	// tenth of a 46,000-derivation plan's time buffering cells; the layout
 	// is the same: each column as wide as its widest cell plus two spaces.
-	rows := make([][4]string, len(entries))
+	// Two passes over the entries, widths then lines, instead of a table
+	// of cells: the 46,000-derivation plan's was 3 MB.
+	cells := func(e *engine.PlanEntry) [4]string {
+		return [4]string{short(e.Digest), e.Status, string(e.Kind), e.Name}
+	}
 	var width [4]int
 	counts := map[string]int{}
-	for i, e := range entries {
-		counts[e.Status]++
-		rows[i] = [4]string{short(e.Digest), e.Status, string(e.Kind), e.Name}
-		for c, cell := range rows[i] {
+	for i := range entries {
+		counts[entries[i].Status]++
+		for c, cell := range cells(&entries[i]) {
 			width[c] = max(width[c], utf8.RuneCountInString(cell))
 		}
 	}
 	w := bufio.NewWriterSize(os.Stdout, 64<<10)
 	pad := strings.Repeat(" ", max(width[0], width[1], width[2], width[3])+2)
-	for i, row := range rows {
-		for c, cell := range row {
+	for i := range entries {
+		for c, cell := range cells(&entries[i]) {
 			w.WriteString(cell)
 			w.WriteString(pad[:width[c]+2-utf8.RuneCountInString(cell)])
 		}
