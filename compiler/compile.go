@@ -144,11 +144,21 @@ type sourceState struct {
 	platform string
 }
 
+// node is a compiled state: its digest and its position in the graph,
+// which the derivations built on it pass to Graph.addAt. The empty state
+// (scratch) is {"", -1}.
+type node struct {
+	dg digest.Digest
+	at int32
+}
+
+var scratch = node{at: -1}
+
 // sourceResult is a compiled source, kept because a source shared by
 // thousands of stages would otherwise be re-encoded, re-hashed and (for
 // local sources) re-read for every reference.
 type sourceResult struct {
-	dg    digest.Digest
+	n     node
 	diags hcl.Diagnostics
 }
 
@@ -160,7 +170,7 @@ type compiler struct {
 	platform string
 	stages   map[string]*lang.Stage
 	sources  map[sourceKey]*lang.Source
-	done     map[stateKey]digest.Digest
+	done     map[stateKey]node
 	srcDone  map[sourceState]sourceResult
 	busy     map[stateKey]bool
 	// ends are each compiled stage's settings after its last step, which
@@ -213,7 +223,7 @@ func (c *compiler) forTarget(p string) (*compiler, hcl.Diagnostics) {
 func (c *compiler) makeMaps(states int) {
 	c.stages = make(map[string]*lang.Stage, len(c.cfg.Stages))
 	c.sources = make(map[sourceKey]*lang.Source, len(c.cfg.Sources))
-	c.done = make(map[stateKey]digest.Digest, states)
+	c.done = make(map[stateKey]node, states)
 	c.srcDone = make(map[sourceState]sourceResult, min(states, len(c.cfg.Sources)))
 	c.busy = map[stateKey]bool{}
 	c.ends = make(map[stateKey]*run, states)
@@ -414,37 +424,37 @@ func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 		}
 		s, d := sub.state(from, p)
 		diags = append(diags, d...)
-		t.States[p] = s
+		t.States[p] = s.dg
 	}
 	return diags
 }
 
 // state returns the derivation digest of ref's state on platform; "" is
 // scratch.
-func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diagnostics) {
+func (c *compiler) state(ref lang.Ref, platform string) (node, hcl.Diagnostics) {
 	switch ref.Kind {
 	case "":
-		return "", nil
+		return scratch, nil
 	case "source":
 		src, ok := c.sources[sourceKey{ref.Type, ref.Name}]
 		if !ok {
-			return "", diag(ref.Range, "Reference to undeclared source", fmt.Sprintf("There is no %s block.", ref.Address()))
+			return scratch, diag(ref.Range, "Reference to undeclared source", fmt.Sprintf("There is no %s block.", ref.Address()))
 		}
 		key := sourceState{sourceKey{ref.Type, ref.Name}, platform}
 		if r, ok := c.srcDone[key]; ok {
-			return r.dg, r.diags
+			return r.n, r.diags
 		}
-		dg, diags := c.source(src, platform)
-		c.srcDone[key] = sourceResult{dg, diags}
-		return dg, diags
+		n, diags := c.source(src, platform)
+		c.srcDone[key] = sourceResult{n, diags}
+		return n, diags
 	case "stage":
 		st, ok := c.stages[ref.Name]
 		if !ok {
-			return "", diag(ref.Range, "Reference to undeclared stage", fmt.Sprintf("There is no stage %q.", ref.Name))
+			return scratch, diag(ref.Range, "Reference to undeclared stage", fmt.Sprintf("There is no stage %q.", ref.Name))
 		}
 		return c.stage(st, platform)
 	}
-	return "", diag(ref.Range, "Invalid reference", fmt.Sprintf("%s is not a state; use a source or a stage.", ref.Address()))
+	return scratch, diag(ref.Range, "Invalid reference", fmt.Sprintf("%s is not a state; use a source or a stage.", ref.Address()))
 }
 
 // cleanRel makes a build-file-relative path canonical ("./x/" -> "x"), so
@@ -459,7 +469,7 @@ func cleanRel(p string) string {
 // run holds the state a stage threads through its steps, like a
 // Dockerfile's ENV, WORKDIR and USER.
 type run struct {
-	state   digest.Digest
+	state   node
 	env     map[string]string
 	workdir string
 	user    string
@@ -470,7 +480,7 @@ type run struct {
 	image bool
 }
 
-func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Diagnostics) {
+func (c *compiler) stage(st *lang.Stage, platform string) (node, hcl.Diagnostics) {
 	if st.Platform != "" {
 		platform = st.Platform
 	}
@@ -479,14 +489,14 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 		return d, nil
 	}
 	if c.busy[key] {
-		return "", diag(st.DeclRange, "Stage depends on itself", fmt.Sprintf("stage %q needs its own result.", st.Name))
+		return scratch, diag(st.DeclRange, "Stage depends on itself", fmt.Sprintf("stage %q needs its own result.", st.Name))
 	}
 	c.busy[key] = true
 	defer delete(c.busy, key)
 
 	base, diags := c.state(st.From, platform)
 	if diags.HasErrors() {
-		return "", diags
+		return scratch, diags
 	}
 	r := c.startRun(st, base, platform)
 	runs := 0
@@ -502,7 +512,7 @@ func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Di
 		}
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			return "", diags
+			return scratch, diags
 		}
 	}
 	c.done[key] = r.state
@@ -516,7 +526,7 @@ var DefaultShell = []string{"/bin/sh", "-c"}
 // startRun is the state a stage's first step sees. A stage from another
 // stage starts with that stage's env, workdir, user and shell, as FROM X
 // does in a Dockerfile; the stage's own settings override them.
-func (c *compiler) startRun(st *lang.Stage, base digest.Digest, platform string) *run {
+func (c *compiler) startRun(st *lang.Stage, base node, platform string) *run {
 	r := &run{state: base, env: map[string]string{}, workdir: "/", shell: DefaultShell, image: c.imageBased(st.From)}
 	if st.From.Kind == "stage" {
 		if parent, ok := c.stages[st.From.Name]; ok {
@@ -582,7 +592,9 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 
 	fo := &FileOp{Base: -1}
 	d := &Derivation{Kind: KindFile, SourceDateEpoch: c.epoch, File: fo, Name: name}
-	if r.state != "" {
+	var insBuf [2]int32
+	ins := insBuf[:0]
+	if r.state.dg != "" {
 		fo.Base = 0
 		// Room for a copy's source, its second input, so that copyStep
 		// does not allocate them again.
@@ -590,12 +602,15 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 		if s.Kind == "copy" {
 			n = 2
 		}
-		d.Inputs = append(make([]digest.Digest, 0, n), r.state)
+		d.Inputs = append(make([]digest.Digest, 0, n), r.state.dg)
+		ins = append(ins, r.state.at)
 	}
 	var diags hcl.Diagnostics
 	switch s.Kind {
 	case "copy":
-		diags = c.copyStep(s, r, platform, d)
+		var from int32
+		from, diags = c.copyStep(s, r, platform, d)
+		ins = append(ins, from)
 	case "mkdir":
 		diags = mkdirStep(s, r, d)
 	case "file":
@@ -612,11 +627,11 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 	if diags.HasErrors() {
 		return diags
 	}
-	dg, err := c.g.add(d)
+	dg, at, err := c.g.addAt(d, ins)
 	if err != nil {
 		return diag(s.Range, "Invalid step", err.Error())
 	}
-	r.state = dg
+	r.state = node{dg, at}
 	return nil
 }
 
@@ -629,27 +644,27 @@ func (r *run) abs(p string) string {
 }
 
 // copyStep copies paths out of another state: its state becomes the file
-// op's next input.
-func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation) hcl.Diagnostics {
+// op's next input, whose position it returns.
+func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation) (int32, hcl.Diagnostics) {
 	if s.From.IsScratch() {
-		return diag(s.Range, "copy needs from", "Set from = source.local.NAME or stage.NAME: the state to copy out of.")
+		return -1, diag(s.Range, "copy needs from", "Set from = source.local.NAME or stage.NAME: the state to copy out of.")
 	}
 	src, diags := c.state(s.From, platform)
 	if diags.HasErrors() {
-		return diags
+		return -1, diags
 	}
 	own, err := parseChown(s.Chown)
 	if err != nil {
-		return diag(s.Range, "Invalid chown", err.Error())
+		return -1, diag(s.Range, "Invalid chown", err.Error())
 	}
 	mode, chmod, err := parseMode(s.Chmod, 0)
 	if err != nil {
-		return diag(s.Range, "Invalid chmod", err.Error())
+		return -1, diag(s.Range, "Invalid chmod", err.Error())
 	}
-	if src == "" {
-		return diag(s.From.Range, "copy from an empty state", fmt.Sprintf("%s is scratch: there is nothing to copy.", s.From.Address()))
+	if src.dg == "" {
+		return -1, diag(s.From.Range, "copy from an empty state", fmt.Sprintf("%s is scratch: there is nothing to copy.", s.From.Address()))
 	}
-	d.Inputs = append(d.Inputs, src)
+	d.Inputs = append(d.Inputs, src.dg)
 	dest := r.abs(s.Dest)
 	if strings.HasSuffix(s.Dest, "/") && dest != "/" {
 		dest += "/"
@@ -663,7 +678,7 @@ func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation
 	// Concatenated, not formatted: fmt boxes each argument, and the
 	// 10,000-stage plan describes 10,000 copies.
 	d.Description = "copy " + s.From.Address() + ":" + strings.Join(s.Src, ",") + " -> " + dest
-	return nil
+	return src.at, nil
 }
 
 func mkdirStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
@@ -727,9 +742,12 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	network := runNetwork(st, s)
 	ex := &ExecOp{Args: args, Env: sortedEnv(env), Cwd: cwd, User: user, Hostname: SandboxHostname, ImageEnv: r.image, Network: network, Root: -1}
 	d := &Derivation{Kind: KindExec, Platform: platform, SourceDateEpoch: c.epoch, Exec: ex, Name: name}
-	if r.state != "" {
+	var insBuf [4]int32
+	ins := insBuf[:0]
+	if r.state.dg != "" {
 		ex.Root = 0
-		d.Inputs = []digest.Digest{r.state}
+		d.Inputs = []digest.Digest{r.state.dg}
+		ins = append(ins, r.state.at)
 	}
 	if s.Insecure {
 		ex.Security = "insecure"
@@ -741,9 +759,12 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		return diags
 	}
 	for _, m := range s.Mounts {
-		km, diags := c.mount(m, platform, d)
+		km, at, diags := c.mount(m, platform, d)
 		if diags.HasErrors() {
 			return diags
+		}
+		if at >= 0 {
+			ins = append(ins, at)
 		}
 		ex.Mounts = append(ex.Mounts, km)
 	}
@@ -757,11 +778,11 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		// Plans and progress show which steps run unfiltered.
 		d.Description += " [security=" + ex.Security + "]"
 	}
-	dg, err := c.g.add(d)
+	dg, at, err := c.g.addAt(d, ins)
 	if err != nil {
 		return diag(s.Range, "Invalid run step", err.Error())
 	}
-	r.state = dg
+	r.state = node{dg, at}
 	return nil
 }
 
@@ -840,24 +861,25 @@ func (c *compiler) fixedOutput(st *lang.Stage, s *lang.Step, lockAddr string, d 
 }
 
 // mount lowers one mount of a run step; an input mount adds its state to
-// d's inputs.
-func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, hcl.Diagnostics) {
+// d's inputs and returns its position (-1 for any other mount).
+func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, int32, hcl.Diagnostics) {
 	km := Mount{Type: m.Type, Dest: path.Clean(path.Join("/", m.Target)), Input: -1}
 	switch m.Type {
 	case "input":
 		in, diags := c.state(m.From, platform)
 		if diags.HasErrors() {
-			return km, diags
+			return km, -1, diags
 		}
-		if in == "" {
-			return km, diag(m.Range, "Mount of an empty state", fmt.Sprintf("%s is scratch; mount a source or a stage.", m.From.Address()))
+		if in.dg == "" {
+			return km, -1, diag(m.Range, "Mount of an empty state", fmt.Sprintf("%s is scratch; mount a source or a stage.", m.From.Address()))
 		}
-		d.Inputs = append(d.Inputs, in)
+		d.Inputs = append(d.Inputs, in.dg)
 		km.Input = len(d.Inputs) - 1
 		if m.Source != "" && m.Source != "/" {
 			km.Selector = path.Clean(path.Join("/", m.Source))
 		}
 		km.ReadOnly = !m.ReadWrite
+		return km, in.at, nil
 	case "cache":
 		km.CacheID = m.ID
 		if km.CacheID == "" {
@@ -871,13 +893,14 @@ func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, 
 		// that caches without a mode keep their digests.
 		mode, _, err := parseMode(m.Mode, 0)
 		if err != nil {
-			return km, diag(m.Range, "Invalid mode", err.Error())
+			return km, -1, diag(m.Range, "Invalid mode", err.Error())
 		}
 		km.Mode = mode
 	case "tmpfs":
 		km.SizeBytes = m.SizeBytes
 	case "secret":
-		return secretMount(m, km)
+		km, diags := secretMount(m, km)
+		return km, -1, diags
 	case "ssh":
 		km.SSHID = m.ID
 		km.Required = m.Required
@@ -885,9 +908,9 @@ func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, 
 			km.Dest = DefaultSSHDir + m.ID
 		}
 	default:
-		return km, diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret, ssh.", m.Type))
+		return km, -1, diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret, ssh.", m.Type))
 	}
-	return km, nil
+	return km, -1, nil
 }
 
 // secretMount lowers a secret mount: a file under /run/secrets by default,
