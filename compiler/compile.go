@@ -101,7 +101,6 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 		subs: map[string]*compiler{},
 	}
 	// The root compiler resolves targets; its subs lower the states.
-	c.makeMaps(0)
 	c.epoch = opts.SourceDateEpoch
 	if e := cfg.Project.SourceDateEpoch; e != nil {
 		c.epoch = *e
@@ -112,12 +111,6 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 	}
 	if cfg.Project.Platform != "" {
 		c.platform = cfg.Project.Platform
-	}
-	for _, s := range cfg.Stages {
-		c.stages[s.Name] = s
-	}
-	for _, s := range cfg.Sources {
-		c.sources[sourceKey{s.Type, s.Name}] = s
 	}
 	targets, diags := c.resolveTargets(names)
 	if diags.HasErrors() {
@@ -160,6 +153,29 @@ var scratch = node{at: -1}
 type sourceResult struct {
 	n     node
 	diags hcl.Diagnostics
+	done  bool
+}
+
+// stageEntry is a stage of the compiler's config with its result on
+// the compiler's target platform; a stage with a platform of its own
+// keeps its results in otherStages.
+type stageEntry struct {
+	st   *lang.Stage
+	here stageSlot
+}
+
+// stageSlot is a stage compiled, or being compiled, on one platform.
+type stageSlot struct {
+	// end is the stage's settings after its last step, which a stage
+	// built from it starts with, as FROM X does in a Dockerfile; its
+	// state is the stage's. nil until the stage compiled.
+	end  *run
+	busy bool
+}
+
+type sourceEntry struct {
+	src  *lang.Source
+	here sourceResult
 }
 
 type compiler struct {
@@ -168,14 +184,12 @@ type compiler struct {
 	g        *Graph
 	epoch    int64
 	platform string
-	stages   map[string]*lang.Stage
-	sources  map[sourceKey]*lang.Source
-	done     map[stateKey]node
-	srcDone  map[sourceState]sourceResult
-	busy     map[stateKey]bool
-	// ends are each compiled stage's settings after its last step, which
-	// a stage built from it starts with, as FROM X does in a Dockerfile.
-	ends map[stateKey]*run
+	stages   map[string]*stageEntry
+	sources  map[sourceKey]*sourceEntry
+	// The results on platforms other than target (a stage or source
+	// with a platform of its own), rare enough for maps.
+	otherStages  map[stateKey]*stageSlot
+	otherSources map[sourceState]*sourceResult
 	// target is the platform this compiler lowers states for: the
 	// build file as evaluated for it (cfg) gives its stages and sources.
 	// The root compiler, which resolves targets, has none; subs are its
@@ -206,27 +220,43 @@ func (c *compiler) forTarget(p string) (*compiler, hcl.Diagnostics) {
 		return nil, diags
 	}
 	sub := &compiler{cfg: cfg, opts: c.opts, g: c.g, epoch: c.epoch, platform: c.platform, target: p}
-	sub.makeMaps(len(cfg.Stages))
-	for _, s := range cfg.Stages {
-		sub.stages[s.Name] = s
-	}
-	for _, s := range cfg.Sources {
-		sub.sources[sourceKey{s.Type, s.Name}] = s
-	}
+	sub.makeMaps()
 	c.subs[p] = sub
 	return sub, nil
 }
 
-// makeMaps makes c's maps sized for its config and for about states
-// compiled states, so that a build file of 10,000 stages does not rehash
-// them a dozen times while compiling.
-func (c *compiler) makeMaps(states int) {
-	c.stages = make(map[string]*lang.Stage, len(c.cfg.Stages))
-	c.sources = make(map[sourceKey]*lang.Source, len(c.cfg.Sources))
-	c.done = make(map[stateKey]node, states)
-	c.srcDone = make(map[sourceState]sourceResult, min(states, len(c.cfg.Sources)))
-	c.busy = map[stateKey]bool{}
-	c.ends = make(map[stateKey]*run, states)
+// makeMaps indexes c's stages and sources, each with room for its
+// result on the target platform, so that a reference costs one look-up
+// by name: a build file of 10,000 stages makes about 30,000.
+func (c *compiler) makeMaps() {
+	c.stages = make(map[string]*stageEntry, len(c.cfg.Stages))
+	entries := make([]stageEntry, len(c.cfg.Stages))
+	for i, s := range c.cfg.Stages {
+		entries[i].st = s
+		c.stages[s.Name] = &entries[i]
+	}
+	c.sources = make(map[sourceKey]*sourceEntry, len(c.cfg.Sources))
+	srcs := make([]sourceEntry, len(c.cfg.Sources))
+	for i, s := range c.cfg.Sources {
+		srcs[i].src = s
+		c.sources[sourceKey{s.Type, s.Name}] = &srcs[i]
+	}
+	c.otherStages = map[stateKey]*stageSlot{}
+	c.otherSources = map[sourceState]*sourceResult{}
+}
+
+// slot is where stage e's result on platform is kept.
+func (c *compiler) slot(e *stageEntry, platform string) *stageSlot {
+	if platform == c.target {
+		return &e.here
+	}
+	k := stateKey{e.st.Name, platform}
+	s := c.otherStages[k]
+	if s == nil {
+		s = &stageSlot{}
+		c.otherStages[k] = s
+	}
+	return s
 }
 
 // TargetNames lists what a user can build, for error messages and help.
@@ -436,23 +466,26 @@ func (c *compiler) state(ref lang.Ref, platform string) (node, hcl.Diagnostics) 
 	case "":
 		return scratch, nil
 	case "source":
-		src, ok := c.sources[sourceKey{ref.Type, ref.Name}]
+		e, ok := c.sources[sourceKey{ref.Type, ref.Name}]
 		if !ok {
 			return scratch, diag(ref.Range, "Reference to undeclared source", fmt.Sprintf("There is no %s block.", ref.Address()))
 		}
-		key := sourceState{sourceKey{ref.Type, ref.Name}, platform}
-		if r, ok := c.srcDone[key]; ok {
-			return r.n, r.diags
+		r := &e.here
+		if platform != c.target {
+			key := sourceState{sourceKey{ref.Type, ref.Name}, platform}
+			if r = c.otherSources[key]; r == nil {
+				r = &sourceResult{}
+				c.otherSources[key] = r
+			}
 		}
-		n, diags := c.source(src, platform)
-		c.srcDone[key] = sourceResult{n, diags}
-		return n, diags
+		if !r.done {
+			n, diags := c.source(e.src, platform)
+			*r = sourceResult{n, diags, true}
+		}
+		return r.n, r.diags
 	case "stage":
-		st, ok := c.stages[ref.Name]
-		if !ok {
-			return scratch, diag(ref.Range, "Reference to undeclared stage", fmt.Sprintf("There is no stage %q.", ref.Name))
-		}
-		return c.stage(st, platform)
+		n, _, diags := c.stageRef(ref, platform)
+		return n, diags
 	}
 	return scratch, diag(ref.Range, "Invalid reference", fmt.Sprintf("%s is not a state; use a source or a stage.", ref.Address()))
 }
@@ -480,25 +513,43 @@ type run struct {
 	image bool
 }
 
-func (c *compiler) stage(st *lang.Stage, platform string) (node, hcl.Diagnostics) {
+// stageRef is the state of the stage ref names, with its settings after
+// its last step.
+func (c *compiler) stageRef(ref lang.Ref, platform string) (node, *run, hcl.Diagnostics) {
+	e, ok := c.stages[ref.Name]
+	if !ok {
+		return scratch, nil, diag(ref.Range, "Reference to undeclared stage", fmt.Sprintf("There is no stage %q.", ref.Name))
+	}
+	return c.stage(e, platform)
+}
+
+func (c *compiler) stage(e *stageEntry, platform string) (node, *run, hcl.Diagnostics) {
+	st := e.st
 	if st.Platform != "" {
 		platform = st.Platform
 	}
-	key := stateKey{st.Name, platform}
-	if d, ok := c.done[key]; ok {
-		return d, nil
+	slot := c.slot(e, platform)
+	if slot.end != nil {
+		return slot.end.state, slot.end, nil
 	}
-	if c.busy[key] {
-		return scratch, diag(st.DeclRange, "Stage depends on itself", fmt.Sprintf("stage %q needs its own result.", st.Name))
+	if slot.busy {
+		return scratch, nil, diag(st.DeclRange, "Stage depends on itself", fmt.Sprintf("stage %q needs its own result.", st.Name))
 	}
-	c.busy[key] = true
-	defer delete(c.busy, key)
+	slot.busy = true
+	defer func() { slot.busy = false }()
 
-	base, diags := c.state(st.From, platform)
-	if diags.HasErrors() {
-		return scratch, diags
+	var base node
+	var parent *run
+	var diags hcl.Diagnostics
+	if st.From.Kind == "stage" {
+		base, parent, diags = c.stageRef(st.From, platform)
+	} else {
+		base, diags = c.state(st.From, platform)
 	}
-	r := c.startRun(st, base, platform)
+	if diags.HasErrors() {
+		return scratch, nil, diags
+	}
+	r := c.startRun(st, base, parent)
 	runs := 0
 	addr := st.Address()
 	for i, step := range st.Steps {
@@ -512,33 +563,29 @@ func (c *compiler) stage(st *lang.Stage, platform string) (node, hcl.Diagnostics
 		}
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			return scratch, diags
+			return scratch, nil, diags
 		}
 	}
-	c.done[key] = r.state
-	c.ends[key] = r
-	return r.state, diags
+	slot.end = r
+	return r.state, r, diags
 }
 
 // DefaultShell runs a run step's shell line when no stage sets shell.
 var DefaultShell = []string{"/bin/sh", "-c"}
 
 // startRun is the state a stage's first step sees. A stage from another
-// stage starts with that stage's env, workdir, user and shell, as FROM X
-// does in a Dockerfile; the stage's own settings override them.
-func (c *compiler) startRun(st *lang.Stage, base node, platform string) *run {
-	r := &run{state: base, env: map[string]string{}, workdir: "/", shell: DefaultShell, image: c.imageBased(st.From)}
-	if st.From.Kind == "stage" {
-		if parent, ok := c.stages[st.From.Name]; ok {
-			p := platform
-			if parent.Platform != "" {
-				p = parent.Platform
-			}
-			if end := c.ends[stateKey{parent.Name, p}]; end != nil {
-				maps.Copy(r.env, end.env)
-				r.workdir, r.user, r.shell = end.workdir, end.user, end.shell
-			}
-		}
+// stage (parent: that stage's settings after its last step) starts with
+// its env, workdir, user and shell, as FROM X does in a Dockerfile; the
+// stage's own settings override them.
+func (c *compiler) startRun(st *lang.Stage, base node, parent *run) *run {
+	r := &run{state: base, env: map[string]string{}, workdir: "/", shell: DefaultShell}
+	if parent != nil {
+		maps.Copy(r.env, parent.env)
+		r.workdir, r.user, r.shell = parent.workdir, parent.user, parent.shell
+		// The parent's state starts where this one does.
+		r.image = parent.image
+	} else {
+		r.image = c.imageBased(st.From)
 	}
 	maps.Copy(r.env, st.Env)
 	if st.Workdir != "" {
@@ -563,11 +610,11 @@ func (c *compiler) imageBased(ref lang.Ref) bool {
 			_, ok := sourceKinds[ref.Type].(imageSourceKind)
 			return ok
 		case "stage":
-			st, ok := c.stages[ref.Name]
+			e, ok := c.stages[ref.Name]
 			if !ok {
 				return false
 			}
-			ref = st.From
+			ref = e.st.From
 		default:
 			return false
 		}
