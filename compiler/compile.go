@@ -502,8 +502,18 @@ func cleanRel(p string) string {
 // run holds the state a stage threads through its steps, like a
 // Dockerfile's ENV, WORKDIR and USER.
 type run struct {
-	state   node
-	env     map[string]string
+	state node
+	// env is the stage's variables so far. It may be shared with the
+	// stage's parent or the stage block (envShared), as most stages
+	// change nothing of their parent's: an env step copies it first.
+	env       map[string]string
+	envShared bool
+	// sorted is a run step's environment without a step env of its
+	// own, as ExecOp.Env (every run step of the 10,000-stage plan): made
+	// once, until an env step changes env. It depends on env, image and
+	// platEnv, the stage's own platform (whose variables it holds).
+	sorted  []string
+	platEnv string
 	workdir string
 	user    string
 	// shell is what a run step's shell line runs with (Dockerfile SHELL).
@@ -578,16 +588,26 @@ var DefaultShell = []string{"/bin/sh", "-c"}
 // its env, workdir, user and shell, as FROM X does in a Dockerfile; the
 // stage's own settings override them.
 func (c *compiler) startRun(st *lang.Stage, base node, parent *run) *run {
-	r := &run{state: base, env: map[string]string{}, workdir: "/", shell: DefaultShell}
-	if parent != nil {
+	r := &run{state: base, workdir: "/", shell: DefaultShell, platEnv: st.Platform}
+	switch {
+	case parent == nil:
+		r.env, r.envShared = st.Env, true
+		r.image = c.imageBased(st.From)
+	case subsetOf(st.Env, parent.env):
+		r.env, r.envShared = parent.env, true
+		if parent.platEnv == r.platEnv {
+			r.sorted = parent.sorted
+		}
+	default:
+		r.env = make(map[string]string, len(parent.env)+len(st.Env))
 		maps.Copy(r.env, parent.env)
+		maps.Copy(r.env, st.Env)
+	}
+	if parent != nil {
 		r.workdir, r.user, r.shell = parent.workdir, parent.user, parent.shell
 		// The parent's state starts where this one does.
 		r.image = parent.image
-	} else {
-		r.image = c.imageBased(st.From)
 	}
-	maps.Copy(r.env, st.Env)
 	if st.Workdir != "" {
 		r.workdir = path.Join("/", st.Workdir)
 	}
@@ -598,6 +618,17 @@ func (c *compiler) startRun(st *lang.Stage, base node, parent *run) *run {
 		r.shell = st.Shell
 	}
 	return r
+}
+
+// subsetOf reports whether every variable of env is set to the same in
+// in.
+func subsetOf(env, in map[string]string) bool {
+	for k, v := range env {
+		if w, ok := in[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // imageBased reports whether ref's state starts at a source that carries
@@ -625,9 +656,13 @@ func (c *compiler) imageBased(ref lang.Ref) bool {
 func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name string) hcl.Diagnostics {
 	switch s.Kind {
 	case "env":
-		for k, v := range s.Env {
-			r.env[k] = v
+		if r.envShared {
+			env := make(map[string]string, len(r.env)+len(s.Env))
+			maps.Copy(env, r.env)
+			r.env, r.envShared = env, false
 		}
+		maps.Copy(r.env, s.Env)
+		r.sorted = nil
 		return nil
 	case "workdir":
 		r.workdir = r.abs(s.Workdir)
@@ -764,17 +799,30 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	if len(args) == 0 {
 		return diag(s.Range, "run has no command", `Set command = ["prog", "arg"] or shell = "...".`)
 	}
-	// Filled in place, not returned, so that the map stays on the stack.
-	env := map[string]string{
-		"TZ":                "UTC",
-		"LANG":              "C.UTF-8",
-		"SOURCE_DATE_EPOCH": c.epochEnv(),
-	}
-	if st.Platform != "" {
-		c.platformEnv(env, platform)
-	}
-	if diags := runEnv(env, s, r); diags.HasErrors() {
-		return diags
+	var envList []string
+	var env map[string]string
+	if len(s.Env) == 0 && len(s.ImpureEnv) == 0 && r.sorted != nil {
+		envList = r.sorted
+	} else {
+		// Filled in place, not returned, so that the map stays on the
+		// stack.
+		env = map[string]string{
+			"TZ":                "UTC",
+			"LANG":              "C.UTF-8",
+			"SOURCE_DATE_EPOCH": c.epochEnv(),
+		}
+		if st.Platform != "" {
+			c.platformEnv(env, platform)
+		}
+		if diags := runEnv(env, s, r); diags.HasErrors() {
+			return diags
+		}
+		envList = sortedEnv(env)
+		if len(s.Env) == 0 {
+			// Capped, so that appending to one step's Env cannot
+			// write into another's.
+			r.sorted = envList[:len(envList):len(envList)]
+		}
 	}
 	cwd := r.workdir
 	if s.Workdir != "" {
@@ -787,7 +835,7 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		user = s.User
 	}
 	network := runNetwork(st, s)
-	ex := &ExecOp{Args: args, Env: sortedEnv(env), Cwd: cwd, User: user, Hostname: SandboxHostname, ImageEnv: r.image, Network: network, Root: -1}
+	ex := &ExecOp{Args: args, Env: envList, Cwd: cwd, User: user, Hostname: SandboxHostname, ImageEnv: r.image, Network: network, Root: -1}
 	d := &Derivation{Kind: KindExec, Platform: platform, SourceDateEpoch: c.epoch, Exec: ex, Name: name}
 	var insBuf [4]int32
 	ins := insBuf[:0]

@@ -380,3 +380,59 @@ func TestSortedEnvOrdersEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedEnvIsCopiedOnWrite covers the stages that share their
+// parent's env (and its sorted run environment): an env step in one must
+// not leak into its parent or a sibling, and a step env into neither.
+func TestSharedEnvIsCopiedOnWrite(t *testing.T) {
+	cfg := baseConfig()
+	run := func(env map[string]string) *lang.Step { return &lang.Step{Kind: "run", Shell: "true", Env: env} }
+	cfg.Stages = []*lang.Stage{{
+		Name: "parent", Env: map[string]string{"A": "1"},
+		Steps: []*lang.Step{run(nil), run(map[string]string{"S": "1"}), run(nil)},
+	}, {
+		Name: "left", From: lang.Ref{Kind: "stage", Name: "parent"}, Env: map[string]string{"A": "1"},
+		Steps: []*lang.Step{run(nil), {Kind: "env", Env: map[string]string{"L": "1"}}, run(nil)},
+	}, {
+		Name: "right", From: lang.Ref{Kind: "stage", Name: "parent"},
+		Steps: []*lang.Step{run(nil)},
+	}, {
+		Name: "grand", From: lang.Ref{Kind: "stage", Name: "left"}, Env: map[string]string{"A": "2"},
+		Steps: []*lang.Step{run(nil)},
+	}}
+	g, diags := Compile(cfg, []string{"stage.right", "stage.grand"}, Options{Pins: basePins()})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	fixed := []string{"HOME=/root", "LANG=C.UTF-8", "PATH=" + DefaultPath, "SOURCE_DATE_EPOCH=1700000000", "TZ=UTC"}
+	want := map[string][]string{
+		"stage.parent/run[0]": {"A=1"},
+		"stage.parent/run[1]": {"A=1", "S=1"},
+		"stage.parent/run[2]": {"A=1"},
+		"stage.left/run[0]":   {"A=1"},
+		"stage.left/run[2]":   {"A=1", "L=1"},
+		"stage.right/run[0]":  {"A=1"},
+		"stage.grand/run[0]":  {"A=2", "L=1"},
+	}
+	seen := 0
+	for _, d := range g.Nodes {
+		if d.Exec == nil {
+			continue
+		}
+		w, ok := want[d.Name]
+		if !ok {
+			t.Errorf("unexpected exec %s", d.Name)
+			continue
+		}
+		seen++
+		w = append(slices.Clone(fixed), w...)
+		sort.Strings(w)
+		if !slices.Equal(d.Exec.Env, w) {
+			t.Errorf("%s: env %q, want %q", d.Name, d.Exec.Env, w)
+		}
+	}
+	// left/run[0] is right/run[0], compiled first, which keeps its name.
+	if seen != len(want)-1 {
+		t.Errorf("%d execs, want %d", seen, len(want)-1)
+	}
+}
