@@ -560,16 +560,16 @@ func (c *compiler) stage(e *stageEntry, platform string) (node, *run, hcl.Diagno
 		return scratch, nil, diags
 	}
 	r := c.startRun(st, base, parent)
+	var nameBuf, addrBuf [8]string
+	names, addrs := stepNames(st, nameBuf[:0], addrBuf[:0])
 	runs := 0
-	addr := st.Address()
 	for i, step := range st.Steps {
-		name := addr + "/" + step.Kind + "[" + strconv.Itoa(i) + "]"
 		var d hcl.Diagnostics
 		if step.Kind == "run" {
-			d = c.runStep(st, step, r, platform, name, RunAddress(st.Name, runs))
+			d = c.runStep(st, step, r, platform, names[i], addrs[runs])
 			runs++
 		} else {
-			d = c.step(st, step, r, platform, name)
+			d = c.step(st, step, r, platform, names[i])
 		}
 		diags = append(diags, d...)
 		if d.HasErrors() {
@@ -578,6 +578,53 @@ func (c *compiler) stage(e *stageEntry, platform string) (node, *run, hcl.Diagno
 	}
 	slot.end = r
 	return r.state, r, diags
+}
+
+// stepNames appends to names each step's Name ("stage.NAME/KIND[i]") and
+// to addrs each run step's RunAddress, all slices of one string: one
+// allocation a stage, where the 10,000-stage plan made one a name.
+func stepNames(st *lang.Stage, names, addrs []string) ([]string, []string) {
+	var spanBuf [32]int32
+	spans := spanBuf[:0] // each name's end, then each address's end
+	size := 0
+	for _, step := range st.Steps {
+		size += 2*len(st.Name) + len(step.Kind) + 32
+	}
+	b := make([]byte, 0, size)
+	for i, step := range st.Steps {
+		b = append(b, "stage."...)
+		b = append(b, st.Name...)
+		b = append(b, '/')
+		b = append(b, step.Kind...)
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, ']')
+		spans = append(spans, int32(len(b)))
+	}
+	runs := 0
+	for _, step := range st.Steps {
+		if step.Kind != "run" {
+			continue
+		}
+		b = append(b, "stage."...)
+		b = append(b, st.Name...)
+		b = append(b, ".run["...)
+		b = strconv.AppendInt(b, int64(runs), 10)
+		b = append(b, ']')
+		spans = append(spans, int32(len(b)))
+		runs++
+	}
+	all := string(b)
+	at := int32(0)
+	for i, end := range spans {
+		if i < len(st.Steps) {
+			names = append(names, all[at:end])
+		} else {
+			addrs = append(addrs, all[at:end])
+		}
+		at = end
+	}
+	return names, addrs
 }
 
 // DefaultShell runs a run step's shell line when no stage sets shell.
@@ -672,19 +719,15 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 		return nil
 	}
 
-	fo := &FileOp{Base: -1}
-	d := &Derivation{Kind: KindFile, SourceDateEpoch: c.epoch, File: fo, Name: name}
+	n := &fileNode{d: Derivation{Kind: KindFile, SourceDateEpoch: c.epoch, Name: name}, fo: FileOp{Base: -1}}
+	d, fo := &n.d, &n.fo
+	d.File = fo
+	d.Inputs, fo.Actions = n.in[:0], n.act[:0]
 	var insBuf [2]int32
 	ins := insBuf[:0]
 	if r.state.dg != "" {
 		fo.Base = 0
-		// Room for a copy's source, its second input, so that copyStep
-		// does not allocate them again.
-		n := 1
-		if s.Kind == "copy" {
-			n = 2
-		}
-		d.Inputs = append(make([]digest.Digest, 0, n), r.state.dg)
+		d.Inputs = append(d.Inputs, r.state.dg)
 		ins = append(ins, r.state.at)
 	}
 	var diags hcl.Diagnostics
@@ -698,10 +741,10 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 	case "file":
 		diags = fileStep(s, r, d)
 	case "symlink":
-		fo.Actions = []FileAction{{Action: "symlink", Path: r.abs(s.Path), Target: s.Target, Parents: true}}
+		fo.Actions = append(fo.Actions, FileAction{Action: "symlink", Path: r.abs(s.Path), Target: s.Target, Parents: true})
 		d.Description = fmt.Sprintf("symlink %s -> %s", r.abs(s.Path), s.Target)
 	case "remove":
-		fo.Actions = []FileAction{{Action: "rm", Path: r.abs(s.Path), AllowNotFound: true}}
+		fo.Actions = append(fo.Actions, FileAction{Action: "rm", Path: r.abs(s.Path), AllowNotFound: true})
 		d.Description = "remove " + r.abs(s.Path)
 	default:
 		return diag(s.Range, "Unsupported step", fmt.Sprintf("kiln cannot compile a %q step.", s.Kind))
@@ -709,12 +752,51 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 	if diags.HasErrors() {
 		return diags
 	}
+	// None is nil, as before the node's own room was lent: the encoding
+	// of no actions (null) is hashed.
+	if len(d.Inputs) == 0 {
+		d.Inputs = nil
+	}
+	if len(fo.Actions) == 0 {
+		fo.Actions = nil
+	}
 	dg, at, err := c.g.addAt(d, ins)
 	if err != nil {
 		return diag(s.Range, "Invalid step", err.Error())
 	}
 	r.state = node{dg, at}
 	return nil
+}
+
+// fileNode is a file step's derivation with its op, inputs and first
+// action: one allocation, not four (the 10,000-stage plan has 26,000).
+type fileNode struct {
+	d   Derivation
+	fo  FileOp
+	in  [2]digest.Digest
+	act [1]FileAction
+}
+
+// execNode is a run step's derivation with its op, its root and first
+// input mount, a shell line's arguments and its first mount.
+type execNode struct {
+	d      Derivation
+	ex     ExecOp
+	in     [2]digest.Digest
+	args   [3]string
+	mounts [1]Mount
+}
+
+// rooted is path.Join("/", p), without Join's allocations for the usual
+// absolute and clean p.
+func rooted(p string) string {
+	switch {
+	case strings.HasPrefix(p, "/"):
+		return path.Clean(p)
+	case p == "" || p == ".":
+		return "/"
+	}
+	return path.Join("/", p)
 }
 
 // abs makes a step's path absolute against the current working directory.
@@ -749,11 +831,15 @@ func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation
 	d.Inputs = append(d.Inputs, src.dg)
 	dest := r.abs(s.Dest)
 	if strings.HasSuffix(s.Dest, "/") && dest != "/" {
-		dest += "/"
+		if len(s.Dest) == len(dest)+1 && strings.HasPrefix(s.Dest, dest) {
+			dest = s.Dest // already "dest/"
+		} else {
+			dest += "/"
+		}
 	}
 	for _, p := range s.Src {
 		d.File.Actions = append(d.File.Actions, FileAction{
-			Action: "copy", SrcInput: len(d.Inputs) - 1, Src: path.Join("/", p), Path: dest,
+			Action: "copy", SrcInput: len(d.Inputs) - 1, Src: rooted(p), Path: dest,
 			Mode: mode, ChmodSet: chmod, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true,
 		})
 	}
@@ -772,7 +858,7 @@ func mkdirStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 	if err != nil {
 		return diag(s.Range, "Invalid chown", err.Error())
 	}
-	d.File.Actions = []FileAction{{Action: "mkdir", Path: r.abs(s.Path), Mode: mode, Parents: s.Parents, UID: own.uid, GID: own.gid, Owner: own.names}}
+	d.File.Actions = append(d.File.Actions, FileAction{Action: "mkdir", Path: r.abs(s.Path), Mode: mode, Parents: s.Parents, UID: own.uid, GID: own.gid, Owner: own.names})
 	d.Description = "mkdir " + r.abs(s.Path)
 	return nil
 }
@@ -786,15 +872,16 @@ func fileStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 	if err != nil {
 		return diag(s.Range, "Invalid chown", err.Error())
 	}
-	d.File.Actions = []FileAction{{Action: "mkfile", Path: r.abs(s.Path), Mode: mode, Data: s.Content, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true}}
+	d.File.Actions = append(d.File.Actions, FileAction{Action: "mkfile", Path: r.abs(s.Path), Mode: mode, Data: s.Content, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true})
 	d.Description = "write " + r.abs(s.Path)
 	return nil
 }
 
 func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name, lockAddr string) hcl.Diagnostics {
+	n := &execNode{}
 	args := s.Args
 	if s.Shell != "" {
-		args = append(append(make([]string, 0, len(r.shell)+1), r.shell...), s.Shell)
+		args = append(append(n.args[:0], r.shell...), s.Shell)
 	}
 	if len(args) == 0 {
 		return diag(s.Range, "run has no command", `Set command = ["prog", "arg"] or shell = "...".`)
@@ -835,13 +922,14 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		user = s.User
 	}
 	network := runNetwork(st, s)
-	ex := &ExecOp{Args: args, Env: envList, Cwd: cwd, User: user, Hostname: SandboxHostname, ImageEnv: r.image, Network: network, Root: -1}
-	d := &Derivation{Kind: KindExec, Platform: platform, SourceDateEpoch: c.epoch, Exec: ex, Name: name}
+	n.ex = ExecOp{Args: args, Env: envList, Cwd: cwd, User: user, Hostname: SandboxHostname, ImageEnv: r.image, Network: network, Root: -1, Mounts: n.mounts[:0]}
+	n.d = Derivation{Kind: KindExec, Platform: platform, SourceDateEpoch: c.epoch, Exec: &n.ex, Name: name, Inputs: n.in[:0]}
+	ex, d := &n.ex, &n.d
 	var insBuf [4]int32
 	ins := insBuf[:0]
 	if r.state.dg != "" {
 		ex.Root = 0
-		d.Inputs = []digest.Digest{r.state.dg}
+		d.Inputs = append(d.Inputs, r.state.dg)
 		ins = append(ins, r.state.at)
 	}
 	if s.Insecure {
@@ -865,6 +953,13 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 	}
 	if len(ex.Mounts) > 1 {
 		sort.SliceStable(ex.Mounts, func(i, j int) bool { return ex.Mounts[i].Dest < ex.Mounts[j].Dest })
+	}
+	// None is nil, as before the node's own room was lent.
+	if len(ex.Mounts) == 0 {
+		ex.Mounts = nil
+	}
+	if len(d.Inputs) == 0 {
+		d.Inputs = nil
 	}
 	d.Limits = runLimits(st, s)
 	var desc [160]byte
@@ -958,7 +1053,7 @@ func (c *compiler) fixedOutput(st *lang.Stage, s *lang.Step, lockAddr string, d 
 // mount lowers one mount of a run step; an input mount adds its state to
 // d's inputs and returns its position (-1 for any other mount).
 func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, int32, hcl.Diagnostics) {
-	km := Mount{Type: m.Type, Dest: path.Clean(path.Join("/", m.Target)), Input: -1}
+	km := Mount{Type: m.Type, Dest: rooted(m.Target), Input: -1}
 	switch m.Type {
 	case "input":
 		in, diags := c.state(m.From, platform)
@@ -971,7 +1066,7 @@ func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, 
 		d.Inputs = append(d.Inputs, in.dg)
 		km.Input = len(d.Inputs) - 1
 		if m.Source != "" && m.Source != "/" {
-			km.Selector = path.Clean(path.Join("/", m.Source))
+			km.Selector = rooted(m.Source)
 		}
 		km.ReadOnly = !m.ReadWrite
 		return km, in.at, nil

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"path"
 	"reflect"
 	"slices"
 	"sort"
@@ -434,5 +435,40 @@ func TestSharedEnvIsCopiedOnWrite(t *testing.T) {
 	// left/run[0] is right/run[0], compiled first, which keeps its name.
 	if seen != len(want)-1 {
 		t.Errorf("%d execs, want %d", seen, len(want)-1)
+	}
+}
+
+// TestStepNames holds stepNames to the names and addresses it replaced.
+func TestStepNames(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 12, 40} {
+		st := &lang.Stage{Name: "s" + fmt.Sprint(n)}
+		for i := range n {
+			st.Steps = append(st.Steps, &lang.Step{Kind: []string{"run", "copy", "env", "run"}[i%4]})
+		}
+		names, addrs := stepNames(st, nil, nil)
+		runs := 0
+		for i, step := range st.Steps {
+			if want := st.Address() + "/" + step.Kind + "[" + fmt.Sprint(i) + "]"; names[i] != want {
+				t.Errorf("name %d = %q, want %q", i, names[i], want)
+			}
+			if step.Kind == "run" {
+				if want := RunAddress(st.Name, runs); addrs[runs] != want {
+					t.Errorf("address %d = %q, want %q", runs, addrs[runs], want)
+				}
+				runs++
+			}
+		}
+		if len(names) != n || len(addrs) != runs {
+			t.Errorf("%d steps: %d names, %d addresses", n, len(names), len(addrs))
+		}
+	}
+}
+
+// TestRootedIsJoin holds rooted to path.Join("/", p), which it replaced.
+func TestRootedIsJoin(t *testing.T) {
+	for _, p := range []string{"", ".", "/", "//", "a", "./a/", "/a/../b", "a/./b//c/", "/x/", "..", "/..", "../a", ".a", "/a/."} {
+		if got, want := rooted(p), path.Join("/", p); got != want {
+			t.Errorf("rooted(%q) = %q, want %q", p, got, want)
+		}
 	}
 }
