@@ -656,7 +656,7 @@ func (c *compiler) startRun(st *lang.Stage, base node, parent *run) *run {
 		r.image = parent.image
 	}
 	if st.Workdir != "" {
-		r.workdir = path.Join("/", st.Workdir)
+		r.workdir = rooted(st.Workdir)
 	}
 	if st.User != "" {
 		r.user = st.User
