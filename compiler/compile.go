@@ -1172,6 +1172,24 @@ func shellQuote(args []string) string {
 	return string(appendShellQuote(buf[:0], args))
 }
 
+// shellSpecial are the bytes that make appendShellQuote quote an
+// argument: a table, where strings.ContainsAny built its set per call.
+var shellSpecial = func() (t [256]bool) {
+	for _, c := range []byte(" \t\n'\"\\$`;&|<>(){}*?!#~") {
+		t[c] = true
+	}
+	return t
+}()
+
+func needsQuote(a string) bool {
+	for i := 0; i < len(a); i++ {
+		if shellSpecial[a[i]] {
+			return true
+		}
+	}
+	return false
+}
+
 // appendShellQuote appends shellQuote(args) to b, so that a run step's
 // description is built in one buffer (the 10,000-stage plan has 20,000).
 func appendShellQuote(b []byte, args []string) []byte {
@@ -1180,7 +1198,7 @@ func appendShellQuote(b []byte, args []string) []byte {
 		if i > 0 {
 			b = append(b, ' ')
 		}
-		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>(){}*?!#~") {
+		if a != "" && !needsQuote(a) {
 			b = append(b, a...)
 			continue
 		}

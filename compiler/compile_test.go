@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -469,6 +470,16 @@ func TestRootedIsJoin(t *testing.T) {
 	for _, p := range []string{"", ".", "/", "//", "a", "./a/", "/a/../b", "a/./b//c/", "/x/", "..", "/..", "../a", ".a", "/a/."} {
 		if got, want := rooted(p), path.Join("/", p); got != want {
 			t.Errorf("rooted(%q) = %q, want %q", p, got, want)
+		}
+	}
+}
+
+// TestNeedsQuote holds the table to the set strings.ContainsAny used.
+func TestNeedsQuote(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		a := "x" + string([]byte{byte(c)}) + "y"
+		if got, want := needsQuote(a), strings.ContainsAny(a, " \t\n'\"\\$`;&|<>(){}*?!#~"); got != want {
+			t.Errorf("needsQuote(%q) = %v, want %v", a, got, want)
 		}
 	}
 }
