@@ -38,6 +38,9 @@ type Graph struct {
 	// nodes[i] is Nodes[seq[i]], so that add reads an input's node by
 	// its position instead of a second look-up in a map of 71-byte keys.
 	nodes []*Derivation
+	// unresolved[i] is nodes[i].Unresolved when addAt interned it, read
+	// for each input without touching its Derivation (a cache miss).
+	unresolved []bool
 	// inputs holds every node's input positions back to back (one
 	// allocation, not one per node); node i's end at inEnd[i].
 	inputs []int32
@@ -71,7 +74,7 @@ type Target struct {
 func newGraph(n int) *Graph {
 	return &Graph{
 		Nodes: make(map[digest.Digest]*Derivation, n),
-		seq:   make([]digest.Digest, 0, n), sums: make([][sha256.Size]byte, 0, n), nodes: make([]*Derivation, 0, n), inEnd: make([]int32, 0, n), inputs: make([]int32, 0, n),
+		seq:   make([]digest.Digest, 0, n), sums: make([][sha256.Size]byte, 0, n), nodes: make([]*Derivation, 0, n), unresolved: make([]bool, 0, n), inEnd: make([]int32, 0, n), inputs: make([]int32, 0, n),
 	}
 }
 
@@ -118,7 +121,7 @@ func (g *Graph) addAt(d *Derivation, ins []int32) (digest.Digest, int32, error) 
 	mark := len(g.inputs)
 	g.inputs = append(g.inputs, ins...)
 	for _, p := range ins {
-		if p >= 0 && g.nodes[p].Unresolved {
+		if p >= 0 && g.unresolved[p] {
 			d.Unresolved = true
 		}
 	}
@@ -138,6 +141,10 @@ func (g *Graph) addAt(d *Derivation, ins []int32) (digest.Digest, int32, error) 
 	g.seq = append(g.seq, dg)
 	g.sums = append(g.sums, sum)
 	g.nodes = append(g.nodes, d)
+	g.unresolved = append(g.unresolved, d.Unresolved)
+	if g.byDigest != nil {
+		g.byDigest[dg] = p
+	}
 	g.inEnd = append(g.inEnd, int32(len(g.inputs)))
 	return dg, p, nil
 }
@@ -156,9 +163,11 @@ func (g *Graph) index() {
 	slices.Sort(g.seq)
 	g.byDigest = make(map[digest.Digest]int32, len(g.seq))
 	g.nodes = make([]*Derivation, len(g.seq))
+	g.unresolved = make([]bool, len(g.seq))
 	for i, d := range g.seq {
 		g.byDigest[d] = int32(i)
 		g.nodes[i] = g.Nodes[d]
+		g.unresolved[i] = g.nodes[i].Unresolved
 	}
 	g.inputs, g.inEnd = g.inputs[:0], g.inEnd[:0]
 	for _, d := range g.seq {
