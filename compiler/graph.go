@@ -331,16 +331,21 @@ func (g *Graph) sortTopo() {
 		// The sums sort as their hex digests do (lower-case hex keeps
 		// byte order); their first 8 bytes as a number almost always
 		// decide.
-		first := make([]uint64, n)
+		// Sorted with the node beside its key, not through an index
+		// into the keys: a comparison then reads no other memory.
+		keys := make([]sortKey, n)
 		for i := range g.sums {
-			first[i] = binary.BigEndian.Uint64(g.sums[i][:8])
+			keys[i] = sortKey{binary.BigEndian.Uint64(g.sums[i][:8]), int32(i)}
 		}
-		slices.SortFunc(byDigest, func(a, b int32) int {
-			if c := cmp.Compare(first[a], first[b]); c != 0 {
+		slices.SortFunc(keys, func(a, b sortKey) int {
+			if c := cmp.Compare(a.first, b.first); c != 0 {
 				return c
 			}
-			return bytes.Compare(g.sums[a][:], g.sums[b][:])
+			return bytes.Compare(g.sums[a.node][:], g.sums[b.node][:])
 		})
+		for r, k := range keys {
+			byDigest[r] = k.node
+		}
 	} else {
 		slices.SortFunc(byDigest, func(a, b int32) int { return cmp.Compare(g.seq[a], g.seq[b]) })
 	}
@@ -412,6 +417,12 @@ func (g *Graph) sortTopo() {
 		}
 	}
 	g.Order, g.orderPos = order, orderPos
+}
+
+// sortKey is a node and the first 8 bytes of its sum, for sortTopo.
+type sortKey struct {
+	first uint64
+	node  int32
 }
 
 // intHeap is a binary min-heap of node numbers.
