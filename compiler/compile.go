@@ -101,7 +101,6 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 		subs: map[string]*compiler{},
 	}
 	// The root compiler resolves targets; its subs lower the states.
-	c.makeMaps(0)
 	c.epoch = opts.SourceDateEpoch
 	if e := cfg.Project.SourceDateEpoch; e != nil {
 		c.epoch = *e
@@ -112,12 +111,6 @@ func Compile(cfg *lang.Config, names []string, opts Options) (*Graph, hcl.Diagno
 	}
 	if cfg.Project.Platform != "" {
 		c.platform = cfg.Project.Platform
-	}
-	for _, s := range cfg.Stages {
-		c.stages[s.Name] = s
-	}
-	for _, s := range cfg.Sources {
-		c.sources[sourceKey{s.Type, s.Name}] = s
 	}
 	targets, diags := c.resolveTargets(names)
 	if diags.HasErrors() {
@@ -144,12 +137,45 @@ type sourceState struct {
 	platform string
 }
 
+// node is a compiled state: its digest and its position in the graph,
+// which the derivations built on it pass to Graph.addAt. The empty state
+// (scratch) is {"", -1}.
+type node struct {
+	dg digest.Digest
+	at int32
+}
+
+var scratch = node{at: -1}
+
 // sourceResult is a compiled source, kept because a source shared by
 // thousands of stages would otherwise be re-encoded, re-hashed and (for
 // local sources) re-read for every reference.
 type sourceResult struct {
-	dg    digest.Digest
+	n     node
 	diags hcl.Diagnostics
+	done  bool
+}
+
+// stageEntry is a stage of the compiler's config with its result on
+// the compiler's target platform; a stage with a platform of its own
+// keeps its results in otherStages.
+type stageEntry struct {
+	st   *lang.Stage
+	here stageSlot
+}
+
+// stageSlot is a stage compiled, or being compiled, on one platform.
+type stageSlot struct {
+	// end is the stage's settings after its last step, which a stage
+	// built from it starts with, as FROM X does in a Dockerfile; its
+	// state is the stage's. nil until the stage compiled.
+	end  *run
+	busy bool
+}
+
+type sourceEntry struct {
+	src  *lang.Source
+	here sourceResult
 }
 
 type compiler struct {
@@ -158,14 +184,12 @@ type compiler struct {
 	g        *Graph
 	epoch    int64
 	platform string
-	stages   map[string]*lang.Stage
-	sources  map[sourceKey]*lang.Source
-	done     map[stateKey]digest.Digest
-	srcDone  map[sourceState]sourceResult
-	busy     map[stateKey]bool
-	// ends are each compiled stage's settings after its last step, which
-	// a stage built from it starts with, as FROM X does in a Dockerfile.
-	ends map[stateKey]*run
+	stages   map[string]*stageEntry
+	sources  map[sourceKey]*sourceEntry
+	// The results on platforms other than target (a stage or source
+	// with a platform of its own), rare enough for maps.
+	otherStages  map[stateKey]*stageSlot
+	otherSources map[sourceState]*sourceResult
 	// target is the platform this compiler lowers states for: the
 	// build file as evaluated for it (cfg) gives its stages and sources.
 	// The root compiler, which resolves targets, has none; subs are its
@@ -196,27 +220,43 @@ func (c *compiler) forTarget(p string) (*compiler, hcl.Diagnostics) {
 		return nil, diags
 	}
 	sub := &compiler{cfg: cfg, opts: c.opts, g: c.g, epoch: c.epoch, platform: c.platform, target: p}
-	sub.makeMaps(len(cfg.Stages))
-	for _, s := range cfg.Stages {
-		sub.stages[s.Name] = s
-	}
-	for _, s := range cfg.Sources {
-		sub.sources[sourceKey{s.Type, s.Name}] = s
-	}
+	sub.makeMaps()
 	c.subs[p] = sub
 	return sub, nil
 }
 
-// makeMaps makes c's maps sized for its config and for about states
-// compiled states, so that a build file of 10,000 stages does not rehash
-// them a dozen times while compiling.
-func (c *compiler) makeMaps(states int) {
-	c.stages = make(map[string]*lang.Stage, len(c.cfg.Stages))
-	c.sources = make(map[sourceKey]*lang.Source, len(c.cfg.Sources))
-	c.done = make(map[stateKey]digest.Digest, states)
-	c.srcDone = make(map[sourceState]sourceResult, min(states, len(c.cfg.Sources)))
-	c.busy = map[stateKey]bool{}
-	c.ends = make(map[stateKey]*run, states)
+// makeMaps indexes c's stages and sources, each with room for its
+// result on the target platform, so that a reference costs one look-up
+// by name: a build file of 10,000 stages makes about 30,000.
+func (c *compiler) makeMaps() {
+	c.stages = make(map[string]*stageEntry, len(c.cfg.Stages))
+	entries := make([]stageEntry, len(c.cfg.Stages))
+	for i, s := range c.cfg.Stages {
+		entries[i].st = s
+		c.stages[s.Name] = &entries[i]
+	}
+	c.sources = make(map[sourceKey]*sourceEntry, len(c.cfg.Sources))
+	srcs := make([]sourceEntry, len(c.cfg.Sources))
+	for i, s := range c.cfg.Sources {
+		srcs[i].src = s
+		c.sources[sourceKey{s.Type, s.Name}] = &srcs[i]
+	}
+	c.otherStages = map[stateKey]*stageSlot{}
+	c.otherSources = map[sourceState]*sourceResult{}
+}
+
+// slot is where stage e's result on platform is kept.
+func (c *compiler) slot(e *stageEntry, platform string) *stageSlot {
+	if platform == c.target {
+		return &e.here
+	}
+	k := stateKey{e.st.Name, platform}
+	s := c.otherStages[k]
+	if s == nil {
+		s = &stageSlot{}
+		c.otherStages[k] = s
+	}
+	return s
 }
 
 // TargetNames lists what a user can build, for error messages and help.
@@ -414,37 +454,40 @@ func (c *compiler) compileTarget(t *Target) hcl.Diagnostics {
 		}
 		s, d := sub.state(from, p)
 		diags = append(diags, d...)
-		t.States[p] = s
+		t.States[p] = s.dg
 	}
 	return diags
 }
 
 // state returns the derivation digest of ref's state on platform; "" is
 // scratch.
-func (c *compiler) state(ref lang.Ref, platform string) (digest.Digest, hcl.Diagnostics) {
+func (c *compiler) state(ref lang.Ref, platform string) (node, hcl.Diagnostics) {
 	switch ref.Kind {
 	case "":
-		return "", nil
+		return scratch, nil
 	case "source":
-		src, ok := c.sources[sourceKey{ref.Type, ref.Name}]
+		e, ok := c.sources[sourceKey{ref.Type, ref.Name}]
 		if !ok {
-			return "", diag(ref.Range, "Reference to undeclared source", fmt.Sprintf("There is no %s block.", ref.Address()))
+			return scratch, diag(ref.Range, "Reference to undeclared source", fmt.Sprintf("There is no %s block.", ref.Address()))
 		}
-		key := sourceState{sourceKey{ref.Type, ref.Name}, platform}
-		if r, ok := c.srcDone[key]; ok {
-			return r.dg, r.diags
+		r := &e.here
+		if platform != c.target {
+			key := sourceState{sourceKey{ref.Type, ref.Name}, platform}
+			if r = c.otherSources[key]; r == nil {
+				r = &sourceResult{}
+				c.otherSources[key] = r
+			}
 		}
-		dg, diags := c.source(src, platform)
-		c.srcDone[key] = sourceResult{dg, diags}
-		return dg, diags
+		if !r.done {
+			n, diags := c.source(e.src, platform)
+			*r = sourceResult{n, diags, true}
+		}
+		return r.n, r.diags
 	case "stage":
-		st, ok := c.stages[ref.Name]
-		if !ok {
-			return "", diag(ref.Range, "Reference to undeclared stage", fmt.Sprintf("There is no stage %q.", ref.Name))
-		}
-		return c.stage(st, platform)
+		n, _, diags := c.stageRef(ref, platform)
+		return n, diags
 	}
-	return "", diag(ref.Range, "Invalid reference", fmt.Sprintf("%s is not a state; use a source or a stage.", ref.Address()))
+	return scratch, diag(ref.Range, "Invalid reference", fmt.Sprintf("%s is not a state; use a source or a stage.", ref.Address()))
 }
 
 // cleanRel makes a build-file-relative path canonical ("./x/" -> "x"), so
@@ -459,8 +502,18 @@ func cleanRel(p string) string {
 // run holds the state a stage threads through its steps, like a
 // Dockerfile's ENV, WORKDIR and USER.
 type run struct {
-	state   digest.Digest
-	env     map[string]string
+	state node
+	// env is the stage's variables so far. It may be shared with the
+	// stage's parent or the stage block (envShared), as most stages
+	// change nothing of their parent's: an env step copies it first.
+	env       map[string]string
+	envShared bool
+	// sorted is a run step's environment without a step env of its
+	// own, as ExecOp.Env (every run step of the 10,000-stage plan): made
+	// once, until an env step changes env. It depends on env, image and
+	// platEnv, the stage's own platform (whose variables it holds).
+	sorted  []string
+	platEnv string
 	workdir string
 	user    string
 	// shell is what a run step's shell line runs with (Dockerfile SHELL).
@@ -470,69 +523,140 @@ type run struct {
 	image bool
 }
 
-func (c *compiler) stage(st *lang.Stage, platform string) (digest.Digest, hcl.Diagnostics) {
+// stageRef is the state of the stage ref names, with its settings after
+// its last step.
+func (c *compiler) stageRef(ref lang.Ref, platform string) (node, *run, hcl.Diagnostics) {
+	e, ok := c.stages[ref.Name]
+	if !ok {
+		return scratch, nil, diag(ref.Range, "Reference to undeclared stage", fmt.Sprintf("There is no stage %q.", ref.Name))
+	}
+	return c.stage(e, platform)
+}
+
+func (c *compiler) stage(e *stageEntry, platform string) (node, *run, hcl.Diagnostics) {
+	st := e.st
 	if st.Platform != "" {
 		platform = st.Platform
 	}
-	key := stateKey{st.Name, platform}
-	if d, ok := c.done[key]; ok {
-		return d, nil
+	slot := c.slot(e, platform)
+	if slot.end != nil {
+		return slot.end.state, slot.end, nil
 	}
-	if c.busy[key] {
-		return "", diag(st.DeclRange, "Stage depends on itself", fmt.Sprintf("stage %q needs its own result.", st.Name))
+	if slot.busy {
+		return scratch, nil, diag(st.DeclRange, "Stage depends on itself", fmt.Sprintf("stage %q needs its own result.", st.Name))
 	}
-	c.busy[key] = true
-	defer delete(c.busy, key)
+	slot.busy = true
+	defer func() { slot.busy = false }()
 
-	base, diags := c.state(st.From, platform)
-	if diags.HasErrors() {
-		return "", diags
+	var base node
+	var parent *run
+	var diags hcl.Diagnostics
+	if st.From.Kind == "stage" {
+		base, parent, diags = c.stageRef(st.From, platform)
+	} else {
+		base, diags = c.state(st.From, platform)
 	}
-	r := c.startRun(st, base, platform)
+	if diags.HasErrors() {
+		return scratch, nil, diags
+	}
+	r := c.startRun(st, base, parent)
+	var nameBuf, addrBuf [8]string
+	names, addrs := stepNames(st, nameBuf[:0], addrBuf[:0])
 	runs := 0
-	addr := st.Address()
 	for i, step := range st.Steps {
-		name := addr + "/" + step.Kind + "[" + strconv.Itoa(i) + "]"
 		var d hcl.Diagnostics
 		if step.Kind == "run" {
-			d = c.runStep(st, step, r, platform, name, RunAddress(st.Name, runs))
+			d = c.runStep(st, step, r, platform, names[i], addrs[runs])
 			runs++
 		} else {
-			d = c.step(st, step, r, platform, name)
+			d = c.step(st, step, r, platform, names[i])
 		}
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			return "", diags
+			return scratch, nil, diags
 		}
 	}
-	c.done[key] = r.state
-	c.ends[key] = r
-	return r.state, diags
+	slot.end = r
+	return r.state, r, diags
+}
+
+// stepNames appends to names each step's Name ("stage.NAME/KIND[i]") and
+// to addrs each run step's RunAddress, all slices of one string: one
+// allocation a stage, where the 10,000-stage plan made one a name.
+func stepNames(st *lang.Stage, names, addrs []string) ([]string, []string) {
+	var spanBuf [32]int32
+	spans := spanBuf[:0] // each name's end, then each address's end
+	size := 0
+	for _, step := range st.Steps {
+		size += 2*len(st.Name) + len(step.Kind) + 32
+	}
+	b := make([]byte, 0, size)
+	for i, step := range st.Steps {
+		b = append(b, "stage."...)
+		b = append(b, st.Name...)
+		b = append(b, '/')
+		b = append(b, step.Kind...)
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, ']')
+		spans = append(spans, int32(len(b)))
+	}
+	runs := 0
+	for _, step := range st.Steps {
+		if step.Kind != "run" {
+			continue
+		}
+		b = append(b, "stage."...)
+		b = append(b, st.Name...)
+		b = append(b, ".run["...)
+		b = strconv.AppendInt(b, int64(runs), 10)
+		b = append(b, ']')
+		spans = append(spans, int32(len(b)))
+		runs++
+	}
+	all := string(b)
+	at := int32(0)
+	for i, end := range spans {
+		if i < len(st.Steps) {
+			names = append(names, all[at:end])
+		} else {
+			addrs = append(addrs, all[at:end])
+		}
+		at = end
+	}
+	return names, addrs
 }
 
 // DefaultShell runs a run step's shell line when no stage sets shell.
 var DefaultShell = []string{"/bin/sh", "-c"}
 
 // startRun is the state a stage's first step sees. A stage from another
-// stage starts with that stage's env, workdir, user and shell, as FROM X
-// does in a Dockerfile; the stage's own settings override them.
-func (c *compiler) startRun(st *lang.Stage, base digest.Digest, platform string) *run {
-	r := &run{state: base, env: map[string]string{}, workdir: "/", shell: DefaultShell, image: c.imageBased(st.From)}
-	if st.From.Kind == "stage" {
-		if parent, ok := c.stages[st.From.Name]; ok {
-			p := platform
-			if parent.Platform != "" {
-				p = parent.Platform
-			}
-			if end := c.ends[stateKey{parent.Name, p}]; end != nil {
-				maps.Copy(r.env, end.env)
-				r.workdir, r.user, r.shell = end.workdir, end.user, end.shell
-			}
+// stage (parent: that stage's settings after its last step) starts with
+// its env, workdir, user and shell, as FROM X does in a Dockerfile; the
+// stage's own settings override them.
+func (c *compiler) startRun(st *lang.Stage, base node, parent *run) *run {
+	r := &run{state: base, workdir: "/", shell: DefaultShell, platEnv: st.Platform}
+	switch {
+	case parent == nil:
+		r.env, r.envShared = st.Env, true
+		r.image = c.imageBased(st.From)
+	case subsetOf(st.Env, parent.env):
+		r.env, r.envShared = parent.env, true
+		if parent.platEnv == r.platEnv {
+			r.sorted = parent.sorted
 		}
+	default:
+		r.env = make(map[string]string, len(parent.env)+len(st.Env))
+		maps.Copy(r.env, parent.env)
+		maps.Copy(r.env, st.Env)
 	}
-	maps.Copy(r.env, st.Env)
+	if parent != nil {
+		r.workdir, r.user, r.shell = parent.workdir, parent.user, parent.shell
+		// The parent's state starts where this one does.
+		r.image = parent.image
+	}
 	if st.Workdir != "" {
-		r.workdir = path.Join("/", st.Workdir)
+		r.workdir = rooted(st.Workdir)
 	}
 	if st.User != "" {
 		r.user = st.User
@@ -541,6 +665,17 @@ func (c *compiler) startRun(st *lang.Stage, base digest.Digest, platform string)
 		r.shell = st.Shell
 	}
 	return r
+}
+
+// subsetOf reports whether every variable of env is set to the same in
+// in.
+func subsetOf(env, in map[string]string) bool {
+	for k, v := range env {
+		if w, ok := in[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // imageBased reports whether ref's state starts at a source that carries
@@ -553,11 +688,11 @@ func (c *compiler) imageBased(ref lang.Ref) bool {
 			_, ok := sourceKinds[ref.Type].(imageSourceKind)
 			return ok
 		case "stage":
-			st, ok := c.stages[ref.Name]
+			e, ok := c.stages[ref.Name]
 			if !ok {
 				return false
 			}
-			ref = st.From
+			ref = e.st.From
 		default:
 			return false
 		}
@@ -568,9 +703,13 @@ func (c *compiler) imageBased(ref lang.Ref) bool {
 func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name string) hcl.Diagnostics {
 	switch s.Kind {
 	case "env":
-		for k, v := range s.Env {
-			r.env[k] = v
+		if r.envShared {
+			env := make(map[string]string, len(r.env)+len(s.Env))
+			maps.Copy(env, r.env)
+			r.env, r.envShared = env, false
 		}
+		maps.Copy(r.env, s.Env)
+		r.sorted = nil
 		return nil
 	case "workdir":
 		r.workdir = r.abs(s.Workdir)
@@ -580,31 +719,32 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 		return nil
 	}
 
-	fo := &FileOp{Base: -1}
-	d := &Derivation{Kind: KindFile, SourceDateEpoch: c.epoch, File: fo, Name: name}
-	if r.state != "" {
+	n := &fileNode{d: Derivation{Kind: KindFile, SourceDateEpoch: c.epoch, Name: name}, fo: FileOp{Base: -1}}
+	d, fo := &n.d, &n.fo
+	d.File = fo
+	d.Inputs, fo.Actions = n.in[:0], n.act[:0]
+	var insBuf [2]int32
+	ins := insBuf[:0]
+	if r.state.dg != "" {
 		fo.Base = 0
-		// Room for a copy's source, its second input, so that copyStep
-		// does not allocate them again.
-		n := 1
-		if s.Kind == "copy" {
-			n = 2
-		}
-		d.Inputs = append(make([]digest.Digest, 0, n), r.state)
+		d.Inputs = append(d.Inputs, r.state.dg)
+		ins = append(ins, r.state.at)
 	}
 	var diags hcl.Diagnostics
 	switch s.Kind {
 	case "copy":
-		diags = c.copyStep(s, r, platform, d)
+		var from int32
+		from, diags = c.copyStep(s, r, platform, d)
+		ins = append(ins, from)
 	case "mkdir":
 		diags = mkdirStep(s, r, d)
 	case "file":
 		diags = fileStep(s, r, d)
 	case "symlink":
-		fo.Actions = []FileAction{{Action: "symlink", Path: r.abs(s.Path), Target: s.Target, Parents: true}}
+		fo.Actions = append(fo.Actions, FileAction{Action: "symlink", Path: r.abs(s.Path), Target: s.Target, Parents: true})
 		d.Description = fmt.Sprintf("symlink %s -> %s", r.abs(s.Path), s.Target)
 	case "remove":
-		fo.Actions = []FileAction{{Action: "rm", Path: r.abs(s.Path), AllowNotFound: true}}
+		fo.Actions = append(fo.Actions, FileAction{Action: "rm", Path: r.abs(s.Path), AllowNotFound: true})
 		d.Description = "remove " + r.abs(s.Path)
 	default:
 		return diag(s.Range, "Unsupported step", fmt.Sprintf("kiln cannot compile a %q step.", s.Kind))
@@ -612,12 +752,51 @@ func (c *compiler) step(st *lang.Stage, s *lang.Step, r *run, platform, name str
 	if diags.HasErrors() {
 		return diags
 	}
-	dg, err := c.g.add(d)
+	// None is nil, as before the node's own room was lent: the encoding
+	// of no actions (null) is hashed.
+	if len(d.Inputs) == 0 {
+		d.Inputs = nil
+	}
+	if len(fo.Actions) == 0 {
+		fo.Actions = nil
+	}
+	dg, at, err := c.g.addAt(d, ins)
 	if err != nil {
 		return diag(s.Range, "Invalid step", err.Error())
 	}
-	r.state = dg
+	r.state = node{dg, at}
 	return nil
+}
+
+// fileNode is a file step's derivation with its op, inputs and first
+// action: one allocation, not four (the 10,000-stage plan has 26,000).
+type fileNode struct {
+	d   Derivation
+	fo  FileOp
+	in  [2]digest.Digest
+	act [1]FileAction
+}
+
+// execNode is a run step's derivation with its op, its root and first
+// input mount, a shell line's arguments and its first mount.
+type execNode struct {
+	d      Derivation
+	ex     ExecOp
+	in     [2]digest.Digest
+	args   [3]string
+	mounts [1]Mount
+}
+
+// rooted is path.Join("/", p), without Join's allocations for the usual
+// absolute and clean p.
+func rooted(p string) string {
+	switch {
+	case strings.HasPrefix(p, "/"):
+		return path.Clean(p)
+	case p == "" || p == ".":
+		return "/"
+	}
+	return path.Join("/", p)
 }
 
 // abs makes a step's path absolute against the current working directory.
@@ -629,41 +808,45 @@ func (r *run) abs(p string) string {
 }
 
 // copyStep copies paths out of another state: its state becomes the file
-// op's next input.
-func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation) hcl.Diagnostics {
+// op's next input, whose position it returns.
+func (c *compiler) copyStep(s *lang.Step, r *run, platform string, d *Derivation) (int32, hcl.Diagnostics) {
 	if s.From.IsScratch() {
-		return diag(s.Range, "copy needs from", "Set from = source.local.NAME or stage.NAME: the state to copy out of.")
+		return -1, diag(s.Range, "copy needs from", "Set from = source.local.NAME or stage.NAME: the state to copy out of.")
 	}
 	src, diags := c.state(s.From, platform)
 	if diags.HasErrors() {
-		return diags
+		return -1, diags
 	}
 	own, err := parseChown(s.Chown)
 	if err != nil {
-		return diag(s.Range, "Invalid chown", err.Error())
+		return -1, diag(s.Range, "Invalid chown", err.Error())
 	}
 	mode, chmod, err := parseMode(s.Chmod, 0)
 	if err != nil {
-		return diag(s.Range, "Invalid chmod", err.Error())
+		return -1, diag(s.Range, "Invalid chmod", err.Error())
 	}
-	if src == "" {
-		return diag(s.From.Range, "copy from an empty state", fmt.Sprintf("%s is scratch: there is nothing to copy.", s.From.Address()))
+	if src.dg == "" {
+		return -1, diag(s.From.Range, "copy from an empty state", fmt.Sprintf("%s is scratch: there is nothing to copy.", s.From.Address()))
 	}
-	d.Inputs = append(d.Inputs, src)
+	d.Inputs = append(d.Inputs, src.dg)
 	dest := r.abs(s.Dest)
 	if strings.HasSuffix(s.Dest, "/") && dest != "/" {
-		dest += "/"
+		if len(s.Dest) == len(dest)+1 && strings.HasPrefix(s.Dest, dest) {
+			dest = s.Dest // already "dest/"
+		} else {
+			dest += "/"
+		}
 	}
 	for _, p := range s.Src {
 		d.File.Actions = append(d.File.Actions, FileAction{
-			Action: "copy", SrcInput: len(d.Inputs) - 1, Src: path.Join("/", p), Path: dest,
+			Action: "copy", SrcInput: len(d.Inputs) - 1, Src: rooted(p), Path: dest,
 			Mode: mode, ChmodSet: chmod, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true,
 		})
 	}
 	// Concatenated, not formatted: fmt boxes each argument, and the
 	// 10,000-stage plan describes 10,000 copies.
 	d.Description = "copy " + s.From.Address() + ":" + strings.Join(s.Src, ",") + " -> " + dest
-	return nil
+	return src.at, nil
 }
 
 func mkdirStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
@@ -675,7 +858,7 @@ func mkdirStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 	if err != nil {
 		return diag(s.Range, "Invalid chown", err.Error())
 	}
-	d.File.Actions = []FileAction{{Action: "mkdir", Path: r.abs(s.Path), Mode: mode, Parents: s.Parents, UID: own.uid, GID: own.gid, Owner: own.names}}
+	d.File.Actions = append(d.File.Actions, FileAction{Action: "mkdir", Path: r.abs(s.Path), Mode: mode, Parents: s.Parents, UID: own.uid, GID: own.gid, Owner: own.names})
 	d.Description = "mkdir " + r.abs(s.Path)
 	return nil
 }
@@ -689,30 +872,44 @@ func fileStep(s *lang.Step, r *run, d *Derivation) hcl.Diagnostics {
 	if err != nil {
 		return diag(s.Range, "Invalid chown", err.Error())
 	}
-	d.File.Actions = []FileAction{{Action: "mkfile", Path: r.abs(s.Path), Mode: mode, Data: s.Content, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true}}
+	d.File.Actions = append(d.File.Actions, FileAction{Action: "mkfile", Path: r.abs(s.Path), Mode: mode, Data: s.Content, UID: own.uid, GID: own.gid, Owner: own.names, Parents: true})
 	d.Description = "write " + r.abs(s.Path)
 	return nil
 }
 
 func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name, lockAddr string) hcl.Diagnostics {
+	n := &execNode{}
 	args := s.Args
 	if s.Shell != "" {
-		args = append(append(make([]string, 0, len(r.shell)+1), r.shell...), s.Shell)
+		args = append(append(n.args[:0], r.shell...), s.Shell)
 	}
 	if len(args) == 0 {
 		return diag(s.Range, "run has no command", `Set command = ["prog", "arg"] or shell = "...".`)
 	}
-	// Filled in place, not returned, so that the map stays on the stack.
-	env := map[string]string{
-		"TZ":                "UTC",
-		"LANG":              "C.UTF-8",
-		"SOURCE_DATE_EPOCH": c.epochEnv(),
-	}
-	if st.Platform != "" {
-		c.platformEnv(env, platform)
-	}
-	if diags := runEnv(env, s, r); diags.HasErrors() {
-		return diags
+	var envList []string
+	var env map[string]string
+	if len(s.Env) == 0 && len(s.ImpureEnv) == 0 && r.sorted != nil {
+		envList = r.sorted
+	} else {
+		// Filled in place, not returned, so that the map stays on the
+		// stack.
+		env = map[string]string{
+			"TZ":                "UTC",
+			"LANG":              "C.UTF-8",
+			"SOURCE_DATE_EPOCH": c.epochEnv(),
+		}
+		if st.Platform != "" {
+			c.platformEnv(env, platform)
+		}
+		if diags := runEnv(env, s, r); diags.HasErrors() {
+			return diags
+		}
+		envList = sortedEnv(env)
+		if len(s.Env) == 0 {
+			// Capped, so that appending to one step's Env cannot
+			// write into another's.
+			r.sorted = envList[:len(envList):len(envList)]
+		}
 	}
 	cwd := r.workdir
 	if s.Workdir != "" {
@@ -725,11 +922,15 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		user = s.User
 	}
 	network := runNetwork(st, s)
-	ex := &ExecOp{Args: args, Env: sortedEnv(env), Cwd: cwd, User: user, Hostname: SandboxHostname, ImageEnv: r.image, Network: network, Root: -1}
-	d := &Derivation{Kind: KindExec, Platform: platform, SourceDateEpoch: c.epoch, Exec: ex, Name: name}
-	if r.state != "" {
+	n.ex = ExecOp{Args: args, Env: envList, Cwd: cwd, User: user, Hostname: SandboxHostname, ImageEnv: r.image, Network: network, Root: -1, Mounts: n.mounts[:0]}
+	n.d = Derivation{Kind: KindExec, Platform: platform, SourceDateEpoch: c.epoch, Exec: &n.ex, Name: name, Inputs: n.in[:0]}
+	ex, d := &n.ex, &n.d
+	var insBuf [4]int32
+	ins := insBuf[:0]
+	if r.state.dg != "" {
 		ex.Root = 0
-		d.Inputs = []digest.Digest{r.state}
+		d.Inputs = append(d.Inputs, r.state.dg)
+		ins = append(ins, r.state.at)
 	}
 	if s.Insecure {
 		ex.Security = "insecure"
@@ -741,14 +942,24 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		return diags
 	}
 	for _, m := range s.Mounts {
-		km, diags := c.mount(m, platform, d)
+		km, at, diags := c.mount(m, platform, d)
 		if diags.HasErrors() {
 			return diags
+		}
+		if at >= 0 {
+			ins = append(ins, at)
 		}
 		ex.Mounts = append(ex.Mounts, km)
 	}
 	if len(ex.Mounts) > 1 {
 		sort.SliceStable(ex.Mounts, func(i, j int) bool { return ex.Mounts[i].Dest < ex.Mounts[j].Dest })
+	}
+	// None is nil, as before the node's own room was lent.
+	if len(ex.Mounts) == 0 {
+		ex.Mounts = nil
+	}
+	if len(d.Inputs) == 0 {
+		d.Inputs = nil
 	}
 	d.Limits = runLimits(st, s)
 	var desc [160]byte
@@ -757,11 +968,11 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		// Plans and progress show which steps run unfiltered.
 		d.Description += " [security=" + ex.Security + "]"
 	}
-	dg, err := c.g.add(d)
+	dg, at, err := c.g.addAt(d, ins)
 	if err != nil {
 		return diag(s.Range, "Invalid run step", err.Error())
 	}
-	r.state = dg
+	r.state = node{dg, at}
 	return nil
 }
 
@@ -840,24 +1051,25 @@ func (c *compiler) fixedOutput(st *lang.Stage, s *lang.Step, lockAddr string, d 
 }
 
 // mount lowers one mount of a run step; an input mount adds its state to
-// d's inputs.
-func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, hcl.Diagnostics) {
-	km := Mount{Type: m.Type, Dest: path.Clean(path.Join("/", m.Target)), Input: -1}
+// d's inputs and returns its position (-1 for any other mount).
+func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, int32, hcl.Diagnostics) {
+	km := Mount{Type: m.Type, Dest: rooted(m.Target), Input: -1}
 	switch m.Type {
 	case "input":
 		in, diags := c.state(m.From, platform)
 		if diags.HasErrors() {
-			return km, diags
+			return km, -1, diags
 		}
-		if in == "" {
-			return km, diag(m.Range, "Mount of an empty state", fmt.Sprintf("%s is scratch; mount a source or a stage.", m.From.Address()))
+		if in.dg == "" {
+			return km, -1, diag(m.Range, "Mount of an empty state", fmt.Sprintf("%s is scratch; mount a source or a stage.", m.From.Address()))
 		}
-		d.Inputs = append(d.Inputs, in)
+		d.Inputs = append(d.Inputs, in.dg)
 		km.Input = len(d.Inputs) - 1
 		if m.Source != "" && m.Source != "/" {
-			km.Selector = path.Clean(path.Join("/", m.Source))
+			km.Selector = rooted(m.Source)
 		}
 		km.ReadOnly = !m.ReadWrite
+		return km, in.at, nil
 	case "cache":
 		km.CacheID = m.ID
 		if km.CacheID == "" {
@@ -871,13 +1083,14 @@ func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, 
 		// that caches without a mode keep their digests.
 		mode, _, err := parseMode(m.Mode, 0)
 		if err != nil {
-			return km, diag(m.Range, "Invalid mode", err.Error())
+			return km, -1, diag(m.Range, "Invalid mode", err.Error())
 		}
 		km.Mode = mode
 	case "tmpfs":
 		km.SizeBytes = m.SizeBytes
 	case "secret":
-		return secretMount(m, km)
+		km, diags := secretMount(m, km)
+		return km, -1, diags
 	case "ssh":
 		km.SSHID = m.ID
 		km.Required = m.Required
@@ -885,9 +1098,9 @@ func (c *compiler) mount(m *lang.Mount, platform string, d *Derivation) (Mount, 
 			km.Dest = DefaultSSHDir + m.ID
 		}
 	default:
-		return km, diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret, ssh.", m.Type))
+		return km, -1, diag(m.Range, "Unsupported mount type", fmt.Sprintf("Mount type %q is not one of input, cache, tmpfs, secret, ssh.", m.Type))
 	}
-	return km, nil
+	return km, -1, nil
 }
 
 // secretMount lowers a secret mount: a file under /run/secrets by default,
@@ -959,6 +1172,24 @@ func shellQuote(args []string) string {
 	return string(appendShellQuote(buf[:0], args))
 }
 
+// shellSpecial are the bytes that make appendShellQuote quote an
+// argument: a table, where strings.ContainsAny built its set per call.
+var shellSpecial = func() (t [256]bool) {
+	for _, c := range []byte(" \t\n'\"\\$`;&|<>(){}*?!#~") {
+		t[c] = true
+	}
+	return t
+}()
+
+func needsQuote(a string) bool {
+	for i := 0; i < len(a); i++ {
+		if shellSpecial[a[i]] {
+			return true
+		}
+	}
+	return false
+}
+
 // appendShellQuote appends shellQuote(args) to b, so that a run step's
 // description is built in one buffer (the 10,000-stage plan has 20,000).
 func appendShellQuote(b []byte, args []string) []byte {
@@ -967,7 +1198,7 @@ func appendShellQuote(b []byte, args []string) []byte {
 		if i > 0 {
 			b = append(b, ' ')
 		}
-		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>(){}*?!#~") {
+		if a != "" && !needsQuote(a) {
 			b = append(b, a...)
 			continue
 		}

@@ -2,9 +2,11 @@ package compiler
 
 import (
 	"fmt"
+	"path"
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -377,6 +379,107 @@ func TestSortedEnvOrdersEntries(t *testing.T) {
 		sort.Strings(want)
 		if got := sortedEnv(env); !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
 			t.Errorf("sortedEnv(%v) = %q, want %q", env, got, want)
+		}
+	}
+}
+
+// TestSharedEnvIsCopiedOnWrite covers the stages that share their
+// parent's env (and its sorted run environment): an env step in one must
+// not leak into its parent or a sibling, and a step env into neither.
+func TestSharedEnvIsCopiedOnWrite(t *testing.T) {
+	cfg := baseConfig()
+	run := func(env map[string]string) *lang.Step { return &lang.Step{Kind: "run", Shell: "true", Env: env} }
+	cfg.Stages = []*lang.Stage{{
+		Name: "parent", Env: map[string]string{"A": "1"},
+		Steps: []*lang.Step{run(nil), run(map[string]string{"S": "1"}), run(nil)},
+	}, {
+		Name: "left", From: lang.Ref{Kind: "stage", Name: "parent"}, Env: map[string]string{"A": "1"},
+		Steps: []*lang.Step{run(nil), {Kind: "env", Env: map[string]string{"L": "1"}}, run(nil)},
+	}, {
+		Name: "right", From: lang.Ref{Kind: "stage", Name: "parent"},
+		Steps: []*lang.Step{run(nil)},
+	}, {
+		Name: "grand", From: lang.Ref{Kind: "stage", Name: "left"}, Env: map[string]string{"A": "2"},
+		Steps: []*lang.Step{run(nil)},
+	}}
+	g, diags := Compile(cfg, []string{"stage.right", "stage.grand"}, Options{Pins: basePins()})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	fixed := []string{"HOME=/root", "LANG=C.UTF-8", "PATH=" + DefaultPath, "SOURCE_DATE_EPOCH=1700000000", "TZ=UTC"}
+	want := map[string][]string{
+		"stage.parent/run[0]": {"A=1"},
+		"stage.parent/run[1]": {"A=1", "S=1"},
+		"stage.parent/run[2]": {"A=1"},
+		"stage.left/run[0]":   {"A=1"},
+		"stage.left/run[2]":   {"A=1", "L=1"},
+		"stage.right/run[0]":  {"A=1"},
+		"stage.grand/run[0]":  {"A=2", "L=1"},
+	}
+	seen := 0
+	for _, d := range g.Nodes {
+		if d.Exec == nil {
+			continue
+		}
+		w, ok := want[d.Name]
+		if !ok {
+			t.Errorf("unexpected exec %s", d.Name)
+			continue
+		}
+		seen++
+		w = append(slices.Clone(fixed), w...)
+		sort.Strings(w)
+		if !slices.Equal(d.Exec.Env, w) {
+			t.Errorf("%s: env %q, want %q", d.Name, d.Exec.Env, w)
+		}
+	}
+	// left/run[0] is right/run[0], compiled first, which keeps its name.
+	if seen != len(want)-1 {
+		t.Errorf("%d execs, want %d", seen, len(want)-1)
+	}
+}
+
+// TestStepNames holds stepNames to the names and addresses it replaced.
+func TestStepNames(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 12, 40} {
+		st := &lang.Stage{Name: "s" + fmt.Sprint(n)}
+		for i := range n {
+			st.Steps = append(st.Steps, &lang.Step{Kind: []string{"run", "copy", "env", "run"}[i%4]})
+		}
+		names, addrs := stepNames(st, nil, nil)
+		runs := 0
+		for i, step := range st.Steps {
+			if want := st.Address() + "/" + step.Kind + "[" + fmt.Sprint(i) + "]"; names[i] != want {
+				t.Errorf("name %d = %q, want %q", i, names[i], want)
+			}
+			if step.Kind == "run" {
+				if want := RunAddress(st.Name, runs); addrs[runs] != want {
+					t.Errorf("address %d = %q, want %q", runs, addrs[runs], want)
+				}
+				runs++
+			}
+		}
+		if len(names) != n || len(addrs) != runs {
+			t.Errorf("%d steps: %d names, %d addresses", n, len(names), len(addrs))
+		}
+	}
+}
+
+// TestRootedIsJoin holds rooted to path.Join("/", p), which it replaced.
+func TestRootedIsJoin(t *testing.T) {
+	for _, p := range []string{"", ".", "/", "//", "a", "./a/", "/a/../b", "a/./b//c/", "/x/", "..", "/..", "../a", ".a", "/a/."} {
+		if got, want := rooted(p), path.Join("/", p); got != want {
+			t.Errorf("rooted(%q) = %q, want %q", p, got, want)
+		}
+	}
+}
+
+// TestNeedsQuote holds the table to the set strings.ContainsAny used.
+func TestNeedsQuote(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		a := "x" + string([]byte{byte(c)}) + "y"
+		if got, want := needsQuote(a), strings.ContainsAny(a, " \t\n'\"\\$`;&|<>(){}*?!#~"); got != want {
+			t.Errorf("needsQuote(%q) = %v, want %v", a, got, want)
 		}
 	}
 }

@@ -57,6 +57,9 @@ type Derivation struct {
 	// Unresolved is set when the derivation, or one of its inputs, is a
 	// source without a pin in the lockfile. Its digest is then provisional.
 	Unresolved bool `json:"-"`
+	// at is the derivation's position in the graph that add interned it
+	// in, so that the graph needs no map of positions beside Nodes.
+	at int32
 	// LockAddress is the lockfile address of a fixed-output step.
 	LockAddress string `json:"-"`
 	// Limits bound the sandbox; they can make a step fail but never change a

@@ -258,12 +258,41 @@ func appendStrings(b []byte, ss []string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain8 reports whether none of the first 8 bytes of s is a control
+// character, '"' or '\\' (the bytes appendString escapes).
+func plain8(s string) bool { return plainWord(load8(s)) }
+
+// load8 is the first 8 bytes of s as a little-endian word (one load).
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plainWord is plain8 of a loaded word, testing its bytes at once:
+// (x - n*0x01..) & ^x & 0x80.. is non-zero exactly when a byte of x is
+// below n (n <= 128), and x ^ c*0x01.. has a zero byte where x has c.
+func plainWord(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs := w^(ones*'"'), w^(ones*'\\')
+	return ((w-ones*0x20)&^w|(q-ones)&^q|(bs-ones)&^bs)&highs == 0
+}
+
 // appendString writes s as a JSON string escaping only '"', '\\' and the
 // control characters, so that the bytes of s appear unchanged.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for i := 0; ; i++ {
+		// Eight bytes at a time while none needs escaping: most strings
+		// (digests, paths, variables) have none, and the byte at a time
+		// loop was the encoder's largest cost.
+		for len(s)-i >= 8 && plainWord(load8(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue

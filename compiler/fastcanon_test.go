@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -45,6 +46,11 @@ func fill(t *testing.T, v reflect.Value, path string, hashed bool, n *int, field
 		for i := 0; i < v.NumField(); i++ {
 			sf := v.Type().Field(i)
 			p := path + "." + sf.Name
+			if p == "Derivation.at" {
+				// The graph's bookkeeping (the node's position), not
+				// part of the derivation: never encoded or hashed.
+				continue
+			}
 			if !sf.IsExported() {
 				t.Fatalf("%s is unexported: encoding/json skips it, so the oracle cannot check it", p)
 			}
@@ -127,4 +133,63 @@ func TestFastCanonicalMatches(t *testing.T) {
 		sameAsOracle(t, f.path+" empty", full)
 		f.v.Set(saved)
 	}
+}
+
+// TestPlain8 checks the word-at-a-time test against the byte test for
+// every byte value at every position, on plain and on high backgrounds.
+func TestPlain8(t *testing.T) {
+	escaped := func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' }
+	for _, bg := range []byte{'a', 0x20, 0x7f, 0x80, 0xff, '#', ']'} {
+		for pos := 0; pos < 8; pos++ {
+			for c := 0; c < 256; c++ {
+				w := []byte{bg, bg, bg, bg, bg, bg, bg, bg}
+				w[pos] = byte(c)
+				if got, want := plain8(string(w)), !escaped(byte(c)); got != want {
+					t.Fatalf("plain8(%q) = %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestAppendStringLong checks appendString on strings long enough for
+// its word-at-a-time path against encoding/json's escapes of the same
+// bytes.
+func TestAppendStringLong(t *testing.T) {
+	for _, s := range []string{
+		"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"PATH=/usr/local/sbin:/usr/local/bin", "0123456\"89abcdef", "01234567\\9abcdef\n",
+		"abcdefgh\x01", "\x1fabcdefghijklmnop", "héllo wörld, ça va? \t ok", "ends with quote \"",
+	} {
+		got := string(appendString(nil, s))
+		want := `"` + referenceEscape(s) + `"`
+		if got != want {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+func referenceEscape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '\r':
+			b = append(b, `\r`...)
+		case c == '\t':
+			b = append(b, `\t`...)
+		case c == '\b':
+			b = append(b, `\b`...)
+		case c == '\f':
+			b = append(b, `\f`...)
+		case c < 0x20:
+			b = append(b, fmt.Sprintf(`\u%04x`, c)...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }

@@ -24,8 +24,12 @@ type Graph struct {
 	// positions in that order (-1: not a node), so that sortTopo needs no
 	// map look-ups: on tens of thousands of nodes those were a large part
 	// of compile time.
-	pos map[digest.Digest]int32
+	// A node's position is also its Derivation's at, so that Nodes
+	// is the only map of digests add keeps.
 	seq []digest.Digest
+	// byDigest is the positions of a graph built by hand, which has no
+	// sums (index makes it).
+	byDigest map[digest.Digest]int32
 	// sums[i] is seq[i]'s sha256 when add made seq, so that sortTopo
 	// compares 8-byte numbers, not 71-byte strings sharing 7 bytes.
 	sums [][sha256.Size]byte
@@ -34,6 +38,9 @@ type Graph struct {
 	// nodes[i] is Nodes[seq[i]], so that add reads an input's node by
 	// its position instead of a second look-up in a map of 71-byte keys.
 	nodes []*Derivation
+	// unresolved[i] is nodes[i].Unresolved when addAt interned it, read
+	// for each input without touching its Derivation (a cache miss).
+	unresolved []bool
 	// inputs holds every node's input positions back to back (one
 	// allocation, not one per node); node i's end at inEnd[i].
 	inputs []int32
@@ -66,49 +73,84 @@ type Target struct {
 // newGraph returns an empty graph sized for about n nodes.
 func newGraph(n int) *Graph {
 	return &Graph{
-		Nodes: make(map[digest.Digest]*Derivation, n), pos: make(map[digest.Digest]int32, n),
-		seq: make([]digest.Digest, 0, n), sums: make([][sha256.Size]byte, 0, n), nodes: make([]*Derivation, 0, n), inEnd: make([]int32, 0, n), inputs: make([]int32, 0, n),
+		Nodes: make(map[digest.Digest]*Derivation, n),
+		seq:   make([]digest.Digest, 0, n), sums: make([][sha256.Size]byte, 0, n), nodes: make([]*Derivation, 0, n), unresolved: make([]bool, 0, n), inEnd: make([]int32, 0, n), inputs: make([]int32, 0, n),
 	}
+}
+
+// lookup returns the position of the node with digest d.
+func (g *Graph) lookup(d digest.Digest) (int32, bool) {
+	if g.byDigest != nil {
+		p, ok := g.byDigest[d]
+		return p, ok
+	}
+	n, ok := g.Nodes[d]
+	if !ok {
+		return -1, false
+	}
+	return g.posOf(n), true
+}
+
+// posOf is the position of n, a node of g that add interned.
+func (g *Graph) posOf(n *Derivation) int32 {
+	if p := n.at; p >= 0 && int(p) < len(g.nodes) && g.nodes[p] == n {
+		return p
+	}
+	// n.at is another graph's (a derivation added to two graphs).
+	return int32(slices.Index(g.nodes, n))
 }
 
 // add interns d, returning its digest. A derivation added twice (two stages
 // sharing a step, a source used everywhere) is kept once.
 func (g *Graph) add(d *Derivation) (digest.Digest, error) {
+	ins := make([]int32, len(d.Inputs))
+	for i, in := range d.Inputs {
+		ins[i], _ = g.lookup(in)
+	}
+	dg, _, err := g.addAt(d, ins)
+	return dg, err
+}
+
+// addAt is add for a caller that knows the positions of d's inputs
+// (ins[i] is d.Inputs[i]'s, -1 if it is not a node): the compiler keeps
+// each state's position beside its digest, so that adding 46,000 nodes
+// looks none of their inputs up. It returns d's digest and position.
+func (g *Graph) addAt(d *Derivation, ins []int32) (digest.Digest, int32, error) {
 	// The positions are appended where a new node's go, and dropped
 	// again if d turns out to be a node already.
 	mark := len(g.inputs)
-	for _, in := range d.Inputs {
-		p, ok := g.pos[in]
-		if !ok {
-			g.inputs = append(g.inputs, -1)
-			continue
-		}
-		g.inputs = append(g.inputs, p)
-		if g.nodes[p].Unresolved {
+	g.inputs = append(g.inputs, ins...)
+	for _, p := range ins {
+		if p >= 0 && g.unresolved[p] {
 			d.Unresolved = true
 		}
 	}
 	sum, err := d.sum()
 	if err != nil {
 		g.inputs = g.inputs[:mark]
-		return "", fmt.Errorf("%s: %w", d.Name, err)
+		return "", -1, fmt.Errorf("%s: %w", d.Name, err)
 	}
 	dg := digestOf(&sum)
-	if _, ok := g.Nodes[dg]; ok {
+	if n, ok := g.Nodes[dg]; ok {
 		g.inputs = g.inputs[:mark]
-		return dg, nil
+		return dg, g.posOf(n), nil
 	}
+	p := int32(len(g.seq))
+	d.at = p
 	g.Nodes[dg] = d
-	g.pos[dg] = int32(len(g.seq))
 	g.seq = append(g.seq, dg)
 	g.sums = append(g.sums, sum)
 	g.nodes = append(g.nodes, d)
+	g.unresolved = append(g.unresolved, d.Unresolved)
+	if g.byDigest != nil {
+		g.byDigest[dg] = p
+	}
 	g.inEnd = append(g.inEnd, int32(len(g.inputs)))
-	return dg, nil
+	return dg, p, nil
 }
 
-// index fills pos, seq and input from Nodes when add did not (a Graph
-// built by hand), in digest order.
+// index fills seq, byDigest and inputs from Nodes when add did not (a
+// Graph built by hand), in digest order.
 func (g *Graph) index() {
 	if len(g.seq) == len(g.Nodes) {
 		return
@@ -119,16 +161,18 @@ func (g *Graph) index() {
 		g.seq = append(g.seq, d)
 	}
 	slices.Sort(g.seq)
-	g.pos = make(map[digest.Digest]int32, len(g.seq))
+	g.byDigest = make(map[digest.Digest]int32, len(g.seq))
 	g.nodes = make([]*Derivation, len(g.seq))
+	g.unresolved = make([]bool, len(g.seq))
 	for i, d := range g.seq {
-		g.pos[d] = int32(i)
+		g.byDigest[d] = int32(i)
 		g.nodes[i] = g.Nodes[d]
+		g.unresolved[i] = g.nodes[i].Unresolved
 	}
 	g.inputs, g.inEnd = g.inputs[:0], g.inEnd[:0]
 	for _, d := range g.seq {
 		for _, in := range g.Nodes[d].Inputs {
-			if p, ok := g.pos[in]; ok {
+			if p, ok := g.byDigest[in]; ok {
 				g.inputs = append(g.inputs, p)
 			} else {
 				g.inputs = append(g.inputs, -1)
@@ -175,7 +219,7 @@ func (g *Graph) closure(roots []digest.Digest, withNodes bool) ([]digest.Digest,
 		}
 	}
 	for _, r := range roots {
-		if p, ok := g.pos[r]; ok {
+		if p, ok := g.lookup(r); ok {
 			mark(p)
 		}
 	}
@@ -199,9 +243,9 @@ func (g *Graph) closure(roots []digest.Digest, withNodes bool) ([]digest.Digest,
 		if byPos {
 			p = g.orderPos[i]
 		} else {
-			p = g.pos[d]
+			p, _ = g.lookup(d)
 		}
-		if need[p] {
+		if p >= 0 && need[p] {
 			out = append(out, d)
 			if withNodes {
 				nodes = append(nodes, g.nodes[p])
@@ -287,16 +331,21 @@ func (g *Graph) sortTopo() {
 		// The sums sort as their hex digests do (lower-case hex keeps
 		// byte order); their first 8 bytes as a number almost always
 		// decide.
-		first := make([]uint64, n)
+		// Sorted with the node beside its key, not through an index
+		// into the keys: a comparison then reads no other memory.
+		keys := make([]sortKey, n)
 		for i := range g.sums {
-			first[i] = binary.BigEndian.Uint64(g.sums[i][:8])
+			keys[i] = sortKey{binary.BigEndian.Uint64(g.sums[i][:8]), int32(i)}
 		}
-		slices.SortFunc(byDigest, func(a, b int32) int {
-			if c := cmp.Compare(first[a], first[b]); c != 0 {
+		slices.SortFunc(keys, func(a, b sortKey) int {
+			if c := cmp.Compare(a.first, b.first); c != 0 {
 				return c
 			}
-			return bytes.Compare(g.sums[a][:], g.sums[b][:])
+			return bytes.Compare(g.sums[a.node][:], g.sums[b.node][:])
 		})
+		for r, k := range keys {
+			byDigest[r] = k.node
+		}
 	} else {
 		slices.SortFunc(byDigest, func(a, b int32) int { return cmp.Compare(g.seq[a], g.seq[b]) })
 	}
@@ -368,6 +417,12 @@ func (g *Graph) sortTopo() {
 		}
 	}
 	g.Order, g.orderPos = order, orderPos
+}
+
+// sortKey is a node and the first 8 bytes of its sum, for sortTopo.
+type sortKey struct {
+	first uint64
+	node  int32
 }
 
 // intHeap is a binary min-heap of node numbers.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/opencontainers/go-digest"
 
 	"github.com/kiln-build/kiln/lang"
 )
@@ -38,21 +37,21 @@ var sourceKinds = map[string]sourceKind{
 	"local":      localSource{},
 }
 
-func (c *compiler) source(src *lang.Source, platform string) (digest.Digest, hcl.Diagnostics) {
+func (c *compiler) source(src *lang.Source, platform string) (node, hcl.Diagnostics) {
 	k := sourceKinds[src.Type]
 	if k == nil {
-		return "", diag(src.DeclRange, "Unsupported source type", fmt.Sprintf("kiln cannot build source type %q yet.", src.Type))
+		return scratch, diag(src.DeclRange, "Unsupported source type", fmt.Sprintf("kiln cannot build source type %q yet.", src.Type))
 	}
 	op := &SourceOp{Type: src.Type, MaxSize: src.MaxSize}
 	d := &Derivation{Kind: KindSource, SourceDateEpoch: c.epoch, Source: op, Name: src.Address()}
 	if diags := k.lower(c, src, platform, op, d); diags.HasErrors() {
-		return "", diags
+		return scratch, diags
 	}
-	dg, err := c.g.add(d)
+	dg, at, err := c.g.addAt(d, nil)
 	if err != nil {
-		return "", diag(src.DeclRange, "Invalid source", err.Error())
+		return scratch, diag(src.DeclRange, "Invalid source", err.Error())
 	}
-	return dg, nil
+	return node{dg, at}, nil
 }
 
 // pin sets op's pin from the lock; a source the lock does not pin (or
