@@ -242,10 +242,12 @@ func (a attrs) strOrStrs(name string) ([]string, bool) {
 }
 
 func (a attrs) strMap(name string) map[string]string {
-	if at := a.at(name); at != nil {
-		if m, ok := a.e.objectStrings(at.Expr); ok {
-			return m
-		}
+	at := a.at(name)
+	if at == nil {
+		return nil
+	}
+	if m, ok := a.e.objectStrings(at.Expr); ok {
+		return m
 	}
 	v, ok := a.get(name, cty.Map(cty.String))
 	if !ok {
@@ -588,7 +590,9 @@ func (a attrs) ref(name string) Ref {
 	if v.Type() == cty.String {
 		hint = fmt.Sprintf(" To build on the image %q, declare source \"image\" \"NAME\" { ref = %q } and write from = source.image.NAME.", v.AsString(), v.AsString())
 	}
-	a.e.errorf(&rng, "Invalid reference", "Attribute %q must be a state: stage.NAME, source.TYPE.NAME or \"scratch\".%s", name, hint)
+	// A copy for the diagnostic, so that rng itself stays on the stack.
+	subject := rng
+	a.e.errorf(&subject, "Invalid reference", "Attribute %q must be a state: stage.NAME, source.TYPE.NAME or \"scratch\".%s", name, hint)
 	return Ref{Range: rng}
 }
 

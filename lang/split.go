@@ -358,15 +358,17 @@ func startsWithKeyword(b []byte, kw string) bool {
 
 // block parses stage chunk i, its nodes in arena. It returns false unless
 // the chunk holds exactly the stage block the plan named and nothing
-// else, cleanly.
-func (p *stagePlan) block(arena *nodeArena, i int) (*hcl.Block, bool) {
+// else, cleanly. hcl's view of a syntax block is written to *view, which
+// the caller keeps on its stack (as blockList.at does).
+func (p *stagePlan) block(arena *nodeArena, i int, view *hcl.Block) (*hcl.Block, bool) {
 	f, ok := p.chunks[i].parse(arena, p.src, p.name)
 	if !ok {
 		return nil, false
 	}
 	var b *hcl.Block
 	if body, ok := cleanBody(f.Body, rootSchema); ok && len(body.Attributes) == 0 && len(body.Blocks) == 1 {
-		b = body.Blocks[0].AsHCLBlock()
+		*view = *body.Blocks[0].AsHCLBlock()
+		b = view
 	} else {
 		content, diags := f.Body.Content(rootSchema)
 		if len(diags) > 0 || len(content.Blocks) != 1 {
@@ -411,7 +413,8 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 		if bad.Load() {
 			return
 		}
-		b, ok := p.block(arenas[w], i)
+		var view hcl.Block
+		b, ok := p.block(arenas[w], i, &view)
 		if !ok {
 			bad.Store(true)
 			return
