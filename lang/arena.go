@@ -3,6 +3,7 @@ package lang
 import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // nodeArena holds the syntax tree nodes the fast parser builds, in blocks
@@ -34,6 +35,10 @@ type nodeArena struct {
 	ranges    slab[hcl.Range]
 	attrMaps  []hclsyntax.Attributes
 	usedMaps  int
+	// vals caches literal string values by their text (stringVal), names
+	// the names ident reads; both are kept across resets.
+	vals  map[string]cty.Value
+	names map[string]string
 }
 
 // reset makes every node handed out so far free for reuse. The caller

@@ -425,7 +425,8 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 		if len(f.diags) == 0 {
 			arenas[w].reset()
 		} else {
-			arenas[w] = &nodeArena{}
+			// The caches hold no tree's memory: they go on.
+			arenas[w] = &nodeArena{vals: arenas[w].vals, names: arenas[w].names}
 		}
 	})
 	if bad.Load() {
