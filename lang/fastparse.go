@@ -545,7 +545,7 @@ func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 		return p.nodes.literals.put(hclsyntax.LiteralValueExpr{Val: cty.NullVal(cty.DynamicPseudoType), SrcRange: r})
 	}
 	var stepBuf [4]hcl.Traverser
-	trav := append(stepBuf[:0], hcl.TraverseRoot{Name: name, SrcRange: r})
+	trav := append(stepBuf[:0], p.nodes.root(hcl.TraverseRoot{Name: name, SrcRange: r}))
 	t := p.nodes.travs.put(hclsyntax.ScopeTraversalExpr{SrcRange: r})
 	for {
 		save := *p
@@ -572,7 +572,7 @@ func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 		}
 		attr, ar := p.ident()
 		step := hcl.TraverseAttr{Name: attr, SrcRange: hcl.Range{Filename: p.name, Start: dot, End: ar.End}}
-		trav = append(trav, step)
+		trav = append(trav, p.nodes.attrStep(step))
 		t.SrcRange.End = ar.End
 	}
 }
