@@ -33,6 +33,10 @@ type nodeArena struct {
 	steps     slab[hcl.Traverser]
 	roots     slab[hcl.TraverseRoot]
 	attrSteps slab[hcl.TraverseAttr]
+	tuples    slab[hclsyntax.TupleConsExpr]
+	objects   slab[hclsyntax.ObjectConsExpr]
+	keys      slab[hclsyntax.ObjectConsKeyExpr]
+	items     slab[hclsyntax.ObjectConsItem]
 	exprs     slab[hclsyntax.Expression]
 	blockPtrs slab[*hclsyntax.Block]
 	strs      slab[string]
@@ -58,6 +62,10 @@ func (a *nodeArena) reset() {
 	a.steps.reset()
 	a.roots.reset()
 	a.attrSteps.reset()
+	a.tuples.reset()
+	a.objects.reset()
+	a.keys.reset()
+	a.items.reset()
 	a.exprs.reset()
 	a.blockPtrs.reset()
 	a.strs.reset()

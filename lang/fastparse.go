@@ -720,11 +720,11 @@ func (p *fastParser) tuple() hclsyntax.Expression {
 		return nil
 	}
 	p.i++
-	return &hclsyntax.TupleConsExpr{
+	return p.nodes.tuples.put(hclsyntax.TupleConsExpr{
 		Exprs:     p.nodes.exprs.copyOf(exprs),
 		SrcRange:  hcl.Range{Filename: p.name, Start: open.Start, End: p.pos(p.i)},
 		OpenRange: open,
-	}
+	})
 }
 
 func (p *fastParser) object() hclsyntax.Expression {
@@ -734,7 +734,8 @@ func (p *fastParser) object() hclsyntax.Expression {
 		p.fail()
 		return nil
 	}
-	var items []hclsyntax.ObjectConsItem
+	var itemBuf [8]hclsyntax.ObjectConsItem
+	items := itemBuf[:0]
 	for !p.bad {
 		p.skipSpaces()
 		if p.peek() == '\n' || p.atComment() {
@@ -764,7 +765,7 @@ func (p *fastParser) object() hclsyntax.Expression {
 			return nil
 		}
 		items = append(items, hclsyntax.ObjectConsItem{
-			KeyExpr:   &hclsyntax.ObjectConsKeyExpr{Wrapped: key},
+			KeyExpr:   p.nodes.keys.put(hclsyntax.ObjectConsKeyExpr{Wrapped: key}),
 			ValueExpr: value,
 		})
 		p.skipSpaces()
@@ -783,9 +784,9 @@ func (p *fastParser) object() hclsyntax.Expression {
 		return nil
 	}
 	p.i++
-	return &hclsyntax.ObjectConsExpr{
-		Items:     items,
+	return p.nodes.objects.put(hclsyntax.ObjectConsExpr{
+		Items:     p.nodes.items.copyOf(items),
 		SrcRange:  hcl.Range{Filename: p.name, Start: open.Start, End: p.pos(p.i)},
 		OpenRange: open,
-	}
+	})
 }
