@@ -155,14 +155,19 @@ func (p *fastParser) ident() (string, hcl.Range) {
 	for p.i < len(p.src) && isIdentByte(p.src[p.i]) {
 		p.i++
 	}
-	b := p.src[start:p.i]
+	return p.intern(p.src[start:p.i]), p.rng(start, p.i)
+}
+
+// intern returns string(b), shared with earlier names: the language's
+// own (knownNames) and, up to the cache's bound, the file's (variables,
+// locals, env keys, source names and types, mount types), which recur as
+// often (see stringVal).
+func (p *fastParser) intern(b []byte) string {
 	if s, ok := knownNames[string(b)]; ok {
-		return s, p.rng(start, p.i)
+		return s
 	}
-	// The file's own names (variables, locals, env keys, sources) recur
-	// as often: the arena keeps the first few hundred (see stringVal).
 	if s, ok := p.nodes.names[string(b)]; ok {
-		return s, p.rng(start, p.i)
+		return s
 	}
 	s := string(b)
 	if len(b) <= maxCachedLen && len(p.nodes.names) < maxCachedVals {
@@ -171,7 +176,7 @@ func (p *fastParser) ident() (string, hcl.Range) {
 		}
 		p.nodes.names[s] = s
 	}
-	return s, p.rng(start, p.i)
+	return s
 }
 
 // knownNames are the block types, attribute names and reference roots of
@@ -379,7 +384,7 @@ func (p *fastParser) label() (string, hcl.Range) {
 		return "", hcl.Range{}
 	}
 	p.i++
-	return string(b), p.rng(start, p.i)
+	return p.intern(b), p.rng(start, p.i)
 }
 
 // literalRun reads template text up to a closing quote or an
