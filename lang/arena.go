@@ -44,7 +44,8 @@ type nodeArena struct {
 	attrMaps  []hclsyntax.Attributes
 	usedMaps  int
 	// vals caches literal string values by their text (stringVal), names
-	// the names ident reads; both are kept across resets.
+	// the names and labels the parser read (intern); both are kept across
+	// resets.
 	vals  map[string]cty.Value
 	names map[string]string
 }
