@@ -1,8 +1,11 @@
 package lang
 
 import (
+	"unsafe"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // nodeArena holds the syntax tree nodes the fast parser builds, in blocks
@@ -28,12 +31,23 @@ type nodeArena struct {
 	wraps     slab[hclsyntax.TemplateWrapExpr]
 	travs     slab[hclsyntax.ScopeTraversalExpr]
 	steps     slab[hcl.Traverser]
+	roots     slab[hcl.TraverseRoot]
+	attrSteps slab[hcl.TraverseAttr]
+	tuples    slab[hclsyntax.TupleConsExpr]
+	objects   slab[hclsyntax.ObjectConsExpr]
+	keys      slab[hclsyntax.ObjectConsKeyExpr]
+	items     slab[hclsyntax.ObjectConsItem]
 	exprs     slab[hclsyntax.Expression]
 	blockPtrs slab[*hclsyntax.Block]
 	strs      slab[string]
 	ranges    slab[hcl.Range]
 	attrMaps  []hclsyntax.Attributes
 	usedMaps  int
+	// vals caches literal string values by their text (stringVal), names
+	// the names and labels the parser read (intern); both are kept across
+	// resets.
+	vals  map[string]cty.Value
+	names map[string]string
 }
 
 // reset makes every node handed out so far free for reuse. The caller
@@ -47,6 +61,12 @@ func (a *nodeArena) reset() {
 	a.wraps.reset()
 	a.travs.reset()
 	a.steps.reset()
+	a.roots.reset()
+	a.attrSteps.reset()
+	a.tuples.reset()
+	a.objects.reset()
+	a.keys.reset()
+	a.items.reset()
 	a.exprs.reset()
 	a.blockPtrs.reset()
 	a.strs.reset()
@@ -119,3 +139,40 @@ func (s *slab[T]) copyOf(items []T) []T {
 }
 
 func (s *slab[T]) reset() { s.b, s.i = 0, 0 }
+
+// root and attrStep return a traversal step as the hcl.Traverser a
+// traversal holds, its value kept in the arena. Converting a struct to an
+// interface copies it to a fresh heap object the interface points at:
+// one allocation per step, the most numerous of the parser's (a
+// reference is two or three steps). Here the interface points at the
+// arena's copy instead, which lives exactly as long as the traversal
+// slice holding the interface (steps, in the same arena), so the reset
+// rule is unchanged: nothing may hold a tree's nodes past a reset.
+func (a *nodeArena) root(t hcl.TraverseRoot) hcl.Traverser {
+	return inArena[hcl.Traverser](rootTab, a.roots.put(t))
+}
+
+func (a *nodeArena) attrStep(t hcl.TraverseAttr) hcl.Traverser {
+	return inArena[hcl.Traverser](attrTab, a.attrSteps.put(t))
+}
+
+// inArena makes the interface value of type I that holds *p, for a type
+// T stored indirectly (larger than a pointer): its first word the
+// interface table of (I, T), taken from a conversion the compiler made,
+// its second p, where the runtime would have put a pointer to its copy.
+func inArena[I any, T any](tab unsafe.Pointer, p *T) I {
+	var i I
+	w := (*[2]unsafe.Pointer)(unsafe.Pointer(&i))
+	w[0], w[1] = tab, unsafe.Pointer(p)
+	return i
+}
+
+// ifaceTab is the first word of an interface value.
+func ifaceTab[I any](i I) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&i))[0]
+}
+
+var (
+	rootTab = ifaceTab[hcl.Traverser](hcl.TraverseRoot{})
+	attrTab = ifaceTab[hcl.Traverser](hcl.TraverseAttr{})
+)

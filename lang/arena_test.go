@@ -2,6 +2,9 @@ package lang
 
 import (
 	"testing"
+	"unsafe"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -43,5 +46,38 @@ func TestSlabCopyOfHasNoSpareCapacity(t *testing.T) {
 	long := make([]int, slabBlock+1)
 	if got := s.copyOf(long); len(got) != slabBlock+1 {
 		t.Fatalf("a slice longer than a block: got %d items", len(got))
+	}
+}
+
+// TestStepsInArena checks that a traversal step kept in the arena is the
+// interface value a conversion makes: same dynamic type, equal value,
+// asserted back to the same struct; and that the types are stored
+// indirectly, which inArena's layout assumes.
+func TestStepsInArena(t *testing.T) {
+	if unsafe.Sizeof(hcl.TraverseRoot{}) <= unsafe.Sizeof(uintptr(0)) || unsafe.Sizeof(hcl.TraverseAttr{}) <= unsafe.Sizeof(uintptr(0)) {
+		t.Fatal("traversal steps are pointer-sized: an interface would hold them directly")
+	}
+	var a nodeArena
+	rng := hcl.Range{Filename: "build.hcl", Start: hcl.Pos{Line: 2, Column: 3, Byte: 4}, End: hcl.Pos{Line: 2, Column: 6, Byte: 7}}
+	root := hcl.TraverseRoot{Name: "var", SrcRange: rng}
+	attr := hcl.TraverseAttr{Name: "version", SrcRange: rng}
+	for range 3 * slabBlock {
+		r, s := a.root(root), a.attrStep(attr)
+		if r != hcl.Traverser(root) || s != hcl.Traverser(attr) {
+			t.Fatalf("got %#v, %#v; want %#v, %#v", r, s, root, attr)
+		}
+		if got, ok := r.(hcl.TraverseRoot); !ok || got != root {
+			t.Fatalf("root asserts to %#v, %v", got, ok)
+		}
+		if got, ok := s.(hcl.TraverseAttr); !ok || got != attr {
+			t.Fatalf("attr asserts to %#v, %v", got, ok)
+		}
+		if s.SourceRange() != rng {
+			t.Fatalf("method call through the interface: %v", s.SourceRange())
+		}
+		rootStep := hcl.Traversal{r, s}
+		if rootStep.RootName() != "var" || rootStep.IsRelative() {
+			t.Fatal("hcl does not read the traversal")
+		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kiln-build/kiln/internal/infolder"
-	"github.com/kiln-build/kiln/internal/lazyre"
 	"github.com/kiln-build/kiln/internal/platform"
 )
 
@@ -145,7 +144,19 @@ func (a attrs) str(name string) string {
 
 // strOK is str that also says whether the attribute holds a usable value.
 func (a attrs) strOK(name string) (string, bool) {
-	v, ok := a.get(name, cty.String)
+	at := a.at(name)
+	if at == nil {
+		return "", false
+	}
+	if s, ok := a.e.plainString(at.Expr); ok {
+		// As value would: a reference it cannot resolve is reported,
+		// and the attribute is then unusable.
+		if !a.e.checkRefs(at.Expr, scopeAll) {
+			return "", false
+		}
+		return s, true
+	}
+	v, ok := a.e.convertAttr(at, cty.String)
 	if !ok {
 		return "", false
 	}
@@ -231,10 +242,12 @@ func (a attrs) strOrStrs(name string) ([]string, bool) {
 }
 
 func (a attrs) strMap(name string) map[string]string {
-	if at := a.at(name); at != nil {
-		if m, ok := a.e.objectStrings(at.Expr); ok {
-			return m
-		}
+	at := a.at(name)
+	if at == nil {
+		return nil
+	}
+	if m, ok := a.e.objectStrings(at.Expr); ok {
+		return m
 	}
 	v, ok := a.get(name, cty.Map(cty.String))
 	if !ok {
@@ -268,13 +281,13 @@ func (e *evaluator) objectStrings(expr hcl.Expression) (map[string]string, bool)
 		if _, dup := out[k]; !ok || dup {
 			return nil, false
 		}
-		v, ok := literal(it.ValueExpr)
-		if !ok {
-			var ds hcl.Diagnostics
-			v, ds = it.ValueExpr.Value(e.ctx)
-			if len(ds) > 0 {
-				return nil, false
-			}
+		if s, ok := e.plainString(it.ValueExpr); ok {
+			out[k] = s
+			continue
+		}
+		v, ds := it.ValueExpr.Value(e.ctx)
+		if len(ds) > 0 {
+			return nil, false
 		}
 		if v.IsMarked() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
 			return nil, false
@@ -282,6 +295,108 @@ func (e *evaluator) objectStrings(expr hcl.Expression) (map[string]string, bool)
 		out[k] = v.AsString()
 	}
 	return out, true
+}
+
+// plainString reads a string without hcl's evaluation: a literal, a
+// plain reference to a string value (var.NAME, local.NAME, an instance's
+// value) or a template of those, "x-${var.v}". Traversing the variable
+// objects and rendering the template through hcl is most of what reading
+// such a value costs in a large file. It returns false, having reported
+// nothing, for any other expression and any value that is not a known,
+// non-null, unmarked string; the caller then evaluates as usual. It does
+// not check references (checkRefs): a reference that resolves here is
+// one evaluation resolves the same way.
+func (e *evaluator) plainString(expr hcl.Expression) (string, bool) {
+	if e.l.generalDecode {
+		return "", false
+	}
+	switch x := expr.(type) {
+	case *hclsyntax.ScopeTraversalExpr:
+		return e.plainVar(x.Traversal)
+	case *hclsyntax.TemplateExpr:
+		if len(x.Parts) == 1 {
+			if s, ok := literalString(x.Parts[0]); ok {
+				return s, true
+			}
+		}
+		// hcl renders each part converted to a string into a buffer,
+		// then makes the result with cty.StringVal (see below).
+		var parts [8]string
+		if len(x.Parts) > len(parts) {
+			return "", false
+		}
+		n, ascii := 0, true
+		for i, p := range x.Parts {
+			s, ok := literalString(p)
+			if !ok {
+				tr, isRef := p.(*hclsyntax.ScopeTraversalExpr)
+				if !isRef {
+					return "", false
+				}
+				if s, ok = e.plainVar(tr.Traversal); !ok {
+					return "", false
+				}
+			}
+			parts[i] = s
+			n += len(s)
+			for j := 0; j < len(s) && ascii; j++ {
+				ascii = s[j] < 0x80
+			}
+		}
+		var b strings.Builder
+		b.Grow(n)
+		for _, s := range parts[:len(x.Parts)] {
+			b.WriteString(s)
+		}
+		if !ascii {
+			// cty.StringVal normalises to NFC, which a concatenation
+			// of normalised strings need not be; ASCII is its own NFC.
+			return cty.StringVal(b.String()).AsString(), true
+		}
+		return b.String(), true
+	}
+	return literalString(expr)
+}
+
+// literalString is the string a literal expression stands for (literal).
+func literalString(expr hcl.Expression) (string, bool) {
+	v, ok := literal(expr)
+	if !ok || v.Type() != cty.String || v.IsNull() || !v.IsKnown() || v.IsMarked() {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+// plainVar is the string value of the traversal NAME or NAME.ATTR, looked
+// up in the evaluation context as hcl's TraverseAbs and GetAttr do, when
+// nothing along the way needs a diagnostic or is unknown, null or marked.
+func (e *evaluator) plainVar(t hcl.Traversal) (string, bool) {
+	if len(t) == 0 || len(t) > 2 {
+		return "", false
+	}
+	root, ok := t[0].(hcl.TraverseRoot)
+	if !ok {
+		return "", false
+	}
+	var v cty.Value
+	found := false
+	for c := e.ctx; c != nil && !found; c = c.Parent() {
+		v, found = c.Variables[root.Name]
+	}
+	if !found {
+		return "", false
+	}
+	if len(t) == 2 {
+		attr, ok := t[1].(hcl.TraverseAttr)
+		if !ok || v.IsMarked() || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(attr.Name) {
+			return "", false
+		}
+		v = v.GetAttr(attr.Name)
+	}
+	if v.IsMarked() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+		return "", false
+	}
+	return v.AsString(), true
 }
 
 // literalKey is the name an object key stands for when it is a bare ASCII
@@ -325,9 +440,20 @@ func (a attrs) env(name string) map[string]string {
 	return m
 }
 
-var envNameRe = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-func validEnvName(s string) bool { return envNameRe.MatchString(s) }
+// validEnvName says whether s matches ^[A-Za-z_][A-Za-z0-9_]*$, without
+// the regular expression machinery: every stage's env names are checked.
+func validEnvName(s string) bool {
+	if s == "" || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 func (a attrs) integer(name string) (int64, bool) {
 	v, ok := a.get(name, cty.Number)
@@ -464,7 +590,9 @@ func (a attrs) ref(name string) Ref {
 	if v.Type() == cty.String {
 		hint = fmt.Sprintf(" To build on the image %q, declare source \"image\" \"NAME\" { ref = %q } and write from = source.image.NAME.", v.AsString(), v.AsString())
 	}
-	a.e.errorf(&rng, "Invalid reference", "Attribute %q must be a state: stage.NAME, source.TYPE.NAME or \"scratch\".%s", name, hint)
+	// A copy for the diagnostic, so that rng itself stays on the stack.
+	subject := rng
+	a.e.errorf(&subject, "Invalid reference", "Attribute %q must be a state: stage.NAME, source.TYPE.NAME or \"scratch\".%s", name, hint)
 	return Ref{Range: rng}
 }
 

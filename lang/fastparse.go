@@ -155,11 +155,28 @@ func (p *fastParser) ident() (string, hcl.Range) {
 	for p.i < len(p.src) && isIdentByte(p.src[p.i]) {
 		p.i++
 	}
-	b := p.src[start:p.i]
+	return p.intern(p.src[start:p.i]), p.rng(start, p.i)
+}
+
+// intern returns string(b), shared with earlier names: the language's
+// own (knownNames) and, up to the cache's bound, the file's (variables,
+// locals, env keys, source names and types, mount types), which recur as
+// often (see stringVal).
+func (p *fastParser) intern(b []byte) string {
 	if s, ok := knownNames[string(b)]; ok {
-		return s, p.rng(start, p.i)
+		return s
 	}
-	return string(b), p.rng(start, p.i)
+	if s, ok := p.nodes.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(b) <= maxCachedLen && len(p.nodes.names) < maxCachedVals {
+		if p.nodes.names == nil {
+			p.nodes.names = map[string]string{}
+		}
+		p.nodes.names[s] = s
+	}
+	return s
 }
 
 // knownNames are the block types, attribute names and reference roots of
@@ -361,19 +378,20 @@ func (p *fastParser) block(typ string, typeRange hcl.Range) *hclsyntax.Block {
 func (p *fastParser) label() (string, hcl.Range) {
 	start := p.i
 	p.i++
-	s, _, ok := p.literalRun()
+	b, _, ok := p.literalRun()
 	if !ok || p.peek() != '"' {
 		p.fail()
 		return "", hcl.Range{}
 	}
 	p.i++
-	return s, p.rng(start, p.i)
+	return p.intern(b), p.rng(start, p.i)
 }
 
 // literalRun reads template text up to a closing quote or an
-// interpolation, resolving escapes. It returns the text, whether it was
-// empty in the source, and false for anything it does not handle.
-func (p *fastParser) literalRun() (string, bool, bool) {
+// interpolation, resolving escapes. It returns the text (src's own bytes
+// when there is no escape: the caller copies them), whether it was empty
+// in the source, and false for anything it does not handle.
+func (p *fastParser) literalRun() ([]byte, bool, bool) {
 	start := p.i
 	plain := true // no escapes so far: the text is the source bytes
 	var buf []byte
@@ -383,7 +401,7 @@ func (p *fastParser) literalRun() (string, bool, bool) {
 		case '"':
 			return p.text(start, plain, buf), p.i == start, true
 		case '\n':
-			return "", false, false
+			return nil, false, false
 		case '\\':
 			var r byte
 			switch p.peekAt(1) {
@@ -398,7 +416,7 @@ func (p *fastParser) literalRun() (string, bool, bool) {
 			case '\\':
 				r = '\\'
 			default:
-				return "", false, false
+				return nil, false, false
 			}
 			if plain {
 				buf = append(buf, p.src[start:p.i]...)
@@ -411,7 +429,7 @@ func (p *fastParser) literalRun() (string, bool, bool) {
 			next := p.peekAt(1)
 			if next == '{' {
 				if c == '%' {
-					return "", false, false // a directive
+					return nil, false, false // a directive
 				}
 				return p.text(start, plain, buf), p.i == start, true
 			}
@@ -425,7 +443,7 @@ func (p *fastParser) literalRun() (string, bool, bool) {
 					p.i += 3
 					continue
 				}
-				return "", false, false // runs of $ or % are for hcl to split
+				return nil, false, false // runs of $ or % are for hcl to split
 			}
 		}
 		if !plain {
@@ -433,15 +451,42 @@ func (p *fastParser) literalRun() (string, bool, bool) {
 		}
 		p.i++
 	}
-	return "", false, false
+	return nil, false, false
 }
 
-func (p *fastParser) text(start int, plain bool, buf []byte) string {
+func (p *fastParser) text(start int, plain bool, buf []byte) []byte {
 	if plain {
-		return string(p.src[start:p.i])
+		return p.src[start:p.i]
 	}
-	return string(buf)
+	return buf
 }
+
+// stringVal is cty.StringVal(string(b)), from the arena's cache when b
+// was seen before: a large file repeats most of its literal strings
+// ("/src", "0755", "10m"), and each new value is two allocations (the
+// bytes and the boxed string) and a pass of NFC normalisation. Values
+// are immutable, so trees share them; they are not arena memory and
+// survive its reset. The cache is bounded: unique strings beyond it are
+// made as before.
+func (p *fastParser) stringVal(b []byte) cty.Value {
+	if v, ok := p.nodes.vals[string(b)]; ok {
+		return v
+	}
+	v := cty.StringVal(string(b))
+	if len(b) <= maxCachedLen && len(p.nodes.vals) < maxCachedVals {
+		if p.nodes.vals == nil {
+			p.nodes.vals = map[string]cty.Value{}
+		}
+		p.nodes.vals[v.AsString()] = v
+	}
+	return v
+}
+
+// The bounds of a nodeArena's string cache: about 100 KB at most.
+const (
+	maxCachedVals = 1024
+	maxCachedLen  = 64
+)
 
 // expr parses one expression. inBrackets is hcl's "newlines are not
 // significant" mode (tuples, interpolations); elsewhere an expression
@@ -505,7 +550,7 @@ func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 		return p.nodes.literals.put(hclsyntax.LiteralValueExpr{Val: cty.NullVal(cty.DynamicPseudoType), SrcRange: r})
 	}
 	var stepBuf [4]hcl.Traverser
-	trav := append(stepBuf[:0], hcl.TraverseRoot{Name: name, SrcRange: r})
+	trav := append(stepBuf[:0], p.nodes.root(hcl.TraverseRoot{Name: name, SrcRange: r}))
 	t := p.nodes.travs.put(hclsyntax.ScopeTraversalExpr{SrcRange: r})
 	for {
 		save := *p
@@ -532,7 +577,7 @@ func (p *fastParser) reference(inBrackets bool) hclsyntax.Expression {
 		}
 		attr, ar := p.ident()
 		step := hcl.TraverseAttr{Name: attr, SrcRange: hcl.Range{Filename: p.name, Start: dot, End: ar.End}}
-		trav = append(trav, step)
+		trav = append(trav, p.nodes.attrStep(step))
 		t.SrcRange.End = ar.End
 	}
 }
@@ -591,7 +636,7 @@ func (p *fastParser) template() hclsyntax.Expression {
 			return nil
 		}
 		if !empty {
-			parts = append(parts, p.nodes.literals.put(hclsyntax.LiteralValueExpr{Val: cty.StringVal(s), SrcRange: p.rng(start, p.i)}))
+			parts = append(parts, p.nodes.literals.put(hclsyntax.LiteralValueExpr{Val: p.stringVal(s), SrcRange: p.rng(start, p.i)}))
 		}
 		if p.peek() == '"' {
 			break
@@ -680,11 +725,11 @@ func (p *fastParser) tuple() hclsyntax.Expression {
 		return nil
 	}
 	p.i++
-	return &hclsyntax.TupleConsExpr{
+	return p.nodes.tuples.put(hclsyntax.TupleConsExpr{
 		Exprs:     p.nodes.exprs.copyOf(exprs),
 		SrcRange:  hcl.Range{Filename: p.name, Start: open.Start, End: p.pos(p.i)},
 		OpenRange: open,
-	}
+	})
 }
 
 func (p *fastParser) object() hclsyntax.Expression {
@@ -694,7 +739,8 @@ func (p *fastParser) object() hclsyntax.Expression {
 		p.fail()
 		return nil
 	}
-	var items []hclsyntax.ObjectConsItem
+	var itemBuf [8]hclsyntax.ObjectConsItem
+	items := itemBuf[:0]
 	for !p.bad {
 		p.skipSpaces()
 		if p.peek() == '\n' || p.atComment() {
@@ -724,7 +770,7 @@ func (p *fastParser) object() hclsyntax.Expression {
 			return nil
 		}
 		items = append(items, hclsyntax.ObjectConsItem{
-			KeyExpr:   &hclsyntax.ObjectConsKeyExpr{Wrapped: key},
+			KeyExpr:   p.nodes.keys.put(hclsyntax.ObjectConsKeyExpr{Wrapped: key}),
 			ValueExpr: value,
 		})
 		p.skipSpaces()
@@ -743,9 +789,9 @@ func (p *fastParser) object() hclsyntax.Expression {
 		return nil
 	}
 	p.i++
-	return &hclsyntax.ObjectConsExpr{
-		Items:     items,
+	return p.nodes.objects.put(hclsyntax.ObjectConsExpr{
+		Items:     p.nodes.items.copyOf(items),
 		SrcRange:  hcl.Range{Filename: p.name, Start: open.Start, End: p.pos(p.i)},
 		OpenRange: open,
-	}
+	})
 }

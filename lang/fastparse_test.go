@@ -292,6 +292,42 @@ func TestShortcutsMatchGeneralDecode(t *testing.T) {
 		files[fmt.Sprintf("ref%d", i)] = []byte("variable \"v\" {\n  default = \"x\"\n}\n\nlocals {\n  r = stage.a\n}\n\n" + refs + body +
 			"image \"i\" {\n  from = " + from + "\n}\n\nartifact \"t\" {\n  from = " + from + "\n  path = \"/x\"\n}\n")
 	}
+	// Strings: plainString reads literals, plain var, local and instance
+	// values and templates of those; everything else, and every error,
+	// must come out as evaluation has it.
+	vals := "variable \"v\" {\n  default = \"1\"\n}\n\nvariable \"n\" {\n  default = 2\n}\n\n" +
+		"variable \"e\" {\n  default = \"e\u0301\"\n}\n\nvariable \"o\" {\n  default = { a = \"b\" }\n}\n\n" +
+		"locals {\n  s = \"x\"\n  t = \"${var.v}-t\"\n  m = { a = \"b\" }\n  z = null\n  r = stage.a\n}\n\n" +
+		"stage \"a\" {\n  from = \"scratch\"\n}\n\n"
+	for i, attr := range []string{
+		"env = { A = var.v, B = local.s, C = \"${var.v}-${local.t}\", D = \"\" }",
+		"env = { A = var.n }", "env = { A = \"${var.n}x\" }", "env = { A = \"a\u0301${var.e}\" }",
+		"env = { A = \"${var.e}\u0301\" }", "env = { A = local.c1 }", "env = { A = \"-${local.c1}\" }",
+		"env = { A = local.m }", "env = { A = \"${local.m}\" }", "env = { A = \"${var.nope}\" }",
+		"env = { A = var.nope }", "env = { A = local.z }", "env = { A = \"${local.z}\" }", "env = { A = local.r }",
+		"env = { A = \"${local.r}\" }", "env = { A = target_os }", "env = { A = \"${target_os}-${var.v}\" }",
+		"env = { A = local.s.x }", "env = { A = var.o.a }", "env = { A = var }", "env = { A = each.key }",
+		"env = { A = \"${var.v}%{ if true }y%{ endif }\" }", "env = { A = \"${var.v}${var.v}${var.v}${var.v}${var.v}${var.v}${var.v}${var.v}${var.v}\" }",
+		"workdir = \"/${var.v}\"", "workdir = var.v", "workdir = \"/${var.nope}\"", "workdir = \"/${var.n}\"",
+		"workdir = \"/${local.m}\"", "workdir = \"${var.v}\"", "workdir = \"/${stage.a}\"", "user = local.s", "user = local.c1",
+		"run {\n    shell = \"echo ${var.v} ${local.s}\"\n  }", "run {\n    shell = \"${var.v}\"\n  }",
+		"run {\n    shell = \"x${local.c1}\"\n  }", "run {\n    shell = \"x\"\n    timeout = \"${var.n}m\"\n  }",
+		"mkdir {\n    path = \"/${var.e}\"\n    mode = \"0${var.n}\"\n  }", "mkdir {\n    path = \"/${var.o}\"\n    mode = var.n\n  }",
+	} {
+		pre := vals
+		if strings.Contains(attr, "local.c1") {
+			// A cycle makes both locals unknown, and the load fails.
+			pre += "locals {\n  c1 = local.c2\n  c2 = local.c1\n}\n\n"
+		}
+		files[fmt.Sprintf("str%d", i)] = []byte(pre + "stage \"s\" {\n  from = stage.a\n  " + attr + "\n}\n")
+	}
+	instances := func(extra string) []byte {
+		return []byte(vals + "stage \"m\" {\n  matrix = { v = [\"1\", \"2\"] }\n  name = \"m-${v}\"\n  from = stage.a\n" +
+			"  env = { A = \"${v}-x\", B = v, C = var.v" + extra + " }\n  workdir = \"/${v}\"\n  run {\n    shell = \"echo ${v}\"\n  }\n}\n\n" +
+			"stage \"f\" {\n  for_each = { x = \"1\", y = \"2\" }\n  from = stage.a\n  env = { A = each.key, B = \"${each.value}-${var.v}\" }\n}\n")
+	}
+	files["str-in-instance"] = instances("")
+	files["str-in-instance-bad"] = instances(", D = \"${var}\", E = each.nope")
 	files["ref-in-instance"] = []byte(refs + "stage \"n\" {\n  matrix = { stage = [\"1\"] }\n  name = \"n-${stage}\"\n  from = stage.a\n}\n")
 	for name, src := range files {
 		path := filepath.Join(t.TempDir(), "build.hcl")

@@ -1,8 +1,11 @@
 package lang
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -584,4 +587,35 @@ func TestUnits(t *testing.T) {
 			t.Errorf("parseMode(%q) succeeded", in)
 		}
 	}
+}
+
+// TestHandWrittenChecksMatchRegexps compares validEnvName and parseMode,
+// written out by hand for speed, with the regular expressions and
+// formatting they replace, on every short string over a telling alphabet.
+func TestHandWrittenChecksMatchRegexps(t *testing.T) {
+	envRe := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	modeRe := regexp.MustCompile(`^0?[0-7]{1,4}$`)
+	alphabet := []string{"0", "1", "7", "8", "9", "a", "Z", "_", "-", " ", "é", "\xff"}
+	var walk func(s string, depth int)
+	walk = func(s string, depth int) {
+		if got, want := validEnvName(s), envRe.MatchString(s); got != want {
+			t.Errorf("validEnvName(%q) = %v, the regexp says %v", s, got, want)
+		}
+		got, n, err := parseMode(s)
+		if modeRe.MatchString(s) {
+			v, perr := strconv.ParseUint(s, 8, 32)
+			if want := fmt.Sprintf("%04o", v); err != nil || perr != nil || got != want || n != uint32(v) {
+				t.Errorf("parseMode(%q) = %q, %d, %v; want %q, %d", s, got, n, err, want, v)
+			}
+		} else if err == nil {
+			t.Errorf("parseMode(%q) succeeded", s)
+		}
+		if depth == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			walk(s+c, depth-1)
+		}
+	}
+	walk("", 5)
 }

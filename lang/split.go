@@ -358,17 +358,28 @@ func startsWithKeyword(b []byte, kw string) bool {
 
 // block parses stage chunk i, its nodes in arena. It returns false unless
 // the chunk holds exactly the stage block the plan named and nothing
-// else, cleanly.
-func (p *stagePlan) block(arena *nodeArena, i int) (*hcl.Block, bool) {
-	f, ok := p.chunks[i].parse(arena, p.src, p.name)
-	if !ok {
-		return nil, false
+// else, cleanly. hcl's view of a syntax block is written to *view, which
+// the caller keeps on its stack (as blockList.at does).
+func (p *stagePlan) block(arena *nodeArena, i int, view *hcl.Block) (*hcl.Block, bool) {
+	// chunk.parse, without the hcl.File and navigation data a stage
+	// chunk does not use (nav reparses for diagnostics).
+	c := p.chunks[i]
+	var top hcl.Body
+	if body, ok := fastParseIn(arena, c.bytes(p.src), p.name, c.pos); ok {
+		top = body
+	} else {
+		f, diags := hclsyntax.ParseConfig(c.bytes(p.src), p.name, c.pos)
+		if diags.HasErrors() {
+			return nil, false
+		}
+		top = f.Body
 	}
 	var b *hcl.Block
-	if body, ok := cleanBody(f.Body, rootSchema); ok && len(body.Attributes) == 0 && len(body.Blocks) == 1 {
-		b = body.Blocks[0].AsHCLBlock()
+	if body, ok := cleanBody(top, rootSchema); ok && len(body.Attributes) == 0 && len(body.Blocks) == 1 {
+		*view = *body.Blocks[0].AsHCLBlock()
+		b = view
 	} else {
-		content, diags := f.Body.Content(rootSchema)
+		content, diags := top.Content(rootSchema)
 		if len(diags) > 0 || len(content.Blocks) != 1 {
 			return nil, false
 		}
@@ -411,7 +422,8 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 		if bad.Load() {
 			return
 		}
-		b, ok := p.block(arenas[w], i)
+		var view hcl.Block
+		b, ok := p.block(arenas[w], i, &view)
 		if !ok {
 			bad.Store(true)
 			return
@@ -422,7 +434,8 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 		if len(f.diags) == 0 {
 			arenas[w].reset()
 		} else {
-			arenas[w] = &nodeArena{}
+			// The caches hold no tree's memory: they go on.
+			arenas[w] = &nodeArena{vals: arenas[w].vals, names: arenas[w].names}
 		}
 	})
 	if bad.Load() {

@@ -40,8 +40,12 @@ const maxDuration = 7 * 24 * time.Hour
 // seconds, otherwise Go duration syntax ("90s", "10m", "1h30m").
 func parseDuration(s string) (int64, error) {
 	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		s = fmt.Sprintf("%ds", n)
+	// A plain number ends in a digit; "10m" would only cost ParseInt an
+	// error value.
+	if s != "" && s[len(s)-1] >= '0' && s[len(s)-1] <= '9' {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			s = fmt.Sprintf("%ds", n)
+		}
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -59,19 +63,23 @@ func parseDuration(s string) (int64, error) {
 	return int64(d / time.Second), nil
 }
 
-var modeRe = lazyre.New(`^0?[0-7]{1,4}$`)
-
 // parseMode reads an octal file mode ("0755", "644") and returns it in
 // canonical four-digit form, so that "755" and "0755" give one digest.
 func parseMode(s string) (string, uint32, error) {
-	if !modeRe.MatchString(s) {
+	// ^0?[0-7]{1,4}$: one to four octal digits, five with a leading 0.
+	ok := len(s) >= 1 && len(s) <= 5 && (len(s) < 5 || s[0] == '0')
+	var n uint32
+	for i := 0; i < len(s) && ok; i++ {
+		ok = s[i] >= '0' && s[i] <= '7'
+		n = n<<3 | uint32(s[i]-'0')
+	}
+	if !ok {
 		return "", 0, fmt.Errorf("%q is not an octal file mode; write one like \"0755\" or \"0644\" (as a quoted string)", s)
 	}
-	n, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || n > 0o7777 {
-		return "", 0, fmt.Errorf("%q is not an octal file mode between 0000 and 7777", s)
-	}
-	return fmt.Sprintf("%04o", n), uint32(n), nil
+	// At most four significant octal digits: n <= 0o7777. The canonical
+	// form is %04o, written here without fmt, as it is for every mode.
+	m := [4]byte{'0' + byte(n>>9&7), '0' + byte(n>>6&7), '0' + byte(n>>3&7), '0' + byte(n&7)}
+	return string(m[:]), n, nil
 }
 
 // checkPlatform accepts what kiln's platform rules accept and keeps the
