@@ -75,6 +75,10 @@ type evaluator struct {
 	// where target names are written, for unknown-target errors
 	defaultRanges []hcl.Range
 	groupRanges   map[string][]hcl.Range
+
+	// stageOut are the stages each stage refers to (stageTargets), set
+	// by decodeStageChunks for checkStageCycles.
+	stageOut [][]int32
 }
 
 func newEvaluator(l *Loader, name, dir string) *evaluator {

@@ -402,6 +402,13 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 	n := len(p.chunks)
 	stages := make([]*Stage, n)
 	diags := make([]hcl.Diagnostics, n)
+	// The stages each one refers to are listed here for
+	// checkStageCycles, while the stage is fresh in this core's cache.
+	index := make(map[string]int32, n)
+	for i, name := range p.names {
+		index[name] = int32(i)
+	}
+	out := make([][]int32, n)
 	arenas := make([]*nodeArena, workers(n))
 	for w := range arenas {
 		arenas[w] = &nodeArena{}
@@ -419,6 +426,7 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 		f := e.fork()
 		stages[i] = f.decodeStage(b)
 		diags[i] = f.diags
+		out[i] = stageTargets(stages[i], index)
 		if len(f.diags) == 0 {
 			arenas[w].reset()
 		} else {
@@ -431,6 +439,7 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 	for _, ds := range diags {
 		e.add(ds)
 	}
+	e.stageOut = out
 	return stages, true
 }
 
