@@ -3,6 +3,8 @@ package lang
 import (
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/kiln-build/kiln/internal/gen"
 )
 
@@ -52,4 +54,33 @@ func BenchmarkSerialPhases(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkBeforeStages evaluates what the large file's stages refer to
+// (functions, variables, locals, sources), its other blocks parsed once
+// beforehand, as loadOnePass does before decoding the stages.
+func BenchmarkBeforeStages(b *testing.B) {
+	src := gen.Large(10000, 1000)
+	plan, rest, ok := planStages(src, "build.hcl", splitChunks(src))
+	if !ok {
+		b.Fatal("cannot plan")
+	}
+	files, ok := parseChunks(src, "build.hcl", rest)
+	if !ok {
+		b.Fatal("syntax error")
+	}
+	bodies := make([]hcl.Body, len(files))
+	for i, f := range files {
+		bodies[i] = f.Body
+	}
+	body := hcl.MergeBodies(bodies)
+	dir := b.TempDir()
+	b.ReportAllocs()
+	for b.Loop() {
+		e := newEvaluator(NewLoader(Options{}), "build.hcl", dir)
+		e.beforeStages(body, plan.names)
+		if len(e.diags) > 0 {
+			b.Fatal(e.diags)
+		}
+	}
 }

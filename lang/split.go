@@ -455,6 +455,7 @@ func (l *Loader) loadOnePass(src []byte, name, dir string, cs []chunk) (*Config,
 	if !ok || len(plan.chunks) == 0 {
 		return nil, nil, false
 	}
+	stageObj := planStageObject(plan.names)
 	files, ok := parseChunks(src, name, rest)
 	if !ok {
 		return nil, nil, false
@@ -478,6 +479,7 @@ func (l *Loader) loadOnePass(src []byte, name, dir string, cs []chunk) (*Config,
 		scratch.parser.AddFile(n, f)
 	}
 	e := newEvaluator(scratch, name, dir)
+	e.plannedStages = stageObj
 	cfg, top := e.beforeStages(body, plan.names)
 	stages, ok := e.decodeStageChunks(plan)
 	if !ok {

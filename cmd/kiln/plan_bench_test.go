@@ -1,0 +1,43 @@
+package main
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/engine"
+)
+
+// BenchmarkPrintPlan prints a plan of 46,000 derivations, the size of
+// the generated 10,000-stage project's, to /dev/null.
+func BenchmarkPrintPlan(b *testing.B) {
+	var entries []engine.PlanEntry
+	for i := range 46000 {
+		d := digest.NewDigestFromBytes(digest.SHA256, func() []byte { s := sha256.Sum256([]byte(fmt.Sprint(i))); return s[:] }())
+		e := engine.PlanEntry{Digest: d, Kind: "exec", Status: engine.StatusUnresolved,
+			Name: fmt.Sprintf("stage.s%d/run[%d]", i/5, i%5), Description: fmt.Sprintf("run /bin/sh -c 'install -D build/s%d /out/s%d-1.0'", i/5, i/5)}
+		if i%100 == 0 {
+			e.Kind, e.Status, e.Name, e.Description = "source", engine.StatusToBuild, fmt.Sprintf("source.local.dir%d", i/100), fmt.Sprintf("local src/%d", i/100)
+		}
+		entries = append(entries, e)
+	}
+	graph := &compiler.Graph{}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer null.Close()
+	stdout := os.Stdout
+	os.Stdout = null
+	defer func() { os.Stdout = stdout }()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := printPlan(graph, entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
