@@ -41,3 +41,37 @@ func BenchmarkPrintPlan(b *testing.B) {
 		}
 	}
 }
+
+// TestPrintPlanColumns checks the padding of cells that are not ASCII
+// (counted in runes) and of digests that are not sha256.
+func TestPrintPlanColumns(t *testing.T) {
+	entries := []engine.PlanEntry{
+		{Digest: "sha256:0123456789abcdef0123", Kind: "exec", Name: "stage.café/run[0]", Description: "run x", Status: engine.StatusToBuild},
+		{Digest: "sha512:fedcba9876543210fedc", Kind: "source", Name: "source.local.d", Description: "local d", Status: engine.StatusCached},
+		{Digest: "", Kind: "file", Name: "stage.ü", Description: "copy", Status: engine.StatusUnresolved},
+	}
+	f, err := os.CreateTemp(t.TempDir(), "plan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = f
+	err = printPlan(&compiler.Graph{}, entries)
+	os.Stdout = stdout
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "" +
+		"0123456789ab  to build    exec    stage.café/run[0]  run x\n" +
+		"fedcba987654  cached      source  source.local.d     local d\n" +
+		"scratch       unresolved  file    stage.ü            copy\n" +
+		"3 derivations: 1 cached, 1 to build, 1 unresolved\n" +
+		"Unresolved inputs have no pin in build.lock.hcl, or a stale one ('kiln lock --check' says what changed): run 'kiln lock'.\n"
+	if string(got) != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
