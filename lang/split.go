@@ -350,6 +350,29 @@ func planStages(src []byte, name string, cs []chunk) (*stagePlan, []chunk, bool)
 	return p, rest, true
 }
 
+// joinRuns joins chunks of cs that follow each other in the file into
+// chunks of up to n: the file's other blocks are often many small ones
+// (1,000 sources), and each chunk parsed costs a file, a body and its
+// navigation of its own, and a body more in every merged Content.
+// Adjacent chunks parsed together give the same blocks and positions as
+// parsed apart: each starts where a top-level block may start, and a run
+// that does not parse cleanly sends the load the other way, as one of its
+// chunks would.
+func joinRuns(cs []chunk, n int) []chunk {
+	var out []chunk
+	run := 0
+	for _, c := range cs {
+		if len(out) > 0 && out[len(out)-1].end == c.pos.Byte && run < n {
+			out[len(out)-1].end = c.end
+			run++
+			continue
+		}
+		out = append(out, c)
+		run = 1
+	}
+	return out
+}
+
 // startsWithKeyword says whether b starts with kw followed by a space,
 // quote or brace.
 func startsWithKeyword(b []byte, kw string) bool {
@@ -456,6 +479,7 @@ func (l *Loader) loadOnePass(src []byte, name, dir string, cs []chunk) (*Config,
 		return nil, nil, false
 	}
 	stageObj := planStageObject(plan.names)
+	rest = joinRuns(rest, 16)
 	files, ok := parseChunks(src, name, rest)
 	if !ok {
 		return nil, nil, false
