@@ -149,6 +149,9 @@ func (e *evaluator) beforeStages(body hcl.Body, stageNames []string) (*Config, *
 	cfg := &Config{Dir: e.dir, Filename: filepathBase(e.name)}
 	// Valid and distinct, these names would be declared without a
 	// diagnostic, as their blocks would.
+	if len(e.stages) == 0 {
+		e.stages = make(map[string]bool, len(stageNames))
+	}
 	for _, n := range stageNames {
 		e.stages[n] = true
 	}
