@@ -331,7 +331,9 @@ type stagePlan struct {
 // stage with matrix or for_each is found later, when its chunk is parsed
 // (stagePlan.block).
 func planStages(src []byte, name string, cs []chunk) (*stagePlan, []chunk, bool) {
-	p := &stagePlan{src: src, name: name, index: map[string]int32{}}
+	// Sized for every chunk a stage, as in large generated files.
+	p := &stagePlan{src: src, name: name, index: make(map[string]int32, len(cs)),
+		chunks: make([]chunk, 0, len(cs)), names: make([]string, 0, len(cs))}
 	var rest []chunk
 	for _, c := range cs {
 		b := c.bytes(src)
