@@ -90,6 +90,7 @@ func TestChunkedLoadMatchesWhole(t *testing.T) {
 		// A split point inside a heredoc, between stages: the chunks
 		// around it are parsed together.
 		{"heredoc across a split in sources", strings.Replace(large, "locals {\n", "locals {\n  note = <<EOT\nsource {\nEOT\n", 1), true},
+		{"dynamic block in a stage", strings.Replace(large, "image \"app\" {", "stage \"dyn\" {\n  from = stage.s3\n  dynamic \"run\" {\n    for_each = [\"a\", \"b\"]\n    content {\n      shell = \"echo ${run.value}\"\n    }\n  }\n}\n\nimage \"app\" {", 1), true},
 		{"matrix in a string", strings.Replace(large, "TARGET=s77\"", "TARGET=matrix-for_each\"", 1), true},
 	}
 	for _, c := range cases {
