@@ -28,7 +28,11 @@ type localHashes struct {
 	mu    sync.Mutex
 	memo  map[string]*localHash
 	stop  atomic.Bool
-	wg    sync.WaitGroup
+	// gate keeps prefetching off the stat cache (the store) once done
+	// has set stopped: a hash under way then finishes from the files
+	// alone, for nothing, rather than keep the compile waiting.
+	gate    sync.RWMutex
+	stopped bool
 }
 
 // localHash is one source's hash, ready once done is closed.
@@ -100,24 +104,50 @@ func (l *localHashes) prefetch(cfg *lang.Config) {
 	}
 	var next atomic.Int64
 	for range min(max(runtime.GOMAXPROCS(0)-1, 1), len(jobs)) {
-		l.wg.Go(func() {
+		go func() {
 			for i := int(next.Add(1)) - 1; i < len(jobs) && !l.stop.Load(); i = int(next.Add(1)) - 1 {
 				j := jobs[i]
 				if r, mine := l.claim(j.dir, j.include, j.exclude); mine {
-					r.h, r.err = source.LocalHash(j.dir, j.include, j.exclude, l.cache)
+					r.h, r.err = source.LocalHash(j.dir, j.include, j.exclude, prefetchCache{l})
 					close(r.done)
 				}
 			}
-		})
+		}()
 	}
 }
 
-// done stops prefetching and waits for the hashes under way, so that
-// nothing uses the store after the compiler is done with it. A source the
-// compiler did not need is left unhashed unless already started.
+// done stops prefetching: no source is started after it, and none uses
+// the stat cache, so the store may be closed. It does not wait for the
+// hashes under way: a large source the compiler did not need (path = "."
+// for other targets) would hold it up.
 func (l *localHashes) done() {
 	l.stop.Store(true)
-	l.wg.Wait()
+	l.gate.Lock()
+	l.stopped = true
+	l.gate.Unlock()
+}
+
+// prefetchCache is the stat cache as prefetching uses it: after done, a
+// miss that stores nothing. A hash is the same either way; the cache only
+// spares reading files whose stat has not changed.
+type prefetchCache struct{ l *localHashes }
+
+func (c prefetchCache) Get(key string) ([]byte, bool, error) {
+	c.l.gate.RLock()
+	defer c.l.gate.RUnlock()
+	if c.l.stopped {
+		return nil, false, nil
+	}
+	return c.l.cache.Get(key)
+}
+
+func (c prefetchCache) Put(key string, val []byte) error {
+	c.l.gate.RLock()
+	defer c.l.gate.RUnlock()
+	if c.l.stopped {
+		return nil
+	}
+	return c.l.cache.Put(key, val)
 }
 
 // storeStatCache keeps local sources' stat cache in the store, so unchanged
