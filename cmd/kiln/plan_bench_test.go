@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -73,5 +74,56 @@ func TestPrintPlanColumns(t *testing.T) {
 		"Unresolved inputs have no pin in build.lock.hcl, or a stale one ('kiln lock --check' says what changed): run 'kiln lock'.\n"
 	if string(got) != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestPrintPlanBlocks checks a plan of several blocks against padding
+// done cell by cell: widths are of the whole plan, whichever block holds
+// the widest or the one non-ASCII cell.
+func TestPrintPlanBlocks(t *testing.T) {
+	var entries []engine.PlanEntry
+	for i := range 3*planBlock + 17 {
+		e := engine.PlanEntry{Digest: digest.Digest(fmt.Sprintf("sha256:%064x", i)), Kind: "exec", Status: engine.StatusUnresolved,
+			Name: fmt.Sprintf("stage.s%d/run[0]", i), Description: fmt.Sprint("run ", i)}
+		switch i {
+		case 2*planBlock + 5:
+			e.Name = "stage.naïve-and-very-long-name/run[0]"
+		case planBlock + 1:
+			e.Kind, e.Status = "source", engine.StatusCachedRemote
+		}
+		entries = append(entries, e)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "plan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = f
+	err = printPlan(&compiler.Graph{}, entries)
+	os.Stdout = stdout
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var width [4]int
+	for i := range entries {
+		for c, cell := range planCells(&entries[i]) {
+			width[c] = max(width[c], len([]rune(cell)))
+		}
+	}
+	var want strings.Builder
+	for i := range entries {
+		for c, cell := range planCells(&entries[i]) {
+			want.WriteString(cell + strings.Repeat(" ", width[c]+2-len([]rune(cell))))
+		}
+		want.WriteString(entries[i].Description + "\n")
+	}
+	fmt.Fprintf(&want, "%d derivations: 1 cached, 0 to build, %d unresolved\n", len(entries), len(entries)-1)
+	want.WriteString("Unresolved inputs have no pin in build.lock.hcl, or a stale one ('kiln lock --check' says what changed): run 'kiln lock'.\n")
+	if string(got) != want.String() {
+		t.Error("the plan differs from one padded cell by cell")
 	}
 }
