@@ -290,12 +290,15 @@ func (s *Session) compile(targets []string, st *store.Store) (*compiler.Graph, e
 	if err != nil {
 		return nil, err
 	}
+	hashes := newLocalHashes(st)
+	hashes.prefetch(s.cfg)
 	graph, diags := compiler.Compile(s.cfg, targets, compiler.Options{
 		Platforms:       platforms,
 		Pins:            s.lock,
 		SourceDateEpoch: s.epoch,
-		LocalHash:       localHasher(st),
+		LocalHash:       hashes.hash,
 	})
+	hashes.done()
 	if diags.HasErrors() {
 		// A target the command line named that build.hcl does not have
 		// is a usage error.

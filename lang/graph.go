@@ -13,13 +13,14 @@ type graph struct {
 	nodes []string // declaration order, for deterministic reports
 	index map[string]int
 	edges [][]graphEdge
+	// out holds the targets of edges, node by node, as findCycles walks
+	// them.
+	out [][]int32
 }
 
 type graphEdge struct {
-	to   int
-	via  string // how the dependency is made: "from", "copy from", ...
-	rng  hcl.Range
-	seen bool
+	via string // how the dependency is made: "from", "copy from", ...
+	rng hcl.Range
 }
 
 func newGraph() *graph { return &graph{index: map[string]int{}} }
@@ -31,12 +32,14 @@ func (g *graph) addNode(n string) int {
 	g.index[n] = len(g.nodes)
 	g.nodes = append(g.nodes, n)
 	g.edges = append(g.edges, nil)
+	g.out = append(g.out, nil)
 	return len(g.nodes) - 1
 }
 
 func (g *graph) addEdge(from, to, via string, rng hcl.Range) {
 	f, t := g.addNode(from), g.addNode(to)
-	g.edges[f] = append(g.edges[f], graphEdge{to: t, via: via, rng: rng})
+	g.edges[f] = append(g.edges[f], graphEdge{via: via, rng: rng})
+	g.out[f] = append(g.out[f], int32(t))
 }
 
 // postorder lists nodes so that each comes after everything it depends on
@@ -54,8 +57,8 @@ func (g *graph) postorder() []string {
 		state[root] = 1
 		for len(stack) > 0 {
 			top := &stack[len(stack)-1]
-			if top.next < len(g.edges[top.n]) {
-				to := g.edges[top.n][top.next].to
+			if top.next < len(g.out[top.n]) {
+				to := int(g.out[top.n][top.next])
 				top.next++
 				if state[to] == 0 {
 					state[to] = 1
@@ -71,85 +74,102 @@ func (g *graph) postorder() []string {
 	return out
 }
 
-// cycle is a closed path: steps[i] goes from node[i] to node[i+1].
+// cycle is a closed path: nodes[i] leads to the next node (the last one
+// to the first) by its edges[i]-th edge.
 type cycle struct {
-	nodes []int
-	steps []graphEdge
+	nodes []int32
+	edges []int32
 }
 
-// cycles finds a set of cycles covering every back edge of a depth-first
-// walk, each reported once.
-func (g *graph) cycles() []cycle {
-	var out []cycle
-	state := make([]byte, len(g.nodes))
-	type frame struct{ n, next int }
-	for root := range g.nodes {
+// findCycles finds a set of cycles covering every back edge of a
+// depth-first walk over the nodes 0 to len(out)-1, each reported once;
+// node i's edges lead to out[i], in order. Nodes are numbered once and
+// edges are plain indices, as a large build file's stage graph has tens
+// of thousands of them.
+func findCycles(out [][]int32) []cycle {
+	var cs []cycle
+	state := make([]byte, len(out))
+	type frame struct{ n, next int32 }
+	var stack []frame
+	for root := range out {
 		if state[root] != 0 {
 			continue
 		}
-		stack := []frame{{root, 0}}
+		stack = append(stack[:0], frame{int32(root), 0})
 		state[root] = 1
 		for len(stack) > 0 {
 			top := &stack[len(stack)-1]
-			if top.next < len(g.edges[top.n]) {
-				ed := g.edges[top.n][top.next]
-				top.next++
-				switch state[ed.to] {
-				case 0:
-					state[ed.to] = 1
-					stack = append(stack, frame{ed.to, 0})
-				case 1:
-					// Back edge: the cycle is the stack from ed.to up.
-					start := len(stack) - 1
-					for stack[start].n != ed.to {
-						start--
-					}
-					var c cycle
-					for i := start; i < len(stack); i++ {
-						n := stack[i].n
-						c.nodes = append(c.nodes, n)
-						if i+1 < len(stack) {
-							c.steps = append(c.steps, g.edges[n][stack[i].next-1])
-						}
-					}
-					c.steps = append(c.steps, ed)
-					out = append(out, c)
-				}
+			if int(top.next) >= len(out[top.n]) {
+				state[top.n] = 2
+				stack = stack[:len(stack)-1]
 				continue
 			}
-			state[top.n] = 2
-			stack = stack[:len(stack)-1]
+			k := top.next
+			to := out[top.n][k]
+			top.next++
+			switch state[to] {
+			case 0:
+				state[to] = 1
+				stack = append(stack, frame{to, 0})
+			case 1:
+				// Back edge: the cycle is the stack from to up.
+				start := len(stack) - 1
+				for stack[start].n != to {
+					start--
+				}
+				var c cycle
+				for i := start; i < len(stack); i++ {
+					c.nodes = append(c.nodes, stack[i].n)
+					if i+1 < len(stack) {
+						c.edges = append(c.edges, stack[i].next-1)
+					}
+				}
+				c.edges = append(c.edges, k)
+				cs = append(cs, c)
+			}
 		}
 	}
-	return out
+	return cs
 }
 
-// reportCycles adds one diagnostic per position of each cycle, each
+// reportCycles adds one diagnostic per position of each cycle of g, each
 // listing the whole cycle, and returns the nodes on a cycle.
 func (e *evaluator) reportCycles(g *graph, what string, addr func(string) string) map[string]bool {
-	cs := g.cycles()
+	cs := findCycles(g.out)
 	if len(cs) == 0 {
 		return nil
 	}
 	on := map[string]bool{}
 	for _, c := range cs {
-		var b strings.Builder
-		for i, st := range c.steps {
-			from := addr(g.nodes[c.nodes[i]])
-			to := addr(g.nodes[st.to])
-			via := "refers to"
-			if st.via != "" {
-				via = "uses (" + st.via + ")"
-			}
-			fmt.Fprintf(&b, "\n  %s %s %s at %s", from, via, to, st.rng)
-		}
-		for i, st := range c.steps {
-			on[g.nodes[c.nodes[i]]] = true
-			rng := st.rng
-			e.errorf(&rng, "Cycle between "+what,
-				"%s depends on itself, through %d step(s):%s\nRemove one of these references to break the cycle.",
-				addr(g.nodes[c.nodes[i]]), len(c.steps), b.String())
+		for _, n := range c.nodes {
+			on[g.nodes[n]] = true
 		}
 	}
+	e.reportCycleList(cs, what, func(n int32) string { return addr(g.nodes[n]) }, func(n, k int32) graphEdge { return g.edges[n][k] })
 	return on
+}
+
+// reportCycleList adds one diagnostic per position of each cycle in cs,
+// each listing the whole cycle. addr names node n; edge(n, k) is node n's
+// k-th edge.
+func (e *evaluator) reportCycleList(cs []cycle, what string, addr func(n int32) string, edge func(n, k int32) graphEdge) {
+	for _, c := range cs {
+		var b strings.Builder
+		steps := make([]graphEdge, len(c.nodes))
+		for i, n := range c.nodes {
+			steps[i] = edge(n, c.edges[i])
+			to := c.nodes[(i+1)%len(c.nodes)]
+			via := "refers to"
+			if steps[i].via != "" {
+				via = "uses (" + steps[i].via + ")"
+			}
+			fmt.Fprintf(&b, "\n  %s %s %s at %s", addr(n), via, addr(to), steps[i].rng)
+		}
+		for i, n := range c.nodes {
+			rng := steps[i].rng
+			e.errorf(&rng, "Cycle between "+what,
+				"%s depends on itself, through %d step(s):%s\nRemove one of these references to break the cycle.",
+				addr(n), len(c.edges), b.String())
+		}
+	}
 }

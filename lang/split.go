@@ -13,12 +13,6 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// topLevelKeywords start the blocks a build file is made of.
-var topLevelKeywords = [][]byte{
-	[]byte("kiln"), []byte("variable"), []byte("locals"), []byte("function"), []byte("source"),
-	[]byte("stage"), []byte("image"), []byte("artifact"), []byte("group"),
-}
-
 // loadFast is the one way into kiln's own parser (fastparse.go) and its
 // chunked loading; load falls back to loadWhole, hcl's parser on the whole
 // file, when it returns false having reported nothing: for a file too
@@ -120,21 +114,59 @@ func (n *lazyNav) ContextDefRange(offset int) hcl.Range {
 	return hcl.Range{}
 }
 
-// splitChunks cuts src at its split points, with each chunk's position.
+// splitChunks cuts src where a line starts, in column 1, with a top-level
+// keyword followed by a space, quote or brace, with each chunk's
+// position; the first chunk starts at offset 0. Lines are counted in the
+// same pass.
 func splitChunks(src []byte) []chunk {
-	starts := splitPoints(src)
-	cs := make([]chunk, len(starts))
-	line, counted := 1, 0
-	for i, start := range starts {
-		end := len(src)
-		if i+1 < len(starts) {
-			end = starts[i+1]
+	cs := []chunk{{pos: hcl.Pos{Line: 1, Column: 1, Byte: 0}}}
+	line := 1
+	for off := 0; ; {
+		nl := bytes.IndexByte(src[off:], '\n')
+		if nl < 0 {
+			break
 		}
-		line += bytes.Count(src[counted:start], []byte{'\n'})
-		counted = start
-		cs[i] = chunk{pos: hcl.Pos{Line: line, Column: 1, Byte: start}, end: end}
+		off += nl + 1
+		line++
+		if off < len(src) && startsTopLevel(src[off:]) {
+			cs[len(cs)-1].end = off
+			cs = append(cs, chunk{pos: hcl.Pos{Line: line, Column: 1, Byte: off}})
+		}
 	}
+	cs[len(cs)-1].end = len(src)
 	return cs
+}
+
+// startsTopLevel says whether b starts with a top-level keyword followed
+// by a space, quote or brace. Most lines of a build file are indented or
+// close a block, so the first byte rules them out before any keyword is
+// compared.
+func startsTopLevel(b []byte) bool {
+	var kw string
+	switch b[0] {
+	case 'k':
+		kw = "kiln"
+	case 'v':
+		kw = "variable"
+	case 'l':
+		kw = "locals"
+	case 'f':
+		kw = "function"
+	case 's':
+		kw = "stage"
+		if len(b) > 1 && b[1] == 'o' {
+			kw = "source"
+		}
+	case 'i':
+		kw = "image"
+	case 'a':
+		kw = "artifact"
+	case 'g':
+		kw = "group"
+	default:
+		return false
+	}
+	return startsWithKeyword(b, kw)
 }
 
 // parseChunks parses cs on every core: chunks are independent and hcl's
@@ -182,34 +214,6 @@ func forEachWorker(n int, fn func(worker, i int)) {
 
 // workers is how many goroutines forEach runs for n items.
 func workers(n int) int { return min(runtime.GOMAXPROCS(0), n) }
-
-// splitPoints lists the byte offsets of lines that start, in column 1,
-// with a top-level keyword followed by a space, quote or brace. Offset 0
-// is always first.
-func splitPoints(src []byte) []int {
-	starts := []int{0}
-	for off := 0; off < len(src); {
-		nl := bytes.IndexByte(src[off:], '\n')
-		line := src[off:]
-		next := len(src)
-		if nl >= 0 {
-			line = src[off : off+nl]
-			next = off + nl + 1
-		}
-		if off > 0 {
-			for _, kw := range topLevelKeywords {
-				if len(line) > len(kw) && bytes.HasPrefix(line, kw) {
-					if c := line[len(kw)]; c == ' ' || c == '"' || c == '{' {
-						starts = append(starts, off)
-					}
-					break
-				}
-			}
-		}
-		off = next
-	}
-	return starts
-}
 
 type chunkNav struct {
 	start int
@@ -317,16 +321,20 @@ type stagePlan struct {
 	name   string // the file, as diagnostics name it
 	chunks []chunk
 	names  []string
+	index  map[string]int32 // stage number by name
 }
 
 // planStages splits cs into the stage chunks, as a plan, and the others.
 // It returns false when the split cannot be trusted to give the same
 // result as parsing the whole file: a stage header it cannot read or a
-// stage name used twice (whose diagnostic needs the parsed blocks).
+// stage name used twice (whose diagnostic needs the parsed blocks). A
+// stage with matrix or for_each is found later, when its chunk is parsed
+// (stagePlan.block).
 func planStages(src []byte, name string, cs []chunk) (*stagePlan, []chunk, bool) {
-	p := &stagePlan{src: src, name: name}
+	// Sized for every chunk a stage, as in large generated files.
+	p := &stagePlan{src: src, name: name, index: make(map[string]int32, len(cs)),
+		chunks: make([]chunk, 0, len(cs)), names: make([]string, 0, len(cs))}
 	var rest []chunk
-	seen := map[string]bool{}
 	for _, c := range cs {
 		b := c.bytes(src)
 		if !startsWithKeyword(b, "stage") {
@@ -334,20 +342,41 @@ func planStages(src []byte, name string, cs []chunk) (*stagePlan, []chunk, bool)
 			continue
 		}
 		n, ok := stageHeaderName(b)
-		// A stage with matrix or for_each is named by its instances,
-		// known only once variables are bound.
-		if !ok || seen[n] || bytes.Contains(b, []byte("matrix")) || bytes.Contains(b, []byte("for_each")) {
+		if _, dup := p.index[n]; !ok || dup {
 			return nil, nil, false
 		}
-		seen[n] = true
+		p.index[n] = int32(len(p.chunks))
 		p.chunks = append(p.chunks, c)
 		p.names = append(p.names, n)
 	}
 	return p, rest, true
 }
 
+// joinRuns joins chunks of cs that follow each other in the file into
+// chunks of up to n: the file's other blocks are often many small ones
+// (1,000 sources), and each chunk parsed costs a file, a body and its
+// navigation of its own, and a body more in every merged Content.
+// Adjacent chunks parsed together give the same blocks and positions as
+// parsed apart: each starts where a top-level block may start, and a run
+// that does not parse cleanly sends the load the other way, as one of its
+// chunks would.
+func joinRuns(cs []chunk, n int) []chunk {
+	var out []chunk
+	run := 0
+	for _, c := range cs {
+		if len(out) > 0 && out[len(out)-1].end == c.pos.Byte && run < n {
+			out[len(out)-1].end = c.end
+			run++
+			continue
+		}
+		out = append(out, c)
+		run = 1
+	}
+	return out
+}
+
 // startsWithKeyword says whether b starts with kw followed by a space,
-// quote or brace, the test splitPoints applies.
+// quote or brace.
 func startsWithKeyword(b []byte, kw string) bool {
 	if len(b) <= len(kw) || string(b[:len(kw)]) != kw {
 		return false
@@ -358,8 +387,9 @@ func startsWithKeyword(b []byte, kw string) bool {
 
 // block parses stage chunk i, its nodes in arena. It returns false unless
 // the chunk holds exactly the stage block the plan named and nothing
-// else, cleanly. hcl's view of a syntax block is written to *view, which
-// the caller keeps on its stack (as blockList.at does).
+// else, cleanly, without matrix or for_each. hcl's view of a syntax block
+// is written to *view, which the caller keeps on its stack (as
+// blockList.at does).
 func (p *stagePlan) block(arena *nodeArena, i int, view *hcl.Block) (*hcl.Block, bool) {
 	// chunk.parse, without the hcl.File and navigation data a stage
 	// chunk does not use (nav reparses for diagnostics).
@@ -385,7 +415,9 @@ func (p *stagePlan) block(arena *nodeArena, i int, view *hcl.Block) (*hcl.Block,
 		}
 		b = content.Blocks[0]
 	}
-	if b.Type != "stage" || len(b.Labels) != 1 || b.Labels[0] != p.names[i] {
+	// A stage with matrix or for_each is named by its instances, known
+	// only once variables are bound: the file is loaded the other way.
+	if b.Type != "stage" || len(b.Labels) != 1 || b.Labels[0] != p.names[i] || isMulti(b) {
 		return nil, false
 	}
 	return b, true
@@ -413,6 +445,9 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 	n := len(p.chunks)
 	stages := make([]*Stage, n)
 	diags := make([]hcl.Diagnostics, n)
+	// The stages each one refers to are listed here for
+	// checkStageCycles, while the stage is fresh in this core's cache.
+	out := make([][]int32, n)
 	arenas := make([]*nodeArena, workers(n))
 	for w := range arenas {
 		arenas[w] = &nodeArena{}
@@ -431,6 +466,7 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 		f := e.fork()
 		stages[i] = f.decodeStage(b)
 		diags[i] = f.diags
+		out[i] = stageTargets(stages[i], p.index)
 		if len(f.diags) == 0 {
 			arenas[w].reset()
 		} else {
@@ -444,6 +480,7 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 	for _, ds := range diags {
 		e.add(ds)
 	}
+	e.stageOut = out
 	return stages, true
 }
 
@@ -457,6 +494,8 @@ func (l *Loader) loadOnePass(src []byte, name, dir string, cs []chunk) (*Config,
 	if !ok || len(plan.chunks) == 0 {
 		return nil, nil, false
 	}
+	stageObj := planStageObject(plan.names)
+	rest = joinRuns(rest, 16)
 	files, ok := parseChunks(src, name, rest)
 	if !ok {
 		return nil, nil, false
@@ -480,6 +519,7 @@ func (l *Loader) loadOnePass(src []byte, name, dir string, cs []chunk) (*Config,
 		scratch.parser.AddFile(n, f)
 	}
 	e := newEvaluator(scratch, name, dir)
+	e.plannedStages = stageObj
 	cfg, top := e.beforeStages(body, plan.names)
 	stages, ok := e.decodeStageChunks(plan)
 	if !ok {

@@ -85,6 +85,13 @@ func TestChunkedLoadMatchesWhole(t *testing.T) {
 		{"top-level attribute after a stage", strings.Replace(large, "image \"app\" {", "  x = 1\nimage \"app\" {", 1), false},
 		{"unknown block after a stage", strings.Replace(large, "image \"app\" {", "  bogus {\n  }\nimage \"app\" {", 1), false},
 		{"stage with two labels", strings.Replace(large, `stage "s12" {`, `stage "s12" "x" {`, 1), false},
+		{"matrix stage", strings.Replace(large, "image \"app\" {", "stage \"m\" {\n  matrix = { v = [\"1\", \"2\"] }\n  name   = \"m-${v}\"\n  from   = stage.s3\n}\n\nimage \"app\" {", 1), false},
+		{"for_each stage", strings.Replace(large, "image \"app\" {", "stage \"fe\" {\n  for_each = toset([\"a\", \"b\"])\n  from     = stage.s3\n}\n\nimage \"app\" {", 1), false},
+		// A split point inside a heredoc, between stages: the chunks
+		// around it are parsed together.
+		{"heredoc across a split in sources", strings.Replace(large, "locals {\n", "locals {\n  note = <<EOT\nsource {\nEOT\n", 1), true},
+		{"dynamic block in a stage", strings.Replace(large, "image \"app\" {", "stage \"dyn\" {\n  from = stage.s3\n  dynamic \"run\" {\n    for_each = [\"a\", \"b\"]\n    content {\n      shell = \"echo ${run.value}\"\n    }\n  }\n}\n\nimage \"app\" {", 1), true},
+		{"matrix in a string", strings.Replace(large, "TARGET=s77\"", "TARGET=matrix-for_each\"", 1), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

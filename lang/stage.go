@@ -528,27 +528,86 @@ func (e *evaluator) decodeGroup(b *hcl.Block) *Group {
 }
 
 // checkStageCycles reports stages that depend on themselves through from,
-// copy from or mount from.
+// copy from or mount from. Stage i is node i of the graph walked, its
+// edges the references stageEdges lists; decodeStageChunks has worked
+// them out already (e.stageOut) when it decoded the stages.
 func (e *evaluator) checkStageCycles(cfg *Config) {
-	g := newGraph()
-	for _, st := range cfg.Stages {
-		g.addNode(st.Name)
-	}
-	edge := func(st *Stage, r Ref, via string) {
-		if r.Kind == "stage" {
-			g.addEdge(st.Name, r.Name, via, r.Range)
+	out := e.stageOut
+	if len(out) != len(cfg.Stages) {
+		index := stageIndex(cfg.Stages)
+		out = make([][]int32, len(cfg.Stages))
+		for i, st := range cfg.Stages {
+			out[i] = stageTargets(st, index)
 		}
 	}
-	for _, st := range cfg.Stages {
-		edge(st, st.From, "from")
-		for _, s := range st.Steps {
-			edge(st, s.From, "copy from")
-			for _, m := range s.Mounts {
-				edge(st, m.From, "mount from")
+	cs := findCycles(out)
+	if len(cs) == 0 {
+		return
+	}
+	index := stageIndex(cfg.Stages)
+	e.reportCycleList(cs, "stages",
+		func(n int32) string { return "stage." + cfg.Stages[n].Name },
+		func(n, k int32) graphEdge {
+			var ed graphEdge
+			stageEdges(cfg.Stages[n], index, func(_ int32, r *Ref, via string) bool {
+				if k == 0 {
+					ed = graphEdge{via: via, rng: r.Range}
+					return false
+				}
+				k--
+				return true
+			})
+			return ed
+		})
+}
+
+// stageIndex numbers stages by name. Declared stage names are distinct:
+// declare leaves a duplicate out.
+func stageIndex(stages []*Stage) map[string]int32 {
+	index := make(map[string]int32, len(stages))
+	for i, st := range stages {
+		if _, ok := index[st.Name]; !ok {
+			index[st.Name] = int32(i)
+		}
+	}
+	return index
+}
+
+// stageEdges calls fn with each reference of st to a stage in index, its
+// number and how it is made, in the order of st's fields and steps, until
+// fn returns false. A reference to a name that is not a stage (reported
+// when decoding) cannot be part of a cycle and is left out.
+func stageEdges(st *Stage, index map[string]int32, fn func(to int32, r *Ref, via string) bool) {
+	edge := func(r *Ref, via string) bool {
+		if r.Kind != "stage" {
+			return true
+		}
+		to, ok := index[r.Name]
+		return !ok || fn(to, r, via)
+	}
+	if !edge(&st.From, "from") {
+		return
+	}
+	for _, s := range st.Steps {
+		if !edge(&s.From, "copy from") {
+			return
+		}
+		for _, m := range s.Mounts {
+			if !edge(&m.From, "mount from") {
+				return
 			}
 		}
 	}
-	e.reportCycles(g, "stages", func(n string) string { return "stage." + n })
+}
+
+// stageTargets lists the stages st refers to, by number (stageEdges).
+func stageTargets(st *Stage, index map[string]int32) []int32 {
+	var out []int32
+	stageEdges(st, index, func(to int32, _ *Ref, _ string) bool {
+		out = append(out, to)
+		return true
+	})
+	return out
 }
 
 // checkTargets checks group members and the default targets, and cycles
@@ -571,13 +630,26 @@ func (e *evaluator) checkTargets(cfg *Config) {
 		groups[g.Name] = g
 		names = append(names, g.Name)
 	}
-	for _, s := range cfg.Stages {
-		known["stage."+s.Name] = true
+	// Stages are known by address only; most files name none as a
+	// target, so their names are gathered for the first that does.
+	var stages map[string]bool
+	isStage := func(t string) bool {
+		n, ok := strings.CutPrefix(t, "stage.")
+		if !ok {
+			return false
+		}
+		if stages == nil {
+			stages = make(map[string]bool, len(cfg.Stages))
+			for _, s := range cfg.Stages {
+				stages[s.Name] = true
+			}
+		}
+		return stages[n]
 	}
 	sort.Strings(names)
 	check := func(list []string, rngs []hcl.Range) {
 		for i, t := range list {
-			if !known[t] {
+			if !known[t] && !isStage(t) {
 				r := rngs[i]
 				e.errorf(&r, "Unknown target",
 					"There is no target %q. Targets are images, artifacts and groups (%s), or stage.NAME; fix the name or declare it.", t, listOrNone(names))
