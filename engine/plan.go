@@ -1,13 +1,10 @@
 package engine
 
 import (
-	"runtime"
-	"sync"
-	"sync/atomic"
-
 	"github.com/opencontainers/go-digest"
 
 	"github.com/kiln-build/kiln/compiler"
+	"github.com/kiln-build/kiln/internal/par"
 	"github.com/kiln-build/kiln/realize"
 	"github.com/kiln-build/kiln/store"
 )
@@ -80,27 +77,20 @@ func planEntries(graph *compiler.Graph, st *store.Store) ([]PlanEntry, error) {
 	entries := make([]PlanEntry, len(order))
 	const block = 4096
 	blocks := (len(order) + block - 1) / block
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), blocks) {
-		wg.Go(func() {
-			for b := int(next.Add(1)) - 1; b < blocks; b = int(next.Add(1)) - 1 {
-				for i := b * block; i < min(len(order), (b+1)*block); i++ {
-					d, n := order[i], nodes[i]
-					status := StatusToBuild
-					if n.Unresolved {
-						status = StatusUnresolved
-					} else if out, ok := cached[d]; ok {
-						status = StatusCached
-						if out.Meta[realize.MetaOrigin] == "remote" {
-							status = StatusCachedRemote
-						}
-					}
-					entries[i] = PlanEntry{Digest: d, Kind: n.Kind, Name: n.Name, Description: n.Description, Status: status, Inputs: n.Inputs}
+	par.Each(blocks, func(b int) {
+		for i := b * block; i < min(len(order), (b+1)*block); i++ {
+			d, n := order[i], nodes[i]
+			status := StatusToBuild
+			if n.Unresolved {
+				status = StatusUnresolved
+			} else if out, ok := cached[d]; ok {
+				status = StatusCached
+				if out.Meta[realize.MetaOrigin] == "remote" {
+					status = StatusCachedRemote
 				}
 			}
-		})
-	}
-	wg.Wait()
+			entries[i] = PlanEntry{Digest: d, Kind: n.Kind, Name: n.Name, Description: n.Description, Status: status, Inputs: n.Inputs}
+		}
+	})
 	return entries, nil
 }

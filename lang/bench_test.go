@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/kiln-build/kiln/internal/gen"
+	"github.com/kiln-build/kiln/internal/par"
 )
 
 // BenchmarkLoadLarge loads 10,000 stages over 1,000 sources. The baselines
@@ -30,7 +31,7 @@ func BenchmarkLoadLarge(b *testing.B) {
 		b.SetBytes(int64(len(src)))
 		for b.Loop() {
 			cs := splitChunks(src)
-			forEach(len(cs), func(i int) {
+			par.Each(len(cs), func(i int) {
 				if _, diags := hclsyntax.ParseConfig(cs[i].bytes(src), "build.hcl", cs[i].pos); diags.HasErrors() {
 					b.Error(diags)
 				}

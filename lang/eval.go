@@ -16,6 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/kiln-build/kiln/internal/par"
 	"github.com/kiln-build/kiln/stdlib"
 )
 
@@ -364,7 +365,7 @@ func (e *evaluator) decodeStages(blocks []*hcl.Block) []*Stage {
 func decodeAll[T any](e *evaluator, blocks []*hcl.Block, decode func(*evaluator, *hcl.Block) T) []T {
 	out := make([]T, len(blocks))
 	diags := make([]hcl.Diagnostics, len(blocks))
-	forEach(len(blocks), func(i int) {
+	par.Each(len(blocks), func(i int) {
 		f := e.forkFor(blocks[i])
 		out[i] = decode(f, blocks[i])
 		diags[i] = f.diags

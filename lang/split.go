@@ -2,7 +2,6 @@ package lang
 
 import (
 	"bytes"
-	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -11,6 +10,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/kiln-build/kiln/internal/par"
 )
 
 // loadFast is the one way into kiln's own parser (fastparse.go) and its
@@ -175,9 +176,9 @@ func startsTopLevel(b []byte) bool {
 // holds the nodes of all the chunks it parsed.
 func parseChunks(src []byte, name string, cs []chunk) ([]*hcl.File, bool) {
 	files := make([]*hcl.File, len(cs))
-	arenas := make([]nodeArena, workers(len(cs)))
+	arenas := make([]nodeArena, par.Workers(len(cs)))
 	var bad atomic.Bool
-	forEachWorker(len(cs), func(w, i int) {
+	par.EachWorker(len(cs), func(w, i int) {
 		if bad.Load() {
 			return
 		}
@@ -189,31 +190,6 @@ func parseChunks(src []byte, name string, cs []chunk) ([]*hcl.File, bool) {
 	})
 	return files, !bad.Load()
 }
-
-// forEach calls fn(i) for every i in [0, n) on every core and waits.
-// Items are handed out one at a time, so that a busy core (the machine is
-// shared) or a large block does not leave the others idle at the end.
-func forEach(n int, fn func(i int)) {
-	forEachWorker(n, func(_, i int) { fn(i) })
-}
-
-// forEachWorker is forEach telling fn which of the workers, numbered from
-// 0 to workers(n)-1, runs it: no two calls with the same worker overlap.
-func forEachWorker(n int, fn func(worker, i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := range workers(n) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				fn(w, i)
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// workers is how many goroutines forEach runs for n items.
-func workers(n int) int { return min(runtime.GOMAXPROCS(0), n) }
 
 type chunkNav struct {
 	start int
@@ -448,12 +424,12 @@ func (e *evaluator) decodeStageChunks(p *stagePlan) ([]*Stage, bool) {
 	// The stages each one refers to are listed here for
 	// checkStageCycles, while the stage is fresh in this core's cache.
 	out := make([][]int32, n)
-	arenas := make([]*nodeArena, workers(n))
+	arenas := make([]*nodeArena, par.Workers(n))
 	for w := range arenas {
 		arenas[w] = &nodeArena{}
 	}
 	var bad atomic.Bool
-	forEachWorker(n, func(w, i int) {
+	par.EachWorker(n, func(w, i int) {
 		if bad.Load() {
 			return
 		}

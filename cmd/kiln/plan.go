@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/kiln-build/kiln/compiler"
 	"github.com/kiln-build/kiln/engine"
+	"github.com/kiln-build/kiln/internal/par"
 )
 
 type planTarget struct {
@@ -83,7 +81,7 @@ func printPlan(graph *compiler.Graph, entries []engine.PlanEntry) error {
 	}
 	blocks := (len(entries) + planBlock - 1) / planBlock
 	tallies := make([]tally, blocks)
-	forEachBlock(blocks, func(b int) {
+	par.Each(blocks, func(b int) {
 		t := tally{ascii: [4]bool{true, true, true, true}}
 		for i := b * planBlock; i < min(len(entries), (b+1)*planBlock); i++ {
 			e := &entries[i]
@@ -119,7 +117,7 @@ func printPlan(graph *compiler.Graph, entries []engine.PlanEntry) error {
 	cells := width[0] + width[1] + width[2] + width[3] + 8
 	pad := strings.Repeat(" ", max(width[0], width[1], width[2], width[3])+2)
 	lines := make([][]byte, blocks)
-	forEachBlock(blocks, func(b int) {
+	par.Each(blocks, func(b int) {
 		end := min(len(entries), (b+1)*planBlock)
 		line := make([]byte, 0, tallies[b].extra+(end-b*planBlock)*cells)
 		for i := b * planBlock; i < end; i++ {
@@ -155,20 +153,6 @@ func printPlan(graph *compiler.Graph, entries []engine.PlanEntry) error {
 
 // planBlock is how many entries printPlan hands a core at a time.
 const planBlock = 4096
-
-// forEachBlock calls fn(b) for every b in [0, n) on every core and waits.
-func forEachBlock(n int, fn func(b int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), n) {
-		wg.Go(func() {
-			for b := int(next.Add(1)) - 1; b < n; b = int(next.Add(1)) - 1 {
-				fn(b)
-			}
-		})
-	}
-	wg.Wait()
-}
 
 // planCells are the padded columns of an entry's line.
 func planCells(e *engine.PlanEntry) [4]string {

@@ -51,21 +51,7 @@ func TestPrintPlanColumns(t *testing.T) {
 		{Digest: "sha512:fedcba9876543210fedc", Kind: "source", Name: "source.local.d", Description: "local d", Status: engine.StatusCached},
 		{Digest: "", Kind: "file", Name: "stage.ü", Description: "copy", Status: engine.StatusUnresolved},
 	}
-	f, err := os.CreateTemp(t.TempDir(), "plan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout := os.Stdout
-	os.Stdout = f
-	err = printPlan(&compiler.Graph{}, entries)
-	os.Stdout = stdout
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := printed(t, entries)
 	want := "" +
 		"0123456789ab  to build    exec    stage.café/run[0]  run x\n" +
 		"fedcba987654  cached      source  source.local.d     local d\n" +
@@ -93,21 +79,7 @@ func TestPrintPlanBlocks(t *testing.T) {
 		}
 		entries = append(entries, e)
 	}
-	f, err := os.CreateTemp(t.TempDir(), "plan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout := os.Stdout
-	os.Stdout = f
-	err = printPlan(&compiler.Graph{}, entries)
-	os.Stdout = stdout
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := printed(t, entries)
 	var width [4]int
 	for i := range entries {
 		for c, cell := range planCells(&entries[i]) {
@@ -126,4 +98,25 @@ func TestPrintPlanBlocks(t *testing.T) {
 	if string(got) != want.String() {
 		t.Error("the plan differs from one padded cell by cell")
 	}
+}
+
+// printed is what printPlan writes for entries.
+func printed(t *testing.T, entries []engine.PlanEntry) []byte {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "plan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = f
+	err = printPlan(&compiler.Graph{}, entries)
+	os.Stdout = stdout
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -45,6 +46,24 @@ func (h *stallingRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// smallWindowListener keeps each connection's receive buffer small. With
+// the kernel's own sizing, the socket buffers on both ends of a loopback
+// connection could take most of the unread 8 MiB, so that the client
+// finished sending and timed out waiting for an answer instead, which the
+// test does not mean to test (it failed that way once under load).
+type smallWindowListener struct{ net.Listener }
+
+func (l smallWindowListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		if err := tc.SetReadBuffer(64 << 10); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, err
+}
+
 // TestStalledPush: a registry that stops reading a layer being exported
 // costs the build the cache's timeout, not its run: a warning and exit 0,
 // or with required=true exit 1 after the build's outputs were made.
@@ -68,7 +87,9 @@ stage "big" {
 }
 `, "")
 	h := &stallingRegistry{stop: make(chan struct{})}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = smallWindowListener{srv.Listener}
+	srv.Start()
 	defer srv.Close()
 	defer close(h.stop)
 	ref := strings.TrimPrefix(srv.URL, "http://") + "/c:t"
