@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -29,8 +30,9 @@ type localHashes struct {
 	memo  map[string]*localHash
 	stop  atomic.Bool
 	// gate keeps prefetching off the stat cache (the store) once done
-	// has set stopped: a hash under way then finishes from the files
-	// alone, for nothing, rather than keep the compile waiting.
+	// has set stopped: a hash under way then fails at its next file
+	// rather than keep the compile waiting or read on through a tree no
+	// one asked for while the build runs.
 	gate    sync.RWMutex
 	stopped bool
 }
@@ -119,7 +121,8 @@ func (l *localHashes) prefetch(cfg *lang.Config) {
 // done stops prefetching: no source is started after it, and none uses
 // the stat cache, so the store may be closed. It does not wait for the
 // hashes under way: a large source the compiler did not need (path = "."
-// for other targets) would hold it up.
+// for other targets) would hold it up. They stop at their next file; no
+// one reads their results, as the compile has ended.
 func (l *localHashes) done() {
 	l.stop.Store(true)
 	l.gate.Lock()
@@ -127,16 +130,19 @@ func (l *localHashes) done() {
 	l.gate.Unlock()
 }
 
-// prefetchCache is the stat cache as prefetching uses it: after done, a
-// miss that stores nothing. A hash is the same either way; the cache only
-// spares reading files whose stat has not changed.
+// errPrefetchStopped ends a prefetched hash still under way when the
+// compile ends; no one sees it.
+var errPrefetchStopped = errors.New("the compile ended: prefetching local sources stopped")
+
+// prefetchCache is the stat cache as prefetching uses it: after done,
+// every use fails, so that a hash under way ends.
 type prefetchCache struct{ l *localHashes }
 
 func (c prefetchCache) Get(key string) ([]byte, bool, error) {
 	c.l.gate.RLock()
 	defer c.l.gate.RUnlock()
 	if c.l.stopped {
-		return nil, false, nil
+		return nil, false, errPrefetchStopped
 	}
 	return c.l.cache.Get(key)
 }
@@ -145,7 +151,7 @@ func (c prefetchCache) Put(key string, val []byte) error {
 	c.l.gate.RLock()
 	defer c.l.gate.RUnlock()
 	if c.l.stopped {
-		return nil
+		return errPrefetchStopped
 	}
 	return c.l.cache.Put(key, val)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -74,8 +75,9 @@ func (c *slowCache) Put(string, []byte) error {
 }
 
 // TestLocalHashesDoneDoesNotWait checks that the end of the compile stops
-// prefetching at once: a large source under way is not waited for, and
-// the stat cache (the store) is not used afterwards.
+// prefetching at once: a large source under way is not waited for, the
+// stat cache (the store) is not used afterwards, and the hash under way
+// ends at its next file instead of reading the rest of the tree.
 func TestLocalHashesDoneDoesNotWait(t *testing.T) {
 	dir := t.TempDir()
 	for i := range 200 {
@@ -103,5 +105,19 @@ func TestLocalHashesDoneDoesNotWait(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if m := cache.calls.Load(); m != n {
 		t.Errorf("the stat cache was used %d times after done", m-n)
+	}
+	l.mu.Lock()
+	var under *localHash
+	for _, r := range l.memo {
+		under = r
+	}
+	l.mu.Unlock()
+	select {
+	case <-under.done:
+		if !errors.Is(under.err, errPrefetchStopped) {
+			t.Errorf("the hash under way ended with %v, want %v", under.err, errPrefetchStopped)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the hash under way did not end after done")
 	}
 }
