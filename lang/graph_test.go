@@ -19,7 +19,7 @@ func TestStageCyclesMatchStringGraph(t *testing.T) {
 		cfg := randomStages(rng)
 		e := newEvaluator(NewLoader(Options{}), "build.hcl", dir)
 		e.checkStageCycles(cfg)
-		want := refStageCycles(cfg)
+		want := refStageCycles(cfg, dir)
 		if got := diagText(e.diags); got != diagText(want) {
 			t.Fatalf("round %d: got\n%s\nwant\n%s", round, got, diagText(want))
 		}
@@ -75,106 +75,30 @@ func randomStages(rng *rand.Rand) *Config {
 }
 
 // refStageCycles is checkStageCycles as it was before round 6 of issue
-// 20, on a graph keyed by stage name.
-func refStageCycles(cfg *Config) hcl.Diagnostics {
-	type edge struct {
-		to  int
-		via string
-		rng hcl.Range
-	}
-	var nodes []string
-	index := map[string]int{}
-	var edges [][]edge
-	add := func(n string) int {
-		if i, ok := index[n]; ok {
-			return i
-		}
-		index[n] = len(nodes)
-		nodes = append(nodes, n)
-		edges = append(edges, nil)
-		return len(nodes) - 1
-	}
+// 20: the stages in the string-keyed graph that locals and groups still
+// use.
+func refStageCycles(cfg *Config, dir string) hcl.Diagnostics {
+	e := newEvaluator(NewLoader(Options{}), "build.hcl", dir)
+	g := newGraph()
 	for _, st := range cfg.Stages {
-		add(st.Name)
+		g.addNode(st.Name)
 	}
-	link := func(st *Stage, r Ref, via string) {
+	edge := func(st *Stage, r Ref, via string) {
 		if r.Kind == "stage" {
-			f, t := add(st.Name), add(r.Name)
-			edges[f] = append(edges[f], edge{t, via, r.Range})
+			g.addEdge(st.Name, r.Name, via, r.Range)
 		}
 	}
 	for _, st := range cfg.Stages {
-		link(st, st.From, "from")
+		edge(st, st.From, "from")
 		for _, s := range st.Steps {
-			link(st, s.From, "copy from")
+			edge(st, s.From, "copy from")
 			for _, m := range s.Mounts {
-				link(st, m.From, "mount from")
+				edge(st, m.From, "mount from")
 			}
 		}
 	}
-	type cyc struct {
-		nodes []int
-		steps []edge
-	}
-	var cs []cyc
-	state := make([]byte, len(nodes))
-	type frame struct{ n, next int }
-	for root := range nodes {
-		if state[root] != 0 {
-			continue
-		}
-		stack := []frame{{root, 0}}
-		state[root] = 1
-		for len(stack) > 0 {
-			top := &stack[len(stack)-1]
-			if top.next < len(edges[top.n]) {
-				ed := edges[top.n][top.next]
-				top.next++
-				switch state[ed.to] {
-				case 0:
-					state[ed.to] = 1
-					stack = append(stack, frame{ed.to, 0})
-				case 1:
-					start := len(stack) - 1
-					for stack[start].n != ed.to {
-						start--
-					}
-					var c cyc
-					for i := start; i < len(stack); i++ {
-						n := stack[i].n
-						c.nodes = append(c.nodes, n)
-						if i+1 < len(stack) {
-							c.steps = append(c.steps, edges[n][stack[i].next-1])
-						}
-					}
-					c.steps = append(c.steps, ed)
-					cs = append(cs, c)
-				}
-				continue
-			}
-			state[top.n] = 2
-			stack = stack[:len(stack)-1]
-		}
-	}
-	var diags hcl.Diagnostics
-	for _, c := range cs {
-		var b strings.Builder
-		for i, st := range c.steps {
-			via := "refers to"
-			if st.via != "" {
-				via = "uses (" + st.via + ")"
-			}
-			fmt.Fprintf(&b, "\n  stage.%s %s stage.%s at %s", nodes[c.nodes[i]], via, nodes[st.to], st.rng)
-		}
-		for i, st := range c.steps {
-			rng := st.rng
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError, Summary: "Cycle between stages", Subject: &rng,
-				Detail: fmt.Sprintf("stage.%s depends on itself, through %d step(s):%s\nRemove one of these references to break the cycle.", nodes[c.nodes[i]], len(c.steps), b.String()),
-			})
-		}
-	}
-	return diags
+	e.reportCycles(g, "stages", func(n string) string { return "stage." + n })
+	return e.diags
 }
 
 // TestStageTargets checks that a stage is a target by its address only.
