@@ -946,7 +946,7 @@ func (c *compiler) runStep(st *lang.Stage, s *lang.Step, r *run, platform, name,
 		if diags.HasErrors() {
 			return diags
 		}
-		if at >= 0 {
+		if len(d.Inputs) > len(ins) { // an input mount
 			ins = append(ins, at)
 		}
 		ex.Mounts = append(ex.Mounts, km)

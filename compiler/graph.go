@@ -116,6 +116,11 @@ func (g *Graph) add(d *Derivation) (digest.Digest, error) {
 // each state's position beside its digest, so that adding 46,000 nodes
 // looks none of their inputs up. It returns d's digest and position.
 func (g *Graph) addAt(d *Derivation, ins []int32) (digest.Digest, int32, error) {
+	if len(ins) != len(d.Inputs) {
+		// A compiler bug, not bad input: misaligned positions would
+		// wire the graph wrongly without a word.
+		return "", -1, fmt.Errorf("%s: %d input positions for %d inputs", d.Name, len(ins), len(d.Inputs))
+	}
 	// The positions are appended where a new node's go, and dropped
 	// again if d turns out to be a node already.
 	mark := len(g.inputs)
