@@ -72,12 +72,24 @@ func (c chunk) bytes(src []byte) []byte { return src[c.pos.Byte:c.end] }
 // parse tries the fast parser first, building its nodes in arena; hcl's
 // own parses whatever it leaves.
 func (c chunk) parse(arena *nodeArena, src []byte, name string) (*hcl.File, bool) {
+	body, f, ok := c.parseBody(arena, src, name)
+	if f == nil && ok {
+		b := c.bytes(src)
+		f = &hcl.File{Body: body, Bytes: b, Nav: &lazyNav{src: b, name: name, pos: c.pos}}
+	}
+	return f, ok
+}
+
+// parseBody is parse without the file the fast parser's body would need
+// (a stage chunk's navigation is rebuilt on demand, stagePlan.nav): f is
+// hcl's file when hcl parsed the chunk, nil when the fast parser did.
+func (c chunk) parseBody(arena *nodeArena, src []byte, name string) (body hcl.Body, f *hcl.File, ok bool) {
 	b := c.bytes(src)
 	if body, ok := fastParseIn(arena, b, name, c.pos); ok {
-		return &hcl.File{Body: body, Bytes: b, Nav: &lazyNav{src: b, name: name, pos: c.pos}}, true
+		return body, nil, true
 	}
 	f, diags := hclsyntax.ParseConfig(b, name, c.pos)
-	return f, !diags.HasErrors()
+	return f.Body, f, !diags.HasErrors()
 }
 
 // lazyNav stands for the navigation data of a chunk the fast parser read
@@ -367,18 +379,9 @@ func startsWithKeyword(b []byte, kw string) bool {
 // is written to *view, which the caller keeps on its stack (as
 // blockList.at does).
 func (p *stagePlan) block(arena *nodeArena, i int, view *hcl.Block) (*hcl.Block, bool) {
-	// chunk.parse, without the hcl.File and navigation data a stage
-	// chunk does not use (nav reparses for diagnostics).
-	c := p.chunks[i]
-	var top hcl.Body
-	if body, ok := fastParseIn(arena, c.bytes(p.src), p.name, c.pos); ok {
-		top = body
-	} else {
-		f, diags := hclsyntax.ParseConfig(c.bytes(p.src), p.name, c.pos)
-		if diags.HasErrors() {
-			return nil, false
-		}
-		top = f.Body
+	top, _, ok := p.chunks[i].parseBody(arena, p.src, p.name)
+	if !ok {
+		return nil, false
 	}
 	var b *hcl.Block
 	if body, ok := cleanBody(top, rootSchema); ok && len(body.Attributes) == 0 && len(body.Blocks) == 1 {
